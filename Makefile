@@ -1,0 +1,50 @@
+# Front door. `make run` and `make test` are all a newcomer needs.
+JOBS ?= $(shell nproc)
+RELEASE := build
+SANITIZE := build/sanitize
+DATA ?= ./data
+LISTEN ?= 127.0.0.1:8888
+
+.PHONY: all deps build test run lint format fuzz bench clean node-deps web
+
+all: build
+
+deps:
+	@./scripts/install-deps.sh
+
+node-deps:
+	@./scripts/install-node-deps.sh
+
+$(RELEASE)/CMakeCache.txt:
+	cmake -S . -B $(RELEASE) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+build: deps $(RELEASE)/CMakeCache.txt
+	cmake --build $(RELEASE) -j$(JOBS)
+
+$(SANITIZE)/CMakeCache.txt:
+	cmake -S . -B $(SANITIZE) -DCMAKE_BUILD_TYPE=Debug -DSANITIZE=ON
+
+test: deps node-deps $(SANITIZE)/CMakeCache.txt
+	cmake --build $(SANITIZE) -j$(JOBS)
+	ctest --test-dir $(SANITIZE) --output-on-failure -j$(JOBS)
+
+run: build node-deps
+	@if [ -x $(RELEASE)/bin/bank ]; then exec $(RELEASE)/bin/bank run --data $(DATA) --listen $(LISTEN); \
+	else exec $(RELEASE)/bin/bkes --data $(DATA); fi
+
+bench: build node-deps
+	./bench/run-all.sh
+
+lint: deps
+	./scripts/lint.sh
+
+format: deps
+	./scripts/lint.sh --fix
+
+fuzz: deps
+	cmake -S . -B build/fuzz -DCMAKE_C_COMPILER=clang -DFUZZ=ON -DCMAKE_BUILD_TYPE=Debug
+	cmake --build build/fuzz -j$(JOBS)
+	./scripts/fuzz.sh build/fuzz
+
+clean:
+	rm -rf build

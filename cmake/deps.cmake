@@ -1,0 +1,15 @@
+# Every outside library, as an imported pkg-config target (installed by scripts/install-deps.sh).
+pkg_check_modules(SQLITE3 REQUIRED IMPORTED_TARGET sqlite3)
+pkg_check_modules(JANSSON REQUIRED IMPORTED_TARGET jansson)
+pkg_check_modules(AVRO REQUIRED IMPORTED_TARGET avro-c)
+pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)
+pkg_check_modules(CMOCKA REQUIRED IMPORTED_TARGET cmocka)
+pkg_check_modules(PROTOBUFC REQUIRED IMPORTED_TARGET libprotobuf-c)
+pkg_check_modules(LWS REQUIRED IMPORTED_TARGET libwebsockets)
+pkg_check_modules(NATS REQUIRED IMPORTED_TARGET libnats)
+# grpc's .pc lists ~90 static abseil flags; the shared libraries need only these two.
+find_library(GRPC_LIB grpc REQUIRED)
+find_library(GPR_LIB gpr REQUIRED)
+add_library(grpc_core INTERFACE)
+target_link_libraries(grpc_core INTERFACE ${GRPC_LIB} ${GPR_LIB})
+find_program(PROTOC_C protoc-c REQUIRED)

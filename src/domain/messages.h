@@ -1,0 +1,327 @@
+/* Every record the bank exchanges, as plain C data: commands, events, feedback, queries and the
+ * derived TransactionHappenedEvent (spec section 2). The Avro schemas in schemas/ describe the
+ * same records field for field; src/codec/ turns these structs into bytes and back.
+ *
+ * Strings are fixed-size, NUL-terminated arrays with documented limits, so a record never owns
+ * memory, except QuerySucceeded.query_result (heap, see message_clear). A decoder refuses
+ * input that does not fit instead of truncating it. */
+#ifndef DOMAIN_MESSAGES_H
+#define DOMAIN_MESSAGES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/uuid.h"
+
+/* Longest accepted string of each kind, in bytes (UTF-8), without the NUL. */
+#define MSG_USERNAME_MAX 64
+#define MSG_PASSWORD_MAX 160 /* an Argon2id PHC string, never a clear password */
+#define MSG_IBAN_MAX 64      /* `from`/`to` may hold any counter party text, not only IBANs */
+#define MSG_TOKEN_MAX 32
+#define MSG_TEXT_MAX 256     /* descriptions and reasons */
+#define MSG_QUERY_RESULT_MAX (4u << 20)
+
+typedef char msg_username[MSG_USERNAME_MAX + 1];
+typedef char msg_password[MSG_PASSWORD_MAX + 1];
+typedef char msg_iban[MSG_IBAN_MAX + 1];
+typedef char msg_token[MSG_TOKEN_MAX + 1];
+typedef char msg_text[MSG_TEXT_MAX + 1];
+
+typedef enum msg_type {
+    MSG_NONE = 0,
+    /* commands (each starts with `id`) */
+    MSG_CREATE_USER_ACCOUNT_COMMAND,
+    MSG_CREATE_BANK_ACCOUNT_COMMAND,
+    MSG_ADD_USER_TO_BANK_ACCOUNT_COMMAND,
+    MSG_REMOVE_USER_FROM_BANK_ACCOUNT_COMMAND,
+    MSG_MONEY_TRANSFER_COMMAND,
+    MSG_DEBIT_MONEY_COMMAND,
+    MSG_CREDIT_MONEY_COMMAND,
+    MSG_RETURN_MONEY_COMMAND,
+    MSG_MARK_TRANSFER_COMPLETED_COMMAND,
+    MSG_MARK_TRANSFER_FAILED_COMMAND,
+    /* events (stored in the event stores) */
+    MSG_USER_ACCOUNT_CREATED_EVENT,
+    MSG_BANK_ACCOUNT_CREATED_EVENT,
+    MSG_MONEY_CREDITED_EVENT,
+    MSG_MONEY_DEBITED_EVENT,
+    MSG_MONEY_RETURNED_EVENT,
+    MSG_USER_ADDED_TO_BANK_ACCOUNT_EVENT,
+    MSG_USER_REMOVED_FROM_BANK_ACCOUNT_EVENT,
+    MSG_TRANSFER_STARTED_EVENT,
+    MSG_TRANSFER_COMPLETED_EVENT,
+    MSG_TRANSFER_FAILED_EVENT,
+    /* feedback */
+    MSG_COMMAND_SUCCEEDED,
+    MSG_COMMAND_FAILED,
+    MSG_QUERY_SUCCEEDED,
+    MSG_QUERY_FAILED,
+    /* queries */
+    MSG_FIND_USER_QUERY,
+    MSG_ALL_LAST_TRANSACTIONS_QUERY,
+    MSG_FIND_BANK_ACCOUNT_QUERY,
+    MSG_FIND_BANK_ACCOUNTS_FOR_USER_QUERY,
+    MSG_TRANSACTION_BY_ID_QUERY,
+    MSG_TRANSACTIONS_BY_IBAN_QUERY,
+    /* derived */
+    MSG_TRANSACTION_HAPPENED_EVENT,
+    MSG_TYPE_COUNT
+} msg_type;
+
+/* ---- commands ---- */
+typedef struct create_user_account_command {
+    uuid id;
+    msg_username username;
+    msg_password password; /* the hash */
+} create_user_account_command;
+
+typedef struct create_bank_account_command {
+    uuid id;
+    msg_iban iban;
+    msg_username username;
+} create_bank_account_command;
+
+typedef struct add_user_to_bank_account_command {
+    uuid id;
+    msg_iban iban;
+    msg_username username;
+    msg_token token;
+    msg_username user_to_add;
+} add_user_to_bank_account_command;
+
+typedef struct remove_user_from_bank_account_command {
+    uuid id;
+    msg_iban iban;
+    msg_username username;
+    msg_token token;
+} remove_user_from_bank_account_command;
+
+typedef struct money_transfer_command {
+    uuid id; /* the transfer id */
+    msg_token token;
+    int64_t amount; /* cents */
+    msg_iban from;
+    msg_iban to;
+    msg_text description;
+    msg_username username;
+} money_transfer_command;
+
+typedef struct debit_money_command {
+    uuid id;
+    msg_iban iban;
+    int64_t amount;
+    msg_token token;
+    msg_username username;
+} debit_money_command;
+
+typedef struct credit_money_command {
+    uuid id;
+    msg_iban iban;
+    int64_t amount;
+} credit_money_command;
+
+typedef struct return_money_command {
+    uuid id;
+    msg_iban iban;
+    int64_t amount;
+    msg_text reason;
+} return_money_command;
+
+typedef struct mark_transfer_completed_command {
+    uuid id;
+} mark_transfer_completed_command;
+
+typedef struct mark_transfer_failed_command {
+    uuid id;
+    msg_text reason;
+} mark_transfer_failed_command;
+
+/* ---- events ---- */
+typedef struct user_account_created_event {
+    msg_username username;
+    msg_password password; /* the hash */
+} user_account_created_event;
+
+typedef struct bank_account_created_event {
+    msg_iban iban;
+    msg_token token;
+    msg_username username;
+} bank_account_created_event;
+
+typedef struct money_credited_event {
+    msg_iban iban;
+    int64_t amount;
+    uuid id; /* the transfer id */
+} money_credited_event;
+
+typedef struct money_debited_event {
+    msg_iban iban;
+    int64_t amount;
+    uuid id;
+} money_debited_event;
+
+typedef struct money_returned_event {
+    msg_iban iban;
+    int64_t amount;
+    uuid id;
+    msg_text reason;
+} money_returned_event;
+
+typedef struct user_added_to_bank_account_event {
+    msg_username username;
+    msg_iban iban;
+    msg_token token;
+} user_added_to_bank_account_event;
+
+typedef struct user_removed_from_bank_account_event {
+    msg_username username;
+    msg_iban iban;
+} user_removed_from_bank_account_event;
+
+typedef struct transfer_started_event {
+    uuid id;
+    msg_token token;
+    int64_t amount;
+    msg_iban from;
+    msg_iban to;
+    msg_text description;
+    msg_username username;
+} transfer_started_event;
+
+typedef struct transfer_completed_event {
+    uuid id;
+} transfer_completed_event;
+
+typedef struct transfer_failed_event {
+    uuid id;
+    msg_text reason;
+} transfer_failed_event;
+
+/* ---- feedback ---- */
+typedef struct command_succeeded {
+    uuid id;
+    msg_type command_name; /* one of the command types */
+    bool has_additional_info;
+    msg_text additional_info;
+} command_succeeded;
+
+typedef struct command_failed {
+    uuid id;
+    msg_type command_name;
+    msg_text reason;
+} command_failed;
+
+typedef struct query_succeeded {
+    uuid id;
+    msg_type query_name; /* one of the query types */
+    char *query_result;  /* JSON text, heap-owned by the message */
+} query_succeeded;
+
+typedef struct query_failed {
+    uuid id;
+    msg_type query_name;
+    msg_text reason;
+} query_failed;
+
+/* ---- queries ---- */
+typedef struct find_user_query {
+    uuid id;
+    msg_username username;
+} find_user_query;
+
+typedef struct all_last_transactions_query {
+    uuid id;
+} all_last_transactions_query;
+
+typedef struct find_bank_account_query {
+    uuid id;
+    msg_iban iban;
+} find_bank_account_query;
+
+typedef struct find_bank_accounts_for_user_query {
+    uuid id;
+    msg_username username;
+} find_bank_accounts_for_user_query;
+
+typedef struct transaction_by_id_query {
+    uuid id;
+    int32_t transaction_id;
+} transaction_by_id_query;
+
+typedef struct transactions_by_iban_query {
+    uuid id;
+    msg_iban iban;
+    int32_t max_items;
+} transactions_by_iban_query;
+
+/* ---- derived ---- */
+typedef struct transaction_happened_event {
+    int32_t transaction_id;
+    msg_iban iban;
+    int64_t new_balance;
+    int64_t changed_by; /* signed cents: negative for a debit */
+    msg_iban from_to;
+    msg_text description;
+} transaction_happened_event;
+
+/* Any record, tagged by its type. */
+typedef struct message {
+    msg_type type;
+    union {
+        create_user_account_command create_user_account;
+        create_bank_account_command create_bank_account;
+        add_user_to_bank_account_command add_user_to_bank_account;
+        remove_user_from_bank_account_command remove_user_from_bank_account;
+        money_transfer_command money_transfer;
+        debit_money_command debit_money;
+        credit_money_command credit_money;
+        return_money_command return_money;
+        mark_transfer_completed_command mark_transfer_completed;
+        mark_transfer_failed_command mark_transfer_failed;
+
+        user_account_created_event user_account_created;
+        bank_account_created_event bank_account_created;
+        money_credited_event money_credited;
+        money_debited_event money_debited;
+        money_returned_event money_returned;
+        user_added_to_bank_account_event user_added_to_bank_account;
+        user_removed_from_bank_account_event user_removed_from_bank_account;
+        transfer_started_event transfer_started;
+        transfer_completed_event transfer_completed;
+        transfer_failed_event transfer_failed;
+
+        command_succeeded command_succeeded;
+        command_failed command_failed;
+        query_succeeded query_succeeded;
+        query_failed query_failed;
+
+        find_user_query find_user;
+        all_last_transactions_query all_last_transactions;
+        find_bank_account_query find_bank_account;
+        find_bank_accounts_for_user_query find_bank_accounts_for_user;
+        transaction_by_id_query transaction_by_id;
+        transactions_by_iban_query transactions_by_iban;
+
+        transaction_happened_event transaction_happened;
+    } u;
+} message;
+
+/* The Avro record name without namespace, e.g. "MoneyTransferCommand"; "" for MSG_NONE. */
+const char *msg_type_name(msg_type type);
+
+/* The type whose record name is `name`, or MSG_NONE. */
+msg_type msg_type_from_name(const char *name);
+
+bool msg_type_is_command(msg_type type);
+bool msg_type_is_event(msg_type type);
+bool msg_type_is_query(msg_type type);
+
+/* Frees what a message owns (only query_result) and zeroes it to MSG_NONE. */
+void message_clear(message *m);
+
+/* Copies `src` into the fixed array `dst` of capacity `cap` (including the NUL).
+ * Returns false, leaving dst as "", when src does not fit. */
+bool msg_copy_str(char *dst, size_t cap, const char *src);
+#define MSG_SET(dst, src) msg_copy_str((dst), sizeof(dst), (src))
+
+#endif
