@@ -118,6 +118,10 @@ typedef struct credit_money_command {
     uuid id;
     msg_iban iban;
     int64_t amount;
+    /* Beyond the seed (F7): a cash deposit names the depositor, who must own `iban` with this
+     * token. Both empty ("", the schema default) for the credit step of a normal transfer. */
+    msg_token token;
+    msg_username username;
 } credit_money_command;
 
 typedef struct return_money_command {
