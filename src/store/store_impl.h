@@ -23,6 +23,12 @@ struct store {
     const store_ops *ops;
 };
 
+/* Every adapter's subscription struct starts with this header too, so store_subscription_close
+ * can find the adapter (e.g. `typedef struct my_sub { store_subscription base; ... } my_sub;`). */
+struct store_subscription {
+    const store_ops *ops;
+};
+
 /* Adapter constructors, called by store_open with the part of the URL after the scheme. */
 status store_sqlite_open(const char *dir, const char *name, store **out);
 status store_bkes_open(const char *host_port, const char *name, store **out);
