@@ -5,8 +5,10 @@
  * Payloads are `message` records (src/domain/messages.h); the nats adapter encodes them with the
  * codec, the local one copies the structs. Subjects are dot-separated names (BUS_SUBJECT_*).
  *
- * Threads: every function may be called from any thread. Callbacks run on threads owned by the
- * bus; a handler may answer later from any thread through its bus_reply handle. */
+ * Threads: every function may be called from any thread. Callbacks run on a bus thread, or on the
+ * thread that answered (reply callbacks) or published (local subscriptions); they must be quick
+ * (hand work to a queue) and must not unsubscribe their own subscription. A handler may answer
+ * later from any thread through its bus_reply handle. */
 #ifndef BUS_BUS_H
 #define BUS_BUS_H
 
@@ -30,8 +32,8 @@ typedef struct bus_reply bus_reply;               /* one pending answer of a ser
 typedef struct bus_subscription bus_subscription; /* a served subject or a subscription */
 
 /* The answer to a request: `st` is ST_OK with `reply` set, or ST_TIMEOUT (reply NULL, no answer
- * within the deadline), ST_UNAVAILABLE (no server for the subject) or ST_CLOSED. Called exactly once,
- * on a bus thread. `reply` is valid during the call only. */
+ * within the deadline), ST_UNAVAILABLE (no server for the subject) or ST_CLOSED. Called exactly
+ * once. `reply` is valid during the call only. */
 typedef void (*bus_reply_cb)(void *ctx, status st, const message *reply);
 
 /* A served request: answer it exactly once with bus_answer (now or later, from any thread).
@@ -49,7 +51,8 @@ status bus_open(const char *url, bus **out);
 void bus_close(bus *b);
 
 /* Sends `request` to one server of `subject` and calls `cb` with its answer or a timeout after
- * `deadline_ms`. A non-OK return means `cb` will not be called. */
+ * `deadline_ms`. A non-OK return (e.g. ST_UNAVAILABLE when the local bus knows nobody serves the
+ * subject, ST_BUSY when its queue is full) means `cb` will not be called. */
 status bus_request(bus *b, const char *subject, const message *request, int64_t deadline_ms,
                    bus_reply_cb cb, void *ctx);
 

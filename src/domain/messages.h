@@ -9,6 +9,7 @@
 #define DOMAIN_MESSAGES_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "base/uuid.h"

@@ -1,0 +1,58 @@
+/* bus_open dispatch and the generic wrappers of the bus port. */
+#include <string.h>
+
+#include "bus/bus_impl.h"
+
+/* Fallback when the nats adapter is not linked in; its strong definition replaces this one. */
+__attribute__((weak)) status bus_nats_open(const char *servers, bus **out)
+{
+    (void)servers;
+    (void)out;
+    return status_set(ST_INVALID, "this build has no nats bus adapter");
+}
+
+status bus_open(const char *url, bus **out)
+{
+    if (!strcmp(url, "local:") || !strcmp(url, "local")) return bus_local_open(out);
+    if (!strncmp(url, "nats://", 7)) return bus_nats_open(url + 7, out);
+    return status_set(ST_INVALID, "unknown bus '%s' (use local: or nats://HOST:PORT)", url);
+}
+
+void bus_close(bus *b)
+{
+    if (b) b->ops->close(b);
+}
+
+status bus_request(bus *b, const char *subject, const message *request, int64_t deadline_ms,
+                   bus_reply_cb cb, void *ctx)
+{
+    if (deadline_ms <= 0) return status_set(ST_INVALID, "a bus request needs a positive deadline");
+    return b->ops->request(b, subject, request, deadline_ms, cb, ctx);
+}
+
+status bus_serve(bus *b, const char *subject, const char *queue_group, bus_handler_cb cb, void *ctx,
+                 bus_subscription **out)
+{
+    return b->ops->serve(b, subject, queue_group, cb, ctx, out);
+}
+
+void bus_answer(bus_reply *reply, const message *answer)
+{
+    reply->answer(reply, answer);
+}
+
+status bus_publish(bus *b, const char *subject, const message *m)
+{
+    return b->ops->publish(b, subject, m);
+}
+
+status bus_subscribe(bus *b, const char *subject, bus_message_cb cb, void *ctx,
+                     bus_subscription **out)
+{
+    return b->ops->subscribe(b, subject, cb, ctx, out);
+}
+
+void bus_unsubscribe(bus_subscription *sub)
+{
+    if (sub) sub->owner->ops->unsubscribe(sub);
+}
