@@ -1,0 +1,304 @@
+#!/usr/bin/python3
+"""Cross-check of our C Avro codec against python3-avro, an implementation written by others.
+
+Run by ctest with Debian's /usr/bin/python3 (python3-avro is installed only there):
+    cross_check.py --tool build/.../codec_tool --schemas schemas/
+
+Checks:
+  * CRC-64-AVRO written here from the spec matches the spec's vector, and for every schema file
+    python's Parsing Canonical Form equals ours and its CRC equals our fingerprint;
+  * our PCF of a few extra schemas (docs, aliases, defaults, nested namespaces, arrays, maps)
+    equals python's;
+  * every record type encoded by C (two variants) decodes in python and re-encodes to the same
+    bytes, with a few values checked by hand;
+  * random records encoded by python decode in C and re-encode to the same bytes;
+  * a string over the C limit is refused; the seed's CreditMoneyCommand (schemas/history) written
+    by python reads in C with token and username "".
+Prints one line per check and closes with "N passed, N failed"; exits 1 on any failure.
+"""
+import argparse
+import glob
+import io
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+
+import avro.io
+import avro.schema
+
+CRC64_EMPTY = 0xC15D213AA4D7A795
+_TABLE = []
+for _i in range(256):
+    _fp = _i
+    for _ in range(8):
+        _fp = (_fp >> 1) ^ (CRC64_EMPTY & -(_fp & 1))
+    _TABLE.append(_fp)
+
+
+def crc64_avro(data: bytes) -> int:
+    fp = CRC64_EMPTY
+    for b in data:
+        fp = (fp >> 8) ^ _TABLE[(fp ^ b) & 0xFF]
+    return fp
+
+
+def fingerprint(schema) -> int:
+    return crc64_avro(schema.canonical_form.encode("utf-8"))
+
+
+def encode_body(schema, datum) -> bytes:
+    out = io.BytesIO()
+    avro.io.DatumWriter(schema).write(datum, avro.io.BinaryEncoder(out))
+    return out.getvalue()
+
+
+def frame(schema, datum) -> bytes:
+    return b"\xc3\x01" + fingerprint(schema).to_bytes(8, "little") + encode_body(schema, datum)
+
+
+def decode_framed(data: bytes, writer, reader=None):
+    """Returns the datum; raises when the header is wrong or bytes are left over."""
+    if data[:2] != b"\xc3\x01":
+        raise ValueError("bad marker")
+    fp = int.from_bytes(data[2:10], "little")
+    if fp != fingerprint(writer):
+        raise ValueError("fingerprint %016x is not the writer schema's" % fp)
+    body = io.BytesIO(data[10:])
+    datum = avro.io.DatumReader(writer, reader or writer).read(avro.io.BinaryDecoder(body))
+    if body.tell() != len(data) - 10:
+        raise ValueError("%d trailing bytes" % (len(data) - 10 - body.tell()))
+    return datum
+
+
+class Results:
+    def __init__(self):
+        self.passed = 0
+        self.failed = 0
+
+    def check(self, name, cond, detail=""):
+        if cond:
+            self.passed += 1
+            print("ok - %s" % name)
+        else:
+            self.failed += 1
+            print("not ok - %s %s" % (name, detail))
+
+
+# String limits of domain/messages.h, by Avro field name.
+LIMITS = {"username": 64, "user_to_add": 64, "password": 160, "iban": 64, "from": 64, "to": 64,
+          "from_to": 64, "token": 32, "description": 256, "reason": 256, "additional_info": 256,
+          "query_result": 20000}
+ALPHABET = list("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 -_$€é中😀\"\\\n")
+
+
+def random_string(rng, limit):
+    target = rng.choice([0, 1, rng.randint(0, limit), limit])
+    s, size = [], 0
+    while True:
+        c = rng.choice(ALPHABET)
+        n = len(c.encode("utf-8"))
+        if size + n > target:
+            return "".join(s)
+        s.append(c)
+        size += n
+
+
+def random_value(rng, field_name, schema):
+    t = schema.type
+    if t == "string":
+        return random_string(rng, LIMITS[field_name])
+    if t == "long":
+        return rng.choice([0, -1, 1, -(2 ** 63), 2 ** 63 - 1, rng.randint(-(2 ** 63), 2 ** 63 - 1),
+                           rng.randint(-100000, 100000)])
+    if t == "int":
+        return rng.choice([0, -(2 ** 31), 2 ** 31 - 1, rng.randint(-(2 ** 31), 2 ** 31 - 1)])
+    if t == "fixed":
+        return bytes(rng.randrange(256) for _ in range(schema.size))
+    if t == "enum":
+        return rng.choice(schema.symbols)
+    if t == "union":
+        branch = rng.choice(schema.schemas)
+        return None if branch.type == "null" else random_value(rng, field_name, branch)
+    raise ValueError("no generator for %s" % t)
+
+
+def random_record(rng, schema):
+    return {f.name: random_value(rng, f.name, f.type) for f in schema.fields}
+
+
+def tool(args, *argv):
+    return subprocess.run([args.tool, *argv], check=True, capture_output=True, text=True).stdout
+
+
+def reencode(args, files):
+    out = tool(args, "reencode", *files).splitlines()
+    if len(out) != len(files):
+        raise RuntimeError("codec_tool printed %d lines for %d files" % (len(out), len(files)))
+    return out
+
+
+EXTRA_SCHEMAS = [
+    # primitives written as objects, doc, aliases, defaults, order: all dropped or normalised
+    {"type": "record", "name": "Extra", "namespace": "x.y", "doc": "d", "aliases": ["E"],
+     "fields": [{"name": "a", "type": {"type": "int"}, "default": 1, "doc": "x", "order": "descending"},
+                {"name": "b", "type": {"type": "array", "items": "string"}},
+                {"name": "c", "type": {"type": "map", "values": {"type": "long"}}},
+                {"name": "d", "type": ["null", {"type": "enum", "name": "E2", "symbols": ["P", "Q"]}]},
+                {"name": "e", "type": {"type": "fixed", "name": "F", "namespace": "other", "size": 3}},
+                {"name": "f", "type": {"type": "record", "name": "Inner", "fields": [
+                    {"name": "g", "type": "boolean"}, {"name": "h", "type": "double"},
+                    {"name": "i", "type": "bytes"}, {"name": "j", "type": "float"}]}}]},
+    "int",
+    {"type": "string"},
+    {"type": "enum", "name": "Z", "symbols": ["A"]},
+]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--tool", required=True)
+    ap.add_argument("--schemas", required=True)
+    ap.add_argument("--seed", type=int, default=20261128)
+    args = ap.parse_args()
+    r = Results()
+    rng = random.Random(args.seed)
+
+    r.check("crc64 of \"int\" is the spec vector 7275d51a3f395c8f",
+            crc64_avro(b'"int"') == 0x7275D51A3F395C8F)
+
+    # Every schema file against python's canonical form and a CRC written here.
+    current = {}
+    history = {}
+    for path in sorted(glob.glob(os.path.join(args.schemas, "*.avsc")) +
+                       glob.glob(os.path.join(args.schemas, "history", "*.avsc"))):
+        rel = os.path.relpath(path, args.schemas)
+        with open(path, encoding="utf-8") as f:
+            schema = avro.schema.parse(f.read())
+        (history if rel.startswith("history/") else current)[rel] = schema
+    r.check("31 current schemas", len(current) == 31, str(len(current)))
+    c_schemas = {}
+    for line in tool(args, "schemas").splitlines():
+        rel, name, is_current, fp, canonical = line.split("\t")
+        c_schemas[rel] = (name, is_current == "1", int(fp, 16), canonical)
+    r.check("C knows every schema file", set(c_schemas) == set(current) | set(history),
+            str(set(c_schemas) ^ (set(current) | set(history))))
+    for rel, schema in sorted({**current, **history}.items()):
+        if rel not in c_schemas:
+            continue
+        name, is_current, fp, canonical = c_schemas[rel]
+        r.check("%s: canonical form matches python" % rel, canonical == schema.canonical_form,
+                "\n  C:  %s\n  py: %s" % (canonical, schema.canonical_form))
+        r.check("%s: fingerprint %016x matches python's CRC" % (rel, fp), fp == fingerprint(schema),
+                "%016x" % fingerprint(schema))
+        r.check("%s: record name and namespace" % rel,
+                schema.fullname == "nl.openweb.data." + name and name + ".avsc" in (rel, rel.split("/")[-1].split(".")[0] + ".avsc"))
+
+    with tempfile.TemporaryDirectory() as tmp:
+        # PCF of schemas that exercise the rules our own schemas do not.
+        for i, js in enumerate(EXTRA_SCHEMAS):
+            path = os.path.join(tmp, "extra%d.avsc" % i)
+            with open(path, "w", encoding="utf-8") as f:
+                json.dump(js, f)
+            fp, canonical = tool(args, "pcf", path).rstrip("\n").split("\t", 1)
+            py = avro.schema.parse(json.dumps(js))
+            r.check("extra schema %d: canonical form matches python" % i,
+                    canonical == py.canonical_form, "\n  C:  %s\n  py: %s" % (canonical, py.canonical_form))
+            r.check("extra schema %d: fingerprint matches" % i, int(fp, 16) == fingerprint(py))
+
+        # C -> python -> identical bytes.
+        sample_dir = os.path.join(tmp, "samples")
+        os.mkdir(sample_dir)
+        tool(args, "samples", sample_dir)
+        decoded = {}
+        for path in sorted(glob.glob(os.path.join(sample_dir, "*.bin"))):
+            base = os.path.basename(path)
+            name = base.split(".")[0]
+            schema = current[name + ".avsc"]
+            with open(path, "rb") as f:
+                data = f.read()
+            try:
+                datum = decode_framed(data, schema)
+                again = frame(schema, datum)
+                r.check("C-encoded %s decodes in python and re-encodes identically" % base,
+                        again == data, "\n  C:  %s\n  py: %s" % (data.hex(), again.hex()))
+                decoded[base] = datum
+            except Exception as e:  # noqa: BLE001 - any failure is a failed check
+                r.check("C-encoded %s decodes in python" % base, False, repr(e))
+        ids = bytes(i * 0x11 for i in range(16))
+        expect = [
+            ("MoneyTransferCommand.0.bin", "id", ids),
+            ("MoneyTransferCommand.0.bin", "amount", 12345),
+            ("MoneyTransferCommand.0.bin", "description", "rent – März"),
+            ("MoneyTransferCommand.1.bin", "amount", -(2 ** 63)),
+            ("MoneyTransferCommand.1.bin", "username", "é" * 32),
+            ("DebitMoneyCommand.1.bin", "amount", 2 ** 63 - 1),
+            ("CommandSucceeded.0.bin", "command_name", "MoneyTransferCommand"),
+            ("CommandSucceeded.0.bin", "additional_info", "NL66OPEN0000000001"),
+            ("CommandSucceeded.1.bin", "additional_info", None),
+            ("CommandSucceeded.1.bin", "command_name", "MarkTransferFailedCommand"),
+            ("QueryFailed.0.bin", "query_name", "TransactionsByIbanQuery"),
+            ("TransactionByIdQuery.1.bin", "transaction_id", 2 ** 31 - 1),
+            ("TransactionsByIbanQuery.1.bin", "max_items", -(2 ** 31)),
+            ("TransactionHappenedEvent.0.bin", "changed_by", -12345),
+            ("CreditMoneyCommand.0.bin", "token", ""),
+        ]
+        for base, field, value in expect:
+            got = decoded.get(base, {}).get(field, "<missing>")
+            r.check("%s: %s == %r" % (base, field, value if len(repr(value)) < 40 else "..."),
+                    got == value, "got %r" % (got,))
+        qr = decoded.get("QuerySucceeded.1.bin", {}).get("query_result", "")
+        r.check("QuerySucceeded.1.bin: query_result is JSON of 60 items (%d bytes)" % len(qr.encode()),
+                len(json.loads(qr or "[]")) == 60)
+
+        # python -> C -> identical bytes.
+        rand_dir = os.path.join(tmp, "random")
+        os.mkdir(rand_dir)
+        files, expected = [], []
+        for rel, schema in sorted(current.items()):
+            for k in range(25):
+                datum = random_record(rng, schema)
+                data = frame(schema, datum)
+                path = os.path.join(rand_dir, "%s.%d.bin" % (rel[:-5], k))
+                with open(path, "wb") as f:
+                    f.write(data)
+                files.append(path)
+                expected.append(data)
+        out = reencode(args, files)
+        bad = [(os.path.basename(p), o) for p, o, e in zip(files, out, expected) if o != "OK " + e.hex()]
+        r.check("%d random python-encoded records decode in C and re-encode identically" % len(files),
+                not bad, "\n  ".join("%s: %s" % b for b in bad[:5]))
+
+        # A string over the C struct's limit is refused with a message.
+        schema = current["FindUserQuery.avsc"]
+        path = os.path.join(tmp, "long.bin")
+        with open(path, "wb") as f:
+            f.write(frame(schema, {"id": ids, "username": "x" * 65}))
+        out = reencode(args, [path])[0]
+        r.check("username of 65 bytes is refused", out.startswith("ERR ") and "limit of 64" in out, out)
+
+        # The seed's CreditMoneyCommand, written by python, reads in C with the new fields empty.
+        old = history["history/CreditMoneyCommand.1.avsc"]
+        new = current["CreditMoneyCommand.avsc"]
+        datum = {"id": ids, "iban": "NL13OPEN0000000002", "amount": 4200}
+        path = os.path.join(tmp, "seed.bin")
+        with open(path, "wb") as f:
+            f.write(frame(old, datum))
+        out = reencode(args, [path])[0]
+        ok = out.startswith("OK ")
+        r.check("seed CreditMoneyCommand decodes in C", ok, out)
+        if ok:
+            c_bytes = bytes.fromhex(out[3:])
+            got = decode_framed(c_bytes, new)
+            py_resolved = decode_framed(frame(old, datum), old, new)
+            r.check("...and reads as token '' and username '' like python's schema resolution",
+                    got == py_resolved == dict(datum, token="", username=""), "%r / %r" % (got, py_resolved))
+
+    print("%d passed, %d failed" % (r.passed, r.failed))
+    return 1 if r.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
