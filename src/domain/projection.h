@@ -1,0 +1,40 @@
+/* Projection functions (spec 5.3, 6.3): from one money event, the transfer it belongs to and the
+ * account balance before it, the TransactionHappened record; and the GraphQL view of a record
+ * (euro strings, direction). Pure, no I/O; any thread, no shared state. */
+#ifndef DOMAIN_PROJECTION_H
+#define DOMAIN_PROJECTION_H
+
+#include <stdint.h>
+
+#include "base/status.h"
+#include "domain/messages.h"
+#include "domain/money.h"
+
+/* Fills `out` for a MoneyCredited/MoneyDebited/MoneyReturned event:
+ *  changed_by  +amount (credit, return) or -amount (debit); new_balance = balance_before +
+ *              changed_by;
+ *  from_to     credit: transfer.from (e.g. `cash`); debit: transfer.to; return: transfer.to (the
+ *              INTENDED choice of spec 5.3: the counter party the money was meant for, not the
+ *              account's own IBAN as the original does);
+ *  description `Cancelled transaction with id {uuid} because {reason}` for a return (the reason
+ *              cut at a character boundary to fit msg_text), else transfer.description.
+ * `transfer` may be NULL (not projected): from_to and description (except a return's) are then "".
+ * transaction_id is left 0: the projector numbers transactions. ST_INVALID for another event type
+ * or a balance that would overflow int64; `out` is then zeroed. */
+status projection_transaction(const message *money_event, const transfer_started_event *transfer,
+                              int64_t balance_before, transaction_happened_event *out);
+
+/* "DEBIT" when changed_by < 0, else "CREDIT" (0 is CREDIT). Static string. */
+const char *projection_direction(int64_t changed_by);
+
+/* A transaction as the GraphQL API shows it (spec 6.3). */
+typedef struct transaction_view {
+    char new_balance[MONEY_EURO_MAX]; /* euro text, may be negative */
+    char changed_by[MONEY_EURO_MAX];  /* euro text of |changed_by| */
+    const char *direction;            /* "DEBIT" or "CREDIT" */
+} transaction_view;
+
+/* Fills `out` from `t` (id, iban, from_to and description are used as they are in `t`). */
+void projection_view(const transaction_happened_event *t, transaction_view *out);
+
+#endif

@@ -1,0 +1,120 @@
+#include "domain/transfer.h"
+
+#include <string.h>
+
+#include "domain/reasons.h"
+
+const char *transfer_status_name(transfer_status value)
+{
+    switch (value) {
+    case TRANSFER_STATUS_STARTED:
+        return "started";
+    case TRANSFER_STATUS_COMPLETE:
+        return "complete";
+    case TRANSFER_STATUS_FAILED:
+        return "failed";
+    }
+    return "";
+}
+
+void transfer_state_init(transfer_state *s)
+{
+    memset(s, 0, sizeof *s);
+}
+
+static void decide_start(const transfer_state *s, const money_transfer_command *c, decision *out)
+{
+    if (s && s->exists) {
+        msg_text reason;
+        reason_transfer_already_started(transfer_status_name(s->status), reason);
+        REJECT(out, reason);
+    }
+    if (c->amount <= 0) REJECT(out, REASON_AMOUNT_NOT_POSITIVE);
+    message ev = {.type = MSG_TRANSFER_STARTED_EVENT};
+    transfer_started_event *e = &ev.u.transfer_started;
+    e->id = c->id;
+    memcpy(e->token, c->token, sizeof e->token);
+    e->amount = c->amount;
+    memcpy(e->from, c->from, sizeof e->from);
+    memcpy(e->to, c->to, sizeof e->to);
+    memcpy(e->description, c->description, sizeof e->description);
+    memcpy(e->username, c->username, sizeof e->username);
+    decision_append(out, 0, &ev);
+}
+
+static void decide_end(const transfer_state *s, const uuid *id, const char *reason, decision *out)
+{
+    bool failing = reason != NULL;
+    if (!s || !s->exists) REJECT(out, REASON_TRANSFER_NOT_KNOWN);
+    if (s->status != TRANSFER_STATUS_STARTED) {
+        msg_text text;
+        reason_state_of_transfer(transfer_status_name(s->status), failing ? "failed" : "completed",
+                                 text);
+        REJECT(out, text);
+    }
+    message ev;
+    memset(&ev, 0, sizeof ev);
+    if (failing) {
+        ev.type = MSG_TRANSFER_FAILED_EVENT;
+        ev.u.transfer_failed.id = *id;
+        text_copy_truncated(ev.u.transfer_failed.reason, sizeof(msg_text), reason);
+    } else {
+        ev.type = MSG_TRANSFER_COMPLETED_EVENT;
+        ev.u.transfer_completed.id = *id;
+    }
+    decision_append(out, s->order, &ev);
+    if (failing) decision_set_info(out, reason);
+}
+
+void transfer_decide(const transfer_state *s, const message *command, decision *out)
+{
+    switch (command->type) {
+    case MSG_MONEY_TRANSFER_COMMAND:
+        decide_start(s, &command->u.money_transfer, out);
+        break;
+    case MSG_MARK_TRANSFER_COMPLETED_COMMAND:
+        decide_end(s, &command->u.mark_transfer_completed.id, NULL, out);
+        break;
+    case MSG_MARK_TRANSFER_FAILED_COMMAND:
+        decide_end(s, &command->u.mark_transfer_failed.id, command->u.mark_transfer_failed.reason,
+                   out);
+        break;
+    default:
+        decision_reject(out, REASON_COMMAND_NOT_HANDLED);
+        break;
+    }
+}
+
+static status check_end(const transfer_state *s, const uuid *id)
+{
+    if (!s->exists) return status_set(ST_INVALID, "transfer event before TransferStarted");
+    if (!uuid_equal(&s->start.id, id))
+        return status_set(ST_INVALID, "event of another transfer id applied");
+    if (s->status != TRANSFER_STATUS_STARTED) return status_set(ST_INVALID, "transfer ended twice");
+    return ST_OK;
+}
+
+status transfer_evolve(transfer_state *s, const message *event)
+{
+    switch (event->type) {
+    case MSG_TRANSFER_STARTED_EVENT:
+        if (s->exists) return status_set(ST_INVALID, "transfer started twice");
+        s->exists = true;
+        s->status = TRANSFER_STATUS_STARTED;
+        s->start = event->u.transfer_started;
+        break;
+    case MSG_TRANSFER_COMPLETED_EVENT:
+        TRY(check_end(s, &event->u.transfer_completed.id));
+        s->status = TRANSFER_STATUS_COMPLETE;
+        break;
+    case MSG_TRANSFER_FAILED_EVENT:
+        TRY(check_end(s, &event->u.transfer_failed.id));
+        s->status = TRANSFER_STATUS_FAILED;
+        memcpy(s->reason, event->u.transfer_failed.reason, sizeof s->reason);
+        break;
+    default:
+        return status_set(ST_INVALID, "%s is not a transfer event", msg_type_name(event->type));
+    }
+    s->order++;
+    return ST_OK;
+}

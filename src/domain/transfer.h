@@ -1,0 +1,49 @@
+/* The money transfer aggregate (key: the transfer id as a lower-case UUID string; events:
+ * TransferStarted, TransferCompleted, TransferFailed). decide() checks MoneyTransfer and the
+ * saga's MarkTransferCompleted/Failed (spec 4.5, plus the amount check of F6); evolve() applies
+ * one stored event (restoring never starts a saga: that is the runner's job, see saga.h).
+ * Pure, no I/O; one owner per state, no shared state. */
+#ifndef DOMAIN_TRANSFER_H
+#define DOMAIN_TRANSFER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/status.h"
+#include "domain/decision.h"
+#include "domain/messages.h"
+
+typedef enum transfer_status {
+    TRANSFER_STATUS_STARTED,
+    TRANSFER_STATUS_COMPLETE,
+    TRANSFER_STATUS_FAILED,
+} transfer_status;
+
+typedef struct transfer_state {
+    bool exists;
+    uint32_t order; /* events applied so far = the expected order of the next append */
+    transfer_status status;
+    transfer_started_event start; /* the transfer's data, from its first event */
+    msg_text reason;              /* FAILED: why */
+} transfer_state;
+
+/* "started", "complete" or "failed" (the spec's words); "" for an unknown value. */
+const char *transfer_status_name(transfer_status value);
+
+/* Sets `s` to "no such transfer". */
+void transfer_state_init(transfer_state *s);
+
+/* Decides a transfer command against `s` (NULL = the transfer does not exist):
+ *  MoneyTransfer: `transfer was already started, current status: {status}`, `amount should be
+ *    positive` -> TransferStarted at order 0 (from/to are checked by the saga, spec 4.6).
+ *  MarkTransferCompleted: `transfer not known`, `state of transfer was {status} so could not be
+ *    completed` -> TransferCompleted.
+ *  MarkTransferFailed: `transfer not known`, `state of transfer was {status} so could not be
+ *    failed` -> TransferFailed, additional_info = the reason. */
+void transfer_decide(const transfer_state *s, const message *command, decision *out);
+
+/* Applies one stored transfer event. ST_INVALID (state unchanged) for an event that does not fit
+ * (not a transfer event, another id, started twice, ended before start or twice). */
+status transfer_evolve(transfer_state *s, const message *event);
+
+#endif
