@@ -1,0 +1,1066 @@
+/* The bkes server on the grpc C core. One completion queue, served by a few threads; a small pool
+ * of outstanding request_call tags, each re-armed when it delivers a call. Per call:
+ *
+ *   unary:     REQUEST -> RECV (the request message) -> handler -> DONE (reply + status + close)
+ *              appends go to store_append_async and the reply batch starts from the store's
+ *              callback thread (grpc_call_start_batch is thread-safe);
+ *   Subscribe: REQUEST -> RECV -> CLOSE armed (client gone or call over) + store_subscribe; the
+ *              store's subscription thread queues packed events (bounded queue, it waits when full)
+ *              and the CQ thread writes them one at a time (WRITE); STATUS ends the stream.
+ *
+ * Shutdown: no new request_call after `stopping`; server shutdown notify; streams ended; a grace
+ * period for calls in flight, then cancel_all_calls; then wait until every call object is freed
+ * (so every append the store accepted got its answer) before the CQ is shut down. */
+#include "bkes/bkes_server.h"
+
+#include <grpc/grpc.h>
+#include <grpc/grpc_security.h>
+#include <grpc/support/time.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/buf.h"
+#include "base/clock.h"
+#include "base/log.h"
+#include "bkes/bkes_wire.h"
+
+#define MODULE "bkes"
+#define PENDING_PER_THREAD 8
+#define MAX_THREADS 16
+#define SUB_QUEUE_MAX 64
+#define TEXT_MAX (16u << 10)
+
+typedef enum method {
+    M_UNKNOWN,
+    M_START,
+    M_ADD,
+    M_RETRIEVE,
+    M_RETRIEVE_FROM,
+    M_ADD_BATCH,
+    M_SUBSCRIBE,
+    M_COUNT,
+    M_HEAD,
+} method;
+
+typedef enum tag_kind {
+    TAG_REQUEST,
+    TAG_RECV,
+    TAG_DONE,
+    TAG_CLOSE,
+    TAG_WRITE,
+    TAG_STATUS,
+    TAG_SHUTDOWN,
+} tag_kind;
+
+typedef struct call call;
+
+typedef struct tag {
+    tag_kind kind;
+    call *c;
+} tag;
+
+struct call {
+    bkes_server *srv;
+    tag t_request, t_recv, t_done, t_close, t_write, t_status;
+    grpc_call *call;
+    grpc_call_details details;
+    grpc_metadata_array md;
+    grpc_byte_buffer *recv;
+    grpc_byte_buffer *send;
+    grpc_slice status_text;
+    bool has_status_text;
+    int cancelled;
+    method m;
+    ProtobufCMessage *req; /* the decoded request, kept until the call ends */
+
+    /* Subscribe only. `mu` guards the queue and the flags. */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    grpc_byte_buffer *queue[SUB_QUEUE_MAX];
+    size_t q_head, q_len;
+    grpc_byte_buffer *writing; /* the message in flight, NULL when none */
+    bool dead;                 /* the call is over: stop feeding it */
+    bool ending;               /* the server ends the stream; no more events */
+    bool status_started;
+    grpc_status_code end_code; /* the status that ends the stream */
+    const char *end_text;      /* a static string */
+    atomic_int refs;           /* CLOSE path + batches in flight */
+    store_subscription *sub;
+    call *next, *prev; /* in srv->subs */
+};
+
+struct bkes_server {
+    store *st;
+    grpc_server *server;
+    grpc_completion_queue *cq;
+    pthread_t threads[MAX_THREADS];
+    int n_threads;
+    int port;
+    tag shutdown_tag;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool stopping;
+    bool shutdown_done;
+    long live;  /* call objects alive, pending request_calls included */
+    call *subs; /* Subscribe calls being served */
+};
+
+/* ---- call objects ---- */
+
+static call *call_new(bkes_server *srv)
+{
+    call *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->srv = srv;
+    c->t_request = (tag){TAG_REQUEST, c};
+    c->t_recv = (tag){TAG_RECV, c};
+    c->t_done = (tag){TAG_DONE, c};
+    c->t_close = (tag){TAG_CLOSE, c};
+    c->t_write = (tag){TAG_WRITE, c};
+    c->t_status = (tag){TAG_STATUS, c};
+    grpc_call_details_init(&c->details);
+    grpc_metadata_array_init(&c->md);
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_cond_init(&c->cv, NULL);
+    pthread_mutex_lock(&srv->mu);
+    srv->live++;
+    pthread_mutex_unlock(&srv->mu);
+    return c;
+}
+
+static void call_free(call *c)
+{
+    bkes_server *srv = c->srv;
+    if (c->recv) grpc_byte_buffer_destroy(c->recv);
+    if (c->send) grpc_byte_buffer_destroy(c->send);
+    if (c->writing) grpc_byte_buffer_destroy(c->writing);
+    for (size_t i = 0; i < c->q_len; i++)
+        grpc_byte_buffer_destroy(c->queue[(c->q_head + i) % SUB_QUEUE_MAX]);
+    if (c->has_status_text) grpc_slice_unref(c->status_text);
+    if (c->req) protobuf_c_message_free_unpacked(c->req, NULL);
+    if (c->call) grpc_call_unref(c->call);
+    grpc_call_details_destroy(&c->details);
+    grpc_metadata_array_destroy(&c->md);
+    pthread_mutex_destroy(&c->mu);
+    pthread_cond_destroy(&c->cv);
+    free(c);
+    pthread_mutex_lock(&srv->mu);
+    srv->live--;
+    pthread_cond_broadcast(&srv->cv);
+    pthread_mutex_unlock(&srv->mu);
+}
+
+/* Keeps one more request_call outstanding, unless the server is stopping. */
+static void request_one(bkes_server *srv)
+{
+    call *c = call_new(srv);
+    if (!c) {
+        LOG_ERROR(MODULE, "out of memory arming a call");
+        return;
+    }
+    pthread_mutex_lock(&srv->mu);
+    grpc_call_error e = GRPC_CALL_OK;
+    bool armed = false;
+    if (!srv->stopping) {
+        e = grpc_server_request_call(srv->server, &c->call, &c->details, &c->md, srv->cq, srv->cq,
+                                     &c->t_request);
+        armed = e == GRPC_CALL_OK;
+    }
+    pthread_mutex_unlock(&srv->mu);
+    if (!armed) {
+        if (e != GRPC_CALL_OK) LOG_ERROR(MODULE, "request_call failed: %d", (int)e);
+        call_free(c);
+    }
+}
+
+/* ---- finishing unary calls ---- */
+
+static void start_batch(call *c, const grpc_op *ops, size_t n, tag *t)
+{
+    grpc_call_error e = grpc_call_start_batch(c->call, ops, n, t, NULL);
+    if (e != GRPC_CALL_OK) {
+        /* Only a bug of ours gets here (ops in the wrong state); never leave the call hanging. */
+        LOG_ERROR(MODULE, "start_batch failed: %d", (int)e);
+        grpc_call_cancel(c->call, NULL);
+        abort();
+    }
+}
+
+/* Ends a unary call with `reply` (may be NULL: status only) and `code`. */
+static void finish(call *c, const ProtobufCMessage *reply, grpc_status_code code, const char *text)
+{
+    grpc_op ops[4];
+    memset(ops, 0, sizeof ops);
+    size_t n = 0;
+    ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
+    if (reply) {
+        c->send = bkes_wire_pack(reply);
+        if (!c->send) {
+            code = GRPC_STATUS_RESOURCE_EXHAUSTED;
+            text = "out of memory";
+        } else {
+            ops[n].op = GRPC_OP_SEND_MESSAGE;
+            ops[n++].data.send_message.send_message = c->send;
+        }
+    }
+    c->status_text = grpc_slice_from_copied_string(text ? text : "");
+    c->has_status_text = true;
+    ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
+    ops[n].data.send_status_from_server.status = code;
+    ops[n].data.send_status_from_server.status_details = &c->status_text;
+    ops[n++].data.send_status_from_server.trailing_metadata_count = 0;
+    ops[n].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+    ops[n++].data.recv_close_on_server.cancelled = &c->cancelled;
+    start_batch(c, ops, n, &c->t_done);
+}
+
+/* Every reply of the service has `Error error = 2` in its oneof, so one reply type (AddReply)
+ * encodes the error branch of any of them byte for byte. */
+static void finish_error(call *c, int type, const char *text, const char *cause)
+{
+    bkes_pb_error err = TECH__GKLIJS__BKES__API__ERROR__INIT;
+    err.type = type;
+    buf t, ca;
+    buf_init(&t, TEXT_MAX);
+    buf_init(&ca, TEXT_MAX);
+    /* Texts may carry key bytes; the proto `string` fields must be valid UTF-8. */
+    (void)bkes_wire_lossy_utf8(&t, text, strlen(text));
+    if (cause) (void)bkes_wire_lossy_utf8(&ca, cause, strlen(cause));
+    err.error = (char *)buf_cstr(&t);
+    err.cause = (char *)buf_cstr(&ca);
+    bkes_pb_add_reply reply = TECH__GKLIJS__BKES__API__ADD_REPLY__INIT;
+    reply.reply_case = TECH__GKLIJS__BKES__API__ADD_REPLY__REPLY_ERROR;
+    reply.error = &err;
+    finish(c, &reply.base, GRPC_STATUS_OK, NULL);
+    buf_free(&t);
+    buf_free(&ca);
+}
+
+static void finish_errorf(call *c, int type, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void finish_errorf(call *c, int type, const char *fmt, ...)
+{
+    char text[TEXT_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    finish_error(c, type, text, NULL);
+}
+
+/* A key rendered for an error text: lossy UTF-8, NUL-terminated, caller frees. */
+static char *key_text(ProtobufCBinaryData key)
+{
+    buf b;
+    buf_init(&b, 4 * STORE_KEY_MAX);
+    if (bkes_wire_lossy_utf8(&b, key.data, key.len) != ST_OK) buf_reset(&b);
+    char *s = buf_detach(&b, NULL);
+    buf_free(&b);
+    return s;
+}
+
+static void finish_server_error(call *c, const char *text, status st, const char *cause)
+{
+    char full[512];
+    snprintf(full, sizeof full, "%s: %s", status_name(st), cause);
+    finish_error(c, BKES_ERROR_SERVER, text, full);
+}
+
+/* ---- request validation ---- */
+
+/* Checks a key and sends the USER error when it is bad. */
+static bool key_ok(call *c, ProtobufCBinaryData key)
+{
+    if (key.len == 0) {
+        finish_error(c, BKES_ERROR_USER, "Key must not be empty", NULL);
+        return false;
+    }
+    if (key.len > STORE_KEY_MAX) {
+        finish_errorf(c, BKES_ERROR_USER, "Key is %zu bytes, the limit is %d bytes", key.len,
+                      STORE_KEY_MAX);
+        return false;
+    }
+    return true;
+}
+
+static bool value_ok(call *c, ProtobufCBinaryData value)
+{
+    if (value.len > STORE_VALUE_MAX) {
+        finish_errorf(c, BKES_ERROR_USER, "Value is %zu bytes, the limit is %u bytes", value.len,
+                      STORE_VALUE_MAX);
+        return false;
+    }
+    return true;
+}
+
+static ProtobufCMessage *decode(call *c, const ProtobufCMessageDescriptor *d)
+{
+    c->req = bkes_wire_unpack(d, c->recv);
+    if (!c->req) {
+        finish_errorf(c, BKES_ERROR_USER, "Request could not be decoded as %s", d->short_name);
+        return NULL;
+    }
+    return c->req;
+}
+
+/* ---- appends: Start, Add, AddBatch ---- */
+
+static void reply_appended(call *c, const store_appended *a)
+{
+    bkes_pb_store_success ok = TECH__GKLIJS__BKES__API__STORE_SUCCESS__INIT;
+    ok.partition = 0;
+    ok.offset = (int64_t)a->first_position;
+    ok.timestamp = a->timestamp_ms;
+    bkes_pb_add_reply reply = TECH__GKLIJS__BKES__API__ADD_REPLY__INIT;
+    reply.reply_case = TECH__GKLIJS__BKES__API__ADD_REPLY__REPLY_SUCCESS;
+    reply.success = &ok;
+    finish(c, &reply.base, GRPC_STATUS_OK, NULL);
+}
+
+static void reply_mismatch(call *c, ProtobufCBinaryData key, uint32_t current, uint32_t order)
+{
+    char *k = key_text(key);
+    finish_errorf(c, BKES_ERROR_CONCURRENCY,
+                  "Could not add records because there are currently %u records instead of %u "
+                  "for key: '%s'",
+                  current, order, k ? k : "");
+    free(k);
+}
+
+static void reply_no_aggregate(call *c, ProtobufCBinaryData key)
+{
+    char *k = key_text(key);
+    finish_errorf(c, BKES_ERROR_USER, "No aggregate was created with key: '%s', so can't add",
+                  k ? k : "");
+    free(k);
+}
+
+/* The store's answer to an append, on the store's thread. */
+static void on_appended(void *ctx, status st, const store_appended *a, uint32_t current)
+{
+    call *c = ctx;
+    if (st == ST_OK) {
+        reply_appended(c, a);
+        return;
+    }
+    if (st != ST_CONFLICT) {
+        finish_server_error(c, "Could not store the record", st, status_message());
+        return;
+    }
+    switch (c->m) {
+    case M_START:
+        if (current == 1)
+            finish_error(c, BKES_ERROR_USER,
+                         "Already a verified record for this key, can't start aggregate", NULL);
+        else
+            finish_errorf(c, BKES_ERROR_USER,
+                          "Already %u records for this key, cant start aggregate", current);
+        return;
+    case M_ADD: {
+        const bkes_pb_add_request *r = (const bkes_pb_add_request *)c->req;
+        if (current == 0)
+            reply_no_aggregate(c, r->key);
+        else
+            reply_mismatch(c, r->key, current, r->order);
+        return;
+    }
+    default: {
+        const bkes_pb_add_batch_request *r = (const bkes_pb_add_batch_request *)c->req;
+        reply_mismatch(c, r->key, current, r->order);
+        return;
+    }
+    }
+}
+
+static void append(call *c, ProtobufCBinaryData key, uint32_t order, const store_bytes *values,
+                   size_t n)
+{
+    store_bytes k = {key.data, key.len};
+    status st = store_append_async(c->srv->st, k, order, values, n, on_appended, c);
+    if (st != ST_OK) finish_server_error(c, "Could not store the record", st, status_message());
+}
+
+static void handle_start(call *c)
+{
+    const bkes_pb_start_request *r = (const bkes_pb_start_request *)decode(
+        c, &tech__gklijs__bkes__api__start_request__descriptor);
+    if (!r || !key_ok(c, r->key) || !value_ok(c, r->value)) return;
+    store_bytes v = {r->value.data, r->value.len};
+    append(c, r->key, 0, &v, 1);
+}
+
+static void handle_add(call *c)
+{
+    const bkes_pb_add_request *r =
+        (const bkes_pb_add_request *)decode(c, &tech__gklijs__bkes__api__add_request__descriptor);
+    if (!r || !key_ok(c, r->key) || !value_ok(c, r->value)) return;
+    if (r->order == 0) {
+        /* The store would accept order 0 on a new key; Add never creates an aggregate. */
+        uint32_t n = 0;
+        status st = store_count(c->srv->st, (store_bytes){r->key.data, r->key.len}, &n);
+        if (st != ST_OK)
+            finish_server_error(c, "Could not read the records", st, status_message());
+        else if (n == 0)
+            reply_no_aggregate(c, r->key);
+        else
+            reply_mismatch(c, r->key, n, 0);
+        return;
+    }
+    store_bytes v = {r->value.data, r->value.len};
+    append(c, r->key, r->order, &v, 1);
+}
+
+static void handle_add_batch(call *c)
+{
+    const bkes_pb_add_batch_request *r = (const bkes_pb_add_batch_request *)decode(
+        c, &tech__gklijs__bkes__api__add_batch_request__descriptor);
+    if (!r || !key_ok(c, r->key)) return;
+    if (r->n_values == 0 || r->n_values > STORE_BATCH_MAX) {
+        finish_errorf(c, BKES_ERROR_USER, "A batch holds 1 to %d values, not %zu", STORE_BATCH_MAX,
+                      r->n_values);
+        return;
+    }
+    store_bytes *v = malloc(r->n_values * sizeof *v);
+    if (!v) {
+        finish_server_error(c, "Could not store the records", ST_NOMEM, "out of memory");
+        return;
+    }
+    for (size_t i = 0; i < r->n_values; i++) {
+        if (!value_ok(c, r->values[i])) {
+            free(v);
+            return;
+        }
+        v[i] = (store_bytes){r->values[i].data, r->values[i].len};
+    }
+    append(c, r->key, r->order, v, r->n_values); /* the store copies the values */
+    free(v);
+}
+
+/* ---- reads: Retrieve, RetrieveFrom, Count, Head ---- */
+
+typedef struct collected {
+    uint64_t position;
+    uint32_t order;
+    int64_t timestamp;
+    size_t off, len;
+} collected;
+
+typedef struct collector {
+    collected *items;
+    size_t n, cap;
+    buf values;
+    size_t page_bytes; /* stop after the event that crosses this (0: no paging) */
+    bool more;
+} collector;
+
+static status collect(void *ctx, const store_event *e)
+{
+    collector *col = ctx;
+    if (col->page_bytes && col->n > 0 && col->values.len >= col->page_bytes) {
+        col->more = true;
+        return ST_LIMIT;
+    }
+    if (col->n == col->cap) {
+        size_t cap = col->cap ? col->cap * 2 : 16;
+        collected *items = realloc(col->items, cap * sizeof *items);
+        if (!items) return status_set(ST_NOMEM, "out of memory");
+        col->items = items;
+        col->cap = cap;
+    }
+    collected *it = &col->items[col->n];
+    it->position = e->position;
+    it->order = e->order;
+    it->timestamp = e->timestamp_ms;
+    it->off = col->values.len;
+    it->len = e->value.len;
+    status st = buf_append(&col->values, e->value.data, e->value.len);
+    if (st == ST_LIMIT) return status_set(ST_LIMIT, "too many bytes");
+    TRY(st);
+    col->n++;
+    return ST_OK;
+}
+
+static void collector_free(collector *col)
+{
+    free(col->items);
+    buf_free(&col->values);
+}
+
+static uint8_t *value_at(collector *col, size_t i)
+{
+    /* buf keeps data NULL until the first append: empty values then point nowhere. */
+    return col->values.data ? (uint8_t *)col->values.data + col->items[i].off : NULL;
+}
+
+static void handle_retrieve(call *c)
+{
+    const bkes_pb_retrieve_request *r = (const bkes_pb_retrieve_request *)decode(
+        c, &tech__gklijs__bkes__api__retrieve_request__descriptor);
+    if (!r || !key_ok(c, r->key)) return;
+    collector col = {0};
+    buf_init(&col.values, BKES_RETRIEVE_MAX);
+    status st = store_read(c->srv->st, (store_bytes){r->key.data, r->key.len}, 0, collect, &col);
+    if (st == ST_LIMIT) {
+        char *k = key_text(r->key);
+        finish_errorf(c, BKES_ERROR_USER,
+                      "The records of key '%s' hold more than %u bytes, use RetrieveFrom",
+                      k ? k : "", BKES_RETRIEVE_MAX);
+        free(k);
+    } else if (st != ST_OK) {
+        finish_server_error(c, "Could not read the records", st, status_message());
+    } else if (col.n == 0) {
+        char *k = key_text(r->key);
+        finish_errorf(c, BKES_ERROR_USER, "No records where found with key: '%s'", k ? k : "");
+        free(k);
+    } else {
+        bkes_pb_record *recs = calloc(col.n, sizeof *recs);
+        bkes_pb_record **ptrs = calloc(col.n, sizeof *ptrs);
+        if (!recs || !ptrs) {
+            finish_server_error(c, "Could not read the records", ST_NOMEM, "out of memory");
+        } else {
+            for (size_t i = 0; i < col.n; i++) {
+                bkes_pb_record rec = TECH__GKLIJS__BKES__API__RECORD__INIT;
+                rec.value.data = value_at(&col, i);
+                rec.value.len = col.items[i].len;
+                rec.partition = 0;
+                rec.offset = (int64_t)col.items[i].position;
+                rec.timestamp = col.items[i].timestamp;
+                recs[i] = rec;
+                ptrs[i] = &recs[i];
+            }
+            bkes_pb_stored_records stored = TECH__GKLIJS__BKES__API__STORED_RECORDS__INIT;
+            stored.n_records = col.n;
+            stored.records = ptrs;
+            bkes_pb_retrieve_reply reply = TECH__GKLIJS__BKES__API__RETRIEVE_REPLY__INIT;
+            reply.reply_case = TECH__GKLIJS__BKES__API__RETRIEVE_REPLY__REPLY_SUCCESS;
+            reply.success = &stored;
+            finish(c, &reply.base, GRPC_STATUS_OK, NULL);
+        }
+        free(recs);
+        free(ptrs);
+    }
+    collector_free(&col);
+}
+
+static void handle_retrieve_from(call *c)
+{
+    const bkes_pb_retrieve_from_request *r = (const bkes_pb_retrieve_from_request *)decode(
+        c, &tech__gklijs__bkes__api__retrieve_from_request__descriptor);
+    if (!r || !key_ok(c, r->key)) return;
+    collector col = {0};
+    /* One event of the largest size always fits after a page that is just under the limit. */
+    buf_init(&col.values, BKES_PAGE_BYTES + STORE_VALUE_MAX);
+    col.page_bytes = BKES_PAGE_BYTES;
+    status st = store_read(c->srv->st, (store_bytes){r->key.data, r->key.len}, r->from_order,
+                           collect, &col);
+    if (st == ST_LIMIT && col.more) st = ST_OK;
+    bkes_pb_event *evs = calloc(col.n ? col.n : 1, sizeof *evs);
+    bkes_pb_event **ptrs = calloc(col.n ? col.n : 1, sizeof *ptrs);
+    if (st == ST_OK && (!evs || !ptrs)) st = status_set(ST_NOMEM, "out of memory");
+    if (st != ST_OK) {
+        finish_server_error(c, "Could not read the records", st, status_message());
+    } else {
+        for (size_t i = 0; i < col.n; i++) {
+            bkes_pb_event ev = TECH__GKLIJS__BKES__API__EVENT__INIT;
+            ev.key = r->key;
+            ev.order = col.items[i].order;
+            ev.position = col.items[i].position;
+            ev.timestamp = col.items[i].timestamp;
+            ev.value.data = value_at(&col, i);
+            ev.value.len = col.items[i].len;
+            evs[i] = ev;
+            ptrs[i] = &evs[i];
+        }
+        bkes_pb_events page = TECH__GKLIJS__BKES__API__EVENTS__INIT;
+        page.n_events = col.n;
+        page.events = ptrs;
+        page.more = col.more;
+        bkes_pb_retrieve_from_reply reply = TECH__GKLIJS__BKES__API__RETRIEVE_FROM_REPLY__INIT;
+        reply.reply_case = TECH__GKLIJS__BKES__API__RETRIEVE_FROM_REPLY__REPLY_SUCCESS;
+        reply.success = &page;
+        finish(c, &reply.base, GRPC_STATUS_OK, NULL);
+    }
+    free(evs);
+    free(ptrs);
+    collector_free(&col);
+}
+
+static void handle_count(call *c)
+{
+    const bkes_pb_count_request *r = (const bkes_pb_count_request *)decode(
+        c, &tech__gklijs__bkes__api__count_request__descriptor);
+    if (!r || !key_ok(c, r->key)) return;
+    uint32_t n = 0;
+    status st = store_count(c->srv->st, (store_bytes){r->key.data, r->key.len}, &n);
+    if (st != ST_OK) {
+        finish_server_error(c, "Could not count the records", st, status_message());
+        return;
+    }
+    bkes_pb_count_reply reply = TECH__GKLIJS__BKES__API__COUNT_REPLY__INIT;
+    reply.reply_case = TECH__GKLIJS__BKES__API__COUNT_REPLY__REPLY_COUNT;
+    reply.count = n;
+    finish(c, &reply.base, GRPC_STATUS_OK, NULL);
+}
+
+static void handle_head(call *c)
+{
+    if (!decode(c, &tech__gklijs__bkes__api__head_request__descriptor)) return;
+    uint64_t pos = 0;
+    status st = store_head(c->srv->st, &pos);
+    if (st != ST_OK) {
+        finish_server_error(c, "Could not read the head position", st, status_message());
+        return;
+    }
+    bkes_pb_head_reply reply = TECH__GKLIJS__BKES__API__HEAD_REPLY__INIT;
+    reply.reply_case = TECH__GKLIJS__BKES__API__HEAD_REPLY__REPLY_POSITION;
+    reply.position = pos;
+    finish(c, &reply.base, GRPC_STATUS_OK, NULL);
+}
+
+/* ---- Subscribe ---- */
+
+static void sub_unref(call *c)
+{
+    if (atomic_fetch_sub(&c->refs, 1) == 1) call_free(c);
+}
+
+/* With c->mu held: ends the stream with `code` once nothing is being written. */
+static void sub_maybe_send_status(call *c, grpc_status_code code, const char *text)
+{
+    if (c->status_started || c->dead || c->writing || c->q_len) return;
+    c->status_started = true;
+    c->status_text = grpc_slice_from_copied_string(text);
+    c->has_status_text = true;
+    grpc_op op;
+    memset(&op, 0, sizeof op);
+    op.op = GRPC_OP_SEND_STATUS_FROM_SERVER;
+    op.data.send_status_from_server.status = code;
+    op.data.send_status_from_server.status_details = &c->status_text;
+    atomic_fetch_add(&c->refs, 1);
+    start_batch(c, &op, 1, &c->t_status);
+}
+
+/* With c->mu held: writes the next queued message if none is in flight. */
+static void sub_pump(call *c)
+{
+    if (c->writing || c->dead) return;
+    if (c->q_len == 0) {
+        if (c->ending) sub_maybe_send_status(c, c->end_code, c->end_text);
+        return;
+    }
+    c->writing = c->queue[c->q_head];
+    c->q_head = (c->q_head + 1) % SUB_QUEUE_MAX;
+    c->q_len--;
+    grpc_op op;
+    memset(&op, 0, sizeof op);
+    op.op = GRPC_OP_SEND_MESSAGE;
+    op.data.send_message.send_message = c->writing;
+    atomic_fetch_add(&c->refs, 1);
+    start_batch(c, &op, 1, &c->t_write);
+    pthread_cond_broadcast(&c->cv);
+}
+
+/* The store's subscription thread hands over one event; waits while the queue is full. */
+static status sub_on_event(void *ctx, const store_event *e)
+{
+    call *c = ctx;
+    bkes_pb_event ev = TECH__GKLIJS__BKES__API__EVENT__INIT;
+    ev.key.data = (uint8_t *)e->key.data;
+    ev.key.len = e->key.len;
+    ev.order = e->order;
+    ev.position = e->position;
+    ev.timestamp = e->timestamp_ms;
+    ev.value.data = (uint8_t *)e->value.data;
+    ev.value.len = e->value.len;
+    bkes_pb_subscribe_reply reply = TECH__GKLIJS__BKES__API__SUBSCRIBE_REPLY__INIT;
+    reply.reply_case = TECH__GKLIJS__BKES__API__SUBSCRIBE_REPLY__REPLY_EVENT;
+    reply.event = &ev;
+    grpc_byte_buffer *bb = bkes_wire_pack(&reply.base);
+    if (!bb) return status_set(ST_NOMEM, "out of memory");
+    pthread_mutex_lock(&c->mu);
+    while (c->q_len == SUB_QUEUE_MAX && !c->dead && !c->ending)
+        pthread_cond_wait(&c->cv, &c->mu);
+    if (c->dead || c->ending) {
+        pthread_mutex_unlock(&c->mu);
+        grpc_byte_buffer_destroy(bb);
+        return status_set(ST_CLOSED, "the subscriber is gone");
+    }
+    c->queue[(c->q_head + c->q_len) % SUB_QUEUE_MAX] = bb;
+    c->q_len++;
+    sub_pump(c);
+    pthread_mutex_unlock(&c->mu);
+    return ST_OK;
+}
+
+static void sub_list_remove(call *c)
+{
+    bkes_server *srv = c->srv;
+    pthread_mutex_lock(&srv->mu);
+    if (c->prev)
+        c->prev->next = c->next;
+    else if (srv->subs == c)
+        srv->subs = c->next;
+    if (c->next) c->next->prev = c->prev;
+    c->next = c->prev = NULL;
+    pthread_mutex_unlock(&srv->mu);
+}
+
+static void handle_subscribe(call *c)
+{
+    const bkes_pb_subscribe_request *r = (const bkes_pb_subscribe_request *)decode(
+        c, &tech__gklijs__bkes__api__subscribe_request__descriptor);
+    if (!r) return;
+    bkes_server *srv = c->srv;
+    /* From here the call is a stream. References: the CLOSE path and this handler. */
+    atomic_store(&c->refs, 2);
+    pthread_mutex_lock(&c->mu);
+    grpc_op ops[2];
+    memset(ops, 0, sizeof ops);
+    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+    ops[1].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+    ops[1].data.recv_close_on_server.cancelled = &c->cancelled;
+    start_batch(c, ops, 2, &c->t_close);
+    pthread_mutex_lock(&srv->mu);
+    bool stopping = srv->stopping;
+    if (!stopping) {
+        c->next = srv->subs;
+        if (srv->subs) srv->subs->prev = c;
+        srv->subs = c;
+    }
+    pthread_mutex_unlock(&srv->mu);
+    pthread_mutex_unlock(&c->mu);
+
+    status st = ST_CLOSED;
+    store_subscription *sub = NULL;
+    if (!stopping)
+        st = store_subscribe(srv->st, r->from_position ? r->from_position : 1, sub_on_event, c,
+                             &sub);
+    char cause[512];
+    snprintf(cause, sizeof cause, "%s: %s", status_name(st),
+             stopping ? "bkes is shutting down" : status_message());
+    store_subscription *to_close = NULL;
+    pthread_mutex_lock(&c->mu);
+    if (st == ST_OK) {
+        if (c->dead)
+            to_close = sub; /* the client left while we subscribed */
+        else
+            c->sub = sub;
+    } else {
+        /* Could not subscribe: one error message, then the stream ends. */
+        bkes_pb_error err = TECH__GKLIJS__BKES__API__ERROR__INIT;
+        err.type = BKES_ERROR_SERVER;
+        err.error = "Could not subscribe";
+        err.cause = cause;
+        bkes_pb_subscribe_reply reply = TECH__GKLIJS__BKES__API__SUBSCRIBE_REPLY__INIT;
+        reply.reply_case = TECH__GKLIJS__BKES__API__SUBSCRIBE_REPLY__REPLY_ERROR;
+        reply.error = &err;
+        grpc_byte_buffer *bb = bkes_wire_pack(&reply.base);
+        c->ending = true;
+        c->end_code = GRPC_STATUS_OK;
+        c->end_text = "subscription failed";
+        if (bb && c->q_len < SUB_QUEUE_MAX) {
+            c->queue[(c->q_head + c->q_len) % SUB_QUEUE_MAX] = bb;
+            c->q_len++;
+        } else if (bb) {
+            grpc_byte_buffer_destroy(bb);
+        }
+        sub_pump(c);
+    }
+    pthread_mutex_unlock(&c->mu);
+    if (to_close) store_subscription_close(to_close);
+    sub_unref(c);
+}
+
+/* The call is over (status sent, client gone or cancelled). */
+static void sub_on_close(call *c)
+{
+    pthread_mutex_lock(&c->mu);
+    c->dead = true;
+    store_subscription *sub = c->sub;
+    c->sub = NULL;
+    pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+    /* sub_on_event sees `dead` and returns at once, so this does not wait for the client. */
+    if (sub) store_subscription_close(sub);
+    sub_list_remove(c);
+    sub_unref(c);
+}
+
+static void sub_on_write(call *c, bool ok)
+{
+    pthread_mutex_lock(&c->mu);
+    grpc_byte_buffer_destroy(c->writing);
+    c->writing = NULL;
+    if (!ok) c->dead = true;
+    sub_pump(c);
+    pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+    sub_unref(c);
+}
+
+/* Called by the server on stop: no more events, end the stream once the queue is written. */
+static void sub_end(call *c)
+{
+    pthread_mutex_lock(&c->mu);
+    if (!c->ending) {
+        c->end_code = GRPC_STATUS_UNAVAILABLE;
+        c->end_text = "bkes is shutting down";
+    }
+    c->ending = true;
+    pthread_cond_broadcast(&c->cv);
+    sub_pump(c);
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* ---- dispatch ---- */
+
+static method method_of(grpc_slice path)
+{
+    static const struct {
+        const char *path;
+        method m;
+    } table[] = {
+        {BKES_METHOD_START, M_START},         {BKES_METHOD_ADD, M_ADD},
+        {BKES_METHOD_RETRIEVE, M_RETRIEVE},   {BKES_METHOD_RETRIEVE_FROM, M_RETRIEVE_FROM},
+        {BKES_METHOD_ADD_BATCH, M_ADD_BATCH}, {BKES_METHOD_SUBSCRIBE, M_SUBSCRIBE},
+        {BKES_METHOD_COUNT, M_COUNT},         {BKES_METHOD_HEAD, M_HEAD},
+    };
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
+        if (grpc_slice_str_cmp(path, table[i].path) == 0) return table[i].m;
+    return M_UNKNOWN;
+}
+
+static void on_request(call *c, bool ok)
+{
+    if (!ok) { /* the server is shutting down */
+        call_free(c);
+        return;
+    }
+    request_one(c->srv);
+    c->m = method_of(c->details.method);
+    if (c->m == M_UNKNOWN) {
+        finish(c, NULL, GRPC_STATUS_UNIMPLEMENTED, "unknown method");
+        return;
+    }
+    grpc_op op;
+    memset(&op, 0, sizeof op);
+    op.op = GRPC_OP_RECV_MESSAGE;
+    op.data.recv_message.recv_message = &c->recv;
+    start_batch(c, &op, 1, &c->t_recv);
+}
+
+static void on_recv(call *c, bool ok)
+{
+    if (!ok) {
+        finish(c, NULL, GRPC_STATUS_CANCELLED, "the request was not received");
+        return;
+    }
+    switch (c->m) {
+    case M_START:
+        handle_start(c);
+        break;
+    case M_ADD:
+        handle_add(c);
+        break;
+    case M_ADD_BATCH:
+        handle_add_batch(c);
+        break;
+    case M_RETRIEVE:
+        handle_retrieve(c);
+        break;
+    case M_RETRIEVE_FROM:
+        handle_retrieve_from(c);
+        break;
+    case M_COUNT:
+        handle_count(c);
+        break;
+    case M_HEAD:
+        handle_head(c);
+        break;
+    case M_SUBSCRIBE:
+        handle_subscribe(c);
+        break;
+    case M_UNKNOWN:
+        break;
+    }
+}
+
+static void *cq_thread(void *arg)
+{
+    bkes_server *srv = arg;
+    for (;;) {
+        grpc_event ev =
+            grpc_completion_queue_next(srv->cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
+        if (ev.type == GRPC_QUEUE_SHUTDOWN) break;
+        if (ev.type != GRPC_OP_COMPLETE) continue;
+        tag *t = ev.tag;
+        bool ok = ev.success != 0;
+        switch (t->kind) {
+        case TAG_REQUEST:
+            on_request(t->c, ok);
+            break;
+        case TAG_RECV:
+            on_recv(t->c, ok);
+            break;
+        case TAG_DONE:
+            call_free(t->c);
+            break;
+        case TAG_CLOSE:
+            sub_on_close(t->c);
+            break;
+        case TAG_WRITE:
+            sub_on_write(t->c, ok);
+            break;
+        case TAG_STATUS:
+            sub_unref(t->c);
+            break;
+        case TAG_SHUTDOWN:
+            pthread_mutex_lock(&srv->mu);
+            srv->shutdown_done = true;
+            pthread_cond_broadcast(&srv->cv);
+            pthread_mutex_unlock(&srv->mu);
+            break;
+        }
+    }
+    return NULL;
+}
+
+/* ---- start and stop ---- */
+
+status bkes_server_start(store *st, const char *listen, int threads, bkes_server **out)
+{
+    if (threads < 1 || threads > MAX_THREADS)
+        return status_set(ST_INVALID, "threads must be 1 to %d, not %d", MAX_THREADS, threads);
+    bkes_server *srv = calloc(1, sizeof *srv);
+    if (!srv) return status_set(ST_NOMEM, "out of memory");
+    srv->st = st;
+    srv->shutdown_tag = (tag){TAG_SHUTDOWN, NULL};
+    pthread_mutex_init(&srv->mu, NULL);
+    pthread_cond_init(&srv->cv, NULL);
+    grpc_init();
+    grpc_arg args[2];
+    args[0].type = GRPC_ARG_INTEGER;
+    args[0].key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
+    args[0].value.integer = (int)BKES_MESSAGE_MAX;
+    args[1].type = GRPC_ARG_INTEGER;
+    args[1].key = GRPC_ARG_MAX_SEND_MESSAGE_LENGTH;
+    args[1].value.integer = -1;
+    grpc_channel_args chargs = {2, args};
+    srv->server = grpc_server_create(&chargs, NULL);
+    srv->cq = grpc_completion_queue_create_for_next(NULL);
+    grpc_server_register_completion_queue(srv->server, srv->cq, NULL);
+    grpc_server_credentials *creds = grpc_insecure_server_credentials_create();
+    srv->port = grpc_server_add_http2_port(srv->server, listen, creds);
+    grpc_server_credentials_release(creds);
+    if (srv->port != 0) {
+        for (int i = 0; i < threads; i++) {
+            if (pthread_create(&srv->threads[i], NULL, cq_thread, srv) != 0) break;
+            srv->n_threads++;
+        }
+    }
+    if (srv->port != 0 && srv->n_threads > 0) {
+        grpc_server_start(srv->server);
+        for (int i = 0; i < threads * PENDING_PER_THREAD; i++)
+            request_one(srv);
+        *out = srv;
+        return ST_OK;
+    }
+    /* Nothing was armed: the server never started. */
+    bool bound = srv->port != 0;
+    grpc_server_destroy(srv->server);
+    grpc_completion_queue_shutdown(srv->cq);
+    while (grpc_completion_queue_next(srv->cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL).type !=
+           GRPC_QUEUE_SHUTDOWN) {
+    }
+    grpc_completion_queue_destroy(srv->cq);
+    grpc_shutdown();
+    pthread_mutex_destroy(&srv->mu);
+    pthread_cond_destroy(&srv->cv);
+    free(srv);
+    if (bound) return status_set(ST_NOMEM, "cannot start the server threads");
+    return status_set(ST_UNAVAILABLE, "cannot listen on %s (address in use or invalid)", listen);
+}
+
+int bkes_server_port(const bkes_server *srv)
+{
+    return srv->port;
+}
+
+/* Waits on srv->cv until `cond` holds (checked under srv->mu) or the monotonic deadline passes
+ * (-1: no deadline); true if it held. */
+static bool wait_until(bkes_server *srv, bool (*cond)(bkes_server *), int64_t deadline_ms)
+{
+    pthread_mutex_lock(&srv->mu);
+    while (!cond(srv)) {
+        int64_t left = deadline_ms - clock_mono_ms();
+        if (deadline_ms >= 0 && left <= 0) break;
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        int64_t step = deadline_ms < 0 || left > 100 ? 100 : left;
+        ts.tv_nsec += step * 1000000;
+        ts.tv_sec += ts.tv_nsec / 1000000000;
+        ts.tv_nsec %= 1000000000;
+        pthread_cond_timedwait(&srv->cv, &srv->mu, &ts);
+    }
+    bool held = cond(srv);
+    pthread_mutex_unlock(&srv->mu);
+    return held;
+}
+
+static bool is_shutdown_done(bkes_server *srv)
+{
+    return srv->shutdown_done;
+}
+
+static bool no_live_calls(bkes_server *srv)
+{
+    return srv->live == 0;
+}
+
+void bkes_server_stop(bkes_server *srv, int64_t grace_ms)
+{
+    if (!srv) return;
+    pthread_mutex_lock(&srv->mu);
+    srv->stopping = true;
+    grpc_server_shutdown_and_notify(srv->server, srv->cq, &srv->shutdown_tag);
+    /* End every stream. Lock order is call then server, so take references here and end the
+     * streams after unlocking. */
+    size_t n = 0;
+    for (call *c = srv->subs; c; c = c->next)
+        n++;
+    call **subs = calloc(n ? n : 1, sizeof *subs);
+    n = 0;
+    for (call *c = srv->subs; c && subs; c = c->next) {
+        atomic_fetch_add(&c->refs, 1);
+        subs[n++] = c;
+    }
+    pthread_mutex_unlock(&srv->mu);
+    for (size_t i = 0; i < n; i++) {
+        sub_end(subs[i]);
+        sub_unref(subs[i]);
+    }
+    free(subs);
+    if (!wait_until(srv, is_shutdown_done, clock_mono_ms() + grace_ms)) {
+        LOG_WARN(MODULE, "calls still running after %lld ms: cancelling them", (long long)grace_ms);
+        grpc_server_cancel_all_calls(srv->server);
+        wait_until(srv, is_shutdown_done, -1);
+    }
+    /* Appends the store accepted are answered even when their call was cancelled. */
+    wait_until(srv, no_live_calls, -1);
+    grpc_server_destroy(srv->server);
+    grpc_completion_queue_shutdown(srv->cq);
+    for (int i = 0; i < srv->n_threads; i++)
+        pthread_join(srv->threads[i], NULL);
+    grpc_completion_queue_destroy(srv->cq);
+    grpc_shutdown();
+    pthread_mutex_destroy(&srv->mu);
+    pthread_cond_destroy(&srv->cv);
+    free(srv);
+}

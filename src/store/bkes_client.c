@@ -1,0 +1,664 @@
+/* The bkes:// adapter of the store port: a gRPC client of our bkes server (see docs/bkes.md).
+ *
+ * One channel and one completion queue per store, drained by one thread. Unary calls are a single
+ * batch; appends (AddBatch) are answered from the CQ thread through the caller's callback, the
+ * synchronous calls (RetrieveFrom pages, Count, Head) wait on a condition variable for the CQ
+ * thread to hand back the reply. Every unary call has a deadline. Each subscription owns a thread
+ * and a pluck queue, reads the Subscribe stream one message at a time (so the server never runs
+ * ahead of the callback by more than its bounded queue) and reconnects from the next position
+ * after a failure, so events arrive with no gap and no duplicate.
+ *
+ * Errors map back to statuses: CONCURRENCY -> ST_CONFLICT (current count parsed from the seed's
+ * text), USER -> ST_INVALID (ST_LIMIT for size limits), SERVER -> ST_IO, gRPC DEADLINE_EXCEEDED ->
+ * ST_TIMEOUT, other gRPC failures -> ST_UNAVAILABLE. */
+#include <grpc/grpc.h>
+#include <grpc/grpc_security.h>
+#include <grpc/support/alloc.h>
+#include <grpc/support/time.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/clock.h"
+#include "base/config.h"
+#include "base/log.h"
+#include "bkes/bkes_wire.h"
+#include "store/store_impl.h"
+
+#define MODULE "store.bkes"
+#define APPEND_DEADLINE_MS 10000
+#define READ_DEADLINE_MS 30000
+
+typedef struct bkes_store bkes_store;
+
+typedef struct ucall ucall;
+struct ucall {
+    bkes_store *s;
+    grpc_call *call;
+    grpc_metadata_array initial_md, trailing_md;
+    grpc_byte_buffer *send, *recv;
+    grpc_status_code code;
+    grpc_slice details;
+    void (*done)(ucall *u); /* on the CQ thread */
+    bool finished;          /* sync calls: set under s->mu */
+    /* appends */
+    store_append_cb cb;
+    void *ctx;
+};
+
+struct bkes_store {
+    store base;
+    grpc_channel *ch;
+    grpc_completion_queue *cq;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    long inflight;
+    bool closing;
+    struct bkes_sub *subs; /* open subscriptions, under mu */
+    int n_detached;        /* subscriptions closed from their own callback, still ending */
+    char target[300];
+};
+
+typedef struct bkes_sub {
+    store_subscription base;
+    bkes_store *s;
+    uint64_t next_position;
+    store_event_cb cb;
+    void *ctx;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    bool closed;
+    bool joined;      /* the thread was joined (or detached) by a closer */
+    bool self_closed; /* closed from its own callback: the thread frees it when it ends */
+    grpc_call *current;
+    struct bkes_sub *next, *prev; /* in s->subs */
+} bkes_sub;
+
+/* ---- unary calls ---- */
+
+static void ucall_free(ucall *u)
+{
+    if (u->call) grpc_call_unref(u->call);
+    grpc_metadata_array_destroy(&u->initial_md);
+    grpc_metadata_array_destroy(&u->trailing_md);
+    if (u->send) grpc_byte_buffer_destroy(u->send);
+    if (u->recv) grpc_byte_buffer_destroy(u->recv);
+    grpc_slice_unref(u->details);
+    free(u);
+}
+
+static void inflight_done(bkes_store *s)
+{
+    pthread_mutex_lock(&s->mu);
+    s->inflight--;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* Starts `method` with `req`; `u->done` runs on the CQ thread when the reply is in. */
+static status ucall_start(bkes_store *s, ucall *u, const char *method, const ProtobufCMessage *req,
+                          int64_t deadline_ms)
+{
+    u->s = s;
+    grpc_metadata_array_init(&u->initial_md);
+    grpc_metadata_array_init(&u->trailing_md);
+    u->details = grpc_empty_slice();
+    u->send = bkes_wire_pack(req);
+    if (!u->send) return status_set(ST_NOMEM, "out of memory");
+    pthread_mutex_lock(&s->mu);
+    if (s->closing) {
+        pthread_mutex_unlock(&s->mu);
+        return status_set(ST_CLOSED, "the bkes store is closing");
+    }
+    s->inflight++;
+    pthread_mutex_unlock(&s->mu);
+    gpr_timespec deadline =
+        gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(deadline_ms, GPR_TIMESPAN));
+    grpc_slice m = grpc_slice_from_static_string(method);
+    u->call = grpc_channel_create_call(s->ch, NULL, GRPC_PROPAGATE_DEFAULTS, s->cq, m, NULL,
+                                       deadline, NULL);
+    grpc_op ops[6];
+    memset(ops, 0, sizeof ops);
+    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+    ops[1].op = GRPC_OP_SEND_MESSAGE;
+    ops[1].data.send_message.send_message = u->send;
+    ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+    ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
+    ops[3].data.recv_initial_metadata.recv_initial_metadata = &u->initial_md;
+    ops[4].op = GRPC_OP_RECV_MESSAGE;
+    ops[4].data.recv_message.recv_message = &u->recv;
+    ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+    ops[5].data.recv_status_on_client.trailing_metadata = &u->trailing_md;
+    ops[5].data.recv_status_on_client.status = &u->code;
+    ops[5].data.recv_status_on_client.status_details = &u->details;
+    grpc_call_error e = grpc_call_start_batch(u->call, ops, 6, u, NULL);
+    if (e != GRPC_CALL_OK) {
+        inflight_done(s);
+        return status_set(ST_INTERNAL, "grpc_call_start_batch failed: %d", (int)e);
+    }
+    return ST_OK;
+}
+
+/* The reply of a finished call as a message of type `d`; sets the status message and returns
+ * NULL when the call failed or the reply does not decode. */
+static ProtobufCMessage *ucall_reply(ucall *u, const ProtobufCMessageDescriptor *d, status *st)
+{
+    if (u->code != GRPC_STATUS_OK) {
+        char *det = grpc_slice_to_c_string(u->details);
+        *st = u->code == GRPC_STATUS_DEADLINE_EXCEEDED ? ST_TIMEOUT : ST_UNAVAILABLE;
+        status_set(*st, "bkes %s: gRPC status %d: %s", u->s->target, (int)u->code, det);
+        gpr_free(det);
+        return NULL;
+    }
+    ProtobufCMessage *m = bkes_wire_unpack(d, u->recv);
+    if (!m) {
+        *st = status_set(ST_IO, "bkes %s: the reply does not decode as %s", u->s->target,
+                         d->short_name);
+        return NULL;
+    }
+    *st = ST_OK;
+    return m;
+}
+
+/* Maps an Error of the reply to a status (and its message); fills *current for CONCURRENCY. */
+static status map_error(bkes_store *s, const bkes_pb_error *err, uint32_t *current)
+{
+    const char *text = err->error ? err->error : "";
+    if (err->type == BKES_ERROR_CONCURRENCY) {
+        const char *p = strstr(text, "currently ");
+        unsigned n = 0;
+        if (current && p && sscanf(p, "currently %u records", &n) == 1) *current = n;
+        return status_set(ST_CONFLICT, "%s", text);
+    }
+    if (err->type == BKES_ERROR_USER)
+        return status_set(strstr(text, "the limit is") ? ST_LIMIT : ST_INVALID, "%s", text);
+    return status_set(ST_IO, "bkes %s: %s (%s)", s->target, text, err->cause ? err->cause : "");
+}
+
+static void sync_done(ucall *u)
+{
+    pthread_mutex_lock(&u->s->mu);
+    u->finished = true;
+    pthread_cond_broadcast(&u->s->cv);
+    pthread_mutex_unlock(&u->s->mu);
+}
+
+/* Runs one call to completion on the calling thread. Caller frees `u` (ucall_free). */
+static status ucall_sync(bkes_store *s, ucall *u, const char *method, const ProtobufCMessage *req)
+{
+    u->done = sync_done;
+    TRY(ucall_start(s, u, method, req, READ_DEADLINE_MS));
+    pthread_mutex_lock(&s->mu);
+    while (!u->finished)
+        pthread_cond_wait(&s->cv, &s->mu);
+    pthread_mutex_unlock(&s->mu);
+    return ST_OK;
+}
+
+static void *cq_thread(void *arg)
+{
+    bkes_store *s = arg;
+    for (;;) {
+        grpc_event ev =
+            grpc_completion_queue_next(s->cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
+        if (ev.type == GRPC_QUEUE_SHUTDOWN) break;
+        if (ev.type != GRPC_OP_COMPLETE) continue;
+        ucall *u = ev.tag;
+        bkes_store *owner = u->s;
+        u->done(u); /* may free u */
+        inflight_done(owner);
+    }
+    return NULL;
+}
+
+/* ---- append ---- */
+
+static void append_done(ucall *u)
+{
+    status st;
+    uint32_t current = 0;
+    bkes_pb_add_batch_reply *r = (bkes_pb_add_batch_reply *)ucall_reply(
+        u, &tech__gklijs__bkes__api__add_batch_reply__descriptor, &st);
+    if (r && r->reply_case == TECH__GKLIJS__BKES__API__ADD_BATCH_REPLY__REPLY_SUCCESS) {
+        store_appended a = {(uint64_t)r->success->offset, r->success->timestamp};
+        u->cb(u->ctx, ST_OK, &a, 0);
+    } else {
+        if (r && r->reply_case == TECH__GKLIJS__BKES__API__ADD_BATCH_REPLY__REPLY_ERROR)
+            st = map_error(u->s, r->error, &current);
+        else if (r)
+            st = status_set(ST_IO, "bkes %s: an empty AddBatch reply", u->s->target);
+        u->cb(u->ctx, st, NULL, current);
+    }
+    if (r) protobuf_c_message_free_unpacked(&r->base, NULL);
+    ucall_free(u);
+}
+
+static status bkes_append_async(store *base, store_bytes key, uint32_t expected_order,
+                                const store_bytes *values, size_t n, store_append_cb cb, void *ctx)
+{
+    bkes_store *s = (bkes_store *)base;
+    ProtobufCBinaryData *vals = malloc(n * sizeof *vals);
+    ucall *u = calloc(1, sizeof *u);
+    if (!vals || !u) {
+        free(vals);
+        free(u);
+        return status_set(ST_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++)
+        vals[i] = (ProtobufCBinaryData){values[i].len, (uint8_t *)values[i].data};
+    bkes_pb_add_batch_request req = TECH__GKLIJS__BKES__API__ADD_BATCH_REQUEST__INIT;
+    req.key = (ProtobufCBinaryData){key.len, (uint8_t *)key.data};
+    req.order = expected_order;
+    req.n_values = n;
+    req.values = vals;
+    u->done = append_done;
+    u->cb = cb;
+    u->ctx = ctx;
+    status st = ucall_start(s, u, BKES_METHOD_ADD_BATCH, &req.base, APPEND_DEADLINE_MS);
+    free(vals); /* packed into u->send */
+    if (st != ST_OK) {
+        grpc_metadata_array_destroy(&u->initial_md);
+        grpc_metadata_array_destroy(&u->trailing_md);
+        if (u->send) grpc_byte_buffer_destroy(u->send);
+        if (u->call) grpc_call_unref(u->call);
+        free(u);
+    }
+    return st;
+}
+
+/* ---- reads ---- */
+
+static status bkes_read(store *base, store_bytes key, uint32_t from_order, store_event_cb cb,
+                        void *ctx)
+{
+    bkes_store *s = (bkes_store *)base;
+    uint32_t from = from_order;
+    for (;;) {
+        bkes_pb_retrieve_from_request req = TECH__GKLIJS__BKES__API__RETRIEVE_FROM_REQUEST__INIT;
+        req.key = (ProtobufCBinaryData){key.len, (uint8_t *)key.data};
+        req.from_order = from;
+        ucall *u = calloc(1, sizeof *u);
+        if (!u) return status_set(ST_NOMEM, "out of memory");
+        status st = ucall_sync(s, u, BKES_METHOD_RETRIEVE_FROM, &req.base);
+        if (st != ST_OK) {
+            ucall_free(u);
+            return st;
+        }
+        bkes_pb_retrieve_from_reply *r = (bkes_pb_retrieve_from_reply *)ucall_reply(
+            u, &tech__gklijs__bkes__api__retrieve_from_reply__descriptor, &st);
+        ucall_free(u);
+        if (!r) return st;
+        bool more = false;
+        if (r->reply_case == TECH__GKLIJS__BKES__API__RETRIEVE_FROM_REPLY__REPLY_SUCCESS) {
+            const bkes_pb_events *page = r->success;
+            for (size_t i = 0; i < page->n_events && st == ST_OK; i++) {
+                const bkes_pb_event *e = page->events[i];
+                store_event ev = {
+                    e->position, key, e->order, e->timestamp, {e->value.data, e->value.len}};
+                st = cb(ctx, &ev);
+                from = e->order + 1;
+            }
+            more = page->more && page->n_events > 0;
+        } else if (r->reply_case == TECH__GKLIJS__BKES__API__RETRIEVE_FROM_REPLY__REPLY_ERROR) {
+            st = map_error(s, r->error, NULL);
+        } else {
+            st = status_set(ST_IO, "bkes %s: an empty RetrieveFrom reply", s->target);
+        }
+        protobuf_c_message_free_unpacked(&r->base, NULL);
+        if (st != ST_OK || !more) return st;
+    }
+}
+
+static status bkes_count(store *base, store_bytes key, uint32_t *count)
+{
+    bkes_store *s = (bkes_store *)base;
+    bkes_pb_count_request req = TECH__GKLIJS__BKES__API__COUNT_REQUEST__INIT;
+    req.key = (ProtobufCBinaryData){key.len, (uint8_t *)key.data};
+    ucall *u = calloc(1, sizeof *u);
+    if (!u) return status_set(ST_NOMEM, "out of memory");
+    status st = ucall_sync(s, u, BKES_METHOD_COUNT, &req.base);
+    bkes_pb_count_reply *r = NULL;
+    if (st == ST_OK)
+        r = (bkes_pb_count_reply *)ucall_reply(u, &tech__gklijs__bkes__api__count_reply__descriptor,
+                                               &st);
+    ucall_free(u);
+    if (!r) return st;
+    if (r->reply_case == TECH__GKLIJS__BKES__API__COUNT_REPLY__REPLY_ERROR)
+        st = map_error(s, r->error, NULL);
+    else
+        *count = r->reply_case == TECH__GKLIJS__BKES__API__COUNT_REPLY__REPLY_COUNT ? r->count : 0;
+    protobuf_c_message_free_unpacked(&r->base, NULL);
+    return st;
+}
+
+static status bkes_head(store *base, uint64_t *position)
+{
+    bkes_store *s = (bkes_store *)base;
+    bkes_pb_head_request req = TECH__GKLIJS__BKES__API__HEAD_REQUEST__INIT;
+    ucall *u = calloc(1, sizeof *u);
+    if (!u) return status_set(ST_NOMEM, "out of memory");
+    status st = ucall_sync(s, u, BKES_METHOD_HEAD, &req.base);
+    bkes_pb_head_reply *r = NULL;
+    if (st == ST_OK)
+        r = (bkes_pb_head_reply *)ucall_reply(u, &tech__gklijs__bkes__api__head_reply__descriptor,
+                                              &st);
+    ucall_free(u);
+    if (!r) return st;
+    if (r->reply_case == TECH__GKLIJS__BKES__API__HEAD_REPLY__REPLY_ERROR)
+        st = map_error(s, r->error, NULL);
+    else
+        *position =
+            r->reply_case == TECH__GKLIJS__BKES__API__HEAD_REPLY__REPLY_POSITION ? r->position : 0;
+    protobuf_c_message_free_unpacked(&r->base, NULL);
+    return st;
+}
+
+/* ---- subscriptions ---- */
+
+static bool sub_closed(bkes_sub *sub)
+{
+    pthread_mutex_lock(&sub->mu);
+    bool closed = sub->closed;
+    pthread_mutex_unlock(&sub->mu);
+    return closed;
+}
+
+static bool pluck(grpc_completion_queue *cq, void *tag)
+{
+    grpc_event ev = grpc_completion_queue_pluck(cq, tag, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
+    return ev.type == GRPC_OP_COMPLETE && ev.success;
+}
+
+/* One Subscribe stream from sub->next_position until it ends. Returns false when the callback
+ * asked to stop (no reconnect). */
+static bool sub_stream(bkes_sub *sub, grpc_completion_queue *cq)
+{
+    bkes_store *s = sub->s;
+    bkes_pb_subscribe_request req = TECH__GKLIJS__BKES__API__SUBSCRIBE_REQUEST__INIT;
+    req.from_position = sub->next_position;
+    grpc_byte_buffer *send = bkes_wire_pack(&req.base);
+    if (!send) return true;
+    grpc_call *call = grpc_channel_create_call(s->ch, NULL, GRPC_PROPAGATE_DEFAULTS, cq,
+                                               grpc_slice_from_static_string(BKES_METHOD_SUBSCRIBE),
+                                               NULL, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+    pthread_mutex_lock(&sub->mu);
+    sub->current = call;
+    bool closed = sub->closed;
+    pthread_mutex_unlock(&sub->mu);
+    if (closed) grpc_call_cancel(call, NULL);
+
+    grpc_metadata_array initial_md, trailing_md;
+    grpc_metadata_array_init(&initial_md);
+    grpc_metadata_array_init(&trailing_md);
+    grpc_status_code code = GRPC_STATUS_OK;
+    grpc_slice details = grpc_empty_slice();
+    int tag_send, tag_status, tag_recv;
+    grpc_op ops[4];
+    memset(ops, 0, sizeof ops);
+    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+    ops[1].op = GRPC_OP_SEND_MESSAGE;
+    ops[1].data.send_message.send_message = send;
+    ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+    ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
+    ops[3].data.recv_initial_metadata.recv_initial_metadata = &initial_md;
+    grpc_call_start_batch(call, ops, 4, &tag_send, NULL);
+    memset(ops, 0, sizeof ops);
+    ops[0].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+    ops[0].data.recv_status_on_client.trailing_metadata = &trailing_md;
+    ops[0].data.recv_status_on_client.status = &code;
+    ops[0].data.recv_status_on_client.status_details = &details;
+    grpc_call_start_batch(call, ops, 1, &tag_status, NULL);
+    pluck(cq, &tag_send);
+
+    bool go_on = true;
+    for (;;) {
+        grpc_byte_buffer *recv = NULL;
+        memset(ops, 0, sizeof ops);
+        ops[0].op = GRPC_OP_RECV_MESSAGE;
+        ops[0].data.recv_message.recv_message = &recv;
+        grpc_call_start_batch(call, ops, 1, &tag_recv, NULL);
+        bool ok = pluck(cq, &tag_recv);
+        if (!ok || !recv) break;
+        bkes_pb_subscribe_reply *r = (bkes_pb_subscribe_reply *)bkes_wire_unpack(
+            &tech__gklijs__bkes__api__subscribe_reply__descriptor, recv);
+        grpc_byte_buffer_destroy(recv);
+        if (!r) {
+            LOG_WARN(MODULE, "bkes %s: a Subscribe message does not decode", s->target);
+            break;
+        }
+        bool stop = false;
+        if (r->reply_case == TECH__GKLIJS__BKES__API__SUBSCRIBE_REPLY__REPLY_EVENT) {
+            const bkes_pb_event *e = r->event;
+            store_event ev = {e->position,
+                              {e->key.data, e->key.len},
+                              e->order,
+                              e->timestamp,
+                              {e->value.data, e->value.len}};
+            if (e->position >= sub->next_position && !sub_closed(sub)) {
+                if (sub->cb(sub->ctx, &ev) != ST_OK) {
+                    go_on = false;
+                    stop = true;
+                }
+                sub->next_position = e->position + 1;
+            }
+            if (sub_closed(sub)) stop = true;
+        } else if (r->reply_case == TECH__GKLIJS__BKES__API__SUBSCRIBE_REPLY__REPLY_ERROR) {
+            LOG_WARN(MODULE, "bkes %s: subscription: %s (%s)", s->target, r->error->error,
+                     r->error->cause);
+            stop = true;
+        }
+        protobuf_c_message_free_unpacked(&r->base, NULL);
+        if (stop) break;
+    }
+    grpc_call_cancel(call, NULL);
+    pluck(cq, &tag_status);
+    if (go_on && !sub_closed(sub) && code != GRPC_STATUS_OK) {
+        char *det = grpc_slice_to_c_string(details);
+        LOG_DEBUG(MODULE, "bkes %s: subscription stream ended (%d %s), reconnecting", s->target,
+                  (int)code, det);
+        gpr_free(det);
+    }
+    pthread_mutex_lock(&sub->mu);
+    sub->current = NULL;
+    pthread_mutex_unlock(&sub->mu);
+    grpc_call_unref(call);
+    grpc_byte_buffer_destroy(send);
+    grpc_metadata_array_destroy(&initial_md);
+    grpc_metadata_array_destroy(&trailing_md);
+    grpc_slice_unref(details);
+    return go_on;
+}
+
+static void *sub_thread(void *arg)
+{
+    bkes_sub *sub = arg;
+    grpc_completion_queue *cq = grpc_completion_queue_create_for_pluck(NULL);
+    int64_t backoff = 50;
+    while (!sub_closed(sub)) {
+        uint64_t before = sub->next_position;
+        if (!sub_stream(sub, cq)) break;
+        if (sub->next_position != before) backoff = 50;
+        /* Sleep before reconnecting, in small steps so close is prompt. */
+        for (int64_t slept = 0; slept < backoff && !sub_closed(sub); slept += 10)
+            clock_sleep_ms(10);
+        backoff = backoff * 2 > 2000 ? 2000 : backoff * 2;
+    }
+    grpc_completion_queue_shutdown(cq);
+    grpc_completion_queue_destroy(cq);
+    pthread_mutex_lock(&sub->mu);
+    bool self_closed = sub->self_closed;
+    pthread_mutex_unlock(&sub->mu);
+    if (self_closed) {
+        bkes_store *s = sub->s;
+        pthread_mutex_destroy(&sub->mu);
+        free(sub);
+        pthread_mutex_lock(&s->mu);
+        s->n_detached--;
+        pthread_cond_broadcast(&s->cv);
+        pthread_mutex_unlock(&s->mu);
+    }
+    return NULL;
+}
+
+static status bkes_subscribe(store *base, uint64_t from_position, store_event_cb cb, void *ctx,
+                             store_subscription **out)
+{
+    bkes_store *s = (bkes_store *)base;
+    bkes_sub *sub = calloc(1, sizeof *sub);
+    if (!sub) return status_set(ST_NOMEM, "out of memory");
+    sub->base.ops = s->base.ops;
+    sub->s = s;
+    sub->next_position = from_position ? from_position : 1;
+    sub->cb = cb;
+    sub->ctx = ctx;
+    pthread_mutex_init(&sub->mu, NULL);
+    pthread_mutex_lock(&s->mu);
+    if (s->closing) {
+        pthread_mutex_unlock(&s->mu);
+        pthread_mutex_destroy(&sub->mu);
+        free(sub);
+        return status_set(ST_CLOSED, "the bkes store is closing");
+    }
+    if (pthread_create(&sub->thread, NULL, sub_thread, sub) != 0) {
+        pthread_mutex_unlock(&s->mu);
+        pthread_mutex_destroy(&sub->mu);
+        free(sub);
+        return status_set(ST_NOMEM, "cannot start a subscription thread");
+    }
+    sub->next = s->subs;
+    if (s->subs) s->subs->prev = sub;
+    s->subs = sub;
+    pthread_mutex_unlock(&s->mu);
+    *out = &sub->base;
+    return ST_OK;
+}
+
+/* Stops the stream and joins the thread; afterwards the callback is never called again. */
+static void sub_stop(bkes_sub *sub)
+{
+    pthread_mutex_lock(&sub->mu);
+    sub->closed = true;
+    if (sub->current) grpc_call_cancel(sub->current, NULL);
+    bool joined = sub->joined;
+    sub->joined = true;
+    pthread_mutex_unlock(&sub->mu);
+    if (!joined) pthread_join(sub->thread, NULL);
+}
+
+static void bkes_subscription_close(store_subscription *base)
+{
+    bkes_sub *sub = (bkes_sub *)base;
+    bkes_store *s = sub->s;
+    /* Unlinked first, so store_close no longer sees it; s is alive while the caller holds sub
+     * (the contract closes subscriptions before or instead of after the store). */
+    pthread_mutex_lock(&s->mu);
+    if (sub->prev)
+        sub->prev->next = sub->next;
+    else if (s->subs == sub)
+        s->subs = sub->next;
+    if (sub->next) sub->next->prev = sub->prev;
+    bool self = pthread_equal(pthread_self(), sub->thread);
+    if (self) s->n_detached++;
+    pthread_mutex_unlock(&s->mu);
+    if (self) {
+        /* From its own callback: it cannot join itself; the thread ends and frees it. */
+        pthread_mutex_lock(&sub->mu);
+        sub->closed = true;
+        sub->self_closed = true;
+        sub->joined = true;
+        pthread_mutex_unlock(&sub->mu);
+        pthread_detach(sub->thread);
+        return;
+    }
+    sub_stop(sub);
+    pthread_mutex_destroy(&sub->mu);
+    free(sub);
+}
+
+/* ---- open and close ---- */
+
+static void bkes_close(store *base)
+{
+    bkes_store *s = (bkes_store *)base;
+    pthread_mutex_lock(&s->mu);
+    s->closing = true;
+    while (s->inflight > 0 || s->n_detached > 0) /* every accepted append gets its answer */
+        pthread_cond_wait(&s->cv, &s->mu);
+    /* Subscriptions still open end here; their objects are freed with the store. */
+    bkes_sub *subs = s->subs;
+    s->subs = NULL;
+    pthread_mutex_unlock(&s->mu);
+    while (subs) {
+        bkes_sub *next = subs->next;
+        sub_stop(subs);
+        pthread_mutex_destroy(&subs->mu);
+        free(subs);
+        subs = next;
+    }
+    grpc_channel_destroy(s->ch);
+    grpc_completion_queue_shutdown(s->cq);
+    pthread_join(s->thread, NULL);
+    grpc_completion_queue_destroy(s->cq);
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->cv);
+    free(s);
+    grpc_shutdown();
+}
+
+static const store_ops bkes_ops = {
+    .name = "bkes",
+    .append_async = bkes_append_async,
+    .read = bkes_read,
+    .count = bkes_count,
+    .head = bkes_head,
+    .subscribe = bkes_subscribe,
+    .subscription_close = bkes_subscription_close,
+    .close = bkes_close,
+};
+
+/* Opens a client of the bkes server at "HOST:PORT". The connection is made lazily by the first
+ * call, so opening succeeds while the server is still starting. Caller owns the result. */
+status store_bkes_open(const char *host_port, const char *name, store **out)
+{
+    (void)name;
+    char host[256];
+    int port;
+    if (!host_port || !config_split_host_port(host_port, host, sizeof host, &port))
+        return status_set(ST_INVALID, "bkes:// needs HOST:PORT, not '%s'",
+                          host_port ? host_port : "");
+    bkes_store *s = calloc(1, sizeof *s);
+    if (!s) return status_set(ST_NOMEM, "out of memory");
+    s->base.ops = &bkes_ops;
+    snprintf(s->target, sizeof s->target, "%s", host_port);
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    grpc_init();
+    grpc_arg args[1];
+    args[0].type = GRPC_ARG_INTEGER;
+    args[0].key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
+    args[0].value.integer = (int)BKES_MESSAGE_MAX;
+    grpc_channel_args chargs = {1, args};
+    grpc_channel_credentials *creds = grpc_insecure_credentials_create();
+    s->ch = grpc_channel_create(s->target, creds, &chargs);
+    grpc_channel_credentials_release(creds);
+    s->cq = grpc_completion_queue_create_for_next(NULL);
+    if (pthread_create(&s->thread, NULL, cq_thread, s) != 0) {
+        grpc_channel_destroy(s->ch);
+        grpc_completion_queue_shutdown(s->cq);
+        while (grpc_completion_queue_next(s->cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL).type !=
+               GRPC_QUEUE_SHUTDOWN) {
+        }
+        grpc_completion_queue_destroy(s->cq);
+        pthread_mutex_destroy(&s->mu);
+        pthread_cond_destroy(&s->cv);
+        free(s);
+        grpc_shutdown();
+        return status_set(ST_NOMEM, "cannot start the bkes client thread");
+    }
+    *out = &s->base;
+    return ST_OK;
+}
