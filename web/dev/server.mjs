@@ -1,0 +1,305 @@
+#!/usr/bin/env node
+// DEVELOPMENT AID ONLY: an in-memory stand-in for `bank run`, so the UI can be developed and its
+// browser test script exercised before the C server exists. It implements graphql/bank.graphql
+// with the behaviour of the spec (sections 3-6, INTENDED fixes) closely enough for the UI, but it
+// is NOT a test oracle for the C server: never compare the C server's answers with this one.
+//
+// Usage: node dev/server.mjs [--listen 127.0.0.1:8888] [--static DIR] [--data IGNORED]
+//        [--saga-delay-ms N]   (each transfer's saga takes N ms; above 2000 the mutation times out)
+// Serves POST /api and /graphql, WebSocket /ws (graphql-transport-ws), GET /healthz and the
+// static UI with index.html for unknown paths, like `bank run`.
+import { createHash, pbkdf2Sync, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { dirname, extname, join, normalize, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildSchema, execute, parse, validate } from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer } from 'ws';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const args = process.argv.slice(2).filter((a) => a !== 'run');
+const opt = (name, dflt) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 && i + 1 < args.length ? args[i + 1] : dflt;
+};
+const listen = opt('listen', '127.0.0.1:8888');
+const staticDir = resolve(opt('static', join(here, '..', 'dist')));
+const sagaDelayMs = Number(opt('saga-delay-ms', '0'));
+const [host, portText] = listen.includes(':') ? [listen.slice(0, listen.lastIndexOf(':')), listen.slice(listen.lastIndexOf(':') + 1)] : ['127.0.0.1', listen];
+
+// ---- values (spec 3) ----
+const COMPANY = 'NL66OPEN0000000000';
+const LIMIT = -50000n;
+const TIMEOUT_MS = 2000;
+
+function ibanFor(account10) {
+  const n = BigInt(`24251423${account10}232100`);
+  const check = String(98n - (n % 97n)).padStart(2, '0');
+  return `NL${check}OPEN${account10}`;
+}
+const validOpenIban = (s) => typeof s === 'string' && s.length === 18 && /^\d{10}$/.test(s.slice(8)) && ibanFor(s.slice(8)) === s;
+const newIban = () => ibanFor(`0${String(randomInt(0, 1e9)).padStart(9, '0')}`);
+const newToken = () => Array.from({ length: 20 }, () => randomInt(0, 10)).join('');
+function euro(cents) {
+  let c = BigInt(cents);
+  const neg = c < 0n;
+  if (neg) c = -c;
+  const whole = (c / 100n).toString().replace(/\B(?=(\d{3})+(?!\d))/g, '.');
+  return `€${neg ? '-' : ''}${whole},${(c % 100n).toString().padStart(2, '0')}`;
+}
+function hashPassword(pw, salt = randomBytes(8)) {
+  return `${salt.toString('base64')}$${pbkdf2Sync(pw, salt, 10000, 20, 'sha1').toString('base64')}`;
+}
+function checkPassword(pw, stored) {
+  const [salt] = stored.split('$');
+  const a = Buffer.from(hashPassword(pw, Buffer.from(salt, 'base64')));
+  const b = Buffer.from(stored);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+// ---- state ----
+const users = new Map(); // username -> password hash
+const accounts = new Map(); // iban -> {balance: bigint, owners: Map(username -> token), ibanOrder}
+const ibansByUser = new Map();
+const transactions = []; // {id, iban, cbl: bigint, new_balance: bigint, from_to, descr}
+const byIban = new Map();
+const transfers = new Map(); // uuid -> {state, reason, amount, from, to, descr}
+const subscribers = new Set(); // {filter, push}
+
+function record(iban, change, fromTo, descr) {
+  const acc = accounts.get(iban);
+  acc.balance += change;
+  const t = { id: transactions.length + 1, iban, cbl: change, newBalance: acc.balance, fromTo, descr };
+  transactions.push(t);
+  byIban.get(iban).push(t);
+  for (const s of subscribers) if (s.accepts(t)) s.push(t);
+}
+
+function mapTx(t, info) {
+  if (!t) return null;
+  void info;
+  return {
+    id: t.id,
+    iban: t.iban,
+    new_balance: euro(t.newBalance),
+    changed_by: euro(t.cbl < 0n ? -t.cbl : t.cbl),
+    from_to: t.fromTo,
+    descr: t.descr,
+    direction: t.cbl < 0n ? 'DEBIT' : 'CREDIT',
+  };
+}
+
+function createAccount(iban, username) {
+  if (!validOpenIban(iban)) return { reason: 'invalid open iban' };
+  if (accounts.has(iban)) return { reason: 'iban already exist' };
+  const token = newToken();
+  accounts.set(iban, { balance: 0n, owners: new Map([[username, token]]) });
+  byIban.set(iban, []);
+  ibansByUser.set(username, [...(ibansByUser.get(username) ?? []), iban]);
+  return { token };
+}
+
+// The saga (spec 4.6), run synchronously after an optional delay; returns the failure reason or null.
+function runSaga(uuid) {
+  const tr = transfers.get(uuid);
+  const fail = (reason) => {
+    tr.state = 'failed';
+    tr.reason = reason;
+    return reason;
+  };
+  if (tr.from === tr.to) return fail("from and to can't be same for transfer");
+  if (tr.from !== 'cash' && !validOpenIban(tr.from)) return fail('from is invalid');
+  if (tr.amount <= 0n) return fail('amount must be positive');
+  if (tr.from !== 'cash') {
+    const acc = accounts.get(tr.from);
+    if (!acc) return fail('iban not known');
+    if (!acc.owners.has(tr.username)) return fail('user is no owner of bank account');
+    if (acc.owners.get(tr.username) !== tr.token) return fail('token is not valid');
+    if (!(acc.balance - tr.amount > LIMIT)) return fail(`insufficient funds would be below the limit of ${euro(LIMIT)}`);
+    record(tr.from, -tr.amount, tr.to, tr.descr);
+    if (!validOpenIban(tr.to)) {
+      tr.state = 'completed';
+      return null;
+    }
+  }
+  if (!accounts.has(tr.to)) {
+    if (tr.from !== 'cash') record(tr.from, tr.amount, tr.to, `Cancelled transaction with id ${uuid} because iban not known`);
+    return fail('iban not known');
+  }
+  record(tr.to, tr.amount, tr.from, tr.descr);
+  tr.state = 'completed';
+  return null;
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function moneyTransfer(a) {
+  if (!/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/.test(a.uuid)) return null;
+  const key = a.uuid.toLowerCase();
+  const existing = transfers.get(key);
+  if (existing) {
+    const st = existing.state === 'completed' ? 'complete' : existing.state;
+    return { uuid: a.uuid, success: false, reason: `transfer was already started, current status: ${st}` };
+  }
+  transfers.set(key, { state: 'started', reason: null, amount: BigInt(a.amount), from: a.from, to: a.to, descr: a.descr, username: a.username, token: a.token });
+  const saga = (async () => {
+    if (sagaDelayMs > 0) await sleep(sagaDelayMs);
+    return runSaga(key);
+  })();
+  const result = await Promise.race([saga.then((reason) => ({ reason })), sleep(TIMEOUT_MS).then(() => ({ timeout: true }))]);
+  if (result.timeout) return { uuid: a.uuid, success: false, reason: `timed out after ${TIMEOUT_MS} ms` };
+  return { uuid: a.uuid, success: result.reason === null, reason: result.reason };
+}
+
+function getAccount({ username, password }) {
+  const stored = users.get(username);
+  if (!stored) {
+    users.set(username, hashPassword(password));
+    const iban = newIban();
+    const r = createAccount(iban, username);
+    if (r.reason) return { iban: null, token: null, reason: r.reason };
+    return { iban, token: r.token, reason: null };
+  }
+  if (!checkPassword(password, stored)) return { iban: null, token: null, reason: 'invalid password' };
+  const ibans = ibansByUser.get(username) ?? [];
+  if (ibans.length === 0) return { iban: null, token: null, reason: 'username does not have accounts' };
+  return { iban: ibans[0], token: accounts.get(ibans[0]).owners.get(username), reason: null };
+}
+
+// A push queue turned into an async iterator, bounded so a stalled client cannot grow it forever.
+function transactionStream(filter) {
+  const queue = [];
+  let wake = null;
+  let done = false;
+  const sub = {
+    accepts: (t) => {
+      if (filter.iban != null && filter.iban !== t.iban) return false;
+      if (filter.min_amount != null && BigInt(filter.min_amount) > t.cbl) return false;
+      if (filter.max_amount != null && BigInt(filter.max_amount) < t.cbl) return false;
+      if (filter.direction != null && filter.direction !== (t.cbl < 0n ? 'DEBIT' : 'CREDIT')) return false;
+      if (filter.descr_includes != null && !t.descr.toLowerCase().includes(String(filter.descr_includes).toLowerCase())) return false;
+      return true;
+    },
+    push: (t) => {
+      if (queue.length < 1000) queue.push(t);
+      wake?.();
+    },
+  };
+  subscribers.add(sub);
+  return {
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+    async next() {
+      while (!done && queue.length === 0) await new Promise((r) => (wake = r));
+      if (done) return { done: true, value: undefined };
+      return { done: false, value: { stream_transactions: mapTx(queue.shift()) } };
+    },
+    async return() {
+      done = true;
+      subscribers.delete(sub);
+      wake?.();
+      return { done: true, value: undefined };
+    },
+  };
+}
+
+// ---- schema ----
+const schema = buildSchema(readFileSync(join(here, '..', '..', 'graphql', 'bank.graphql'), 'utf8'));
+const q = schema.getQueryType().getFields();
+q.transaction_by_id.resolve = (_, { id }) => mapTx(transactions[id - 1]);
+q.transactions_by_iban.resolve = (_, { iban, max_items }) =>
+  (byIban.get(iban) ?? []).slice().reverse().slice(0, Math.max(0, max_items)).map((t) => mapTx(t));
+q.all_last_transactions.resolve = () =>
+  [...byIban.entries()].filter(([, l]) => l.length > 0).sort(([a], [b]) => (a < b ? -1 : 1)).map(([, l]) => mapTx(l[l.length - 1]));
+q.transfer.resolve = (_, { uuid }) => {
+  const t = transfers.get(String(uuid).toLowerCase());
+  if (!t) return null;
+  return { uuid, state: t.state.toUpperCase(), reason: t.reason, amount: euro(t.amount), amount_cents: Number(t.amount), from: t.from, to: t.to, descr: t.descr };
+};
+q.account.resolve = (_, { iban, token }) => {
+  const acc = accounts.get(iban);
+  if (!acc || ![...acc.owners.values()].includes(token)) return null;
+  return { iban, balance: euro(acc.balance), balance_cents: Number(acc.balance), owners: [...acc.owners.keys()] };
+};
+const m = schema.getMutationType().getFields();
+m.get_account.resolve = (_, a) => getAccount(a);
+m.money_transfer.resolve = (_, a) => moneyTransfer(a);
+const s = schema.getSubscriptionType().getFields();
+s.stream_transactions.subscribe = (_, a) => transactionStream(a);
+s.stream_transactions.resolve = (payload) => payload.stream_transactions;
+
+// The company account (spec 3.4).
+users.set('openweb', hashPassword(randomBytes(16).toString('hex')));
+createAccount(COMPANY, 'openweb');
+record(COMPANY, 100000000000000000n, 'cash', 'initial funds');
+
+// ---- HTTP ----
+const TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml', '.woff2': 'font/woff2', '.png': 'image/png', '.map': 'application/json', '.json': 'application/json' };
+
+function sendJson(res, status, body) {
+  res.writeHead(status, { 'Content-Type': 'application/json' });
+  res.end(JSON.stringify(body));
+}
+
+async function graphqlHttp(req, res) {
+  const chunks = [];
+  let size = 0;
+  for await (const c of req) {
+    size += c.length;
+    if (size > 1 << 20) return sendJson(res, 413, { errors: [{ message: 'request too large' }] });
+    chunks.push(c);
+  }
+  if (!(req.headers['content-type'] ?? '').startsWith('application/json')) return sendJson(res, 400, { errors: [{ message: 'Must be application/json' }] });
+  let body;
+  try {
+    body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    return sendJson(res, 400, { errors: [{ message: 'malformed JSON' }] });
+  }
+  if (!body.query || !String(body.query).trim()) return sendJson(res, 400, { errors: [{ message: "JSON 'query' key is missing or blank" }] });
+  let doc;
+  try {
+    doc = parse(body.query);
+  } catch (e) {
+    return sendJson(res, 400, { errors: [{ message: e.message }] });
+  }
+  const errors = validate(schema, doc);
+  if (errors.length) return sendJson(res, 400, { errors: errors.map((e) => ({ message: e.message })) });
+  const result = await execute({ schema, document: doc, variableValues: body.variables, operationName: body.operationName });
+  sendJson(res, 200, result);
+}
+
+function serveStatic(req, res) {
+  const path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
+  let file = normalize(join(staticDir, path));
+  if (!file.startsWith(staticDir)) file = join(staticDir, 'index.html');
+  if (!existsSync(file) || statSync(file).isDirectory()) file = join(staticDir, 'index.html');
+  if (!existsSync(file)) {
+    res.writeHead(404, { 'Content-Type': 'text/plain' });
+    return res.end(`no UI build in ${staticDir}: run npm run build in web/\n`);
+  }
+  const data = readFileSync(file);
+  res.writeHead(200, { 'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream', ETag: createHash('sha1').update(data).digest('hex') });
+  res.end(req.method === 'HEAD' ? undefined : data);
+}
+
+const server = createServer((req, res) => {
+  const path = new URL(req.url, 'http://x').pathname;
+  if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
+  if ((path === '/api' || path === '/graphql') && req.method === 'POST') {
+    graphqlHttp(req, res).catch((e) => sendJson(res, 500, { errors: [{ message: String(e) }] }));
+    return;
+  }
+  if (req.method === 'GET' || req.method === 'HEAD') return serveStatic(req, res);
+  res.writeHead(405).end();
+});
+
+const wss = new WebSocketServer({ server, path: '/ws', handleProtocols: (p) => (p.has('graphql-transport-ws') ? 'graphql-transport-ws' : false) });
+useServer({ schema }, wss);
+
+server.listen(Number(portText), host, () => {
+  console.log(`dev server (in-memory, NOT the bank) on http://${host}:${portText}/ serving ${staticDir}`);
+});
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(0));

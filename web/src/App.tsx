@@ -1,0 +1,56 @@
+import { ClientLeft, ClientMiddle, ClientRight } from './components/Client';
+import { ConnectionBanner } from './components/ConnectionBanner';
+import { EmployeeLeft, EmployeeMiddle } from './components/Employee';
+import { HomeLeft, HomeMiddle } from './components/Home';
+import { NavBar } from './components/NavBar';
+import { Settings } from './components/Settings';
+import { useAppState } from './store';
+
+/** The whole page (spec 7.3): navbar, then left (quarter), middle (half) and right (quarter) columns. */
+export function App() {
+  const s = useAppState();
+  let left;
+  let middle;
+  switch (s.route) {
+    case 'home':
+      left = <HomeLeft />;
+      middle = <HomeMiddle maxItems={s.maxItems} show={s.show} />;
+      break;
+    case 'bank-employee':
+      left = <EmployeeLeft followed={s.employeeIban} />;
+      middle = <EmployeeMiddle followed={s.employeeIban} maxItems={s.maxItems} show={s.show} />;
+      break;
+    case 'client':
+      left = <ClientLeft login={s.login} />;
+      middle = <ClientMiddle login={s.login} maxItems={s.maxItems} show={s.show} />;
+      break;
+    default:
+      left = <div>error, should not be possible</div>;
+      middle = <p class="notification is-info">{`Something went wrong, ${s.path} is no valid nav`}</p>;
+  }
+  return (
+    <div>
+      <a class="skip-link" href="#main">
+        Skip to content
+      </a>
+      <NavBar route={s.route} mobExpand={s.mobExpand} showLeft={s.showLeft} />
+      <ConnectionBanner />
+      <main id="main" class="section" tabIndex={-1}>
+        <div class="container">
+          <div class="columns">
+            <div class="column is-one-quarter" id="left-column">
+              {s.showLeft && left}
+            </div>
+            <div class="column is-half" id="middle-column">
+              {middle}
+            </div>
+            <div class="column is-one-quarter" id="right-column">
+              {s.route === 'client' && <ClientRight login={s.login} />}
+              <Settings maxItems={s.maxItems} show={s.show} />
+            </div>
+          </div>
+        </div>
+      </main>
+    </div>
+  );
+}
