@@ -1,0 +1,223 @@
+/* Arena allocator and small shared helpers of the GraphQL engine. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/buf.h"
+#include "graphql/internal.h"
+
+struct gql_arena_chunk {
+    gql_arena_chunk *next;
+    max_align_t data[];
+};
+
+enum { ARENA_CHUNK = 8192 };
+
+void gql_arena_init(gql_arena *a)
+{
+    a->head = NULL;
+    a->used = a->cap = 0;
+}
+
+void gql_arena_destroy(gql_arena *a)
+{
+    gql_arena_chunk *c = a->head;
+    while (c) {
+        gql_arena_chunk *next = c->next;
+        free(c);
+        c = next;
+    }
+    gql_arena_init(a);
+}
+
+void *gql_arena_alloc(gql_arena *a, size_t n)
+{
+    size_t align = sizeof(max_align_t);
+    n = (n + align - 1) / align * align;
+    if (n == 0) n = align;
+    if (!a->head || a->cap - a->used < n) {
+        size_t cap = n > ARENA_CHUNK ? n : ARENA_CHUNK;
+        gql_arena_chunk *c = malloc(sizeof *c + cap);
+        if (!c) return NULL;
+        if (a->head && n > ARENA_CHUNK) {
+            /* A big block gets its own chunk behind the head, so the head keeps its free room. */
+            c->next = a->head->next;
+            a->head->next = c;
+            memset(c->data, 0, n);
+            return c->data;
+        }
+        c->next = a->head;
+        a->head = c;
+        a->used = 0;
+        a->cap = cap;
+    }
+    char *p = (char *)a->head->data + a->used;
+    a->used += n;
+    memset(p, 0, n);
+    return p;
+}
+
+char *gql_arena_strndup(gql_arena *a, const char *s, size_t n)
+{
+    char *p = gql_arena_alloc(a, n + 1);
+    if (!p) return NULL;
+    memcpy(p, s, n);
+    p[n] = 0;
+    return p;
+}
+
+static const gql_limits default_limits = {
+    .max_document_bytes = 65536,
+    .max_tokens = 10000,
+    .max_depth = 15,
+    .max_fields = 1000,
+    .max_aliases = 100,
+    .max_parse_depth = 64,
+    .max_stream_queue = 256,
+};
+
+void gql_limits_default(gql_limits *limits)
+{
+    *limits = default_limits;
+}
+
+const gql_limits *gql_limits_or_default(const gql_limits *l)
+{
+    return l ? l : &default_limits;
+}
+
+json_t *gql_make_error(const char *message, const gql_loc *loc)
+{
+    json_t *e = json_object();
+    json_object_set_new(e, "message", json_string(message));
+    if (loc && loc->line) {
+        json_t *l = json_pack("{s:i,s:i}", "line", (int)loc->line, "column", (int)loc->col);
+        json_object_set_new(e, "locations", json_pack("[o]", l));
+    }
+    return e;
+}
+
+const char *const gql_directive_location_names[DL_COUNT] = {
+    "QUERY",
+    "MUTATION",
+    "SUBSCRIPTION",
+    "FIELD",
+    "FRAGMENT_DEFINITION",
+    "FRAGMENT_SPREAD",
+    "INLINE_FRAGMENT",
+    "VARIABLE_DEFINITION",
+    "SCHEMA",
+    "SCALAR",
+    "OBJECT",
+    "FIELD_DEFINITION",
+    "ARGUMENT_DEFINITION",
+    "INTERFACE",
+    "UNION",
+    "ENUM",
+    "ENUM_VALUE",
+    "INPUT_OBJECT",
+    "INPUT_FIELD_DEFINITION",
+};
+
+void gql_print_type(const ast_type *t, char *out, size_t n)
+{
+    if (n == 0) return;
+    switch (t->kind) {
+    case AT_NAMED:
+        snprintf(out, n, "%s", t->name);
+        return;
+    case AT_LIST: {
+        char inner[256];
+        gql_print_type(t->of, inner, sizeof inner);
+        snprintf(out, n, "[%s]", inner);
+        return;
+    }
+    case AT_NON_NULL: {
+        char inner[256];
+        gql_print_type(t->of, inner, sizeof inner);
+        snprintf(out, n, "%s!", inner);
+        return;
+    }
+    }
+}
+
+static void print_string(buf *b, const char *s, size_t len)
+{
+    buf_append_byte(b, '"');
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        switch (c) {
+        case '"':
+            buf_append_str(b, "\\\"");
+            break;
+        case '\\':
+            buf_append_str(b, "\\\\");
+            break;
+        case '\n':
+            buf_append_str(b, "\\n");
+            break;
+        case '\r':
+            buf_append_str(b, "\\r");
+            break;
+        case '\t':
+            buf_append_str(b, "\\t");
+            break;
+        case '\b':
+            buf_append_str(b, "\\b");
+            break;
+        case '\f':
+            buf_append_str(b, "\\f");
+            break;
+        default:
+            if (c < 0x20 || c == 0x7f)
+                buf_appendf(b, "\\u%04X", c);
+            else
+                buf_append_byte(b, (char)c);
+        }
+    }
+    buf_append_byte(b, '"');
+}
+
+static void print_value(buf *b, const ast_value *v)
+{
+    switch (v->kind) {
+    case AV_VARIABLE:
+        buf_appendf(b, "$%s", v->s);
+        return;
+    case AV_STRING:
+        print_string(b, v->s, v->len);
+        return;
+    case AV_INT:
+    case AV_FLOAT:
+    case AV_BOOLEAN:
+    case AV_NULL:
+    case AV_ENUM:
+        buf_append(b, v->s, v->len);
+        return;
+    case AV_LIST:
+        buf_append_byte(b, '[');
+        for (const ast_value *i = v->items; i; i = i->next) {
+            print_value(b, i);
+            if (i->next) buf_append_str(b, ", ");
+        }
+        buf_append_byte(b, ']');
+        return;
+    case AV_OBJECT:
+        buf_append_byte(b, '{');
+        for (const ast_value *i = v->items; i; i = i->next) {
+            buf_appendf(b, "%s: ", i->name);
+            print_value(b, i);
+            if (i->next) buf_append_str(b, ", ");
+        }
+        buf_append_byte(b, '}');
+        return;
+    }
+}
+
+char *gql_print_value(const ast_value *v)
+{
+    buf b;
+    buf_init(&b, 1 << 20);
+    print_value(&b, v);
+    return buf_detach(&b, NULL);
+}
