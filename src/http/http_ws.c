@@ -1,0 +1,641 @@
+/* The WebSocket half of the transport: graphql-transport-ws (the graphql-ws library's protocol)
+ * and the legacy graphql-ws protocol of subscriptions-transport-ws, with a bounded send queue per
+ * socket. Everything runs on the loop thread. */
+#include "http/http_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/clock.h"
+#include "base/log.h"
+
+#define MOD "http.ws"
+
+/* Close codes (4xxx are graphql-ws's where it has one). */
+enum {
+    CLOSE_NORMAL = 1000,
+    CLOSE_TOO_BIG = 1009,
+    CLOSE_INVALID = 4400,
+    CLOSE_UNAUTHORIZED = 4401,
+    CLOSE_INIT_TIMEOUT = 4408,
+    CLOSE_DUPLICATE = 4409,
+    CLOSE_SLOW_READER = 4413,
+    CLOSE_TOO_MANY_INITS = 4429,
+};
+
+#define WRITES_PER_CALLBACK 32
+
+typedef enum ws_kind { WS_MODERN = 1, WS_LEGACY = 2 } ws_kind;
+
+typedef struct ws_msg {
+    struct ws_msg *next;
+    size_t len;
+    unsigned char data[]; /* LWS_PRE bytes of headroom, then len bytes of text */
+} ws_msg;
+
+typedef struct ws_conn ws_conn;
+
+typedef struct ws_op {
+    struct ws_op *prev, *next;
+    ws_conn *conn;
+    char *id;      /* as the client sent it */
+    char *id_json; /* the same, JSON-encoded (with quotes), for building frames */
+    http_op_type type;
+    http_cancel *cancel;
+    http_sub *sub;
+    bool in_start, finished;
+} ws_op;
+
+struct ws_conn {
+    http_server *srv;
+    struct lws *wsi;
+    ws_kind kind;
+    bool established, init_received, closing;
+    int close_code;
+    char close_reason[96];
+    buf rx;
+    ws_msg *q_head, *q_tail;
+    size_t q_bytes, q_count;
+    ws_op *ops;
+    json_t *init_payload;
+    int64_t init_deadline_ms; /* graphql-transport-ws: close 4408 if no connection_init by then */
+    int64_t next_ka_ms;       /* graphql-ws: next keep-alive */
+};
+
+size_t http_ws_conn_size(void)
+{
+    return sizeof(ws_conn);
+}
+
+/* ---- sending ------------------------------------------------------------------------------ */
+
+static void queue_free(ws_conn *w)
+{
+    ws_msg *m = w->q_head;
+    while (m) {
+        ws_msg *n = m->next;
+        free(m);
+        m = n;
+    }
+    w->q_head = w->q_tail = NULL;
+    w->q_bytes = w->q_count = 0;
+}
+
+static void rearm_timer(ws_conn *w)
+{
+    int64_t now = clock_mono_ms(), next = 0;
+    if (w->closing) next = now;
+    if (w->init_deadline_ms && (!next || w->init_deadline_ms < next)) next = w->init_deadline_ms;
+    if (w->next_ka_ms && (!next || w->next_ka_ms < next)) next = w->next_ka_ms;
+    if (!next) {
+        lws_set_timer_usecs(w->wsi, LWS_SET_TIMER_USEC_CANCEL);
+        return;
+    }
+    int64_t ms = next - now;
+    lws_set_timer_usecs(w->wsi, (lws_usec_t)(ms > 0 ? ms : 1) * 1000);
+}
+
+/* Marks the socket for closing with `code`: pending messages are dropped, the close happens in
+ * the socket's own next callback (WRITEABLE or TIMER, whichever comes first). */
+static void conn_fail(ws_conn *w, int code, const char *reason)
+{
+    if (w->closing) return;
+    w->closing = true;
+    w->close_code = code;
+    snprintf(w->close_reason, sizeof(w->close_reason), "%s", reason);
+    queue_free(w);
+    if (code >= 4400 && code != CLOSE_SLOW_READER) w->srv->m.ws_protocol_errs++;
+    lws_callback_on_writable(w->wsi);
+    rearm_timer(w);
+}
+
+/* Queues `len` bytes of text; on overflow the socket is closed as a slow reader. */
+static void send_raw(ws_conn *w, const char *text, size_t len)
+{
+    http_server *srv = w->srv;
+    if (w->closing) return;
+    if (w->q_count + 1 > srv->ws_queue_messages || w->q_bytes + len > srv->ws_queue_bytes) {
+        srv->m.ws_slow_closed++;
+        conn_fail(w, CLOSE_SLOW_READER, "Send queue limit reached: the client reads too slowly");
+        return;
+    }
+    ws_msg *m = malloc(sizeof(*m) + LWS_PRE + len);
+    if (!m) {
+        conn_fail(w, 1011, "Out of memory");
+        return;
+    }
+    m->next = NULL;
+    m->len = len;
+    memcpy(m->data + LWS_PRE, text, len);
+    if (w->q_tail)
+        w->q_tail->next = m;
+    else
+        w->q_head = m;
+    w->q_tail = m;
+    w->q_bytes += len;
+    w->q_count++;
+    lws_callback_on_writable(w->wsi);
+}
+
+/* Serializes `v` into the server's scratch buffer after `prefix`, then appends `suffix`.
+ * Returns the text length or (size_t)-1. The scratch is valid until the next call. */
+static size_t compose(http_server *srv, const char *prefix, const json_t *v, const char *suffix)
+{
+    size_t pl = strlen(prefix), sl = strlen(suffix);
+    for (int attempt = 0; attempt < 2; attempt++) {
+        size_t room = srv->ws_scratch_cap > pl + sl ? srv->ws_scratch_cap - pl - sl : 0;
+        size_t n = v ? json_dumpb(v, srv->ws_scratch ? srv->ws_scratch + pl : NULL, room,
+                                  JSON_COMPACT | JSON_ENCODE_ANY)
+                     : 0;
+        if (v && n == 0) return (size_t)-1;
+        if (n <= room && srv->ws_scratch) {
+            memcpy(srv->ws_scratch, prefix, pl);
+            memcpy(srv->ws_scratch + pl + n, suffix, sl);
+            return pl + n + sl;
+        }
+        size_t cap = pl + n + sl + 256;
+        char *p = realloc(srv->ws_scratch, cap);
+        if (!p) return (size_t)-1;
+        srv->ws_scratch = p;
+        srv->ws_scratch_cap = cap;
+    }
+    return (size_t)-1;
+}
+
+/* Sends {"type":type[,"id":id][,"payload":payload]}; takes ownership of payload (may be NULL). */
+static void send_msg(ws_conn *w, const char *type, const char *id_json, json_t *payload)
+{
+    char prefix[256];
+    if (id_json && strlen(id_json) > 200) {
+        /* Long ids are rare: build the frame with jansson instead. */
+        json_t *id = json_loads(id_json, JSON_DECODE_ANY, NULL);
+        json_t *m = json_pack("{s:s,s:o*,s:o*}", "type", type, "id", id, "payload", payload);
+        size_t n = m ? compose(w->srv, "", m, "") : (size_t)-1;
+        json_decref(m);
+        if (n != (size_t)-1) send_raw(w, w->srv->ws_scratch, n);
+        return;
+    }
+    snprintf(prefix, sizeof(prefix), "{\"type\":\"%s\"%s%s%s", type, id_json ? ",\"id\":" : "",
+             id_json ? id_json : "", payload ? ",\"payload\":" : "");
+    size_t n = compose(w->srv, prefix, payload, "}");
+    json_decref(payload);
+    if (n == (size_t)-1) {
+        conn_fail(w, 1011, "A message could not be encoded");
+        return;
+    }
+    send_raw(w, w->srv->ws_scratch, n);
+}
+
+static int write_some(ws_conn *w)
+{
+    for (int i = 0; i < WRITES_PER_CALLBACK && w->q_head; i++) {
+        if (lws_send_pipe_choked(w->wsi)) break;
+        ws_msg *m = w->q_head;
+        if (lws_write(w->wsi, m->data + LWS_PRE, m->len, LWS_WRITE_TEXT) < (int)m->len) return -1;
+        w->q_head = m->next;
+        if (!w->q_head) w->q_tail = NULL;
+        w->q_bytes -= m->len;
+        w->q_count--;
+        w->srv->m.ws_messages_out++;
+        free(m);
+    }
+    if (w->q_head) lws_callback_on_writable(w->wsi);
+    return 0;
+}
+
+static int close_now(ws_conn *w)
+{
+    lws_close_reason(w->wsi, (enum lws_close_status)w->close_code, (unsigned char *)w->close_reason,
+                     strlen(w->close_reason));
+    return -1;
+}
+
+/* ---- operations --------------------------------------------------------------------------- */
+
+static ws_op *op_find(ws_conn *w, const char *id)
+{
+    for (ws_op *op = w->ops; op; op = op->next)
+        if (strcmp(op->id, id) == 0) return op;
+    return NULL;
+}
+
+static void op_unlink(ws_op *op)
+{
+    ws_conn *w = op->conn;
+    if (op->prev)
+        op->prev->next = op->next;
+    else if (w->ops == op)
+        w->ops = op->next;
+    if (op->next) op->next->prev = op->prev;
+    op->prev = op->next = NULL;
+}
+
+static void op_free(ws_op *op)
+{
+    free(op->id);
+    free(op->id_json);
+    free(op);
+}
+
+/* Stops an operation the client no longer wants (or whose socket closed) and frees it. */
+static void op_stop(ws_op *op)
+{
+    http_server *srv = op->conn->srv;
+    op_unlink(op);
+    if (op->sub) {
+        srv->exec.unsubscribe(srv->exec.ctx, op->sub);
+        srv->m.subscriptions--;
+    } else if (op->cancel && srv->exec.cancel) {
+        srv->exec.cancel(srv->exec.ctx, op->cancel);
+    }
+    op_free(op);
+}
+
+static const char *data_type(const ws_conn *w)
+{
+    return w->kind == WS_MODERN ? "next" : "data";
+}
+
+/* An operation failed before producing results: graphql-transport-ws sends `error` with the
+ * errors array; graphql-ws sends `error` with the first error (its payload is one error). */
+static void send_op_error(ws_conn *w, const char *id_json, json_t *errors)
+{
+    w->srv->m.graphql_errors++;
+    if (w->kind == WS_MODERN) {
+        send_msg(w, "error", id_json, errors);
+        return;
+    }
+    json_t *first = json_array_get(errors, 0);
+    json_t *payload = first ? json_incref(first) : json_pack("{s:s}", "message", "Unknown error");
+    json_decref(errors);
+    send_msg(w, "error", id_json, payload);
+}
+
+static void send_error_text(ws_conn *w, const char *id_json, const char *message)
+{
+    send_op_error(w, id_json, json_pack("[{s:s}]", "message", message));
+}
+
+static void ws_done(void *arg, json_t *response)
+{
+    ws_op *op = arg;
+    ws_conn *w = op->conn;
+    op->finished = true;
+    op->cancel = NULL;
+    op_unlink(op);
+    if (!response) response = json_pack("{s:[{s:s}]}", "errors", "message", "No response");
+    http_metrics_graphql_answer(w->srv, response);
+    send_msg(w, data_type(w), op->id_json, response);
+    send_msg(w, "complete", op->id_json, NULL);
+    if (!op->in_start) op_free(op);
+}
+
+static void ws_next(void *arg, json_t *payload)
+{
+    ws_op *op = arg;
+    if (!payload) return;
+    http_metrics_graphql_answer(op->conn->srv, payload);
+    send_msg(op->conn, data_type(op->conn), op->id_json, payload);
+}
+
+static void ws_complete(void *arg, json_t *errors)
+{
+    ws_op *op = arg;
+    ws_conn *w = op->conn;
+    op->finished = true;
+    op->sub = NULL;
+    w->srv->m.subscriptions--;
+    op_unlink(op);
+    if (errors && json_array_size(errors) > 0)
+        send_op_error(w, op->id_json, errors);
+    else {
+        json_decref(errors);
+        send_msg(w, "complete", op->id_json, NULL);
+    }
+    if (!op->in_start) op_free(op);
+}
+
+/* Validates a subscribe/start payload and starts the operation under `id`. */
+static void op_start(ws_conn *w, const char *id, json_t *payload)
+{
+    http_server *srv = w->srv;
+    json_t *idj = json_string(id);
+    char *id_json = idj ? json_dumps(idj, JSON_ENCODE_ANY) : NULL;
+    json_decref(idj);
+    if (!id_json) {
+        conn_fail(w, 1011, "Out of memory");
+        return;
+    }
+    json_t *q = json_object_get(payload, "query");
+    json_t *opn = json_object_get(payload, "operationName");
+    json_t *vars = json_object_get(payload, "variables");
+    json_t *ext = json_object_get(payload, "extensions");
+    const char *bad = NULL;
+    if (!json_is_string(q) || !*json_string_value(q))
+        bad = "JSON 'query' key is missing or blank";
+    else if (opn && !json_is_null(opn) && !json_is_string(opn))
+        bad = "JSON 'operationName' key must be a string or null";
+    else if (vars && !json_is_null(vars) && !json_is_object(vars))
+        bad = "JSON 'variables' key must be an object or null";
+    else if (ext && !json_is_null(ext) && !json_is_object(ext))
+        bad = "JSON 'extensions' key must be an object or null";
+    if (bad) {
+        send_error_text(w, id_json, bad);
+        free(id_json);
+        return;
+    }
+    http_request req = {
+        .query = json_string_value(q),
+        .operation_name = json_is_string(opn) ? json_string_value(opn) : NULL,
+        .variables = json_is_object(vars) ? vars : NULL,
+        .extensions = json_is_object(ext) ? ext : NULL,
+        .transport = w->kind == WS_MODERN ? HTTP_TRANSPORT_WS : HTTP_TRANSPORT_WS_LEGACY,
+        .init_payload = w->init_payload,
+    };
+    srv->m.ws_operations++;
+    http_op_type type = HTTP_OP_QUERY;
+    json_t *errors = NULL;
+    status st = srv->exec.prepare(srv->exec.ctx, &req, &type, &errors);
+    if (st != ST_OK) {
+        if (st == ST_INVALID && errors)
+            send_op_error(w, id_json, errors);
+        else {
+            json_decref(errors);
+            send_error_text(w, id_json, status_message());
+        }
+        free(id_json);
+        return;
+    }
+    json_decref(errors);
+    if (type == HTTP_OP_SUBSCRIPTION && !srv->exec.subscribe) {
+        send_error_text(w, id_json, "Subscriptions are not supported by this server");
+        free(id_json);
+        return;
+    }
+    ws_op *op = calloc(1, sizeof(*op));
+    char *id_copy = strdup(id);
+    if (!op || !id_copy) {
+        free(op);
+        free(id_copy);
+        free(id_json);
+        conn_fail(w, 1011, "Out of memory");
+        return;
+    }
+    op->conn = w;
+    op->id = id_copy;
+    op->id_json = id_json;
+    op->type = type;
+    op->next = w->ops;
+    if (w->ops) w->ops->prev = op;
+    w->ops = op;
+    op->in_start = true;
+    if (type == HTTP_OP_SUBSCRIPTION) {
+        http_sub *sub = NULL;
+        st = srv->exec.subscribe(srv->exec.ctx, &req, ws_next, ws_complete, op, &sub);
+        if (st == ST_OK) {
+            srv->m.subscriptions++;
+            if (!op->finished) op->sub = sub;
+        }
+    } else {
+        http_cancel *cancel = NULL;
+        st = srv->exec.execute(srv->exec.ctx, &req, ws_done, op, &cancel);
+        if (st == ST_OK && !op->finished) op->cancel = cancel;
+    }
+    op->in_start = false;
+    if (st != ST_OK) {
+        op_unlink(op);
+        send_error_text(w, op->id_json, status_message());
+        op_free(op);
+    } else if (op->finished) {
+        op_free(op);
+    }
+}
+
+/* ---- graphql-transport-ws ----------------------------------------------------------------- */
+
+static void modern_message(ws_conn *w, json_t *msg)
+{
+    const char *type = json_string_value(json_object_get(msg, "type"));
+    if (!type) {
+        conn_fail(w, CLOSE_INVALID, "Invalid message received");
+        return;
+    }
+    if (strcmp(type, "connection_init") == 0) {
+        if (w->init_received) {
+            conn_fail(w, CLOSE_TOO_MANY_INITS, "Too many initialisation requests");
+            return;
+        }
+        json_t *p = json_object_get(msg, "payload");
+        if (p && !json_is_null(p) && !json_is_object(p)) {
+            conn_fail(w, CLOSE_INVALID, "Invalid message received");
+            return;
+        }
+        w->init_received = true;
+        w->init_deadline_ms = 0;
+        if (json_is_object(p)) w->init_payload = json_incref(p);
+        rearm_timer(w);
+        send_msg(w, "connection_ack", NULL, NULL);
+    } else if (strcmp(type, "ping") == 0) {
+        send_msg(w, "pong", NULL, NULL);
+    } else if (strcmp(type, "pong") == 0) {
+        /* nothing to do */
+    } else if (strcmp(type, "subscribe") == 0) {
+        if (!w->init_received) {
+            conn_fail(w, CLOSE_UNAUTHORIZED, "Unauthorized");
+            return;
+        }
+        const char *id = json_string_value(json_object_get(msg, "id"));
+        json_t *payload = json_object_get(msg, "payload");
+        if (!id || !*id || !json_is_object(payload) ||
+            !json_is_string(json_object_get(payload, "query"))) {
+            conn_fail(w, CLOSE_INVALID, "Invalid message received");
+            return;
+        }
+        if (op_find(w, id)) {
+            char reason[96];
+            snprintf(reason, sizeof(reason), "Subscriber for %.60s already exists", id);
+            conn_fail(w, CLOSE_DUPLICATE, reason);
+            return;
+        }
+        op_start(w, id, payload);
+    } else if (strcmp(type, "complete") == 0) {
+        const char *id = json_string_value(json_object_get(msg, "id"));
+        if (!id) {
+            conn_fail(w, CLOSE_INVALID, "Invalid message received");
+            return;
+        }
+        ws_op *op = op_find(w, id);
+        if (op) op_stop(op);
+    } else {
+        conn_fail(w, CLOSE_INVALID, "Invalid message received");
+    }
+}
+
+/* ---- graphql-ws (legacy, subscriptions-transport-ws) -------------------------------------- */
+
+static void legacy_message(ws_conn *w, json_t *msg)
+{
+    json_t *idv = json_object_get(msg, "id");
+    char numid[32];
+    const char *id = json_string_value(idv);
+    if (!id && json_is_integer(idv)) {
+        snprintf(numid, sizeof(numid), "%lld", (long long)json_integer_value(idv));
+        id = numid;
+    }
+    json_t *idj = id ? json_string(id) : NULL;
+    char *id_json = idj ? json_dumps(idj, JSON_ENCODE_ANY) : NULL;
+    json_decref(idj);
+    const char *type = json_string_value(json_object_get(msg, "type"));
+    if (type && strcmp(type, "connection_init") == 0) {
+        json_t *p = json_object_get(msg, "payload");
+        json_decref(w->init_payload);
+        w->init_payload = json_is_object(p) ? json_incref(p) : NULL;
+        w->init_received = true;
+        send_msg(w, "connection_ack", NULL, NULL);
+        send_msg(w, "ka", NULL, NULL);
+        w->next_ka_ms = clock_mono_ms() + w->srv->keepalive_ms;
+        rearm_timer(w);
+    } else if (type && strcmp(type, "start") == 0) {
+        json_t *payload = json_object_get(msg, "payload");
+        if (!id) {
+            send_error_text(w, NULL, "A 'start' message needs an 'id'");
+        } else if (op_find(w, id)) {
+            /* The seed ignores a start with an id already running. */
+        } else if (!json_is_object(payload)) {
+            send_error_text(w, id_json, "JSON 'query' key is missing or blank");
+        } else {
+            op_start(w, id, payload);
+        }
+    } else if (type && strcmp(type, "stop") == 0) {
+        ws_op *op = id ? op_find(w, id) : NULL;
+        if (op) op_stop(op);
+    } else if (type && strcmp(type, "connection_terminate") == 0) {
+        conn_fail(w, CLOSE_NORMAL, "connection_terminate");
+    } else {
+        json_t *payload = json_pack("{s:s,s:o}", "message", "Unrecognized message type.", "type",
+                                    type ? json_string(type) : json_null());
+        send_msg(w, "error", id_json, payload);
+    }
+    free(id_json);
+}
+
+static void on_message(ws_conn *w, const char *text, size_t len)
+{
+    json_error_t err;
+    json_t *msg = json_loadb(text, len, 0, &err);
+    if (!json_is_object(msg)) {
+        json_decref(msg);
+        if (w->kind == WS_MODERN) {
+            conn_fail(w, CLOSE_INVALID, "Invalid message received");
+        } else {
+            char m[200];
+            snprintf(m, sizeof(m), "Message is not a JSON object: %s", msg ? "" : err.text);
+            send_msg(w, "connection_error", NULL, json_pack("{s:s}", "message", m));
+        }
+        return;
+    }
+    if (w->kind == WS_MODERN)
+        modern_message(w, msg);
+    else
+        legacy_message(w, msg);
+    json_decref(msg);
+}
+
+/* ---- lws callback ------------------------------------------------------------------------- */
+
+static bool upgrade_allowed(http_server *srv, struct lws *wsi)
+{
+    char uri[64], origin[256], host[256];
+    const char *path = http_hdr(wsi, WSI_TOKEN_GET_URI, uri, sizeof(uri));
+    if (!path) return false;
+    if (strcmp(path, "/ws") != 0 && strcmp(path, "/ws/") != 0 && strcmp(path, "/graphql") != 0)
+        return false;
+    const char *o = http_hdr(wsi, WSI_TOKEN_ORIGIN, origin, sizeof(origin));
+    const char *h = http_hdr(wsi, WSI_TOKEN_HOST, host, sizeof(host));
+    if (!o && lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) > 0) return false; /* too long */
+    return http_origin_allowed(&srv->origins, o, h);
+}
+
+static void conn_closed(ws_conn *w)
+{
+    if (!w->established) return;
+    w->established = false;
+    while (w->ops)
+        op_stop(w->ops);
+    queue_free(w);
+    buf_free(&w->rx);
+    json_decref(w->init_payload);
+    w->init_payload = NULL;
+    w->srv->m.ws_open--;
+}
+
+int http_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                     size_t len)
+{
+    ws_conn *w = user;
+    http_server *srv = lws_context_user(lws_get_context(wsi));
+    switch (reason) {
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+        if (!upgrade_allowed(srv, wsi)) {
+            srv->m.ws_refused++;
+            return 1;
+        }
+        return 0;
+    case LWS_CALLBACK_ESTABLISHED:
+        memset(w, 0, sizeof(*w));
+        w->srv = srv;
+        w->wsi = wsi;
+        w->kind = lws_get_protocol(wsi)->id == 2 ? WS_LEGACY : WS_MODERN;
+        w->established = true;
+        buf_init(&w->rx, srv->body_limit);
+        srv->m.ws_open++;
+        srv->m.ws_total++;
+        if (w->kind == WS_MODERN) w->init_deadline_ms = clock_mono_ms() + srv->init_timeout_ms;
+        rearm_timer(w);
+        return 0;
+    case LWS_CALLBACK_RECEIVE:
+        if (!w->established || w->closing) return 0;
+        if (lws_frame_is_binary(wsi) && w->kind == WS_MODERN) {
+            conn_fail(w, CLOSE_INVALID, "Invalid message received");
+            return close_now(w);
+        }
+        if (buf_append(&w->rx, in, len) != ST_OK) {
+            srv->m.body_too_large++;
+            conn_fail(w, CLOSE_TOO_BIG, "Message too big");
+            return close_now(w);
+        }
+        if (lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi)) {
+            on_message(w, w->rx.data ? w->rx.data : "", w->rx.len);
+            buf_reset(&w->rx);
+        }
+        if (w->closing) return close_now(w);
+        return 0;
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+        if (!w->established) return 0;
+        if (w->closing) return close_now(w);
+        return write_some(w);
+    case LWS_CALLBACK_TIMER: {
+        if (!w->established) return 0;
+        if (w->closing) return close_now(w);
+        int64_t now = clock_mono_ms();
+        if (w->init_deadline_ms && now >= w->init_deadline_ms) {
+            w->init_deadline_ms = 0;
+            conn_fail(w, CLOSE_INIT_TIMEOUT, "Connection initialisation timeout");
+            return close_now(w);
+        }
+        if (w->next_ka_ms && now >= w->next_ka_ms) {
+            send_msg(w, "ka", NULL, NULL);
+            w->next_ka_ms = now + srv->keepalive_ms;
+        }
+        if (w->closing) return close_now(w);
+        rearm_timer(w);
+        return 0;
+    }
+    case LWS_CALLBACK_CLOSED:
+        if (w) conn_closed(w);
+        return 0;
+    default:
+        return 0;
+    }
+}
