@@ -7,7 +7,8 @@
  *
  * Threads: every function may be called from any thread. Callbacks run on a thread owned by the
  * store (the writer thread for append completions, a subscription thread for subscriptions);
- * they must not block for long and must not call store_close. */
+ * they must not block for long and must not call store_close (nor the blocking store_append: an
+ * append callback waiting for another append would wait for itself). */
 #ifndef STORE_STORE_H
 #define STORE_STORE_H
 
@@ -31,7 +32,7 @@ typedef struct store_bytes {
 
 /* One stored event, as handed to callbacks. The pointers are valid during the callback only. */
 typedef struct store_event {
-    uint64_t position;    /* global, from 1 */
+    uint64_t position; /* global, from 1 */
     store_bytes key;
     uint32_t order;       /* within the key, from 0 */
     int64_t timestamp_ms; /* wall clock at acceptance, ms since the Unix epoch */
@@ -61,7 +62,8 @@ typedef status (*store_event_cb)(void *ctx, const store_event *event);
 status store_open(const char *url, const char *name, store **out);
 
 /* Stops accepting work, finishes appends already accepted (every caller is answered), ends
- * subscriptions and frees the store. NULL is ignored. */
+ * subscriptions and frees the store. Subscriptions still open are freed too: their handles are
+ * invalid afterwards. NULL is ignored. */
 void store_close(store *s);
 
 /* Appends `n` values (1..STORE_BATCH_MAX) to `key` atomically, accepted only if the key holds
@@ -70,7 +72,8 @@ status store_append(store *s, store_bytes key, uint32_t expected_order, const st
                     size_t n, store_appended *out, uint32_t *current_order);
 
 /* The same, answering through `cb` (exactly once, on a store thread, possibly before this call
- * returns). The values are copied before this returns. A non-OK return means `cb` will not be called. */
+ * returns). The values are copied before this returns. A non-OK return means `cb` will not be
+ * called. */
 status store_append_async(store *s, store_bytes key, uint32_t expected_order,
                           const store_bytes *values, size_t n, store_append_cb cb, void *ctx);
 
