@@ -41,7 +41,7 @@ void decision_already_done(decision *d);
 void decision_set_info(decision *d, const char *info);
 
 /* For decide() bodies: refuse with `reason` and return. */
-#define REJECT(d, reason)                                                                          \
+#define DECISION_REJECT(d, reason)                                                                 \
     do {                                                                                           \
         decision_reject((d), (reason));                                                            \
         return;                                                                                    \

@@ -47,6 +47,15 @@
 /* Beyond the seed: a command type that the aggregate does not handle (a routing bug). */
 #define REASON_COMMAND_NOT_HANDLED "command not handled here"
 
+/* Query failures of the projector and texts of the API (spec 5.4, 6.6), for the read side; they
+ * are not command refusals, so reason_is_domain does not count them. */
+#define REASON_USERNAME_DOES_NOT_EXIST "username does not exist"
+#define REASON_IBAN_DOES_NOT_EXIST "iban does not exist"
+#define REASON_USERNAME_HAS_NO_ACCOUNTS "username does not have accounts"
+#define REASON_TRANSACTION_DOES_NOT_EXIST "transaction does not exist"
+#define REASON_INVALID_PASSWORD "invalid password"
+#define REASON_NO_LINKED_BANK_ACCOUNT "no linked bank account found"
+
 /* Writes `insufficient funds would be below the limit of €-500,00` for `limit_cents` into out. */
 void reason_insufficient_funds(int64_t limit_cents, msg_text out);
 

@@ -27,9 +27,9 @@ static void decide_start(const transfer_state *s, const money_transfer_command *
     if (s && s->exists) {
         msg_text reason;
         reason_transfer_already_started(transfer_status_name(s->status), reason);
-        REJECT(out, reason);
+        DECISION_REJECT(out, reason);
     }
-    if (c->amount <= 0) REJECT(out, REASON_AMOUNT_NOT_POSITIVE);
+    if (c->amount <= 0) DECISION_REJECT(out, REASON_AMOUNT_NOT_POSITIVE);
     message ev = {.type = MSG_TRANSFER_STARTED_EVENT};
     transfer_started_event *e = &ev.u.transfer_started;
     e->id = c->id;
@@ -45,12 +45,12 @@ static void decide_start(const transfer_state *s, const money_transfer_command *
 static void decide_end(const transfer_state *s, const uuid *id, const char *reason, decision *out)
 {
     bool failing = reason != NULL;
-    if (!s || !s->exists) REJECT(out, REASON_TRANSFER_NOT_KNOWN);
+    if (!s || !s->exists) DECISION_REJECT(out, REASON_TRANSFER_NOT_KNOWN);
     if (s->status != TRANSFER_STATUS_STARTED) {
         msg_text text;
         reason_state_of_transfer(transfer_status_name(s->status), failing ? "failed" : "completed",
                                  text);
-        REJECT(out, text);
+        DECISION_REJECT(out, text);
     }
     message ev;
     memset(&ev, 0, sizeof ev);
