@@ -78,7 +78,7 @@ function TransferForm({ login }: { login: Login }) {
             aria-describedby="transfer-amount-help"
             onInput={(e) => setAmount((e.target as HTMLInputElement).value)}
           />
-          <Icon name="currency-eur" />
+          <Icon name="currency-eur" cls="is-left" />
         </div>
         <p id="transfer-amount-help" class={`help ${amount !== '' && !parsed.ok ? 'is-danger' : ''}`}>
           {amount === '' ? 'In euros, e.g. 12.34 or 12,34' : parsed.ok ? `${formatCents(parsed.cents)}` : parsed.error}
@@ -88,14 +88,14 @@ function TransferForm({ login }: { login: Login }) {
         <label class="label is-sr-only" for="transfer-to">To</label>
         <div class="control has-icons-left">
           <input id="transfer-to" class="input" type="text" autocomplete="off" placeholder="To" value={to} onInput={(e) => setTo((e.target as HTMLInputElement).value)} />
-          <Icon name="lock" />
+          <Icon name="lock" cls="is-left" />
         </div>
       </div>
       <div class="field">
         <label class="label is-sr-only" for="transfer-descr">Description</label>
         <div class="control has-icons-left">
           <input id="transfer-descr" class="input" type="text" autocomplete="off" placeholder="Description" value={descr} onInput={(e) => setDescr((e.target as HTMLInputElement).value)} />
-          <Icon name="note-text" />
+          <Icon name="note-text" cls="is-left" />
         </div>
       </div>
       <div class="field">
@@ -174,14 +174,14 @@ function LoginForm() {
         <label class="label is-sr-only" for="login-username">Username</label>
         <div class="control has-icons-left">
           <input id="login-username" class="input" type="text" autocomplete="username" placeholder="Username" value={username} onInput={(e) => setUsername((e.target as HTMLInputElement).value)} />
-          <Icon name="account" />
+          <Icon name="account" cls="is-left" />
         </div>
       </div>
       <div class="field">
         <label class="label is-sr-only" for="login-password">Password</label>
         <div class="control has-icons-left">
           <input id="login-password" class="input" type="password" autocomplete="current-password" placeholder="Password" value={password} onInput={(e) => setPassword((e.target as HTMLInputElement).value)} />
-          <Icon name="lock" />
+          <Icon name="lock" cls="is-left" />
         </div>
       </div>
       <div class="field">

@@ -8,7 +8,7 @@ const SOCIAL = [
   { href: 'https://github.com/gklijs/bob2021', icon: 'github', color: '#24292e', label: 'GitHub' },
 ];
 
-function Social({ hide }: { hide: 'is-hidden-desktop' | 'is-hidden-touch' }) {
+function Social({ hide }: { hide: string }) {
   return (
     <>
       {SOCIAL.map((s) => (
@@ -42,7 +42,7 @@ export function NavBar({ route, mobExpand, showLeft }: { route: Route; mobExpand
         >
           <Icon name={showLeft ? 'arrow-up-drop-circle-outline' : 'arrow-down-drop-circle-outline'} color="#95c23d" />
         </button>
-        <Social hide="is-hidden-desktop" />
+        <Social hide="is-hidden-desktop is-hidden-mobile" />
         <button
           type="button"
           class={`navbar-burger ${mobExpand ? 'is-active' : ''}`}
@@ -66,6 +66,9 @@ export function NavBar({ route, mobExpand, showLeft }: { route: Route; mobExpand
         </div>
         <div class="navbar-end">
           <Social hide="is-hidden-touch" />
+          <div class="navbar-item is-hidden-tablet social-row">
+            <Social hide="" />
+          </div>
         </div>
       </div>
     </nav>

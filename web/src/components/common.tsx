@@ -2,9 +2,9 @@ import type { ComponentChildren, JSX } from 'preact';
 import { navigate } from '../store';
 
 /** A Material Design icon; decorative unless given a label. */
-export function Icon({ name, color, label, size = '24px' }: { name: string; color?: string; label?: string; size?: string }) {
+export function Icon({ name, color, label, size = '24px', cls = '' }: { name: string; color?: string; label?: string; size?: string; cls?: string }) {
   return (
-    <span class="icon" style={color ? { color } : undefined} aria-hidden={label ? undefined : 'true'} aria-label={label} role={label ? 'img' : undefined}>
+    <span class={`icon ${cls}`} style={color ? { color } : undefined} aria-hidden={label ? undefined : 'true'} aria-label={label} role={label ? 'img' : undefined}>
       <i class={`mdi mdi-${size} mdi-${name}`} />
     </span>
   );
