@@ -20,8 +20,8 @@
 #define UNKNOWN_OPEN "NL61OPEN0305797828" /* valid, but no such account */
 #define FOREIGN "NL91ABNA0417164300"      /* not one of ours */
 #define ACCOUNTS_MAX 4
-#define TRANSFERS_MAX 8
-#define LOG_MAX 128
+#define TRANSFERS_MAX 512
+#define LOG_MAX 2048
 
 typedef enum fault {
     FAULT_NONE,
@@ -34,9 +34,9 @@ typedef enum fault {
 typedef struct world {
     bank_account_state accounts[ACCOUNTS_MAX];
     size_t n_accounts;
-    transfer_state transfers[TRANSFERS_MAX];
+    transfer_state *transfers; /* TRANSFERS_MAX */
     size_t n_transfers;
-    message log[LOG_MAX]; /* every stored event, in order */
+    message *log; /* LOG_MAX: every stored event, in order */
     size_t n_log;
     fault fault;
     int unavailable[MSG_TYPE_COUNT]; /* this many sends of a type fail without effect */
@@ -94,10 +94,22 @@ static void store(world *w, const message *ev)
     }
 }
 
+/* An empty world (no account, no transfer, no event). */
+static void world_setup(world *w)
+{
+    memset(w, 0, sizeof *w);
+    w->transfers = calloc(TRANSFERS_MAX, sizeof *w->transfers);
+    w->log = calloc(LOG_MAX, sizeof *w->log);
+    assert_non_null(w->transfers);
+    assert_non_null(w->log);
+}
+
 static void world_destroy(world *w)
 {
     for (size_t i = 0; i < w->n_accounts; i++)
         bank_account_state_destroy(&w->accounts[i]);
+    free(w->transfers);
+    free(w->log);
     memset(w, 0, sizeof *w);
 }
 
@@ -209,7 +221,7 @@ static void transfer_money(world *w, uuid id, const char *token, int64_t amount,
 /* Account A of alice with `funds` cents deposited from cash (transfer id 100). */
 static void world_init(world *w, fault f, int64_t funds)
 {
-    memset(w, 0, sizeof *w);
+    world_setup(w);
     message c = cmd_create_account(A, "alice");
     decision d = deliver(w, &c);
     assert_int_equal(d.kind, DECISION_APPEND);
@@ -509,7 +521,7 @@ static void restart_from_every_prefix(void **state)
 
         for (size_t k = setup + 1; k <= ref.n_log; k++) {
             world w;
-            memset(&w, 0, sizeof w);
+            world_setup(&w);
             for (size_t i = 0; i < k; i++)
                 store(&w, &ref.log[i]);
             restore(&w, &s, &id);
@@ -523,6 +535,82 @@ static void restart_from_every_prefix(void **state)
         }
         world_destroy(&ref);
     }
+}
+
+static uint64_t rng_state = 0x9E3779B97F4A7C15u;
+
+/* Deterministic xorshift64* so a failure replays identically. */
+static uint32_t rnd(uint32_t bound)
+{
+    rng_state ^= rng_state >> 12;
+    rng_state ^= rng_state << 25;
+    rng_state ^= rng_state >> 27;
+    return (uint32_t)((rng_state * 2685821657736338717u) >> 33) % bound;
+}
+
+/* Hundreds of random transfers (valid and invalid parties, wrong tokens, odd amounts), each
+ * under a random fault and with random unavailable steps: every transfer ends, no balance goes
+ * to -500,00 or below, and the money in the bank is exactly what came in from cash minus what
+ * left to outside IBANs. */
+static void random_transfers_conserve_money(void **state)
+{
+    world w;
+    world_init(&w, FAULT_NONE, 0);
+    msg_iban c_iban;
+    iban_from_number(42, c_iban);
+    message create = cmd_create_account(c_iban, "carol");
+    decision d = deliver(&w, &create);
+    assert_int_equal(d.kind, DECISION_APPEND);
+    const char *owners[3] = {"alice", "openweb", "carol"};
+    const char *ibans[3] = {A, B, c_iban};
+    msg_token tokens[3];
+    memcpy(tokens[0], w.alice_token, sizeof(msg_token));
+    memcpy(tokens[1], bank_account_user_token(account(&w, B), "openweb"), sizeof(msg_token));
+    memcpy(tokens[2], d.additional_info, sizeof(msg_token));
+    const char *froms[] = {"cash", A, B, c_iban, FOREIGN, "junk", "cash", A};
+    const char *tos[] = {A, B, c_iban, UNKNOWN_OPEN, FOREIGN, "cash", A, c_iban};
+    int64_t cash_in = 0, sent_out = 0;
+    int completed = 0, failed = 0;
+    for (int i = 0; i < 400; i++) {
+        const char *from = froms[rnd(8)], *to = tos[rnd(8)];
+        int who = (int)rnd(3);
+        for (int k = 0; k < 3; k++)
+            if (!strcmp(from, ibans[k]) && rnd(4)) who = k; /* mostly the right owner */
+        const char *token = rnd(8) ? tokens[who] : "99999999999999999999";
+        int64_t amount = (int64_t)rnd(30000) - 100;
+        uuid id = uuid_v4();
+        message cmd = cmd_transfer(id, token, amount, from, to, "random", owners[who]);
+        d = deliver(&w, &cmd);
+        if (amount <= 0) {
+            assert_string_equal(d.reason, "amount should be positive");
+            continue;
+        }
+        assert_int_equal(d.kind, DECISION_APPEND);
+        w.fault = all_faults[rnd(4)];
+        if (rnd(4) == 0) w.unavailable[MSG_DEBIT_MONEY_COMMAND + (int)rnd(5)] = 1 + (int)rnd(2);
+        memset(w.faulted, 0, sizeof w.faulted);
+        saga s;
+        saga_begin(&s, &d.event.u.transfer_started);
+        drive(&w, &s);
+        const transfer_state *t = transfer(&w, &id);
+        assert_int_not_equal(t->status, TRANSFER_STATUS_STARTED);
+        if (t->status == TRANSFER_STATUS_COMPLETE) {
+            completed++;
+            if (!strcmp(from, "cash")) cash_in += amount;
+            if (!iban_valid_open(to)) sent_out += amount;
+        } else {
+            failed++;
+        }
+        int64_t total = 0;
+        for (size_t k = 0; k < w.n_accounts; k++) {
+            assert_true(w.accounts[k].balance > MONEY_LIMIT_CENTS);
+            total += w.accounts[k].balance;
+        }
+        assert_true(total == cash_in - sent_out);
+    }
+    assert_true(completed > 50);
+    assert_true(failed > 50);
+    world_destroy(&w);
 }
 
 int main(void)
@@ -540,6 +628,7 @@ int main(void)
         cmocka_unit_test(failed_return_is_retried_not_dropped),
         cmocka_unit_test(stale_feedback_is_ignored),
         cmocka_unit_test(restart_from_every_prefix),
+        cmocka_unit_test(random_transfers_conserve_money),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
