@@ -227,22 +227,16 @@ typedef struct schema_entry {
 } schema_entry;
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+/* A loaded set of writer schemas. */
+typedef struct tables {
+    schema_entry *entries;
+    size_t count;
+    const schema_entry *current_of[MSG_TYPE_COUNT];
+} tables;
+
 static status init_status = ST_INTERNAL;
 static char init_error[512];
-static schema_entry *entries; /* codec_embedded_schema_count of them, kept until exit */
-static size_t entry_count;
-static const schema_entry *current_of[MSG_TYPE_COUNT];
-
-static status init_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static status init_fail(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(init_error, sizeof init_error, fmt, ap);
-    va_end(ap);
-    return ST_INTERNAL;
-}
+static tables g; /* the embedded schemas, loaded once and kept until exit */
 
 static avro_schema_t resolve(avro_schema_t s)
 {
@@ -291,9 +285,10 @@ static status check_zero_default(const schema_entry *cur, const field_desc *d, c
     }
     json_decref(root);
     if (!ok)
-        return init_fail("schemas/%s lacks field '%s', and the current schema gives it no zero "
-                         "default (\"\", 0 or null)",
-                         file, d->name);
+        return status_set(ST_INTERNAL,
+                          "schemas/%s lacks field '%s', and the current schema gives it no zero "
+                          "default (\"\", 0 or null)",
+                          file, d->name);
     return ST_OK;
 }
 
@@ -305,7 +300,8 @@ static status plan_field(schema_entry *e, size_t i, const schema_entry *cur)
     const char *file = e->info.file;
     p->windex = avro_schema_record_field_get_index(e->schema, d->name);
     if (p->windex < 0) {
-        if (e->info.current) return init_fail("schemas/%s lacks field '%s'", file, d->name);
+        if (e->info.current)
+            return status_set(ST_INTERNAL, "schemas/%s lacks field '%s'", file, d->name);
         return check_zero_default(cur, d, file);
     }
     avro_schema_t ws = resolve(avro_schema_record_field_get_by_index(e->schema, p->windex));
@@ -343,7 +339,7 @@ static status plan_field(schema_entry *e, size_t i, const schema_entry *cur)
         if (!is_avro_enum(ws)) break;
         p->nsyms = avro_schema_enum_number_of_symbols(ws);
         p->sym_types = calloc((size_t)p->nsyms + 1, sizeof *p->sym_types);
-        if (!p->sym_types) return init_fail("schemas/%s: out of memory", file);
+        if (!p->sym_types) return status_set(ST_INTERNAL, "schemas/%s: out of memory", file);
         ok = true;
         for (int s = 0; s < p->nsyms; s++) {
             const char *sym = avro_schema_enum_get(ws, s);
@@ -351,8 +347,9 @@ static status plan_field(schema_entry *e, size_t i, const schema_entry *cur)
             bool kind_ok =
                 d->kind == FK_COMMAND_NAME ? msg_type_is_command(t) : msg_type_is_query(t);
             if (!kind_ok)
-                return init_fail("schemas/%s: enum symbol %s is not a record of its kind", file,
-                                 sym);
+                return status_set(ST_INTERNAL,
+                                  "schemas/%s: enum symbol %s is not a record of its kind", file,
+                                  sym);
             p->sym_types[s] = t;
         }
         if (e->info.current) {
@@ -362,18 +359,19 @@ static status plan_field(schema_entry *e, size_t i, const schema_entry *cur)
                 e->sym_of_type[t] =
                     want ? avro_schema_enum_get_by_name(ws, msg_type_name((msg_type)t)) : -1;
                 if (want && e->sym_of_type[t] < 0)
-                    return init_fail("schemas/%s: the enum lacks symbol %s", file,
-                                     msg_type_name((msg_type)t));
+                    return status_set(ST_INTERNAL, "schemas/%s: the enum lacks symbol %s", file,
+                                      msg_type_name((msg_type)t));
             }
         }
         break;
     }
     }
     if (!ok)
-        return init_fail("schemas/%s: field '%s' has a type the C struct cannot hold", file,
-                         d->name);
+        return status_set(ST_INTERNAL, "schemas/%s: field '%s' has a type the C struct cannot hold",
+                          file, d->name);
     if (e->info.current && p->windex != (int)i)
-        return init_fail("schemas/%s: field '%s' is not in the order of the spec", file, d->name);
+        return status_set(ST_INTERNAL, "schemas/%s: field '%s' is not in the order of the spec",
+                          file, d->name);
     return ST_OK;
 }
 
@@ -385,82 +383,145 @@ static status load_entry(schema_entry *e, const codec_embedded_schema *src)
     e->info.current = src->current;
     if (avro_schema_from_json_length(src->json, strlen(src->json), &e->schema) != 0) {
         e->schema = NULL;
-        return init_fail("schemas/%s does not parse: %s", src->file, avro_strerror());
+        return status_set(ST_INTERNAL, "schemas/%s does not parse: %s", src->file, avro_strerror());
     }
-    if (!is_avro_record(e->schema)) return init_fail("schemas/%s: not a record", src->file);
+    if (!is_avro_record(e->schema))
+        return status_set(ST_INTERNAL, "schemas/%s: not a record", src->file);
     const char *ns = avro_schema_namespace(e->schema);
     if (!ns || strcmp(ns, NAMESPACE))
-        return init_fail("schemas/%s: namespace is not " NAMESPACE, src->file);
+        return status_set(ST_INTERNAL, "schemas/%s: namespace is not " NAMESPACE, src->file);
     e->info.type = msg_type_from_name(avro_schema_name(e->schema));
     if (e->info.type == MSG_NONE)
-        return init_fail("schemas/%s: record %s is not in domain/messages.h", src->file,
-                         avro_schema_name(e->schema));
+        return status_set(ST_INTERNAL, "schemas/%s: record %s is not in domain/messages.h",
+                          src->file, avro_schema_name(e->schema));
     char expected[128];
     snprintf(expected, sizeof expected, "%s.avsc", avro_schema_name(e->schema));
     if (e->info.current && strcmp(src->file, expected))
-        return init_fail("schemas/%s holds record %s: name the file %s", src->file,
-                         avro_schema_name(e->schema), expected);
+        return status_set(ST_INTERNAL, "schemas/%s holds record %s: name the file %s", src->file,
+                          avro_schema_name(e->schema), expected);
     e->desc = &records[e->info.type];
-    if (e->desc->count > MAX_FIELDS) return init_fail("schemas/%s: too many fields", src->file);
+    if (e->desc->count > MAX_FIELDS)
+        return status_set(ST_INTERNAL, "schemas/%s: too many fields", src->file);
     if (!codec_schema_supported(e->schema, 0))
-        return init_fail("schemas/%s uses a type the codec cannot check", src->file);
+        return status_set(ST_INTERNAL, "schemas/%s uses a type the codec cannot check", src->file);
     if (e->info.current && avro_schema_record_size(e->schema) != e->desc->count)
-        return init_fail("schemas/%s: field count differs from the C struct", src->file);
+        return status_set(ST_INTERNAL, "schemas/%s: field count differs from the C struct",
+                          src->file);
 
     buf pcf;
     buf_init(&pcf, 1 << 20);
     status st = codec_pcf_from_schema(e->schema, &pcf);
     if (st != ST_OK) {
         buf_free(&pcf);
-        return init_fail("schemas/%s: canonical form: %s", src->file, status_message());
+        return status_set(ST_INTERNAL, "schemas/%s: canonical form: %s", src->file,
+                          status_message());
     }
     e->info.fingerprint = codec_crc64_avro(pcf.data, pcf.len);
     e->canonical = buf_detach(&pcf, NULL);
-    if (!e->canonical) return init_fail("schemas/%s: out of memory", src->file);
+    if (!e->canonical) return status_set(ST_INTERNAL, "schemas/%s: out of memory", src->file);
     e->info.canonical = e->canonical;
 
     e->iface = avro_generic_class_from_schema(e->schema);
-    if (!e->iface) return init_fail("schemas/%s: no libavro class: %s", src->file, avro_strerror());
+    if (!e->iface)
+        return status_set(ST_INTERNAL, "schemas/%s: no libavro class: %s", src->file,
+                          avro_strerror());
     return ST_OK;
+}
+
+/* CommandName and QueryName are defined in each schema that uses them; every definition must list
+ * the same symbols in the same order, or the same name would mean two things to a registry. */
+static status check_shared_enums(const tables *tb)
+{
+    const field_plan *first[2] = {NULL, NULL}; /* the enum field of its first current user */
+    const char *first_file[2] = {NULL, NULL};
+    for (int t = 1; t < MSG_TYPE_COUNT; t++) {
+        const schema_entry *e = tb->current_of[t];
+        for (size_t f = 0; f < e->desc->count; f++) {
+            field_kind k = e->desc->fields[f].kind;
+            if (k != FK_COMMAND_NAME && k != FK_QUERY_NAME) continue;
+            int which = k == FK_QUERY_NAME;
+            const field_plan *a = first[which], *b = &e->plan[f];
+            if (!a) {
+                first[which] = b;
+                first_file[which] = e->info.file;
+                continue;
+            }
+            if (a->nsyms != b->nsyms ||
+                memcmp(a->sym_types, b->sym_types, (size_t)a->nsyms * sizeof *a->sym_types))
+                return status_set(ST_INTERNAL,
+                                  "schemas/%s and schemas/%s define the enum of field '%s' "
+                                  "differently",
+                                  first_file[which], e->info.file, e->desc->fields[f].name);
+        }
+    }
+    return ST_OK;
+}
+
+static void tables_free(tables *tb)
+{
+    for (size_t i = 0; tb->entries && i < tb->count; i++) {
+        schema_entry *e = &tb->entries[i];
+        for (size_t f = 0; f < MAX_FIELDS; f++)
+            free(e->plan[f].sym_types);
+        free(e->canonical);
+        if (e->iface) avro_value_iface_decref(e->iface);
+        if (e->schema) avro_schema_decref(e->schema);
+    }
+    free(tb->entries);
+    memset(tb, 0, sizeof *tb);
+}
+
+/* Loads and cross-checks `n` schema texts. On failure ST_INTERNAL with the reason as this
+ * thread's status message, and `tb` partly filled (release it with tables_free). */
+static status tables_load(tables *tb, const codec_embedded_schema *list, size_t n)
+{
+    memset(tb, 0, sizeof *tb);
+    tb->entries = calloc(n ? n : 1, sizeof *tb->entries);
+    if (!tb->entries) return status_set(ST_INTERNAL, "out of memory loading the schemas");
+    tb->count = n;
+    for (size_t i = 0; i < n; i++) {
+        schema_entry *e = &tb->entries[i];
+        for (int t = 0; t < MSG_TYPE_COUNT; t++)
+            e->sym_of_type[t] = -1;
+        TRY(load_entry(e, &list[i]));
+        for (size_t j = 0; j < i; j++)
+            if (tb->entries[j].info.fingerprint == e->info.fingerprint)
+                return status_set(ST_INTERNAL, "schemas/%s has the same fingerprint as schemas/%s",
+                                  e->info.file, tb->entries[j].info.file);
+        if (!e->info.current) continue;
+        if (tb->current_of[e->info.type])
+            return status_set(ST_INTERNAL, "schemas/%s: a second current schema of %s",
+                              e->info.file, msg_type_name(e->info.type));
+        tb->current_of[e->info.type] = e;
+    }
+    for (int t = 1; t < MSG_TYPE_COUNT; t++)
+        if (!tb->current_of[t])
+            return status_set(ST_INTERNAL, "schemas/%s.avsc is missing",
+                              msg_type_name((msg_type)t));
+    /* Plans last: an older schema's missing fields are checked against the current schema. */
+    for (size_t i = 0; i < n; i++) {
+        schema_entry *e = &tb->entries[i];
+        for (size_t f = 0; f < e->desc->count; f++)
+            TRY(plan_field(e, f, tb->current_of[e->info.type]));
+    }
+    return check_shared_enums(tb);
+}
+
+status codec_check_schema_set(const codec_embedded_schema *list, size_t n)
+{
+    tables tb;
+    status st = tables_load(&tb, list, n);
+    tables_free(&tb);
+    return st;
 }
 
 static void init_tables(void)
 {
-    entry_count = codec_embedded_schema_count;
-    entries = calloc(entry_count ? entry_count : 1, sizeof *entries);
-    if (!entries) {
-        init_status = init_fail("out of memory loading the schemas");
-        return;
+    init_status = tables_load(&g, codec_embedded_schemas, codec_embedded_schema_count);
+    if (init_status != ST_OK) {
+        snprintf(init_error, sizeof init_error, "%s", status_message());
+        tables_free(&g);
     }
-    status st = ST_OK;
-    for (size_t i = 0; i < entry_count && st == ST_OK; i++) {
-        for (int t = 0; t < MSG_TYPE_COUNT; t++)
-            entries[i].sym_of_type[t] = -1;
-        st = load_entry(&entries[i], &codec_embedded_schemas[i]);
-        if (st != ST_OK) break;
-        schema_entry *e = &entries[i];
-        for (size_t j = 0; j < i; j++)
-            if (entries[j].info.fingerprint == e->info.fingerprint)
-                st = init_fail("schemas/%s has the same fingerprint as schemas/%s", e->info.file,
-                               entries[j].info.file);
-        if (e->info.current) {
-            if (current_of[e->info.type])
-                st = init_fail("schemas/%s: a second current schema of %s", e->info.file,
-                               msg_type_name(e->info.type));
-            current_of[e->info.type] = e;
-        }
-    }
-    for (int t = 1; t < MSG_TYPE_COUNT && st == ST_OK; t++)
-        if (!current_of[t])
-            st = init_fail("schemas/%s.avsc is missing", msg_type_name((msg_type)t));
-    /* Plans last: an older schema's missing fields are checked against the current schema. */
-    for (size_t i = 0; i < entry_count && st == ST_OK; i++) {
-        schema_entry *e = &entries[i];
-        for (size_t f = 0; f < e->desc->count && st == ST_OK; f++)
-            st = plan_field(e, f, current_of[e->info.type]);
-    }
-    init_status = st;
-    /* On failure the partly built tables stay allocated (reachable) and unused. */
 }
 
 status codec_init(void)
@@ -472,8 +533,8 @@ status codec_init(void)
 
 static const schema_entry *find_fingerprint(uint64_t fp)
 {
-    for (size_t i = 0; i < entry_count; i++)
-        if (entries[i].info.fingerprint == fp) return &entries[i];
+    for (size_t i = 0; i < g.count; i++)
+        if (g.entries[i].info.fingerprint == fp) return &g.entries[i];
     return NULL;
 }
 
@@ -580,7 +641,7 @@ status codec_encode(const message *m, buf *out)
     TRY(codec_init());
     if ((unsigned)m->type >= MSG_TYPE_COUNT || m->type == MSG_NONE)
         return status_set(ST_INVALID, "cannot encode a message of type %d", (int)m->type);
-    const schema_entry *e = current_of[m->type];
+    const schema_entry *e = g.current_of[m->type];
     avro_value_t val;
     if (avro_generic_value_new(e->iface, &val) != 0)
         return status_set(ST_NOMEM, "codec: cannot create an Avro value");
@@ -761,7 +822,7 @@ msg_type codec_peek_type(const void *data, size_t len)
 static const schema_entry *current(msg_type type)
 {
     if (codec_init() != ST_OK || type <= MSG_NONE || type >= MSG_TYPE_COUNT) return NULL;
-    return current_of[type];
+    return g.current_of[type];
 }
 
 uint64_t codec_fingerprint(msg_type type)
@@ -784,11 +845,11 @@ const char *codec_canonical_form(msg_type type)
 
 size_t codec_schema_count(void)
 {
-    return codec_init() == ST_OK ? entry_count : 0;
+    return codec_init() == ST_OK ? g.count : 0;
 }
 
 const codec_schema_info *codec_schema_at(size_t i)
 {
-    if (codec_init() != ST_OK || i >= entry_count) return NULL;
-    return &entries[i].info;
+    if (codec_init() != ST_OK || i >= g.count) return NULL;
+    return &g.entries[i].info;
 }

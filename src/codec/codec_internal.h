@@ -20,6 +20,11 @@ typedef struct codec_embedded_schema {
 extern const codec_embedded_schema codec_embedded_schemas[];
 extern const size_t codec_embedded_schema_count;
 
+/* Loads the schema texts `list[0..n)` the way the embedded ones are loaded at start-up, checks
+ * them against the C structs and each other, and releases them again: ST_OK, or ST_INTERNAL with
+ * the reason as this thread's status message. For tests of the start-up checks. */
+status codec_check_schema_set(const codec_embedded_schema *list, size_t n);
+
 /* Appends the Parsing Canonical Form of `schema` to `out`. ST_INVALID for a schema type that has
  * no canonical form here (none of ours), ST_LIMIT/ST_NOMEM from `out`. */
 status codec_pcf_from_schema(avro_schema_t schema, buf *out);

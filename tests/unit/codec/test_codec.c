@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "codec/codec.h"
+#include "codec/codec_internal.h"
 #include "codec/fingerprint.h"
 #include "samples.h"
 
@@ -780,6 +781,118 @@ static void seed_credit_money_command_reads_with_defaults(void **state)
     assert_rejected(f, n, "CreditMoneyCommand.amount: truncated body");
 }
 
+/* ---- start-up checks of the schema files ---- */
+
+#define ID_T "{\"type\":\"fixed\",\"name\":\"Id\",\"size\":16}"
+#define REC_T(name, fields)                                                                        \
+    "{\"type\":\"record\",\"name\":\"" name                                                        \
+    "\",\"namespace\":\"nl.openweb.data\",\"fields\":[" fields "]}"
+#define FIELD(name, type) "{\"name\":\"" name "\",\"type\":" type "}"
+
+/* The embedded schema set with the entry for `file` replaced by `json` (NULL: removed; `file` not
+ * in the set: added as an older version), checked as at start-up. */
+static void assert_set_refused(const char *file, const char *json, const char *needle)
+{
+    size_t n = codec_embedded_schema_count;
+    codec_embedded_schema *list = calloc(n + 1, sizeof *list);
+    assert_non_null(list);
+    size_t k = 0;
+    bool replaced = false;
+    for (size_t i = 0; i < n; i++) {
+        if (!strcmp(codec_embedded_schemas[i].file, file)) {
+            replaced = true;
+            if (!json) continue;
+            list[k] = codec_embedded_schemas[i];
+            list[k++].json = json;
+        } else {
+            list[k++] = codec_embedded_schemas[i];
+        }
+    }
+    if (!replaced) list[k++] = (codec_embedded_schema){file, false, json};
+    status st = codec_check_schema_set(list, k);
+    free(list);
+    if (st != ST_INTERNAL) fail_msg("set with %s accepted, expected: %s", file, needle);
+    if (!strstr(status_message(), needle))
+        fail_msg("message \"%s\" lacks \"%s\"", status_message(), needle);
+}
+
+static void startup_checks_refuse_broken_schema_files(void **state)
+{
+    assert_int_equal(codec_check_schema_set(codec_embedded_schemas, codec_embedded_schema_count),
+                     ST_OK);
+    assert_set_refused("FindUserQuery.avsc", "{\"type\":", "FindUserQuery.avsc does not parse");
+    assert_set_refused("FindUserQuery.avsc", NULL, "schemas/FindUserQuery.avsc is missing");
+    assert_set_refused("FindUserQuery.avsc",
+                       "{\"type\":\"record\",\"name\":\"FindUserQuery\",\"namespace\":\"x\","
+                       "\"fields\":[]}",
+                       "namespace is not nl.openweb.data");
+    assert_set_refused("FindUserQuery.avsc", REC_T("FindBankAccountQuery", FIELD("id", ID_T)),
+                       "holds record FindBankAccountQuery: name the file "
+                       "FindBankAccountQuery.avsc");
+    assert_set_refused("FindUserQuery.avsc", REC_T("FindUserQuery", FIELD("id", ID_T)),
+                       "field count differs from the C struct");
+    assert_set_refused(
+        "FindUserQuery.avsc",
+        REC_T("FindUserQuery", FIELD("username", "\"string\"") "," FIELD("id", ID_T)),
+        "field 'id' is not in the order of the spec");
+    assert_set_refused(
+        "FindUserQuery.avsc",
+        REC_T("FindUserQuery", FIELD("id", "{\"type\":\"fixed\",\"name\":\"Id\","
+                                           "\"size\":8}") "," FIELD("username", "\"string\"")),
+        "field 'id' has a type the C struct cannot hold");
+    assert_set_refused(
+        "FindUserQuery.avsc",
+        REC_T("FindUserQuery",
+              FIELD("id", ID_T) "," FIELD("username", "{\"type\":\"array\",\"items\":\"int\"}")),
+        "uses a type the codec cannot check");
+    assert_set_refused(
+        "CommandFailed.avsc",
+        REC_T("CommandFailed",
+              FIELD("id", ID_T) "," FIELD(
+                  "command_name",
+                  "{\"type\":\"enum\",\"name\":\"CommandName\",\"symbols\":["
+                  "\"CreateBankAccountCommand\",\"CreateUserAccountCommand\","
+                  "\"AddUserToBankAccountCommand\",\"RemoveUserFromBankAccountCommand\","
+                  "\"MoneyTransferCommand\",\"DebitMoneyCommand\",\"CreditMoneyCommand\","
+                  "\"ReturnMoneyCommand\",\"MarkTransferCompletedCommand\","
+                  "\"MarkTransferFailedCommand\"]}") "," FIELD("reason", "\"string\"")),
+        "define the enum of field 'command_name' differently");
+    assert_set_refused(
+        "CommandFailed.avsc",
+        REC_T("CommandFailed",
+              FIELD("id", ID_T) "," FIELD(
+                  "command_name",
+                  "{\"type\":\"enum\",\"name\":\"CommandName\","
+                  "\"symbols\":[\"FindUserQuery\"]}") "," FIELD("reason", "\"string\"")),
+        "enum symbol FindUserQuery is not a record of its kind");
+    /* An older version may lack a field only if the current schema defaults it to "" / 0 / null. */
+    assert_set_refused(
+        "CreditMoneyCommand.avsc",
+        REC_T("CreditMoneyCommand",
+              FIELD("id", ID_T) "," FIELD("iban", "\"string\"") "," FIELD(
+                  "amount", "\"long\"") "," FIELD("token", "\"string\"") "," FIELD("username",
+                                                                                   "\"string\"")),
+        "schemas/history/CreditMoneyCommand.1.avsc lacks field 'token', and the "
+        "current schema gives it no zero default");
+    assert_set_refused("history/FindUserQuery.0.avsc", REC_T("FindUserQuery", FIELD("id", ID_T)),
+                       "lacks field 'username'");
+    assert_set_refused("history/FindUserQuery.0.avsc", codec_schema_json(MSG_FIND_USER_QUERY),
+                       "has the same fingerprint as");
+    assert_set_refused("history/Other.avsc", REC_T("SomethingElse", FIELD("id", ID_T)),
+                       "record SomethingElse is not in domain/messages.h");
+
+    /* And a valid older version with an extra, since dropped, field is accepted. */
+    static const char older[] =
+        REC_T("FindUserQuery",
+              FIELD("id", ID_T) "," FIELD("username", "\"string\"") "," FIELD("gone", "\"long\""));
+    codec_embedded_schema *list = calloc(codec_embedded_schema_count + 1, sizeof *list);
+    assert_non_null(list);
+    memcpy(list, codec_embedded_schemas, codec_embedded_schema_count * sizeof *list);
+    list[codec_embedded_schema_count] = (codec_embedded_schema){"history/x.avsc", false, older};
+    assert_int_equal(codec_check_schema_set(list, codec_embedded_schema_count + 1), ST_OK);
+    free(list);
+}
+
 /* ---- robustness ---- */
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
@@ -916,6 +1029,7 @@ int main(void)
         cmocka_unit_test(decode_rejects_malformed_bodies),
         cmocka_unit_test(encode_rejects_what_it_cannot_represent),
         cmocka_unit_test(seed_credit_money_command_reads_with_defaults),
+        cmocka_unit_test(startup_checks_refuse_broken_schema_files),
         cmocka_unit_test(random_mutations_are_safe),
         cmocka_unit_test(concurrent_encode_and_decode),
     };
