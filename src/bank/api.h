@@ -1,0 +1,42 @@
+/* The bank's GraphQL API (graphql/bank.graphql): resolvers for the seed's schema (spec 6.2, 6.6,
+ * with the INTENDED fixes F6-F9, F13, F21) plus `transfer` and `account`, on top of the bus, and
+ * the fan-out of derived transactions to `stream_transactions` subscribers with their filters.
+ *
+ * Threads: resolvers run on the HTTP loop thread. Bus answers, password work (on the API's own
+ * worker threads) and published transactions arrive on other threads; they are queued in the
+ * API's inbox and handled on the loop thread (http_post wakes it). */
+#ifndef BANK_API_H
+#define BANK_API_H
+
+#include <stdint.h>
+
+#include "bus/bus.h"
+#include "graphql/graphql.h"
+#include "http/http_server.h"
+
+typedef struct bank_api bank_api;
+
+typedef struct bank_api_config {
+    int64_t deadline_ms;  /* per bus request; 0: BUS_DEFAULT_DEADLINE_MS (2000, as the seed) */
+    int password_workers; /* threads hashing/verifying passwords; 0: 2 */
+} bank_api_config;
+
+/* Builds the schema from `sdl` (the text of graphql/bank.graphql), registers the resolvers and
+ * subscribes to the bus's transactions. Caller frees with bank_api_free. */
+status bank_api_new(bus *b, const char *sdl, size_t sdl_len, const bank_api_config *cfg,
+                    bank_api **out);
+
+/* The schema, for the GraphQL executor of the HTTP server. */
+const gql_schema *bank_api_schema(bank_api *api);
+
+/* The context pointer the executor passes to gql_execute/gql_subscribe. */
+void *bank_api_context(bank_api *api);
+
+/* Tells the API which server's loop runs its executions (before the server runs). */
+void bank_api_attach(bank_api *api, http_server *srv);
+
+/* Frees the API. Call after the server's loop has ended and after the bus is closed (so no more
+ * answers arrive); what is still in the inbox is completed on the calling thread. */
+void bank_api_free(bank_api *api);
+
+#endif

@@ -1,0 +1,438 @@
+#include "bank/projector.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bank/read_model.h"
+#include "base/clock.h"
+#include "base/log.h"
+#include "codec/codec.h"
+#include "domain/projection.h"
+
+#define QUEUE_CAPACITY 4096 /* events waiting to be applied */
+#define BATCH_MAX 512       /* events per read model transaction */
+
+enum { STORE_USER, STORE_BANK, STORE_TRANSFER, N_STORES };
+static const char *const store_names[N_STORES] = {"user", "bank", "transfer"};
+
+typedef struct item {
+    int store;
+    uint64_t position;
+    void *value;
+    size_t len;
+} item;
+
+typedef struct follower {
+    struct projector *p;
+    int store;
+    store_subscription *sub;
+} follower;
+
+typedef struct query_server {
+    struct projector *p;
+    pthread_mutex_t mu;
+    read_model_reader *reader; /* opened on first use */
+    bus_subscription *sub;
+} query_server;
+
+struct projector {
+    bank_stores stores;
+    store *by_index[N_STORES];
+    char *db_path;
+    bus *bus;
+    read_model *rm;
+    follower followers[N_STORES];
+    query_server user_queries, bank_queries;
+
+    pthread_mutex_t mu;
+    pthread_cond_t not_empty, not_full, progress;
+    item *ring;
+    size_t head, count;
+    bool stopping;
+    uint64_t applied[N_STORES]; /* guarded by mu */
+    uint64_t initial_head[N_STORES];
+    pthread_t thread;
+    bool thread_started;
+
+    transaction_happened_event *published; /* per batch, before publishing */
+    size_t n_published;
+};
+
+/* ---- following the stores ---- */
+
+static status on_event(void *ctx, const store_event *ev)
+{
+    follower *f = ctx;
+    projector *p = f->p;
+    void *copy = malloc(ev->value.len ? ev->value.len : 1);
+    if (!copy)
+        return status_set(ST_NOMEM, "out of memory following the %s store", store_names[f->store]);
+    memcpy(copy, ev->value.data, ev->value.len);
+    pthread_mutex_lock(&p->mu);
+    while (p->count == QUEUE_CAPACITY && !p->stopping)
+        pthread_cond_wait(&p->not_full, &p->mu);
+    if (p->stopping) {
+        pthread_mutex_unlock(&p->mu);
+        free(copy);
+        return ST_CLOSED;
+    }
+    p->ring[(p->head + p->count) % QUEUE_CAPACITY] =
+        (item){.store = f->store, .position = ev->position, .value = copy, .len = ev->value.len};
+    p->count++;
+    pthread_cond_signal(&p->not_empty);
+    pthread_mutex_unlock(&p->mu);
+    return ST_OK;
+}
+
+/* ---- applying events ---- */
+
+static status transfer_of(projector *p, const uuid *id, transfer_started_event *out, bool *found)
+{
+    rm_transfer t;
+    status st = read_model_transfer(p->rm, id, &t);
+    if (st == ST_OK) {
+        memset(out, 0, sizeof *out);
+        out->id = t.id;
+        out->amount = t.amount;
+        memcpy(out->from, t.from, sizeof out->from);
+        memcpy(out->to, t.to, sizeof out->to);
+        memcpy(out->description, t.description, sizeof out->description);
+        memcpy(out->username, t.username, sizeof out->username);
+        *found = true;
+        return ST_OK;
+    }
+    if (st != ST_NOT_FOUND) return st;
+    /* Not projected yet (the transfer store is followed separately): read it from its store. */
+    transfer_state ts;
+    transfer_state_init(&ts);
+    TRY(aggregate_load_transfer(p->stores.transfer, id, &ts));
+    *found = ts.exists;
+    if (ts.exists) *out = ts.start;
+    return ST_OK;
+}
+
+static status apply_money(projector *p, const message *m, const char *iban, const uuid *id)
+{
+    int64_t balance;
+    TRY(read_model_balance(p->rm, iban, &balance));
+    transfer_started_event transfer;
+    bool found = false;
+    TRY(transfer_of(p, id, &transfer, &found));
+    transaction_happened_event th;
+    TRY(projection_transaction(m, found ? &transfer : NULL, balance, &th));
+    rm_transaction t = {.new_balance = th.new_balance, .changed_by = th.changed_by};
+    memcpy(t.iban, th.iban, sizeof t.iban);
+    memcpy(t.from_to, th.from_to, sizeof t.from_to);
+    memcpy(t.description, th.description, sizeof t.description);
+    TRY(read_model_add_transaction(p->rm, &t));
+    th.transaction_id = t.id;
+    p->published[p->n_published++] = th;
+    return ST_OK;
+}
+
+static status apply(projector *p, const item *it)
+{
+    message m;
+    status st = codec_decode(it->value, it->len, &m);
+    if (st != ST_OK) {
+        /* A record nobody can read must not stop the projection (F14): log it and go on. */
+        LOG_ERROR("projector", "%s store position %llu is unreadable, skipped: %s",
+                  store_names[it->store], (unsigned long long)it->position, status_message());
+        return ST_OK;
+    }
+    switch (m.type) {
+    case MSG_USER_ACCOUNT_CREATED_EVENT:
+        st = read_model_put_user(p->rm, m.u.user_account_created.username,
+                                 m.u.user_account_created.password);
+        break;
+    case MSG_BANK_ACCOUNT_CREATED_EVENT:
+        st = read_model_create_account(p->rm, m.u.bank_account_created.iban,
+                                       m.u.bank_account_created.token,
+                                       m.u.bank_account_created.username, it->position);
+        break;
+    case MSG_USER_ADDED_TO_BANK_ACCOUNT_EVENT:
+        st = read_model_add_owner(p->rm, m.u.user_added_to_bank_account.iban,
+                                  m.u.user_added_to_bank_account.username,
+                                  m.u.user_added_to_bank_account.token, it->position);
+        break;
+    case MSG_USER_REMOVED_FROM_BANK_ACCOUNT_EVENT:
+        st = read_model_remove_owner(p->rm, m.u.user_removed_from_bank_account.iban,
+                                     m.u.user_removed_from_bank_account.username);
+        break;
+    case MSG_MONEY_CREDITED_EVENT:
+        st = apply_money(p, &m, m.u.money_credited.iban, &m.u.money_credited.id);
+        break;
+    case MSG_MONEY_DEBITED_EVENT:
+        st = apply_money(p, &m, m.u.money_debited.iban, &m.u.money_debited.id);
+        break;
+    case MSG_MONEY_RETURNED_EVENT:
+        st = apply_money(p, &m, m.u.money_returned.iban, &m.u.money_returned.id);
+        break;
+    case MSG_TRANSFER_STARTED_EVENT:
+        st = read_model_put_transfer(p->rm, &m.u.transfer_started);
+        break;
+    case MSG_TRANSFER_COMPLETED_EVENT:
+        st = read_model_end_transfer(p->rm, &m.u.transfer_completed.id, true, NULL);
+        break;
+    case MSG_TRANSFER_FAILED_EVENT:
+        st = read_model_end_transfer(p->rm, &m.u.transfer_failed.id, false,
+                                     m.u.transfer_failed.reason);
+        break;
+    default:
+        LOG_WARN("projector", "%s store position %llu holds a %s, skipped", store_names[it->store],
+                 (unsigned long long)it->position, msg_type_name(m.type));
+        break;
+    }
+    message_clear(&m);
+    return st;
+}
+
+/* Applies a batch in one transaction with its checkpoints; publishes its transactions after. */
+static status apply_batch(projector *p, item *batch, size_t n, uint64_t done[N_STORES])
+{
+    p->n_published = 0;
+    TRY(read_model_begin(p->rm));
+    status st = ST_OK;
+    uint64_t last[N_STORES] = {0};
+    for (size_t i = 0; i < n && st == ST_OK; i++) {
+        st = apply(p, &batch[i]);
+        last[batch[i].store] = batch[i].position;
+    }
+    for (int s = 0; s < N_STORES && st == ST_OK; s++)
+        if (last[s]) st = read_model_set_checkpoint(p->rm, store_names[s], last[s]);
+    if (st == ST_OK) st = read_model_commit(p->rm);
+    if (st != ST_OK) {
+        read_model_rollback(p->rm);
+        return st;
+    }
+    for (int s = 0; s < N_STORES; s++)
+        if (last[s]) done[s] = last[s];
+    for (size_t i = 0; p->bus && i < p->n_published; i++) {
+        message m = {.type = MSG_TRANSACTION_HAPPENED_EVENT};
+        m.u.transaction_happened = p->published[i];
+        bus_publish(p->bus, BUS_SUBJECT_TRANSACTIONS, &m);
+    }
+    return ST_OK;
+}
+
+static void *apply_main(void *arg)
+{
+    projector *p = arg;
+    item *batch = malloc(BATCH_MAX * sizeof *batch);
+    for (;;) {
+        pthread_mutex_lock(&p->mu);
+        while (!p->count && !p->stopping)
+            pthread_cond_wait(&p->not_empty, &p->mu);
+        if (!p->count) {
+            pthread_mutex_unlock(&p->mu);
+            break;
+        }
+        size_t n = 0;
+        while (p->count && n < BATCH_MAX) {
+            batch[n++] = p->ring[p->head];
+            p->head = (p->head + 1) % QUEUE_CAPACITY;
+            p->count--;
+        }
+        pthread_cond_broadcast(&p->not_full);
+        pthread_mutex_unlock(&p->mu);
+
+        uint64_t done[N_STORES] = {0};
+        status st;
+        while ((st = apply_batch(p, batch, n, done)) != ST_OK) {
+            /* The read model could not be written (disk full, I/O): nothing was applied, so
+             * try the same batch again rather than lose or skip it. */
+            LOG_ERROR("projector", "cannot apply %zu events, retrying: %s", n, status_message());
+            clock_sleep_ms(1000);
+            pthread_mutex_lock(&p->mu);
+            bool stop = p->stopping;
+            pthread_mutex_unlock(&p->mu);
+            if (stop) break;
+        }
+        for (size_t i = 0; i < n; i++)
+            free(batch[i].value);
+        pthread_mutex_lock(&p->mu);
+        for (int s = 0; s < N_STORES; s++)
+            if (done[s]) p->applied[s] = done[s];
+        pthread_cond_broadcast(&p->progress);
+        pthread_mutex_unlock(&p->mu);
+    }
+    free(batch);
+    return NULL;
+}
+
+/* ---- queries ---- */
+
+static void answer_query(query_server *qs, const message *q, bus_reply *reply)
+{
+    message a = {0};
+    json_t *result = NULL;
+    status st;
+    pthread_mutex_lock(&qs->mu);
+    if (!qs->reader)
+        st = read_model_reader_open(qs->p->db_path, &qs->reader);
+    else
+        st = ST_OK;
+    if (st == ST_OK) {
+        read_model_reader *r = qs->reader;
+        switch (q->type) {
+        case MSG_FIND_USER_QUERY:
+            st = rm_find_user(r, q->u.find_user.username, &result);
+            break;
+        case MSG_FIND_BANK_ACCOUNT_QUERY:
+            st = rm_find_bank_account(r, q->u.find_bank_account.iban, &result);
+            break;
+        case MSG_FIND_BANK_ACCOUNTS_FOR_USER_QUERY:
+            st = rm_find_bank_accounts_for_user(r, q->u.find_bank_accounts_for_user.username,
+                                                &result);
+            break;
+        case MSG_TRANSACTION_BY_ID_QUERY:
+            st = rm_transaction_by_id(r, q->u.transaction_by_id.transaction_id, &result);
+            break;
+        case MSG_TRANSACTIONS_BY_IBAN_QUERY:
+            st = rm_transactions_by_iban(r, q->u.transactions_by_iban.iban,
+                                         q->u.transactions_by_iban.max_items, &result);
+            break;
+        case MSG_ALL_LAST_TRANSACTIONS_QUERY:
+            st = rm_all_last_transactions(r, &result);
+            break;
+        default:
+            st = status_set(ST_INVALID, "%s is not a query", msg_type_name(q->type));
+            break;
+        }
+    }
+    pthread_mutex_unlock(&qs->mu);
+    uuid id = q->u.find_user.id; /* every query starts with its id */
+    char *text = result ? json_dumps(result, JSON_COMPACT) : NULL;
+    json_decref(result);
+    if (st == ST_OK && text) {
+        a.type = MSG_QUERY_SUCCEEDED;
+        a.u.query_succeeded.id = id;
+        a.u.query_succeeded.query_name = q->type;
+        a.u.query_succeeded.query_result = text;
+    } else {
+        a.type = MSG_QUERY_FAILED;
+        a.u.query_failed.id = id;
+        a.u.query_failed.query_name = q->type;
+        MSG_SET(a.u.query_failed.reason, st == ST_OK ? "out of memory" : status_message());
+        free(text);
+    }
+    bus_answer(reply, &a);
+    message_clear(&a);
+}
+
+static void on_query(void *ctx, const message *q, bus_reply *reply)
+{
+    answer_query(ctx, q, reply);
+}
+
+static status serve(projector *p, query_server *qs, const char *subject)
+{
+    qs->p = p;
+    pthread_mutex_init(&qs->mu, NULL);
+    return bus_serve(p->bus, subject, "projector", on_query, qs, &qs->sub);
+}
+
+static void query_server_stop(query_server *qs)
+{
+    if (!qs->p) return;
+    bus_unsubscribe(qs->sub);
+    read_model_reader_close(qs->reader);
+    pthread_mutex_destroy(&qs->mu);
+}
+
+/* ---- life cycle ---- */
+
+status projector_new(const bank_stores *stores, const char *db_path, bus *b, projector **out)
+{
+    projector *p = calloc(1, sizeof *p);
+    if (!p) return status_set(ST_NOMEM, "out of memory starting the projector");
+    p->stores = *stores;
+    p->by_index[STORE_USER] = stores->user;
+    p->by_index[STORE_BANK] = stores->bank;
+    p->by_index[STORE_TRANSFER] = stores->transfer;
+    p->bus = b;
+    p->db_path = strdup(db_path);
+    p->ring = malloc(QUEUE_CAPACITY * sizeof *p->ring);
+    p->published = malloc(BATCH_MAX * sizeof *p->published);
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->not_empty, NULL);
+    pthread_cond_init(&p->not_full, NULL);
+    pthread_cond_init(&p->progress, NULL);
+    status st = p->db_path && p->ring && p->published
+                    ? read_model_open(db_path, &p->rm)
+                    : status_set(ST_NOMEM, "out of memory starting the projector");
+    for (int s = 0; s < N_STORES && st == ST_OK; s++) {
+        st = read_model_checkpoint(p->rm, store_names[s], &p->applied[s]);
+        if (st == ST_OK) st = store_head(p->by_index[s], &p->initial_head[s]);
+    }
+    if (st == ST_OK) {
+        p->thread_started = pthread_create(&p->thread, NULL, apply_main, p) == 0;
+        if (!p->thread_started) st = status_set(ST_INTERNAL, "cannot start the projector thread");
+    }
+    for (int s = 0; s < N_STORES && st == ST_OK; s++) {
+        p->followers[s] = (follower){.p = p, .store = s};
+        st = store_subscribe(p->by_index[s], p->applied[s] + 1, on_event, &p->followers[s],
+                             &p->followers[s].sub);
+    }
+    if (st == ST_OK && b) st = serve(p, &p->user_queries, BUS_SUBJECT_USER_QUERIES);
+    if (st == ST_OK && b) st = serve(p, &p->bank_queries, BUS_SUBJECT_BANK_QUERIES);
+    if (st != ST_OK) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", status_message());
+        projector_free(p);
+        return status_set(st, "%s", why);
+    }
+    LOG_INFO("projector", "following the stores from positions user %llu, bank %llu, transfer %llu",
+             (unsigned long long)p->applied[0], (unsigned long long)p->applied[1],
+             (unsigned long long)p->applied[2]);
+    *out = p;
+    return ST_OK;
+}
+
+bool projector_caught_up(projector *p)
+{
+    pthread_mutex_lock(&p->mu);
+    bool ok = true;
+    for (int s = 0; s < N_STORES; s++)
+        if (p->applied[s] < p->initial_head[s]) ok = false;
+    pthread_mutex_unlock(&p->mu);
+    return ok;
+}
+
+status projector_wait_caught_up(projector *p, int64_t timeout_ms)
+{
+    int64_t deadline = clock_mono_ms() + timeout_ms;
+    while (!projector_caught_up(p)) {
+        if (clock_mono_ms() >= deadline)
+            return status_set(ST_TIMEOUT, "the projector has not caught up with the stores");
+        clock_sleep_ms(5);
+    }
+    return ST_OK;
+}
+
+void projector_free(projector *p)
+{
+    if (!p) return;
+    query_server_stop(&p->user_queries);
+    query_server_stop(&p->bank_queries);
+    pthread_mutex_lock(&p->mu);
+    p->stopping = true;
+    pthread_cond_broadcast(&p->not_full);
+    pthread_cond_broadcast(&p->not_empty);
+    pthread_mutex_unlock(&p->mu);
+    for (int s = 0; s < N_STORES; s++)
+        if (p->followers[s].sub) store_subscription_close(p->followers[s].sub);
+    if (p->thread_started) pthread_join(p->thread, NULL); /* applies what is queued, then stops */
+    for (size_t i = 0; i < p->count; i++)                 /* left only when the thread never ran */
+        free(p->ring[(p->head + i) % QUEUE_CAPACITY].value);
+    read_model_close(p->rm);
+    pthread_cond_destroy(&p->not_empty);
+    pthread_cond_destroy(&p->not_full);
+    pthread_cond_destroy(&p->progress);
+    pthread_mutex_destroy(&p->mu);
+    free(p->published);
+    free(p->ring);
+    free(p->db_path);
+    free(p);
+}

@@ -1,0 +1,36 @@
+/* The projector (spec 5 with F8-F11, W1, W7): follows the user, bank and transfer stores from its
+ * checkpoints, keeps the read model (bank/read_model.h) and the checkpoints in one SQLite
+ * transaction per batch, answers the queries of spec 5.4 over the bus, and publishes each new
+ * TransactionHappenedEvent once on BUS_SUBJECT_TRANSACTIONS (never again after a restart).
+ *
+ * Transaction ids follow the bank store's order, so a rebuild gives the same ids. A money event
+ * whose transfer is not projected yet reads the transfer from its store (F11).
+ *
+ * Threads: one apply thread plus the stores' subscription threads; the functions below may be
+ * called from any thread. */
+#ifndef BANK_PROJECTOR_H
+#define BANK_PROJECTOR_H
+
+#include <stdbool.h>
+
+#include "bank/aggregates.h"
+#include "bus/bus.h"
+
+typedef struct projector projector;
+
+/* Opens (or creates) the read model at `db_path`, subscribes to the stores from the checkpoints,
+ * and, when `b` is not NULL, serves the user and bank queries and publishes transactions on it.
+ * The stores and the bus must outlive the projector. Caller frees with projector_free. */
+status projector_new(const bank_stores *stores, const char *db_path, bus *b, projector **out);
+
+/* True once every store has been applied up to the newest event it had when the projector
+ * started (W1: the API reports ready only then). */
+bool projector_caught_up(projector *p);
+
+/* Waits (at most timeout_ms) until projector_caught_up; ST_TIMEOUT otherwise. */
+status projector_wait_caught_up(projector *p, int64_t timeout_ms);
+
+/* Stops serving and following, commits what was applied, frees. */
+void projector_free(projector *p);
+
+#endif

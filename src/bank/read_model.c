@@ -1,0 +1,543 @@
+#include "bank/read_model.h"
+
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const schema_sql =
+    "PRAGMA journal_mode=WAL;"
+    "CREATE TABLE IF NOT EXISTS checkpoints(store TEXT PRIMARY KEY, position INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS users(username TEXT PRIMARY KEY, password TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS accounts(iban TEXT PRIMARY KEY, creator_token TEXT NOT NULL,"
+    "  balance INTEGER NOT NULL, last_tx INTEGER);"
+    "CREATE TABLE IF NOT EXISTS owners(iban TEXT NOT NULL, username TEXT NOT NULL,"
+    "  token TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY(iban, username));"
+    "CREATE INDEX IF NOT EXISTS owners_by_user ON owners(username, seq);"
+    "CREATE TABLE IF NOT EXISTS transfers(id BLOB PRIMARY KEY, amount INTEGER NOT NULL,"
+    "  from_iban TEXT NOT NULL, to_iban TEXT NOT NULL, description TEXT NOT NULL,"
+    "  username TEXT NOT NULL, state TEXT NOT NULL, reason TEXT);"
+    "CREATE TABLE IF NOT EXISTS transactions(id INTEGER PRIMARY KEY, iban TEXT NOT NULL,"
+    "  new_balance INTEGER NOT NULL, changed_by INTEGER NOT NULL, from_to TEXT NOT NULL,"
+    "  description TEXT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS transactions_by_iban ON transactions(iban, id);";
+
+enum writer_stmt {
+    W_BEGIN,
+    W_COMMIT,
+    W_ROLLBACK,
+    W_GET_CHECKPOINT,
+    W_SET_CHECKPOINT,
+    W_PUT_USER,
+    W_CREATE_ACCOUNT,
+    W_ADD_OWNER,
+    W_REMOVE_OWNER,
+    W_BALANCE,
+    W_PUT_TRANSFER,
+    W_END_TRANSFER,
+    W_GET_TRANSFER,
+    W_LAST_TX_ID,
+    W_ADD_TX,
+    W_SET_BALANCE,
+    W_COUNT
+};
+
+static const char *const writer_sql[W_COUNT] = {
+    [W_BEGIN] = "BEGIN IMMEDIATE",
+    [W_COMMIT] = "COMMIT",
+    [W_ROLLBACK] = "ROLLBACK",
+    [W_GET_CHECKPOINT] = "SELECT position FROM checkpoints WHERE store=?1",
+    [W_SET_CHECKPOINT] = "INSERT INTO checkpoints(store, position) VALUES(?1, ?2)"
+                         " ON CONFLICT(store) DO UPDATE SET position=excluded.position",
+    [W_PUT_USER] = "INSERT INTO users(username, password) VALUES(?1, ?2)"
+                   " ON CONFLICT(username) DO UPDATE SET password=excluded.password",
+    [W_CREATE_ACCOUNT] = "INSERT OR REPLACE INTO accounts(iban, creator_token, balance, last_tx)"
+                         " VALUES(?1, ?2, 0, NULL)",
+    [W_ADD_OWNER] =
+        "INSERT OR REPLACE INTO owners(iban, username, token, seq) VALUES(?1, ?2, ?3, ?4)",
+    [W_REMOVE_OWNER] = "DELETE FROM owners WHERE iban=?1 AND username=?2",
+    [W_BALANCE] = "SELECT balance FROM accounts WHERE iban=?1",
+    [W_PUT_TRANSFER] =
+        "INSERT OR REPLACE INTO transfers(id, amount, from_iban, to_iban, description,"
+        " username, state, reason) VALUES(?1, ?2, ?3, ?4, ?5, ?6, 'started', NULL)",
+    [W_END_TRANSFER] = "UPDATE transfers SET state=?2, reason=?3 WHERE id=?1",
+    [W_GET_TRANSFER] = "SELECT amount, from_iban, to_iban, description, username, state,"
+                       " coalesce(reason, '') FROM transfers WHERE id=?1",
+    [W_LAST_TX_ID] = "SELECT coalesce(max(id), 0) FROM transactions",
+    [W_ADD_TX] = "INSERT INTO transactions(id, iban, new_balance, changed_by, from_to, description)"
+                 " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+    [W_SET_BALANCE] = "UPDATE accounts SET balance=?2, last_tx=?3 WHERE iban=?1",
+};
+
+struct read_model {
+    sqlite3 *db;
+    sqlite3_stmt *stmt[W_COUNT];
+    int64_t last_tx_id; /* -1 until read from the database */
+};
+
+static status db_error(sqlite3 *db, const char *what)
+{
+    return status_set(ST_IO, "read model: %s: %s", what, sqlite3_errmsg(db));
+}
+
+static status open_db(const char *path, int flags, sqlite3 **out)
+{
+    sqlite3 *db = NULL;
+    if (sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+        status st = status_set(ST_IO, "cannot open read model %s: %s", path,
+                               db ? sqlite3_errmsg(db) : "out of memory");
+        sqlite3_close(db);
+        return st;
+    }
+    sqlite3_busy_timeout(db, 5000);
+    *out = db;
+    return ST_OK;
+}
+
+status read_model_open(const char *path, read_model **out)
+{
+    read_model *rm = calloc(1, sizeof *rm);
+    if (!rm) return status_set(ST_NOMEM, "out of memory opening the read model");
+    rm->last_tx_id = -1;
+    status st = open_db(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, &rm->db);
+    if (st != ST_OK) {
+        free(rm);
+        return st;
+    }
+    /* The read model is rebuilt from the stores if lost, so NORMAL durability is enough: a
+     * commit lost to a power cut is re-applied from the (durable) checkpoint before it. */
+    if (sqlite3_exec(rm->db, schema_sql, NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_exec(rm->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL) != SQLITE_OK) {
+        st = db_error(rm->db, "creating the schema");
+        read_model_close(rm);
+        return st;
+    }
+    for (int i = 0; i < W_COUNT; i++) {
+        if (sqlite3_prepare_v3(rm->db, writer_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &rm->stmt[i],
+                               NULL) != SQLITE_OK) {
+            st = db_error(rm->db, writer_sql[i]);
+            read_model_close(rm);
+            return st;
+        }
+    }
+    *out = rm;
+    return ST_OK;
+}
+
+void read_model_close(read_model *rm)
+{
+    if (!rm) return;
+    for (int i = 0; i < W_COUNT; i++)
+        sqlite3_finalize(rm->stmt[i]);
+    sqlite3_close(rm->db);
+    free(rm);
+}
+
+/* Runs a prepared statement that returns no row. */
+static status run(read_model *rm, sqlite3_stmt *s, const char *what)
+{
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return rc == SQLITE_DONE ? ST_OK : db_error(rm->db, what);
+}
+
+status read_model_begin(read_model *rm)
+{
+    return run(rm, rm->stmt[W_BEGIN], "begin");
+}
+
+status read_model_commit(read_model *rm)
+{
+    return run(rm, rm->stmt[W_COMMIT], "commit");
+}
+
+void read_model_rollback(read_model *rm)
+{
+    run(rm, rm->stmt[W_ROLLBACK], "rollback");
+    rm->last_tx_id = -1; /* re-read: the rolled back batch may have added transactions */
+}
+
+status read_model_checkpoint(read_model *rm, const char *store, uint64_t *position)
+{
+    sqlite3_stmt *s = rm->stmt[W_GET_CHECKPOINT];
+    sqlite3_bind_text(s, 1, store, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    *position = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(s, 0) : 0;
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? ST_OK : db_error(rm->db, "reading a checkpoint");
+}
+
+status read_model_set_checkpoint(read_model *rm, const char *store, uint64_t position)
+{
+    sqlite3_stmt *s = rm->stmt[W_SET_CHECKPOINT];
+    sqlite3_bind_text(s, 1, store, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, (sqlite3_int64)position);
+    return run(rm, s, "writing a checkpoint");
+}
+
+status read_model_put_user(read_model *rm, const char *username, const char *password_hash)
+{
+    sqlite3_stmt *s = rm->stmt[W_PUT_USER];
+    sqlite3_bind_text(s, 1, username, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, password_hash, -1, SQLITE_STATIC);
+    return run(rm, s, "storing a user");
+}
+
+status read_model_add_owner(read_model *rm, const char *iban, const char *username,
+                            const char *token, uint64_t seq)
+{
+    sqlite3_stmt *s = rm->stmt[W_ADD_OWNER];
+    sqlite3_bind_text(s, 1, iban, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, username, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, token, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 4, (sqlite3_int64)seq);
+    return run(rm, s, "adding an owner");
+}
+
+status read_model_create_account(read_model *rm, const char *iban, const char *token,
+                                 const char *username, uint64_t seq)
+{
+    sqlite3_stmt *s = rm->stmt[W_CREATE_ACCOUNT];
+    sqlite3_bind_text(s, 1, iban, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, token, -1, SQLITE_STATIC);
+    TRY(run(rm, s, "creating an account"));
+    return read_model_add_owner(rm, iban, username, token, seq);
+}
+
+status read_model_remove_owner(read_model *rm, const char *iban, const char *username)
+{
+    sqlite3_stmt *s = rm->stmt[W_REMOVE_OWNER];
+    sqlite3_bind_text(s, 1, iban, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, username, -1, SQLITE_STATIC);
+    return run(rm, s, "removing an owner");
+}
+
+status read_model_balance(read_model *rm, const char *iban, int64_t *balance)
+{
+    sqlite3_stmt *s = rm->stmt[W_BALANCE];
+    sqlite3_bind_text(s, 1, iban, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) *balance = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    if (rc == SQLITE_ROW) return ST_OK;
+    if (rc == SQLITE_DONE) return status_set(ST_NOT_FOUND, "iban does not exist");
+    return db_error(rm->db, "reading a balance");
+}
+
+status read_model_put_transfer(read_model *rm, const transfer_started_event *t)
+{
+    sqlite3_stmt *s = rm->stmt[W_PUT_TRANSFER];
+    sqlite3_bind_blob(s, 1, t->id.bytes, 16, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, t->amount);
+    sqlite3_bind_text(s, 3, t->from, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, t->to, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 5, t->description, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 6, t->username, -1, SQLITE_STATIC);
+    return run(rm, s, "storing a transfer");
+}
+
+status read_model_end_transfer(read_model *rm, const uuid *id, bool completed, const char *reason)
+{
+    sqlite3_stmt *s = rm->stmt[W_END_TRANSFER];
+    sqlite3_bind_blob(s, 1, id->bytes, 16, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, completed ? "complete" : "failed", -1, SQLITE_STATIC);
+    if (reason) sqlite3_bind_text(s, 3, reason, -1, SQLITE_STATIC);
+    return run(rm, s, "ending a transfer");
+}
+
+static void copy_column(char *dst, size_t cap, sqlite3_stmt *s, int col)
+{
+    const char *text = (const char *)sqlite3_column_text(s, col);
+    if (!msg_copy_str(dst, cap, text ? text : "")) dst[0] = '\0';
+}
+
+status read_model_transfer(read_model *rm, const uuid *id, rm_transfer *out)
+{
+    sqlite3_stmt *s = rm->stmt[W_GET_TRANSFER];
+    sqlite3_bind_blob(s, 1, id->bytes, 16, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        memset(out, 0, sizeof *out);
+        out->id = *id;
+        out->amount = sqlite3_column_int64(s, 0);
+        copy_column(out->from, sizeof out->from, s, 1);
+        copy_column(out->to, sizeof out->to, s, 2);
+        copy_column(out->description, sizeof out->description, s, 3);
+        copy_column(out->username, sizeof out->username, s, 4);
+        copy_column(out->state, sizeof out->state, s, 5);
+        copy_column(out->reason, sizeof out->reason, s, 6);
+    }
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    if (rc == SQLITE_ROW) return ST_OK;
+    if (rc == SQLITE_DONE) return status_set(ST_NOT_FOUND, "transfer not projected");
+    return db_error(rm->db, "reading a transfer");
+}
+
+status read_model_add_transaction(read_model *rm, rm_transaction *t)
+{
+    if (rm->last_tx_id < 0) {
+        sqlite3_stmt *s = rm->stmt[W_LAST_TX_ID];
+        int rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW) rm->last_tx_id = sqlite3_column_int64(s, 0);
+        sqlite3_reset(s);
+        if (rc != SQLITE_ROW) return db_error(rm->db, "reading the last transaction id");
+    }
+    if (rm->last_tx_id >= INT32_MAX)
+        return status_set(ST_LIMIT, "transaction ids are exhausted (Int range of the API)");
+    int64_t id = rm->last_tx_id + 1;
+    sqlite3_stmt *s = rm->stmt[W_ADD_TX];
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_text(s, 2, t->iban, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, t->new_balance);
+    sqlite3_bind_int64(s, 4, t->changed_by);
+    sqlite3_bind_text(s, 5, t->from_to, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 6, t->description, -1, SQLITE_STATIC);
+    TRY(run(rm, s, "adding a transaction"));
+    s = rm->stmt[W_SET_BALANCE];
+    sqlite3_bind_text(s, 1, t->iban, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, t->new_balance);
+    sqlite3_bind_int64(s, 3, id);
+    TRY(run(rm, s, "updating a balance"));
+    rm->last_tx_id = id;
+    t->id = (int32_t)id;
+    return ST_OK;
+}
+
+/* ---- readers ---- */
+
+enum reader_stmt {
+    R_USER,
+    R_ACCOUNT,
+    R_OWNERS,
+    R_ACCOUNTS_OF_USER,
+    R_TX_BY_ID,
+    R_TX_BY_IBAN,
+    R_LAST_TXS,
+    R_TRANSFER,
+    R_COUNT
+};
+
+static const char *const reader_sql[R_COUNT] = {
+    [R_USER] = "SELECT username, password FROM users WHERE username=?1",
+    [R_ACCOUNT] = "SELECT iban, creator_token, balance FROM accounts WHERE iban=?1",
+    [R_OWNERS] = "SELECT username, token FROM owners WHERE iban=?1 ORDER BY seq",
+    [R_ACCOUNTS_OF_USER] = "SELECT iban FROM owners WHERE username=?1 ORDER BY seq",
+    [R_TX_BY_ID] = "SELECT id, iban, new_balance, changed_by, from_to, description"
+                   " FROM transactions WHERE id=?1",
+    [R_TX_BY_IBAN] = "SELECT id, iban, new_balance, changed_by, from_to, description"
+                     " FROM transactions WHERE iban=?1 ORDER BY id DESC LIMIT ?2",
+    [R_LAST_TXS] = "SELECT t.id, t.iban, t.new_balance, t.changed_by, t.from_to, t.description"
+                   " FROM accounts a JOIN transactions t ON t.id = a.last_tx ORDER BY a.iban",
+    [R_TRANSFER] = "SELECT amount, from_iban, to_iban, description, username, state, reason"
+                   " FROM transfers WHERE id=?1",
+};
+
+struct read_model_reader {
+    sqlite3 *db;
+    sqlite3_stmt *stmt[R_COUNT];
+};
+
+status read_model_reader_open(const char *path, read_model_reader **out)
+{
+    read_model_reader *r = calloc(1, sizeof *r);
+    if (!r) return status_set(ST_NOMEM, "out of memory opening a read model reader");
+    status st = open_db(path, SQLITE_OPEN_READONLY, &r->db);
+    if (st != ST_OK) {
+        free(r);
+        return st;
+    }
+    for (int i = 0; i < R_COUNT; i++) {
+        if (sqlite3_prepare_v3(r->db, reader_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &r->stmt[i],
+                               NULL) != SQLITE_OK) {
+            st = db_error(r->db, reader_sql[i]);
+            read_model_reader_close(r);
+            return st;
+        }
+    }
+    *out = r;
+    return ST_OK;
+}
+
+void read_model_reader_close(read_model_reader *r)
+{
+    if (!r) return;
+    for (int i = 0; i < R_COUNT; i++)
+        sqlite3_finalize(r->stmt[i]);
+    sqlite3_close(r->db);
+    free(r);
+}
+
+static json_t *column_string(sqlite3_stmt *s, int col)
+{
+    const char *text = (const char *)sqlite3_column_text(s, col);
+    return json_string(text ? text : "");
+}
+
+json_t *rm_transaction_json(const rm_transaction *t)
+{
+    return json_pack("{s:s, s:I, s:I, s:s, s:s, s:i}", "iban", t->iban, "new-balance",
+                     (json_int_t)t->new_balance, "changed-by", (json_int_t)t->changed_by, "from-to",
+                     t->from_to, "description", t->description, "id", (int)t->id);
+}
+
+static json_t *transaction_row(sqlite3_stmt *s)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "iban", column_string(s, 1));
+    json_object_set_new(o, "new-balance", json_integer(sqlite3_column_int64(s, 2)));
+    json_object_set_new(o, "changed-by", json_integer(sqlite3_column_int64(s, 3)));
+    json_object_set_new(o, "from-to", column_string(s, 4));
+    json_object_set_new(o, "description", column_string(s, 5));
+    json_object_set_new(o, "id", json_integer(sqlite3_column_int64(s, 0)));
+    return o;
+}
+
+static void done(sqlite3_stmt *s)
+{
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+}
+
+status rm_find_user(read_model_reader *r, const char *username, json_t **out)
+{
+    sqlite3_stmt *s = r->stmt[R_USER];
+    sqlite3_bind_text(s, 1, username, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        *out = json_pack("{s:o, s:o}", "username", column_string(s, 0), "password",
+                         column_string(s, 1));
+    done(s);
+    if (rc == SQLITE_ROW) return ST_OK;
+    if (rc == SQLITE_DONE) return status_set(ST_NOT_FOUND, "username does not exist");
+    return db_error(r->db, "finding a user");
+}
+
+status rm_find_bank_account(read_model_reader *r, const char *iban, json_t **out)
+{
+    sqlite3_stmt *s = r->stmt[R_ACCOUNT];
+    sqlite3_bind_text(s, 1, iban, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    json_t *account = NULL;
+    if (rc == SQLITE_ROW)
+        account = json_pack("{s:o, s:[o], s:I, s:i}", "iban", column_string(s, 0), "token",
+                            column_string(s, 1), "balance", (json_int_t)sqlite3_column_int64(s, 2),
+                            "limit", -50000);
+    done(s);
+    if (rc == SQLITE_DONE) return status_set(ST_NOT_FOUND, "iban does not exist");
+    if (rc != SQLITE_ROW || !account) return db_error(r->db, "finding an account");
+    json_t *users = json_object();
+    s = r->stmt[R_OWNERS];
+    sqlite3_bind_text(s, 1, iban, -1, SQLITE_STATIC);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        json_object_set_new(users, (const char *)sqlite3_column_text(s, 0), column_string(s, 1));
+    done(s);
+    json_object_set_new(account, "users", users);
+    if (rc != SQLITE_DONE) {
+        json_decref(account);
+        return db_error(r->db, "finding the owners of an account");
+    }
+    *out = account;
+    return ST_OK;
+}
+
+status rm_find_bank_accounts_for_user(read_model_reader *r, const char *username, json_t **out)
+{
+    sqlite3_stmt *s = r->stmt[R_ACCOUNTS_OF_USER];
+    sqlite3_bind_text(s, 1, username, -1, SQLITE_STATIC);
+    /* Collect the ibans first: the statement is reset before the nested account queries. */
+    json_t *ibans = json_array();
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        json_array_append_new(ibans, column_string(s, 0));
+    done(s);
+    if (rc != SQLITE_DONE) {
+        json_decref(ibans);
+        return db_error(r->db, "finding the accounts of a user");
+    }
+    if (json_array_size(ibans) == 0) {
+        json_decref(ibans);
+        return status_set(ST_NOT_FOUND, "username does not have accounts");
+    }
+    json_t *accounts = json_array();
+    size_t i;
+    json_t *iban;
+    json_array_foreach(ibans, i, iban)
+    {
+        json_t *account;
+        status st = rm_find_bank_account(r, json_string_value(iban), &account);
+        if (st == ST_OK) json_array_append_new(accounts, account);
+    }
+    json_decref(ibans);
+    *out = accounts;
+    return ST_OK;
+}
+
+status rm_transaction_by_id(read_model_reader *r, int32_t id, json_t **out)
+{
+    sqlite3_stmt *s = r->stmt[R_TX_BY_ID];
+    sqlite3_bind_int(s, 1, id);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) *out = transaction_row(s);
+    done(s);
+    if (rc == SQLITE_ROW) return ST_OK;
+    if (rc == SQLITE_DONE) return status_set(ST_NOT_FOUND, "transaction does not exist");
+    return db_error(r->db, "finding a transaction");
+}
+
+static status collect_transactions(read_model_reader *r, sqlite3_stmt *s, json_t **out)
+{
+    json_t *list = json_array();
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        json_array_append_new(list, transaction_row(s));
+    done(s);
+    if (rc != SQLITE_DONE) {
+        json_decref(list);
+        return db_error(r->db, "listing transactions");
+    }
+    *out = list;
+    return ST_OK;
+}
+
+status rm_transactions_by_iban(read_model_reader *r, const char *iban, int32_t max_items,
+                               json_t **out)
+{
+    sqlite3_stmt *s = r->stmt[R_TX_BY_IBAN];
+    sqlite3_bind_text(s, 1, iban, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 2, max_items > 0 ? max_items : 0);
+    return collect_transactions(r, s, out);
+}
+
+status rm_all_last_transactions(read_model_reader *r, json_t **out)
+{
+    return collect_transactions(r, r->stmt[R_LAST_TXS], out);
+}
+
+status rm_find_transfer(read_model_reader *r, const uuid *id, json_t **out)
+{
+    sqlite3_stmt *s = r->stmt[R_TRANSFER];
+    sqlite3_bind_blob(s, 1, id->bytes, 16, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        char text[UUID_STR_LEN + 1];
+        json_t *o = json_object();
+        json_object_set_new(o, "uuid", json_string(uuid_format(id, text)));
+        json_object_set_new(o, "amount", json_integer(sqlite3_column_int64(s, 0)));
+        json_object_set_new(o, "from", column_string(s, 1));
+        json_object_set_new(o, "to", column_string(s, 2));
+        json_object_set_new(o, "description", column_string(s, 3));
+        json_object_set_new(o, "username", column_string(s, 4));
+        json_object_set_new(o, "state", column_string(s, 5));
+        json_object_set_new(o, "reason",
+                            sqlite3_column_type(s, 6) == SQLITE_NULL ? json_null()
+                                                                     : column_string(s, 6));
+        *out = o;
+    }
+    done(s);
+    if (rc == SQLITE_ROW) return ST_OK;
+    if (rc == SQLITE_DONE) return status_set(ST_NOT_FOUND, "transfer does not exist");
+    return db_error(r->db, "finding a transfer");
+}

@@ -1,0 +1,95 @@
+/* The projector's read model (CQRS query side) in SQLite: users, accounts with their owners,
+ * transfers, the global transaction list, and the per-store checkpoints, all updated in one
+ * transaction per batch so that a restart continues exactly where the last commit ended.
+ *
+ * Threads: one writer (the projector thread) uses read_model_* writes; each querying thread opens
+ * its own read_model_reader. WAL mode lets readers run beside the writer. */
+#ifndef BANK_READ_MODEL_H
+#define BANK_READ_MODEL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/status.h"
+#include "domain/messages.h"
+
+typedef struct read_model read_model;
+typedef struct read_model_reader read_model_reader;
+
+/* A transfer as the projection keeps it (no token: secrets stay out of the read model). */
+typedef struct rm_transfer {
+    uuid id;
+    int64_t amount;
+    msg_iban from;
+    msg_iban to;
+    msg_text description;
+    msg_username username;
+    char state[12]; /* "started", "complete", "failed" */
+    msg_text reason;
+} rm_transfer;
+
+/* A recorded transaction (spec 5.3); `id` is assigned by read_model_add_transaction. */
+typedef struct rm_transaction {
+    int32_t id;
+    msg_iban iban;
+    int64_t new_balance;
+    int64_t changed_by;
+    msg_iban from_to;
+    msg_text description;
+} rm_transaction;
+
+/* Opens (creating if needed) the read model database at `path`. Caller frees with read_model_close.
+ */
+status read_model_open(const char *path, read_model **out);
+void read_model_close(read_model *rm);
+
+/* Writer side: a batch is begin, any number of changes, commit (or rollback on error). */
+status read_model_begin(read_model *rm);
+status read_model_commit(read_model *rm);
+void read_model_rollback(read_model *rm);
+
+/* The last applied position of `store` ("user", "bank", "transfer"); 0 if none. */
+status read_model_checkpoint(read_model *rm, const char *store, uint64_t *position);
+status read_model_set_checkpoint(read_model *rm, const char *store, uint64_t position);
+
+status read_model_put_user(read_model *rm, const char *username, const char *password_hash);
+/* A new account with balance 0, owned by `username` with `token`; `seq` orders a user's accounts.
+ */
+status read_model_create_account(read_model *rm, const char *iban, const char *token,
+                                 const char *username, uint64_t seq);
+status read_model_add_owner(read_model *rm, const char *iban, const char *username,
+                            const char *token, uint64_t seq);
+status read_model_remove_owner(read_model *rm, const char *iban, const char *username);
+/* The balance of `iban` (ST_NOT_FOUND for an unknown account). */
+status read_model_balance(read_model *rm, const char *iban, int64_t *balance);
+
+status read_model_put_transfer(read_model *rm, const transfer_started_event *started);
+status read_model_end_transfer(read_model *rm, const uuid *id, bool completed, const char *reason);
+/* The transfer `id` (ST_NOT_FOUND if not projected yet). */
+status read_model_transfer(read_model *rm, const uuid *id, rm_transfer *out);
+
+/* Sets the balance of t->iban to t->new_balance and appends the transaction with the next id
+ * (1 for the first), stored into t->id. */
+status read_model_add_transaction(read_model *rm, rm_transaction *t);
+
+/* Reader side (one per querying thread). */
+status read_model_reader_open(const char *path, read_model_reader **out);
+void read_model_reader_close(read_model_reader *r);
+
+/* Query answers as JSON (spec 5.4, keys with dashes as the seed's EDN). Each returns ST_OK with a
+ * new json_t (caller decrefs) or ST_NOT_FOUND with the spec's failure reason in status_message().
+ */
+status rm_find_user(read_model_reader *r, const char *username, json_t **out);
+status rm_find_bank_account(read_model_reader *r, const char *iban, json_t **out);
+status rm_find_bank_accounts_for_user(read_model_reader *r, const char *username, json_t **out);
+status rm_transaction_by_id(read_model_reader *r, int32_t id, json_t **out);
+status rm_transactions_by_iban(read_model_reader *r, const char *iban, int32_t max_items,
+                               json_t **out);
+status rm_all_last_transactions(read_model_reader *r, json_t **out);
+status rm_find_transfer(read_model_reader *r, const uuid *id, json_t **out);
+
+/* A transaction as JSON {iban, new-balance, changed-by, from-to, description, id}. */
+json_t *rm_transaction_json(const rm_transaction *t);
+
+#endif

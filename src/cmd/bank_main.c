@@ -1,0 +1,282 @@
+/* bank: the event-sourced bank. `bank run` starts everything in one process: the three event
+ * stores, the command handler with the transfer saga, the projector, and the GraphQL endpoint
+ * with GraphiQL and the web UI. See README.md and docs/architecture.md. */
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bank/api.h"
+#include "bank/command_handler.h"
+#include "bank/command_service.h"
+#include "bank/company.h"
+#include "bank/executor.h"
+#include "bank/projector.h"
+#include "bank/saga_runner.h"
+#include "base/config.h"
+#include "base/log.h"
+#include "codec/codec.h"
+#include "domain/password.h"
+#include "store/store.h"
+
+#define MODULE "bank"
+
+extern const char bank_graphql_schema[];
+extern const size_t bank_graphql_schema_len;
+
+typedef struct options {
+    const char *data;
+    const char *listen;
+    const char *store;
+    const char *web;
+    const char *ide;
+    const char *cors;
+    const char *level;
+    int64_t workers;
+    int64_t deadline_ms;
+} options;
+
+typedef struct bank {
+    options opt;
+    store *stores[3];
+    bank_stores s;
+    bus *bus;
+    command_handler *handler;
+    saga_runner *runner;
+    command_service *commands;
+    projector *projector;
+    bank_api *api;
+    gql_executor_ctx exec_ctx;
+    http_server *srv;
+} bank;
+
+static const char *const store_names[3] = {"user", "bank", "transfer"};
+
+/* --store: "" (sqlite under --data), "sqlite:DIR", "bkes://user=H:P,bank=H:P,transfer=H:P",
+ * "nats://HOST:PORT[,HOST:PORT]". */
+static status open_stores(bank *b)
+{
+    const char *url = b->opt.store ? b->opt.store : "";
+    for (int i = 0; i < 3; i++) {
+        char one[1024];
+        if (!*url || !strncmp(url, "sqlite:", 7)) {
+            const char *dir = *url ? url + 7 : b->opt.data;
+            snprintf(one, sizeof one, "sqlite:%s/%s", dir, store_names[i]);
+        } else if (!strncmp(url, "bkes://", 7)) {
+            char key[32];
+            snprintf(key, sizeof key, "%s=", store_names[i]);
+            const char *at = strstr(url + 7, key);
+            if (!at)
+                return status_set(ST_INVALID, "--store %s names no %s server", url, store_names[i]);
+            at += strlen(key);
+            size_t n = strcspn(at, ",");
+            snprintf(one, sizeof one, "bkes://%.*s", (int)n, at);
+        } else {
+            snprintf(one, sizeof one, "%s", url);
+        }
+        TRY(store_open(one, store_names[i], &b->stores[i]));
+    }
+    b->s = (bank_stores){.user = b->stores[0], .bank = b->stores[1], .transfer = b->stores[2]};
+    return ST_OK;
+}
+
+/* A folder next to the build output, e.g. web/dist for build/bin/bank, or NULL. */
+static char *beside_executable(const char *relative)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) return NULL;
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (!slash) return NULL;
+    *slash = '\0';
+    char path[PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/../../%s", exe, relative);
+    char *real = realpath(path, NULL);
+    struct stat st;
+    if (real && stat(real, &st) == 0 && S_ISDIR(st.st_mode)) return real;
+    free(real);
+    return NULL;
+}
+
+static void *signal_main(void *arg)
+{
+    bank *b = arg;
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    int sig;
+    sigwait(&sigs, &sig);
+    LOG_INFO(MODULE, "%s received, stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    http_server_stop(b->srv);
+    return NULL;
+}
+
+static void *ready_main(void *arg)
+{
+    bank *b = arg;
+    if (projector_wait_caught_up(b->projector, INT32_MAX) == ST_OK) {
+        http_server_set_ready(b->srv, true);
+        LOG_INFO(MODULE, "ready: the read model has caught up with the stores");
+    }
+    return NULL;
+}
+
+static status start(bank *b, char *web, char *ide)
+{
+    TRY(codec_init());
+    password_library_init();
+    TRY(open_stores(b));
+    TRY(bus_open("local:", &b->bus));
+    command_handler_config hc = {.workers = (int)b->opt.workers};
+    TRY(command_handler_new(&b->s, &hc, &b->handler));
+    TRY(saga_runner_new(b->handler, &b->s, &b->runner));
+    size_t resumed = 0;
+    TRY(saga_runner_recover(b->runner, &resumed));
+    if (resumed) LOG_INFO(MODULE, "resumed %zu transfers that were still running", resumed);
+    TRY(command_service_new(b->bus, b->handler, b->runner, &b->commands));
+    char db[PATH_MAX];
+    snprintf(db, sizeof db, "%s/projection.db", b->opt.data);
+    TRY(projector_new(&b->s, db, b->bus, &b->projector));
+    TRY(company_account_init(b->handler, b->runner, &b->s));
+    bank_api_config ac = {.deadline_ms = b->opt.deadline_ms};
+    TRY(bank_api_new(b->bus, bank_graphql_schema, bank_graphql_schema_len, &ac, &b->api));
+    b->exec_ctx.schema = bank_api_schema(b->api);
+    b->exec_ctx.context = bank_api_context(b->api);
+    gql_limits_default(&b->exec_ctx.limits);
+    http_executor exec;
+    gql_executor_init(&exec, &b->exec_ctx);
+    http_config hc2;
+    http_config_defaults(&hc2);
+    char host[256];
+    int port;
+    if (!config_split_host_port(b->opt.listen, host, sizeof host, &port))
+        return status_set(ST_INVALID, "--listen must be HOST:PORT, not '%s'", b->opt.listen);
+    hc2.host = *host ? host : NULL;
+    hc2.port = port;
+    hc2.static_root = web;
+    hc2.ide_root = ide;
+    hc2.cors_origins = b->opt.cors;
+    TRY(http_server_new(&hc2, &exec, &b->srv));
+    bank_api_attach(b->api, b->srv);
+    return ST_OK;
+}
+
+/* Stops in the order that lets every pending answer complete (see docs/architecture.md). */
+static void stop(bank *b)
+{
+    if (b->api) bank_api_attach(b->api, NULL);
+    http_server_free(b->srv);
+    command_service_free(b->commands);
+    projector_free(b->projector);
+    command_handler_free(b->handler);
+    saga_runner_free(b->runner);
+    bank_api_free(b->api);
+    bus_close(b->bus);
+    for (int i = 0; i < 3; i++)
+        store_close(b->stores[i]);
+}
+
+static int run(int argc, char **argv)
+{
+    bank b = {0};
+    b.opt =
+        (options){.data = "./data", .listen = "127.0.0.1:8888", .workers = 16, .deadline_ms = 2000};
+    const config_option opts[] = {
+        {"--data", "DATA_PATH", CONFIG_STRING, &b.opt.data, "DIR",
+         "data directory (the embedded stores and the read model)", 0, 0},
+        {"--listen", "BANK_LISTEN", CONFIG_STRING, &b.opt.listen, "HOST:PORT",
+         "address of the GraphQL endpoint and the web UI", 0, 0},
+        {"--store", "BANK_STORE", CONFIG_STRING, &b.opt.store, "URL",
+         "event stores: sqlite:DIR, bkes://user=H:P,bank=H:P,transfer=H:P or nats://H:P "
+         "(default: sqlite under --data)",
+         0, 0},
+        {"--web", "BANK_WEB", CONFIG_STRING, &b.opt.web, "DIR",
+         "web UI files served at / (default: web/dist of the source tree)", 0, 0},
+        {"--ide", "BANK_IDE", CONFIG_STRING, &b.opt.ide, "DIR",
+         "GraphiQL files served at /ide (default: web/ide of the source tree)", 0, 0},
+        {"--cors", "BANK_CORS", CONFIG_STRING, &b.opt.cors, "ORIGINS",
+         "comma-separated allowed origins (default: same origin and the seed's localhost ones)", 0,
+         0},
+        {"--workers", "BANK_WORKERS", CONFIG_INT, &b.opt.workers, "N", "command handler threads", 1,
+         256},
+        {"--deadline-ms", "BANK_DEADLINE_MS", CONFIG_INT, &b.opt.deadline_ms, "MS",
+         "how long the API waits for a command or query", 1, 600000},
+        {"--log-level", "LOG_LEVEL", CONFIG_STRING, &b.opt.level, "LEVEL",
+         "debug, info, warn or error", 0, 0},
+    };
+    int n_pos = 0;
+    config_result cr = config_parse("bank run [options]",
+                                    "Runs the whole bank in one process: event stores, command "
+                                    "handler and saga, projector, GraphQL endpoint and web UI.",
+                                    opts, sizeof opts / sizeof opts[0], argc, argv, &n_pos);
+    if (cr == CONFIG_EXIT_OK) return 0;
+    if (cr == CONFIG_EXIT_USAGE) return 2;
+    if (n_pos > 0) {
+        fprintf(stderr, "error: unexpected argument '%s'\ntry 'bank run --help'\n", argv[1]);
+        return 2;
+    }
+    if (b.opt.level) {
+        log_level lvl;
+        if (log_level_parse(b.opt.level, &lvl) != ST_OK) {
+            fprintf(stderr, "error: %s\n", status_message());
+            return 2;
+        }
+        log_set_level(lvl);
+    }
+    if (mkdir(b.opt.data, 0755) != 0 && access(b.opt.data, W_OK) != 0) {
+        fprintf(stderr, "error: cannot use data directory %s\n", b.opt.data);
+        return 1;
+    }
+    char *web = b.opt.web ? strdup(b.opt.web) : beside_executable("web/dist");
+    char *ide = b.opt.ide ? strdup(b.opt.ide) : beside_executable("web/ide");
+    if (!web) LOG_WARN(MODULE, "no web UI build found (run `make run` or pass --web)");
+
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    int code = 0;
+    status st = start(&b, web, ide);
+    if (st != ST_OK) {
+        LOG_ERROR(MODULE, "cannot start: %s", status_message());
+        code = 1;
+    } else {
+        pthread_t sig_thread, ready_thread;
+        pthread_create(&sig_thread, NULL, signal_main, &b);
+        pthread_create(&ready_thread, NULL, ready_main, &b);
+        LOG_INFO(MODULE, "serving on http://%s/ (GraphQL at /api and /ws, GraphiQL at /ide)",
+                 b.opt.listen);
+        http_server_run(b.srv);
+        pthread_join(ready_thread, NULL);
+        pthread_cancel(sig_thread); /* sigwait is a cancellation point */
+        pthread_join(sig_thread, NULL);
+    }
+    stop(&b);
+    free(web);
+    free(ide);
+    LOG_INFO(MODULE, "stopped");
+    return code;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        printf(
+            "usage: bank COMMAND [options]\n\ncommands:\n"
+            "  run    the whole bank in one process (stores, commands, saga, projector, API, UI)\n"
+            "\n'bank COMMAND --help' tells the options of a command.\n");
+        return argc < 2 ? 2 : 0;
+    }
+    if (!strcmp(argv[1], "run")) return run(argc - 1, argv + 1);
+    fprintf(stderr, "error: unknown command '%s'\ntry 'bank --help'\n", argv[1]);
+    return 2;
+}
