@@ -11,5 +11,6 @@ if [ "${1:-}" = "--fix" ]; then
 fi
 clang-format --dry-run -Werror "${files[@]}"
 cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
-  --suppress=missingIncludeSystem --std=c11 -D_GNU_SOURCE -Isrc "${files[@]}"
+  --suppress=missingIncludeSystem --std=c11 -D_GNU_SOURCE -Isrc \
+  --library=scripts/cppcheck/jansson.cfg "${files[@]}"
 echo "lint: ${#files[@]} files clean"
