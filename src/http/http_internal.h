@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 
 #include "http/http_server.h"
+#include "base/buf.h"
 #include "http/http_util.h"
 
 /* Latency histogram bounds in seconds (Prometheus `le`), plus +Inf. */

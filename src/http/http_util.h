@@ -7,7 +7,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "base/buf.h"
 #include "base/status.h"
 
 /* Which representation a client accepts for a GraphQL response. */
@@ -51,13 +50,5 @@ const char *http_mime_type(const char *path);
 
 /* True when the last segment of `path` has a dot (a file, not a UI route). */
 bool http_path_has_extension(const char *path);
-
-/* Decodes application/x-www-form-urlencoded text (%XX and '+') into `out` (appended). ST_INVALID
- * on a bad escape or an encoded NUL, ST_LIMIT past the buffer's bound. */
-status http_form_decode(const char *in, size_t n, buf *out);
-
-/* Finds `name` in a raw query string ("a=1&b=2"), decodes its value into `out` (reset first).
- * Returns ST_OK, ST_NOT_FOUND, or a decoding error. */
-status http_query_get(const char *query, const char *name, buf *out);
 
 #endif
