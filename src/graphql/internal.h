@@ -83,6 +83,7 @@ typedef struct ast_selection {
     gql_loc loc;
     const char *alias; /* NULL if none */
     const char *name;  /* field name or fragment name */
+    gql_loc name_loc;  /* where that name is */
     ast_argument *args;
     ast_directive *directives;
     const char *type_cond; /* inline fragment; NULL if none */
@@ -104,6 +105,7 @@ typedef struct ast_operation {
     gql_operation_type op;
     const char *name; /* NULL if anonymous */
     gql_loc loc;
+    gql_loc name_loc;
     ast_var_def *vars;
     ast_directive *directives;
     ast_selection *sel;
@@ -113,6 +115,7 @@ typedef struct ast_operation {
 typedef struct ast_fragment {
     const char *name;
     gql_loc loc;
+    gql_loc name_loc;
     const char *type_cond;
     gql_loc type_cond_loc;
     ast_directive *directives;
@@ -286,12 +289,14 @@ typedef struct gql_directivedef {
     const char *description;
     gql_inputdef *args;
     unsigned n_args;
-    unsigned locations; /* DL_* bits */
+    unsigned locations;            /* DL_* bits */
+    const ast_name *location_list; /* in declared order, for introspection */
     bool repeatable;
 } gql_directivedef;
 
 struct gql_schema {
     gql_arena arena;
+    unsigned long id;      /* unique per process: keys the prepared-document cache */
     gql_document *sdl;     /* the user's SDL */
     gql_document *builtin; /* built-in scalars, directives and introspection types */
     gql_typedef **types;   /* all named types, in definition order */

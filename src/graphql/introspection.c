@@ -158,9 +158,8 @@ static gql_result r_subscription_type(json_t *parent, json_t *args, void *ctx, c
 static json_t *directive_obj(const gql_directivedef *d)
 {
     json_t *locs = json_array();
-    for (int i = 0; i < DL_COUNT; i++)
-        if (d->locations & (1u << i))
-            json_array_append_new(locs, json_string(gql_directive_location_names[i]));
+    for (const ast_name *n = d->location_list; n; n = n->next)
+        json_array_append_new(locs, json_string(n->name));
     return json_pack("{s:s,s:o,s:b,s:o,s:o}", "name", d->name, "description",
                      str_or_null(d->description), "isRepeatable", d->repeatable, "locations", locs,
                      "_d", ptr_json(d));

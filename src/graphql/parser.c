@@ -860,7 +860,7 @@ static ast_selection *parse_selection(parser *ps)
         bool has_type_cond = peek_keyword(ps, "on");
         if (!has_type_cond && peek(ps, T_NAME)) {
             s->kind = SEL_SPREAD;
-            s->name = parse_name(ps, NULL);
+            s->name = parse_name(ps, &s->name_loc);
             s->directives = parse_directives(ps, false);
             return s;
         }
@@ -874,10 +874,11 @@ static ast_selection *parse_selection(parser *ps)
         return s;
     }
     s->kind = SEL_FIELD;
+    s->name_loc = ps->tok.loc;
     const char *first = parse_name(ps, NULL);
     if (skip(ps, T_COLON)) {
         s->alias = first;
-        s->name = parse_name(ps, NULL);
+        s->name = parse_name(ps, &s->name_loc);
     } else {
         s->name = first;
     }
@@ -932,7 +933,7 @@ static ast_operation *parse_operation(parser *ps)
     op->op = !strcmp(kw, "query")      ? GQL_OP_QUERY
              : !strcmp(kw, "mutation") ? GQL_OP_MUTATION
                                        : GQL_OP_SUBSCRIPTION;
-    if (peek(ps, T_NAME)) op->name = parse_name(ps, NULL);
+    if (peek(ps, T_NAME)) op->name = parse_name(ps, &op->name_loc);
     op->vars = parse_variable_definitions(ps);
     op->directives = parse_directives(ps, false);
     op->sel = parse_selection_set(ps);
@@ -945,7 +946,7 @@ static ast_fragment *parse_fragment(parser *ps)
     f->loc = ps->tok.loc;
     expect_keyword(ps, "fragment");
     if (peek_keyword(ps, "on")) unexpected(ps);
-    f->name = parse_name(ps, NULL);
+    f->name = parse_name(ps, &f->name_loc);
     expect_keyword(ps, "on");
     f->type_cond = parse_name(ps, &f->type_cond_loc);
     f->directives = parse_directives(ps, false);
@@ -1019,12 +1020,13 @@ static ast_name *parse_name_list(parser *ps, tok_kind sep)
     return head;
 }
 
-static ast_typedef *parse_type_system(parser *ps, const char *description, bool extension)
+static ast_typedef *parse_type_system(parser *ps, const char *description, bool extension,
+                                      gql_loc start)
 {
     ast_typedef *d = alloc(ps, sizeof *d);
     d->description = description;
     d->extension = extension;
-    d->loc = ps->tok.loc;
+    d->loc = start;
     const char *kw = parse_name(ps, NULL);
     if (!strcmp(kw, "schema")) {
         d->kind = DEF_SCHEMA;
@@ -1071,7 +1073,7 @@ static ast_typedef *parse_type_system(parser *ps, const char *description, bool 
         d->locations = head;
         return d;
     }
-    d->name = parse_name(ps, &d->loc);
+    d->name = parse_name(ps, NULL);
     if (!strcmp(kw, "scalar")) {
         d->kind = DEF_SCALAR;
         d->directives = parse_directives(ps, true);
@@ -1136,9 +1138,10 @@ static void parse_definition(parser *ps, ast_operation ***ops, ast_fragment ***f
         return;
     }
     if (peek(ps, T_STRING) || peek(ps, T_BLOCK_STRING)) {
+        gql_loc start = ps->tok.loc;
         const char *desc = parse_description(ps);
         if (!is_type_system_keyword(ps)) unexpected(ps);
-        **defs = parse_type_system(ps, desc, false);
+        **defs = parse_type_system(ps, desc, false, start);
         *defs = &(**defs)->next;
         return;
     }
@@ -1153,12 +1156,13 @@ static void parse_definition(parser *ps, ast_operation ***ops, ast_fragment ***f
         *frags = &(**frags)->next;
         doc->n_frags++;
     } else if (is_type_system_keyword(ps)) {
-        **defs = parse_type_system(ps, NULL, false);
+        **defs = parse_type_system(ps, NULL, false, ps->tok.loc);
         *defs = &(**defs)->next;
     } else if (peek_keyword(ps, "extend")) {
+        gql_loc start = ps->tok.loc;
         next_token(ps);
         if (!is_type_system_keyword(ps) || peek_keyword(ps, "directive")) unexpected(ps);
-        **defs = parse_type_system(ps, NULL, true);
+        **defs = parse_type_system(ps, NULL, true, start);
         *defs = &(**defs)->next;
     } else {
         unexpected(ps);

@@ -5,60 +5,7 @@
 
 #include "graphql/internal.h"
 
-static const char builtin_sdl[] =
-    "\"The `String` scalar type represents textual data, represented as UTF-8 character "
-    "sequences. The String type is most often used by GraphQL to represent free-form "
-    "human-readable text.\"\n"
-    "scalar String\n"
-    "\"The `Int` scalar type represents non-fractional signed whole numeric values. Int can "
-    "represent values between -(2^31) and 2^31 - 1.\"\n"
-    "scalar Int\n"
-    "\"The `Float` scalar type represents signed double-precision fractional values as specified "
-    "by [IEEE 754](https://en.wikipedia.org/wiki/IEEE_floating_point).\"\n"
-    "scalar Float\n"
-    "\"The `Boolean` scalar type represents `true` or `false`.\"\n"
-    "scalar Boolean\n"
-    "\"The `ID` scalar type represents a unique identifier, often used to refetch an object or as "
-    "key for a cache. The ID type appears in a JSON response as a String; however, it is not "
-    "intended to be human-readable. When expected as an input type, any string (such as "
-    "`\\\"4\\\"`) "
-    "or integer (such as `4`) input value will be accepted as an ID.\"\n"
-    "scalar ID\n"
-    "\"Directs the executor to include this field or fragment only when the `if` argument is "
-    "true.\"\n"
-    "directive @include(\"Included when true.\" if: Boolean!) on FIELD | FRAGMENT_SPREAD | "
-    "INLINE_FRAGMENT\n"
-    "\"Directs the executor to skip this field or fragment when the `if` argument is true.\"\n"
-    "directive @skip(\"Skipped when true.\" if: Boolean!) on FIELD | FRAGMENT_SPREAD | "
-    "INLINE_FRAGMENT\n"
-    "\"Marks an element of a GraphQL schema as no longer supported.\"\n"
-    "directive @deprecated(\"Explains why this element was deprecated, usually also including a "
-    "suggestion for how to access supported similar data. Formatted using the Markdown syntax, "
-    "as specified by [CommonMark](https://commonmark.org/).\" reason: String = \"No longer "
-    "supported\") on FIELD_DEFINITION | ARGUMENT_DEFINITION | INPUT_FIELD_DEFINITION | "
-    "ENUM_VALUE\n"
-    "\"Exposes a URL that specifies the behavior of this scalar.\"\n"
-    "directive @specifiedBy(\"The URL that specifies the behavior of this scalar.\" url: "
-    "String!) on SCALAR\n"
-    "type __Schema { description: String types: [__Type!]! queryType: __Type! mutationType: "
-    "__Type subscriptionType: __Type directives: [__Directive!]! }\n"
-    "type __Type { kind: __TypeKind! name: String description: String specifiedByURL: String "
-    "fields(includeDeprecated: Boolean = false): [__Field!] interfaces: [__Type!] "
-    "possibleTypes: [__Type!] enumValues(includeDeprecated: Boolean = false): [__EnumValue!] "
-    "inputFields(includeDeprecated: Boolean = false): [__InputValue!] ofType: __Type }\n"
-    "enum __TypeKind { SCALAR OBJECT INTERFACE UNION ENUM INPUT_OBJECT LIST NON_NULL }\n"
-    "type __Field { name: String! description: String args(includeDeprecated: Boolean = "
-    "false): [__InputValue!]! type: __Type! isDeprecated: Boolean! deprecationReason: String "
-    "}\n"
-    "type __InputValue { name: String! description: String type: __Type! defaultValue: String "
-    "isDeprecated: Boolean! deprecationReason: String }\n"
-    "type __EnumValue { name: String! description: String isDeprecated: Boolean! "
-    "deprecationReason: String }\n"
-    "type __Directive { name: String! description: String isRepeatable: Boolean! locations: "
-    "[__DirectiveLocation!]! args(includeDeprecated: Boolean = false): [__InputValue!]! }\n"
-    "enum __DirectiveLocation { QUERY MUTATION SUBSCRIPTION FIELD FRAGMENT_DEFINITION "
-    "FRAGMENT_SPREAD INLINE_FRAGMENT VARIABLE_DEFINITION SCHEMA SCALAR OBJECT FIELD_DEFINITION "
-    "ARGUMENT_DEFINITION INTERFACE UNION ENUM ENUM_VALUE INPUT_OBJECT INPUT_FIELD_DEFINITION }\n";
+#include "graphql/builtin_sdl.h"
 
 static unsigned hash_name(const char *s)
 {
@@ -431,6 +378,7 @@ static status build_directives(builder *b, ast_typedef *defs)
         dd->description = d->description;
         dd->repeatable = d->repeatable;
         dd->locations = directive_locations(d->locations);
+        dd->location_list = d->locations;
         TRY(build_inputs(b, d->inputs, &dd->args, &dd->n_args, 0));
         s->n_directives++;
     }
@@ -542,6 +490,8 @@ status gql_schema_parse(const char *sdl, size_t len, gql_schema **out)
     gql_schema *s = calloc(1, sizeof *s);
     if (!s) return status_set(ST_NOMEM, "out of memory building a schema");
     gql_arena_init(&s->arena);
+    static unsigned long next_id;
+    s->id = __atomic_add_fetch(&next_id, 1, __ATOMIC_RELAXED);
     gql_limits lim;
     gql_limits_default(&lim);
     lim.max_document_bytes = (size_t)1 << 26;
