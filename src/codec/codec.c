@@ -8,6 +8,7 @@
 #include "codec/codec.h"
 
 #include <avro.h>
+#include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -226,7 +227,6 @@ typedef struct schema_entry {
     char *canonical;
 } schema_entry;
 
-static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 /* A loaded set of writer schemas. */
 typedef struct tables {
     schema_entry *entries;
@@ -234,6 +234,7 @@ typedef struct tables {
     const schema_entry *current_of[MSG_TYPE_COUNT];
 } tables;
 
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static status init_status = ST_INTERNAL;
 static char init_error[512];
 static tables g; /* the embedded schemas, loaded once and kept until exit */
@@ -709,10 +710,8 @@ static status take_field(const schema_entry *e, size_t i, avro_value_t *rec, mes
         const void *bytes = NULL;
         size_t size = 0;
         rc = avro_value_get_fixed(&f, &bytes, &size);
-        if (rc == 0 && size == 16)
-            memcpy(((uuid *)base)->bytes, bytes, 16);
-        else
-            rc = rc ? rc : 1;
+        if (rc == 0 && size != sizeof(uuid)) rc = EINVAL; /* the plan checked size 16 */
+        if (rc == 0) memcpy(((uuid *)base)->bytes, bytes, sizeof(uuid));
         break;
     }
     case FK_STR:

@@ -193,8 +193,9 @@ def main():
                 "\n  C:  %s\n  py: %s" % (canonical, schema.canonical_form))
         r.check("%s: fingerprint %016x matches python's CRC" % (rel, fp), fp == fingerprint(schema),
                 "%016x" % fingerprint(schema))
-        r.check("%s: record name and namespace" % rel,
-                schema.fullname == "nl.openweb.data." + name and name + ".avsc" in (rel, rel.split("/")[-1].split(".")[0] + ".avsc"))
+        r.check("%s: record nl.openweb.data.%s, named like its file" % (rel, name),
+                schema.fullname == "nl.openweb.data." + name
+                and os.path.basename(rel).split(".")[0] == name)
 
     with tempfile.TemporaryDirectory() as tmp:
         # PCF of schemas that exercise the rules our own schemas do not.
