@@ -278,19 +278,23 @@ test('the employee view follows an account and sees new accounts live', async ()
   await box(page, 'e2e rent').waitFor({ timeout: WAIT });
   assert.ok(await page.locator('#accounts button', { hasText: ibanB }).evaluate((e) => e.classList.contains('is-info')));
   // A brand-new account shows up in the list without a reload.
-  const c = (await gql('mutation ($u: String!, $p: String!) { get_account(username: $u, password: $p) { iban token reason } }', { u: `carol-${uniq()}`, p: password })).get_account;
+  const account = async (u) => (await gql('mutation ($u: String!, $p: String!) { get_account(username: $u, password: $p) { iban token reason } }', { u, p: password })).get_account;
+  const userC = `carol-${uniq()}`;
+  const c = await account(userC);
   assert.equal(c.reason, null);
-  const dep = (u) =>
-    gql('mutation ($a: Int!, $u: String!, $to: String!, $id: String!) { money_transfer(amount: $a, username: $u, descr: "e2e live", from: "cash", token: "cash", to: $to, uuid: $id) { success reason } }', {
+  // A cash deposit names its depositor: an owner of the account and its token.
+  const dep = (u, acc) =>
+    gql('mutation ($a: Int!, $u: String!, $t: String!, $to: String!, $id: String!) { money_transfer(amount: $a, username: $u, descr: "e2e live", from: "cash", token: $t, to: $to, uuid: $id) { success reason } }', {
       a: 700,
-      u: 'e2e',
-      to: u,
+      u,
+      t: acc.token,
+      to: acc.iban,
       id: require('node:crypto').randomUUID(),
     });
-  assert.equal((await dep(c.iban)).money_transfer.success, true);
+  assert.equal((await dep(userC, c)).money_transfer.success, true);
   await page.locator('#accounts button', { hasText: c.iban }).waitFor({ timeout: WAIT });
   // The followed account's stream: a deposit to B appears live; with "debit only" it does not.
-  assert.equal((await dep(ibanB)).money_transfer.success, true);
+  assert.equal((await dep(userB, await account(userB))).money_transfer.success, true);
   await box(page, 'e2e live').waitFor({ timeout: WAIT });
   await page.selectOption('#filter-direction', 'DEBIT');
   await page.click('#filter-apply');

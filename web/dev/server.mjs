@@ -123,6 +123,15 @@ function runSaga(uuid) {
       return null;
     }
   }
+  if (tr.from === 'cash') {
+    // This bank checks the depositor of cash (F7, docs/domain.md).
+    if (!tr.username) return fail('user is no owner of bank account');
+    if (!tr.token) return fail('token is not valid');
+    const acc = accounts.get(tr.to);
+    if (!acc) return fail('iban not known');
+    if (!acc.owners.has(tr.username)) return fail('user is no owner of bank account');
+    if (acc.owners.get(tr.username) !== tr.token) return fail('token is not valid');
+  }
   if (!accounts.has(tr.to)) {
     if (tr.from !== 'cash') record(tr.from, tr.amount, tr.to, `Cancelled transaction with id ${uuid} because iban not known`);
     return fail('iban not known');

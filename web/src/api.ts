@@ -55,6 +55,8 @@ export function onReconnect(l: () => void): () => void {
 }
 
 let client: Client | null = null;
+let socket: WebSocket | null = null;
+let pongTimer: ReturnType<typeof setTimeout> | undefined;
 
 /** The single graphql-ws client of the page, created (and connected) on first use. */
 function wsClient(): Client {
@@ -67,8 +69,23 @@ function wsClient(): Client {
     // Randomised exponential backoff: 0.5 s, 1 s, 2 s, 4 s, then every 5 s at most.
     retryWait: (retries) =>
       new Promise((resolve) => setTimeout(resolve, Math.min(5000, 500 * 2 ** retries) * (0.75 + Math.random() / 2))),
+    // A ping every 10 s; no pong within 5 s means a dead link (a sleeping laptop, a dropped
+    // network), so the socket is closed and the client reconnects.
     keepAlive: 10_000,
     on: {
+      opened: (s) => {
+        socket = s as WebSocket;
+      },
+      ping: (received) => {
+        if (received) return;
+        clearTimeout(pongTimer);
+        pongTimer = setTimeout(() => {
+          if (socket?.readyState === WebSocket.OPEN) socket.close(4408, 'Request Timeout');
+        }, 5000);
+      },
+      pong: (received) => {
+        if (received) clearTimeout(pongTimer);
+      },
       connected: () => {
         clearTimeout(restoredTimer);
         if (everConnected && connection === 'lost') {
@@ -82,6 +99,7 @@ function wsClient(): Client {
       },
       closed: () => {
         clearTimeout(restoredTimer);
+        clearTimeout(pongTimer);
         setState('lost');
       },
     },

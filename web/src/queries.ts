@@ -40,8 +40,11 @@ export const TRANSACTIONS_BY_IBAN = `query ($max_items: Int!, $iban: String!, ${
 /** 4. Log in, creating the user and an account when the username is new. */
 export const GET_ACCOUNT = `mutation ($username: String!, $password: String!) { get_account(username: $username, password: $password) { reason iban token } }`;
 
-/** 5. A cash deposit to the logged-in account. */
-export const DEPOSIT = `mutation ($amount: Int!, $uuid: String!, $username: String!, $iban: String!) { money_transfer(amount: $amount, username: $username, descr: "deposit by re-graph", from: "cash", token: "cash", to: $iban, uuid: $uuid) { reason success uuid } }`;
+/**
+ * 5. A cash deposit to the logged-in account. Unlike the seed (token "cash"), it carries the
+ * account's token: this bank checks the depositor of a cash transfer (spec 9.2 F7, docs/domain.md).
+ */
+export const DEPOSIT = `mutation ($amount: Int!, $uuid: String!, $username: String!, $iban: String!, $token: String!) { money_transfer(amount: $amount, username: $username, descr: "deposit by re-graph", from: "cash", token: $token, to: $iban, uuid: $uuid) { reason success uuid } }`;
 
 /** 6. A transfer from the logged-in account. */
 export const TRANSFER = `mutation ($amount: Int!, $uuid: String!, $username: String!, $to: String!, $token: String!, $from: String!, $descr: String!) { money_transfer(amount: $amount, uuid: $uuid, username: $username, to: $to, token: $token, from: $from, descr: $descr) { reason success uuid } }`;

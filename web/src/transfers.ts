@@ -115,7 +115,7 @@ export function deposit(login: Login, cents: number): Promise<void> {
   return run(
     { uuid, kind: 'deposit', cents, to: login.iban, state: 'pending', reason: null, note: null },
     DEPOSIT,
-    { amount: cents, uuid, username: login.username, iban: login.iban },
+    { amount: cents, uuid, username: login.username, iban: login.iban, token: login.token },
   );
 }
 
