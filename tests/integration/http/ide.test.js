@@ -1,0 +1,63 @@
+// GraphiQL at /ide in a real browser (Debian's chromium driven by playwright-core): the page loads
+// from local files only and runs a query against /api.
+'use strict';
+const { test, before, after } = require('node:test');
+const assert = require('node:assert');
+const path = require('node:path');
+const { chromium } = require('playwright-core');
+const { startServer } = require('./helpers');
+
+const IDE = path.join(__dirname, '../../../web/ide');
+const SERVER_BIN = process.env.HTTP_IDE_SERVER; // the engine-backed server when given
+let srv, browser;
+before(async () => {
+  srv = await startServer(['--ide', IDE], SERVER_BIN ? { bin: SERVER_BIN } : {});
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+  });
+});
+after(async () => {
+  if (browser) await browser.close();
+  await srv.stop();
+});
+
+test('the IDE files are served', async () => {
+  for (const [p, type] of [
+    ['/ide', /text\/html/],
+    ['/ide/', /text\/html/],
+    ['/ide/ide.js', /javascript/],
+    ['/ide/vendor/graphiql.min.js', /javascript/],
+    ['/ide/vendor/graphiql.min.css', /text\/css/],
+  ]) {
+    const res = await fetch(srv.url + p);
+    assert.strictEqual(res.status, 200, p);
+    assert.match(res.headers.get('content-type'), type, p);
+  }
+  assert.strictEqual((await fetch(srv.url + '/ide/missing.js')).status, 404);
+});
+
+test('GraphiQL loads without any outside request and runs a query', async () => {
+  const page = await browser.newPage();
+  const outside = [];
+  const apiBodies = [];
+  page.on('request', (r) => {
+    if (!r.url().startsWith(srv.url)) outside.push(r.url());
+    if (r.url().endsWith('/api')) apiBodies.push(r.postData());
+  });
+  const q = encodeURIComponent('{ hello }');
+  await page.goto(`${srv.url}/ide?query=${q}`);
+  await page.waitForSelector('.graphiql-container', { timeout: 30000 });
+  await page.click('.graphiql-execute-button');
+  await page.waitForFunction(
+    () => (document.querySelector('.result-window') || {}).textContent?.includes('world'),
+    null,
+    { timeout: 30000 },
+  );
+  const text = await page.textContent('.result-window');
+  assert.match(text, /"hello": "world"/);
+  assert.deepStrictEqual(outside, []);
+  assert.ok(apiBodies.some((b) => b && b.includes('hello')));
+  await page.screenshot({ path: path.join(require('node:os').tmpdir(), 'ide.png') });
+  await page.close();
+});
