@@ -29,8 +29,8 @@ test: deps node-deps $(SANITIZE)/CMakeCache.txt
 	ctest --test-dir $(SANITIZE) --output-on-failure -j$(JOBS)
 
 run: build node-deps
-	@if [ -x $(RELEASE)/bin/bank ]; then exec $(RELEASE)/bin/bank run --data $(DATA) --listen $(LISTEN); \
-	else exec $(RELEASE)/bin/bkes --data $(DATA); fi
+	@./scripts/build-web.sh
+	exec $(RELEASE)/bin/bank run --data $(DATA) --listen $(LISTEN)
 
 bench: build node-deps
 	./bench/run-all.sh

@@ -28,7 +28,12 @@
 extern const char bank_graphql_schema[];
 extern const size_t bank_graphql_schema_len;
 
+enum { ROLE_API = 1, ROLE_COMMANDS = 2, ROLE_PROJECTOR = 4, ROLE_ALL = 7 };
+
 typedef struct options {
+    int roles;
+    const char *roles_text;
+    const char *bus;
     const char *data;
     const char *listen;
     const char *store;
@@ -120,19 +125,16 @@ static void *signal_main(void *arg)
 static void *ready_main(void *arg)
 {
     bank *b = arg;
-    if (projector_wait_caught_up(b->projector, INT32_MAX) == ST_OK) {
+    /* W1: with a projector in this process, ready only once it has caught up with the stores. */
+    if (!b->projector || projector_wait_caught_up(b->projector, INT32_MAX) == ST_OK) {
         http_server_set_ready(b->srv, true);
         LOG_INFO(MODULE, "ready: the read model has caught up with the stores");
     }
     return NULL;
 }
 
-static status start(bank *b, char *web, char *ide)
+static status start_commands(bank *b)
 {
-    TRY(codec_init());
-    password_library_init();
-    TRY(open_stores(b));
-    TRY(bus_open("local:", &b->bus));
     command_handler_config hc = {.workers = (int)b->opt.workers};
     TRY(command_handler_new(&b->s, &hc, &b->handler));
     TRY(saga_runner_new(b->handler, &b->s, &b->runner));
@@ -140,10 +142,11 @@ static status start(bank *b, char *web, char *ide)
     TRY(saga_runner_recover(b->runner, &resumed));
     if (resumed) LOG_INFO(MODULE, "resumed %zu transfers that were still running", resumed);
     TRY(command_service_new(b->bus, b->handler, b->runner, &b->commands));
-    char db[PATH_MAX];
-    snprintf(db, sizeof db, "%s/projection.db", b->opt.data);
-    TRY(projector_new(&b->s, db, b->bus, &b->projector));
-    TRY(company_account_init(b->handler, b->runner, &b->s));
+    return company_account_init(b->handler, b->runner, &b->s);
+}
+
+static status start_api(bank *b, char *web, char *ide)
+{
     bank_api_config ac = {.deadline_ms = b->opt.deadline_ms};
     TRY(bank_api_new(b->bus, bank_graphql_schema, bank_graphql_schema_len, &ac, &b->api));
     b->exec_ctx.schema = bank_api_schema(b->api);
@@ -151,19 +154,35 @@ static status start(bank *b, char *web, char *ide)
     gql_limits_default(&b->exec_ctx.limits);
     http_executor exec;
     gql_executor_init(&exec, &b->exec_ctx);
-    http_config hc2;
-    http_config_defaults(&hc2);
+    http_config hc;
+    http_config_defaults(&hc);
     char host[256];
     int port;
     if (!config_split_host_port(b->opt.listen, host, sizeof host, &port))
         return status_set(ST_INVALID, "--listen must be HOST:PORT, not '%s'", b->opt.listen);
-    hc2.host = *host ? host : NULL;
-    hc2.port = port;
-    hc2.static_root = web;
-    hc2.ide_root = ide;
-    hc2.cors_origins = b->opt.cors;
-    TRY(http_server_new(&hc2, &exec, &b->srv));
+    hc.host = *host ? host : NULL;
+    hc.port = port;
+    hc.static_root = web;
+    hc.ide_root = ide;
+    hc.cors_origins = b->opt.cors;
+    TRY(http_server_new(&hc, &exec, &b->srv));
     bank_api_attach(b->api, b->srv);
+    return ST_OK;
+}
+
+static status start(bank *b, char *web, char *ide)
+{
+    TRY(codec_init());
+    password_library_init();
+    TRY(bus_open(b->opt.bus, &b->bus));
+    if (b->opt.roles & (ROLE_COMMANDS | ROLE_PROJECTOR)) TRY(open_stores(b));
+    if (b->opt.roles & ROLE_PROJECTOR) {
+        char db[PATH_MAX];
+        snprintf(db, sizeof db, "%s/projection.db", b->opt.data);
+        TRY(projector_new(&b->s, db, b->bus, &b->projector));
+    }
+    if (b->opt.roles & ROLE_COMMANDS) TRY(start_commands(b));
+    if (b->opt.roles & ROLE_API) TRY(start_api(b, web, ide));
     return ST_OK;
 }
 
@@ -182,12 +201,42 @@ static void stop(bank *b)
         store_close(b->stores[i]);
 }
 
-static int run(int argc, char **argv)
+/* "api,commands,projector" (any subset, or "all") into ROLE_* bits; 0 on a bad name. */
+static int parse_roles(const char *text)
+{
+    if (!strcmp(text, "all")) return ROLE_ALL;
+    int roles = 0;
+    const char *p = text;
+    while (*p) {
+        size_t n = strcspn(p, ",");
+        if (n == 3 && !strncmp(p, "api", 3))
+            roles |= ROLE_API;
+        else if (n == 8 && !strncmp(p, "commands", 8))
+            roles |= ROLE_COMMANDS;
+        else if (n == 9 && !strncmp(p, "projector", 9))
+            roles |= ROLE_PROJECTOR;
+        else
+            return 0;
+        p += n;
+        if (*p == ',') p++;
+    }
+    return roles;
+}
+
+static int serve(const char *command, int argc, char **argv, int roles)
 {
     bank b = {0};
-    b.opt =
-        (options){.data = "./data", .listen = "127.0.0.1:8888", .workers = 16, .deadline_ms = 2000};
+    b.opt = (options){.roles = roles,
+                      .bus = "local:",
+                      .data = "./data",
+                      .listen = "127.0.0.1:8888",
+                      .workers = 16,
+                      .deadline_ms = 2000};
     const config_option opts[] = {
+        {"--roles", "BANK_ROLES", CONFIG_STRING, &b.opt.roles_text, "LIST",
+         "bank serve only: api,commands,projector (any of them, or all)", 0, 0},
+        {"--bus", "BANK_BUS", CONFIG_STRING, &b.opt.bus, "URL",
+         "local: (one process) or nats://HOST:PORT[,HOST:PORT...] (roles in many processes)", 0, 0},
         {"--data", "DATA_PATH", CONFIG_STRING, &b.opt.data, "DIR",
          "data directory (the embedded stores and the read model)", 0, 0},
         {"--listen", "BANK_LISTEN", CONFIG_STRING, &b.opt.listen, "HOST:PORT",
@@ -211,14 +260,32 @@ static int run(int argc, char **argv)
          "debug, info, warn or error", 0, 0},
     };
     int n_pos = 0;
-    config_result cr = config_parse("bank run [options]",
-                                    "Runs the whole bank in one process: event stores, command "
-                                    "handler and saga, projector, GraphQL endpoint and web UI.",
+    char usage[64];
+    snprintf(usage, sizeof usage, "bank %s [options]", command);
+    config_result cr = config_parse(usage,
+                                    "Runs the bank's roles: `run` all of them in one process "
+                                    "(event stores, command handler and saga, projector, GraphQL "
+                                    "endpoint and web UI), `serve --roles` a chosen set, `api`, "
+                                    "`commands` and `projector` one each (with --bus nats://...).",
                                     opts, sizeof opts / sizeof opts[0], argc, argv, &n_pos);
     if (cr == CONFIG_EXIT_OK) return 0;
     if (cr == CONFIG_EXIT_USAGE) return 2;
     if (n_pos > 0) {
-        fprintf(stderr, "error: unexpected argument '%s'\ntry 'bank run --help'\n", argv[1]);
+        fprintf(stderr, "error: unexpected argument '%s'\ntry 'bank %s --help'\n", argv[1],
+                command);
+        return 2;
+    }
+    if (b.opt.roles_text && !(b.opt.roles = parse_roles(b.opt.roles_text))) {
+        fprintf(stderr, "error: --roles takes api, commands and projector, not '%s'\n",
+                b.opt.roles_text);
+        return 2;
+    }
+    if (!b.opt.roles) {
+        fprintf(stderr, "error: bank serve needs --roles\n");
+        return 2;
+    }
+    if (b.opt.roles != ROLE_ALL && !strcmp(b.opt.bus, "local:")) {
+        fprintf(stderr, "error: roles in separate processes need a shared bus: --bus nats://...\n");
         return 2;
     }
     if (b.opt.level) {
@@ -233,9 +300,12 @@ static int run(int argc, char **argv)
         fprintf(stderr, "error: cannot use data directory %s\n", b.opt.data);
         return 1;
     }
-    char *web = b.opt.web ? strdup(b.opt.web) : beside_executable("web/dist");
-    char *ide = b.opt.ide ? strdup(b.opt.ide) : beside_executable("web/ide");
-    if (!web) LOG_WARN(MODULE, "no web UI build found (run `make run` or pass --web)");
+    char *web = NULL, *ide = NULL;
+    if (b.opt.roles & ROLE_API) {
+        web = b.opt.web ? strdup(b.opt.web) : beside_executable("web/dist");
+        ide = b.opt.ide ? strdup(b.opt.ide) : beside_executable("web/ide");
+        if (!web) LOG_WARN(MODULE, "no web UI build found (run `make run` or pass --web)");
+    }
 
     sigset_t sigs;
     sigemptyset(&sigs);
@@ -249,7 +319,7 @@ static int run(int argc, char **argv)
     if (st != ST_OK) {
         LOG_ERROR(MODULE, "cannot start: %s", status_message());
         code = 1;
-    } else {
+    } else if (b.srv) {
         pthread_t sig_thread, ready_thread;
         pthread_create(&sig_thread, NULL, signal_main, &b);
         pthread_create(&ready_thread, NULL, ready_main, &b);
@@ -259,6 +329,13 @@ static int run(int argc, char **argv)
         pthread_join(ready_thread, NULL);
         pthread_cancel(sig_thread); /* sigwait is a cancellation point */
         pthread_join(sig_thread, NULL);
+    } else {
+        LOG_INFO(MODULE, "running (%s%s) until SIGTERM or SIGINT",
+                 b.opt.roles & ROLE_COMMANDS ? "commands " : "",
+                 b.opt.roles & ROLE_PROJECTOR ? "projector" : "");
+        int sig;
+        sigwait(&sigs, &sig);
+        LOG_INFO(MODULE, "%s received, stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     }
     stop(&b);
     free(web);
@@ -270,13 +347,27 @@ static int run(int argc, char **argv)
 int main(int argc, char **argv)
 {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        printf(
-            "usage: bank COMMAND [options]\n\ncommands:\n"
-            "  run    the whole bank in one process (stores, commands, saga, projector, API, UI)\n"
-            "\n'bank COMMAND --help' tells the options of a command.\n");
+        printf("usage: bank COMMAND [options]\n\ncommands:\n"
+               "  run        the whole bank in one process (stores, commands, saga, projector, "
+               "API, UI)\n"
+               "  serve      the roles given by --roles, e.g. api,projector\n"
+               "  api        the GraphQL endpoint and web UI (needs --bus nats://...)\n"
+               "  commands   the command handler and the transfer saga (needs --bus nats://...)\n"
+               "  projector  the read model and its queries (needs --bus nats://...)\n"
+               "\n'bank COMMAND --help' tells the options of a command.\n");
         return argc < 2 ? 2 : 0;
     }
-    if (!strcmp(argv[1], "run")) return run(argc - 1, argv + 1);
+    static const struct {
+        const char *name;
+        int roles;
+    } commands[] = {{"run", ROLE_ALL},
+                    {"serve", 0},
+                    {"api", ROLE_API},
+                    {"commands", ROLE_COMMANDS},
+                    {"projector", ROLE_PROJECTOR}};
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name))
+            return serve(commands[i].name, argc - 1, argv + 1, commands[i].roles);
     fprintf(stderr, "error: unknown command '%s'\ntry 'bank --help'\n", argv[1]);
     return 2;
 }
