@@ -89,6 +89,7 @@ struct js_store {
     jsindex *ix;
     int64_t append_timeout_ms;
     int64_t wait_ms;      /* one publish attempt */
+    int64_t heartbeat_ms; /* idle heartbeat of the ordered consumers */
     bool fault_lose_acks; /* tests: drop the first ack of every publish, as a timeout would */
 
     /* Indexer (its delivery thread only). */
@@ -316,27 +317,50 @@ static status wait_indexed(js_store *s, uint64_t seq, int64_t timeout_ms)
     return st;
 }
 
+/* Creates an ordered push consumer on the store's subjects from `from_seq`, delivering to `cb` on
+ * its own libnats thread, with `on_complete` called once it is closed. Retries while the cluster is
+ * electing leaders, until the append timeout. The short idle heartbeat makes libnats notice a lost
+ * consumer (its server died) within a few seconds and recreate it after the last delivered message.
+ */
+static status ordered_subscribe(js_store *s, uint64_t from_seq, natsMsgHandler cb,
+                                natsOnCompleteCB on_complete, void *closure, int64_t pending_bytes,
+                                natsSubscription **out)
+{
+    int64_t deadline = clock_mono_ms() + s->append_timeout_ms;
+    for (int attempt = 0;; attempt++) {
+        jsSubOptions so;
+        jsSubOptions_Init(&so);
+        so.Stream = s->stream;
+        so.Ordered = true;
+        so.Config.DeliverPolicy = js_DeliverByStartSequence;
+        so.Config.OptStartSeq = from_seq;
+        so.Config.Heartbeat = s->heartbeat_ms * 1000000;
+        jsErrCode jerr = 0;
+        natsSubscription *sub = NULL;
+        natsStatus ns = js_Subscribe(&sub, s->js, s->filter, cb, closure, NULL, &so, &jerr);
+        if (ns == NATS_OK) ns = natsSubscription_SetPendingLimits(sub, 65536, pending_bytes);
+        if (ns == NATS_OK) ns = natsSubscription_SetOnCompleteCB(sub, on_complete, closure);
+        if (ns == NATS_OK) {
+            *out = sub;
+            return ST_OK;
+        }
+        status st = jsconn_status(ns, "creating an ordered consumer on the stream");
+        if (sub != NULL) {
+            /* Nothing was delivered yet: the handler has not run. */
+            natsSubscription_Unsubscribe(sub);
+            natsSubscription_Destroy(sub);
+        }
+        bool transient = ns == NATS_TIMEOUT || ns == NATS_NO_RESPONDERS || jerr != 0;
+        if (!transient || clock_mono_ms() >= deadline) return st;
+        LOG_WARN(MOD, "%s: %s; retrying", s->stream, status_message());
+        clock_sleep_ms(attempt < 5 ? 100 : 500);
+    }
+}
+
 static status start_indexer(js_store *s, uint64_t from_seq)
 {
-    jsSubOptions so;
-    jsSubOptions_Init(&so);
-    so.Stream = s->stream;
-    so.Ordered = true;
-    so.Config.DeliverPolicy = js_DeliverByStartSequence;
-    so.Config.OptStartSeq = from_seq;
-    jsErrCode jerr = 0;
-    natsStatus ns = js_Subscribe(&s->indexer, s->js, s->filter, on_index_msg, s, NULL, &so, &jerr);
-    if (ns == NATS_OK) ns = natsSubscription_SetPendingLimits(s->indexer, 65536, 256 * 1024 * 1024);
-    if (ns == NATS_OK) ns = natsSubscription_SetOnCompleteCB(s->indexer, on_index_complete, s);
-    if (ns != NATS_OK) {
-        if (s->indexer != NULL) {
-            natsSubscription_Unsubscribe(s->indexer);
-            natsSubscription_Destroy(s->indexer);
-            s->indexer = NULL;
-        }
-        return jsconn_status(ns, "subscribing the index to the stream");
-    }
-    return ST_OK;
+    return ordered_subscribe(s, from_seq, on_index_msg, on_index_complete, s, 256 * 1024 * 1024,
+                             &s->indexer);
 }
 
 static void stop_indexer(js_store *s)
@@ -395,12 +419,33 @@ static status count_synced(js_store *s, store_bytes key, uint32_t *count)
 
 typedef enum publish_result { PUB_OK, PUB_CONFLICT, PUB_FAILED } publish_result;
 
+/* After an attempt whose outcome is unknown (timeout) a retry may be refused with 10071 rather
+ * than answered "duplicate" (e.g. when a new stream leader has not rebuilt its dedup table). Then
+ * the event at `order` may be our own: it is if it carries our message id. */
+static bool landed_as(js_store *s, store_bytes key, uint32_t order, const char *msg_id,
+                      uint64_t server_last, uint64_t *seq)
+{
+    uint64_t found = 0;
+    if (server_last == 0 || wait_indexed(s, server_last, s->append_timeout_ms) != ST_OK ||
+        jsindex_seq_of(s->ix, key, order, &found) != ST_OK)
+        return false;
+    natsMsg *m = NULL;
+    jsErrCode jerr = 0;
+    if (js_GetMsg(&m, s->js, s->stream, found, NULL, &jerr) != NATS_OK) return false;
+    const char *id = NULL;
+    bool ours = natsMsgHeader_Get(m, "Nats-Msg-Id", &id) == NATS_OK && id != NULL &&
+                strcmp(id, msg_id) == 0;
+    natsMsg_Destroy(m);
+    if (ours) *seq = found;
+    return ours;
+}
+
 /* Publishes one event, retrying with the same message id and expectation until `deadline`.
  * PUB_CONFLICT sets *server_last to the key's real last sequence (0 if unknown). */
-static publish_result publish_one(js_store *s, const char *subject, const char *nonce,
-                                  uint32_t order, uint64_t expect_seq, int64_t time_ms,
-                                  store_bytes value, int64_t deadline, uint64_t *seq,
-                                  uint64_t *server_last, status *st)
+static publish_result publish_one(js_store *s, store_bytes key, const char *subject,
+                                  const char *nonce, uint32_t order, uint64_t expect_seq,
+                                  int64_t time_ms, store_bytes value, int64_t deadline,
+                                  uint64_t *seq, uint64_t *server_last, status *st)
 {
     char msg_id[64], order_text[16], time_text[24];
     snprintf(msg_id, sizeof msg_id, "%s:%" PRIu32, nonce, order);
@@ -425,6 +470,7 @@ static publish_result publish_one(js_store *s, const char *subject, const char *
         po.ExpectLastSubjectSeq = expect_seq;
 
     publish_result result = PUB_FAILED;
+    bool unknown_outcome = false; /* an earlier attempt may have been stored */
     for (int attempt = 0;; attempt++) {
         int64_t left = deadline - clock_mono_ms();
         po.MaxWait = left < s->wait_ms ? (left > 50 ? left : 50) : s->wait_ms;
@@ -450,6 +496,10 @@ static publish_result publish_one(js_store *s, const char *subject, const char *
             const char *p = text ? strstr(text, "wrong last sequence: ") : NULL;
             *server_last = p ? strtoull(p + strlen("wrong last sequence: "), NULL, 10) : 0;
             result = PUB_CONFLICT;
+            if (unknown_outcome && landed_as(s, key, order, msg_id, *server_last, seq)) {
+                LOG_INFO(MOD, "%s: %s was stored by an earlier try", s->stream, msg_id);
+                result = PUB_OK;
+            }
             break;
         }
         if (jerr == JSStreamMessageExceedsMaximumErr || ns == NATS_MAX_PAYLOAD) {
@@ -471,6 +521,7 @@ static publish_result publish_one(js_store *s, const char *subject, const char *
                                  s->append_timeout_ms, status_message());
             break;
         }
+        if (ns != NATS_NO_RESPONDERS) unknown_outcome = true;
         LOG_WARN(MOD, "%s: publish of %s failed (%s, code %d), retrying", s->stream, msg_id,
                  natsStatus_GetText(ns), (int)jerr);
         int64_t pause = 20 * (attempt + 1);
@@ -513,7 +564,7 @@ static void run_job(js_store *s, js_job *job)
     uint64_t server_last = 0;
     for (size_t i = 0; i < job->n && r == PUB_OK; i++) {
         uint64_t seq = 0;
-        r = publish_one(s, subject, nonce, expected + (uint32_t)i, expect_seq, time_ms,
+        r = publish_one(s, key, subject, nonce, expected + (uint32_t)i, expect_seq, time_ms,
                         job->values[i], deadline, &seq, &server_last, &st);
         if (r != PUB_OK) break;
         if (i == 0) appended.first_position = seq;
@@ -730,27 +781,9 @@ static status js_subscribe(store *base, uint64_t from_position, store_event_cb c
     sub->next_seq = from_position ? from_position : 1;
     pthread_mutex_init(&sub->mu, NULL);
     pthread_cond_init(&sub->cv, NULL);
-    jsSubOptions so;
-    jsSubOptions_Init(&so);
-    so.Stream = s->stream;
-    so.Ordered = true;
-    so.Config.DeliverPolicy = js_DeliverByStartSequence;
-    so.Config.OptStartSeq = sub->next_seq;
-    jsErrCode jerr = 0;
-    natsStatus ns = js_Subscribe(&sub->ns, s->js, s->filter, on_sub_msg, sub, NULL, &so, &jerr);
-    if (ns == NATS_OK) ns = natsSubscription_SetOnCompleteCB(sub->ns, on_sub_complete, sub);
-    if (ns != NATS_OK) {
-        status st = jsconn_status(ns, "subscribing to the stream");
-        if (sub->ns != NULL) {
-            natsSubscription_Unsubscribe(sub->ns);
-            /* The callback may already be running: wait for the on-complete (if set) or idle. */
-            pthread_mutex_lock(&sub->mu);
-            sub->stopped = true;
-            while (sub->in_cb)
-                pthread_cond_wait(&sub->cv, &sub->mu);
-            pthread_mutex_unlock(&sub->mu);
-            natsSubscription_Destroy(sub->ns);
-        }
+    status st = ordered_subscribe(s, sub->next_seq, on_sub_msg, on_sub_complete, sub,
+                                  64 * 1024 * 1024, &sub->ns);
+    if (st != ST_OK) {
         sub_free(sub);
         return st;
     }
@@ -824,11 +857,12 @@ static void js_close(store *base)
     free(s);
 }
 
-static status ensure_stream(js_store *s, jsStreamInfo **out)
+static status ensure_stream_once(js_store *s, jsStreamInfo **out, bool *transient)
 {
     jsErrCode jerr = 0;
     natsStatus ns = js_GetStreamInfo(out, s->js, s->stream, NULL, &jerr);
     if (ns == NATS_OK) return ST_OK;
+    *transient = ns == NATS_TIMEOUT || ns == NATS_NO_RESPONDERS;
     if (ns != NATS_NOT_FOUND && jerr != JSStreamNotFoundErr)
         return jsconn_status(ns, "reading stream info");
     int replicas = (int)env_int("BANK_NATS_REPLICAS", 1, 1, 5);
@@ -852,7 +886,21 @@ static status ensure_stream(js_store *s, jsStreamInfo **out)
     }
     /* Another process may have created it at the same time. */
     if (js_GetStreamInfo(out, s->js, s->stream, NULL, &jerr) == NATS_OK) return ST_OK;
+    *transient = ns == NATS_TIMEOUT || ns == NATS_NO_RESPONDERS;
     return jsconn_status(ns, "creating the stream");
+}
+
+/* Finds or creates the stream, retrying while the cluster elects its leaders. */
+static status ensure_stream(js_store *s, jsStreamInfo **out)
+{
+    int64_t deadline = clock_mono_ms() + s->append_timeout_ms;
+    for (;;) {
+        bool transient = false;
+        status st = ensure_stream_once(s, out, &transient);
+        if (st == ST_OK || !transient || clock_mono_ms() >= deadline) return st;
+        LOG_WARN(MOD, "%s: %s; retrying", s->stream, status_message());
+        clock_sleep_ms(250);
+    }
 }
 
 static status check_subjects(const js_store *s, const jsStreamInfo *si)
@@ -936,6 +984,7 @@ static status open_store(js_store *s, const char *hosts)
     TRY(jsconn_connect(hosts, client, false, &s->nc));
     s->wait_ms = env_int("BANK_NATS_PUBLISH_WAIT_MS", 2000, 10, 600000);
     s->append_timeout_ms = env_int("BANK_NATS_APPEND_TIMEOUT_MS", 15000, 10, 3600000);
+    s->heartbeat_ms = env_int("BANK_NATS_HEARTBEAT_MS", 1000, 100, 60000);
     s->fault_lose_acks = env_int("BANK_NATS_FAULT_LOSE_ACKS", 0, 0, 1) == 1;
     jsOptions jo;
     jsOptions_Init(&jo);

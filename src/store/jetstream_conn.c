@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/log.h"
+
 #define URL_MAX 512
 
 status jsconn_status(natsStatus s, const char *what)
@@ -117,6 +119,27 @@ static status apply_credentials(natsOptions *o)
     return ST_OK;
 }
 
+static void on_async_error(natsConnection *nc, natsSubscription *sub, natsStatus err, void *closure)
+{
+    (void)nc;
+    (void)sub;
+    (void)closure;
+    LOG_WARN("nats", "asynchronous error: %s", natsStatus_GetText(err));
+}
+
+static void on_disconnected(natsConnection *nc, void *closure)
+{
+    (void)nc;
+    LOG_WARN("nats", "%s: disconnected, reconnecting", (const char *)closure);
+}
+
+static void on_reconnected(natsConnection *nc, void *closure)
+{
+    char url[256] = "";
+    natsConnection_GetConnectedUrl(nc, url, sizeof url);
+    LOG_INFO("nats", "%s: reconnected to %s", (const char *)closure, url);
+}
+
 static status build_options(const char *servers, const char *client_name, bool send_asap,
                             natsOptions *o)
 {
@@ -134,6 +157,10 @@ static status build_options(const char *servers, const char *client_name, bool s
     TRY(jsconn_status(natsOptions_SetReconnectWait(o, 250), "NATS options"));
     TRY(jsconn_status(natsOptions_SetTimeout(o, 2000), "NATS options"));
     TRY(jsconn_status(natsOptions_SetReconnectBufSize(o, 32 * 1024 * 1024), "NATS options"));
+    TRY(jsconn_status(natsOptions_SetErrorHandler(o, on_async_error, NULL), "NATS options"));
+    /* The closure must outlive the connection: a string literal does. */
+    TRY(jsconn_status(natsOptions_SetDisconnectedCB(o, on_disconnected, "NATS"), "NATS options"));
+    TRY(jsconn_status(natsOptions_SetReconnectedCB(o, on_reconnected, "NATS"), "NATS options"));
     return apply_credentials(o);
 }
 
