@@ -31,10 +31,15 @@
 #define MODULE "store.bkes"
 #define APPEND_DEADLINE_MS 10000
 #define READ_DEADLINE_MS 30000
+#define KEY_BUCKETS 256
+/* Appends accepted and not yet answered: beyond these, store_append_async answers ST_LIMIT. */
+#define APPENDS_MAX 65536
+#define APPEND_BYTES_MAX (256u << 20)
 
 typedef struct bkes_store bkes_store;
 
 typedef struct ucall ucall;
+struct keyq;
 struct ucall {
     bkes_store *s;
     grpc_call *call;
@@ -44,10 +49,26 @@ struct ucall {
     grpc_slice details;
     void (*done)(ucall *u); /* on the CQ thread */
     bool finished;          /* sync calls: set under s->mu */
+    const char *method;
+    int64_t deadline_ms;
     /* appends */
     store_append_cb cb;
     void *ctx;
+    struct keyq *kq; /* the key's queue while this append waits or runs */
+    ucall *next;     /* in kq's waiting list */
+    size_t bytes;    /* counted in s->append_bytes */
 };
+
+/* Appends to one key go out one at a time, in submission order (gRPC calls may overtake each
+ * other; the store port promises that pipelined appends apply in the order they were made).
+ * A key has an entry while one of its appends runs; later ones wait in `head..tail`. */
+typedef struct keyq {
+    struct keyq *chain;
+    uint64_t hash;
+    ucall *head, *tail;
+    size_t key_len;
+    unsigned char key[];
+} keyq;
 
 struct bkes_store {
     store base;
@@ -58,8 +79,10 @@ struct bkes_store {
     pthread_cond_t cv;
     long inflight;
     bool closing;
-    struct bkes_sub *subs; /* open subscriptions, under mu */
-    int n_detached;        /* subscriptions closed from their own callback, still ending */
+    struct bkes_sub *subs;        /* open subscriptions, under mu */
+    keyq *keys[KEY_BUCKETS];      /* keys with an append running, under mu */
+    size_t appends, append_bytes; /* appends accepted and not answered yet, under mu */
+    int n_detached;               /* subscriptions closed from their own callback, still ending */
     char target[300];
 };
 
@@ -99,26 +122,28 @@ static void inflight_done(bkes_store *s)
     pthread_mutex_unlock(&s->mu);
 }
 
-/* Starts `method` with `req`; `u->done` runs on the CQ thread when the reply is in. */
-static status ucall_start(bkes_store *s, ucall *u, const char *method, const ProtobufCMessage *req,
-                          int64_t deadline_ms)
+/* Fills in `u` and packs `req`; nothing is sent yet. */
+static status ucall_prepare(bkes_store *s, ucall *u, const char *method,
+                            const ProtobufCMessage *req, int64_t deadline_ms)
 {
     u->s = s;
+    u->method = method;
+    u->deadline_ms = deadline_ms;
     grpc_metadata_array_init(&u->initial_md);
     grpc_metadata_array_init(&u->trailing_md);
     u->details = grpc_empty_slice();
     u->send = bkes_wire_pack(req);
     if (!u->send) return status_set(ST_NOMEM, "out of memory");
-    pthread_mutex_lock(&s->mu);
-    if (s->closing) {
-        pthread_mutex_unlock(&s->mu);
-        return status_set(ST_CLOSED, "the bkes store is closing");
-    }
-    s->inflight++;
-    pthread_mutex_unlock(&s->mu);
-    gpr_timespec deadline =
-        gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(deadline_ms, GPR_TIMESPAN));
-    grpc_slice m = grpc_slice_from_static_string(method);
+    return ST_OK;
+}
+
+/* With s->mu held: sends a prepared call; `u->done` runs on the CQ thread when the reply is in.
+ * The deadline counts from here. */
+static status ucall_launch(bkes_store *s, ucall *u)
+{
+    gpr_timespec deadline = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+                                         gpr_time_from_millis(u->deadline_ms, GPR_TIMESPAN));
+    grpc_slice m = grpc_slice_from_static_string(u->method);
     u->call = grpc_channel_create_call(s->ch, NULL, GRPC_PROPAGATE_DEFAULTS, s->cq, m, NULL,
                                        deadline, NULL);
     grpc_op ops[6];
@@ -136,11 +161,22 @@ static status ucall_start(bkes_store *s, ucall *u, const char *method, const Pro
     ops[5].data.recv_status_on_client.status = &u->code;
     ops[5].data.recv_status_on_client.status_details = &u->details;
     grpc_call_error e = grpc_call_start_batch(u->call, ops, 6, u, NULL);
-    if (e != GRPC_CALL_OK) {
-        inflight_done(s);
+    if (e != GRPC_CALL_OK)
         return status_set(ST_INTERNAL, "grpc_call_start_batch failed: %d", (int)e);
-    }
+    s->inflight++;
     return ST_OK;
+}
+
+/* Prepares and sends a call unless the store is closing. */
+static status ucall_start(bkes_store *s, ucall *u, const char *method, const ProtobufCMessage *req,
+                          int64_t deadline_ms)
+{
+    TRY(ucall_prepare(s, u, method, req, deadline_ms));
+    pthread_mutex_lock(&s->mu);
+    status st =
+        s->closing ? status_set(ST_CLOSED, "the bkes store is closing") : ucall_launch(s, u);
+    pthread_mutex_unlock(&s->mu);
+    return st;
 }
 
 /* The reply of a finished call as a message of type `d`; sets the status message and returns
@@ -217,24 +253,90 @@ static void *cq_thread(void *arg)
 
 /* ---- append ---- */
 
+static uint64_t key_hash(const void *key, size_t len)
+{
+    const unsigned char *p = key;
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ p[i]) * 1099511628211ull;
+    return h;
+}
+
+/* With s->mu held. */
+static keyq **keyq_slot(bkes_store *s, const void *key, size_t len, uint64_t h)
+{
+    keyq **pp = &s->keys[h % KEY_BUCKETS];
+    while (*pp && !((*pp)->hash == h && (*pp)->key_len == len && !memcmp((*pp)->key, key, len)))
+        pp = &(*pp)->chain;
+    return pp;
+}
+
+static void append_free(ucall *u)
+{
+    grpc_metadata_array_destroy(&u->initial_md);
+    grpc_metadata_array_destroy(&u->trailing_md);
+    if (u->send) grpc_byte_buffer_destroy(u->send);
+    if (u->recv) grpc_byte_buffer_destroy(u->recv);
+    if (u->call) grpc_call_unref(u->call);
+    grpc_slice_unref(u->details);
+    free(u);
+}
+
+/* With s->mu held: forgets one answered append and starts the key's next one, if any. Returns
+ * an append that could not be started (to be answered by the caller without the lock). */
+static ucall *append_finished(bkes_store *s, ucall *u)
+{
+    s->appends--;
+    s->append_bytes -= u->bytes;
+    keyq *kq = u->kq;
+    while (kq->head) {
+        ucall *next = kq->head;
+        kq->head = next->next;
+        if (!kq->head) kq->tail = NULL;
+        if (ucall_launch(s, next) == ST_OK) return NULL;
+        if (next->call) grpc_call_unref(next->call);
+        next->call = NULL;
+        next->kq = NULL;
+        return next; /* kq stays: its next appends start when this one is answered */
+    }
+    keyq **pp = keyq_slot(s, kq->key, kq->key_len, kq->hash);
+    *pp = kq->chain;
+    free(kq);
+    return NULL;
+}
+
 static void append_done(ucall *u)
 {
-    status st;
-    uint32_t current = 0;
-    bkes_pb_add_batch_reply *r = (bkes_pb_add_batch_reply *)ucall_reply(
-        u, &tech__gklijs__bkes__api__add_batch_reply__descriptor, &st);
-    if (r && r->reply_case == TECH__GKLIJS__BKES__API__ADD_BATCH_REPLY__REPLY_SUCCESS) {
-        store_appended a = {(uint64_t)r->success->offset, r->success->timestamp};
-        u->cb(u->ctx, ST_OK, &a, 0);
-    } else {
-        if (r && r->reply_case == TECH__GKLIJS__BKES__API__ADD_BATCH_REPLY__REPLY_ERROR)
-            st = map_error(u->s, r->error, &current);
-        else if (r)
-            st = status_set(ST_IO, "bkes %s: an empty AddBatch reply", u->s->target);
-        u->cb(u->ctx, st, NULL, current);
+    bkes_store *s = u->s;
+    for (;;) {
+        status st = ST_OK;
+        uint32_t current = 0;
+        bkes_pb_add_batch_reply *r = NULL;
+        if (u->call)
+            r = (bkes_pb_add_batch_reply *)ucall_reply(
+                u, &tech__gklijs__bkes__api__add_batch_reply__descriptor, &st);
+        else
+            st = status_set(ST_INTERNAL, "bkes %s: the append could not be sent", s->target);
+        if (r && r->reply_case == TECH__GKLIJS__BKES__API__ADD_BATCH_REPLY__REPLY_SUCCESS) {
+            store_appended a = {(uint64_t)r->success->offset, r->success->timestamp};
+            u->cb(u->ctx, ST_OK, &a, 0);
+        } else {
+            if (r && r->reply_case == TECH__GKLIJS__BKES__API__ADD_BATCH_REPLY__REPLY_ERROR)
+                st = map_error(s, r->error, &current);
+            else if (r)
+                st = status_set(ST_IO, "bkes %s: an empty AddBatch reply", s->target);
+            u->cb(u->ctx, st, NULL, current);
+        }
+        if (r) protobuf_c_message_free_unpacked(&r->base, NULL);
+        /* After the callback, so an append it makes queues behind those already waiting. */
+        pthread_mutex_lock(&s->mu);
+        ucall *failed = u->kq ? append_finished(s, u) : NULL;
+        if (failed) failed->kq = u->kq;
+        pthread_mutex_unlock(&s->mu);
+        append_free(u);
+        if (!failed) return;
+        u = failed; /* could not be sent: answer it here, then go on with the key's queue */
     }
-    if (r) protobuf_c_message_free_unpacked(&r->base, NULL);
-    ucall_free(u);
 }
 
 static status bkes_append_async(store *base, store_bytes key, uint32_t expected_order,
@@ -243,9 +345,11 @@ static status bkes_append_async(store *base, store_bytes key, uint32_t expected_
     bkes_store *s = (bkes_store *)base;
     ProtobufCBinaryData *vals = malloc(n * sizeof *vals);
     ucall *u = calloc(1, sizeof *u);
-    if (!vals || !u) {
+    keyq *fresh = malloc(sizeof *fresh + key.len);
+    if (!vals || !u || !fresh) {
         free(vals);
         free(u);
+        free(fresh);
         return status_set(ST_NOMEM, "out of memory");
     }
     for (size_t i = 0; i < n; i++)
@@ -258,15 +362,48 @@ static status bkes_append_async(store *base, store_bytes key, uint32_t expected_
     u->done = append_done;
     u->cb = cb;
     u->ctx = ctx;
-    status st = ucall_start(s, u, BKES_METHOD_ADD_BATCH, &req.base, APPEND_DEADLINE_MS);
+    status st = ucall_prepare(s, u, BKES_METHOD_ADD_BATCH, &req.base, APPEND_DEADLINE_MS);
     free(vals); /* packed into u->send */
     if (st != ST_OK) {
-        grpc_metadata_array_destroy(&u->initial_md);
-        grpc_metadata_array_destroy(&u->trailing_md);
-        if (u->send) grpc_byte_buffer_destroy(u->send);
-        if (u->call) grpc_call_unref(u->call);
-        free(u);
+        free(fresh);
+        append_free(u);
+        return st;
     }
+    u->bytes = grpc_byte_buffer_length(u->send);
+    uint64_t h = key_hash(key.data, key.len);
+    pthread_mutex_lock(&s->mu);
+    if (s->closing) {
+        st = status_set(ST_CLOSED, "the bkes store is closing");
+    } else if (s->appends >= APPENDS_MAX || s->append_bytes + u->bytes > APPEND_BYTES_MAX) {
+        st = status_set(ST_LIMIT, "bkes %s: %zu appends (%zu bytes) are waiting for answers",
+                        s->target, s->appends, s->append_bytes);
+    } else {
+        keyq **pp = keyq_slot(s, key.data, key.len, h);
+        if (*pp) { /* an append of this key runs: wait behind it */
+            u->kq = *pp;
+            if (u->kq->tail)
+                u->kq->tail->next = u;
+            else
+                u->kq->head = u;
+            u->kq->tail = u;
+        } else {
+            st = ucall_launch(s, u);
+            if (st == ST_OK) {
+                *fresh = (keyq){.hash = h, .key_len = key.len};
+                memcpy(fresh->key, key.data, key.len);
+                *pp = fresh;
+                u->kq = fresh;
+                fresh = NULL;
+            }
+        }
+        if (st == ST_OK) {
+            s->appends++;
+            s->append_bytes += u->bytes;
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
+    free(fresh);
+    if (st != ST_OK) append_free(u);
     return st;
 }
 
@@ -586,7 +723,7 @@ static void bkes_close(store *base)
     bkes_store *s = (bkes_store *)base;
     pthread_mutex_lock(&s->mu);
     s->closing = true;
-    while (s->inflight > 0 || s->n_detached > 0) /* every accepted append gets its answer */
+    while (s->inflight > 0 || s->appends > 0 || s->n_detached > 0) /* every append answered */
         pthread_cond_wait(&s->cv, &s->mu);
     /* Subscriptions still open end here; their objects are freed with the store. */
     bkes_sub *subs = s->subs;

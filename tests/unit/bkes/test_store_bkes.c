@@ -1,0 +1,209 @@
+/* The bkes:// adapter against a real bkes server: the store contract suite (every test on a
+ * fresh server in a fresh directory; reopen restarts the server on the same data after a
+ * graceful stop), then bkes-only checks: the lossy UTF-8 rendering of keys and the mapping of an
+ * unreachable server to ST_UNAVAILABLE. The server is build/bin/bkes ($BIN_DIR). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "base/buf.h"
+#include "bkes/bkes_wire.h"
+#include "store/store.h"
+#include "store_contract.h"
+#include "store_test_util.h"
+
+typedef struct server {
+    pid_t pid;
+    int port;
+    char dir[600];
+} server;
+
+typedef struct fixture {
+    char *root;
+    int seq;
+    server srv; /* the server behind the store open_fresh returned last */
+} fixture;
+
+static const char *bin_dir(void)
+{
+    const char *d = getenv("BIN_DIR");
+    return d && *d ? d : "build/bin";
+}
+
+/* Starts bkes on a free loopback port over `dir`; reads its log until it tells the port. */
+static status server_start(server *srv, const char *dir)
+{
+    int fds[2];
+    if (pipe(fds) != 0) return status_set(ST_IO, "pipe failed");
+    char exe[700];
+    snprintf(exe, sizeof exe, "%s/bkes", bin_dir());
+    pid_t pid = fork();
+    if (pid < 0) return status_set(ST_IO, "fork failed");
+    if (pid == 0) {
+        dup2(fds[1], 2);
+        close(fds[0]);
+        close(fds[1]);
+        execl(exe, "bkes", "--listen", "127.0.0.1:0", "--data", dir, "--log-level", "info",
+              (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    FILE *f = fdopen(fds[0], "r");
+    char line[1024];
+    int port = 0;
+    while (!port && fgets(line, sizeof line, f)) {
+        const char *p = strstr(line, "(port ");
+        if (p) port = atoi(p + 6);
+    }
+    /* Keep draining the log in the background so bkes never blocks on a full pipe. */
+    if (port && fork() == 0) {
+        while (fgets(line, sizeof line, f)) {
+        }
+        _exit(0);
+    }
+    fclose(f);
+    if (!port) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        return status_set(ST_UNAVAILABLE, "%s did not start", exe);
+    }
+    srv->pid = pid;
+    srv->port = port;
+    snprintf(srv->dir, sizeof srv->dir, "%s", dir);
+    return ST_OK;
+}
+
+/* SIGTERM and wait; the exit status must be 0 (graceful, and no leak under LeakSanitizer). */
+static void server_stop(server *srv)
+{
+    if (!srv->pid) return;
+    kill(srv->pid, SIGTERM);
+    int wst = 0;
+    waitpid(srv->pid, &wst, 0);
+    if (!WIFEXITED(wst) || WEXITSTATUS(wst) != 0)
+        fprintf(stderr, "bkes (pid %d) did not stop cleanly: status %d\n", (int)srv->pid, wst);
+    srv->pid = 0;
+}
+
+static status open_client(server *srv, store **out)
+{
+    char url[64];
+    snprintf(url, sizeof url, "bkes://127.0.0.1:%d", srv->port);
+    return store_open(url, "contract", out);
+}
+
+static status open_fresh(store **out, void *ctx)
+{
+    fixture *fx = ctx;
+    server_stop(&fx->srv);
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/bkes-%d", fx->root, fx->seq++);
+    TRY(server_start(&fx->srv, dir));
+    return open_client(&fx->srv, out);
+}
+
+static status reopen(store **out, void *ctx)
+{
+    fixture *fx = ctx;
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s", fx->srv.dir);
+    server_stop(&fx->srv);
+    TRY(server_start(&fx->srv, dir));
+    return open_client(&fx->srv, out);
+}
+
+/* --- bkes-only tests ---------------------------------------------------------------------- */
+
+static void lossy(const char *in, size_t n, const char *want)
+{
+    buf b;
+    buf_init(&b, 1024);
+    assert_int_equal(bkes_wire_lossy_utf8(&b, in, n), ST_OK);
+    assert_string_equal(buf_cstr(&b), want);
+    buf_free(&b);
+}
+
+static void keys_render_as_lossy_utf8(void **state)
+{
+    (void)state;
+    lossy("plain", 5, "plain");
+    lossy("", 0, "");
+    lossy("\xff", 1, "\xEF\xBF\xBD");
+    /* A truncated 3-byte sequence is one U+FFFD (maximal subpart), then the next char. */
+    lossy("\xe2\x82"
+          "A",
+          3,
+          "\xEF\xBF\xBD"
+          "A");
+    /* Surrogates (ED A0..) and overlongs (C0, E0 80) are invalid byte by byte. */
+    lossy("\xed\xa0\x80", 3, "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
+    lossy("\xc0\xaf", 2, "\xEF\xBF\xBD\xEF\xBF\xBD");
+    lossy("\xf0\x9f\x98\x80", 4, "\xf0\x9f\x98\x80");
+    lossy("\xf4\x90\x80\x80", 4, "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
+    lossy("a\0b", 3, "a");
+    buf b;
+    buf_init(&b, 2);
+    assert_int_equal(bkes_wire_lossy_utf8(&b, "\xff", 1), ST_LIMIT);
+    buf_free(&b);
+}
+
+static void unreachable_server_is_unavailable(void **state)
+{
+    (void)state;
+    store *s = NULL;
+    /* Port 1 on loopback: nothing listens there. */
+    assert_int_equal(store_open("bkes://127.0.0.1:1", "x", &s), ST_OK);
+    uint32_t n = 7;
+    assert_int_equal(store_count(s, tb("k"), &n), ST_UNAVAILABLE);
+    store_bytes v = tb("v");
+    assert_int_equal(store_append(s, tb("k"), 0, &v, 1, NULL, NULL), ST_UNAVAILABLE);
+    store_close(s);
+    assert_int_equal(store_open("bkes://nonsense", "x", &s), ST_INVALID);
+}
+
+static void server_errors_map_to_statuses(void **state)
+{
+    fixture *fx = *state;
+    store *s = NULL;
+    assert_int_equal(open_fresh(&s, fx), ST_OK);
+    store_bytes v = tb("v");
+    store_appended a;
+    uint32_t cur = 99;
+    assert_int_equal(store_append(s, tb("k"), 0, &v, 1, &a, &cur), ST_OK);
+    assert_int_equal(a.first_position, 1);
+    assert_int_equal(store_append(s, tb("k"), 0, &v, 1, &a, &cur), ST_CONFLICT);
+    assert_int_equal(cur, 1);
+    assert_non_null(strstr(status_message(), "currently 1 records instead of 0"));
+    assert_int_equal(store_append(s, tb("k"), 5, &v, 1, &a, &cur), ST_CONFLICT);
+    assert_int_equal(cur, 1);
+    store_close(s);
+    server_stop(&fx->srv);
+}
+
+int main(void)
+{
+    fixture fx = {.root = temp_dir_new("store-bkes")};
+    store_contract_factory f = {open_fresh, reopen, &fx};
+    int failed = store_contract_run("bkes", &f);
+    server_stop(&fx.srv);
+
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(keys_render_as_lossy_utf8),
+        cmocka_unit_test(unreachable_server_is_unavailable),
+        cmocka_unit_test_prestate(server_errors_map_to_statuses, &fx),
+    };
+    failed += cmocka_run_group_tests_name("bkes adapter", tests, NULL, NULL);
+    server_stop(&fx.srv);
+    temp_dir_remove(fx.root);
+    free(fx.root);
+    return failed;
+}
