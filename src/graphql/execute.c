@@ -341,7 +341,7 @@ static json_t *coerce_variables(gql_execution *e, json_t *inputs)
 {
     json_t *out = json_object();
     for (ast_var_def *vd = e->op->vars; vd; vd = vd->next) {
-        char err[400], msg[600], tname[256];
+        char err[400], msg[1200], tname[256];
         json_t *given = inputs ? json_object_get(inputs, vd->name) : NULL;
         gql_print_type(vd->type, tname, sizeof tname);
         const gql_typedef *t = gql_named(e->s, vd->type);
@@ -374,11 +374,16 @@ static json_t *coerce_variables(gql_execution *e, json_t *inputs)
             add_error(e, msg, &vd->loc, NULL);
             continue;
         }
-        json_t *v = gql_coerce_input_json(e->s, vd->type, given, err, sizeof err);
+        char where[256];
+        json_t *bad = NULL;
+        json_t *v = gql_coerce_input_json(e->s, vd->type, given, err, sizeof err, vd->name, where,
+                                          sizeof where, &bad);
         if (!v) {
-            char *shown = json_dumps(given, JSON_ENCODE_ANY | JSON_COMPACT);
-            snprintf(msg, sizeof msg, "Variable \"$%s\" got invalid value %.100s; %s", vd->name,
-                     shown ? shown : "?", err);
+            char *shown = gql_inspect(bad);
+            char at[300] = "";
+            if (strcmp(where, vd->name)) snprintf(at, sizeof at, " at \"%s\"", where);
+            snprintf(msg, sizeof msg, "Variable \"$%s\" got invalid value %.100s%s; %s", vd->name,
+                     shown ? shown : "?", at, err);
             free(shown);
             add_error(e, msg, &vd->loc, NULL);
             continue;

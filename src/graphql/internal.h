@@ -84,6 +84,7 @@ typedef struct ast_selection {
     const char *alias; /* NULL if none */
     const char *name;  /* field name or fragment name */
     gql_loc name_loc;  /* where that name is */
+    gql_loc sel_loc;   /* where the selection set starts */
     ast_argument *args;
     ast_directive *directives;
     const char *type_cond; /* inline fragment; NULL if none */
@@ -95,6 +96,7 @@ typedef struct ast_selection {
 typedef struct ast_var_def {
     const char *name;
     gql_loc loc; /* of the "$" */
+    gql_loc name_loc;
     ast_type *type;
     ast_value *default_value;
     ast_directive *directives;
@@ -333,8 +335,13 @@ char *gql_print_value(const ast_value *v);
 void gql_introspection_install(gql_schema *s);
 
 /* Input coercion (values.c). Each returns NULL and writes a message into err on failure. */
+/* Coerces a variable's JSON value; on failure also gives the path ("name.field[0]") and the
+ * value found there (borrowed). */
 json_t *gql_coerce_input_json(const gql_schema *s, const ast_type *type, json_t *value, char *err,
-                              size_t errsz);
+                              size_t errsz, const char *name, char *path, size_t pathsz,
+                              json_t **bad);
+/* A value as graphql-js's inspect() prints it (malloc'd; bounded at 4 KiB). */
+char *gql_inspect(json_t *v);
 /* Coerces a literal; `vars` holds coerced variable values (NULL: validation mode, variables are
  * accepted as they are). A variable absent from vars sets *missing_var (no error). On error the
  * location of the faulty value goes to *err_loc. */

@@ -884,6 +884,7 @@ static ast_selection *parse_selection(parser *ps)
     }
     s->args = parse_arguments(ps, false);
     s->directives = parse_directives(ps, false);
+    s->sel_loc = ps->tok.loc;
     if (peek(ps, T_BRACE_L)) s->sel = parse_selection_set(ps);
     return s;
 }
@@ -909,7 +910,7 @@ static ast_var_def *parse_variable_definitions(parser *ps)
         ast_var_def *v = alloc(ps, sizeof *v);
         v->loc = ps->tok.loc;
         expect(ps, T_DOLLAR);
-        v->name = parse_name(ps, NULL);
+        v->name = parse_name(ps, &v->name_loc);
         expect(ps, T_COLON);
         v->type = parse_type(ps);
         if (skip(ps, T_EQUALS)) v->default_value = parse_value(ps, true);

@@ -184,7 +184,7 @@ static void walk_field(validator *v, const gql_typedef *parent, const ast_select
     const gql_typedef *t = gql_named(v->s, def->type);
     if (!t) return;
     if (!gql_is_composite(t) && s->sel) {
-        verr(v, &s->loc, 1,
+        verr(v, &s->sel_loc, 1,
              "Field \"%s\" must not have a selection since type \"%s\" has no subfields.", s->name,
              t->name);
     } else if (gql_is_composite(t) && !s->sel) {
@@ -339,7 +339,7 @@ static void check_operation_variables(validator *v, const ast_operation *op)
     for (const ast_var_def *d = op->vars; d; d = d->next) {
         for (const ast_var_def *e = op->vars; e != d; e = e->next)
             if (!strcmp(e->name, d->name)) {
-                gql_loc l[2] = {e->loc, d->loc};
+                gql_loc l[2] = {e->name_loc, d->name_loc};
                 verr(v, l, 2, "There can be only one variable named \"$%s\".", d->name);
                 break;
             }
@@ -570,6 +570,84 @@ static bool same_shape(const gql_schema *s, const ast_type *a, const ast_type *b
     return ta == tb;
 }
 
+typedef struct conflict {
+    char reason[600];
+    gql_loc locs[16];
+    int nlocs;
+} conflict;
+
+static void add_loc(conflict *c, gql_loc l)
+{
+    if (c->nlocs < 16) c->locs[c->nlocs++] = l;
+}
+
+static bool sub_conflict(validator *v, const flat_field *a, const flat_field *b, bool exclusive,
+                         conflict *c, unsigned depth);
+
+/* graphql-js findConflict: whether fields a and b (same response key) cannot be merged. */
+static bool field_conflict(validator *v, const flat_field *a, const flat_field *b,
+                           bool parents_exclusive, conflict *c, unsigned depth)
+{
+    bool exclusive =
+        parents_exclusive || (a->parent && b->parent && a->parent != b->parent &&
+                              a->parent->kind == K_OBJECT && b->parent->kind == K_OBJECT);
+    if (!exclusive && strcmp(a->f->name, b->f->name)) {
+        snprintf(c->reason, sizeof c->reason, "\"%s\" and \"%s\" are different fields", a->f->name,
+                 b->f->name);
+        add_loc(c, a->f->loc), add_loc(c, b->f->loc);
+        return true;
+    }
+    if (!exclusive && !same_args(a->f->args, b->f->args)) {
+        snprintf(c->reason, sizeof c->reason, "they have differing arguments");
+        add_loc(c, a->f->loc), add_loc(c, b->f->loc);
+        return true;
+    }
+    if (a->def && b->def && !same_shape(v->s, a->def->type, b->def->type)) {
+        char ta[256], tb[256];
+        gql_print_type(a->def->type, ta, sizeof ta);
+        gql_print_type(b->def->type, tb, sizeof tb);
+        snprintf(c->reason, sizeof c->reason,
+                 "they return conflicting types \"%.200s\" and \"%.200s\"", ta, tb);
+        add_loc(c, a->f->loc), add_loc(c, b->f->loc);
+        return true;
+    }
+    if (a->f->sel && b->f->sel && depth < 32) return sub_conflict(v, a, b, exclusive, c, depth);
+    return false;
+}
+
+static bool sub_conflict(validator *v, const flat_field *a, const flat_field *b, bool exclusive,
+                         conflict *c, unsigned depth)
+{
+    const gql_typedef *ta = a->def ? gql_named(v->s, a->def->type) : NULL;
+    const gql_typedef *tb = b->def ? gql_named(v->s, b->def->type) : NULL;
+    flat fa = {0}, fb = {0};
+    bool *seen = calloc(v->n_frags ? v->n_frags : 1, sizeof *seen);
+    if (!seen) return false;
+    flatten(v, ta && gql_is_composite(ta) ? ta : NULL, a->f->sel, &fa, seen);
+    memset(seen, 0, (v->n_frags ? v->n_frags : 1) * sizeof *seen);
+    flatten(v, tb && gql_is_composite(tb) ? tb : NULL, b->f->sel, &fb, seen);
+    free(seen);
+    bool found = false;
+    for (size_t i = 0; i < fa.n && !found; i++) {
+        const char *ka = fa.f[i].f->alias ? fa.f[i].f->alias : fa.f[i].f->name;
+        for (size_t j = 0; j < fb.n && !found; j++) {
+            const char *kb = fb.f[j].f->alias ? fb.f[j].f->alias : fb.f[j].f->name;
+            if (strcmp(ka, kb)) continue;
+            conflict sub = {.nlocs = 0};
+            if (!field_conflict(v, &fa.f[i], &fb.f[j], exclusive, &sub, depth + 1)) continue;
+            snprintf(c->reason, sizeof c->reason, "subfields \"%s\" conflict because %.400s", ka,
+                     sub.reason);
+            add_loc(c, a->f->loc), add_loc(c, b->f->loc);
+            for (int k = 0; k < sub.nlocs; k++)
+                add_loc(c, sub.locs[k]);
+            found = true;
+        }
+    }
+    free(fa.f);
+    free(fb.f);
+    return found;
+}
+
 static void check_overlap(validator *v, const gql_typedef *parent, const ast_selection *sel)
 {
     flat fl = {0};
@@ -584,34 +662,12 @@ static void check_overlap(validator *v, const gql_typedef *parent, const ast_sel
             const ast_selection *b = fl.f[j].f;
             const char *kb = b->alias ? b->alias : b->name;
             if (strcmp(ka, kb)) continue;
-            bool exclusive = fl.f[i].parent && fl.f[j].parent && fl.f[i].parent != fl.f[j].parent &&
-                             fl.f[i].parent->kind == K_OBJECT && fl.f[j].parent->kind == K_OBJECT;
-            gql_loc l[2] = {a->loc, b->loc};
-            if (!exclusive && strcmp(a->name, b->name)) {
-                verr(v, l, 2,
-                     "Fields \"%s\" conflict because \"%s\" and \"%s\" are different fields. Use "
-                     "different aliases on the fields to fetch both if this was intentional.",
-                     ka, a->name, b->name);
-                continue;
-            }
-            if (!exclusive && !same_args(a->args, b->args)) {
-                verr(v, l, 2,
-                     "Fields \"%s\" conflict because they have differing arguments. Use different "
-                     "aliases on the fields to fetch both if this was intentional.",
-                     ka);
-                continue;
-            }
-            if (fl.f[i].def && fl.f[j].def &&
-                !same_shape(v->s, fl.f[i].def->type, fl.f[j].def->type)) {
-                char ta[256], tb[256];
-                gql_print_type(fl.f[i].def->type, ta, sizeof ta);
-                gql_print_type(fl.f[j].def->type, tb, sizeof tb);
-                verr(v, l, 2,
-                     "Fields \"%s\" conflict because they return conflicting types \"%s\" and "
-                     "\"%s\". Use different aliases on the fields to fetch both if this was "
-                     "intentional.",
-                     ka, ta, tb);
-            }
+            conflict c = {.nlocs = 0};
+            if (!field_conflict(v, &fl.f[i], &fl.f[j], false, &c, 0)) continue;
+            verr(v, c.locs, c.nlocs,
+                 "Fields \"%s\" conflict because %s. Use different aliases on the fields to fetch "
+                 "both if this was intentional.",
+                 ka, c.reason);
         }
     }
     free(fl.f);
@@ -784,7 +840,10 @@ status gql_validate(const gql_schema *schema, const gql_document *doc, const gql
             t = NULL;
         }
         walk(&v, t, f->sel);
-        if (!v.frag_used[k]) verr(&v, &f->loc, 1, "Fragment \"%s\" is never used.", f->name);
+        bool used = false;
+        for (unsigned j = 0; j < v.n_frags; j++)
+            if (v.frag_used[j] && !strcmp(v.frags[j]->name, f->name)) used = true;
+        if (!used) verr(&v, &f->loc, 1, "Fragment \"%s\" is never used.", f->name);
     }
     for (int k = 0; k < (int)v.n_frags; k++)
         cs.path_index[k] = -1;

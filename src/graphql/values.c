@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/buf.h"
 #include "graphql/internal.h"
 
 /* The JSON text of v for an error message (truncated). */
@@ -80,23 +81,67 @@ static json_t *coerce_scalar_json(const gql_schema *s, const gql_typedef *t, jso
     return json_incref(v); /* custom scalar: passes through */
 }
 
+typedef struct vpath {
+    char text[256]; /* "f.nested[0]" */
+    json_t *bad;    /* the value at the failing position (borrowed) */
+    bool failed;
+} vpath;
+
+static json_t *coerce_json(const gql_schema *s, const ast_type *type, json_t *value, char *err,
+                           size_t errsz, vpath *vp);
+
+/* Coerces a nested value, extending the path; on failure the path is left pointing at it. */
+static json_t *coerce_child(const gql_schema *s, const ast_type *type, json_t *value, char *err,
+                            size_t errsz, vpath *vp, const char *key, size_t index)
+{
+    size_t len = strlen(vp->text);
+    if (key)
+        snprintf(vp->text + len, sizeof vp->text - len, ".%s", key);
+    else
+        snprintf(vp->text + len, sizeof vp->text - len, "[%zu]", index);
+    json_t *out = coerce_json(s, type, value, err, errsz, vp);
+    if (out) vp->text[len] = 0;
+    return out;
+}
+
+static json_t *vfail(vpath *vp, json_t *value)
+{
+    vp->failed = true;
+    vp->bad = value;
+    return NULL;
+}
+
 json_t *gql_coerce_input_json(const gql_schema *s, const ast_type *type, json_t *value, char *err,
-                              size_t errsz)
+                              size_t errsz, const char *name, char *path, size_t pathsz,
+                              json_t **bad)
+{
+    vpath vp = {.bad = NULL, .failed = false};
+    snprintf(vp.text, sizeof vp.text, "%s", name ? name : "");
+    json_t *out = coerce_json(s, type, value, err, errsz, &vp);
+    if (!out) {
+        snprintf(path, pathsz, "%s", vp.text);
+        *bad = vp.bad ? vp.bad : value;
+    }
+    return out;
+}
+
+static json_t *coerce_json(const gql_schema *s, const ast_type *type, json_t *value, char *err,
+                           size_t errsz, vpath *vp)
 {
     char tname[256];
     if (type->kind == AT_NON_NULL) {
         if (!value || json_is_null(value)) {
             gql_print_type(type, tname, sizeof tname);
-            return fail(err, errsz, "Expected non-nullable type \"%s\" not to be null.", tname,
-                        NULL);
+            fail(err, errsz, "Expected non-nullable type \"%s\" not to be null.", tname, NULL);
+            return vfail(vp, value);
         }
-        return gql_coerce_input_json(s, type->of, value, err, errsz);
+        return coerce_json(s, type->of, value, err, errsz, vp);
     }
     if (!value || json_is_null(value)) return json_null();
     if (type->kind == AT_LIST) {
         json_t *out = json_array();
         if (!json_is_array(value)) {
-            json_t *item = gql_coerce_input_json(s, type->of, value, err, errsz);
+            json_t *item = coerce_json(s, type->of, value, err, errsz, vp);
             if (!item) {
                 json_decref(out);
                 return NULL;
@@ -108,7 +153,7 @@ json_t *gql_coerce_input_json(const gql_schema *s, const ast_type *type, json_t 
         json_t *v;
         json_array_foreach(value, i, v)
         {
-            json_t *item = gql_coerce_input_json(s, type->of, v, err, errsz);
+            json_t *item = coerce_child(s, type->of, v, err, errsz, vp, NULL, i);
             if (!item) {
                 json_decref(out);
                 return NULL;
@@ -122,24 +167,28 @@ json_t *gql_coerce_input_json(const gql_schema *s, const ast_type *type, json_t 
     if (t->kind == K_ENUM) {
         if (!json_is_string(value)) {
             show_json(value, shown, sizeof shown);
-            return fail(err, errsz, "Enum \"%s\" cannot represent non-string value: %s.", t->name,
-                        shown);
+            fail(err, errsz, "Enum \"%s\" cannot represent non-string value: %s.", t->name, shown);
+            return vfail(vp, value);
         }
         for (unsigned i = 0; i < t->n_values; i++)
             if (!strcmp(t->values[i].name, json_string_value(value))) return json_incref(value);
         show_json(value, shown, sizeof shown);
-        return fail(err, errsz, "Value %s does not exist in \"%s\" enum.", shown, t->name);
+        fail(err, errsz, "Value %s does not exist in \"%s\" enum.", shown, t->name);
+        return vfail(vp, value);
     }
     if (t->kind == K_INPUT_OBJECT) {
-        if (!json_is_object(value))
-            return fail(err, errsz, "Expected type \"%s\" to be an object.", t->name, NULL);
+        if (!json_is_object(value)) {
+            fail(err, errsz, "Expected type \"%s\" to be an object.", t->name, NULL);
+            return vfail(vp, value);
+        }
         const char *key;
         json_t *v;
         json_object_foreach(value, key, v)
         {
-            if (!gql_find_input(t->inputs, t->n_inputs, key))
-                return fail(err, errsz, "Field \"%s\" is not defined by type \"%s\".", key,
-                            t->name);
+            if (!gql_find_input(t->inputs, t->n_inputs, key)) {
+                fail(err, errsz, "Field \"%s\" is not defined by type \"%s\".", key, t->name);
+                return vfail(vp, value);
+            }
         }
         json_t *out = json_object();
         for (unsigned i = 0; i < t->n_inputs; i++) {
@@ -147,7 +196,7 @@ json_t *gql_coerce_input_json(const gql_schema *s, const ast_type *type, json_t 
             json_t *fv = json_object_get(value, f->name);
             json_t *c = NULL;
             if (fv) {
-                c = gql_coerce_input_json(s, f->type, fv, err, errsz);
+                c = coerce_child(s, f->type, fv, err, errsz, vp, f->name, 0);
             } else if (f->default_value) {
                 bool missing = false;
                 gql_loc l;
@@ -157,6 +206,7 @@ json_t *gql_coerce_input_json(const gql_schema *s, const ast_type *type, json_t 
                 gql_print_type(f->type, tname, sizeof tname);
                 snprintf(err, errsz, "Field \"%s\" of required type \"%s\" was not provided.",
                          f->name, tname);
+                vfail(vp, value);
             } else {
                 continue;
             }
@@ -168,7 +218,57 @@ json_t *gql_coerce_input_json(const gql_schema *s, const ast_type *type, json_t 
         }
         return out;
     }
-    return coerce_scalar_json(s, t, value, err, errsz);
+    json_t *r = coerce_scalar_json(s, t, value, err, errsz);
+    return r ? r : vfail(vp, value);
+}
+
+/* Appends v as graphql-js's inspect() shows it: { a: 1, b: [2] }. */
+static void inspect(json_t *v, buf *b, int depth)
+{
+    if (json_is_object(v)) {
+        if (json_object_size(v) == 0) {
+            buf_append_str(b, "{}");
+            return;
+        }
+        if (depth > 2) {
+            buf_append_str(b, "[Object]");
+            return;
+        }
+        buf_append_str(b, "{ ");
+        const char *k;
+        json_t *x;
+        bool first = true;
+        json_object_foreach(v, k, x)
+        {
+            buf_appendf(b, "%s%s: ", first ? "" : ", ", k);
+            inspect(x, b, depth + 1);
+            first = false;
+        }
+        buf_append_str(b, " }");
+    } else if (json_is_array(v)) {
+        if (depth > 2) {
+            buf_append_str(b, "[Array]");
+            return;
+        }
+        buf_append_byte(b, '[');
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            if (i) buf_append_str(b, ", ");
+            inspect(json_array_get(v, i), b, depth + 1);
+        }
+        buf_append_byte(b, ']');
+    } else {
+        char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+        buf_append_str(b, s ? s : "null");
+        free(s);
+    }
+}
+
+char *gql_inspect(json_t *v)
+{
+    buf b;
+    buf_init(&b, 4096);
+    inspect(v, &b, 0);
+    return buf_detach(&b, NULL);
 }
 
 /* A literal as JSON without a type (custom scalars): valueFromASTUntyped. */
