@@ -40,3 +40,15 @@ describe('filters', () => {
     expect(fieldsNeeded(f)).toEqual(['descr']);
   });
 });
+
+describe('streamQuery', () => {
+  it('is the seed operation without filters, and adds only the set filters', async () => {
+    const { streamQuery } = await import('./queries');
+    expect(streamQuery(NO_FILTERS)).toBe(
+      'subscription ($iban: String!, $show_iban: Boolean!, $show_new_balance: Boolean!, $show_direction: Boolean!, $show_from_to: Boolean!, $show_changed_by: Boolean!, $show_descr: Boolean!) { stream_transactions(iban: $iban) { iban @include(if: $show_iban) new_balance @include(if: $show_new_balance) direction @include(if: $show_direction) id from_to @include(if: $show_from_to) changed_by @include(if: $show_changed_by) descr @include(if: $show_descr) } }',
+    );
+    const q = streamQuery({ ...NO_FILTERS, direction: 'CREDIT', descrIncludes: 'x' });
+    expect(q).toContain('($iban: String!, $direction: dtype, $descr_includes: String, $show_iban');
+    expect(q).toContain('stream_transactions(iban: $iban, direction: $direction, descr_includes: $descr_includes)');
+  });
+});

@@ -1,57 +1,24 @@
 // Hooks that keep views live: a transaction list (query, then subscription), the balance of the
 // logged-in account, and a counter that changes each time the connection comes back.
 import { useEffect, useState } from 'preact/hooks';
+import { EMPTY_LIST, prependTransaction, type TxList } from './lists';
 import { onReconnect, request, subscribe } from './api';
 import { fieldsNeeded, type Filters, hasFilters, matches, NO_FILTERS, streamArguments } from './filters';
 import {
   ACCOUNT_BALANCE,
-  FIELDS,
   type ShowFields,
   showVariables,
   STREAM_BALANCE,
+  streamQuery,
   type Transaction,
   TRANSACTIONS_BY_IBAN,
 } from './queries';
-
-/** What a transaction list shows: newest first, plus the entry that just dropped off the end. */
-export interface TxList {
-  list: Transaction[];
-  last: Transaction | null;
-}
-
-export const EMPTY_LIST: TxList = { list: [], last: null };
-
-/**
- * Prepends a streamed transaction (spec 7.4): ignored if already listed, and when the list then
- * exceeds `max` the oldest entry is cut off and kept as `last` for its fade-out.
- */
-export function prependTransaction(cur: TxList, t: Transaction, max: number): TxList {
-  if (cur.list.some((x) => x.id === t.id)) return cur;
-  const list = [t, ...cur.list];
-  if (list.length <= max) return { list, last: null };
-  return { list: list.slice(0, max), last: list[max] ?? null };
-}
 
 /** A number that goes up each time the WebSocket connects again after a loss. */
 export function useReconnectEpoch(): number {
   const [epoch, setEpoch] = useState(0);
   useEffect(() => onReconnect(() => setEpoch((e) => e + 1)), []);
   return epoch;
-}
-
-/** The stream_transactions subscription with only the set filters as arguments. */
-export function streamQuery(filters: Filters): string {
-  const args = streamArguments(filters);
-  const decl = ['$iban: String!'];
-  const use = ['iban: $iban'];
-  const types: Record<string, string> = { direction: 'dtype', min_amount: 'Int', max_amount: 'Int', descr_includes: 'String' };
-  for (const k of Object.keys(args)) {
-    decl.push(`$${k}: ${types[k]}`);
-    use.push(`${k}: $${k}`);
-  }
-  const show = FIELDS.map((f) => `$show_${f.key}: Boolean!`).join(', ');
-  const sel = FIELDS.map((f) => (f.key === 'direction' ? `direction @include(if: $show_direction) id` : `${f.key} @include(if: $show_${f.key})`)).join(' ');
-  return `subscription (${decl.join(', ')}, ${show}) { stream_transactions(${use.join(', ')}) { ${sel} } }`;
 }
 
 /**

@@ -1,5 +1,6 @@
 // Every GraphQL operation the UI sends. 1-6 are the seed's operations (spec 7.8), with the same
 // variables; the rest are beyond the seed (filters, balance, transfer status, live account list).
+import { type Filters, streamArguments } from './filters';
 
 /** The six optional transaction fields and their toggle labels (spec 7.3), in display order. */
 export const FIELDS = [
@@ -35,7 +36,23 @@ export const ALL_LAST_TRANSACTIONS = `query { all_last_transactions { iban } }`;
 /** 2. The newest transactions of one IBAN with the selected fields. */
 export const TRANSACTIONS_BY_IBAN = `query ($max_items: Int!, $iban: String!, ${SHOW_VARS}) { transactions_by_iban(iban: $iban, max_items: $max_items) ${SELECTION} }`;
 
-/** 3. The live transactions of one IBAN: see streamQuery in live.ts, which adds the employee's filters. */
+/**
+ * 3. The live transactions of one IBAN with the selected fields. Without filters this is the
+ * seed's operation; the employee view's filters that are set are added as arguments.
+ */
+export function streamQuery(filters: Filters): string {
+  const args = streamArguments(filters);
+  const decl = ['$iban: String!'];
+  const use = ['iban: $iban'];
+  const types: Record<string, string> = { direction: 'dtype', min_amount: 'Int', max_amount: 'Int', descr_includes: 'String' };
+  for (const k of Object.keys(args)) {
+    decl.push(`$${k}: ${types[k]}`);
+    use.push(`${k}: $${k}`);
+  }
+  const show = FIELDS.map((f) => `$show_${f.key}: Boolean!`).join(', ');
+  const sel = FIELDS.map((f) => (f.key === 'direction' ? `direction @include(if: $show_direction) id` : `${f.key} @include(if: $show_${f.key})`)).join(' ');
+  return `subscription (${decl.join(', ')}, ${show}) { stream_transactions(${use.join(', ')}) { ${sel} } }`;
+}
 
 /** 4. Log in, creating the user and an account when the username is new. */
 export const GET_ACCOUNT = `mutation ($username: String!, $password: String!) { get_account(username: $username, password: $password) { reason iban token } }`;

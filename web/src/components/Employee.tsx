@@ -1,21 +1,13 @@
 import { useEffect, useState } from 'preact/hooks';
 import { request, subscribe } from '../api';
 import { type Filters, hasFilters, NO_FILTERS } from '../filters';
+import { mergeIbans, PAGE_SIZE, pageCount, paginationItems } from '../lists';
 import { useReconnectEpoch, useTransactions } from '../live';
 import { parseSignedAmount } from '../money';
 import { ALL_LAST_TRANSACTIONS, type ShowFields, STREAM_ALL_IBANS } from '../queries';
 import { update } from '../store';
 import { Icon } from './common';
 import { TransactionList } from './Transactions';
-
-export const PAGE_SIZE = 20;
-
-/** Adds IBANs to a sorted, duplicate-free list; returns the same array when nothing is new. */
-export function mergeIbans(sorted: string[], more: string[]): string[] {
-  const fresh = more.filter((i) => i && !sorted.includes(i));
-  if (fresh.length === 0) return sorted;
-  return [...new Set([...sorted, ...fresh])].sort();
-}
 
 /**
  * The account list of the employee view: loaded with all_last_transactions when the view is entered
@@ -58,25 +50,21 @@ function Pagination({ page, total, setPage, where }: { page: number; total: numb
   return (
     <nav class="pagination is-small is-rounded" role="navigation" aria-label={`pagination ${where}`}>
       <ul class="pagination-list">
-        {page > 2 && link(1)}
-        {page > 3 && (
-          <li key="e1">
-            <span class="pagination-ellipsis">&hellip;</span>
-          </li>
+        {paginationItems(page, total).map((item, i) =>
+          item.kind === 'ellipsis' ? (
+            <li key={`e${i}`}>
+              <span class="pagination-ellipsis">&hellip;</span>
+            </li>
+          ) : item.kind === 'current' ? (
+            <li key="cur">
+              <button type="button" class="pagination-link is-current" aria-current="page" aria-label={`Page ${item.page}`}>
+                {item.page}
+              </button>
+            </li>
+          ) : (
+            link(item.page)
+          ),
         )}
-        {page > 1 && link(page - 1)}
-        <li key="cur">
-          <button type="button" class="pagination-link is-current" aria-current="page" aria-label={`Page ${page}`}>
-            {page}
-          </button>
-        </li>
-        {page !== total && link(page + 1)}
-        {total > page + 2 && (
-          <li key="e2">
-            <span class="pagination-ellipsis">&hellip;</span>
-          </li>
-        )}
-        {total > page + 1 && link(total)}
       </ul>
     </nav>
   );
@@ -86,7 +74,7 @@ function Pagination({ page, total, setPage, where }: { page: number; total: numb
 export function EmployeeLeft({ followed }: { followed: string | null }) {
   const { ibans, error } = useAccounts();
   const [page, setPage] = useState(1);
-  const total = Math.max(1, Math.ceil(ibans.length / PAGE_SIZE));
+  const total = pageCount(ibans.length);
   const current = Math.min(page, total);
   const shown = ibans.slice((current - 1) * PAGE_SIZE, current * PAGE_SIZE);
   return (

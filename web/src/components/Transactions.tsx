@@ -1,5 +1,5 @@
 import type { ShowFields, Transaction } from '../queries';
-import type { TxList } from '../live';
+import type { TxList } from '../lists';
 import { Icon } from './common';
 
 /** One transaction (spec 7.4): direction, amount, counter party and id; description; balance and IBAN. */
