@@ -4,16 +4,19 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/buf.h"
 #include "base/log.h"
+#include "base/random.h"
 #include "codec/codec.h"
 #include "domain/bank_account.h"
 #include "domain/transfer.h"
 #include "domain/user.h"
 
-#define MAX_ATTEMPTS 8 /* decide again after this many concurrency conflicts in a row, then fail   \
-                        */
+#define MAX_ATTEMPTS                                                                               \
+    8 /* decide again after this many concurrency conflicts in a row, then fail                    \
+       */
 
 typedef enum aggregate_kind { AGG_USER, AGG_BANK, AGG_TRANSFER } aggregate_kind;
 
@@ -336,7 +339,10 @@ static void process(worker *w, const message *command, message *feedback)
         }
         st = append_event(w, kind, key, &d);
         if (st == ST_CONFLICT) {
-            cache_remove(w, e); /* another writer got there first: reload and decide again */
+            /* Another process wrote first: reload and decide again, after a short random pause
+             * that grows with each attempt, so competing writers do not collide in lockstep. */
+            cache_remove(w, e);
+            usleep(random_below(500u * (unsigned)(attempt + 1)));
             continue;
         }
         if (st != ST_OK) {

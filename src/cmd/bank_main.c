@@ -14,13 +14,13 @@
 #include "bank/command_handler.h"
 #include "bank/command_service.h"
 #include "bank/company.h"
-#include "bank/executor.h"
 #include "bank/projector.h"
 #include "bank/saga_runner.h"
 #include "base/config.h"
 #include "base/log.h"
 #include "codec/codec.h"
 #include "domain/password.h"
+#include "http/gql_executor.h"
 #include "store/store.h"
 
 #define MODULE "bank"
@@ -55,7 +55,7 @@ typedef struct bank {
     command_service *commands;
     projector *projector;
     bank_api *api;
-    gql_executor_ctx exec_ctx;
+    gql_executor *executor;
     http_server *srv;
 } bank;
 
@@ -89,22 +89,23 @@ static status open_stores(bank *b)
     return ST_OK;
 }
 
-/* A folder next to the build output, e.g. web/dist for build/bin/bank, or NULL. */
+/* A folder of the source tree that holds the build output, e.g. web/dist for build/bin/bank or
+ * build/sanitize/bin/bank: the first ancestor of the executable's folder that has it, or NULL. */
 static char *beside_executable(const char *relative)
 {
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    char dir[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", dir, sizeof dir - 1);
     if (n <= 0) return NULL;
-    exe[n] = '\0';
-    char *slash = strrchr(exe, '/');
-    if (!slash) return NULL;
-    *slash = '\0';
-    char path[PATH_MAX + 64];
-    snprintf(path, sizeof path, "%s/../../%s", exe, relative);
-    char *real = realpath(path, NULL);
-    struct stat st;
-    if (real && stat(real, &st) == 0 && S_ISDIR(st.st_mode)) return real;
-    free(real);
+    dir[n] = '\0';
+    for (int up = 0; up < 5; up++) {
+        char *slash = strrchr(dir, '/');
+        if (!slash || slash == dir) return NULL;
+        *slash = '\0';
+        char path[PATH_MAX + 64];
+        snprintf(path, sizeof path, "%s/%s", dir, relative);
+        struct stat st;
+        if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) return realpath(path, NULL);
+    }
     return NULL;
 }
 
@@ -149,11 +150,10 @@ static status start_api(bank *b, char *web, char *ide)
 {
     bank_api_config ac = {.deadline_ms = b->opt.deadline_ms};
     TRY(bank_api_new(b->bus, bank_graphql_schema, bank_graphql_schema_len, &ac, &b->api));
-    b->exec_ctx.schema = bank_api_schema(b->api);
-    b->exec_ctx.context = bank_api_context(b->api);
-    gql_limits_default(&b->exec_ctx.limits);
+    gql_executor_config ec = {.schema = bank_api_schema(b->api),
+                              .context = bank_api_context(b->api)};
     http_executor exec;
-    gql_executor_init(&exec, &b->exec_ctx);
+    TRY(gql_executor_new(&ec, &b->executor, &exec));
     http_config hc;
     http_config_defaults(&hc);
     char host[256];
@@ -191,6 +191,7 @@ static void stop(bank *b)
 {
     if (b->api) bank_api_attach(b->api, NULL);
     http_server_free(b->srv);
+    gql_executor_free(b->executor);
     command_service_free(b->commands);
     projector_free(b->projector);
     command_handler_free(b->handler);

@@ -1,0 +1,309 @@
+/* The command handler and saga runner on real SQLite stores: accounts and deposits, concurrent
+ * transfers from two handler instances sharing the stores (as two processes would), and the
+ * recovery of a transfer left `started` by a crash. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bank/command_handler.h"
+#include "bank/saga_runner.h"
+#include "base/buf.h"
+#include "base/clock.h"
+#include "codec/codec.h"
+#include "domain/domain.h"
+
+typedef struct env {
+    char dir[64];
+    store *stores[3];
+    bank_stores s;
+    command_handler *h[2];
+    saga_runner *r[2];
+} env;
+
+static void env_open(env *e, int handlers)
+{
+    memset(e, 0, sizeof *e);
+    strcpy(e->dir, "/tmp/bank-services-XXXXXX");
+    assert_non_null(mkdtemp(e->dir));
+    const char *names[3] = {"user", "bank", "transfer"};
+    for (int i = 0; i < 3; i++) {
+        char url[128];
+        snprintf(url, sizeof url, "sqlite:%s/%s", e->dir, names[i]);
+        assert_int_equal(store_open(url, names[i], &e->stores[i]), ST_OK);
+    }
+    e->s = (bank_stores){.user = e->stores[0], .bank = e->stores[1], .transfer = e->stores[2]};
+    command_handler_config cfg = {.workers = 4};
+    for (int i = 0; i < handlers; i++) {
+        assert_int_equal(command_handler_new(&e->s, &cfg, &e->h[i]), ST_OK);
+        assert_int_equal(saga_runner_new(e->h[i], &e->s, &e->r[i]), ST_OK);
+    }
+}
+
+static void env_close(env *e)
+{
+    for (int i = 0; i < 2; i++) {
+        command_handler_free(e->h[i]);
+        saga_runner_free(e->r[i]);
+    }
+    for (int i = 0; i < 3; i++)
+        store_close(e->stores[i]);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", e->dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* Waits for the answers of a batch of commands or sagas. */
+typedef struct outcome {
+    bool ok;
+    msg_text text;
+} outcome;
+
+typedef struct tracker {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int pending;
+} tracker;
+
+static tracker T = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+
+static void track_start(void)
+{
+    pthread_mutex_lock(&T.mu);
+    T.pending++;
+    pthread_mutex_unlock(&T.mu);
+}
+
+static void track_done(outcome *o, bool ok, const char *text)
+{
+    pthread_mutex_lock(&T.mu);
+    o->ok = ok;
+    MSG_SET(o->text, text ? text : "");
+    T.pending--;
+    pthread_cond_broadcast(&T.cv);
+    pthread_mutex_unlock(&T.mu);
+}
+
+static void track_wait(void)
+{
+    pthread_mutex_lock(&T.mu);
+    while (T.pending)
+        pthread_cond_wait(&T.cv, &T.mu);
+    pthread_mutex_unlock(&T.mu);
+}
+
+static void on_feedback(void *ctx, const message *command, const message *f)
+{
+    bool ok = f->type == MSG_COMMAND_SUCCEEDED;
+    track_done(ctx, ok, ok ? f->u.command_succeeded.additional_info : f->u.command_failed.reason);
+}
+
+static outcome run_command(command_handler *h, const message *cmd)
+{
+    outcome o;
+    track_start();
+    assert_int_equal(command_handler_submit(h, cmd, on_feedback, &o), ST_OK);
+    track_wait();
+    return o;
+}
+
+static void on_end(void *ctx, bool completed, const char *reason)
+{
+    track_done(ctx, completed, reason);
+}
+
+typedef struct transfer_call {
+    env *e;
+    int which;
+    message cmd;
+    outcome result;
+} transfer_call;
+
+/* MoneyTransfer, then (if stored) its saga; ends in call->result. */
+static void on_transfer_decided(void *ctx, const message *command, const message *f)
+{
+    transfer_call *c = ctx;
+    if (f->type != MSG_COMMAND_SUCCEEDED) {
+        track_done(&c->result, false, f->u.command_failed.reason);
+        return;
+    }
+    const money_transfer_command *m = &command->u.money_transfer;
+    transfer_started_event t = {.id = m->id, .amount = m->amount};
+    memcpy(t.token, m->token, sizeof t.token);
+    memcpy(t.from, m->from, sizeof t.from);
+    memcpy(t.to, m->to, sizeof t.to);
+    memcpy(t.description, m->description, sizeof t.description);
+    memcpy(t.username, m->username, sizeof t.username);
+    assert_int_equal(saga_runner_start(c->e->r[c->which], &t, on_end, &c->result), ST_OK);
+}
+
+static void submit_transfer(transfer_call *c)
+{
+    track_start();
+    assert_int_equal(command_handler_submit(c->e->h[c->which], &c->cmd, on_transfer_decided, c),
+                     ST_OK);
+}
+
+static message transfer_cmd(const char *user, const char *token, int64_t amount, const char *from,
+                            const char *to)
+{
+    message m = {.type = MSG_MONEY_TRANSFER_COMMAND};
+    m.u.money_transfer.id = uuid_v4();
+    MSG_SET(m.u.money_transfer.username, user);
+    MSG_SET(m.u.money_transfer.token, token);
+    m.u.money_transfer.amount = amount;
+    MSG_SET(m.u.money_transfer.from, from);
+    MSG_SET(m.u.money_transfer.to, to);
+    MSG_SET(m.u.money_transfer.description, "test");
+    return m;
+}
+
+/* Creates an account for `user` and returns its IBAN and token. */
+static void open_account(env *e, const char *user, msg_iban iban, msg_token token)
+{
+    message m = {.type = MSG_CREATE_BANK_ACCOUNT_COMMAND};
+    m.u.create_bank_account.id = uuid_v4();
+    iban_generate(iban);
+    MSG_SET(m.u.create_bank_account.iban, iban);
+    MSG_SET(m.u.create_bank_account.username, user);
+    outcome o = run_command(e->h[0], &m);
+    assert_true(o.ok);
+    assert_int_equal(strlen(o.text), 20);
+    msg_copy_str(token, sizeof(msg_token), o.text);
+}
+
+static int64_t balance_of(env *e, const char *iban)
+{
+    bank_account_state s;
+    bank_account_state_init(&s);
+    assert_int_equal(aggregate_load_bank_account(e->s.bank, iban, &s), ST_OK);
+    int64_t b = s.balance;
+    bank_account_state_destroy(&s);
+    return b;
+}
+
+static void deposit(env *e, const char *user, const char *token, const char *iban, int64_t cents)
+{
+    transfer_call c = {.e = e, .cmd = transfer_cmd(user, token, cents, "cash", iban)};
+    submit_transfer(&c);
+    track_wait();
+    assert_true(c.result.ok);
+}
+
+static void accounts_and_deposits(void **state)
+{
+    env e;
+    env_open(&e, 1);
+    message u = {.type = MSG_CREATE_USER_ACCOUNT_COMMAND};
+    u.u.create_user_account.id = uuid_v4();
+    MSG_SET(u.u.create_user_account.username, "alice");
+    assert_int_equal(password_hash("secret12", u.u.create_user_account.password), ST_OK);
+    assert_true(run_command(e.h[0], &u).ok);
+    outcome again = run_command(e.h[0], &u);
+    assert_false(again.ok);
+    assert_string_equal(again.text, "user already exists");
+
+    msg_iban iban;
+    msg_token token;
+    open_account(&e, "alice", iban, token);
+    deposit(&e, "alice", token, iban, 1000);
+    assert_int_equal(balance_of(&e, iban), 1000);
+
+    /* F7: a deposit needs the account's token. */
+    transfer_call c = {.e = &e, .cmd = transfer_cmd("alice", "cash", 500, "cash", iban)};
+    submit_transfer(&c);
+    track_wait();
+    assert_false(c.result.ok);
+    assert_string_equal(c.result.text, "token is not valid");
+    assert_int_equal(balance_of(&e, iban), 1000);
+    env_close(&e);
+}
+
+/* 60 transfers of €20 from an account holding €100, half through each of two handlers sharing
+ * the stores: the overdraft limit allows exactly 29 (100 - 29*20 = -480 > -500). */
+static void concurrent_transfers_from_two_handlers(void **state)
+{
+    env e;
+    env_open(&e, 2);
+    msg_iban a, b;
+    msg_token ta, tb;
+    open_account(&e, "payer", a, ta);
+    open_account(&e, "payee", b, tb);
+    deposit(&e, "payer", ta, a, 10000);
+    enum { N = 60 };
+    static transfer_call calls[N];
+    for (int i = 0; i < N; i++) {
+        calls[i] =
+            (transfer_call){.e = &e, .which = i % 2, .cmd = transfer_cmd("payer", ta, 2000, a, b)};
+        submit_transfer(&calls[i]);
+    }
+    track_wait();
+    int ok = 0;
+    for (int i = 0; i < N; i++) {
+        if (calls[i].result.ok)
+            ok++;
+        else
+            assert_string_equal(calls[i].result.text,
+                                "insufficient funds would be below the limit of €-500,00");
+    }
+    assert_int_equal(ok, 29);
+    assert_int_equal(balance_of(&e, a), 10000 - 29 * 2000);
+    assert_int_equal(balance_of(&e, b), 29 * 2000);
+    env_close(&e);
+}
+
+/* A crash right after TransferStarted was stored: recovery finishes the transfer once. */
+static void recovery_finishes_a_started_transfer(void **state)
+{
+    env e;
+    env_open(&e, 1);
+    msg_iban a, b;
+    msg_token ta, tb;
+    open_account(&e, "payer", a, ta);
+    open_account(&e, "payee", b, tb);
+    deposit(&e, "payer", ta, a, 5000);
+
+    message cmd = transfer_cmd("payer", ta, 1234, a, b);
+    outcome stored = run_command(e.h[0], &cmd); /* the transfer is stored; no saga runs */
+    assert_true(stored.ok);
+    size_t resumed = 0;
+    assert_int_equal(saga_runner_recover(e.r[0], &resumed), ST_OK);
+    assert_int_equal(resumed, 1);
+    while (saga_runner_active(e.r[0]))
+        clock_sleep_ms(1);
+    transfer_state t;
+    transfer_state_init(&t);
+    assert_int_equal(aggregate_load_transfer(e.s.transfer, &cmd.u.money_transfer.id, &t), ST_OK);
+    assert_int_equal(t.status, TRANSFER_STATUS_COMPLETE);
+    assert_int_equal(balance_of(&e, a), 5000 - 1234);
+    assert_int_equal(balance_of(&e, b), 1234);
+
+    /* Nothing is left to resume, and a replayed step moves no money. */
+    assert_int_equal(saga_runner_recover(e.r[0], &resumed), ST_OK);
+    assert_int_equal(resumed, 0);
+    message credit = {.type = MSG_CREDIT_MONEY_COMMAND};
+    credit.u.credit_money.id = cmd.u.money_transfer.id;
+    MSG_SET(credit.u.credit_money.iban, b);
+    credit.u.credit_money.amount = 1234;
+    assert_true(run_command(e.h[0], &credit).ok);
+    assert_int_equal(balance_of(&e, b), 1234);
+    env_close(&e);
+}
+
+int main(void)
+{
+    password_set_fast(true);
+    assert_int_equal(codec_init(), ST_OK);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(accounts_and_deposits),
+        cmocka_unit_test(concurrent_transfers_from_two_handlers),
+        cmocka_unit_test(recovery_finishes_a_started_transfer),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
