@@ -85,11 +85,14 @@ typedef struct http_executor {
     void (*cancel)(void *ctx, http_cancel *cancel);
 
     /* Starts a subscription already accepted by prepare. Returns ST_OK and sets *sub; then next()
-     * is called for each event and complete() once at the end (both on the loop thread, neither
-     * before subscribe returns). On a failure returns non-OK and calls neither. Optional: without
-     * it subscriptions are answered with an error. */
+     * is called for each event and complete() once at the end (on the loop thread; should an
+     * executor call them before subscribe returns, the transport copes, and *sub is then ignored).
+     * On a request error (e.g. variable coercion, a failing root resolver) returns ST_INVALID and
+     * sets *errors to a new JSON array of GraphQL errors (caller frees); on another failure returns
+     * that status with a message. In both cases next and complete are never called. Optional:
+     * without it subscriptions are answered with an error. */
     status (*subscribe)(void *ctx, const http_request *req, http_next_fn next,
-                        http_complete_fn complete, void *arg, http_sub **sub);
+                        http_complete_fn complete, void *arg, http_sub **sub, json_t **errors);
 
     /* Stops a subscription the client no longer wants: once it returns, neither next nor
      * complete is called for it. Never called after complete. */

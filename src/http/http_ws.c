@@ -368,6 +368,7 @@ static void op_start(ws_conn *w, const char *id, json_t *payload)
         return;
     }
     json_decref(errors);
+    errors = NULL;
     if (type == HTTP_OP_SUBSCRIPTION && !srv->exec.subscribe) {
         send_error_text(w, id_json, "Subscriptions are not supported by this server");
         free(id_json);
@@ -392,7 +393,7 @@ static void op_start(ws_conn *w, const char *id, json_t *payload)
     op->in_start = true;
     if (type == HTTP_OP_SUBSCRIPTION) {
         http_sub *sub = NULL;
-        st = srv->exec.subscribe(srv->exec.ctx, &req, ws_next, ws_complete, op, &sub);
+        st = srv->exec.subscribe(srv->exec.ctx, &req, ws_next, ws_complete, op, &sub, &errors);
         if (st == ST_OK) {
             srv->m.subscriptions++;
             if (!op->finished) op->sub = sub;
@@ -405,7 +406,12 @@ static void op_start(ws_conn *w, const char *id, json_t *payload)
     op->in_start = false;
     if (st != ST_OK) {
         op_unlink(op);
-        send_error_text(w, op->id_json, status_message());
+        if (st == ST_INVALID && errors)
+            send_op_error(w, op->id_json, errors);
+        else {
+            json_decref(errors);
+            send_error_text(w, op->id_json, status_message());
+        }
         op_free(op);
     } else if (op->finished) {
         op_free(op);

@@ -460,8 +460,9 @@ static void sub_unlink(test_executor *te, tsub *s)
 }
 
 static status te_subscribe(void *ctx, const http_request *req, http_next_fn next,
-                           http_complete_fn complete, void *arg, http_sub **out)
+                           http_complete_fn complete, void *arg, http_sub **out, json_t **errors)
 {
+    *errors = NULL;
     test_executor *te = ctx;
     op o;
     json_t *e = parse(req->query, &o);
