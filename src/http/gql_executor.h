@@ -19,9 +19,9 @@ typedef struct gql_executor_config {
 
 typedef struct gql_executor gql_executor;
 
-/* Creates the adapter and fills `out` with its interface for http_server_new. ST_NOMEM on
+/* Creates the adapter (*out) and fills `iface` with its interface for http_server_new. ST_NOMEM on
  * allocation failure. Free with gql_executor_free after http_server_free. */
-status gql_executor_new(const gql_executor_config *cfg, gql_executor **ge, http_executor *out);
+status gql_executor_new(const gql_executor_config *cfg, gql_executor **out, http_executor *iface);
 
 /* Frees the adapter and the loop thread's prepared-document cache (call it on the thread that ran
  * the loop, or accept that that thread's cache is freed at its exit). NULL is fine. */
