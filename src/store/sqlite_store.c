@@ -38,6 +38,9 @@
 #define CACHE_BUCKETS 4096
 #define CACHE_MAX 16384
 #define BUSY_TIMEOUT_MS 10000
+#define CHECKPOINT_FRAMES 1000 /* WAL pages that make the checkpointer run */
+#define CATCHUP_FRAMES 1000    /* pages the writer copies itself to complete a checkpoint */
+#define WAL_HARD_FRAMES 65536  /* WAL pages that make the writer checkpoint by itself */
 #define SCHEMA_VERSION 1
 #define ERR_MAX 512
 
@@ -105,6 +108,15 @@ struct sqlite_store {
     pthread_t writer;
     int writer_started;
 
+    /* The checkpointer copies the WAL into the database beside the writer, so no append waits
+     * for a checkpoint (SQLite's automatic one would run inside the writer's commits). */
+    sqlite3 *cdb;
+    pthread_t checkpointer;
+    /* Under mu: */
+    int checkpoint_wanted, checkpoint_running, checkpointer_stop;
+    int checkpoint_copied; /* WAL pages the last bulk checkpoint copied (0: none pending) */
+    pthread_cond_t checkpoint_cv;
+
     pthread_mutex_t mu;
     pthread_cond_t work_cv;   /* the writer waits for appends */
     pthread_cond_t space_cv;  /* append_async waits for room in the queue */
@@ -113,7 +125,9 @@ struct sqlite_store {
     pending *q_head, *q_tail;
     size_t q_count, q_bytes;
     int closing;
-    uint64_t committed; /* the newest durable position */
+    int writer_waiting;   /* the writer sleeps on work_cv */
+    size_t space_waiters; /* appenders sleeping on space_cv */
+    uint64_t committed;   /* the newest durable position */
     store_sqlite_stats stats;
     sqlite_sub *subs;
     size_t n_subs, n_detached;
@@ -428,10 +442,11 @@ static void writer_write_group(sqlite_store *s, pending *group)
     if (written) {
         s->stats.transactions++;
         s->stats.events += written;
-        pthread_cond_broadcast(&s->commit_cv);
     }
     if (answered > s->stats.largest_group) s->stats.largest_group = answered;
+    int wake_subs = written && s->n_subs;
     pthread_mutex_unlock(&s->mu);
+    if (wake_subs) pthread_cond_broadcast(&s->commit_cv);
 }
 
 /* Answers and frees every append of a written group. */
@@ -461,13 +476,74 @@ static void writer_answer_group(sqlite_store *s, pending *group)
     }
 }
 
+/* Runs a passive checkpoint on `db`; returns the WAL's size and how much of it is now copied. */
+static void checkpoint(sqlite_store *s, sqlite3 *db, int *log, int *copied)
+{
+    *log = *copied = 0;
+    int rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, log, copied);
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+        LOG_WARN("store", "store %s: checkpoint failed: %s", s->dir, sqlite3_errmsg(db));
+    pthread_mutex_lock(&s->mu);
+    s->stats.checkpoints++;
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* SQLite calls this on the writer thread after each commit, with the WAL's size in pages.
+ * Checkpoints come in two steps: the checkpointer copies the bulk of the WAL beside the writer;
+ * then the writer copies the few pages written meanwhile itself, between two commits, so the
+ * checkpoint completes and the next transaction starts the WAL over (a checkpoint running beside
+ * a busy writer alone would never catch up). */
+static int writer_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+    sqlite_store *s = arg;
+    if (frames < CHECKPOINT_FRAMES) return SQLITE_OK;
+    pthread_mutex_lock(&s->mu);
+    int busy = s->checkpoint_wanted || s->checkpoint_running;
+    int finish = frames >= WAL_HARD_FRAMES ||
+                 (!busy && s->checkpoint_copied && frames - s->checkpoint_copied <= CATCHUP_FRAMES);
+    int wake = !busy && !finish;
+    if (wake) s->checkpoint_wanted = 1;
+    if (finish) s->checkpoint_copied = 0;
+    pthread_mutex_unlock(&s->mu);
+    if (wake) pthread_cond_signal(&s->checkpoint_cv);
+    if (finish) {
+        int log, copied;
+        checkpoint(s, db, &log, &copied);
+    }
+    return SQLITE_OK;
+}
+
+static void *checkpointer_main(void *arg)
+{
+    sqlite_store *s = arg;
+    for (;;) {
+        pthread_mutex_lock(&s->mu);
+        while (!s->checkpoint_wanted && !s->checkpointer_stop)
+            pthread_cond_wait(&s->checkpoint_cv, &s->mu);
+        int stop = s->checkpointer_stop;
+        s->checkpoint_wanted = 0;
+        s->checkpoint_running = !stop;
+        pthread_mutex_unlock(&s->mu);
+        if (stop) return NULL;
+        int log, copied;
+        checkpoint(s, s->cdb, &log, &copied);
+        pthread_mutex_lock(&s->mu);
+        s->checkpoint_running = 0;
+        s->checkpoint_copied = copied > 0 ? copied : 0;
+        pthread_mutex_unlock(&s->mu);
+    }
+}
+
 static void *writer_main(void *arg)
 {
     sqlite_store *s = arg;
     for (;;) {
         pthread_mutex_lock(&s->mu);
-        while (!s->q_head && !s->closing)
+        while (!s->q_head && !s->closing) {
+            s->writer_waiting = 1;
             pthread_cond_wait(&s->work_cv, &s->mu);
+            s->writer_waiting = 0;
+        }
         if (!s->q_head) {
             pthread_mutex_unlock(&s->mu);
             return NULL;
@@ -486,8 +562,9 @@ static void *writer_main(void *arg)
         last->next = NULL;
         s->q_count -= count;
         s->q_bytes -= bytes;
-        pthread_cond_broadcast(&s->space_cv);
+        int wake_appenders = s->space_waiters > 0;
         pthread_mutex_unlock(&s->mu);
+        if (wake_appenders) pthread_cond_broadcast(&s->space_cv);
 
         writer_write_group(s, group);
         writer_answer_group(s, group);
@@ -535,7 +612,9 @@ static status sq_append_async(store *base, store_bytes key, uint32_t expected_or
                               "callback cannot wait for room",
                               s->dir);
         }
+        s->space_waiters++;
         pthread_cond_wait(&s->space_cv, &s->mu);
+        s->space_waiters--;
     }
     if (s->closing) {
         pthread_mutex_unlock(&s->mu);
@@ -549,8 +628,10 @@ static status sq_append_async(store *base, store_bytes key, uint32_t expected_or
     s->q_tail = p;
     s->q_count++;
     s->q_bytes += p->bytes;
-    pthread_cond_signal(&s->work_cv);
+    /* Signalled after unlocking, so the writer does not wake up only to wait for the lock. */
+    int wake_writer = s->writer_waiting;
     pthread_mutex_unlock(&s->mu);
+    if (wake_writer) pthread_cond_signal(&s->work_cv);
     return ST_OK;
 }
 
@@ -841,6 +922,7 @@ static void sq_free(sqlite_store *s)
     sqlite3_finalize(s->w_rollback);
     sqlite3_finalize(s->w_insert);
     sqlite3_finalize(s->w_max_ord);
+    sqlite3_close(s->cdb);
     if (s->wdb && sqlite3_close(s->wdb) != SQLITE_OK)
         LOG_ERROR("store", "store %s: closing events.db failed: %s", s->dir,
                   sqlite3_errmsg(s->wdb));
@@ -851,6 +933,7 @@ static void sq_free(sqlite_store *s)
     pthread_cond_destroy(&s->space_cv);
     pthread_cond_destroy(&s->commit_cv);
     pthread_cond_destroy(&s->subs_cv);
+    pthread_cond_destroy(&s->checkpoint_cv);
     pthread_mutex_destroy(&s->pool_mu);
     pthread_cond_destroy(&s->pool_cv);
     free(s->dir);
@@ -877,6 +960,11 @@ static void sq_close(store *base)
     pthread_mutex_unlock(&s->mu);
 
     pthread_join(s->writer, NULL); /* it writes what is queued, then ends */
+    pthread_mutex_lock(&s->mu);
+    s->checkpointer_stop = 1;
+    pthread_mutex_unlock(&s->mu);
+    pthread_cond_signal(&s->checkpoint_cv);
+    pthread_join(s->checkpointer, NULL);
     for (;;) {
         pthread_mutex_lock(&s->mu);
         sqlite_sub *sub = s->subs;
@@ -916,6 +1004,7 @@ static status sq_open_writer(sqlite_store *s)
     if (rc != SQLITE_ROW) return db_fail(s->wdb, rc, s->dir, "switching to WAL mode");
     if (!wal) return status_set(ST_IO, "store %s: events.db refused WAL mode", s->dir);
     TRY(db_exec(s->wdb, s->dir, "PRAGMA synchronous=FULL"));
+    sqlite3_wal_hook(s->wdb, writer_wal_hook, s); /* replaces the automatic checkpoints */
 
     TRY(db_prepare(s->wdb, s->dir, "PRAGMA user_version", &q));
     rc = sqlite3_step(q);
@@ -966,6 +1055,7 @@ status store_sqlite_open(const char *dir, const char *name, store **out)
     pthread_cond_init(&s->space_cv, NULL);
     pthread_cond_init(&s->commit_cv, NULL);
     pthread_cond_init(&s->subs_cv, NULL);
+    pthread_cond_init(&s->checkpoint_cv, NULL);
     pthread_mutex_init(&s->pool_mu, NULL);
     pthread_cond_init(&s->pool_cv, NULL);
     s->dir = strdup(dir);
@@ -978,9 +1068,23 @@ status store_sqlite_open(const char *dir, const char *name, store **out)
         st = take_lock(dir, &s->lock_fd);
     }
     if (st == ST_OK) st = sq_open_writer(s);
-    if (st == ST_OK && pthread_create(&s->writer, NULL, writer_main, s) != 0)
-        st = status_set(ST_NOMEM, "cannot start the writer thread of store %s", dir);
+    if (st == ST_OK) st = db_open(s->db_path, s->dir, &s->cdb);
+    /* A connection only knows the database is in WAL mode once it has read it; until then its
+     * checkpoints do nothing. */
+    if (st == ST_OK) st = db_exec(s->cdb, s->dir, "SELECT count(*) FROM sqlite_master");
+    if (st == ST_OK && pthread_create(&s->checkpointer, NULL, checkpointer_main, s) != 0)
+        st = status_set(ST_NOMEM, "cannot start the checkpoint thread of store %s", dir);
     if (st != ST_OK) {
+        sq_free(s);
+        return st;
+    }
+    if (pthread_create(&s->writer, NULL, writer_main, s) != 0) {
+        st = status_set(ST_NOMEM, "cannot start the writer thread of store %s", dir);
+        pthread_mutex_lock(&s->mu);
+        s->checkpointer_stop = 1;
+        pthread_mutex_unlock(&s->mu);
+        pthread_cond_signal(&s->checkpoint_cv);
+        pthread_join(s->checkpointer, NULL);
         sq_free(s);
         return st;
     }

@@ -2,7 +2,7 @@
  * built on the adapter's asynchronous one. Adapters trust what reaches them from here. */
 #include "store/store.h"
 
-#include <pthread.h>
+#include <semaphore.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -87,11 +87,11 @@ status store_append_async(store *s, store_bytes key, uint32_t expected_order,
     return s->ops->append_async(s, key, expected_order, values, n, cb, ctx);
 }
 
-/* A blocking append waits for its answer here. */
+/* A blocking append waits for its answer here. A semaphore, not a condition variable: the writer
+ * posts without holding a lock the woken caller would then wait for, and glibc's sem_post does not
+ * touch the semaphore once the waiter may have returned (so it may live on the caller's stack). */
 typedef struct append_waiter {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int done;
+    sem_t done;
     status st;
     store_appended appended;
     uint32_t current;
@@ -102,28 +102,26 @@ static void append_answered(void *ctx, status st, const store_appended *appended
                             uint32_t current_order)
 {
     append_waiter *w = ctx;
-    pthread_mutex_lock(&w->mu);
     w->st = st;
     w->current = current_order;
     if (appended) w->appended = *appended;
     if (st != ST_OK) snprintf(w->message, sizeof w->message, "%s", status_message());
-    w->done = 1;
-    pthread_cond_signal(&w->cv);
-    pthread_mutex_unlock(&w->mu);
+    sem_post(&w->done);
 }
 
 status store_append(store *s, store_bytes key, uint32_t expected_order, const store_bytes *values,
                     size_t n, store_appended *out, uint32_t *current_order)
 {
-    append_waiter w = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+    append_waiter w;
+    sem_init(&w.done, 0, 0);
     status st = store_append_async(s, key, expected_order, values, n, append_answered, &w);
-    if (st != ST_OK) return st;
-    pthread_mutex_lock(&w.mu);
-    while (!w.done)
-        pthread_cond_wait(&w.cv, &w.mu);
-    pthread_mutex_unlock(&w.mu);
-    pthread_cond_destroy(&w.cv);
-    pthread_mutex_destroy(&w.mu);
+    if (st != ST_OK) {
+        sem_destroy(&w.done);
+        return st;
+    }
+    while (sem_wait(&w.done) != 0) {
+    }
+    sem_destroy(&w.done);
     if (current_order) *current_order = w.current;
     if (w.st != ST_OK) return status_set(w.st, "%s", w.message);
     if (out) *out = w.appended;

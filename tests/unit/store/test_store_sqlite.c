@@ -532,12 +532,20 @@ static void subscription_closed_from_its_callback(void **state)
     pthread_mutex_lock(&sc.mu);
     assert_int_equal(store_subscribe(s, 1, self_closing_cb, &sc, &sc.sub), ST_OK);
     pthread_mutex_unlock(&sc.mu);
+    for (int i = 0; i < TEST_HANG_GUARD_S * 1000; i++) {
+        pthread_mutex_lock(&sc.mu);
+        size_t seen = sc.seen;
+        pthread_mutex_unlock(&sc.mu);
+        if (seen >= 3) break;
+        usleep(1000);
+    }
+    append_one(s, "k", 10, "after");
     /* Another subscription that sees everything proves the first had the chance to go on. */
     collector c;
     collector_init(&c);
     store_subscription *probe = NULL;
     assert_int_equal(store_subscribe(s, 1, collector_cb, &c, &probe), ST_OK);
-    assert_true(collector_wait(&c, 10));
+    assert_true(collector_wait(&c, 11));
     store_subscription_close(probe);
     store_close(s); /* waits for the self-closed subscription's thread */
     assert_int_equal(sc.seen, 3);
