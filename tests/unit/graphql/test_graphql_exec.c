@@ -1,0 +1,477 @@
+/* Execution tests: resolvers with arguments and info, asynchronous (pending) fields, serial
+ * mutations, cancellation, subscriptions, limits, output coercion. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "graphql/graphql.h"
+
+static const char sdl[] =
+    "type Query { hello(name: String = \"world\", times: Int! = 1): String\n"
+    "  slow: Item  slowList: [Item!]  big: Int  strict: String!  info: String  fail: String\n"
+    "  early: String }\n"
+    "type Item { id: Int! name: String later: String }\n"
+    "type Mutation { first: String second: String }\n"
+    "type Subscription { ticks(from: Int = 0): Tick }\n"
+    "type Tick { n: Int! slow: String }\n";
+
+typedef struct fixture {
+    gql_schema *schema;
+    json_t *response;
+    int done_calls;
+    gql_pending *pending[8];
+    int n_pending;
+    char calls[64]; /* order of mutation resolver calls and completions */
+    gql_stream *stream;
+    int closed_calls;
+    json_t *events;
+    int completes;
+    json_t *complete_errors;
+} fixture;
+
+static gql_result r_hello(json_t *parent, json_t *args, void *ctx, const gql_info *info)
+{
+    const char *name = json_string_value(json_object_get(args, "name"));
+    json_int_t times = json_integer_value(json_object_get(args, "times"));
+    char out[200] = "";
+    for (json_int_t i = 0; i < times && i < 5; i++)
+        snprintf(out + strlen(out), sizeof out - strlen(out), "hello %s;", name);
+    return gql_value(json_string(out));
+}
+
+static gql_result r_pending(json_t *parent, json_t *args, void *ctx, const gql_info *info)
+{
+    fixture *f = ctx;
+    gql_pending *p = gql_pending_new(info);
+    f->pending[f->n_pending++] = p;
+    return gql_later(p);
+}
+
+static gql_result r_big(json_t *parent, json_t *args, void *ctx, const gql_info *info)
+{
+    return gql_value(json_integer(3000000000LL));
+}
+
+static gql_result r_null(json_t *parent, json_t *args, void *ctx, const gql_info *info)
+{
+    return gql_value(NULL);
+}
+
+static gql_result r_info(json_t *parent, json_t *args, void *ctx, const gql_info *info)
+{
+    json_t *path = gql_info_path(info);
+    char *p = json_dumps(path, JSON_COMPACT);
+    char out[300];
+    snprintf(out, sizeof out, "%s.%s as %s: %s at %s", info->parent_type, info->field_name,
+             info->response_key, info->return_type, p);
+    free(p);
+    json_decref(path);
+    return gql_value(json_string(out));
+}
+
+static gql_result r_fail(json_t *parent, json_t *args, void *ctx, const gql_info *info)
+{
+    return gql_error("no luck %d", 42);
+}
+
+static gql_result r_early(json_t *parent, json_t *args, void *ctx, const gql_info *info)
+{
+    gql_pending *p = gql_pending_new(info);
+    gql_pending_resolve(p, json_string("already"));
+    return gql_later(p);
+}
+
+static gql_result r_mutation(json_t *parent, json_t *args, void *ctx, const gql_info *info)
+{
+    fixture *f = ctx;
+    strcat(f->calls, info->field_name[0] == 'f' ? "1" : "2");
+    gql_pending *p = gql_pending_new(info);
+    f->pending[f->n_pending++] = p;
+    return gql_later(p);
+}
+
+static void on_stream_close(gql_stream *s, void *arg)
+{
+    fixture *f = arg;
+    f->closed_calls++;
+}
+
+static gql_result r_ticks(json_t *parent, json_t *args, void *ctx, const gql_info *info)
+{
+    fixture *f = ctx;
+    if (json_integer_value(json_object_get(args, "from")) < 0) return gql_error("from < 0");
+    f->stream = gql_stream_new(on_stream_close, f);
+    return gql_stream_result(f->stream);
+}
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    assert_int_equal(gql_schema_parse(sdl, strlen(sdl), &f->schema), ST_OK);
+    assert_int_equal(gql_schema_set_resolver(f->schema, "Query.hello", r_hello, NULL), ST_OK);
+    assert_int_equal(gql_schema_set_resolver(f->schema, "Query.slow", r_pending, NULL), ST_OK);
+    assert_int_equal(gql_schema_set_resolver(f->schema, "Query.slowList", r_pending, NULL), ST_OK);
+    assert_int_equal(gql_schema_set_resolver(f->schema, "Item.later", r_pending, NULL), ST_OK);
+    assert_int_equal(gql_schema_set_resolver(f->schema, "Tick.slow", r_pending, NULL), ST_OK);
+    assert_int_equal(gql_schema_set_resolver(f->schema, "Query.big", r_big, NULL), ST_OK);
+    assert_int_equal(gql_schema_set_resolver(f->schema, "Query.strict", r_null, NULL), ST_OK);
+    assert_int_equal(gql_schema_set_resolver(f->schema, "Query.info", r_info, NULL), ST_OK);
+    assert_int_equal(gql_schema_set_resolver(f->schema, "Query.fail", r_fail, NULL), ST_OK);
+    assert_int_equal(gql_schema_set_resolver(f->schema, "Query.early", r_early, NULL), ST_OK);
+    assert_int_equal(gql_schema_set_resolver(f->schema, "Mutation.first", r_mutation, NULL), ST_OK);
+    assert_int_equal(gql_schema_set_resolver(f->schema, "Mutation.second", r_mutation, NULL),
+                     ST_OK);
+    assert_int_equal(gql_schema_set_resolver(f->schema, "Subscription.ticks", r_ticks, NULL),
+                     ST_OK);
+    assert_int_equal(gql_schema_set_resolver(f->schema, "Query.nope", r_null, NULL), ST_NOT_FOUND);
+    f->events = json_array();
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    json_decref(f->response);
+    json_decref(f->events);
+    json_decref(f->complete_errors);
+    gql_schema_free(f->schema);
+    gql_cache_clear();
+    free(f);
+    return 0;
+}
+
+static void on_done(json_t *response, void *arg)
+{
+    fixture *f = arg;
+    json_decref(f->response);
+    f->response = response;
+    f->done_calls++;
+}
+
+static gql_document *prepare(fixture *f, const char *q)
+{
+    gql_document *doc;
+    json_t *response;
+    if (gql_prepare(f->schema, q, strlen(q), NULL, true, &doc, &response) != ST_OK) {
+        char *d = json_dumps(response, 0);
+        fail_msg("%s: %s", q, d);
+    }
+    return doc;
+}
+
+static gql_execution *run(fixture *f, const char *q, const char *vars)
+{
+    gql_document *doc = prepare(f, q);
+    json_t *v = vars ? json_loads(vars, 0, NULL) : NULL;
+    gql_request req = {.schema = f->schema, .document = doc, .variables = v, .context = f};
+    gql_execution *exec = NULL;
+    assert_int_equal(gql_execute(&req, on_done, f, &exec), ST_OK);
+    json_decref(v);
+    gql_document_free(doc); /* the execution keeps its own reference */
+    return exec;
+}
+
+static void expect_response(fixture *f, const char *json)
+{
+    json_t *want = json_loads(json, 0, NULL);
+    assert_non_null(want);
+    if (!json_equal(want, f->response)) {
+        char *got = json_dumps(f->response, JSON_COMPACT);
+        fail_msg("got %s\nwant %s", got, json);
+    }
+    json_decref(want);
+}
+
+static void test_sync_resolvers(void **state)
+{
+    fixture *f = *state;
+    assert_null(run(f, "{ hello a: hello(name: \"x\", times: 2) info i2: info }", NULL));
+    assert_int_equal(f->done_calls, 1);
+    expect_response(f, "{\"data\":{\"hello\":\"hello world;\",\"a\":\"hello x;hello x;\","
+                       "\"info\":\"Query.info as info: String at [\\\"info\\\"]\","
+                       "\"i2\":\"Query.info as i2: String at [\\\"i2\\\"]\"}}");
+}
+
+static void test_field_errors(void **state)
+{
+    fixture *f = *state;
+    assert_null(run(f, "{ hello big fail }", NULL));
+    expect_response(
+        f,
+        "{\"errors\":[{\"message\":\"Int cannot represent non 32-bit signed integer value: "
+        "3000000000\",\"locations\":[{\"line\":1,\"column\":9}],\"path\":[\"big\"]},"
+        "{\"message\":\"no luck 42\",\"locations\":[{\"line\":1,\"column\":13}],"
+        "\"path\":[\"fail\"]}],\"data\":{\"hello\":\"hello world;\",\"big\":null,\"fail\":null}}");
+    assert_null(run(f, "{ hello strict }", NULL));
+    expect_response(f, "{\"errors\":[{\"message\":\"Cannot return null for non-nullable field "
+                       "Query.strict.\",\"locations\":[{\"line\":1,\"column\":9}],"
+                       "\"path\":[\"strict\"]}],\"data\":null}");
+}
+
+static void test_variables(void **state)
+{
+    fixture *f = *state;
+    assert_null(run(f, "query ($n: String, $t: Int!) { hello(name: $n, times: $t) }",
+                    "{\"n\": \"v\", \"t\": 3}"));
+    expect_response(f, "{\"data\":{\"hello\":\"hello v;hello v;hello v;\"}}");
+    assert_null(run(f, "query ($t: Int!) { hello(times: $t) }", "{\"t\": 2147483648}"));
+    expect_response(f, "{\"errors\":[{\"message\":\"Variable \\\"$t\\\" got invalid value "
+                       "2147483648; Int cannot represent non 32-bit signed integer value: "
+                       "2147483648\",\"locations\":[{\"line\":1,\"column\":8}]}]}");
+    /* A variable not provided leaves the argument to its default. */
+    assert_null(run(f, "query ($n: String) { hello(name: $n) }", "{}"));
+    expect_response(f, "{\"data\":{\"hello\":\"hello world;\"}}");
+}
+
+static void test_async_fields(void **state)
+{
+    fixture *f = *state;
+    gql_execution *exec = run(f, "{ hello slow { id name later } early }", NULL);
+    assert_non_null(exec);
+    assert_int_equal(f->done_calls, 0);
+    assert_int_equal(f->n_pending, 1);
+    gql_pending_resolve(f->pending[0], json_pack("{s:i,s:s}", "id", 7, "name", "seven"));
+    assert_int_equal(f->done_calls, 0); /* Item.later is pending now */
+    assert_int_equal(f->n_pending, 2);
+    gql_pending_resolve(f->pending[1], json_string("done"));
+    assert_int_equal(f->done_calls, 1);
+    expect_response(f, "{\"data\":{\"hello\":\"hello world;\",\"slow\":{\"id\":7,\"name\":"
+                       "\"seven\",\"later\":\"done\"},\"early\":\"already\"}}");
+}
+
+static void test_async_failure_propagates(void **state)
+{
+    fixture *f = *state;
+    gql_execution *exec = run(f, "{ slowList { id later } }", NULL);
+    assert_non_null(exec);
+    gql_pending_resolve(f->pending[0], json_pack("[{s:i},{s:i}]", "id", 1, "id", 2));
+    assert_int_equal(f->n_pending, 3);
+    gql_pending_fail(f->pending[2], "backend down");
+    assert_int_equal(f->done_calls, 0);
+    gql_pending_resolve(f->pending[1], json_string("ok"));
+    assert_int_equal(f->done_calls, 1);
+    expect_response(f, "{\"errors\":[{\"message\":\"backend down\",\"locations\":[{\"line\":1,"
+                       "\"column\":17}],\"path\":[\"slowList\",1,\"later\"]}],"
+                       "\"data\":{\"slowList\":[{\"id\":1,\"later\":\"ok\"},{\"id\":2,"
+                       "\"later\":null}]}}");
+    /* A non-null item becomes null: the whole list goes null. */
+    f->n_pending = 0;
+    run(f, "{ slowList { id } }", NULL);
+    gql_pending_resolve(f->pending[0], json_pack("[{s:i},{s:n}]", "id", 1, "id"));
+    expect_response(f, "{\"errors\":[{\"message\":\"Cannot return null for non-nullable field "
+                       "Item.id.\",\"locations\":[{\"line\":1,\"column\":14}],"
+                       "\"path\":[\"slowList\",1,\"id\"]}],\"data\":{\"slowList\":null}}");
+}
+
+static void test_mutations_are_serial(void **state)
+{
+    fixture *f = *state;
+    gql_execution *exec = run(f, "mutation { a: first b: second c: first }", NULL);
+    assert_non_null(exec);
+    assert_string_equal(f->calls, "1"); /* the second waits for the first */
+    gql_pending_resolve(f->pending[0], json_string("A"));
+    assert_string_equal(f->calls, "12");
+    gql_pending_resolve(f->pending[1], json_string("B"));
+    assert_string_equal(f->calls, "121");
+    assert_int_equal(f->done_calls, 0);
+    gql_pending_resolve(f->pending[2], json_string("C"));
+    assert_int_equal(f->done_calls, 1);
+    expect_response(f, "{\"data\":{\"a\":\"A\",\"b\":\"B\",\"c\":\"C\"}}");
+}
+
+static void test_cancel(void **state)
+{
+    fixture *f = *state;
+    gql_execution *exec = run(f, "{ slow { id } slowList { id } }", NULL);
+    assert_int_equal(f->n_pending, 2);
+    gql_execution_cancel(exec);
+    /* The handles stay valid; completing them now does nothing (ASan checks the memory). */
+    gql_pending_resolve(f->pending[0], json_pack("{s:i}", "id", 1));
+    gql_pending_fail(f->pending[1], "late");
+    assert_int_equal(f->done_calls, 0);
+}
+
+static void test_limits(void **state)
+{
+    fixture *f = *state;
+    gql_limits lim;
+    gql_limits_default(&lim);
+    lim.max_depth = 2;
+    lim.max_aliases = 1;
+    lim.max_fields = 4;
+    struct {
+        const char *q, *msg;
+    } cases[] = {
+        {"{ slow { id } }", NULL},
+        {"{ slowList { id ...F } } fragment F on Item { name }", NULL},
+        {"{ a: hello b: hello }", "Query has too many aliases: the limit is 1."},
+        {"{ hello ...F ...F } fragment F on Query { hello big info }",
+         "Query has too many fields: the limit is 4."},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        gql_document *doc;
+        json_t *response;
+        status st =
+            gql_prepare(f->schema, cases[i].q, strlen(cases[i].q), &lim, false, &doc, &response);
+        if (!cases[i].msg) {
+            assert_int_equal(st, ST_OK);
+            gql_document_free(doc);
+            continue;
+        }
+        assert_int_equal(st, ST_LIMIT);
+        json_t *e = json_array_get(json_object_get(response, "errors"), 0);
+        assert_string_equal(json_string_value(json_object_get(e, "message")), cases[i].msg);
+        json_decref(response);
+    }
+    lim.max_depth = 1;
+    gql_document *doc;
+    json_t *response;
+    const char *q = "{ slow { id } }";
+    assert_int_equal(gql_prepare(f->schema, q, strlen(q), &lim, false, &doc, &response), ST_LIMIT);
+    json_t *e = json_array_get(json_object_get(response, "errors"), 0);
+    assert_string_equal(json_string_value(json_object_get(e, "message")),
+                        "Query is too deep: the depth limit is 1.");
+    json_decref(response);
+}
+
+static void test_cache(void **state)
+{
+    fixture *f = *state;
+    gql_document *a = prepare(f, "{ hello }");
+    gql_document *b = prepare(f, "{ hello }");
+    assert_ptr_equal(a, b);
+    gql_document_free(a);
+    gql_document_free(b);
+}
+
+static void on_event(json_t *response, void *arg)
+{
+    fixture *f = arg;
+    json_array_append_new(f->events, response);
+}
+
+static void on_complete(json_t *errors, void *arg)
+{
+    fixture *f = arg;
+    f->completes++;
+    if (errors) f->complete_errors = json_incref(errors);
+}
+
+static gql_subscription *subscribe(fixture *f, const char *q, json_t **response)
+{
+    gql_document *doc = prepare(f, q);
+    gql_request req = {.schema = f->schema, .document = doc, .context = f};
+    gql_subscriber cb = {on_event, on_complete, f};
+    gql_subscription *sub = NULL;
+    gql_subscribe(&req, NULL, &cb, &sub, response);
+    gql_document_free(doc);
+    return sub;
+}
+
+static void test_subscription(void **state)
+{
+    fixture *f = *state;
+    json_t *response = NULL;
+    gql_subscription *sub = subscribe(f, "subscription { ticks { n } }", &response);
+    assert_non_null(sub);
+    assert_null(response);
+    assert_int_equal(gql_stream_push(f->stream, json_pack("{s:i}", "n", 1)), ST_OK);
+    assert_int_equal(gql_stream_push(f->stream, json_pack("{s:n}", "n")), ST_OK);
+    assert_int_equal(json_array_size(f->events), 2);
+    char *got = json_dumps(f->events, JSON_COMPACT);
+    assert_string_equal(got, "[{\"data\":{\"ticks\":{\"n\":1}}},{\"errors\":[{\"message\":\"Cannot "
+                             "return null for non-nullable field Tick.n.\",\"locations\":[{"
+                             "\"line\":1,\"column\":24}],\"path\":[\"ticks\",\"n\"]}],"
+                             "\"data\":{\"ticks\":null}}]");
+    free(got);
+    gql_subscription_close(sub);
+    assert_int_equal(f->closed_calls, 1);
+    assert_int_equal(gql_stream_push(f->stream, json_pack("{s:i}", "n", 3)), ST_CLOSED);
+    assert_int_equal(json_array_size(f->events), 2);
+    assert_int_equal(f->completes, 0);
+    gql_stream_end(f->stream, NULL);
+}
+
+static void test_subscription_async_events_in_order(void **state)
+{
+    fixture *f = *state;
+    json_t *response = NULL;
+    gql_subscription *sub = subscribe(f, "subscription { ticks { n slow } }", &response);
+    assert_non_null(sub);
+    gql_stream_push(f->stream, json_pack("{s:i}", "n", 1));
+    gql_stream_push(f->stream, json_pack("{s:i}", "n", 2));
+    assert_int_equal(f->n_pending, 1); /* the second event waits for the first */
+    assert_int_equal(json_array_size(f->events), 0);
+    gql_pending_resolve(f->pending[0], json_string("one"));
+    assert_int_equal(json_array_size(f->events), 1);
+    assert_int_equal(f->n_pending, 2);
+    gql_stream_end(f->stream, "source failed"); /* ends after the queued event */
+    assert_int_equal(f->completes, 0);
+    gql_pending_resolve(f->pending[1], json_string("two"));
+    assert_int_equal(json_array_size(f->events), 2);
+    assert_int_equal(f->completes, 1);
+    assert_string_equal(
+        json_string_value(json_object_get(json_array_get(f->complete_errors, 0), "message")),
+        "source failed");
+    assert_int_equal(f->closed_calls, 0);
+    /* The subscription closed itself after on_complete: sub is no longer valid. */
+}
+
+static void test_subscription_close_with_pending_event(void **state)
+{
+    fixture *f = *state;
+    json_t *response = NULL;
+    gql_subscription *sub = subscribe(f, "subscription { ticks { slow } }", &response);
+    gql_stream_push(f->stream, json_pack("{s:i}", "n", 1));
+    assert_int_equal(f->n_pending, 1);
+    gql_subscription_close(sub);
+    assert_int_equal(f->closed_calls, 1);
+    gql_pending_resolve(f->pending[0], json_string("late"));
+    assert_int_equal(json_array_size(f->events), 0);
+    gql_stream_end(f->stream, NULL);
+    assert_int_equal(f->completes, 0);
+}
+
+static void test_subscription_errors(void **state)
+{
+    fixture *f = *state;
+    json_t *response = NULL;
+    gql_subscription *sub = subscribe(f, "subscription { ticks(from: -1) { n } }", &response);
+    assert_null(sub);
+    char *got = json_dumps(response, JSON_COMPACT);
+    assert_string_equal(got, "{\"errors\":[{\"message\":\"from < 0\",\"locations\":[{\"line\":1,"
+                             "\"column\":16}],\"path\":[\"ticks\"]}]}");
+    free(got);
+    json_decref(response);
+    sub = subscribe(f, "{ hello }", &response);
+    assert_null(sub);
+    json_decref(response);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_sync_resolvers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_field_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_variables, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_async_fields, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_async_failure_propagates, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mutations_are_serial, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cache, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_subscription, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_subscription_async_events_in_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_subscription_close_with_pending_event, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_subscription_errors, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
