@@ -10,6 +10,12 @@ import { TransactionList } from './Transactions';
 
 const DEPOSITS = [1000, 2000, 5000, 10000, 20000, 50000];
 
+/** Ends the session: forgets the login (also in sessionStorage) and the transfer outcomes. */
+function logout(): void {
+  clearOutcomes();
+  update({ login: null });
+}
+
 /** Left column of `/client`: the deposit buttons, or the login hint. */
 export function ClientLeft({ login }: { login: Login | null }) {
   if (!login) return <p class="notification is-primary">Login to create/access your account</p>;
@@ -130,6 +136,12 @@ export function ClientMiddle({ login, maxItems, show }: { login: Login | null; m
           Balance: <strong id="balance">{balance ?? (error ? 'unknown' : '…')}</strong>
         </p>
         {error && <p class="is-size-7">{error}</p>}
+        <p class="is-hidden-tablet mt-2">
+          {`Logged in as: ${login.username} `}
+          <button type="button" id="logout-button-mobile" class="button is-warning is-rounded is-small ml-2" onClick={logout}>
+            Logout
+          </button>
+        </p>
       </div>
       <TransferForm login={login} />
       <hr />
@@ -212,10 +224,7 @@ export function ClientRight({ login }: { login: Login | null }) {
         type="button"
         id="logout-button"
         class="button is-warning is-rounded"
-        onClick={() => {
-          clearOutcomes();
-          update({ login: null });
-        }}
+        onClick={logout}
       >
         Logout
       </button>
