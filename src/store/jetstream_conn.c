@@ -129,7 +129,7 @@ static void on_async_error(natsConnection *nc, natsSubscription *sub, natsStatus
 
 static void on_disconnected(natsConnection *nc, void *closure)
 {
-    (void)nc;
+    if (natsConnection_IsClosed(nc)) return; /* closed on purpose */
     LOG_WARN("nats", "%s: disconnected, reconnecting", (const char *)closure);
 }
 

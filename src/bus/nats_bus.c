@@ -1,0 +1,656 @@
+/* The nats adapter of the bus port: core NATS (no JetStream), messages encoded with the codec.
+ *
+ * Requests: every request is published with a reply subject "<inbox>.<token>" under one inbox per
+ * bus; a single wildcard subscription on "<inbox>.*" receives the answers and finds the pending
+ * request by its token. A timer thread ends requests whose deadline passed (ST_TIMEOUT). A request
+ * to a subject nobody serves is answered at once by the server's "no responders" status
+ * (ST_UNAVAILABLE). A request is finished exactly once: whoever removes it from the table (answer,
+ * timer or close) calls its callback.
+ * Serving: natsConnection_QueueSubscribe, so every server in the same queue group gets a share;
+ * each served subject is delivered on its own libnats thread, in order. A request that cannot be
+ * decoded is answered with an empty message carrying a "Bank-Error" header (ST_INVALID for the
+ * requester) and is never handed to the handler.
+ * Publish/subscribe: plain subjects, at most once, no persistence.
+ * The connection uses SendAsap: answers leave at once instead of waiting for the flusher (~1 ms).
+ *
+ * Lifetime: the connection lives in a reference-counted core; bus_reply handles hold a reference,
+ * so a handler may answer after bus_close (the answer goes nowhere) without touching freed memory.
+ */
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nats/nats.h>
+
+#include "base/buf.h"
+#include "base/clock.h"
+#include "base/log.h"
+#include "bus/bus_impl.h"
+#include "codec/codec.h"
+#include "store/jetstream_conn.h"
+
+#define MOD "nats-bus"
+#define SUBJECT_MAX 256
+#define ENCODED_MAX (MSG_QUERY_RESULT_MAX + 64 * 1024)
+#define PENDING_MAX 65536
+#define BUCKETS 1024
+#define HDR_ERROR "Bank-Error"
+
+/* Makes the linker take this file (and its strong bus_nats_open) out of the bus archive even
+ * though bus.c holds a weak stand-in: src/bus/CMakeLists.txt asks for this symbol with -u. */
+int bus_nats_anchor;
+
+typedef struct core {
+    atomic_int refs;
+    natsConnection *nc;
+} core;
+
+static void core_release(core *c)
+{
+    if (atomic_fetch_sub(&c->refs, 1) != 1) return;
+    natsConnection_Destroy(c->nc);
+    free(c);
+}
+
+typedef struct pending {
+    uint64_t token;
+    bus_reply_cb cb;
+    void *ctx;
+    int64_t deadline_ms;           /* monotonic */
+    struct pending *hnext;         /* bucket chain */
+    struct pending *dprev, *dnext; /* deadline list, sorted */
+} pending;
+
+typedef struct nats_reply {
+    bus_reply base;
+    core *core;
+    char *reply_subject; /* NULL when the request wanted no answer */
+} nats_reply;
+
+typedef struct nats_bus nats_bus;
+
+typedef struct nats_sub {
+    bus_subscription base;
+    natsSubscription *ns;
+    bus_handler_cb handle;  /* served subject */
+    bus_message_cb deliver; /* subscription */
+    void *ctx;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool complete, in_cb;
+    bool free_on_leave; /* unsubscribed from its own callback: freed when the callback returns */
+    pthread_t cb_thread;
+    struct nats_sub *next, *prev;
+} nats_sub;
+
+struct nats_bus {
+    bus base;
+    core *core;
+    char inbox[128];
+    natsSubscription *replies;
+    pthread_mutex_t mu; /* guards the table, the deadline list, the subscription list */
+    pthread_cond_t timer_cv;
+    pending *table[BUCKETS];
+    pending *dhead, *dtail;
+    size_t n_pending;
+    uint64_t next_token;
+    nats_sub *subs;
+    pthread_t timer;
+    bool timer_started;
+    bool closing;
+    pthread_mutex_t replies_mu; /* replies subscription completion */
+    pthread_cond_t replies_cv;
+    bool replies_complete;
+};
+
+static const bus_ops NATS_OPS;
+
+/* ---- the pending table ---- */
+
+static void pending_add_locked(nats_bus *b, pending *p)
+{
+    pending **bucket = &b->table[p->token % BUCKETS];
+    p->hnext = *bucket;
+    *bucket = p;
+    /* Deadlines are mostly equal: walk from the tail. */
+    pending *after = b->dtail;
+    while (after != NULL && after->deadline_ms > p->deadline_ms)
+        after = after->dprev;
+    p->dprev = after;
+    p->dnext = after ? after->dnext : b->dhead;
+    if (p->dnext)
+        p->dnext->dprev = p;
+    else
+        b->dtail = p;
+    if (after)
+        after->dnext = p;
+    else
+        b->dhead = p;
+    b->n_pending++;
+}
+
+/* Removes the request with `token`; NULL if it is no longer pending. */
+static pending *pending_take_locked(nats_bus *b, uint64_t token)
+{
+    for (pending **pp = &b->table[token % BUCKETS]; *pp != NULL; pp = &(*pp)->hnext) {
+        pending *p = *pp;
+        if (p->token != token) continue;
+        *pp = p->hnext;
+        if (p->dprev)
+            p->dprev->dnext = p->dnext;
+        else
+            b->dhead = p->dnext;
+        if (p->dnext)
+            p->dnext->dprev = p->dprev;
+        else
+            b->dtail = p->dprev;
+        b->n_pending--;
+        return p;
+    }
+    return NULL;
+}
+
+static void *timer_main(void *arg)
+{
+    nats_bus *b = arg;
+    pthread_mutex_lock(&b->mu);
+    while (!b->closing) {
+        int64_t now = clock_mono_ms();
+        pending *p = b->dhead;
+        if (p != NULL && p->deadline_ms <= now) {
+            pending_take_locked(b, p->token);
+            pthread_mutex_unlock(&b->mu);
+            status_set(ST_TIMEOUT, "no answer within the deadline");
+            p->cb(p->ctx, ST_TIMEOUT, NULL);
+            free(p);
+            pthread_mutex_lock(&b->mu);
+            continue;
+        }
+        int64_t wait_ms = p ? p->deadline_ms - now : 1000;
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_sec += wait_ms / 1000;
+        ts.tv_nsec += (wait_ms % 1000) * 1000000;
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&b->timer_cv, &b->mu, &ts);
+    }
+    pthread_mutex_unlock(&b->mu);
+    return NULL;
+}
+
+/* ---- answers to our requests ---- */
+
+static void on_reply_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
+{
+    (void)nc;
+    (void)sub;
+    nats_bus *b = closure;
+    const char *subject = natsMsg_GetSubject(msg);
+    size_t ilen = strlen(b->inbox);
+    char *end = NULL;
+    uint64_t token = 0;
+    if (strncmp(subject, b->inbox, ilen) == 0 && subject[ilen] == '.')
+        token = strtoull(subject + ilen + 1, &end, 10);
+    pending *p = NULL;
+    if (end != NULL && *end == '\0') {
+        pthread_mutex_lock(&b->mu);
+        p = pending_take_locked(b, token);
+        pthread_mutex_unlock(&b->mu);
+    }
+    if (p == NULL) { /* late (after the deadline) or not ours */
+        natsMsg_Destroy(msg);
+        return;
+    }
+    const char *error = NULL;
+    if (natsMsg_IsNoResponders(msg)) {
+        status_set(ST_UNAVAILABLE, "no server for this subject");
+        p->cb(p->ctx, ST_UNAVAILABLE, NULL);
+    } else if (natsMsgHeader_Get(msg, HDR_ERROR, &error) == NATS_OK && error != NULL) {
+        status_set(ST_INVALID, "the server refused the request: %s", error);
+        p->cb(p->ctx, ST_INVALID, NULL);
+    } else {
+        message answer;
+        status st = codec_decode(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &answer);
+        if (st == ST_OK) {
+            p->cb(p->ctx, ST_OK, &answer);
+            message_clear(&answer);
+        } else {
+            status_set(ST_INVALID, "undecodable answer: %s", status_message());
+            p->cb(p->ctx, ST_INVALID, NULL);
+        }
+    }
+    free(p);
+    natsMsg_Destroy(msg);
+}
+
+static void on_replies_complete(void *closure)
+{
+    nats_bus *b = closure;
+    pthread_mutex_lock(&b->replies_mu);
+    b->replies_complete = true;
+    pthread_cond_broadcast(&b->replies_cv);
+    pthread_mutex_unlock(&b->replies_mu);
+}
+
+static status encode(const message *m, buf *out)
+{
+    buf_init(out, ENCODED_MAX);
+    status st = codec_encode(m, out);
+    if (st != ST_OK) buf_free(out);
+    return st;
+}
+
+static status check_subject(const char *subject)
+{
+    if (subject == NULL || subject[0] == '\0' || strlen(subject) >= SUBJECT_MAX)
+        return status_set(ST_INVALID, "a bus subject must have 1..%d characters", SUBJECT_MAX - 1);
+    for (const char *p = subject; *p; p++)
+        if (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+            return status_set(ST_INVALID, "bus subject '%s' holds whitespace", subject);
+    return ST_OK;
+}
+
+static status nats_request(bus *base, const char *subject, const message *request,
+                           int64_t deadline_ms, bus_reply_cb cb, void *ctx)
+{
+    nats_bus *b = (nats_bus *)base;
+    TRY(check_subject(subject));
+    buf data;
+    TRY(encode(request, &data));
+    pending *p = calloc(1, sizeof *p);
+    if (p == NULL) {
+        buf_free(&data);
+        return status_set(ST_NOMEM, "out of memory sending a request");
+    }
+    p->cb = cb;
+    p->ctx = ctx;
+    p->deadline_ms = clock_mono_ms() + deadline_ms;
+    pthread_mutex_lock(&b->mu);
+    status st = ST_OK;
+    if (b->closing)
+        st = status_set(ST_CLOSED, "the bus is closing");
+    else if (b->n_pending >= PENDING_MAX)
+        st = status_set(ST_LIMIT, "%d requests are already waiting for answers", PENDING_MAX);
+    if (st == ST_OK) {
+        p->token = ++b->next_token;
+        pending_add_locked(b, p);
+        if (b->dhead == p) pthread_cond_signal(&b->timer_cv);
+    }
+    pthread_mutex_unlock(&b->mu);
+    if (st != ST_OK) {
+        free(p);
+        buf_free(&data);
+        return st;
+    }
+    uint64_t token = p->token; /* p may be finished by another thread from here on */
+    char reply[sizeof b->inbox + 24];
+    snprintf(reply, sizeof reply, "%s.%" PRIu64, b->inbox, token);
+    natsStatus ns =
+        natsConnection_PublishRequest(b->core->nc, subject, reply, data.data, (int)data.len);
+    buf_free(&data);
+    if (ns != NATS_OK) {
+        st = jsconn_status(ns, "sending a request");
+        pthread_mutex_lock(&b->mu);
+        pending *mine = pending_take_locked(b, token);
+        pthread_mutex_unlock(&b->mu);
+        if (mine != NULL) { /* not finished yet: the caller gets the error, not the callback */
+            free(mine);
+            return st;
+        }
+        /* Already finished (timer or close called back): report success to keep "exactly once". */
+    }
+    return ST_OK;
+}
+
+/* ---- serving ---- */
+
+static void nats_answer(bus_reply *base, const message *answer)
+{
+    nats_reply *r = (nats_reply *)base;
+    if (r->reply_subject != NULL) {
+        buf data;
+        status st = encode(answer, &data);
+        natsStatus ns = NATS_OK;
+        if (st == ST_OK) {
+            ns = natsConnection_Publish(r->core->nc, r->reply_subject, data.data, (int)data.len);
+            buf_free(&data);
+        } else {
+            /* Tell the requester rather than letting it wait for its deadline. */
+            natsMsg *m = NULL;
+            ns = natsMsg_Create(&m, r->reply_subject, NULL, NULL, 0);
+            if (ns == NATS_OK) ns = natsMsgHeader_Set(m, HDR_ERROR, "the answer cannot be encoded");
+            if (ns == NATS_OK) ns = natsConnection_PublishMsg(r->core->nc, m);
+            natsMsg_Destroy(m);
+            LOG_ERROR(MOD, "cannot encode an answer: %s", status_message());
+        }
+        if (ns != NATS_OK && ns != NATS_CONNECTION_CLOSED)
+            LOG_WARN(MOD, "cannot send an answer: %s", natsStatus_GetText(ns));
+    }
+    core_release(r->core);
+    free(r->reply_subject);
+    free(r);
+}
+
+static void refuse(nats_bus *b, const char *reply_subject, const char *why)
+{
+    if (reply_subject == NULL) return;
+    natsMsg *m = NULL;
+    natsStatus ns = natsMsg_Create(&m, reply_subject, NULL, NULL, 0);
+    if (ns == NATS_OK) ns = natsMsgHeader_Set(m, HDR_ERROR, why);
+    if (ns == NATS_OK) ns = natsConnection_PublishMsg(b->core->nc, m);
+    natsMsg_Destroy(m);
+}
+
+static bool sub_enter(nats_sub *s)
+{
+    pthread_mutex_lock(&s->mu);
+    bool stopped = s->complete;
+    if (!stopped) {
+        s->in_cb = true;
+        s->cb_thread = pthread_self();
+    }
+    pthread_mutex_unlock(&s->mu);
+    return !stopped;
+}
+
+static void sub_free(nats_sub *s)
+{
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->cv);
+    free(s);
+}
+
+static void sub_leave(nats_sub *s)
+{
+    pthread_mutex_lock(&s->mu);
+    s->in_cb = false;
+    bool free_now = s->free_on_leave;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    if (free_now) sub_free(s);
+}
+
+static void on_request_msg(natsConnection *nc, natsSubscription *ns, natsMsg *msg, void *closure)
+{
+    (void)nc;
+    (void)ns;
+    nats_sub *s = closure;
+    nats_bus *b = (nats_bus *)s->base.owner;
+    if (!sub_enter(s)) {
+        natsMsg_Destroy(msg);
+        return;
+    }
+    const char *reply_to = natsMsg_GetReply(msg);
+    message request;
+    status st = codec_decode(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &request);
+    if (st != ST_OK) {
+        LOG_WARN(MOD, "refusing a request on %s: %s", natsMsg_GetSubject(msg), status_message());
+        refuse(b, reply_to, status_message());
+    } else {
+        nats_reply *r = calloc(1, sizeof *r);
+        if (r != NULL && reply_to != NULL && (r->reply_subject = strdup(reply_to)) == NULL) {
+            free(r);
+            r = NULL;
+        }
+        if (r == NULL) {
+            refuse(b, reply_to, "the server is out of memory");
+        } else {
+            r->base.answer = nats_answer;
+            r->core = b->core;
+            atomic_fetch_add(&b->core->refs, 1);
+            s->handle(s->ctx, &request, &r->base);
+        }
+        message_clear(&request);
+    }
+    sub_leave(s);
+    natsMsg_Destroy(msg);
+}
+
+static void on_published_msg(natsConnection *nc, natsSubscription *ns, natsMsg *msg, void *closure)
+{
+    (void)nc;
+    (void)ns;
+    nats_sub *s = closure;
+    if (!sub_enter(s)) {
+        natsMsg_Destroy(msg);
+        return;
+    }
+    message m;
+    status st = codec_decode(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &m);
+    if (st == ST_OK) {
+        s->deliver(s->ctx, &m);
+        message_clear(&m);
+    } else {
+        LOG_WARN(MOD, "dropping an undecodable message on %s: %s", natsMsg_GetSubject(msg),
+                 status_message());
+    }
+    sub_leave(s);
+    natsMsg_Destroy(msg);
+}
+
+static void on_sub_complete(void *closure)
+{
+    nats_sub *s = closure;
+    pthread_mutex_lock(&s->mu);
+    s->complete = true;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+static status add_sub(nats_bus *b, const char *subject, const char *queue_group, nats_sub *s,
+                      natsMsgHandler handler, bus_subscription **out)
+{
+    s->base.owner = &b->base;
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    natsStatus ns =
+        queue_group != NULL
+            ? natsConnection_QueueSubscribe(&s->ns, b->core->nc, subject, queue_group, handler, s)
+            : natsConnection_Subscribe(&s->ns, b->core->nc, subject, handler, s);
+    if (ns == NATS_OK) ns = natsSubscription_SetPendingLimits(s->ns, 65536, 256 * 1024 * 1024);
+    if (ns == NATS_OK) ns = natsSubscription_SetOnCompleteCB(s->ns, on_sub_complete, s);
+    /* The server knows the subscription once this returns: a request right after finds it. */
+    if (ns == NATS_OK) ns = natsConnection_FlushTimeout(b->core->nc, 5000);
+    if (ns != NATS_OK) {
+        status st = jsconn_status(ns, "subscribing");
+        if (s->ns != NULL) {
+            natsSubscription_Unsubscribe(s->ns);
+            pthread_mutex_lock(&s->mu);
+            s->complete = true; /* stops deliveries that already started */
+            while (s->in_cb)
+                pthread_cond_wait(&s->cv, &s->mu);
+            pthread_mutex_unlock(&s->mu);
+            natsSubscription_Destroy(s->ns);
+        }
+        sub_free(s);
+        return st;
+    }
+    pthread_mutex_lock(&b->mu);
+    s->next = b->subs;
+    if (b->subs) b->subs->prev = s;
+    b->subs = s;
+    pthread_mutex_unlock(&b->mu);
+    *out = &s->base;
+    return ST_OK;
+}
+
+static status nats_serve(bus *base, const char *subject, const char *queue_group, bus_handler_cb cb,
+                         void *ctx, bus_subscription **out)
+{
+    TRY(check_subject(subject));
+    if (queue_group == NULL || queue_group[0] == '\0')
+        return status_set(ST_INVALID, "serving %s needs a queue group name", subject);
+    nats_sub *s = calloc(1, sizeof *s);
+    if (s == NULL) return status_set(ST_NOMEM, "out of memory");
+    s->handle = cb;
+    s->ctx = ctx;
+    return add_sub((nats_bus *)base, subject, queue_group, s, on_request_msg, out);
+}
+
+static status nats_subscribe(bus *base, const char *subject, bus_message_cb cb, void *ctx,
+                             bus_subscription **out)
+{
+    TRY(check_subject(subject));
+    nats_sub *s = calloc(1, sizeof *s);
+    if (s == NULL) return status_set(ST_NOMEM, "out of memory");
+    s->deliver = cb;
+    s->ctx = ctx;
+    return add_sub((nats_bus *)base, subject, NULL, s, on_published_msg, out);
+}
+
+static status nats_publish(bus *base, const char *subject, const message *m)
+{
+    nats_bus *b = (nats_bus *)base;
+    TRY(check_subject(subject));
+    buf data;
+    TRY(encode(m, &data));
+    natsStatus ns = natsConnection_Publish(b->core->nc, subject, data.data, (int)data.len);
+    buf_free(&data);
+    return jsconn_status(ns, "publishing");
+}
+
+/* Ends a subscription; waits for its callback unless called from it. Frees it. */
+static void nats_unsubscribe(bus_subscription *base)
+{
+    nats_sub *s = (nats_sub *)base;
+    nats_bus *b = (nats_bus *)base->owner;
+    pthread_mutex_lock(&b->mu);
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        b->subs = s->next;
+    if (s->next) s->next->prev = s->prev;
+    pthread_mutex_unlock(&b->mu);
+    pthread_mutex_lock(&s->mu);
+    bool from_cb = s->in_cb && pthread_equal(s->cb_thread, pthread_self());
+    pthread_mutex_unlock(&s->mu);
+    natsSubscription_Unsubscribe(s->ns);
+    pthread_mutex_lock(&s->mu);
+    int64_t deadline = clock_mono_ms() + 10000;
+    while (!from_cb && (!s->complete || s->in_cb) && clock_mono_ms() < deadline) {
+        int64_t w = clock_wall_ms() + 100;
+        struct timespec ts = {.tv_sec = w / 1000, .tv_nsec = (w % 1000) * 1000000};
+        pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+    }
+    s->complete = true;
+    s->free_on_leave = from_cb; /* the callback on our stack frees it as it returns */
+    pthread_mutex_unlock(&s->mu);
+    natsSubscription_Destroy(s->ns);
+    if (!from_cb) sub_free(s);
+}
+
+/* ---- open and close ---- */
+
+static void nats_close(bus *base)
+{
+    nats_bus *b = (nats_bus *)base;
+    pthread_mutex_lock(&b->mu);
+    b->closing = true;
+    pthread_cond_signal(&b->timer_cv);
+    pthread_mutex_unlock(&b->mu);
+    while (b->subs != NULL)
+        nats_unsubscribe(&b->subs->base);
+    if (b->replies != NULL) {
+        natsSubscription_Unsubscribe(b->replies);
+        pthread_mutex_lock(&b->replies_mu);
+        int64_t deadline = clock_mono_ms() + 10000;
+        while (!b->replies_complete && clock_mono_ms() < deadline) {
+            int64_t w = clock_wall_ms() + 100;
+            struct timespec ts = {.tv_sec = w / 1000, .tv_nsec = (w % 1000) * 1000000};
+            pthread_cond_timedwait(&b->replies_cv, &b->replies_mu, &ts);
+        }
+        pthread_mutex_unlock(&b->replies_mu);
+        natsSubscription_Destroy(b->replies);
+    }
+    if (b->timer_started) pthread_join(b->timer, NULL);
+    for (;;) {
+        pthread_mutex_lock(&b->mu);
+        pending *p = b->dhead;
+        if (p != NULL) pending_take_locked(b, p->token);
+        pthread_mutex_unlock(&b->mu);
+        if (p == NULL) break;
+        status_set(ST_CLOSED, "the bus was closed");
+        p->cb(p->ctx, ST_CLOSED, NULL);
+        free(p);
+    }
+    if (b->core != NULL) {
+        natsConnection_FlushTimeout(b->core->nc, 1000);
+        natsConnection_Close(b->core->nc);
+        core_release(b->core);
+    }
+    pthread_cond_destroy(&b->timer_cv);
+    pthread_mutex_destroy(&b->mu);
+    pthread_cond_destroy(&b->replies_cv);
+    pthread_mutex_destroy(&b->replies_mu);
+    free(b);
+}
+
+static status open_bus(nats_bus *b, const char *servers)
+{
+    TRY(codec_init());
+    b->core = calloc(1, sizeof *b->core);
+    if (b->core == NULL) return status_set(ST_NOMEM, "out of memory");
+    atomic_init(&b->core->refs, 1);
+    TRY(jsconn_connect(servers, "bank-bus", true, &b->core->nc));
+    natsInbox *inbox = NULL;
+    TRY(jsconn_status(natsInbox_Create(&inbox), "creating an inbox"));
+    snprintf(b->inbox, sizeof b->inbox, "%s", (const char *)inbox);
+    natsInbox_Destroy(inbox);
+    char wildcard[sizeof b->inbox + 4];
+    snprintf(wildcard, sizeof wildcard, "%s.*", b->inbox);
+    natsStatus ns = natsConnection_Subscribe(&b->replies, b->core->nc, wildcard, on_reply_msg, b);
+    if (ns == NATS_OK) ns = natsSubscription_SetPendingLimits(b->replies, 65536, 256 * 1024 * 1024);
+    if (ns == NATS_OK) ns = natsSubscription_SetOnCompleteCB(b->replies, on_replies_complete, b);
+    if (ns == NATS_OK) ns = natsConnection_FlushTimeout(b->core->nc, 5000);
+    TRY(jsconn_status(ns, "subscribing to the reply inbox"));
+    if (pthread_create(&b->timer, NULL, timer_main, b) != 0)
+        return status_set(ST_IO, "cannot start the bus timer thread");
+    b->timer_started = true;
+    return ST_OK;
+}
+
+status bus_nats_open(const char *servers, bus **out)
+{
+    *out = NULL;
+    nats_bus *b = calloc(1, sizeof *b);
+    if (b == NULL) return status_set(ST_NOMEM, "out of memory");
+    b->base.ops = &NATS_OPS;
+    pthread_mutex_init(&b->mu, NULL);
+    pthread_mutex_init(&b->replies_mu, NULL);
+    pthread_cond_init(&b->replies_cv, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&b->timer_cv, &ca);
+    pthread_condattr_destroy(&ca);
+    status st = open_bus(b, servers ? servers : "");
+    if (st != ST_OK) {
+        char text[512];
+        snprintf(text, sizeof text, "%s", status_message());
+        if (b->core != NULL && b->core->nc == NULL) {
+            free(b->core);
+            b->core = NULL;
+        }
+        nats_close(&b->base);
+        return status_set(st, "%s", text);
+    }
+    *out = &b->base;
+    return ST_OK;
+}
+
+static const bus_ops NATS_OPS = {
+    .name = "nats",
+    .request = nats_request,
+    .serve = nats_serve,
+    .publish = nats_publish,
+    .subscribe = nats_subscribe,
+    .unsubscribe = nats_unsubscribe,
+    .close = nats_close,
+};
