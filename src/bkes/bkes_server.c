@@ -46,6 +46,7 @@ typedef enum method {
     M_SUBSCRIBE,
     M_COUNT,
     M_HEAD,
+    M_ADD_MANY,
 } method;
 
 typedef enum tag_kind {
@@ -77,7 +78,10 @@ struct call {
     bool has_status_text;
     int cancelled;
     method m;
-    ProtobufCMessage *req; /* the decoded request, kept until the call ends */
+    ProtobufCMessage *req;   /* the decoded request, kept until the call ends */
+    struct many_slot *slots; /* AddMany: one answer per append */
+    size_t n_slots;
+    atomic_size_t slots_pending;
 
     /* Subscribe only. `mu` guards the queue and the flags. */
     pthread_mutex_t mu;
@@ -144,6 +148,7 @@ static void call_free(call *c)
         grpc_byte_buffer_destroy(c->queue[(c->q_head + i) % SUB_QUEUE_MAX]);
     if (c->has_status_text) grpc_slice_unref(c->status_text);
     if (c->req) protobuf_c_message_free_unpacked(c->req, NULL);
+    free(c->slots);
     if (c->call) grpc_call_unref(c->call);
     grpc_call_details_destroy(&c->details);
     grpc_metadata_array_destroy(&c->md);
@@ -441,6 +446,175 @@ static void handle_add_batch(call *c)
     }
     append(c, r->key, r->order, v, r->n_values); /* the store copies the values */
     free(v);
+}
+
+/* ---- AddMany: independent appends in one call ---- */
+
+typedef struct many_slot {
+    call *c;
+    const bkes_pb_add_batch_request *req;
+    bkes_pb_add_batch_reply reply;
+    bkes_pb_store_success ok;
+    bkes_pb_error err;
+    char *text, *cause; /* malloc'd, valid UTF-8 */
+} many_slot;
+
+static char *lossy_dup(const char *text)
+{
+    buf b;
+    buf_init(&b, TEXT_MAX);
+    if (bkes_wire_lossy_utf8(&b, text, strlen(text)) != ST_OK) buf_reset(&b);
+    char *out = buf_detach(&b, NULL);
+    buf_free(&b);
+    return out;
+}
+
+static void slot_error(many_slot *sl, int type, const char *cause, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void slot_error(many_slot *sl, int type, const char *cause, const char *fmt, ...)
+{
+    char text[TEXT_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    bkes_pb_error err = TECH__GKLIJS__BKES__API__ERROR__INIT;
+    sl->err = err;
+    sl->err.type = type;
+    sl->text = lossy_dup(text);
+    sl->cause = lossy_dup(cause ? cause : "");
+    sl->err.error = sl->text ? sl->text : "";
+    sl->err.cause = sl->cause ? sl->cause : "";
+    sl->reply.reply_case = TECH__GKLIJS__BKES__API__ADD_BATCH_REPLY__REPLY_ERROR;
+    sl->reply.error = &sl->err;
+}
+
+/* One append of the call is answered; the last one sends the reply. */
+static void many_slot_done(call *c)
+{
+    if (atomic_fetch_sub(&c->slots_pending, 1) != 1) return;
+    many_slot *slots = c->slots;
+    size_t n = c->n_slots;
+    c->slots = NULL; /* the call may be freed as soon as the reply is started */
+    bkes_pb_add_batch_reply **ptrs = calloc(n ? n : 1, sizeof *ptrs);
+    if (!ptrs) {
+        finish(c, NULL, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+    } else {
+        for (size_t i = 0; i < n; i++)
+            ptrs[i] = &slots[i].reply;
+        bkes_pb_add_many_reply reply = TECH__GKLIJS__BKES__API__ADD_MANY_REPLY__INIT;
+        reply.n_replies = n;
+        reply.replies = ptrs;
+        finish(c, &reply.base, GRPC_STATUS_OK, NULL);
+    }
+    for (size_t i = 0; i < n; i++) {
+        free(slots[i].text);
+        free(slots[i].cause);
+    }
+    free(ptrs);
+    free(slots);
+}
+
+static void on_many_appended(void *ctx, status st, const store_appended *a, uint32_t current)
+{
+    many_slot *sl = ctx;
+    if (st == ST_OK) {
+        sl->ok.offset = (int64_t)a->first_position;
+        sl->ok.timestamp = a->timestamp_ms;
+        sl->reply.reply_case = TECH__GKLIJS__BKES__API__ADD_BATCH_REPLY__REPLY_SUCCESS;
+        sl->reply.success = &sl->ok;
+    } else if (st == ST_CONFLICT) {
+        char *k = key_text(sl->req->key);
+        slot_error(sl, BKES_ERROR_CONCURRENCY, NULL,
+                   "Could not add records because there are currently %u records instead of %u "
+                   "for key: '%s'",
+                   current, sl->req->order, k ? k : "");
+        free(k);
+    } else {
+        char cause[512];
+        snprintf(cause, sizeof cause, "%s: %s", status_name(st), status_message());
+        slot_error(sl, BKES_ERROR_SERVER, cause, "Could not store the record");
+    }
+    many_slot_done(sl->c);
+}
+
+/* Validates one append of an AddMany call; false (with the slot's error set) when it is bad. */
+static bool many_slot_valid(many_slot *sl)
+{
+    const bkes_pb_add_batch_request *r = sl->req;
+    if (r->key.len == 0) {
+        slot_error(sl, BKES_ERROR_USER, NULL, "Key must not be empty");
+        return false;
+    }
+    if (r->key.len > STORE_KEY_MAX) {
+        slot_error(sl, BKES_ERROR_USER, NULL, "Key is %zu bytes, the limit is %d bytes", r->key.len,
+                   STORE_KEY_MAX);
+        return false;
+    }
+    if (r->n_values == 0 || r->n_values > STORE_BATCH_MAX) {
+        slot_error(sl, BKES_ERROR_USER, NULL, "A batch holds 1 to %d values, not %zu",
+                   STORE_BATCH_MAX, r->n_values);
+        return false;
+    }
+    for (size_t i = 0; i < r->n_values; i++) {
+        if (r->values[i].len > STORE_VALUE_MAX) {
+            slot_error(sl, BKES_ERROR_USER, NULL, "Value is %zu bytes, the limit is %u bytes",
+                       r->values[i].len, STORE_VALUE_MAX);
+            return false;
+        }
+    }
+    return true;
+}
+
+static void handle_add_many(call *c)
+{
+    const bkes_pb_add_many_request *r = (const bkes_pb_add_many_request *)decode(
+        c, &tech__gklijs__bkes__api__add_many_request__descriptor);
+    if (!r) return;
+    if (r->n_appends == 0 || r->n_appends > BKES_ADD_MANY_MAX) {
+        finish_errorf(c, BKES_ERROR_USER, "AddMany holds 1 to %d appends, not %zu",
+                      BKES_ADD_MANY_MAX, r->n_appends);
+        return;
+    }
+    size_t n = r->n_appends;
+    many_slot *slots = calloc(n, sizeof *slots);
+    store_bytes *vals = calloc(STORE_BATCH_MAX, sizeof *vals);
+    if (!slots || !vals) {
+        free(slots);
+        free(vals);
+        finish_server_error(c, "Could not store the records", ST_NOMEM, "out of memory");
+        return;
+    }
+    c->slots = slots;
+    c->n_slots = n;
+    atomic_store(&c->slots_pending, n + 1); /* +1: this loop, so the reply waits for it */
+    for (size_t i = 0; i < n; i++) {
+        many_slot *sl = &slots[i];
+        bkes_pb_add_batch_reply reply = TECH__GKLIJS__BKES__API__ADD_BATCH_REPLY__INIT;
+        bkes_pb_store_success ok = TECH__GKLIJS__BKES__API__STORE_SUCCESS__INIT;
+        sl->reply = reply;
+        sl->ok = ok;
+        sl->c = c;
+        sl->req = r->appends[i];
+        if (!many_slot_valid(sl)) {
+            many_slot_done(c);
+            continue;
+        }
+        for (size_t j = 0; j < sl->req->n_values; j++)
+            vals[j] = (store_bytes){sl->req->values[j].data, sl->req->values[j].len};
+        status st =
+            store_append_async(c->srv->st, (store_bytes){sl->req->key.data, sl->req->key.len},
+                               sl->req->order, vals, sl->req->n_values, on_many_appended, sl);
+        if (st != ST_OK) {
+            char cause[512];
+            snprintf(cause, sizeof cause, "%s: %s", status_name(st), status_message());
+            slot_error(sl, BKES_ERROR_SERVER, cause, "Could not store the record");
+            many_slot_done(c);
+        }
+    }
+    free(vals);
+    many_slot_done(c);
 }
 
 /* ---- reads: Retrieve, RetrieveFrom, Count, Head ---- */
@@ -831,6 +1005,7 @@ static method method_of(grpc_slice path)
         {BKES_METHOD_RETRIEVE, M_RETRIEVE},   {BKES_METHOD_RETRIEVE_FROM, M_RETRIEVE_FROM},
         {BKES_METHOD_ADD_BATCH, M_ADD_BATCH}, {BKES_METHOD_SUBSCRIBE, M_SUBSCRIBE},
         {BKES_METHOD_COUNT, M_COUNT},         {BKES_METHOD_HEAD, M_HEAD},
+        {BKES_METHOD_ADD_MANY, M_ADD_MANY},
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
         if (grpc_slice_str_cmp(path, table[i].path) == 0) return table[i].m;
@@ -883,6 +1058,9 @@ static void on_recv(call *c, bool ok)
         break;
     case M_HEAD:
         handle_head(c);
+        break;
+    case M_ADD_MANY:
+        handle_add_many(c);
         break;
     case M_SUBSCRIBE:
         handle_subscribe(c);

@@ -33,6 +33,8 @@ typedef Tech__Gklijs__Bkes__Api__CountRequest bkes_pb_count_request;
 typedef Tech__Gklijs__Bkes__Api__CountReply bkes_pb_count_reply;
 typedef Tech__Gklijs__Bkes__Api__HeadRequest bkes_pb_head_request;
 typedef Tech__Gklijs__Bkes__Api__HeadReply bkes_pb_head_reply;
+typedef Tech__Gklijs__Bkes__Api__AddManyRequest bkes_pb_add_many_request;
+typedef Tech__Gklijs__Bkes__Api__AddManyReply bkes_pb_add_many_reply;
 
 #define BKES_ERROR_USER TECH__GKLIJS__BKES__API__ERROR__TYPE__USER
 #define BKES_ERROR_CONCURRENCY TECH__GKLIJS__BKES__API__ERROR__TYPE__CONCURRENCY
@@ -48,6 +50,10 @@ typedef Tech__Gklijs__Bkes__Api__HeadReply bkes_pb_head_reply;
 #define BKES_METHOD_SUBSCRIBE BKES_SERVICE_PATH "Subscribe"
 #define BKES_METHOD_COUNT BKES_SERVICE_PATH "Count"
 #define BKES_METHOD_HEAD BKES_SERVICE_PATH "Head"
+#define BKES_METHOD_ADD_MANY BKES_SERVICE_PATH "AddMany"
+
+/* The most appends one AddMany call may carry. */
+#define BKES_ADD_MANY_MAX 1024
 
 /* The largest request the server accepts and the largest reply the client accepts for every rpc
  * except Retrieve (gRPC answers RESOURCE_EXHAUSTED beyond it). One event of the largest size

@@ -35,6 +35,12 @@
 /* Appends accepted and not yet answered: beyond these, store_append_async answers ST_LIMIT. */
 #define APPENDS_MAX 65536
 #define APPEND_BYTES_MAX (256u << 20)
+/* Appends go out in AddMany calls: at most this many calls in flight; the appends that arrive
+ * meanwhile wait and leave together in the next call (up to these bounds). One writer alone sees
+ * no wait; many writers share calls, as the server's group commit shares fsyncs. */
+#define BATCHES_MAX 2
+#define BATCH_ITEMS_MAX BKES_ADD_MANY_MAX
+#define BATCH_BYTES_MAX (3u << 20)
 
 typedef struct bkes_store bkes_store;
 
@@ -51,21 +57,29 @@ struct ucall {
     bool finished;          /* sync calls: set under s->mu */
     const char *method;
     int64_t deadline_ms;
-    /* appends */
+    /* AddMany calls */
+    struct item **items;
+    size_t n_items;
+};
+
+/* One append: its AddBatchRequest, packed, and who to answer. */
+typedef struct item {
+    struct item *next; /* in its key's waiting list, or in the ready list */
+    struct keyq *kq;
     store_append_cb cb;
     void *ctx;
-    struct keyq *kq; /* the key's queue while this append waits or runs */
-    ucall *next;     /* in kq's waiting list */
-    size_t bytes;    /* counted in s->append_bytes */
-};
+    size_t len;
+    uint8_t bytes[];
+} item;
 
 /* Appends to one key go out one at a time, in submission order (gRPC calls may overtake each
  * other; the store port promises that pipelined appends apply in the order they were made).
- * A key has an entry while one of its appends runs; later ones wait in `head..tail`. */
+ * A key has an entry while one of its appends is ready or running; later ones wait in
+ * `head..tail`. */
 typedef struct keyq {
     struct keyq *chain;
     uint64_t hash;
-    ucall *head, *tail;
+    item *head, *tail;
     size_t key_len;
     unsigned char key[];
 } keyq;
@@ -80,8 +94,10 @@ struct bkes_store {
     long inflight;
     bool closing;
     struct bkes_sub *subs;        /* open subscriptions, under mu */
-    keyq *keys[KEY_BUCKETS];      /* keys with an append running, under mu */
+    keyq *keys[KEY_BUCKETS];      /* keys with an append ready or running, under mu */
     size_t appends, append_bytes; /* appends accepted and not answered yet, under mu */
+    item *ready, *ready_tail;     /* appends that may go out in the next AddMany, under mu */
+    int batches;                  /* AddMany calls in flight, under mu */
     int n_detached;               /* subscriptions closed from their own callback, still ending */
     char target[300];
 };
@@ -103,7 +119,7 @@ typedef struct bkes_sub {
 
 /* ---- unary calls ---- */
 
-static void ucall_free(ucall *u)
+static void ucall_free(ucall *u) /* not for AddMany calls: batch_free */
 {
     if (u->call) grpc_call_unref(u->call);
     grpc_metadata_array_destroy(&u->initial_md);
@@ -271,72 +287,160 @@ static keyq **keyq_slot(bkes_store *s, const void *key, size_t len, uint64_t h)
     return pp;
 }
 
-static void append_free(ucall *u)
+/* With s->mu held. */
+static void ready_push(bkes_store *s, item *it)
 {
-    grpc_metadata_array_destroy(&u->initial_md);
-    grpc_metadata_array_destroy(&u->trailing_md);
-    if (u->send) grpc_byte_buffer_destroy(u->send);
-    if (u->recv) grpc_byte_buffer_destroy(u->recv);
-    if (u->call) grpc_call_unref(u->call);
-    grpc_slice_unref(u->details);
-    free(u);
+    it->next = NULL;
+    if (s->ready_tail)
+        s->ready_tail->next = it;
+    else
+        s->ready = it;
+    s->ready_tail = it;
 }
 
-/* With s->mu held: forgets one answered append and starts the key's next one, if any. Returns
- * an append that could not be started (to be answered by the caller without the lock). */
-static ucall *append_finished(bkes_store *s, ucall *u)
+/* With s->mu held: the append `it` is answered; its key's next append becomes ready. */
+static void item_finished(bkes_store *s, item *it)
 {
     s->appends--;
-    s->append_bytes -= u->bytes;
-    keyq *kq = u->kq;
-    while (kq->head) {
-        ucall *next = kq->head;
+    s->append_bytes -= it->len;
+    keyq *kq = it->kq;
+    if (kq->head) {
+        item *next = kq->head;
         kq->head = next->next;
         if (!kq->head) kq->tail = NULL;
-        if (ucall_launch(s, next) == ST_OK) return NULL;
-        if (next->call) grpc_call_unref(next->call);
-        next->call = NULL;
-        next->kq = NULL;
-        return next; /* kq stays: its next appends start when this one is answered */
+        ready_push(s, next);
+        return;
     }
     keyq **pp = keyq_slot(s, kq->key, kq->key_len, kq->hash);
     *pp = kq->chain;
     free(kq);
-    return NULL;
 }
 
-static void append_done(ucall *u)
+static void batch_free(ucall *u)
 {
-    bkes_store *s = u->s;
-    for (;;) {
-        status st = ST_OK;
-        uint32_t current = 0;
-        bkes_pb_add_batch_reply *r = NULL;
-        if (u->call)
-            r = (bkes_pb_add_batch_reply *)ucall_reply(
-                u, &tech__gklijs__bkes__api__add_batch_reply__descriptor, &st);
-        else
-            st = status_set(ST_INTERNAL, "bkes %s: the append could not be sent", s->target);
-        if (r && r->reply_case == TECH__GKLIJS__BKES__API__ADD_BATCH_REPLY__REPLY_SUCCESS) {
-            store_appended a = {(uint64_t)r->success->offset, r->success->timestamp};
-            u->cb(u->ctx, ST_OK, &a, 0);
-        } else {
-            if (r && r->reply_case == TECH__GKLIJS__BKES__API__ADD_BATCH_REPLY__REPLY_ERROR)
-                st = map_error(s, r->error, &current);
-            else if (r)
-                st = status_set(ST_IO, "bkes %s: an empty AddBatch reply", s->target);
-            u->cb(u->ctx, st, NULL, current);
+    free(u->items);
+    ucall_free(u);
+}
+
+/* With s->mu held: sends the ready appends in AddMany calls while fewer than BATCHES_MAX are in
+ * flight. A call that cannot be sent is returned (its appends must be answered with an error). */
+static ucall *batches_kick(bkes_store *s);
+
+/* Answers every append of `u` (a finished or unsendable AddMany call), then frees it. */
+static void batch_answer(bkes_store *s, ucall *u, bool sent)
+{
+    status st = ST_OK;
+    bkes_pb_add_many_reply *r = NULL;
+    if (sent) {
+        r = (bkes_pb_add_many_reply *)ucall_reply(
+            u, &tech__gklijs__bkes__api__add_many_reply__descriptor, &st);
+        if (r && r->error) {
+            st = map_error(s, r->error, NULL);
+            protobuf_c_message_free_unpacked(&r->base, NULL);
+            r = NULL;
+        } else if (r && r->n_replies != u->n_items) {
+            st = status_set(ST_IO, "bkes %s: %zu answers to %zu appends", s->target, r->n_replies,
+                            u->n_items);
+            protobuf_c_message_free_unpacked(&r->base, NULL);
+            r = NULL;
         }
-        if (r) protobuf_c_message_free_unpacked(&r->base, NULL);
-        /* After the callback, so an append it makes queues behind those already waiting. */
-        pthread_mutex_lock(&s->mu);
-        ucall *failed = u->kq ? append_finished(s, u) : NULL;
-        if (failed) failed->kq = u->kq;
-        pthread_mutex_unlock(&s->mu);
-        append_free(u);
-        if (!failed) return;
-        u = failed; /* could not be sent: answer it here, then go on with the key's queue */
+    } else {
+        st = status_set(ST_INTERNAL, "bkes %s: the appends could not be sent", s->target);
     }
+    /* status_message() is per thread and every callback must see its own; keep the call's. */
+    char call_msg[512];
+    snprintf(call_msg, sizeof call_msg, "%s", status_message());
+    for (size_t i = 0; i < u->n_items; i++) {
+        item *it = u->items[i];
+        const bkes_pb_add_batch_reply *one = r ? r->replies[i] : NULL;
+        if (one && one->reply_case == TECH__GKLIJS__BKES__API__ADD_BATCH_REPLY__REPLY_SUCCESS) {
+            store_appended a = {(uint64_t)one->success->offset, one->success->timestamp};
+            it->cb(it->ctx, ST_OK, &a, 0);
+            continue;
+        }
+        uint32_t current = 0;
+        status ist;
+        if (one && one->reply_case == TECH__GKLIJS__BKES__API__ADD_BATCH_REPLY__REPLY_ERROR)
+            ist = map_error(s, one->error, &current);
+        else if (one)
+            ist = status_set(ST_IO, "bkes %s: an empty AddBatch reply", s->target);
+        else
+            ist = status_set(st, "%s", call_msg);
+        it->cb(it->ctx, ist, NULL, current);
+    }
+    if (r) protobuf_c_message_free_unpacked(&r->base, NULL);
+    /* After the callbacks, so an append they make queues behind those already waiting. */
+    pthread_mutex_lock(&s->mu);
+    for (size_t i = 0; i < u->n_items; i++)
+        item_finished(s, u->items[i]);
+    if (sent) s->batches--;
+    ucall *failed = batches_kick(s);
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    for (size_t i = 0; i < u->n_items; i++)
+        free(u->items[i]);
+    batch_free(u);
+    if (failed) batch_answer(s, failed, false);
+}
+
+static void batch_done(ucall *u)
+{
+    batch_answer(u->s, u, true);
+}
+
+static ucall *batches_kick(bkes_store *s)
+{
+    while (s->ready && s->batches < BATCHES_MAX) {
+        size_t n = 0, bytes = 0;
+        for (item *it = s->ready; it && n < BATCH_ITEMS_MAX; it = it->next) {
+            if (n > 0 && bytes + it->len > BATCH_BYTES_MAX) break;
+            n++;
+            bytes += it->len + 8;
+        }
+        ucall *u = calloc(1, sizeof *u);
+        item **items = malloc(n * sizeof *items);
+        grpc_slice slice = grpc_slice_malloc(bytes);
+        if (!u || !items) {
+            free(u);
+            free(items);
+            grpc_slice_unref(slice);
+            return NULL; /* out of memory: the appends stay ready for the next answer */
+        }
+        /* AddManyRequest by hand: field 1 (appends), length-delimited, once per append. */
+        uint8_t *p = GRPC_SLICE_START_PTR(slice);
+        for (size_t i = 0; i < n; i++) {
+            item *it = s->ready;
+            s->ready = it->next;
+            if (!s->ready) s->ready_tail = NULL;
+            items[i] = it;
+            *p++ = 0x0a;
+            size_t len = it->len;
+            while (len >= 0x80) {
+                *p++ = (uint8_t)(len | 0x80);
+                len >>= 7;
+            }
+            *p++ = (uint8_t)len;
+            memcpy(p, it->bytes, it->len);
+            p += it->len;
+        }
+        size_t used = (size_t)(p - GRPC_SLICE_START_PTR(slice));
+        grpc_slice body = grpc_slice_sub(slice, 0, used);
+        grpc_slice_unref(slice);
+        u->s = s;
+        u->method = BKES_METHOD_ADD_MANY;
+        u->deadline_ms = APPEND_DEADLINE_MS;
+        u->done = batch_done;
+        u->items = items;
+        u->n_items = n;
+        grpc_metadata_array_init(&u->initial_md);
+        grpc_metadata_array_init(&u->trailing_md);
+        u->details = grpc_empty_slice();
+        u->send = grpc_raw_byte_buffer_create(&body, 1);
+        grpc_slice_unref(body);
+        if (ucall_launch(s, u) != ST_OK) return u;
+        s->batches++;
+    }
+    return NULL;
 }
 
 static status bkes_append_async(store *base, store_bytes key, uint32_t expected_order,
@@ -344,11 +448,9 @@ static status bkes_append_async(store *base, store_bytes key, uint32_t expected_
 {
     bkes_store *s = (bkes_store *)base;
     ProtobufCBinaryData *vals = malloc(n * sizeof *vals);
-    ucall *u = calloc(1, sizeof *u);
     keyq *fresh = malloc(sizeof *fresh + key.len);
-    if (!vals || !u || !fresh) {
+    if (!vals || !fresh) {
         free(vals);
-        free(u);
         free(fresh);
         return status_set(ST_NOMEM, "out of memory");
     }
@@ -359,51 +461,53 @@ static status bkes_append_async(store *base, store_bytes key, uint32_t expected_
     req.order = expected_order;
     req.n_values = n;
     req.values = vals;
-    u->done = append_done;
-    u->cb = cb;
-    u->ctx = ctx;
-    status st = ucall_prepare(s, u, BKES_METHOD_ADD_BATCH, &req.base, APPEND_DEADLINE_MS);
-    free(vals); /* packed into u->send */
-    if (st != ST_OK) {
+    size_t len = protobuf_c_message_get_packed_size(&req.base);
+    item *it = malloc(sizeof *it + len);
+    if (!it) {
+        free(vals);
         free(fresh);
-        append_free(u);
-        return st;
+        return status_set(ST_NOMEM, "out of memory");
     }
-    u->bytes = grpc_byte_buffer_length(u->send);
+    *it = (item){.cb = cb, .ctx = ctx, .len = len};
+    protobuf_c_message_pack(&req.base, it->bytes);
+    free(vals);
+    status st = ST_OK;
     uint64_t h = key_hash(key.data, key.len);
+    ucall *failed = NULL;
     pthread_mutex_lock(&s->mu);
     if (s->closing) {
         st = status_set(ST_CLOSED, "the bkes store is closing");
-    } else if (s->appends >= APPENDS_MAX || s->append_bytes + u->bytes > APPEND_BYTES_MAX) {
+    } else if (len > BKES_MESSAGE_MAX - 16) {
+        st = status_set(ST_LIMIT, "an append of %zu bytes does not fit a bkes request (%u bytes)",
+                        len, BKES_MESSAGE_MAX);
+    } else if (s->appends >= APPENDS_MAX || s->append_bytes + len > APPEND_BYTES_MAX) {
         st = status_set(ST_LIMIT, "bkes %s: %zu appends (%zu bytes) are waiting for answers",
                         s->target, s->appends, s->append_bytes);
     } else {
         keyq **pp = keyq_slot(s, key.data, key.len, h);
-        if (*pp) { /* an append of this key runs: wait behind it */
-            u->kq = *pp;
-            if (u->kq->tail)
-                u->kq->tail->next = u;
+        if (*pp) { /* an append of this key is ready or running: wait behind it */
+            it->kq = *pp;
+            if (it->kq->tail)
+                it->kq->tail->next = it;
             else
-                u->kq->head = u;
-            u->kq->tail = u;
+                it->kq->head = it;
+            it->kq->tail = it;
         } else {
-            st = ucall_launch(s, u);
-            if (st == ST_OK) {
-                *fresh = (keyq){.hash = h, .key_len = key.len};
-                memcpy(fresh->key, key.data, key.len);
-                *pp = fresh;
-                u->kq = fresh;
-                fresh = NULL;
-            }
+            *fresh = (keyq){.hash = h, .key_len = key.len};
+            memcpy(fresh->key, key.data, key.len);
+            *pp = fresh;
+            it->kq = fresh;
+            fresh = NULL;
+            ready_push(s, it);
+            failed = batches_kick(s);
         }
-        if (st == ST_OK) {
-            s->appends++;
-            s->append_bytes += u->bytes;
-        }
+        s->appends++;
+        s->append_bytes += len;
     }
     pthread_mutex_unlock(&s->mu);
     free(fresh);
-    if (st != ST_OK) append_free(u);
+    if (st != ST_OK) free(it);
+    if (failed) batch_answer(s, failed, false);
     return st;
 }
 

@@ -235,3 +235,25 @@ test('a slow Subscribe reader gets every event in order (flow control, bounded b
   });
   stream.cancel();
 });
+
+test('extension AddMany: independent appends in one call, applied in order, one reply each', async () => {
+  const r = await call(c, 'AddMany', { appends: [
+    { key: b('many-a'), order: 0, values: [b('a0')] },
+    { key: b('many-a'), order: 1, values: [b('a1'), b('a2')] }, // after the first: same call, in order
+    { key: b('many-b'), order: 3, values: [b('b?')] },           // mismatch
+    { key: Buffer.alloc(0), order: 0, values: [b('x')] },        // invalid
+    { key: b('many-b'), order: 0, values: [b('b0')] },
+  ] });
+  assert.equal(r.replies.length, 5);
+  assert.deepEqual(r.replies.map((x) => x.reply), ['success', 'success', 'error', 'error', 'success']);
+  assert.equal(BigInt(r.replies[1].success.offset), BigInt(r.replies[0].success.offset) + 1n);
+  assert.deepEqual(r.replies[2].error, { type: 1, cause: '',
+    error: "Could not add records because there are currently 0 records instead of 3 for key: 'many-b'" });
+  assert.deepEqual(r.replies[3].error, { type: 0, error: 'Key must not be empty', cause: '' });
+  const a = await call(c, 'Retrieve', { key: b('many-a') });
+  assert.deepEqual(a.success.records.map((x) => x.value.toString()), ['a0', 'a1', 'a2']);
+  const empty = await call(c, 'AddMany', { appends: [] });
+  assert.deepEqual(empty.error, { type: 0, error: 'AddMany holds 1 to 1024 appends, not 0', cause: '' });
+  const raw = await rawCall(c, service.AddMany.path, Buffer.from([0x0a, 0x05, 0x01]));
+  assert.deepEqual(service.AddMany.responseDeserialize(raw).error, { type: 0, error: 'Request could not be decoded as AddManyRequest', cause: '' });
+});
