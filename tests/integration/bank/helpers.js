@@ -1,0 +1,248 @@
+// Shared by the bank's end-to-end tests: start our real `bank run` on a free loopback port in a
+// temp dir, and talk to it only through its GraphQL API with real clients (global fetch for
+// POST /api, graphql-ws and subscriptions-transport-ws over /ws).
+'use strict';
+const { spawn } = require('node:child_process');
+const crypto = require('node:crypto');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const assert = require('node:assert');
+const WebSocket = require('ws');
+const { createClient } = require('graphql-ws');
+
+const BIN_DIR = process.env.BIN_DIR || path.join(__dirname, '../../../build/h-bank/bin');
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function tempDir() {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'bank-test-'));
+}
+
+// Starts `bank run`; resolves with { proc, pid, port, url, wsUrl, dataDir, log(), stop(), kill9() }
+// once it listens and /healthz answers 200 (the read model caught up).
+async function startBank(opts = {}) {
+  const dataDir = opts.dataDir || tempDir();
+  const proc = spawn(path.join(BIN_DIR, 'bank'), ['run', '--data', dataDir, '--listen', '127.0.0.1:0', ...(opts.args || [])], {
+    env: { ...process.env, BANK_PWHASH_FAST: '1', ...(opts.env || {}) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
+  const port = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('bank did not start:\n' + output)), 60000);
+    const onData = (chunk) => {
+      output += chunk;
+      const m = /http: listening on [^\s:]+:(\d+)/.exec(output);
+      if (m) {
+        clearTimeout(timer);
+        resolve(Number(m[1]));
+      }
+    };
+    proc.stdout.on('data', onData);
+    proc.stderr.on('data', onData);
+    exited.then(({ code, signal }) => {
+      clearTimeout(timer);
+      reject(new Error(`bank exited (${code} ${signal}) before listening:\n${output}`));
+    });
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const bank = {
+    proc,
+    pid: proc.pid,
+    port,
+    url,
+    wsUrl: `ws://127.0.0.1:${port}/ws`,
+    dataDir,
+    exited,
+    log: () => output,
+    // SIGTERM, then the exit must be clean: code 0 and no sanitizer report.
+    stop: async () => {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+      const { code, signal } = await exited;
+      assert.ok(!/ERROR: (Address|Leak|Undefined)Sanitizer|runtime error:/.test(output), 'sanitizer report:\n' + output);
+      assert.strictEqual(code, 0, `bank exited with ${code} ${signal}:\n${output.slice(-4000)}`);
+    },
+    kill9: async () => {
+      proc.kill('SIGKILL');
+      return exited;
+    },
+  };
+  await waitHealthy(url);
+  return bank;
+}
+
+async function waitHealthy(url, ms = 60000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    try {
+      if ((await fetch(url + '/healthz')).status === 200) return;
+    } catch (e) {
+      /* not listening yet */
+    }
+    if (Date.now() > end) throw new Error('/healthz never answered 200');
+    await sleep(50);
+  }
+}
+
+// POST /api; returns the whole response ({data, errors}).
+async function post(url, query, variables) {
+  const res = await fetch(url + '/api', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ query, variables }),
+  });
+  assert.strictEqual(res.status, 200, `POST /api answered ${res.status}`);
+  return res.json();
+}
+
+// POST /api and insist on no errors; returns data.
+async function gql(url, query, variables) {
+  const r = await post(url, query, variables);
+  assert.ok(!r.errors, 'GraphQL errors: ' + JSON.stringify(r.errors));
+  return r.data;
+}
+
+const TX_FIELDS = 'id iban new_balance changed_by from_to descr direction';
+
+async function getAccount(url, username, password) {
+  const d = await gql(url, 'mutation($u: String!, $p: String!) { get_account(username: $u, password: $p) { iban token reason } }', {
+    u: username,
+    p: password,
+  });
+  return d.get_account;
+}
+
+// A new user with its account: { username, password, iban, token }.
+async function newUser(url, prefix = 'user') {
+  const username = `${prefix}-${crypto.randomBytes(5).toString('hex')}`;
+  const password = 'secret-' + crypto.randomBytes(4).toString('hex');
+  const a = await getAccount(url, username, password);
+  assert.strictEqual(a.reason, null, 'get_account failed: ' + a.reason);
+  return { username, password, iban: a.iban, token: a.token };
+}
+
+const TRANSFER =
+  'mutation($uuid: String!, $username: String!, $token: String!, $amount: Int!, $from: String!, $to: String!, $descr: String!) ' +
+  '{ money_transfer(uuid: $uuid, username: $username, token: $token, amount: $amount, from: $from, to: $to, descr: $descr) { uuid success reason } }';
+
+// money_transfer; `t` = { uuid?, username, token, amount, from, to, descr }. Returns the result
+// object (or null) with the uuid sent added as `sent`.
+async function transfer(url, t) {
+  const vars = { uuid: t.uuid || crypto.randomUUID(), descr: '', ...t };
+  const d = await gql(url, TRANSFER, vars);
+  return d.money_transfer;
+}
+
+// A cash deposit by the account's owner (F7: username and token are required).
+async function deposit(url, user, amount, descr = 'deposit') {
+  return transfer(url, { username: user.username, token: user.token, amount, from: 'cash', to: user.iban, descr });
+}
+
+async function account(url, iban, token) {
+  const r = await post(url, 'query($i: String!, $t: String!) { account(iban: $i, token: $t) { iban balance balance_cents owners } }', {
+    i: iban,
+    t: token,
+  });
+  return r;
+}
+
+async function transactions(url, iban, max = 10000) {
+  const d = await gql(url, `query($i: String!, $m: Int!) { transactions_by_iban(iban: $i, max_items: $m) { ${TX_FIELDS} } }`, {
+    i: iban,
+    m: max,
+  });
+  return d.transactions_by_iban;
+}
+
+// Parses an euro string of spec 3.6 (`€-1.234,56`) to integer cents (BigInt, exact).
+function cents(euro) {
+  const m = /^€(-?)(\d{1,3}(?:\.\d{3})*),(\d{2})$/.exec(euro);
+  assert.ok(m, 'not an euro string: ' + euro);
+  const v = BigInt(m[2].replace(/\./g, '') + m[3]);
+  return m[1] ? -v : v;
+}
+
+// Signed change of a transaction in cents (changed_by is absolute, direction carries the sign).
+function signed(tx) {
+  return tx.direction === 'DEBIT' ? -cents(tx.changed_by) : cents(tx.changed_by);
+}
+
+// Polls `fn` until it returns a truthy value; throws `what` after `ms`.
+async function eventually(fn, what, ms = 20000) {
+  const end = Date.now() + ms;
+  let last;
+  for (;;) {
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (e) {
+      if (Date.now() > end) throw e;
+    }
+    if (Date.now() > end) throw new Error('timed out waiting for ' + what);
+    await sleep(50);
+  }
+}
+
+// One metric value from the Prometheus text of /metrics.
+async function metric(url, name) {
+  const text = await (await fetch(url + '/metrics')).text();
+  const line = text.split('\n').find((l) => l.startsWith(name + ' '));
+  return line ? Number(line.split(' ').pop()) : undefined;
+}
+
+// A graphql-ws client (sub-protocol graphql-transport-ws).
+function wsClient(bank) {
+  return createClient({ url: bank.wsUrl, webSocketImpl: WebSocket, retryAttempts: 0, lazy: false });
+}
+
+// Subscribes to stream_transactions with `args` and collects what arrives. Resolves once the
+// server has registered the subscription (the active-subscription gauge went up), so every
+// transaction made afterwards must reach it.
+async function streamTransactions(bank, client, args = {}) {
+  const before = await metric(bank.url, 'graphql_subscriptions_active');
+  const names = Object.keys(args);
+  const decl = names.length
+    ? '(' +
+      names
+        .map((n) => `$${n}: ${{ iban: 'String', descr_includes: 'String', direction: 'dtype', min_amount: 'Int', max_amount: 'Int' }[n]}`)
+        .join(', ') +
+      ')'
+    : '';
+  const pass = names.length ? '(' + names.map((n) => `${n}: $${n}`).join(', ') + ')' : '';
+  const sub = { items: [], errors: [], done: false };
+  sub.unsubscribe = client.subscribe(
+    { query: `subscription${decl} { stream_transactions${pass} { ${TX_FIELDS} } }`, variables: args },
+    {
+      next: (v) => (v.errors ? sub.errors.push(v.errors) : sub.items.push(v.data.stream_transactions)),
+      error: (e) => sub.errors.push(e),
+      complete: () => (sub.done = true),
+    },
+  );
+  await eventually(async () => (await metric(bank.url, 'graphql_subscriptions_active')) > before, 'the subscription to register');
+  return sub;
+}
+
+module.exports = {
+  BIN_DIR,
+  sleep,
+  tempDir,
+  startBank,
+  waitHealthy,
+  post,
+  gql,
+  TX_FIELDS,
+  getAccount,
+  newUser,
+  transfer,
+  TRANSFER_MUTATION: TRANSFER,
+  deposit,
+  account,
+  transactions,
+  cents,
+  signed,
+  eventually,
+  metric,
+  wsClient,
+  streamTransactions,
+};
