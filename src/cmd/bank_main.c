@@ -16,6 +16,7 @@
 #include "bank/company.h"
 #include "bank/projector.h"
 #include "bank/saga_runner.h"
+#include "bank/sync.h"
 #include "base/config.h"
 #include "base/log.h"
 #include "codec/codec.h"
@@ -345,6 +346,52 @@ static int serve(const char *command, int argc, char **argv, int roles)
     return code;
 }
 
+static int sync_command(int argc, char **argv)
+{
+    sync_options o = {.servers = "nats://127.0.0.1:4222"};
+    char *topology = NULL;
+    const config_option opts[] = {
+        {"--nats", "BANK_NATS", CONFIG_STRING, &o.servers, "URL",
+         "NATS servers, nats://HOST:PORT[,HOST:PORT...]", 0, 0},
+        {"--topology", "BANK_TOPOLOGY", CONFIG_STRING, &o.topology, "FILE",
+         "streams and schema bucket to set up (default: schemas/topology.json of the source tree)",
+         0, 0},
+        {"--schemas", "BANK_SCHEMAS_DIR", CONFIG_STRING, &o.schemas_dir, "DIR",
+         "register the *.avsc files of DIR instead of the schemas built into this program", 0, 0},
+        {"--dry-run", NULL, CONFIG_BOOL, &o.dry_run, NULL,
+         "report what would change, change nothing", 0, 0},
+    };
+    int n_pos = 0;
+    config_result cr = config_parse(
+        "bank sync [options]",
+        "Creates or updates the JetStream streams of the topology and records the Avro schemas, "
+        "refusing a schema change that is not backward compatible. Prints what it changed; exits "
+        "non-zero on any error.",
+        opts, sizeof opts / sizeof opts[0], argc, argv, &n_pos);
+    if (cr == CONFIG_EXIT_OK) return 0;
+    if (cr == CONFIG_EXIT_USAGE) return 2;
+    if (n_pos > 0) {
+        fprintf(stderr, "error: unexpected argument '%s'\ntry 'bank sync --help'\n", argv[1]);
+        return 2;
+    }
+    if (!o.topology) {
+        char *dir = beside_executable("schemas");
+        if (dir && asprintf(&topology, "%s/topology.json", dir) > 0) o.topology = topology;
+        free(dir);
+        if (!o.topology) {
+            fprintf(stderr, "error: no schemas/topology.json found; pass --topology FILE\n");
+            return 2;
+        }
+    }
+    status st = bank_sync(&o);
+    free(topology);
+    if (st != ST_OK) {
+        fprintf(stderr, "error: %s\n", status_message());
+        return 1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
@@ -355,6 +402,7 @@ int main(int argc, char **argv)
                "  api        the GraphQL endpoint and web UI (needs --bus nats://...)\n"
                "  commands   the command handler and the transfer saga (needs --bus nats://...)\n"
                "  projector  the read model and its queries (needs --bus nats://...)\n"
+               "  sync       set up the JetStream streams and record the Avro schemas\n"
                "\n'bank COMMAND --help' tells the options of a command.\n");
         return argc < 2 ? 2 : 0;
     }
@@ -366,6 +414,7 @@ int main(int argc, char **argv)
                     {"api", ROLE_API},
                     {"commands", ROLE_COMMANDS},
                     {"projector", ROLE_PROJECTOR}};
+    if (!strcmp(argv[1], "sync")) return sync_command(argc - 1, argv + 1);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(argv[1], commands[i].name))
             return serve(commands[i].name, argc - 1, argv + 1, commands[i].roles);
