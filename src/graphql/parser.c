@@ -61,6 +61,8 @@ typedef struct parser {
     gql_loc err;
     unsigned tokens, max_tokens;
     unsigned depth, max_depth;
+    const char *col_pos; /* a position on the current line whose column is col_val */
+    uint32_t col_val;
 } parser;
 
 __attribute__((noreturn, format(printf, 4, 5))) static void
@@ -82,12 +84,20 @@ static void *alloc(parser *ps, size_t n)
     return p;
 }
 
-/* Column of byte position q on the current line, counted in code points. */
-static gql_loc loc_of(const parser *ps, const char *q)
+/* Column of byte position q on the current line, counted in code points. Tokens come in order,
+ * so counting resumes from the previous token's position. */
+static gql_loc loc_of(parser *ps, const char *q)
 {
+    const char *c = ps->line_start;
     uint32_t col = 1;
-    for (const char *c = ps->line_start; c < q; c++)
+    if (ps->col_pos && ps->col_pos >= ps->line_start && ps->col_pos <= q) {
+        c = ps->col_pos;
+        col = ps->col_val;
+    }
+    for (; c < q; c++)
         if (((unsigned char)*c & 0xC0) != 0x80) col++;
+    ps->col_pos = q;
+    ps->col_val = col;
     gql_loc l = {ps->line, col};
     return l;
 }
@@ -141,7 +151,7 @@ static void utf8_append(buf *b, uint32_t cp)
 }
 
 /* "U+0007" or "\"x\"" for an error message about the character at q. */
-static void describe_char(const parser *ps, const char *q, char *out, size_t n)
+static void describe_char(parser *ps, const char *q, char *out, size_t n)
 {
     if (q >= ps->end) {
         snprintf(out, n, "<EOF>");
@@ -179,6 +189,7 @@ static void newline(parser *ps, const char *after)
 {
     ps->line++;
     ps->line_start = after;
+    ps->col_pos = NULL;
 }
 
 static void skip_ignored(parser *ps)

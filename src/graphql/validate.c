@@ -73,9 +73,11 @@ static const gql_fielddef *field_def(const validator *v, const gql_typedef *pare
 
 /* ---- Arguments and values ---- */
 
+/* owner_type is NULL for a directive (owner is then its name), else owner is the field name. */
 static void check_arguments(validator *v, const ast_argument *args, const gql_inputdef *defs,
-                            unsigned n, const char *owner, bool directive, gql_loc node_loc)
+                            unsigned n, const char *owner_type, const char *owner, gql_loc node_loc)
 {
+    bool directive = owner_type == NULL;
     for (const ast_argument *a = args; a; a = a->next) {
         for (const ast_argument *b = args; b != a; b = b->next)
             if (!strcmp(a->name, b->name)) {
@@ -89,7 +91,8 @@ static void check_arguments(validator *v, const ast_argument *args, const gql_in
                 verr(v, &a->loc, 1, "Unknown argument \"%s\" on directive \"@%s\".", a->name,
                      owner);
             else
-                verr(v, &a->loc, 1, "Unknown argument \"%s\" on field \"%s\".", a->name, owner);
+                verr(v, &a->loc, 1, "Unknown argument \"%s\" on field \"%s.%s\".", a->name,
+                     owner_type, owner);
             continue;
         }
         char err[400];
@@ -108,7 +111,6 @@ static void check_arguments(validator *v, const ast_argument *args, const gql_in
         if (given) continue;
         char tname[256];
         gql_print_type(defs[i].type, tname, sizeof tname);
-        const char *fname = strrchr(owner, '.');
         if (directive)
             verr(v, &node_loc, 1,
                  "Directive \"@%s\" argument \"%s\" of type \"%s\" is required, but it was not "
@@ -118,7 +120,7 @@ static void check_arguments(validator *v, const ast_argument *args, const gql_in
             verr(v, &node_loc, 1,
                  "Field \"%s\" argument \"%s\" of type \"%s\" is required, but it was not "
                  "provided.",
-                 fname ? fname + 1 : owner, defs[i].name, tname);
+                 owner, defs[i].name, tname);
     }
 }
 
@@ -144,7 +146,7 @@ static void check_directives(validator *v, const ast_directive *dirs, unsigned l
                          d->name);
                     break;
                 }
-        check_arguments(v, d->args, def->args, def->n_args, d->name, true, d->loc);
+        check_arguments(v, d->args, def->args, def->n_args, NULL, d->name, d->loc);
     }
 }
 
@@ -178,9 +180,7 @@ static void walk_field(validator *v, const gql_typedef *parent, const ast_select
         if (s->sel) walk(v, NULL, s->sel);
         return;
     }
-    char owner[300];
-    snprintf(owner, sizeof owner, "%s.%s", parent->name, s->name);
-    check_arguments(v, s->args, def->args, def->n_args, owner, false, s->loc);
+    check_arguments(v, s->args, def->args, def->n_args, parent->name, s->name, s->loc);
     const gql_typedef *t = gql_named(v->s, def->type);
     if (!t) return;
     if (!gql_is_composite(t) && s->sel) {
