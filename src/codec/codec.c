@@ -165,6 +165,8 @@ static const field_desc f_transaction_by_id[] = {F_ID(transaction_by_id, id),
 static const field_desc f_transactions_by_iban[] = {F_ID(transactions_by_iban, id),
                                                     F_STR(transactions_by_iban, iban),
                                                     F_INT(transactions_by_iban, max_items)};
+static const field_desc f_find_transfer[] = {F_ID(find_transfer, id),
+                                             F_ID(find_transfer, transfer)};
 
 static const field_desc f_transaction_happened[] = {
     F_INT(transaction_happened, transaction_id), F_STR(transaction_happened, iban),
@@ -203,6 +205,7 @@ static const record_desc records[MSG_TYPE_COUNT] = {
     REC(MSG_FIND_BANK_ACCOUNTS_FOR_USER_QUERY, f_find_accounts_for_user),
     REC(MSG_TRANSACTION_BY_ID_QUERY, f_transaction_by_id),
     REC(MSG_TRANSACTIONS_BY_IBAN_QUERY, f_transactions_by_iban),
+    REC(MSG_FIND_TRANSFER_QUERY, f_find_transfer),
     REC(MSG_TRANSACTION_HAPPENED_EVENT, f_transaction_happened),
 };
 

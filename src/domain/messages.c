@@ -35,6 +35,7 @@ static const char *const names[MSG_TYPE_COUNT] = {
     [MSG_FIND_BANK_ACCOUNTS_FOR_USER_QUERY] = "FindBankAccountsForUserQuery",
     [MSG_TRANSACTION_BY_ID_QUERY] = "TransactionByIdQuery",
     [MSG_TRANSACTIONS_BY_IBAN_QUERY] = "TransactionsByIbanQuery",
+    [MSG_FIND_TRANSFER_QUERY] = "FindTransferQuery",
     [MSG_TRANSACTION_HAPPENED_EVENT] = "TransactionHappenedEvent",
 };
 
@@ -62,7 +63,7 @@ bool msg_type_is_event(msg_type type)
 
 bool msg_type_is_query(msg_type type)
 {
-    return type >= MSG_FIND_USER_QUERY && type <= MSG_TRANSACTIONS_BY_IBAN_QUERY;
+    return type >= MSG_FIND_USER_QUERY && type <= MSG_FIND_TRANSFER_QUERY;
 }
 
 void message_clear(message *m)

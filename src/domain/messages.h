@@ -19,7 +19,7 @@
 #define MSG_PASSWORD_MAX 160 /* an Argon2id PHC string, never a clear password */
 #define MSG_IBAN_MAX 64      /* `from`/`to` may hold any counter party text, not only IBANs */
 #define MSG_TOKEN_MAX 32
-#define MSG_TEXT_MAX 256     /* descriptions and reasons */
+#define MSG_TEXT_MAX 256 /* descriptions and reasons */
 #define MSG_QUERY_RESULT_MAX (4u << 20)
 
 typedef char msg_username[MSG_USERNAME_MAX + 1];
@@ -64,6 +64,7 @@ typedef enum msg_type {
     MSG_FIND_BANK_ACCOUNTS_FOR_USER_QUERY,
     MSG_TRANSACTION_BY_ID_QUERY,
     MSG_TRANSACTIONS_BY_IBAN_QUERY,
+    MSG_FIND_TRANSFER_QUERY, /* beyond the seed: the state of one money transfer */
     /* derived */
     MSG_TRANSACTION_HAPPENED_EVENT,
     MSG_TYPE_COUNT
@@ -259,6 +260,12 @@ typedef struct transactions_by_iban_query {
     int32_t max_items;
 } transactions_by_iban_query;
 
+/* Beyond the seed: look up a money transfer by its id (for a client that timed out). */
+typedef struct find_transfer_query {
+    uuid id;
+    uuid transfer; /* the transfer's id (MoneyTransferCommand.id) */
+} find_transfer_query;
+
 /* ---- derived ---- */
 typedef struct transaction_happened_event {
     int32_t transaction_id;
@@ -306,6 +313,7 @@ typedef struct message {
         find_bank_accounts_for_user_query find_bank_accounts_for_user;
         transaction_by_id_query transaction_by_id;
         transactions_by_iban_query transactions_by_iban;
+        find_transfer_query find_transfer;
 
         transaction_happened_event transaction_happened;
     } u;

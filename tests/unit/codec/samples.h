@@ -194,7 +194,7 @@ static inline void sample_message(msg_type type, int variant, message *m)
     case MSG_QUERY_FAILED:
         m->u.query_failed.id = id;
         m->u.query_failed.query_name =
-            variant ? MSG_FIND_USER_QUERY : MSG_TRANSACTIONS_BY_IBAN_QUERY;
+            variant ? MSG_FIND_TRANSFER_QUERY : MSG_TRANSACTIONS_BY_IBAN_QUERY;
         SAMPLE_STR(m->u.query_failed.reason, "no user anna");
         break;
     case MSG_FIND_USER_QUERY:
@@ -220,6 +220,10 @@ static inline void sample_message(msg_type type, int variant, message *m)
         m->u.transactions_by_iban.id = id;
         SAMPLE_STR(m->u.transactions_by_iban.iban, "NL66OPEN0000000001");
         m->u.transactions_by_iban.max_items = SAMPLE_I32(20);
+        break;
+    case MSG_FIND_TRANSFER_QUERY:
+        m->u.find_transfer.id = id;
+        m->u.find_transfer.transfer = sample_id(!variant);
         break;
     case MSG_TRANSACTION_HAPPENED_EVENT:
         m->u.transaction_happened.transaction_id = SAMPLE_I32(7);

@@ -44,18 +44,35 @@ static const uint64_t pinned[MSG_TYPE_COUNT] = {
     [MSG_TRANSFER_FAILED_EVENT] = 0xa50a05eee4227db0,
     [MSG_COMMAND_SUCCEEDED] = 0xce953cd2bd3bebb9,
     [MSG_COMMAND_FAILED] = 0xfb632b235f8d3079,
-    [MSG_QUERY_SUCCEEDED] = 0x43df1cc4d771a01e,
-    [MSG_QUERY_FAILED] = 0x05daae812bb0f854,
+    [MSG_QUERY_SUCCEEDED] = 0xee2c842d74964c0a, /* QueryName with FindTransferQuery appended */
+    [MSG_QUERY_FAILED] = 0x69be2780e4e986b9,
     [MSG_FIND_USER_QUERY] = 0x85e60bb07e1674ab,
     [MSG_ALL_LAST_TRANSACTIONS_QUERY] = 0xf5dd36f3da5dafe4,
     [MSG_FIND_BANK_ACCOUNT_QUERY] = 0x3c16ccc8f2b3da92,
     [MSG_FIND_BANK_ACCOUNTS_FOR_USER_QUERY] = 0xde203cface4a7710,
     [MSG_TRANSACTION_BY_ID_QUERY] = 0x787edd167ed7046c,
     [MSG_TRANSACTIONS_BY_IBAN_QUERY] = 0x362ab729cc2f3eb3,
+    [MSG_FIND_TRANSFER_QUERY] = 0xabdc52ee2b5838ad,
     [MSG_TRANSACTION_HAPPENED_EVENT] = 0xac206b497b9f4b34,
 };
 /* schemas/history/CreditMoneyCommand.1.avsc: the seed's version (id, iban, amount). */
 static const uint64_t seed_credit_money = 0xabc22a9e448e2e81;
+/* schemas/history/Query{Succeeded,Failed}.1.avsc: QueryName before FindTransferQuery (the values
+ * pinned here before the symbol was appended). */
+static const uint64_t old_query_succeeded = 0x43df1cc4d771a01e;
+static const uint64_t old_query_failed = 0x05daae812bb0f854;
+
+/* Every older schema in schemas/history/. */
+static const struct {
+    const char *file;
+    msg_type type;
+    uint64_t fingerprint;
+} history[] = {
+    {"history/CreditMoneyCommand.1.avsc", MSG_CREDIT_MONEY_COMMAND, 0xabc22a9e448e2e81},
+    {"history/QueryFailed.1.avsc", MSG_QUERY_FAILED, 0x05daae812bb0f854},
+    {"history/QuerySucceeded.1.avsc", MSG_QUERY_SUCCEEDED, 0x43df1cc4d771a01e},
+};
+#define N_HISTORY (sizeof history / sizeof history[0])
 
 /* ---- helpers ---- */
 
@@ -174,23 +191,33 @@ static void every_type_has_a_pinned_schema(void **state)
     assert_null(codec_schema_json(MSG_NONE));
     assert_null(codec_canonical_form((msg_type)999));
 
-    /* 31 current schemas and the seed's CreditMoneyCommand. */
-    assert_int_equal(codec_schema_count(), MSG_TYPE_COUNT - 1 + 1);
-    int current = 0, old = 0;
+    /* 32 current schemas and the older ones of schemas/history/. */
+    assert_int_equal(codec_schema_count(), MSG_TYPE_COUNT - 1 + N_HISTORY);
+    int current = 0;
+    bool seen[N_HISTORY] = {false};
     for (size_t i = 0; i < codec_schema_count(); i++) {
         const codec_schema_info *s = codec_schema_at(i);
         assert_non_null(s);
         if (s->current) {
             current++;
-        } else {
-            old++;
-            assert_int_equal(s->type, MSG_CREDIT_MONEY_COMMAND);
-            assert_true(s->fingerprint == seed_credit_money);
-            assert_string_equal(s->file, "history/CreditMoneyCommand.1.avsc");
+            continue;
         }
+        bool known = false;
+        for (size_t h = 0; h < N_HISTORY; h++) {
+            if (strcmp(history[h].file, s->file) != 0) continue;
+            known = true;
+            assert_false(seen[h]);
+            seen[h] = true;
+            assert_int_equal(s->type, history[h].type);
+            if (s->fingerprint != history[h].fingerprint)
+                fail_msg("fingerprint of %s changed to %016llx", s->file,
+                         (unsigned long long)s->fingerprint);
+        }
+        if (!known) fail_msg("unexpected older schema %s", s->file);
     }
     assert_int_equal(current, MSG_TYPE_COUNT - 1);
-    assert_int_equal(old, 1);
+    for (size_t h = 0; h < N_HISTORY; h++)
+        if (!seen[h]) fail_msg("%s is not known", history[h].file);
     assert_null(codec_schema_at(codec_schema_count()));
 }
 
@@ -224,7 +251,9 @@ static void every_type_has_a_pinned_schema(void **state)
     "$h" /* 2 -> 04 */
 #define RENT                                                                                       \
     "\x08"                                                                                         \
-    "rent"                /* 4 -> 08 */
+    "rent" /* 4 -> 08 */
+#define ID2                                                                                        \
+    "\x0f\x1e\x2d\x3c\x4b\x5a\x69\x78\x87\x96\xa5\xb4\xc3\xd2\xe1\xf0" /* another fixed(16) */
 #define L1000 "\xd0\x0f"  /* 1000 -> zigzag 2000 = 0x7d0 -> d0 0f */
 #define LM1000 "\xcf\x0f" /* -1000 -> zigzag 1999 = 0x7cf -> cf 0f */
 
@@ -278,6 +307,7 @@ static const vector vectors[] = {
     V(MSG_FIND_BANK_ACCOUNTS_FOR_USER_QUERY, ID ANN),
     V(MSG_TRANSACTION_BY_ID_QUERY, ID "\x54" /* 42 */),
     V(MSG_TRANSACTIONS_BY_IBAN_QUERY, ID NL01 "\x28" /* 20 */),
+    V(MSG_FIND_TRANSFER_QUERY, ID ID2), /* two fixed(16), no prefixes */
     V(MSG_TRANSACTION_HAPPENED_EVENT, "\x0e" /* 7 */ NL01 LM1000 "\x01" /* -1 */ "\x08"
                                       "cash" RENT),
 };
@@ -441,6 +471,11 @@ static void vector_message(msg_type t, message *m)
         MSG_SET(m->u.transactions_by_iban.iban, "NL01");
         m->u.transactions_by_iban.max_items = 20;
         break;
+    case MSG_FIND_TRANSFER_QUERY:
+        m->u.find_transfer.id = id;
+        for (int i = 0; i < 16; i++)
+            m->u.find_transfer.transfer.bytes[i] = (uint8_t)(0x0f + i * 0x0f);
+        break;
     case MSG_TRANSACTION_HAPPENED_EVENT:
         m->u.transaction_happened.transaction_id = 7;
         MSG_SET(m->u.transaction_happened.iban, "NL01");
@@ -495,6 +530,19 @@ static void hand_written_vectors(void **state)
     static const char body[] = ID "\x08"
                                   "\x00";
     check_vector(MSG_COMMAND_SUCCEEDED, body, sizeof body - 1, &m);
+
+    /* The appended QueryName symbol: FindTransferQuery is index 6 (0c) in both records. */
+    vector_message(MSG_QUERY_SUCCEEDED, &m);
+    m.u.query_succeeded.query_name = MSG_FIND_TRANSFER_QUERY;
+    static const char body_qs[] = ID "\x0c"
+                                     "\x04"
+                                     "[]";
+    check_vector(MSG_QUERY_SUCCEEDED, body_qs, sizeof body_qs - 1, &m);
+    message_clear(&m);
+    vector_message(MSG_QUERY_FAILED, &m);
+    m.u.query_failed.query_name = MSG_FIND_TRANSFER_QUERY;
+    static const char body_qf[] = ID "\x0c" NO;
+    check_vector(MSG_QUERY_FAILED, body_qf, sizeof body_qf - 1, &m);
 
     /* Multi-byte varints at the int64 edges: INT64_MIN -> zigzag 2^64-1 -> ff x9 01. */
     vector_message(MSG_MONEY_CREDITED_EVENT, &m);
@@ -659,7 +707,7 @@ static void decode_rejects_malformed_bodies(void **state)
            "CommandFailed.command_name: enum symbol index 10 "
            "out of range 0..9");
     REJECT(MSG_COMMAND_FAILED, ID "\x01" NO, "enum symbol index -1 out of range");
-    REJECT(MSG_QUERY_FAILED, ID "\x0c" NO, "enum symbol index 6 out of range 0..5");
+    REJECT(MSG_QUERY_FAILED, ID "\x0e" NO, "enum symbol index 7 out of range 0..6");
     REJECT(MSG_COMMAND_SUCCEEDED,
            ID "\x00"
               "\x04",
@@ -781,6 +829,45 @@ static void seed_credit_money_command_reads_with_defaults(void **state)
     assert_rejected(f, n, "CreditMoneyCommand.amount: truncated body");
 }
 
+static void old_query_name_reads_by_name(void **state)
+{
+    /* Written before FindTransferQuery was appended: the six older symbols keep their index, so
+     * the body is unchanged when re-encoded with the current schema. */
+    static const char failed[] = ID "\x0a" /* TransactionsByIbanQuery */ NO;
+    unsigned char f[128], want[128];
+    size_t n = frame(old_query_failed, failed, sizeof failed - 1, f);
+    assert_int_equal(codec_peek_type(f, n), MSG_QUERY_FAILED);
+    message got;
+    assert_int_equal(codec_decode(f, n, &got), ST_OK);
+    assert_int_equal(got.type, MSG_QUERY_FAILED);
+    assert_int_equal(got.u.query_failed.query_name, MSG_TRANSACTIONS_BY_IBAN_QUERY);
+    assert_string_equal(got.u.query_failed.reason, "no");
+    buf b;
+    buf_init(&b, 256);
+    encode_ok(&got, &b);
+    size_t wn = frame(pinned[MSG_QUERY_FAILED], failed, sizeof failed - 1, want);
+    assert_int_equal(b.len, wn);
+    assert_memory_equal(b.data, want, wn);
+
+    static const char succeeded[] = ID "\x00" /* FindUserQuery */ "\x04"
+                                       "{}";
+    n = frame(old_query_succeeded, succeeded, sizeof succeeded - 1, f);
+    assert_int_equal(codec_decode(f, n, &got), ST_OK);
+    assert_int_equal(got.u.query_succeeded.query_name, MSG_FIND_USER_QUERY);
+    assert_string_equal(got.u.query_succeeded.query_result, "{}");
+    buf_reset(&b);
+    encode_ok(&got, &b);
+    message_clear(&got);
+    wn = frame(pinned[MSG_QUERY_SUCCEEDED], succeeded, sizeof succeeded - 1, want);
+    assert_int_equal(b.len, wn);
+    assert_memory_equal(b.data, want, wn);
+    buf_free(&b);
+
+    /* The old schema has no index 6. */
+    n = frame(old_query_succeeded, ID "\x0c\x00", 18, f);
+    assert_rejected(f, n, "enum symbol index 6 out of range 0..5");
+}
+
 /* ---- start-up checks of the schema files ---- */
 
 #define ID_T "{\"type\":\"fixed\",\"name\":\"Id\",\"size\":16}"
@@ -865,6 +952,39 @@ static void startup_checks_refuse_broken_schema_files(void **state)
                   "{\"type\":\"enum\",\"name\":\"CommandName\","
                   "\"symbols\":[\"FindUserQuery\"]}") "," FIELD("reason", "\"string\"")),
         "enum symbol FindUserQuery is not a record of its kind");
+    /* The current QueryName must name every query, FindTransferQuery included ... */
+#define QUERY_NAME_T(symbols) "{\"type\":\"enum\",\"name\":\"QueryName\",\"symbols\":[" symbols "]}"
+#define OLD_QUERY_SYMBOLS                                                                          \
+    "\"FindUserQuery\",\"AllLastTransactionsQuery\",\"FindBankAccountQuery\","                     \
+    "\"FindBankAccountsForUserQuery\",\"TransactionByIdQuery\",\"TransactionsByIbanQuery\""
+    assert_set_refused(
+        "QueryFailed.avsc",
+        REC_T("QueryFailed",
+              FIELD("id", ID_T) "," FIELD(
+                  "query_name",
+                  QUERY_NAME_T(
+                      "\"AllLastTransactionsQuery\",\"FindUserQuery\","
+                      "\"FindBankAccountQuery\","
+                      "\"FindBankAccountsForUserQuery\","
+                      "\"TransactionByIdQuery\",\"TransactionsByIbanQuery\"")) "," FIELD("reason",
+                                                                                         "\"string"
+                                                                                         "\"")),
+        "schemas/QueryFailed.avsc: the enum lacks symbol FindTransferQuery");
+    /* ... and list the symbols in the same order in QueryFailed and QuerySucceeded. */
+    assert_set_refused(
+        "QueryFailed.avsc",
+        REC_T(
+            "QueryFailed",
+            FIELD("id", ID_T) "," FIELD(
+                "query_name",
+                QUERY_NAME_T("\"FindTransferQuery\"," OLD_QUERY_SYMBOLS)) "," FIELD("reason",
+                                                                                    "\"string\"")),
+        "define the enum of field 'query_name' differently");
+    /* The new record's second field must be an Id too. */
+    assert_set_refused(
+        "FindTransferQuery.avsc",
+        REC_T("FindTransferQuery", FIELD("id", ID_T) "," FIELD("transfer", "\"string\"")),
+        "field 'transfer' has a type the C struct cannot hold");
     /* An older version may lack a field only if the current schema defaults it to "" / 0 / null. */
     assert_set_refused(
         "CreditMoneyCommand.avsc",
@@ -1029,6 +1149,7 @@ int main(void)
         cmocka_unit_test(decode_rejects_malformed_bodies),
         cmocka_unit_test(encode_rejects_what_it_cannot_represent),
         cmocka_unit_test(seed_credit_money_command_reads_with_defaults),
+        cmocka_unit_test(old_query_name_reads_by_name),
         cmocka_unit_test(startup_checks_refuse_broken_schema_files),
         cmocka_unit_test(random_mutations_are_safe),
         cmocka_unit_test(concurrent_encode_and_decode),
