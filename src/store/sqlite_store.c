@@ -648,7 +648,7 @@ static status reader_new(sqlite_store *s, reader **out)
     reader *r = calloc(1, sizeof *r);
     if (!r) return status_set(ST_NOMEM, "no memory for a read connection");
     status st = db_open(s->db_path, s->dir, &r->db);
-    if (st == ST_OK) st = db_exec(r->db, s->dir, "PRAGMA query_only=1");
+    if (st == ST_OK) st = db_exec(r->db, s->dir, "PRAGMA query_only=1; PRAGMA cache_size=-1024");
     if (st == ST_OK)
         st = db_prepare(r->db, s->dir,
                         "SELECT position, ord, ts, value FROM events WHERE key=?1 AND ord>=?2 "
@@ -845,7 +845,7 @@ static status sq_subscribe(store *base, uint64_t from_position, store_event_cb c
     sub->next = from_position ? from_position : 1;
     atomic_init(&sub->stop, 0);
     status st = db_open(s->db_path, s->dir, &sub->db);
-    if (st == ST_OK) st = db_exec(sub->db, s->dir, "PRAGMA query_only=1");
+    if (st == ST_OK) st = db_exec(sub->db, s->dir, "PRAGMA query_only=1; PRAGMA cache_size=-512");
     if (st == ST_OK)
         st = db_prepare(sub->db, s->dir,
                         "SELECT position, key, ord, ts, value FROM events WHERE position>=?1 "

@@ -9,10 +9,13 @@
  * meanwhile into one transaction (one fsync); callers are answered after the commit. The queue is
  * bounded (4096 appends, 64 MiB): store_append_async waits for room when it is full, except on
  * the writer thread itself (from an append callback), where it fails with ST_BUSY instead.
- * Reads use a pool of read connections (at most 64 at once; more callers wait), so they never
- * block the writer. Each subscription has its own thread and connection (at most 64 per store).
- * store_close writes every append already queued, ends and frees the subscriptions still open,
- * and releases the directory. */
+ * Append callbacks run on the writer thread. Reads use a pool of read connections (at most 64 at
+ * once; more callers wait), so they never block the writer. Each subscription has its own thread
+ * and connection (at most 64 per store) and reads the backlog in pages of 256 events, then waits
+ * for the writer's commits. A checkpointer thread copies the WAL into events.db beside the
+ * writer. store_close writes every append already queued (their callers get ST_OK or a
+ * conflict; appends still waiting for room get ST_CLOSED), ends and frees the subscriptions still
+ * open, and releases the directory. */
 #ifndef STORE_SQLITE_STORE_H
 #define STORE_SQLITE_STORE_H
 
