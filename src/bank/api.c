@@ -17,6 +17,9 @@
 #define MAX_TRANSFER_CENTS 1000000000LL /* F6: at most €10.000.000,00 per transfer */
 #define REASON_AMOUNT_TOO_LARGE "amount should not be more than €10.000.000,00"
 #define IBAN_ATTEMPTS 5 /* F13: a random IBAN that is taken is drawn again */
+#ifndef REASON_TRANSFER_DOES_NOT_EXIST
+#define REASON_TRANSFER_DOES_NOT_EXIST "transfer does not exist" /* rm_find_transfer's reason */
+#endif
 
 typedef struct op op;
 typedef void (*op_step)(op *o);
@@ -321,6 +324,78 @@ static gql_result resolve_all_last_transactions(json_t *parent, json_t *args, vo
 {
     message m = query(MSG_ALL_LAST_TRANSACTIONS_QUERY);
     return start_query(context, info, BUS_SUBJECT_BANK_QUERIES, &m, transactions_answered);
+}
+
+/* transfer(uuid) (beyond the seed): the read model's state of one money transfer, from the
+ * projector's JSON {uuid, amount, from, to, description, username, state, reason}. */
+static void transfer_found(op *o)
+{
+    if (o->st != ST_OK) {
+        /* No answer at all (timeout, bus down): an error, not null, which would say "unknown". */
+        LOG_WARN("api", "transfer query failed: %s", bus_failure_text(o));
+        op_fail(o, bus_failure_text(o));
+        return;
+    }
+    json_t *answer = query_result(o);
+    if (!answer) {
+        if (o->reply.type == MSG_QUERY_FAILED &&
+            strcmp(o->reply.u.query_failed.reason, REASON_TRANSFER_DOES_NOT_EXIST) != 0)
+            LOG_WARN("api", "transfer query failed: %s", o->reply.u.query_failed.reason);
+        op_resolve(o, NULL); /* as the other queries: a failed query gives null */
+        return;
+    }
+    static const struct {
+        const char *read_model, *graphql;
+    } states[] = {{"started", "STARTED"}, {"complete", "COMPLETED"}, {"failed", "FAILED"}};
+    const char *state = json_string_value(json_object_get(answer, "state"));
+    const char *gql_state = NULL;
+    for (size_t i = 0; state && i < sizeof states / sizeof states[0]; i++)
+        if (!strcmp(state, states[i].read_model)) gql_state = states[i].graphql;
+    if (!gql_state) {
+        LOG_ERROR("api", "transfer %s has the unknown state '%s'", o->uuid_text,
+                  state ? state : "(none)");
+        json_decref(answer);
+        op_fail(o, "the transfer has an unknown state");
+        return;
+    }
+    json_t *amount = json_object_get(answer, "amount");
+    int64_t cents = json_integer_value(amount);
+    char euro[MONEY_EURO_MAX];
+    money_format_euro(cents, euro, sizeof euro);
+    const char *uuid_text = json_string_value(json_object_get(answer, "uuid"));
+    const char *reason = json_string_value(json_object_get(answer, "reason"));
+    json_t *r = json_object();
+    json_object_set_new(r, "uuid", json_string(uuid_text ? uuid_text : o->uuid_text));
+    json_object_set_new(r, "state", json_string(gql_state));
+    json_object_set_new(r, "reason",
+                        !strcmp(gql_state, "FAILED") && reason ? json_string(reason) : json_null());
+    json_object_set_new(r, "amount", json_is_integer(amount) ? json_string(euro) : json_null());
+    json_object_set_new(r, "amount_cents",
+                        json_is_integer(amount) ? json_real((double)cents) : json_null());
+    const char *keys[][2] = {{"from", "from"}, {"to", "to"}, {"descr", "description"}};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        const char *v = json_string_value(json_object_get(answer, keys[i][1]));
+        json_object_set_new(r, keys[i][0], v ? json_string(v) : json_null());
+    }
+    json_decref(answer);
+    op_resolve(o, r);
+}
+
+static gql_result resolve_transfer(json_t *parent, json_t *args, void *context,
+                                   const gql_info *info)
+{
+    const char *text = json_string_value(json_object_get(args, "uuid"));
+    message m = query(MSG_FIND_TRANSFER_QUERY);
+    if (!text || uuid_parse(text, &m.u.find_transfer.transfer) != ST_OK) {
+        LOG_WARN("api", "transfer with an invalid uuid");
+        return gql_value(NULL); /* as money_transfer: null for the field */
+    }
+    op *o = op_new(context, info);
+    if (!o) return gql_error("out of memory");
+    gql_pending *p = o->pending;
+    uuid_format(&m.u.find_transfer.transfer, o->uuid_text);
+    op_request(o, BUS_SUBJECT_BANK_QUERIES, &m, transfer_found);
+    return gql_later(p);
 }
 
 /* account(iban, token): the balance and owners, only for a holder of one of its tokens. */
@@ -703,6 +778,7 @@ static const struct {
     {"Query.transaction_by_id", resolve_transaction_by_id},
     {"Query.transactions_by_iban", resolve_transactions_by_iban},
     {"Query.all_last_transactions", resolve_all_last_transactions},
+    {"Query.transfer", resolve_transfer},
     {"Query.account", resolve_account},
     {"Mutation.get_account", resolve_get_account},
     {"Mutation.money_transfer", resolve_money_transfer},

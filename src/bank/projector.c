@@ -296,6 +296,9 @@ static void answer_query(query_server *qs, const message *q, bus_reply *reply)
         case MSG_ALL_LAST_TRANSACTIONS_QUERY:
             st = rm_all_last_transactions(r, &result);
             break;
+        case MSG_FIND_TRANSFER_QUERY: /* unknown: "transfer does not exist" */
+            st = rm_find_transfer(r, &q->u.find_transfer.transfer, &result);
+            break;
         default:
             st = status_set(ST_INVALID, "%s is not a query", msg_type_name(q->type));
             break;
