@@ -222,7 +222,9 @@ static void on_reply_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg
             p->cb(p->ctx, ST_OK, &answer);
             message_clear(&answer);
         } else {
-            status_set(ST_INVALID, "undecodable answer: %s", status_message());
+            char cause[256];
+            snprintf(cause, sizeof cause, "%s", status_message());
+            status_set(ST_INVALID, "undecodable answer: %s", cause);
             p->cb(p->ctx, ST_INVALID, NULL);
         }
     }

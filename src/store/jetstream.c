@@ -419,6 +419,15 @@ static status count_synced(js_store *s, store_bytes key, uint32_t *count)
 
 typedef enum publish_result { PUB_OK, PUB_CONFLICT, PUB_FAILED } publish_result;
 
+/* True when the server refused this user's publish to `subject` (a permissions violation is
+ * reported asynchronously; the request itself would only time out). */
+static bool refused(js_store *s, const char *subject)
+{
+    const char *text = NULL;
+    return natsConnection_GetLastError(s->nc, &text) == NATS_NOT_PERMITTED && text != NULL &&
+           strstr(text, subject) != NULL;
+}
+
 /* After an attempt whose outcome is unknown (timeout) a retry may be refused with 10071 rather
  * than answered "duplicate" (e.g. when a new stream leader has not rebuilt its dedup table). Then
  * the event at `order` may be our own: it is if it carries our message id. */
@@ -512,13 +521,23 @@ static publish_result publish_one(js_store *s, store_bytes key, const char *subj
         bool transient = ns == NATS_TIMEOUT || ns == NATS_NO_RESPONDERS ||
                          ns == NATS_CONNECTION_DISCONNECTED || ns == NATS_NOT_YET_CONNECTED ||
                          ns == NATS_STALE_CONNECTION || (jerr >= 10000 && jerr != 0);
+        if (transient && refused(s, subject)) {
+            *st = status_set(ST_INVALID,
+                             "the server refuses this user (NATS_USER) publishing to %s: "
+                             "permissions violation (only command handlers may append)",
+                             subject);
+            break;
+        }
         if (!transient || clock_mono_ms() >= deadline) {
             *st = jsconn_status(ns, "publishing an event");
-            if (transient)
+            if (transient) {
+                char cause[256];
+                snprintf(cause, sizeof cause, "%s", status_message());
                 *st = status_set(ST_TIMEOUT,
                                  "no acknowledgement from JetStream within %" PRId64
                                  " ms (the event may or may not be stored): %s",
-                                 s->append_timeout_ms, status_message());
+                                 s->append_timeout_ms, cause);
+            }
             break;
         }
         if (ns != NATS_NO_RESPONDERS) unknown_outcome = true;
@@ -897,6 +916,11 @@ static status ensure_stream(js_store *s, jsStreamInfo **out)
     for (;;) {
         bool transient = false;
         status st = ensure_stream_once(s, out, &transient);
+        if (st != ST_OK && refused(s, s->stream))
+            return status_set(ST_INVALID,
+                              "the server refuses this user (NATS_USER) the JetStream API of "
+                              "stream %s: permissions violation",
+                              s->stream);
         if (st == ST_OK || !transient || clock_mono_ms() >= deadline) return st;
         LOG_WARN(MOD, "%s: %s; retrying", s->stream, status_message());
         clock_sleep_ms(250);

@@ -194,6 +194,49 @@ bool nts_start(nts_cluster *c, int n)
     return true;
 }
 
+bool nts_start_from_conf(nts_cluster *c, const char *conf_path)
+{
+    memset(c, 0, sizeof *c);
+    c->n = 1;
+    FILE *in = fopen(conf_path, "r");
+    if (in == NULL) {
+        fprintf(stderr, "cannot read %s\n", conf_path);
+        return false;
+    }
+    char *dir = nts_temp_dir("bank-nats");
+    if (dir == NULL) {
+        fclose(in);
+        return false;
+    }
+    snprintf(c->dir, sizeof c->dir, "%s", dir);
+    free(dir);
+    nts_node *nd = &c->nodes[0];
+    nd->port = free_port();
+    snprintf(nd->conf, sizeof nd->conf, "%s/n1.conf", c->dir);
+    snprintf(nd->url, sizeof nd->url, "127.0.0.1:%d", nd->port);
+    snprintf(c->servers, sizeof c->servers, "%s", nd->url);
+    FILE *out = fopen(nd->conf, "w");
+    char line[1024];
+    while (out != NULL && fgets(line, sizeof line, in) != NULL) {
+        const char *p = line + strspn(line, " \t");
+        if (strncmp(p, "listen:", 7) == 0)
+            fprintf(out, "listen: 127.0.0.1:%d\n", nd->port);
+        else if (strncmp(p, "store_dir:", 10) == 0)
+            fprintf(out, "  store_dir: \"%s/js\"\n", c->dir);
+        else if (strncmp(p, "http:", 5) == 0)
+            continue;
+        else
+            fputs(line, out);
+    }
+    fclose(in);
+    if (out == NULL || fclose(out) != 0 || !spawn(c, 0) || !wait_listening(nd, 10000)) {
+        fprintf(stderr, "nats-server did not start from %s (see %s)\n", conf_path, c->dir);
+        nts_stop(c);
+        return false;
+    }
+    return true;
+}
+
 void nts_stop_node(nts_cluster *c, int i, bool hard)
 {
     nts_node *nd = &c->nodes[i];

@@ -31,6 +31,11 @@ typedef struct nts_cluster {
  * on failure. */
 bool nts_start(nts_cluster *c, int n);
 
+/* Starts one node from the config file `conf_path` (e.g. a sample of deploy/nats/) with its
+ * `listen` line replaced by a free loopback port and each `store_dir` by a directory under the
+ * cluster's temporary directory. Prints the reason and returns false on failure. */
+bool nts_start_from_conf(nts_cluster *c, const char *conf_path);
+
 /* Stops node `i` (SIGKILL when `hard`, else SIGTERM) and waits for it. */
 void nts_stop_node(nts_cluster *c, int i, bool hard);
 
