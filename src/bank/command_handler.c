@@ -320,7 +320,7 @@ static void process(worker *w, const message *command, message *feedback)
         return;
     }
     for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-        entry *e;
+        entry *e = NULL;
         status st = cache_get(w, kind, key, &e);
         if (st != ST_OK) {
             LOG_ERROR("commands", "cannot restore '%s': %s", key, status_message());
