@@ -24,7 +24,7 @@ build: deps $(RELEASE)/CMakeCache.txt
 $(SANITIZE)/CMakeCache.txt:
 	cmake -S . -B $(SANITIZE) -DCMAKE_BUILD_TYPE=Debug -DSANITIZE=ON
 
-test: deps node-deps $(SANITIZE)/CMakeCache.txt
+test: build node-deps $(SANITIZE)/CMakeCache.txt
 	cmake --build $(SANITIZE) -j$(JOBS)
 	ctest --test-dir $(SANITIZE) --output-on-failure -j$(JOBS)
 
