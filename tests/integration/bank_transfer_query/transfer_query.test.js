@@ -166,7 +166,11 @@ test('a transfer past the overdraft limit reads as FAILED with the reason', asyn
     to: 'NL66OPEN0000000000',
     descr: 'too much',
   });
-  assert.strictEqual(d.money_transfer.success, false);
+  assert.deepStrictEqual(d.money_transfer, {
+    uuid,
+    success: false,
+    reason: 'insufficient funds would be below the limit of €-500,00',
+  });
   const s = await statusWhen(uuid, 'FAILED');
   assert.deepStrictEqual(s, {
     uuid,
