@@ -986,6 +986,7 @@ status store_sqlite_stats_get(store *base, store_sqlite_stats *out)
     sqlite_store *s = (sqlite_store *)base;
     pthread_mutex_lock(&s->mu);
     *out = s->stats;
+    out->queued = s->q_count;
     pthread_mutex_unlock(&s->mu);
     return ST_OK;
 }

@@ -31,6 +31,7 @@ typedef struct store_sqlite_stats {
     uint64_t events;        /* events written */
     uint64_t largest_group; /* the most appends answered from one transaction */
     uint64_t checkpoints;   /* WAL checkpoints run (each copies WAL pages into events.db) */
+    uint64_t queued;        /* appends waiting for the writer right now */
 } store_sqlite_stats;
 
 /* Copies the counters of a store opened with the sqlite adapter (any thread).

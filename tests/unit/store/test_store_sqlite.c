@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -410,6 +411,106 @@ static void rollback_fails_group_and_keeps_counts(void **state)
     store_close(s);
 }
 
+/* --- the bounded queue ------------------------------------------------------------------ */
+
+enum { QUEUE_CAPACITY = 4096 }; /* sqlite_store.h */
+
+typedef struct from_callback {
+    store *s;
+    result outer;
+    status inner;
+    char message[256];
+} from_callback;
+
+static void appends_from_callback(void *ctx, status st, const store_appended *a, uint32_t cur)
+{
+    from_callback *f = ctx;
+    store_bytes v = tb("inner");
+    f->inner = store_append_async(f->s, tb("inner"), 0, &v, 1, result_cb, &f->outer);
+    snprintf(f->message, sizeof f->message, "%s", status_message());
+    if (f->inner != ST_OK) result_cb(&f->outer, st, a, cur);
+}
+
+typedef struct extra_appender {
+    store *s;
+    result answer;
+    atomic_int returned;
+    status st;
+} extra_appender;
+
+static void *append_extra(void *p)
+{
+    extra_appender *e = p;
+    store_bytes v = tb("extra");
+    e->st = store_append_async(e->s, tb("extra"), 0, &v, 1, result_cb, &e->answer);
+    atomic_store(&e->returned, 1);
+    return NULL;
+}
+
+static void wait_queued(store *s, uint64_t queued)
+{
+    for (int i = 0; i < TEST_HANG_GUARD_S * 1000; i++) {
+        store_sqlite_stats st;
+        assert_int_equal(store_sqlite_stats_get(s, &st), ST_OK);
+        if (st.queued == queued) return;
+        usleep(1000);
+    }
+    fail_msg("the queue never held %llu appends", (unsigned long long)queued);
+}
+
+/* A full queue makes appenders wait for room, except on the writer thread (an append callback),
+ * which cannot wait for itself and gets ST_BUSY. */
+static void full_queue_waits_or_refuses_on_writer(void **state)
+{
+    const char *dir = new_dir("queue");
+    store *s = open_dir(dir);
+    char path[700];
+    snprintf(path, sizeof path, "%s/events.db", dir);
+    sqlite3 *raw = NULL;
+    assert_int_equal(sqlite3_open(path, &raw), SQLITE_OK);
+    raw_exec(raw, "BEGIN IMMEDIATE"); /* the writer waits behind this */
+
+    from_callback f = {.s = s};
+    result_init(&f.outer);
+    store_bytes v = tb("x");
+    assert_int_equal(store_append_async(s, tb("first"), 0, &v, 1, appends_from_callback, &f),
+                     ST_OK);
+    wait_queued(s, 0); /* the writer took it and waits for the lock */
+    result *answers = calloc(QUEUE_CAPACITY, sizeof *answers);
+    assert_non_null(answers);
+    for (int i = 0; i < QUEUE_CAPACITY; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "q%d", i);
+        result_init(&answers[i]);
+        assert_int_equal(store_append_async(s, tb(key), 0, &v, 1, result_cb, &answers[i]), ST_OK);
+    }
+    extra_appender e = {.s = s};
+    result_init(&e.answer);
+    atomic_init(&e.returned, 0);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, append_extra, &e), 0);
+    usleep(50000);
+    assert_int_equal(atomic_load(&e.returned), 0); /* no room: it waits */
+
+    raw_exec(raw, "COMMIT");
+    pthread_join(th, NULL);
+    assert_int_equal(e.st, ST_OK);
+    result_wait(&e.answer);
+    assert_int_equal(e.answer.st, ST_OK);
+    result_wait(&f.outer);
+    assert_int_equal(f.inner, ST_BUSY);
+    assert_non_null(strstr(f.message, "append queue is full"));
+    for (int i = 0; i < QUEUE_CAPACITY; i++) {
+        result_wait(&answers[i]);
+        assert_int_equal(answers[i].st, ST_OK);
+    }
+    assert_int_equal(count_of(s, "inner"), 0);
+    assert_int_equal(count_of(s, "q4095"), 1);
+    free(answers);
+    sqlite3_close(raw);
+    store_close(s);
+}
+
 /* --- readers and the writer -------------------------------------------------------------- */
 
 typedef struct gate {
@@ -677,6 +778,7 @@ int main(void)
         cmocka_unit_test(group_commit_groups),
         cmocka_unit_test(same_key_race_has_one_winner_per_order),
         cmocka_unit_test(rollback_fails_group_and_keeps_counts),
+        cmocka_unit_test(full_queue_waits_or_refuses_on_writer),
         cmocka_unit_test(readers_do_not_block_the_writer),
         cmocka_unit_test(append_from_append_callback),
         cmocka_unit_test(subscription_closed_from_its_callback),
