@@ -257,3 +257,18 @@ test('extension AddMany: independent appends in one call, applied in order, one 
   const raw = await rawCall(c, service.AddMany.path, Buffer.from([0x0a, 0x05, 0x01]));
   assert.deepEqual(service.AddMany.responseDeserialize(raw).error, { type: 0, error: 'Request could not be decoded as AddManyRequest', cause: '' });
 });
+
+test('random request bytes on every unary rpc: always an answer with status OK, never a crash', async () => {
+  const crypto = require('node:crypto');
+  const unary = Object.entries(service).filter(([, m]) => !m.responseStream);
+  assert.ok(unary.length >= 8);
+  for (const [name, m] of unary) {
+    for (let i = 0; i < 40; i++) {
+      const bytes = crypto.randomBytes(1 + (i * 37) % 300);
+      const raw = await rawCall(c, m.path, bytes);
+      const reply = m.responseDeserialize(raw);
+      if (reply.error) assert.ok([0, 1, 2].includes(reply.error.type), `${name}: ${JSON.stringify(reply.error)}`);
+    }
+  }
+  assert.equal((await call(c, 'Count', { key: b('alice') })).count, 2, 'still serving');
+});
