@@ -272,3 +272,39 @@ test('random request bytes on every unary rpc: always an answer with status OK, 
   }
   assert.equal((await call(c, 'Count', { key: b('alice') })).count, 2, 'still serving');
 });
+
+test('a store failure is a SERVER error with a cause: the 65th Subscribe hits the store limit of 64', async () => {
+  const streams = [];
+  const firsts = [];
+  for (let i = 0; i < 64; i++) {
+    const s = c.Subscribe({ from_position: '1' });
+    streams.push(s);
+    firsts.push(new Promise((resolve, reject) => {
+      s.once('data', resolve);
+      s.on('error', (e) => { if (e.code !== grpc.status.CANCELLED) reject(e); });
+    }));
+  }
+  await Promise.all(firsts); // all 64 are subscribed and delivering
+  const extra = c.Subscribe({ from_position: '1' });
+  const msg = await new Promise((resolve, reject) => {
+    extra.once('data', resolve);
+    extra.on('error', reject);
+  });
+  assert.equal(msg.reply, 'error');
+  assert.equal(msg.error.type, 2 /* SERVER */);
+  assert.equal(msg.error.error, 'Could not subscribe');
+  assert.match(msg.error.cause, /^limit exceeded: .*64 subscriptions/);
+  const end = await new Promise((resolve) => { extra.on('end', () => resolve('end')); extra.on('error', (e) => resolve(e.code)); });
+  assert.equal(end, 'end', 'the stream then ends with status OK');
+  streams.forEach((s) => s.cancel());
+  // Cancelled streams free their store subscriptions: a new one works (once the cancels landed).
+  let first;
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const again = c.Subscribe({ from_position: '1' });
+    first = await new Promise((resolve, reject) => { again.once('data', resolve); again.on('error', (e) => { if (e.code !== grpc.status.CANCELLED) reject(e); }); });
+    again.cancel();
+    if (first.reply === 'event') break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal(first.reply, 'event');
+});
