@@ -106,7 +106,16 @@ async function newPage(viewport = { width: 1280, height: 800 }) {
   page.on('pageerror', (e) => {
     throw new Error(`page error: ${e.message}`);
   });
+  page.consoleErrors = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error') page.consoleErrors.push(m.text());
+  });
   return page;
+}
+
+// No failed resource (font, icon, script) and no error logged by the UI.
+function assertNoConsoleErrors(page) {
+  assert.deepEqual(page.consoleErrors, [], 'errors in the browser console');
 }
 
 async function login(page, username, password) {
@@ -174,6 +183,7 @@ test('home shows the company account live', async () => {
   await page.locator('#transactions .descr').first().waitFor({ state: 'detached', timeout: WAIT });
   await page.click('[id="show-argument-description"]');
   await box(page, 'initial funds').waitFor({ timeout: WAIT });
+  assertNoConsoleErrors(page);
   await page.context().close();
 });
 
@@ -266,6 +276,8 @@ test('the login survives a reload, and logout clears it', async () => {
   await pageA.fill('#login-password', 'wrong-password');
   await pageA.click('#login-button');
   await pageA.locator('#login-form .notification.is-warning', { hasText: 'invalid password' }).waitFor({ timeout: WAIT });
+  assertNoConsoleErrors(pageA);
+  assertNoConsoleErrors(pageB);
 });
 
 test('the employee view follows an account and sees new accounts live', async () => {
@@ -306,6 +318,7 @@ test('the employee view follows an account and sees new accounts live', async ()
   await page.locator('#middle-column .notification.is-success .delete').click();
   await page.getByText('Select an account from the first column to follow the transactions.').waitFor({ timeout: WAIT });
   assert.equal(await page.locator('#transactions').count(), 0);
+  assertNoConsoleErrors(page);
   await page.context().close();
 });
 
@@ -328,6 +341,7 @@ test('a phone-sized screen gets the burger menu and stacked columns', async () =
   await page.click('#nav-bar button[aria-label="Show the first column"]');
   await page.locator('#deposit-1000').waitFor();
   await shot(page, 'phone.png');
+  assertNoConsoleErrors(page);
   await page.context().close();
 });
 

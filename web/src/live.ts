@@ -116,7 +116,7 @@ export function useBalance(iban: string | null, token: string | null): { balance
         // A streamed transaction that arrived meanwhile is newer than this answer may be.
         if (active && newestId < 0) {
           if (d.account) setBalance(d.account.balance);
-          else setError('The balance is not available');
+          else setError('The bank does not know this account and token: log out and log in again');
         }
       })
       .catch((e: Error) => active && setError(`Could not load the balance: ${e.message}`));
