@@ -69,7 +69,9 @@ struct local_bus {
     served *servers;
     size_t round_robin;
     subscriber *subscribers;
-    pending *deadlines; /* unsorted; small: only requests in flight */
+    pending *deadlines;      /* requests in flight, earliest deadline first */
+    pending *deadlines_tail; /* the latest deadline: new requests usually go here */
+    int64_t timer_wake_ms;   /* when the timer thread wakes next (guarded by mu) */
     pthread_t timer;
     bool closing;
 };
@@ -86,7 +88,11 @@ static void unlist_locked(local_bus *lb, pending *p)
         p->prev->next = p->next;
     else
         lb->deadlines = p->next;
-    if (p->next) p->next->prev = p->prev;
+    if (p->next)
+        p->next->prev = p->prev;
+    else
+        lb->deadlines_tail = p->prev;
+    p->prev = p->next = NULL;
     p->listed = false;
 }
 
@@ -111,21 +117,34 @@ static void local_answer(bus_reply *reply, const message *answer)
     free(r);
 }
 
+/* Inserts in deadline order, walking back from the tail: O(1) when every request has the same
+ * deadline length, which is the usual case. */
+static void list_insert_locked(local_bus *lb, pending *p)
+{
+    pending *after = lb->deadlines_tail;
+    while (after && after->deadline_ms > p->deadline_ms)
+        after = after->prev;
+    p->prev = after;
+    p->next = after ? after->next : lb->deadlines;
+    if (p->next)
+        p->next->prev = p;
+    else
+        lb->deadlines_tail = p;
+    if (after)
+        after->next = p;
+    else
+        lb->deadlines = p;
+    p->listed = true;
+}
+
 static void *timer_main(void *arg)
 {
     local_bus *lb = arg;
     pthread_mutex_lock(&lb->mu);
     while (!lb->closing) {
-        int64_t now = clock_mono_ms(), next = now + 1000;
-        pending *expired = NULL;
-        for (pending *p = lb->deadlines; p; p = p->next) {
-            if (p->deadline_ms <= now && !atomic_load(&p->done)) {
-                expired = p;
-                break;
-            }
-            if (p->deadline_ms < next) next = p->deadline_ms;
-        }
-        if (expired) {
+        int64_t now = clock_mono_ms();
+        pending *expired = lb->deadlines;
+        if (expired && expired->deadline_ms <= now) {
             /* finish() takes the lock itself; keep `expired` alive with our list reference. */
             unlist_locked(lb, expired);
             pthread_mutex_unlock(&lb->mu);
@@ -134,6 +153,8 @@ static void *timer_main(void *arg)
             pthread_mutex_lock(&lb->mu);
             continue;
         }
+        int64_t next = expired ? expired->deadline_ms : now + 1000;
+        lb->timer_wake_ms = next;
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         int64_t wait_ms = next - now;
@@ -224,17 +245,14 @@ static status local_request(bus *b, const char *subject, const message *request,
         free(r);
         return status_set(ST_BUSY, "the queue of '%s' is full", subject);
     }
-    p->next = lb->deadlines;
-    if (lb->deadlines) lb->deadlines->prev = p;
-    lb->deadlines = p;
-    p->listed = true;
+    list_insert_locked(lb, p);
     queued *slot = &s->ring[(s->head + s->count) % QUEUE_CAPACITY];
     slot->request = *request;
     slot->reply = r;
     s->count++;
     pthread_cond_signal(&s->cv);
     pthread_mutex_unlock(&s->mu);
-    pthread_cond_signal(&lb->timer_cv);
+    if (p->deadline_ms < lb->timer_wake_ms) pthread_cond_signal(&lb->timer_cv);
     pthread_mutex_unlock(&lb->mu);
     return ST_OK;
 }

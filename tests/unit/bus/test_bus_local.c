@@ -141,6 +141,40 @@ static void deadline_then_late_answer_is_ignored(void **state)
     bus_close(b);
 }
 
+static bus_reply *kept_many[2];
+static atomic_int n_kept;
+static void keeping_many_handler(void *ctx, const message *req, bus_reply *reply)
+{
+    kept_many[atomic_fetch_add(&n_kept, 1)] = reply;
+}
+
+/* A short deadline behind a long one still fires on time (the deadline list stays ordered). */
+static void mixed_deadlines_expire_in_order(void **state)
+{
+    bus *b;
+    assert_int_equal(bus_open("local:", &b), ST_OK);
+    bus_subscription *s;
+    assert_int_equal(bus_serve(b, "slow", "g", keeping_many_handler, NULL, &s), ST_OK);
+    waiter long_w, short_w;
+    waiter_init(&long_w);
+    waiter_init(&short_w);
+    message q = find_user("erin");
+    assert_int_equal(bus_request(b, "slow", &q, 60000, on_reply, &long_w), ST_OK);
+    assert_int_equal(bus_request(b, "slow", &q, 30, on_reply, &short_w), ST_OK);
+    wait_calls(&short_w, 1);
+    assert_int_equal(short_w.st, ST_TIMEOUT);
+    assert_int_equal(long_w.calls, 0);
+    while (atomic_load(&n_kept) < 2)
+        clock_sleep_ms(1);
+    bus_unsubscribe(s);
+    bus_close(b);
+    assert_int_equal(long_w.calls, 1);
+    assert_int_equal(long_w.st, ST_CLOSED);
+    message answer = {.type = MSG_QUERY_FAILED};
+    bus_answer(kept_many[0], &answer); /* after close: frees the handles, calls nothing */
+    bus_answer(kept_many[1], &answer);
+}
+
 static void close_answers_pending_requests(void **state)
 {
     bus *b;
@@ -201,6 +235,7 @@ int main(void)
         cmocka_unit_test(request_reply_and_queue_sharing),
         cmocka_unit_test(no_server_is_unavailable),
         cmocka_unit_test(deadline_then_late_answer_is_ignored),
+        cmocka_unit_test(mixed_deadlines_expire_in_order),
         cmocka_unit_test(close_answers_pending_requests),
         cmocka_unit_test(publish_reaches_every_subscriber),
         cmocka_unit_test(bad_urls_are_refused),
