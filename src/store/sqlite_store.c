@@ -516,6 +516,7 @@ static int writer_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 static void *checkpointer_main(void *arg)
 {
     sqlite_store *s = arg;
+    pthread_setname_np(pthread_self(), "store-ckpt");
     for (;;) {
         pthread_mutex_lock(&s->mu);
         while (!s->checkpoint_wanted && !s->checkpointer_stop)
@@ -537,6 +538,7 @@ static void *checkpointer_main(void *arg)
 static void *writer_main(void *arg)
 {
     sqlite_store *s = arg;
+    pthread_setname_np(pthread_self(), "store-writer");
     for (;;) {
         pthread_mutex_lock(&s->mu);
         while (!s->q_head && !s->closing) {
@@ -811,6 +813,7 @@ static void *sub_main(void *arg)
 {
     sqlite_sub *sub = arg;
     sqlite_store *s = sub->s;
+    pthread_setname_np(pthread_self(), "store-sub");
     for (;;) {
         pthread_mutex_lock(&s->mu);
         while (!atomic_load(&sub->stop) && s->committed < sub->next)
