@@ -528,6 +528,8 @@ static void free_result(gql_result *r)
     free(r->error);
 }
 
+static void stream_reject(gql_stream *s);
+
 /* Handles what a resolver (or a pending completion) produced for the field at `sl`. */
 static void handle_result(gql_execution *e, const ast_type *type, const fctx *fc, gql_result r,
                           slot sl)
@@ -572,7 +574,7 @@ static void handle_result(gql_execution *e, const ast_type *type, const fctx *fc
     case GQL_RESULT_STREAM:
         field_error(e, fc, sl, "A stream can only be returned by a subscription root field.");
         null_slot(e, sl, type->kind == AT_NON_NULL);
-        if (r.stream) gql_stream_end(r.stream, NULL);
+        if (r.stream) stream_reject(r.stream);
         return;
     }
     free_result(&r);
@@ -906,6 +908,18 @@ struct gql_subscription {
     gql_execution *current;
 };
 
+static void stream_release(gql_stream *s);
+
+/* The engine will not consume a stream it was given: the application is told as if the consumer
+ * had closed it, and keeps its handle until gql_stream_end. */
+static void stream_reject(gql_stream *s)
+{
+    if (s->consumer_closed) return;
+    s->consumer_closed = true;
+    json_array_clear(s->queue);
+    if (s->on_close) s->on_close(s, s->close_arg);
+}
+
 static void stream_release(gql_stream *s)
 {
     if (--s->refs > 0) return;
@@ -1113,7 +1127,7 @@ status gql_subscribe(const gql_request *req, const gql_limits *limits, const gql
     }
     gql_subscription *sub = calloc(1, sizeof *sub);
     if (!sub) {
-        gql_stream_end(stream, NULL);
+        stream_reject(stream);
         exec_free(e);
         return status_set(ST_NOMEM, "out of memory starting a subscription");
     }

@@ -187,11 +187,11 @@ typedef struct gql_request {
     void *context;              /* passed to every resolver */
 } gql_request;
 
-/* Executes a query or mutation (mutation root fields run serially: the next starts once the
- * previous one, sub-fields included, has completed). `on_done` runs exactly once, unless the
- * execution is cancelled: inside this call when nothing is pending (then *exec is set to NULL),
- * else later inside the gql_pending_resolve/fail call that completes the last field (*exec is then
- * the running execution, valid until on_done starts). Request errors (operation selection,
+/* Executes a query or mutation of a validated document (mutation root fields run serially: the next
+ * starts once the previous one, sub-fields included, has completed). `on_done` runs exactly once,
+ * unless the execution is cancelled: inside this call when nothing is pending (then *exec is set to
+ * NULL), else later inside the gql_pending_resolve/fail call that completes the last field (*exec
+ * is then the running execution, valid until on_done starts). Request errors (operation selection,
  * variable coercion) also arrive through on_done, as {"errors":[...]}. Returns ST_INVALID
  * without calling on_done only for a bad request struct (NULL schema or document). */
 status gql_execute(const gql_request *req, gql_done_fn on_done, void *arg, gql_execution **exec);
@@ -233,8 +233,9 @@ typedef struct gql_subscriber {
 
 /* Starts a subscription: runs the root field's resolver, which must return a stream. On success
  * *sub is set (close it with gql_subscription_close, or it closes itself after on_complete has
- * returned: the handle is then invalid). On failure (operation selection, variables, resolver
- * error) returns ST_INVALID and *response is a GraphQL response {"errors":[...]} to send. */
+ * returned: the handle is then invalid; *sub is NULL when that already happened inside this call,
+ * i.e. the resolver ended its stream at once). On failure (operation selection, variables,
+ * resolver error) returns ST_INVALID and *response is a GraphQL response {"errors":[...]}. */
 status gql_subscribe(const gql_request *req, const gql_limits *limits, const gql_subscriber *cb,
                      gql_subscription **sub, json_t **response);
 

@@ -498,16 +498,16 @@ status gql_schema_parse(const char *sdl, size_t len, gql_schema **out)
     lim.max_tokens = 1u << 24;
     char msg[300];
     gql_loc where;
-    status st = gql_parse_internal(builtin_sdl, sizeof builtin_sdl - 1, &lim, &s->builtin, msg,
-                                   sizeof msg, &where);
-    if (st != ST_OK) {
-        gql_schema_free(s);
-        return status_set(ST_INTERNAL, "built-in SDL: %u:%u: %s", where.line, where.col, msg);
-    }
-    st = gql_parse_internal(sdl, len, &lim, &s->sdl, msg, sizeof msg, &where);
+    status st = gql_parse_internal(sdl, len, &lim, &s->sdl, msg, sizeof msg, &where);
     if (st != ST_OK) {
         gql_schema_free(s);
         return status_set(ST_INVALID, "%u:%u: %s", where.line, where.col, msg);
+    }
+    st = gql_parse_internal(builtin_sdl, sizeof builtin_sdl - 1, &lim, &s->builtin, msg, sizeof msg,
+                            &where);
+    if (st != ST_OK) {
+        gql_schema_free(s);
+        return status_set(ST_INTERNAL, "built-in SDL: %u:%u: %s", where.line, where.col, msg);
     }
     if (s->sdl->ops || s->sdl->frags) {
         gql_schema_free(s);

@@ -439,6 +439,53 @@ static void test_subscription_close_with_pending_event(void **state)
     assert_int_equal(f->completes, 0);
 }
 
+static gql_subscription *closing_sub;
+
+static void on_event_close(json_t *response, void *arg)
+{
+    fixture *f = arg;
+    json_array_append_new(f->events, response);
+    gql_subscription_close(closing_sub); /* unsubscribing from inside the callback is safe */
+}
+
+static void test_subscription_close_inside_callback(void **state)
+{
+    fixture *f = *state;
+    const char *q = "subscription { ticks { n } }";
+    gql_document *doc = prepare(f, q);
+    gql_request req = {.schema = f->schema, .document = doc, .context = f};
+    gql_subscriber cb = {on_event_close, on_complete, f};
+    json_t *response = NULL;
+    assert_int_equal(gql_subscribe(&req, NULL, &cb, &closing_sub, &response), ST_OK);
+    gql_document_free(doc);
+    assert_int_equal(gql_stream_push(f->stream, json_pack("{s:i}", "n", 1)), ST_OK);
+    assert_int_equal(json_array_size(f->events), 1);
+    assert_int_equal(f->closed_calls, 1);
+    assert_int_equal(gql_stream_push(f->stream, json_pack("{s:i}", "n", 2)), ST_CLOSED);
+    gql_stream_end(f->stream, NULL);
+    assert_int_equal(f->completes, 0);
+}
+
+static gql_result r_stream_in_query(json_t *parent, json_t *args, void *ctx, const gql_info *info)
+{
+    fixture *f = ctx;
+    f->stream = gql_stream_new(on_stream_close, f);
+    return gql_stream_result(f->stream);
+}
+
+static void test_stream_outside_subscription(void **state)
+{
+    fixture *f = *state;
+    gql_schema_set_resolver(f->schema, "Query.info", r_stream_in_query, NULL);
+    assert_null(run(f, "{ info }", NULL));
+    expect_response(f, "{\"errors\":[{\"message\":\"A stream can only be returned by a "
+                       "subscription root field.\",\"locations\":[{\"line\":1,\"column\":3}],"
+                       "\"path\":[\"info\"]}],\"data\":{\"info\":null}}");
+    assert_int_equal(f->closed_calls, 1);
+    assert_int_equal(gql_stream_push(f->stream, json_integer(1)), ST_CLOSED);
+    gql_stream_end(f->stream, NULL); /* the application still owns its handle */
+}
+
 static void test_subscription_errors(void **state)
 {
     fixture *f = *state;
@@ -472,6 +519,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_subscription_close_with_pending_event, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_subscription_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_subscription_close_inside_callback, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stream_outside_subscription, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
