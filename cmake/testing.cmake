@@ -42,6 +42,7 @@ function(bank_fuzz_target name)
     target_link_libraries(${name} PRIVATE ${T_LIBS})
     target_link_options(${name} PRIVATE -fsanitize=fuzzer)
     set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/fuzz)
+    set_property(GLOBAL APPEND PROPERTY BANK_FUZZ_TARGETS ${name})
   else()
     add_executable(${name}_replay ${T_SOURCES} ${CMAKE_SOURCE_DIR}/fuzz/replay_main.c)
     target_link_libraries(${name}_replay PRIVATE ${T_LIBS})
@@ -52,3 +53,13 @@ function(bank_fuzz_target name)
     endif()
   endif()
 endfunction()
+
+# A short libFuzzer run of every fuzz target in the normal test suite (when clang is installed):
+# scripts/fuzz-smoke.sh builds only the fuzz targets in their own clang tree and runs each briefly.
+find_program(CLANG clang)
+if(CLANG AND NOT FUZZ)
+  add_test(NAME fuzz_smoke COMMAND ${CMAKE_SOURCE_DIR}/scripts/fuzz-smoke.sh
+           ${CMAKE_BINARY_DIR}/fuzz-tree)
+  set_tests_properties(fuzz_smoke PROPERTIES LABELS fuzz TIMEOUT 900
+                       ENVIRONMENT "FUZZ_SECONDS=15")
+endif()

@@ -7,9 +7,10 @@ seconds=${FUZZ_SECONDS:-30}
 cd "$(dirname "$0")/.."
 shopt -s nullglob
 for target in "$build"/fuzz/*; do
-  [ -x "$target" ] || continue
+  [ -f "$target" ] && [ -x "$target" ] || continue
   name=$(basename "$target")
-  corpus="fuzz/${name#fuzz_}/corpus"
+  dir=$(dirname "$(grep -l "bank_fuzz_target(${name} " fuzz/*/CMakeLists.txt | head -1)")
+  corpus="$dir/corpus"
   mkdir -p "$corpus"
   echo "fuzz: $name for ${seconds}s (corpus $corpus)"
   "$target" -max_total_time="$seconds" -max_len=65536 "$corpus"
