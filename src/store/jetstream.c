@@ -55,7 +55,8 @@ typedef struct js_job {
     store_bytes key;
     uint32_t expected_order;
     size_t n;
-    store_bytes *values; /* key, values and their bytes live in the same allocation */
+    store_bytes *values; /* key, values, seqs and the bytes live in the same allocation */
+    uint64_t *seqs;      /* the stream sequence of each published event */
     store_append_cb cb;
     void *ctx;
 } js_job;
@@ -578,22 +579,24 @@ static void run_job(js_store *s, js_job *job)
     int64_t time_ms = clock_wall_ms();
     int64_t deadline = clock_mono_ms() + s->append_timeout_ms;
     store_appended appended = {.first_position = 0, .timestamp_ms = time_ms};
+    uint64_t *seqs = job->seqs;
     size_t stored = 0;
     publish_result r = PUB_OK;
     uint64_t server_last = 0;
     for (size_t i = 0; i < job->n && r == PUB_OK; i++) {
-        uint64_t seq = 0;
         r = publish_one(s, key, subject, nonce, expected + (uint32_t)i, expect_seq, time_ms,
-                        job->values[i], deadline, &seq, &server_last, &st);
+                        job->values[i], deadline, &seqs[i], &server_last, &st);
         if (r != PUB_OK) break;
-        if (i == 0) appended.first_position = seq;
-        expect_seq = seq;
+        expect_seq = seqs[i];
         stored++;
     }
     free(subject);
     if (r == PUB_OK) {
-        /* Read-your-writes: answer once the index holds the batch. */
-        status wst = wait_indexed(s, expect_seq, s->append_timeout_ms);
+        appended.first_position = seqs[0];
+        /* Read-your-writes: the key's earlier events are in the index (the expectation held), so
+         * the batch goes in right behind them; if that fails, wait for the indexer instead. */
+        status wst = jsindex_put_own(s->ix, key, expected, seqs, time_ms, job->values, job->n);
+        if (wst != ST_OK) wst = wait_indexed(s, expect_seq, s->append_timeout_ms);
         if (wst != ST_OK)
             LOG_WARN(MOD, "%s: appended at %" PRIu64 " but the index lags: %s", s->stream,
                      expect_seq, status_message());
@@ -643,7 +646,7 @@ static status js_append_async(store *base, store_bytes key, uint32_t expected_or
                               const store_bytes *values, size_t n, store_append_cb cb, void *ctx)
 {
     js_store *s = (js_store *)base;
-    size_t total = sizeof(js_job) + n * sizeof(store_bytes) + key.len;
+    size_t total = sizeof(js_job) + n * (sizeof(store_bytes) + sizeof(uint64_t)) + key.len;
     for (size_t i = 0; i < n; i++)
         total += values[i].len;
     js_job *job = malloc(total);
@@ -654,7 +657,8 @@ static status js_append_async(store *base, store_bytes key, uint32_t expected_or
     job->cb = cb;
     job->ctx = ctx;
     job->values = (store_bytes *)(job + 1);
-    unsigned char *p = (unsigned char *)(job->values + n);
+    job->seqs = (uint64_t *)(job->values + n);
+    unsigned char *p = (unsigned char *)(job->seqs + n);
     memcpy(p, key.data, key.len);
     job->key = (store_bytes){p, key.len};
     p += key.len;

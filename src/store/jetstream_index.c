@@ -32,6 +32,9 @@ struct jsindex {
     char *path;
     sqlite3 *wdb; /* the indexer's connection */
     sqlite3_stmt *w_has_seq, *w_last_ord, *w_insert, *w_set_last;
+    pthread_mutex_t own_mu; /* guards the appenders' connection */
+    sqlite3 *odb;
+    sqlite3_stmt *o_insert;
     pthread_mutex_t mu; /* guards `idle` */
     reader *idle;
     int n_idle;
@@ -162,6 +165,7 @@ status jsindex_open(const char *path, jsindex **out)
         return status_set(ST_NOMEM, "out of memory");
     }
     pthread_mutex_init(&ix->mu, NULL);
+    pthread_mutex_init(&ix->own_mu, NULL);
     status st = open_db(path, &ix->wdb);
     if (st == ST_OK && sqlite3_exec(ix->wdb, SCHEMA, NULL, NULL, NULL) != SQLITE_OK)
         st = db_error(ix->wdb, path, "create schema");
@@ -177,6 +181,14 @@ status jsindex_open(const char *path, jsindex **out)
     if (st == ST_OK)
         st = prepare(ix->wdb, path, "UPDATE meta SET value=max(value, ?1) WHERE name='last_seq'",
                      &ix->w_set_last);
+    if (st == ST_OK) st = open_db(path, &ix->odb);
+    if (st == ST_OK &&
+        sqlite3_exec(ix->odb, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL) != SQLITE_OK)
+        st = db_error(ix->odb, path, "configure");
+    if (st == ST_OK)
+        st = prepare(ix->odb, path,
+                     "INSERT OR IGNORE INTO events(key, ord, seq, ts, value) VALUES(?,?,?,?,?)",
+                     &ix->o_insert);
     if (st != ST_OK) {
         jsindex_close(ix);
         return st;
@@ -198,6 +210,9 @@ void jsindex_close(jsindex *ix)
     sqlite3_finalize(ix->w_insert);
     sqlite3_finalize(ix->w_set_last);
     sqlite3_close(ix->wdb);
+    sqlite3_finalize(ix->o_insert);
+    sqlite3_close(ix->odb);
+    pthread_mutex_destroy(&ix->own_mu);
     pthread_mutex_destroy(&ix->mu);
     free(ix->path);
     free(ix);
@@ -292,6 +307,32 @@ status jsindex_commit(jsindex *ix, uint64_t last_seq)
 void jsindex_rollback(jsindex *ix)
 {
     sqlite3_exec(ix->wdb, "ROLLBACK", NULL, NULL, NULL);
+}
+
+status jsindex_put_own(jsindex *ix, store_bytes key, uint32_t first_order, const uint64_t *seqs,
+                       int64_t timestamp_ms, const store_bytes *values, size_t n)
+{
+    pthread_mutex_lock(&ix->own_mu);
+    status st = ST_OK;
+    if (sqlite3_exec(ix->odb, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        st = db_error(ix->odb, ix->path, "begin");
+    sqlite3_stmt *s = ix->o_insert;
+    for (size_t i = 0; st == ST_OK && i < n; i++) {
+        sqlite3_bind_blob(s, 1, key.data, (int)key.len, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 2, (sqlite3_int64)first_order + (sqlite3_int64)i);
+        sqlite3_bind_int64(s, 3, (sqlite3_int64)seqs[i]);
+        sqlite3_bind_int64(s, 4, timestamp_ms);
+        sqlite3_bind_blob(s, 5, values[i].len ? values[i].data : "", (int)values[i].len,
+                          SQLITE_STATIC);
+        if (sqlite3_step(s) != SQLITE_DONE) st = db_error(ix->odb, ix->path, "insert own event");
+        sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
+    }
+    if (st == ST_OK && sqlite3_exec(ix->odb, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+        st = db_error(ix->odb, ix->path, "commit");
+    if (st != ST_OK) sqlite3_exec(ix->odb, "ROLLBACK", NULL, NULL, NULL);
+    pthread_mutex_unlock(&ix->own_mu);
+    return st;
 }
 
 status jsindex_count(jsindex *ix, store_bytes key, uint32_t *count)

@@ -5,7 +5,8 @@
  * Threads: the write functions (jsindex_reset, jsindex_begin, jsindex_add, jsindex_commit,
  * jsindex_rollback) are called by one thread at a time (the indexer); the read functions
  * (jsindex_count, jsindex_seq_of, jsindex_order_of, jsindex_read, jsindex_meta) may be called from
- * any thread at the same time, each call takes a read connection of its own. */
+ * any thread at the same time, each call takes a read connection of its own; jsindex_put_own from
+ * any thread (one connection behind a mutex). */
 #ifndef STORE_JETSTREAM_INDEX_H
 #define STORE_JETSTREAM_INDEX_H
 
@@ -45,6 +46,13 @@ status jsindex_commit(jsindex *ix, uint64_t last_seq);
 
 /* Abandons the transaction. */
 void jsindex_rollback(jsindex *ix);
+
+/* Records events this process just appended: `n` events of `key` at orders first_order.. and
+ * stream sequences seqs[0..n-1]. Only for a key whose events 0..first_order-1 are already in the
+ * index (the append's expectation held, so nobody else's event sits in between); the indexer
+ * skips these sequences when it reaches them. Any thread (serialized inside). */
+status jsindex_put_own(jsindex *ix, store_bytes key, uint32_t first_order, const uint64_t *seqs,
+                       int64_t timestamp_ms, const store_bytes *values, size_t n);
 
 /* The number of events of `key` in the index. */
 status jsindex_count(jsindex *ix, store_bytes key, uint32_t *count);
