@@ -433,6 +433,9 @@ static int gql_post_body(http_conn *c)
 static int serve_metrics(http_conn *c)
 {
     http_metrics *m = &c->srv->m;
+    pthread_mutex_lock(&c->srv->q_lock); /* post_rejected is written by other threads */
+    unsigned long long rejected = m->post_rejected;
+    pthread_mutex_unlock(&c->srv->q_lock);
     buf b;
     buf_init(&b, 64 * 1024);
     status st = buf_appendf(
@@ -503,7 +506,7 @@ static int serve_metrics(http_conn *c)
             (unsigned long long)m->ws_refused, (unsigned long long)m->subscriptions,
             (unsigned long long)m->ws_operations, (unsigned long long)m->ws_messages_out,
             (unsigned long long)m->ws_slow_closed, (unsigned long long)m->ws_protocol_errs,
-            (unsigned long long)m->post_rejected);
+            rejected);
     int r = st == ST_OK ? respond(c, 200, "text/plain; version=0.0.4; charset=utf-8", b.data, b.len,
                                   NULL, NULL)
                         : respond_text(c, 500, "metrics too large\n");
@@ -892,7 +895,7 @@ status http_post(http_server *srv, void (*fn)(void *arg), void *arg)
     if (atomic_load(&srv->stopping)) return status_set(ST_CLOSED, "http: server is stopping");
     pthread_mutex_lock(&srv->q_lock);
     if (srv->q_len == srv->q_cap) {
-        srv->m.post_rejected++; /* racy counter read by the loop: an estimate is fine */
+        srv->m.post_rejected++; /* read under the same lock by /metrics */
         pthread_mutex_unlock(&srv->q_lock);
         return status_set(ST_LIMIT, "http: job queue full (%zu)", srv->q_cap);
     }

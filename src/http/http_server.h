@@ -141,7 +141,7 @@ void http_server_set_ready(http_server *srv, bool ready);
 /* Queues fn(arg) to run on the loop thread soon, in order. Thread-safe. ST_LIMIT when the queue
  * is full, ST_CLOSED once the server is stopping; on failure fn is never called (the caller still
  * owns arg). Jobs still queued at http_server_free are run then (on the freeing thread), so
- * they can release what they own. */
+ * they can release what they own. Producers must stop calling it before http_server_free. */
 status http_post(http_server *srv, void (*fn)(void *arg), void *arg);
 
 /* Closes every connection (cancelling pending operations, unsubscribing) and frees the server.
