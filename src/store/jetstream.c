@@ -21,8 +21,9 @@
  *
  * Index: a SQLite file (jetstream_index.c) synced from the stream by an ordered push consumer
  * (the indexer) that starts after the last indexed sequence; reads and counts come from it. An
- * append returns once the indexer has indexed its last event, so a writer reads its own writes.
- * Another instance's writes reach this index a moment later (one push delivery).
+ * append writes its own events into the index before it answers (right behind the key's earlier
+ * events, which the expectation proved are there), so a writer reads its own writes. Another
+ * instance's writes reach this index a moment later (one push delivery).
  *
  * Threads: appends run on a pool of worker threads (BANK_NATS_APPEND_WORKERS, default 4) fed by a
  * bounded queue; the indexer and each subscription run on libnats delivery threads. */
