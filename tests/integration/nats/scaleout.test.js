@@ -1,0 +1,203 @@
+// The bank scaled out on NATS: a real nats-server, two API processes, two command handler
+// processes and one projector, all started from our `bank` binary with --bus nats:// and
+// --store nats://, and driven only through the GraphQL API with real clients (fetch, graphql-ws).
+'use strict';
+const { test, before, after } = require('node:test');
+const assert = require('node:assert');
+const { spawn, execFileSync } = require('node:child_process');
+const crypto = require('node:crypto');
+const fs = require('node:fs');
+const net = require('node:net');
+const path = require('node:path');
+const h = require('../bank/helpers');
+
+function natsServerBin() {
+  for (const p of [process.env.NATS_SERVER_BIN, '/usr/sbin/nats-server', '/usr/bin/nats-server']) {
+    if (p && fs.existsSync(p)) return p;
+  }
+  try {
+    return execFileSync('sh', ['-c', 'command -v nats-server']).toString().trim();
+  } catch (e) {
+    throw new Error('nats-server not found: install it with scripts/install-deps.sh (Debian package nats-server)');
+  }
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitPort(port, ms = 20000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const ok = await new Promise((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => {
+        s.end();
+        resolve(true);
+      });
+      s.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > end) throw new Error(`nothing listens on ${port}`);
+    await h.sleep(50);
+  }
+}
+
+// Starts `bank ROLE ...` with its own data and index directory; resolves once it logs that it runs
+// (and, for the API, once it listens and /healthz answers).
+async function startRole(dir, role, natsUrl, extra = []) {
+  const data = fs.mkdtempSync(path.join(dir, role + '-'));
+  const args = [role, '--bus', natsUrl, '--data', data];
+  if (role !== 'api') args.push('--store', natsUrl);
+  if (role === 'api') args.push('--listen', '127.0.0.1:0');
+  const proc = spawn(path.join(h.BIN_DIR, 'bank'), [...args, ...extra], {
+    env: { ...process.env, BANK_PWHASH_FAST: '1', BANK_NATS_INDEX_DIR: path.join(data, 'nats-index') },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
+  const ready = role === 'api' ? /http: listening on [^\s:]+:(\d+)/ : /bank: running/;
+  const m = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`bank ${role} did not start:\n${output}`)), 60000);
+    const onData = (chunk) => {
+      output += chunk;
+      const found = ready.exec(output);
+      if (found) {
+        clearTimeout(timer);
+        resolve(found);
+      }
+    };
+    proc.stdout.on('data', onData);
+    proc.stderr.on('data', onData);
+    exited.then(({ code, signal }) => {
+      clearTimeout(timer);
+      reject(new Error(`bank ${role} exited (${code} ${signal}) before it ran:\n${output}`));
+    });
+  });
+  const r = {
+    role,
+    proc,
+    exited,
+    log: () => output,
+    stop: async () => {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+      const { code, signal } = await exited;
+      assert.ok(!/ERROR: (Address|Leak|Undefined)Sanitizer|runtime error:/.test(output), `sanitizer report from ${role}:\n${output}`);
+      assert.strictEqual(code, 0, `bank ${role} exited with ${code} ${signal}:\n${output.slice(-4000)}`);
+    },
+  };
+  if (role === 'api') {
+    r.url = `http://127.0.0.1:${m[1]}`;
+    r.wsUrl = `ws://127.0.0.1:${m[1]}/ws`;
+    await h.waitHealthy(r.url);
+  }
+  return r;
+}
+
+let dir;
+let nats;
+let natsUrl;
+let api1;
+let api2;
+let commands1;
+let commands2;
+let projector;
+
+before(async () => {
+  dir = h.tempDir();
+  const port = await freePort();
+  fs.writeFileSync(
+    path.join(dir, 'nats.conf'),
+    `listen: 127.0.0.1:${port}\nmax_payload: 2MB\njetstream { store_dir: "${path.join(dir, 'js')}" }\n`,
+  );
+  nats = spawn(natsServerBin(), ['-c', path.join(dir, 'nats.conf')], { stdio: 'ignore' });
+  await waitPort(port);
+  natsUrl = `nats://127.0.0.1:${port}`;
+  // The command handlers first: one of them creates the streams and the company account.
+  commands1 = await startRole(dir, 'commands', natsUrl);
+  commands2 = await startRole(dir, 'commands', natsUrl);
+  projector = await startRole(dir, 'projector', natsUrl);
+  api1 = await startRole(dir, 'api', natsUrl);
+  api2 = await startRole(dir, 'api', natsUrl);
+});
+
+after(async () => {
+  for (const r of [api1, api2, projector, commands1, commands2]) if (r) await r.stop();
+  if (nats) {
+    nats.kill('SIGTERM');
+    await new Promise((resolve) => nats.on('exit', resolve));
+  }
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('an account made through one API is seen, and funded, through the other', async () => {
+  const u = await h.newUser(api1.url, 'scale');
+  const again = await h.getAccount(api2.url, u.username, u.password);
+  assert.deepStrictEqual(again, { iban: u.iban, token: u.token, reason: null });
+  const r = await h.deposit(api2.url, u, 12345, 'via api2');
+  assert.strictEqual(r.success, true, 'deposit failed: ' + r.reason);
+  const acc = await h.eventually(async () => {
+    const a = await h.account(api1.url, u.iban, u.token);
+    return a.data && a.data.account && Number(a.data.account.balance_cents) === 12345 ? a.data.account : null;
+  }, 'the balance through api1');
+  assert.deepStrictEqual(acc.owners, [u.username]);
+});
+
+test('a transaction made through one API reaches a subscriber of the other', async () => {
+  const u = await h.newUser(api1.url, 'sub');
+  const client = h.wsClient(api2);
+  const sub = await h.streamTransactions(api2, client, { iban: u.iban });
+  const r = await h.deposit(api1.url, u, 700, 'fan-out');
+  assert.strictEqual(r.success, true, r.reason);
+  await h.eventually(async () => sub.items.length >= 1, 'the transaction on api2');
+  assert.strictEqual(sub.items[0].iban, u.iban);
+  assert.strictEqual(sub.items[0].descr, 'fan-out');
+  assert.deepStrictEqual(sub.errors, []);
+  sub.unsubscribe();
+  await client.dispose();
+});
+
+test('concurrent transfers through both APIs keep every euro', async () => {
+  const users = [];
+  for (let i = 0; i < 4; i++) users.push(await h.newUser(i % 2 ? api1.url : api2.url, 'conc'));
+  for (const u of users) assert.strictEqual((await h.deposit(api1.url, u, 10000)).success, true);
+  const jobs = [];
+  for (let i = 0; i < 40; i++) {
+    const from = users[i % 4];
+    const to = users[(i + 1) % 4];
+    const url = i % 2 ? api1.url : api2.url;
+    jobs.push(h.transfer(url, { username: from.username, token: from.token, amount: 100 + i, from: from.iban, to: to.iban, descr: `t${i}` }));
+  }
+  const results = await Promise.all(jobs);
+  for (const r of results) assert.strictEqual(r.success, true, 'transfer failed: ' + r.reason);
+  // Every transfer moved money between the four accounts: the total stays 4 x 100 euro.
+  const total = await h.eventually(async () => {
+    let sum = 0;
+    for (const u of users) {
+      const txs = await h.transactions(api2.url, u.iban);
+      if (txs.length !== 1 + 20) return null; // the deposit + 10 outgoing + 10 incoming
+      const a = await h.account(api2.url, u.iban, u.token);
+      sum += Number(a.data.account.balance_cents);
+    }
+    return sum;
+  }, 'all transfers in the read model');
+  assert.strictEqual(total, 40000);
+});
+
+test('commands go on when one command handler is killed', async () => {
+  commands2.proc.kill('SIGKILL');
+  await commands2.exited;
+  commands2 = null;
+  // The queue group now has one member; new commands are served by it.
+  for (let i = 0; i < 5; i++) {
+    const u = await h.newUser(i % 2 ? api1.url : api2.url, 'survivor');
+    const r = await h.deposit(api1.url, u, 100);
+    assert.strictEqual(r.success, true, r.reason);
+  }
+});
