@@ -417,11 +417,6 @@ static void lex_string(parser *ps)
         uint32_t cp;
         int n = utf8_decode(q, ps->end, &cp);
         if (n == 0) string_fail(ps, &b, q, "Syntax Error: Invalid UTF-8 in String%s.", "");
-        if (cp < 0x20 && cp != '\t') {
-            char d[16];
-            describe_char(ps, q, d, sizeof d);
-            string_fail(ps, &b, q, "Syntax Error: Invalid character within String: %s.", d);
-        }
         buf_append(&b, q, (size_t)n);
         q += n;
     }
@@ -530,11 +525,6 @@ static void lex_block_string(parser *ps)
         uint32_t cp;
         int n = utf8_decode(q, ps->end, &cp);
         if (n == 0) string_fail(ps, &raw, q, "Syntax Error: Invalid UTF-8 in String%s.", "");
-        if (cp < 0x20 && cp != '\t') {
-            char d[16];
-            describe_char(ps, q, d, sizeof d);
-            string_fail(ps, &raw, q, "Syntax Error: Invalid character within String: %s.", d);
-        }
         buf_append(&raw, q, (size_t)n);
         q += n;
     }

@@ -73,6 +73,8 @@ static const gql_fielddef *field_def(const validator *v, const gql_typedef *pare
 
 /* ---- Arguments and values ---- */
 
+static void unique_fields_in_value(validator *v, const ast_value *val);
+
 /* owner_type is NULL for a directive (owner is then its name), else owner is the field name. */
 static void check_arguments(validator *v, const ast_argument *args, const gql_inputdef *defs,
                             unsigned n, const char *owner_type, const char *owner, gql_loc node_loc)
@@ -95,6 +97,8 @@ static void check_arguments(validator *v, const ast_argument *args, const gql_in
                      owner_type, owner);
             continue;
         }
+        unique_fields_in_value(v, a->value);
+        if (a->value->kind == AV_VARIABLE) continue; /* the variable rules check it */
         char err[400];
         bool missing = false;
         gql_loc where = a->value->loc;
@@ -355,6 +359,7 @@ static void check_operation_variables(validator *v, const ast_operation *op)
             verr(v, &d->type->loc, 1, "Variable \"$%s\" cannot be non-input type \"%s\".", d->name,
                  tname);
         } else if (d->default_value) {
+            unique_fields_in_value(v, d->default_value);
             char err[400];
             bool missing = false;
             gql_loc where = d->default_value->loc;
@@ -745,6 +750,58 @@ static status check_limits(validator *v, const gql_limits *lim)
     return ST_OK;
 }
 
+/* ---- Subscriptions: a single root field, not an introspection one ---- */
+
+static void check_subscription(validator *v, const ast_operation *op)
+{
+    flat fl = {0};
+    bool *seen = calloc(v->n_frags ? v->n_frags : 1, sizeof *seen);
+    if (!seen) return;
+    flatten(v, v->s->roots[GQL_OP_SUBSCRIPTION], op->sel, &fl, seen);
+    free(seen);
+    const char *first = NULL;
+    for (size_t i = 0; i < fl.n; i++) {
+        const ast_selection *f = fl.f[i].f;
+        const char *key = f->alias ? f->alias : f->name;
+        if (!first) first = key;
+        if (strcmp(key, first)) {
+            if (op->name)
+                verr(v, &f->loc, 1, "Subscription \"%s\" must select only one top level field.",
+                     op->name);
+            else
+                verr(v, &f->loc, 1, "Anonymous Subscription must select only one top level field.");
+        } else if (!strncmp(f->name, "__", 2)) {
+            if (op->name)
+                verr(v, &f->loc, 1,
+                     "Subscription \"%s\" must not select an introspection top level field.",
+                     op->name);
+            else
+                verr(v, &f->loc, 1,
+                     "Anonymous Subscription must not select an introspection top level field.");
+        }
+    }
+    free(fl.f);
+}
+
+/* ---- Unique input field names in object literals ---- */
+
+static void unique_fields_in_value(validator *v, const ast_value *val)
+{
+    if (val->kind == AV_LIST)
+        for (const ast_value *i = val->items; i; i = i->next)
+            unique_fields_in_value(v, i);
+    if (val->kind != AV_OBJECT) return;
+    for (const ast_value *i = val->items; i; i = i->next) {
+        for (const ast_value *j = val->items; j != i; j = j->next)
+            if (!strcmp(i->name, j->name)) {
+                gql_loc l[2] = {j->name_loc, i->name_loc};
+                verr(v, l, 2, "There can be only one input field named \"%s\".", i->name);
+                break;
+            }
+        unique_fields_in_value(v, i);
+    }
+}
+
 /* ---- Entry ---- */
 
 static void check_definitions(validator *v)
@@ -812,18 +869,7 @@ status gql_validate(const gql_schema *schema, const gql_document *doc, const gql
         if (!root)
             verr(&v, &op->loc, 1, "Schema is not configured to execute %s operation.",
                  names[op->op]);
-        if (op->op == GQL_OP_SUBSCRIPTION) {
-            unsigned n = 0;
-            for (const ast_selection *s = op->sel; s; s = s->next) {
-                if (++n < 2) continue;
-                if (op->name)
-                    verr(&v, &s->loc, 1,
-                         "Subscription \"%s\" must select only one top level field.", op->name);
-                else
-                    verr(&v, &s->loc, 1,
-                         "Anonymous Subscription must select only one top level field.");
-            }
-        }
+        if (op->op == GQL_OP_SUBSCRIPTION) check_subscription(&v, op);
         walk(&v, root, op->sel);
         check_operation_variables(&v, op);
     }

@@ -519,7 +519,11 @@ json_t *gql_serialize_leaf(const gql_typedef *t, json_t *v, char *err, size_t er
         }
         if (json_is_real(v) && n[0] == 'S') {
             char num[40];
-            snprintf(num, sizeof num, "%.17g", json_real_value(v));
+            double d = json_real_value(v);
+            for (int prec = 15; prec <= 17; prec++) { /* the shortest text that reads back */
+                snprintf(num, sizeof num, "%.*g", prec, d);
+                if (strtod(num, NULL) == d) break;
+            }
             return json_string(num);
         }
         if (json_is_boolean(v) && n[0] == 'S')

@@ -40,7 +40,8 @@ static const parse_case cases[] = {
     {"{ a(s: \"\\u12\") }", "Syntax Error: Invalid Unicode escape sequence: \"\\u12\")\".", 1, 9},
     {"{ a(s: \"\\uD800\") }", "Syntax Error: Invalid Unicode escape sequence: \"\\uD800\".", 1, 9},
     {"{ a(s: \"\\uDC00\") }", "Syntax Error: Invalid Unicode escape sequence: \"\\uDC00\".", 1, 9},
-    {"{ a(s: \"\x01\") }", "Syntax Error: Invalid character within String: U+0001.", 1, 9},
+    {"{ a(s: \"\x01\") }", NULL, 0, 0}, /* any Unicode scalar value is a SourceCharacter */
+    {"{ a \x01 }", "Syntax Error: Unexpected character: U+0001.", 1, 5},
     {"{ a(s: \"\"\"never closed", "Syntax Error: Unterminated string.", 1, 23},
     {"{ a(i: 01) }", "Syntax Error: Invalid number, unexpected digit after 0: \"1\".", 1, 9},
     {"{ a(i: 1.) }", "Syntax Error: Invalid number, expected digit but got: \")\".", 1, 10},
