@@ -1,0 +1,196 @@
+// The bank on a 3-node nats-server cluster (routes on loopback, R3 streams): one node is killed
+// (SIGKILL) while transfers flow through the API. Transfers go on, and no money is created or lost.
+'use strict';
+const { test, before, after } = require('node:test');
+const assert = require('node:assert');
+const { spawn, execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const net = require('node:net');
+const path = require('node:path');
+const h = require('../bank/helpers');
+
+function natsServerBin() {
+  for (const p of [process.env.NATS_SERVER_BIN, '/usr/sbin/nats-server', '/usr/bin/nats-server']) {
+    if (p && fs.existsSync(p)) return p;
+  }
+  try {
+    return execFileSync('sh', ['-c', 'command -v nats-server']).toString().trim();
+  } catch (e) {
+    throw new Error('nats-server not found: install it with scripts/install-deps.sh (Debian package nats-server)');
+  }
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+// Waits until every node's monitoring endpoint says JetStream is healthy.
+async function waitHealthy(nodes, ms = 60000) {
+  const end = Date.now() + ms;
+  for (const n of nodes) {
+    for (;;) {
+      try {
+        const r = await fetch(`http://127.0.0.1:${n.http}/healthz`);
+        if (r.status === 200) break;
+      } catch (e) {
+        /* not up yet */
+      }
+      if (Date.now() > end) throw new Error(`nats node ${n.name} never became healthy`);
+      await h.sleep(100);
+    }
+  }
+}
+
+async function startRole(dir, role, natsUrl) {
+  const data = fs.mkdtempSync(path.join(dir, role + '-'));
+  const args = [role, '--bus', natsUrl, '--data', data];
+  if (role !== 'api') args.push('--store', natsUrl);
+  if (role === 'api') args.push('--listen', '127.0.0.1:0');
+  const proc = spawn(path.join(h.BIN_DIR, 'bank'), args, {
+    env: {
+      ...process.env,
+      BANK_PWHASH_FAST: '1',
+      BANK_NATS_INDEX_DIR: path.join(data, 'nats-index'),
+      BANK_NATS_REPLICAS: '3',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
+  const ready = role === 'api' ? /http: listening on [^\s:]+:(\d+)/ : /bank: running/;
+  const m = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`bank ${role} did not start:\n${output}`)), 90000);
+    const onData = (chunk) => {
+      output += chunk;
+      const found = ready.exec(output);
+      if (found) {
+        clearTimeout(timer);
+        resolve(found);
+      }
+    };
+    proc.stdout.on('data', onData);
+    proc.stderr.on('data', onData);
+    exited.then(({ code, signal }) => {
+      clearTimeout(timer);
+      reject(new Error(`bank ${role} exited (${code} ${signal}) before it ran:\n${output}`));
+    });
+  });
+  const r = {
+    role,
+    proc,
+    exited,
+    log: () => output,
+    stop: async () => {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+      const { code, signal } = await exited;
+      assert.ok(!/ERROR: (Address|Leak|Undefined)Sanitizer|runtime error:/.test(output), `sanitizer report from ${role}:\n${output}`);
+      assert.strictEqual(code, 0, `bank ${role} exited with ${code} ${signal}:\n${output.slice(-4000)}`);
+    },
+  };
+  if (role === 'api') {
+    r.url = `http://127.0.0.1:${m[1]}`;
+    r.wsUrl = `ws://127.0.0.1:${m[1]}/ws`;
+    await h.waitHealthy(r.url, 90000);
+  }
+  return r;
+}
+
+let dir;
+const nodes = [];
+let natsUrl;
+let roles = [];
+let api;
+
+before(async () => {
+  dir = h.tempDir();
+  for (let i = 1; i <= 3; i++) {
+    nodes.push({ name: `n${i}`, port: await freePort(), cluster: await freePort(), http: await freePort() });
+  }
+  const routes = nodes.map((n) => `    nats-route://127.0.0.1:${n.cluster}`).join('\n');
+  for (const n of nodes) {
+    const conf = path.join(dir, `${n.name}.conf`);
+    fs.writeFileSync(
+      conf,
+      `server_name: ${n.name}\nlisten: 127.0.0.1:${n.port}\nhttp: 127.0.0.1:${n.http}\nmax_payload: 2MB\n` +
+        `jetstream { store_dir: "${path.join(dir, 'js-' + n.name)}" }\n` +
+        `cluster {\n  name: bank\n  listen: 127.0.0.1:${n.cluster}\n  routes: [\n${routes}\n  ]\n}\n`,
+    );
+    n.proc = spawn(natsServerBin(), ['-c', conf], { stdio: 'ignore' });
+    n.exited = new Promise((resolve) => n.proc.on('exit', resolve));
+  }
+  await waitHealthy(nodes);
+  natsUrl = 'nats://' + nodes.map((n) => `127.0.0.1:${n.port}`).join(',');
+  roles.push(await startRole(dir, 'commands', natsUrl));
+  roles.push(await startRole(dir, 'projector', natsUrl));
+  api = await startRole(dir, 'api', natsUrl);
+  roles.push(api);
+});
+
+after(async () => {
+  for (const r of roles.reverse()) await r.stop();
+  for (const n of nodes) {
+    if (n.proc.exitCode === null && n.proc.signalCode === null) n.proc.kill('SIGTERM');
+    await n.exited;
+  }
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('killing a nats node during transfers loses no money', async () => {
+  const users = [];
+  for (let i = 0; i < 4; i++) users.push(await h.newUser(api.url, 'ha'));
+  for (const u of users) assert.strictEqual((await h.deposit(api.url, u, 100000)).success, true);
+
+  let stop = false;
+  const outcome = { ok: 0, failed: 0, errors: 0, reasons: {} };
+  const loop = (async () => {
+    for (let i = 0; !stop; i++) {
+      const from = users[i % 4];
+      const to = users[(i + 1) % 4];
+      try {
+        const r = await h.transfer(api.url, { username: from.username, token: from.token, amount: 1 + (i % 50), from: from.iban, to: to.iban });
+        if (r && r.success) outcome.ok++;
+        else {
+          outcome.failed++;
+          const why = (r && r.reason) || 'null';
+          outcome.reasons[why] = (outcome.reasons[why] || 0) + 1;
+        }
+      } catch (e) {
+        outcome.errors++;
+        outcome.reasons[e.message] = (outcome.reasons[e.message] || 0) + 1;
+      }
+    }
+  })();
+  await h.eventually(async () => outcome.ok >= 30, '30 transfers before the kill', 60000);
+  const victim = nodes[1];
+  victim.proc.kill('SIGKILL');
+  await victim.exited;
+  const okAtKill = outcome.ok;
+  await h.eventually(async () => outcome.ok >= okAtKill + 30, '30 transfers after the kill', 90000);
+  stop = true;
+  await loop;
+  console.log(`# transfers: ${outcome.ok} succeeded, ${outcome.failed} refused, ${outcome.errors} errors`, outcome.reasons);
+
+  // Every transfer stayed between the four accounts: once the read model settles the total is
+  // exactly what was deposited.
+  const total = await h.eventually(
+    async () => {
+      let sum = 0;
+      for (const u of users) {
+        const a = await h.account(api.url, u.iban, u.token);
+        if (!a.data || !a.data.account) return null;
+        sum += Number(a.data.account.balance_cents);
+      }
+      return sum === 400000 ? sum : null;
+    },
+    'the balances to add up to the deposits',
+    60000,
+  );
+  assert.strictEqual(total, 400000);
+});
