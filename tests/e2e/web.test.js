@@ -17,6 +17,7 @@ const fs = require('node:fs');
 const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
+const crypto = require('node:crypto');
 const { chromium } = require('playwright-core');
 
 const SOURCE_DIR = process.env.SOURCE_DIR || path.resolve(__dirname, '..', '..');
@@ -295,25 +296,61 @@ test('the employee view follows an account and sees new accounts live', async ()
   const c = await account(userC);
   assert.equal(c.reason, null);
   // A cash deposit names its depositor: an owner of the account and its token.
-  const dep = (u, acc) =>
-    gql('mutation ($a: Int!, $u: String!, $t: String!, $to: String!, $id: String!) { money_transfer(amount: $a, username: $u, descr: "e2e live", from: "cash", token: $t, to: $to, uuid: $id) { success reason } }', {
-      a: 700,
+  const dep = (u, acc, cents, descr) =>
+    gql('mutation ($a: Int!, $u: String!, $t: String!, $to: String!, $d: String!, $id: String!) { money_transfer(amount: $a, username: $u, descr: $d, from: "cash", token: $t, to: $to, uuid: $id) { success reason } }', {
+      a: cents,
       u,
       t: acc.token,
       to: acc.iban,
-      id: require('node:crypto').randomUUID(),
-    });
-  assert.equal((await dep(userC, c)).money_transfer.success, true);
+      d: descr,
+      id: crypto.randomUUID(),
+    }).then((d) => assert.deepEqual(d.money_transfer, { success: true, reason: null }));
+  await dep(userC, c, 700, 'e2e live');
   await page.locator('#accounts button', { hasText: c.iban }).waitFor({ timeout: WAIT });
-  // The followed account's stream: a deposit to B appears live; with "debit only" it does not.
-  assert.equal((await dep(userB, await account(userB))).money_transfer.success, true);
+  // The followed account's stream: a deposit to B appears live.
+  const b = await account(userB);
+  await dep(userB, b, 700, 'e2e live');
   await box(page, 'e2e live').waitFor({ timeout: WAIT });
+  // Filters. Each check sends a transaction the filter must drop, then one it must let through:
+  // the stream is ordered, so once the second is shown the first would have been shown already.
   await page.selectOption('#filter-direction', 'DEBIT');
   await page.click('#filter-apply');
   await box(page, 'e2e rent').waitFor({ state: 'detached', timeout: WAIT });
   assert.equal(await box(page, 'e2e live').count(), 0);
+  await dep(userB, b, 500, 'e2e credit hidden');
+  const back = await gql('mutation ($u: String!, $t: String!, $f: String!, $to: String!, $id: String!) { money_transfer(amount: 100, username: $u, token: $t, from: $f, to: $to, descr: "e2e back", uuid: $id) { success reason } }', {
+    u: userB,
+    t: b.token,
+    f: b.iban,
+    to: ibanA,
+    id: crypto.randomUUID(),
+  });
+  assert.deepEqual(back.money_transfer, { success: true, reason: null });
+  await box(page, 'e2e back').waitFor({ timeout: WAIT });
+  assert.equal(await box(page, 'e2e credit hidden').count(), 0);
   await page.click('#filter-clear');
+  await page.fill('#filter-min', '10');
+  await page.click('#filter-apply');
+  await box(page, 'e2e live').waitFor({ state: 'detached', timeout: WAIT });
   await box(page, 'e2e rent').waitFor({ timeout: WAIT });
+  assert.equal(await box(page, 'e2e back').count(), 0, 'a debit is a negative change, below a minimum of €10');
+  await dep(userB, b, 999, 'e2e small');
+  await dep(userB, b, 1000, 'e2e big');
+  await box(page, 'e2e big').waitFor({ timeout: WAIT });
+  assert.equal(await box(page, 'e2e small').count(), 0);
+  await page.click('#filter-clear');
+  await page.fill('#filter-descr', 'RENT');
+  await page.click('#filter-apply');
+  await box(page, 'e2e big').waitFor({ state: 'detached', timeout: WAIT });
+  await box(page, 'e2e rent').waitFor({ timeout: WAIT });
+  await dep(userB, b, 100, 'e2e other');
+  await dep(userB, b, 100, 'e2e CURRENT month');
+  await box(page, 'e2e CURRENT month').waitFor({ timeout: WAIT });
+  assert.equal(await box(page, 'e2e other').count(), 0);
+  await page.click('#filter-clear');
+  await box(page, 'e2e other').waitFor({ timeout: WAIT });
+  await page.click('[id="max-items-5"]');
+  await page.waitForFunction(() => document.querySelectorAll('#transactions .box.will-fade-in').length === 5, null, { timeout: WAIT });
   await shot(page, 'employee.png');
   await page.locator('#middle-column .notification.is-success .delete').click();
   await page.getByText('Select an account from the first column to follow the transactions.').waitFor({ timeout: WAIT });
@@ -351,9 +388,12 @@ test('the banner says when the connection is lost and when it is back', async ()
   await box(page, 'initial funds').waitFor({ timeout: WAIT });
   await stopServer();
   await page.getByText('Connection to the server lost, reconnecting…').waitFor({ timeout: WAIT });
+  // "Connected again" shows for a few seconds from the moment the socket is back, which may be
+  // before /healthz answers: watch for it from the start.
+  const restored = page.getByText('Connected again').waitFor({ timeout: 60000 });
   server = startServer();
   await waitHealthy();
-  await page.getByText('Connected again').waitFor({ timeout: 30000 });
+  await restored;
   await box(page, 'initial funds').waitFor({ timeout: WAIT });
   await page.context().close();
 });

@@ -43,7 +43,7 @@ function Outcomes() {
           key={o.uuid}
           id={`outcome-${o.uuid}`}
           data-state={o.state}
-          class={`notification outcome ${o.state === 'failed' ? 'is-warning' : o.state === 'completed' ? 'is-success is-light' : 'is-info is-light'}`}
+          class={`notification outcome ${o.state === 'failed' ? 'is-warning' : o.state === 'completed' ? 'is-completed' : 'is-pending'}`}
         >
           <Icon name={o.state === 'failed' ? 'alert-circle' : o.state === 'completed' ? 'check-circle' : 'clock-outline'} size="18px" />{' '}
           <span>{describe(o)}</span>
