@@ -74,6 +74,7 @@ struct gql_execution {
     unsigned outstanding; /* armed pending handles */
     int running;          /* >0 while engine code is on the stack */
     bool finished;
+    bool cancelled; /* cancelled while running: freed when the stack unwinds */
     bool serial;
     fgroups roots;
     unsigned serial_next;
@@ -695,7 +696,13 @@ static void run_root_field(gql_execution *e, unsigned i)
 
 static void check_done(gql_execution *e)
 {
-    if (e->running || e->finished) return;
+    if (e->running) return;
+    if (e->cancelled) {
+        e->finished = true;
+        exec_free(e);
+        return;
+    }
+    if (e->finished) return;
     while (e->outstanding == 0 && e->serial && e->serial_next < e->roots.n && !is_dead(e->root))
         run_root_field(e, e->serial_next++);
     if (e->outstanding == 0) finish(e);
@@ -732,7 +739,7 @@ static bool exec_prepare(gql_execution *e, const gql_request *req)
         add_error(e, msg, &e->op->loc, NULL);
         return false;
     }
-    if (req->variables && !json_is_object(req->variables)) {
+    if (req->variables && !json_is_object(req->variables) && !json_is_null(req->variables)) {
         add_error(
             e, "Variables must be provided as an Object where each property is a variable value.",
             NULL, NULL);
@@ -775,6 +782,10 @@ status gql_execute(const gql_request *req, gql_done_fn on_done, void *arg, gql_e
             execute_field(e, e->root_type, e->root_value, &e->roots.g[i], e->root);
     }
     e->running--;
+    if (e->cancelled) { /* a resolver cancelled its own execution */
+        exec_free(e);
+        return ST_OK;
+    }
     if (e->outstanding == 0 && !(e->serial && e->serial_next < e->roots.n && !is_dead(e->root))) {
         finish(e);
         return ST_OK;
@@ -785,7 +796,11 @@ status gql_execute(const gql_request *req, gql_done_fn on_done, void *arg, gql_e
 
 void gql_execution_cancel(gql_execution *exec)
 {
-    if (!exec || exec->finished) return;
+    if (!exec || exec->finished || exec->cancelled) return;
+    if (exec->running) { /* called from a resolver: free once the engine's stack unwinds */
+        exec->cancelled = true;
+        return;
+    }
     exec->finished = true;
     exec_free(exec);
 }

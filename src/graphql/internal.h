@@ -260,6 +260,7 @@ typedef struct gql_typedef {
     void *type_resolver_arg;
     bool builtin;
     bool introspection;
+    bool one_of; /* input object marked @oneOf (reported by introspection only) */
 } gql_typedef;
 
 enum {

@@ -34,9 +34,10 @@ static const char *kind_name(gql_kind k)
 static json_t *type_obj(const gql_typedef *t)
 {
     if (!t) return json_null();
-    return json_pack("{s:s,s:s,s:o,s:o,s:o}", "kind", kind_name(t->kind), "name", t->name,
+    json_t *one_of = t->kind == K_INPUT_OBJECT ? json_boolean(t->one_of) : json_null();
+    return json_pack("{s:s,s:s,s:o,s:o,s:o,s:o}", "kind", kind_name(t->kind), "name", t->name,
                      "description", str_or_null(t->description), "specifiedByURL",
-                     str_or_null(t->specified_by), "_t", ptr_json(t));
+                     str_or_null(t->specified_by), "isOneOf", one_of, "_t", ptr_json(t));
 }
 
 static json_t *ref_obj(const gql_schema *s, const ast_type *r)

@@ -242,6 +242,8 @@ static status fill_type(builder *b, gql_typedef *t, deflist *dl)
             nv++;
         nin += count_inputs(d->inputs);
         for (ast_directive *dir = d->directives; dir; dir = dir->next)
+            if (!strcmp(dir->name, "oneOf")) t->one_of = true;
+        for (ast_directive *dir = d->directives; dir; dir = dir->next)
             if (!strcmp(dir->name, "specifiedBy"))
                 for (ast_argument *a = dir->args; a; a = a->next)
                     if (!strcmp(a->name, "url") && a->value->kind == AV_STRING)

@@ -32,7 +32,7 @@ function ours(schemaFile, query) {
 
 const query = getIntrospectionQuery({
   descriptions: true, specifiedByUrl: true, directiveIsRepeatable: true, schemaDescription: true,
-  inputValueDeprecation: true,
+  inputValueDeprecation: true, oneOf: true,
 });
 
 function byName(list) {

@@ -169,7 +169,7 @@ static gql_document *prepare(fixture *f, const char *q)
 static gql_execution *run(fixture *f, const char *q, const char *vars)
 {
     gql_document *doc = prepare(f, q);
-    json_t *v = vars ? json_loads(vars, 0, NULL) : NULL;
+    json_t *v = vars ? json_loads(vars, JSON_DECODE_ANY, NULL) : NULL;
     gql_request req = {.schema = f->schema, .document = doc, .variables = v, .context = f};
     gql_execution *exec = NULL;
     assert_int_equal(gql_execute(&req, on_done, f, &exec), ST_OK);
@@ -296,6 +296,33 @@ static void test_cancel(void **state)
     gql_pending_resolve(f->pending[0], json_pack("{s:i}", "id", 1));
     gql_pending_fail(f->pending[1], "late");
     assert_int_equal(f->done_calls, 0);
+}
+
+static gql_result r_self_cancel(json_t *parent, json_t *args, void *ctx, const gql_info *info)
+{
+    gql_execution_cancel(info->execution);
+    return gql_value(json_string("ignored"));
+}
+
+static void test_cancel_from_resolver(void **state)
+{
+    fixture *f = *state;
+    gql_schema_set_resolver(f->schema, "Query.info", r_self_cancel, NULL);
+    assert_null(run(f, "{ hello info slow { id } }", NULL));
+    assert_int_equal(f->done_calls, 0);
+    assert_int_equal(f->n_pending, 1); /* fields after the cancel still ran */
+    gql_pending_resolve(f->pending[0], json_pack("{s:i}", "id", 1));
+    assert_int_equal(f->done_calls, 0);
+}
+
+static void test_null_variables(void **state)
+{
+    fixture *f = *state;
+    assert_null(run(f, "{ hello }", "null"));
+    expect_response(f, "{\"data\":{\"hello\":\"hello world;\"}}");
+    assert_null(run(f, "{ hello }", "[1]"));
+    expect_response(f, "{\"errors\":[{\"message\":\"Variables must be provided as an Object "
+                       "where each property is a variable value.\"}]}");
 }
 
 static void test_limits(void **state)
@@ -513,6 +540,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_mutations_are_serial, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
         cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_from_resolver, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_null_variables, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cache, setup, teardown),
         cmocka_unit_test_setup_teardown(test_subscription, setup, teardown),
         cmocka_unit_test_setup_teardown(test_subscription_async_events_in_order, setup, teardown),
