@@ -120,6 +120,7 @@ struct js_store {
 };
 
 static const store_ops JS_OPS;
+static status index_usable(js_store *s);
 
 /* ---- small helpers ---- */
 
@@ -556,7 +557,8 @@ static void run_job(js_store *s, js_job *job)
 {
     store_bytes key = job->key;
     uint32_t count = 0, expected = job->expected_order;
-    status st = jsindex_count(s->ix, key, &count);
+    status st = index_usable(s);
+    if (st == ST_OK) st = jsindex_count(s->ix, key, &count);
     /* The index may lag other writers; only a count below the expectation can be stale. */
     if (st == ST_OK && count < expected) st = count_synced(s, key, &count);
     if (st == ST_OK && count != expected) {
@@ -689,16 +691,29 @@ static status js_append_async(store *base, store_bytes key, uint32_t expected_or
 
 /* ---- reads ---- */
 
+/* Reads come from the index: refuse them once it stopped following the stream (e.g. a full
+ * disk), rather than answer from a copy that no longer grows. */
+static status index_usable(js_store *s)
+{
+    pthread_mutex_lock(&s->mu);
+    status st = s->indexer_status;
+    if (st != ST_OK) st = status_set(st, "%s", s->indexer_error);
+    pthread_mutex_unlock(&s->mu);
+    return st;
+}
+
 static status js_read(store *base, store_bytes key, uint32_t from_order, store_event_cb cb,
                       void *ctx)
 {
     js_store *s = (js_store *)base;
+    TRY(index_usable(s));
     return jsindex_read(s->ix, key, from_order, cb, ctx);
 }
 
 static status js_count(store *base, store_bytes key, uint32_t *count)
 {
     js_store *s = (js_store *)base;
+    TRY(index_usable(s));
     return jsindex_count(s->ix, key, count);
 }
 
