@@ -354,6 +354,44 @@ static void foreign_messages(void **state)
     store_close(s);
 }
 
+/* ---- the server restarts ---- */
+
+/* nats-server is stopped and started again (same data) under an open store with a live
+ * subscription: appends resume once it is back, the subscription goes on with no gap and no
+ * duplicate, and the index keeps up. */
+static void server_restart_is_survived(void **state)
+{
+    (void)state;
+    char name[32];
+    new_name(name, sizeof name, "restart");
+    store *s = open_named(name, "restart");
+    collector c;
+    collector_init(&c);
+    store_subscription *sub = NULL;
+    assert_int_equal(store_subscribe(s, 1, collector_cb, &c, &sub), ST_OK);
+    for (uint32_t i = 0; i < 5; i++)
+        append_one(s, "k", i, "before");
+    assert_true(collector_wait(&c, 5));
+    nts_stop_node(&server, 0, false);
+    assert_true(nts_restart_node(&server, 0));
+    /* The first append waits (retrying) until the client has reconnected and JetStream is up. */
+    for (uint32_t i = 5; i < 10; i++)
+        append_one(s, "k", i, "after");
+    assert_true(collector_wait(&c, 10));
+    store_subscription_close(sub);
+    assert_int_equal(c.n, 10);
+    for (size_t i = 0; i < 10; i++) {
+        assert_int_equal(c.events[i].order, (uint32_t)i);
+        if (i > 0) assert_true(c.events[i].position > c.events[i - 1].position);
+        assert_string_equal(c.events[i].value, i < 5 ? "before" : "after");
+    }
+    uint32_t n = 0;
+    assert_int_equal(store_count(s, tb("k"), &n), ST_OK);
+    assert_int_equal(n, 10);
+    collector_free(&c);
+    store_close(s);
+}
+
 /* ---- figures ---- */
 
 static status count_cb(void *ctx, const store_event *e)
@@ -452,6 +490,7 @@ int main(void)
         cmocka_unit_test(index_rebuilds_from_the_stream),
         cmocka_unit_test(foreign_messages),
         cmocka_unit_test(figures),
+        cmocka_unit_test(server_restart_is_survived),
     };
     int failed = cmocka_run_group_tests_name("jetstream adapter", tests, NULL, NULL);
     nts_stop(&server);
