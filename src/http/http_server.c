@@ -847,6 +847,11 @@ status http_server_new(const http_config *cfg, const http_executor *exec, http_s
     info.max_http_header_data = 16384;
     info.max_http_header_pool = 256;
     info.keepalive_timeout = 30;
+    /* No lws "validity" pings: lws re-inserts a per-connection timer into a sorted list on every
+     * frame sent or received, O(connections) each, which dominated a 1,000-subscriber fan-out.
+     * Liveness comes from the GraphQL protocols instead (ka, ping/pong, init timeout). */
+    static const lws_retry_bo_t no_validity = {0};
+    info.retry_and_idle_policy = &no_validity;
     info.timeout_secs = 30;
     srv->ctx = lws_create_context(&info);
     if (!srv->ctx) {

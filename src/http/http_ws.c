@@ -61,6 +61,7 @@ struct ws_conn {
     json_t *init_payload;
     int64_t init_deadline_ms; /* graphql-transport-ws: close 4408 if no connection_init by then */
     int64_t next_ka_ms;       /* graphql-ws: next keep-alive */
+    int64_t timer_at_ms;      /* when the lws timer of this wsi fires, 0 if not armed */
 };
 
 size_t http_ws_conn_size(void)
@@ -82,18 +83,20 @@ static void queue_free(ws_conn *w)
     w->q_bytes = w->q_count = 0;
 }
 
+/* Arms the wsi's one lws timer for the earliest deadline. It is never cancelled: in lws 4.1.6
+ * lws_set_timer_usecs(LWS_SET_TIMER_USEC_CANCEL) re-arms it to fire at once, forever, so a timer
+ * that is no longer needed just fires once and finds nothing due. */
 static void rearm_timer(ws_conn *w)
 {
     int64_t now = clock_mono_ms(), next = 0;
     if (w->closing) next = now;
     if (w->init_deadline_ms && (!next || w->init_deadline_ms < next)) next = w->init_deadline_ms;
     if (w->next_ka_ms && (!next || w->next_ka_ms < next)) next = w->next_ka_ms;
-    if (!next) {
-        lws_set_timer_usecs(w->wsi, LWS_SET_TIMER_USEC_CANCEL);
-        return;
-    }
+    if (!next || (w->timer_at_ms && w->timer_at_ms <= next)) return;
     int64_t ms = next - now;
-    lws_set_timer_usecs(w->wsi, (lws_usec_t)(ms > 0 ? ms : 1) * 1000);
+    if (ms < 1) ms = 1;
+    w->timer_at_ms = now + ms;
+    lws_set_timer_usecs(w->wsi, (lws_usec_t)ms * 1000);
 }
 
 /* Marks the socket for closing with `code`: pending messages are dropped, the close happens in
@@ -635,6 +638,7 @@ int http_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
         return write_some(w);
     case LWS_CALLBACK_TIMER: {
         if (!w->established) return 0;
+        w->timer_at_ms = 0;
         if (w->closing) return close_now(w);
         int64_t now = clock_mono_ms();
         if (w->init_deadline_ms && now >= w->init_deadline_ms) {
