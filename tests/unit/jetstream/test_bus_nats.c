@@ -333,6 +333,37 @@ static void bad_urls_and_no_server(void **state)
     assert_null(b);
 }
 
+/* After a nats-server restart both connections reconnect by themselves, the served subject is
+ * subscribed again, and requests are answered again. */
+static void server_restart_is_survived(void **state)
+{
+    (void)state;
+    bus *srv = open_bus(), *client = open_bus();
+    atomic_int n = 0;
+    bus_subscription *s = NULL;
+    assert_int_equal(bus_serve(srv, "bank.test.restart", "g", echo_handler, &n, &s), ST_OK);
+    nts_stop_node(&server, 0, false);
+    assert_true(nts_restart_node(&server, 0));
+    message q = find_user("after-restart");
+    status last = ST_INTERNAL;
+    int64_t deadline = clock_mono_ms() + 30000;
+    while (last != ST_OK && clock_mono_ms() < deadline) {
+        waiter w;
+        waiter_init(&w);
+        assert_int_equal(bus_request(client, "bank.test.restart", &q, 500, on_reply, &w), ST_OK);
+        assert_true(wait_calls(&w, 1));
+        last = w.st;
+        if (last == ST_OK)
+            assert_string_equal(w.reply.u.query_failed.reason, "after-restart");
+        else
+            clock_sleep_ms(100);
+    }
+    assert_int_equal(last, ST_OK);
+    bus_unsubscribe(s);
+    bus_close(client);
+    bus_close(srv);
+}
+
 static void figures(void **state)
 {
     (void)state;
@@ -375,6 +406,7 @@ int main(void)
         cmocka_unit_test(close_answers_pending_requests),
         cmocka_unit_test(bad_urls_and_no_server),
         cmocka_unit_test(figures),
+        cmocka_unit_test(server_restart_is_survived),
     };
     int failed = cmocka_run_group_tests_name("nats bus", tests, NULL, NULL);
     nts_stop(&server);
