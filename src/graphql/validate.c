@@ -28,6 +28,7 @@ typedef struct validator {
     bool *frag_used;
     bool *frag_seen; /* per-operation traversal */
     bool has_cycle;
+    unsigned long merge_budget; /* field comparisons left for the merge rule (bounds its cost) */
 } validator;
 
 static void verr(validator *v, const gql_loc *locs, int nlocs, const char *fmt, ...)
@@ -593,6 +594,8 @@ static bool sub_conflict(validator *v, const flat_field *a, const flat_field *b,
 static bool field_conflict(validator *v, const flat_field *a, const flat_field *b,
                            bool parents_exclusive, conflict *c, unsigned depth)
 {
+    if (v->merge_budget == 0) return false; /* a pathological document: stop comparing */
+    v->merge_budget--;
     bool exclusive =
         parents_exclusive || (a->parent && b->parent && a->parent != b->parent &&
                               a->parent->kind == K_OBJECT && b->parent->kind == K_OBJECT);
@@ -705,8 +708,12 @@ typedef struct limit_state {
     const gql_limits *lim;
     unsigned fields, aliases, max_depth_seen;
     unsigned spread_depth;
+    unsigned long visits; /* selections visited, spreads included: bounds fragment fan-out */
     bool exceeded;
+    bool complex;
 } limit_state;
+
+enum { MAX_EXPANDED_SELECTIONS = 100000, MERGE_BUDGET = 50000 };
 
 static void measure(validator *v, limit_state *ls, const ast_selection *sel, unsigned depth)
 {
@@ -717,6 +724,10 @@ static void measure(validator *v, limit_state *ls, const ast_selection *sel, uns
         return;
     }
     for (const ast_selection *s = sel; s && !ls->exceeded; s = s->next) {
+        if (++ls->visits > MAX_EXPANDED_SELECTIONS) {
+            ls->exceeded = ls->complex = true;
+            return;
+        }
         if (s->kind == SEL_FIELD) {
             if (++ls->fields > ls->lim->max_fields) ls->exceeded = true;
             if (s->alias && ++ls->aliases > ls->lim->max_aliases) ls->exceeded = true;
@@ -739,7 +750,11 @@ static status check_limits(validator *v, const gql_limits *lim)
         limit_state ls = {.lim = lim};
         measure(v, &ls, op->sel, 1);
         if (!ls.exceeded) continue;
-        if (ls.max_depth_seen > lim->max_depth)
+        if (ls.complex)
+            verr(v, &op->loc, 1,
+                 "Query is too complex: more than %d selections once fragments are expanded.",
+                 MAX_EXPANDED_SELECTIONS);
+        else if (ls.max_depth_seen > lim->max_depth)
             verr(v, &op->loc, 1, "Query is too deep: the depth limit is %u.", lim->max_depth);
         else if (ls.fields > lim->max_fields)
             verr(v, &op->loc, 1, "Query has too many fields: the limit is %u.", lim->max_fields);
@@ -844,7 +859,7 @@ status gql_validate(const gql_schema *schema, const gql_document *doc, const gql
 {
     limits = gql_limits_or_default(limits);
     *errors = NULL;
-    validator v = {.s = schema, .doc = doc, .errors = json_array()};
+    validator v = {.s = schema, .doc = doc, .errors = json_array(), .merge_budget = MERGE_BUDGET};
     v.n_frags = doc->n_frags;
     v.frags = calloc(v.n_frags ? v.n_frags : 1, sizeof *v.frags);
     v.frag_used = calloc(v.n_frags ? v.n_frags : 1, sizeof *v.frag_used);

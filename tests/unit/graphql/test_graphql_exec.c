@@ -368,6 +368,44 @@ static void test_limits(void **state)
     json_decref(response);
 }
 
+static void tree(char *out, size_t n, size_t *len, int depth)
+{
+    if (depth == 0) {
+        *len += (size_t)snprintf(out + *len, n - *len, "id");
+        return;
+    }
+    for (int i = 0; i < 2; i++) {
+        *len += (size_t)snprintf(out + *len, n - *len, " f { ");
+        tree(out, n, len, depth - 1);
+        *len += (size_t)snprintf(out + *len, n - *len, " }");
+    }
+}
+
+/* Documents built to make validation explode must still validate in bounded time. */
+static void test_pathological_documents(void **state)
+{
+    gql_schema *s;
+    const char *sdl2 = "type Query { f: P } type P { f: P id: Int }";
+    assert_int_equal(gql_schema_parse(sdl2, strlen(sdl2), &s), ST_OK);
+    gql_limits lim;
+    gql_limits_default(&lim);
+    lim.max_fields = 100000;
+    lim.max_depth = 20;
+    lim.max_tokens = 100000;
+    lim.max_document_bytes = 1 << 20;
+    size_t cap = 1 << 20, len = 0;
+    char *q = malloc(cap);
+    len += (size_t)snprintf(q, cap, "{");
+    tree(q, cap, &len, 11); /* 2^12 same-named fields: naive merging compares 4^11 pairs */
+    len += (size_t)snprintf(q + len, cap - len, "}");
+    gql_document *doc;
+    json_t *response;
+    assert_int_equal(gql_prepare(s, q, len, &lim, false, &doc, &response), ST_OK);
+    gql_document_free(doc);
+    free(q);
+    gql_schema_free(s);
+}
+
 static void test_cache(void **state)
 {
     fixture *f = *state;
@@ -543,6 +581,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cancel_from_resolver, setup, teardown),
         cmocka_unit_test_setup_teardown(test_null_variables, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cache, setup, teardown),
+        cmocka_unit_test(test_pathological_documents),
         cmocka_unit_test_setup_teardown(test_subscription, setup, teardown),
         cmocka_unit_test_setup_teardown(test_subscription_async_events_in_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_subscription_close_with_pending_event, setup,
