@@ -46,6 +46,11 @@ export function clearOutcomes(): void {
   for (const l of listeners) l();
 }
 
+/** The recent outcomes, newest first (for tests and non-component code). */
+export function getOutcomes(): Outcome[] {
+  return outcomes;
+}
+
 /** A hook returning the recent outcomes, newest first. */
 export function useOutcomes(): Outcome[] {
   const [, setTick] = useState(0);
