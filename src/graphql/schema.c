@@ -81,6 +81,7 @@ gql_typedef *gql_named(const gql_schema *s, const ast_type *t)
 
 typedef struct builder {
     gql_schema *s;
+    bool in_builtin; /* building the built-in types, which may use the __ types */
     char *msg;
     size_t msgsz;
     status st;
@@ -114,6 +115,8 @@ static status resolve_type(builder *b, ast_type *t, bool input, const char *wher
         n = n->of;
     n->def = gql_schema_type(b->s, n->name);
     if (!n->def) return bfail(b, n->loc, "Unknown type \"%s\".%s", n->name, NULL);
+    if (n->def->introspection && !b->in_builtin)
+        return bfail(b, n->loc, "Type \"%s\" is reserved for introspection.%s", n->name, NULL);
     if (input && !gql_is_input_type(n->def))
         return bfail(b, n->loc, "The type of %s must be Input Type but got: %s.", where,
                      n->def->name);
@@ -423,7 +426,9 @@ static status build(builder *b)
         gql_typedef *t = s->types[i];
         gather(t->builtin ? s->builtin->defs : s->sdl->defs, t->name, &dl);
         if (dl.n == 0) continue;
+        b->in_builtin = t->builtin;
         TRY(fill_type(b, t, &dl));
+        b->in_builtin = false;
     }
     TRY(compute_possible(b));
     TRY(build_directives(b, s->builtin->defs));

@@ -209,6 +209,10 @@ static void test_schema_errors(void **state)
     assert_string_equal(status_message(), "schema: Query root type must be provided.");
     sdl = "type Query { a(x: Query): Int }";
     assert_int_equal(gql_schema_parse(sdl, strlen(sdl), &s), ST_INVALID);
+    sdl = "type Query { t: __Type }";
+    assert_int_equal(gql_schema_parse(sdl, strlen(sdl), &s), ST_INVALID);
+    assert_string_equal(status_message(),
+                        "schema: 1:17: Type \"__Type\" is reserved for introspection.");
     sdl = "type Query { a: Int }\nextend type Query { b: String }";
     assert_int_equal(gql_schema_parse(sdl, strlen(sdl), &s), ST_OK);
     gql_schema_free(s);
