@@ -601,10 +601,16 @@ static status open_bus(nats_bus *b, const char *servers)
     if (b->core == NULL) return status_set(ST_NOMEM, "out of memory");
     atomic_init(&b->core->refs, 1);
     TRY(jsconn_connect(servers, "bank-bus", true, &b->core->nc));
+    /* "<prefix>.<unique id>": natsInbox_Create gives "_INBOX.<unique id>"; keep the id and use
+     * the connection's prefix (NATS_INBOX_PREFIX), which the server may restrict per user. */
     natsInbox *inbox = NULL;
     TRY(jsconn_status(natsInbox_Create(&inbox), "creating an inbox"));
-    snprintf(b->inbox, sizeof b->inbox, "%s", (const char *)inbox);
+    const char *id = strrchr((const char *)inbox, '.');
+    int len = snprintf(b->inbox, sizeof b->inbox, "%s.%s", jsconn_inbox_prefix(),
+                       id ? id + 1 : (const char *)inbox);
     natsInbox_Destroy(inbox);
+    if (len < 0 || (size_t)len >= sizeof b->inbox - 24)
+        return status_set(ST_INVALID, "NATS_INBOX_PREFIX is too long");
     char wildcard[sizeof b->inbox + 4];
     snprintf(wildcard, sizeof wildcard, "%s.*", b->inbox);
     natsStatus ns = natsConnection_Subscribe(&b->replies, b->core->nc, wildcard, on_reply_msg, b);

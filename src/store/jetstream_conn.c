@@ -99,8 +99,22 @@ static const char *env(const char *name)
     return (v != NULL && v[0] != '\0') ? v : NULL;
 }
 
+const char *jsconn_inbox_prefix(void)
+{
+    const char *v = env("NATS_INBOX_PREFIX");
+    return v != NULL ? v : "_INBOX";
+}
+
 static status apply_credentials(natsOptions *o)
 {
+    const char *prefix = env("NATS_INBOX_PREFIX");
+    if (prefix != NULL) {
+        if (strpbrk(prefix, "*> \t") != NULL || prefix[0] == '.' ||
+            prefix[strlen(prefix) - 1] == '.')
+            return status_set(ST_INVALID,
+                              "NATS_INBOX_PREFIX '%s' is not a subject without wildcards", prefix);
+        TRY(jsconn_status(natsOptions_SetCustomInboxPrefix(o, prefix), "NATS_INBOX_PREFIX"));
+    }
     const char *user = env("NATS_USER"), *password = env("NATS_PASSWORD");
     if (user != NULL) TRY(jsconn_status(natsOptions_SetUserInfo(o, user, password), "NATS_USER"));
     const char *nkey = env("NATS_NKEY"), *seed = env("NATS_NKEY_SEED");

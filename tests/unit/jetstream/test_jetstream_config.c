@@ -61,6 +61,9 @@ static void credentials_and_tls(void **state)
     setenv("NATS_CA", "/nonexistent/ca.pem", 1);
     expect_connect("127.0.0.1:1", ST_IO, "NATS_CA");
     unsetenv("NATS_CA");
+    setenv("NATS_INBOX_PREFIX", "_INBOX.*", 1);
+    expect_connect("127.0.0.1:1", ST_INVALID, "NATS_INBOX_PREFIX");
+    unsetenv("NATS_INBOX_PREFIX");
 }
 
 static void store_names_and_urls(void **state)
@@ -90,6 +93,7 @@ int main(void)
     unsetenv("NATS_CA");
     unsetenv("NATS_CERT");
     unsetenv("NATS_KEY");
+    unsetenv("NATS_INBOX_PREFIX");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(server_lists),
         cmocka_unit_test(credentials_and_tls),

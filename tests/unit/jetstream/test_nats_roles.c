@@ -31,6 +31,9 @@ static void as_user(const char *user)
         if (*p >= 'a' && *p <= 'z') *p = (char)(*p - 32);
     setenv("NATS_USER", user, 1);
     setenv("NATS_PASSWORD", getenv(var), 1);
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "_INBOX.%s", user);
+    setenv("NATS_INBOX_PREFIX", prefix, 1);
 }
 
 static status open_store(const char *user, const char *name, store **out)
@@ -147,6 +150,34 @@ static void api_queries_reach_the_projector(void **state)
     bus_close(projector);
 }
 
+/* No user may read another user's replies: the projector cannot subscribe to the API's inbox. */
+static void replies_are_private(void **state)
+{
+    (void)state;
+    char url[600];
+    snprintf(url, sizeof url, "nats://%s", server.servers);
+    natsOptions *o = NULL;
+    assert_int_equal(natsOptions_Create(&o), NATS_OK);
+    assert_int_equal(natsOptions_SetURL(o, url), NATS_OK);
+    assert_int_equal(
+        natsOptions_SetUserInfo(o, "projector", getenv("BANK_NATS_PROJECTOR_PASSWORD")), NATS_OK);
+    natsConnection *nc = NULL;
+    assert_int_equal(natsConnection_Connect(&nc, o), NATS_OK);
+    natsSubscription *own = NULL, *other = NULL;
+    assert_int_equal(natsConnection_SubscribeSync(&own, nc, "_INBOX.projector.x"), NATS_OK);
+    assert_int_equal(natsConnection_FlushTimeout(nc, 5000), NATS_OK);
+    const char *text = NULL;
+    assert_int_not_equal(natsConnection_GetLastError(nc, &text), NATS_NOT_PERMITTED);
+    assert_int_equal(natsConnection_SubscribeSync(&other, nc, "_INBOX.api.>"), NATS_OK);
+    natsConnection_FlushTimeout(nc, 5000);
+    assert_int_equal(natsConnection_GetLastError(nc, &text), NATS_NOT_PERMITTED);
+    assert_non_null(strstr(text, "_INBOX.api.>"));
+    natsSubscription_Destroy(own);
+    natsSubscription_Destroy(other);
+    natsConnection_Destroy(nc);
+    natsOptions_Destroy(o);
+}
+
 static void wrong_password_is_refused(void **state)
 {
     (void)state;
@@ -181,6 +212,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(only_command_handlers_append),
         cmocka_unit_test(api_queries_reach_the_projector),
+        cmocka_unit_test(replies_are_private),
         cmocka_unit_test(wrong_password_is_refused),
     };
     int failed =
