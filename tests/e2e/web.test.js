@@ -259,6 +259,22 @@ test('an overdraft is refused with the bank reason', async () => {
   assert.ok(await failed.evaluate((e) => e.classList.contains('is-warning')));
   await pageA.locator('#balance', { hasText: '€187,66' }).waitFor({ timeout: WAIT });
   assert.equal(await box(pageA, 'too much').count(), 0);
+  // More than 2 decimals is refused before anything is sent.
+  await pageA.fill('#transfer-amount', '1.234');
+  await pageA.fill('#transfer-to', ibanB);
+  await pageA.fill('#transfer-descr', 'three decimals');
+  await pageA.locator('#transfer-amount-help', { hasText: 'At most 2 decimals' }).waitFor();
+  assert.equal(await pageA.isDisabled('#transfer-button'), true);
+  // A valid but unknown IBAN: debited, then returned, and the reason is shown.
+  await pageA.fill('#transfer-amount', '1,5');
+  await pageA.locator('#transfer-amount-help', { hasText: '€1,50' }).waitFor();
+  await pageA.fill('#transfer-to', 'NL61OPEN0305797828');
+  await pageA.fill('#transfer-descr', 'to nobody');
+  await pageA.click('#transfer-button');
+  await pageA.locator('#transfer-outcomes [data-state="failed"]', { hasText: 'Transfer of €1,50 to NL61OPEN0305797828 failed: iban not known' }).waitFor({ timeout: WAIT });
+  await box(pageA, 'because iban not known').waitFor({ timeout: WAIT });
+  assert.match(await box(pageA, 'to nobody').innerText(), /€1,50/);
+  await pageA.locator('#balance', { hasText: '€187,66' }).waitFor({ timeout: WAIT });
   await shot(pageA, 'client-logged-in.png');
 });
 
