@@ -26,7 +26,9 @@
  * instance's writes reach this index a moment later (one push delivery).
  *
  * Threads: appends run on a pool of worker threads (BANK_NATS_APPEND_WORKERS, default 4) fed by a
- * bounded queue; the indexer and each subscription run on libnats delivery threads. */
+ * bounded queue (1024 appends, 256 MiB); store_append_async waits for room when it is full, except
+ * when called from an append callback. The indexer and each subscription run on libnats delivery
+ * threads. */
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -45,7 +47,8 @@
 
 #define MOD "jetstream"
 #define NAME_MAX_LEN 32
-#define QUEUE_MAX 1024
+#define QUEUE_MAX 1024                       /* appends waiting for a worker */
+#define QUEUE_BYTES_MAX (256u * 1024 * 1024) /* and their bytes (one larger append still fits) */
 #define WORKERS_MAX 64
 #define INDEX_BATCH 512
 #define HDR_TIME "Bank-Time-Ms"
@@ -53,6 +56,7 @@
 
 typedef struct js_job {
     struct js_job *next;
+    size_t bytes; /* the whole allocation */
     store_bytes key;
     uint32_t expected_order;
     size_t n;
@@ -111,7 +115,7 @@ struct js_store {
     /* Append queue. */
     pthread_cond_t job_cv, space_cv;
     js_job *head, *tail;
-    size_t queued;
+    size_t queued, queued_bytes;
     bool closing;
     pthread_t workers[WORKERS_MAX];
     int n_workers;
@@ -121,6 +125,10 @@ struct js_store {
 
 static const store_ops JS_OPS;
 static status index_usable(js_store *s);
+
+/* True on the append workers: an append callback that appends again must not wait for queue
+ * space that only the (busy) workers could free. */
+static _Thread_local bool on_worker;
 
 /* ---- small helpers ---- */
 
@@ -626,6 +634,7 @@ static void run_job(js_store *s, js_job *job)
 static void *worker_main(void *arg)
 {
     js_store *s = arg;
+    on_worker = true;
     for (;;) {
         pthread_mutex_lock(&s->mu);
         while (s->head == NULL && !s->closing)
@@ -638,7 +647,8 @@ static void *worker_main(void *arg)
         s->head = job->next;
         if (s->head == NULL) s->tail = NULL;
         s->queued--;
-        pthread_cond_signal(&s->space_cv);
+        s->queued_bytes -= job->bytes;
+        pthread_cond_broadcast(&s->space_cv);
         pthread_mutex_unlock(&s->mu);
         run_job(s, job);
         free(job);
@@ -655,6 +665,7 @@ static status js_append_async(store *base, store_bytes key, uint32_t expected_or
     js_job *job = malloc(total);
     if (job == NULL) return status_set(ST_NOMEM, "out of memory for an append of %zu bytes", total);
     job->next = NULL;
+    job->bytes = total;
     job->expected_order = expected_order;
     job->n = n;
     job->cb = cb;
@@ -671,7 +682,9 @@ static status js_append_async(store *base, store_bytes key, uint32_t expected_or
         p += values[i].len;
     }
     pthread_mutex_lock(&s->mu);
-    while (s->queued >= QUEUE_MAX && !s->closing)
+    /* Back-pressure: the caller waits while the queue is full (by count or by bytes). */
+    while (!s->closing && !on_worker &&
+           (s->queued >= QUEUE_MAX || (s->queued > 0 && s->queued_bytes + total > QUEUE_BYTES_MAX)))
         pthread_cond_wait(&s->space_cv, &s->mu);
     if (s->closing) {
         pthread_mutex_unlock(&s->mu);
@@ -684,6 +697,7 @@ static status js_append_async(store *base, store_bytes key, uint32_t expected_or
         s->head = job;
     s->tail = job;
     s->queued++;
+    s->queued_bytes += total;
     pthread_cond_signal(&s->job_cv);
     pthread_mutex_unlock(&s->mu);
     return ST_OK;
