@@ -30,6 +30,7 @@ typedef struct app {
     pthread_t ticker;
     atomic_bool running, tick_pending;
     atomic_int threads;
+    atomic_int timed;     /* `ticks` streams (the ticker sleeps while 0) */
     pthread_mutex_t lock; /* guards leftovers */
     struct later_job *leftovers;
 } app;
@@ -109,6 +110,7 @@ static void sweep(app *a)
         stream_entry *e = *pp;
         if (e->closed) {
             *pp = e->next;
+            if (e->kind == 't') atomic_fetch_sub(&a->timed, 1);
             gql_stream_end(e->s, NULL);
             free(e);
         } else {
@@ -142,6 +144,7 @@ static gql_result new_stream(app *a, char kind, long long n)
     e->kind = kind;
     e->remaining = n;
     e->s = gql_stream_new(on_stream_close, e);
+    if (kind == 't') atomic_fetch_add(&a->timed, 1);
     e->next = a->streams;
     a->streams = e;
     return gql_stream_result(e->s);
@@ -182,7 +185,8 @@ static void *ticker(void *arg)
     app *a = arg;
     while (atomic_load(&a->running)) {
         clock_sleep_ms(10);
-        if (!atomic_exchange(&a->tick_pending, true) && http_post(a->srv, on_tick, a) != ST_OK)
+        if (atomic_load(&a->timed) > 0 && !atomic_exchange(&a->tick_pending, true) &&
+            http_post(a->srv, on_tick, a) != ST_OK)
             atomic_store(&a->tick_pending, false);
     }
     return NULL;

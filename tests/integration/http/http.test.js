@@ -244,3 +244,20 @@ test('paths that try to leave the static root are refused', async () => {
     assert.ok(!body.includes('root:'), `${p} leaked a file`);
   }
 });
+
+test('a chunked request body gets 411 Length Required', async () => {
+  const reply = await new Promise((resolve) => {
+    const s = net.connect(srv.port, '127.0.0.1', () => {
+      const body = JSON.stringify({ query: '{ hello }' });
+      s.write(
+        'POST /api HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n' +
+          `Transfer-Encoding: chunked\r\n\r\n${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`,
+      );
+    });
+    let d = '';
+    s.on('data', (x) => (d += x));
+    s.on('end', () => resolve(d));
+    s.on('error', () => resolve(d));
+  });
+  assert.match(reply, /^HTTP\/1\.1 411 /);
+});

@@ -313,6 +313,7 @@ struct test_executor {
     atomic_bool running;
     atomic_bool tick_pending;
     atomic_int threads;
+    atomic_int timed; /* subscriptions the ticker drives (the ticker sleeps while 0) */
     long long published;
 };
 
@@ -452,6 +453,7 @@ static void te_cancel(void *ctx, http_cancel *c)
 
 static void sub_unlink(test_executor *te, tsub *s)
 {
+    if (s->kind != 'e') atomic_fetch_sub(&te->timed, 1);
     if (s->prev)
         s->prev->next = s->next;
     else
@@ -487,6 +489,7 @@ static status te_subscribe(void *ctx, const http_request *req, http_next_fn next
     s->next = te->subs;
     if (te->subs) te->subs->prev = s;
     te->subs = s;
+    if (s->kind != 'e') atomic_fetch_add(&te->timed, 1);
     *out = (http_sub *)s;
     return ST_OK;
 }
@@ -542,7 +545,7 @@ static void *ticker(void *arg)
     test_executor *te = arg;
     while (atomic_load(&te->running)) {
         clock_sleep_ms(10);
-        if (!atomic_exchange(&te->tick_pending, true)) {
+        if (atomic_load(&te->timed) > 0 && !atomic_exchange(&te->tick_pending, true)) {
             if (http_post(te->srv, on_tick, te) != ST_OK) atomic_store(&te->tick_pending, false);
         }
     }
