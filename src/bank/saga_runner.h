@@ -1,7 +1,11 @@
 /* Runs transfer sagas (domain/saga.h) against the command handler: sends each step, feeds the
  * answer back to the state machine, retries steps whose outcome is unknown or that must be sent
  * again later (a return that did not go through), and tells the starter how the transfer ended.
- * On start-up, saga_runner_recover drives every transfer still `started` to its end (F5).
+ *
+ * saga_runner_recover follows the transfer store: at start-up it drives every transfer still
+ * `started` to its end (F5), and afterwards it takes over any transfer that stays `started` for
+ * longer than `stale_ms` without running here (its instance died). With several instances, a
+ * lease (below) makes sure one transfer's saga runs in one place at a time.
  *
  * Threads: any thread may start sagas; steps run on command handler workers and on the runner's
  * retry thread; `end` callbacks run on either and must not block for long. */
@@ -16,15 +20,32 @@
 
 typedef struct saga_runner saga_runner;
 
+/* Exclusive, expiring ownership of one transfer's saga among instances. acquire returns true when
+ * this instance now holds it; holders renew every few seconds and release at the end. NULL ops
+ * (one process) mean every acquire succeeds. Called from the runner's threads. */
+typedef struct saga_lease {
+    void *ctx;
+    bool (*acquire)(void *ctx, const uuid *transfer);
+    void (*renew)(void *ctx, const uuid *transfer);
+    void (*release)(void *ctx, const uuid *transfer);
+} saga_lease;
+
+typedef struct saga_runner_config {
+    const saga_lease *lease; /* NULL: one process, no lease needed */
+    int64_t stale_ms;        /* take over transfers started this long ago; 0: 10000 */
+    int64_t renew_ms;        /* how often held leases are renewed; 0: 3000 */
+} saga_runner_config;
+
 /* The transfer ended: completed, or failed with `reason` (valid during the call). Also called,
  * with completed false, for sagas still running when the runner is freed (they resume at the next
  * start through recovery). */
 typedef void (*saga_end_fn)(void *ctx, bool completed, const char *reason);
 
 /* Creates a runner that sends its steps to `handler` and reads aggregates from `stores` for
- * recovery (both must outlive it). Caller frees with saga_runner_free AFTER freeing the handler
- * (the handler's last answers may still schedule retries here). */
-status saga_runner_new(command_handler *handler, const bank_stores *stores, saga_runner **out);
+ * recovery (both must outlive it; so must cfg->lease). Caller frees with saga_runner_free AFTER
+ * freeing the handler (the handler's last answers may still schedule retries here). */
+status saga_runner_new(command_handler *handler, const bank_stores *stores,
+                       const saga_runner_config *cfg, saga_runner **out);
 void saga_runner_free(saga_runner *r);
 
 /* Drives the saga of a transfer whose TransferStartedEvent was just stored. `end` (may be NULL)
@@ -32,8 +53,9 @@ void saga_runner_free(saga_runner *r);
 status saga_runner_start(saga_runner *r, const transfer_started_event *started, saga_end_fn end,
                          void *ctx);
 
-/* Finds every transfer of the transfer store that is still `started` and drives each to its end.
- * Returns once they are all under way (not finished); *resumed tells how many. */
+/* Follows the transfer store from its start: drives every transfer still `started` to its end and
+ * keeps taking over stale ones (see above) until the runner is freed. Returns once the backlog is
+ * read and its open transfers are under way (not finished); *resumed tells how many. Call once. */
 status saga_runner_recover(saga_runner *r, size_t *resumed);
 
 /* How many sagas are running now (started and not ended). */

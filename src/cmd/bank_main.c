@@ -14,6 +14,7 @@
 #include "bank/command_handler.h"
 #include "bank/command_service.h"
 #include "bank/company.h"
+#include "bank/lease_nats.h"
 #include "bank/projector.h"
 #include "bank/saga_runner.h"
 #include "bank/sync.h"
@@ -53,6 +54,8 @@ typedef struct bank {
     bus *bus;
     command_handler *handler;
     saga_runner *runner;
+    lease_nats *leases; /* with a nats bus: sagas owned by one instance at a time */
+    saga_lease lease;
     command_service *commands;
     projector *projector;
     bank_api *api;
@@ -139,7 +142,12 @@ static status start_commands(bank *b)
 {
     command_handler_config hc = {.workers = (int)b->opt.workers};
     TRY(command_handler_new(&b->s, &hc, &b->handler));
-    TRY(saga_runner_new(b->handler, &b->s, &b->runner));
+    saga_runner_config rc = {0};
+    if (!strncmp(b->opt.bus, "nats://", 7)) {
+        TRY(lease_nats_open(b->opt.bus, 15000, &b->lease, &b->leases));
+        rc.lease = &b->lease;
+    }
+    TRY(saga_runner_new(b->handler, &b->s, &rc, &b->runner));
     size_t resumed = 0;
     TRY(saga_runner_recover(b->runner, &resumed));
     if (resumed) LOG_INFO(MODULE, "resumed %zu transfers that were still running", resumed);
@@ -197,6 +205,7 @@ static void stop(bank *b)
     projector_free(b->projector);
     command_handler_free(b->handler);
     saga_runner_free(b->runner);
+    lease_nats_close(b->leases);
     bank_api_free(b->api);
     bus_close(b->bus);
     for (int i = 0; i < 3; i++)

@@ -27,6 +27,8 @@ typedef struct env {
     saga_runner *r[2];
 } env;
 
+static saga_runner_config runner_cfg;
+
 static void env_open(env *e, int handlers)
 {
     memset(e, 0, sizeof *e);
@@ -42,7 +44,7 @@ static void env_open(env *e, int handlers)
     command_handler_config cfg = {.workers = 4};
     for (int i = 0; i < handlers; i++) {
         assert_int_equal(command_handler_new(&e->s, &cfg, &e->h[i]), ST_OK);
-        assert_int_equal(saga_runner_new(e->h[i], &e->s, &e->r[i]), ST_OK);
+        assert_int_equal(saga_runner_new(e->h[i], &e->s, &runner_cfg, &e->r[i]), ST_OK);
     }
 }
 
@@ -284,9 +286,13 @@ static void recovery_finishes_a_started_transfer(void **state)
     assert_int_equal(balance_of(&e, a), 5000 - 1234);
     assert_int_equal(balance_of(&e, b), 1234);
 
-    /* Nothing is left to resume, and a replayed step moves no money. */
-    assert_int_equal(saga_runner_recover(e.r[0], &resumed), ST_OK);
+    /* A restarted instance finds nothing left to resume, and a replayed step moves no money. */
+    assert_int_equal(saga_runner_recover(e.r[0], &resumed), ST_INVALID); /* once per runner */
+    saga_runner *restarted;
+    assert_int_equal(saga_runner_new(e.h[0], &e.s, NULL, &restarted), ST_OK);
+    assert_int_equal(saga_runner_recover(restarted, &resumed), ST_OK);
     assert_int_equal(resumed, 0);
+    saga_runner_free(restarted);
     message credit = {.type = MSG_CREDIT_MONEY_COMMAND};
     credit.u.credit_money.id = cmd.u.money_transfer.id;
     MSG_SET(credit.u.credit_money.iban, b);
@@ -294,6 +300,52 @@ static void recovery_finishes_a_started_transfer(void **state)
     assert_true(run_command(e.h[0], &credit).ok);
     assert_int_equal(balance_of(&e, b), 1234);
     env_close(&e);
+}
+
+/* A lease that only the instance whose ctx says so may take (the other one "runs elsewhere"). */
+static bool lease_acquire_if(void *ctx, const uuid *id)
+{
+    return *(bool *)ctx;
+}
+
+/* An instance dies after storing a transfer: the other instance, following the transfer store,
+ * takes the transfer over once it is stale, if its lease is free. */
+static void stale_transfers_are_taken_over(void **state)
+{
+    bool may_take = false;
+    saga_lease lease = {.ctx = &may_take, .acquire = lease_acquire_if};
+    runner_cfg = (saga_runner_config){.lease = &lease, .stale_ms = 100, .renew_ms = 50};
+    env e;
+    env_open(&e, 2);
+    msg_iban a, b;
+    msg_token ta, tb;
+    open_account(&e, "payer", a, ta);
+    open_account(&e, "payee", b, tb);
+    deposit(&e, "payer", ta, a, 5000);
+    size_t resumed = 7;
+    assert_int_equal(saga_runner_recover(e.r[1], &resumed), ST_OK);
+    assert_int_equal(resumed, 0);
+
+    message cmd = transfer_cmd("payer", ta, 700, a, b);
+    assert_true(run_command(e.h[0], &cmd).ok); /* stored by instance 0, which then "dies" */
+    clock_sleep_ms(400);                       /* stale, but the lease is held elsewhere */
+    transfer_state t;
+    transfer_state_init(&t);
+    assert_int_equal(aggregate_load_transfer(e.s.transfer, &cmd.u.money_transfer.id, &t), ST_OK);
+    assert_int_equal(t.status, TRANSFER_STATUS_STARTED);
+
+    may_take = true; /* the other instance's lease expired */
+    for (int i = 0; i < 500 && t.status == TRANSFER_STATUS_STARTED; i++) {
+        clock_sleep_ms(10);
+        transfer_state_init(&t);
+        assert_int_equal(aggregate_load_transfer(e.s.transfer, &cmd.u.money_transfer.id, &t),
+                         ST_OK);
+    }
+    assert_int_equal(t.status, TRANSFER_STATUS_COMPLETE);
+    assert_int_equal(balance_of(&e, a), 5000 - 700);
+    assert_int_equal(balance_of(&e, b), 700);
+    env_close(&e);
+    runner_cfg = (saga_runner_config){0};
 }
 
 int main(void)
@@ -304,6 +356,7 @@ int main(void)
         cmocka_unit_test(accounts_and_deposits),
         cmocka_unit_test(concurrent_transfers_from_two_handlers),
         cmocka_unit_test(recovery_finishes_a_started_transfer),
+        cmocka_unit_test(stale_transfers_are_taken_over),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
