@@ -631,16 +631,22 @@ typedef struct collector {
     size_t n, cap;
     buf values;
     size_t page_bytes; /* stop after the event that crosses this (0: no paging) */
+    size_t per_event;  /* bytes counted per event besides its value (encoding, key) */
+    size_t limit;      /* the most bytes of the reply (values + per_event each) */
+    size_t used;
     bool more;
 } collector;
 
 static status collect(void *ctx, const store_event *e)
 {
     collector *col = ctx;
-    if (col->page_bytes && col->n > 0 && col->values.len >= col->page_bytes) {
+    if (col->page_bytes && col->n > 0 && col->used >= col->page_bytes) {
         col->more = true;
         return ST_LIMIT;
     }
+    /* Empty values still cost their record: the reply stays bounded however many there are. */
+    col->used += e->value.len + col->per_event;
+    if (col->used > col->limit) return status_set(ST_LIMIT, "too many bytes");
     if (col->n == col->cap) {
         size_t cap = col->cap ? col->cap * 2 : 16;
         collected *items = realloc(col->items, cap * sizeof *items);
@@ -678,7 +684,7 @@ static void handle_retrieve(call *c)
     const bkes_pb_retrieve_request *r = (const bkes_pb_retrieve_request *)decode(
         c, &tech__gklijs__bkes__api__retrieve_request__descriptor);
     if (!r || !key_ok(c, r->key)) return;
-    collector col = {0};
+    collector col = {.per_event = 32, .limit = BKES_RETRIEVE_MAX};
     buf_init(&col.values, BKES_RETRIEVE_MAX);
     status st = store_read(c->srv->st, (store_bytes){r->key.data, r->key.len}, 0, collect, &col);
     if (st == ST_LIMIT) {
@@ -728,10 +734,11 @@ static void handle_retrieve_from(call *c)
     const bkes_pb_retrieve_from_request *r = (const bkes_pb_retrieve_from_request *)decode(
         c, &tech__gklijs__bkes__api__retrieve_from_request__descriptor);
     if (!r || !key_ok(c, r->key)) return;
-    collector col = {0};
-    /* One event of the largest size always fits after a page that is just under the limit. */
+    /* Pages stop once past BKES_PAGE_BYTES, so one more event of the largest size always fits. */
+    collector col = {.per_event = 32 + r->key.len,
+                     .limit = BKES_PAGE_BYTES + STORE_VALUE_MAX + 32 + STORE_KEY_MAX,
+                     .page_bytes = BKES_PAGE_BYTES};
     buf_init(&col.values, BKES_PAGE_BYTES + STORE_VALUE_MAX);
-    col.page_bytes = BKES_PAGE_BYTES;
     status st = store_read(c->srv->st, (store_bytes){r->key.data, r->key.len}, r->from_order,
                            collect, &col);
     if (st == ST_LIMIT && col.more) st = ST_OK;

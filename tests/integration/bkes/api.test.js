@@ -308,3 +308,22 @@ test('a store failure is a SERVER error with a cause: the 65th Subscribe hits th
   }
   assert.equal(first.reply, 'event');
 });
+
+test('RetrieveFrom pages stay bounded for many empty values under a long key', async () => {
+  const key = Buffer.alloc(1024, 0x6d);
+  const empties = Array.from({ length: 1024 }, () => Buffer.alloc(0));
+  await call(c, 'AddBatch', { key, order: 0, values: empties });
+  await call(c, 'AddBatch', { key, order: 1024, values: empties });
+  let from = 0;
+  let pages = 0;
+  for (;;) {
+    const r = await call(c, 'RetrieveFrom', { key, from_order: from });
+    assert.ok(r.success.events.length > 0);
+    assert.equal(r.success.events[0].order, from);
+    from += r.success.events.length;
+    pages++;
+    if (!r.success.more) break;
+  }
+  assert.equal(from, 2048);
+  assert.ok(pages >= 2, 'the reply was cut into pages');
+});
