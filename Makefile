@@ -25,6 +25,7 @@ $(SANITIZE)/CMakeCache.txt:
 	cmake -S . -B $(SANITIZE) -DCMAKE_BUILD_TYPE=Debug -DSANITIZE=ON
 
 test: build node-deps $(SANITIZE)/CMakeCache.txt
+	@./scripts/build-web.sh
 	cmake --build $(SANITIZE) -j$(JOBS)
 	ctest --test-dir $(SANITIZE) --output-on-failure -j$(JOBS)
 
