@@ -39,9 +39,12 @@ static const char *bin_dir(void)
     return d && *d ? d : "build/bin";
 }
 
-/* Starts bkes on a free loopback port over `dir`; reads its log until it tells the port. */
-static status server_start(server *srv, const char *dir)
+/* Starts bkes on loopback port `want` (0: a free one) over `dir`; reads its log until it tells
+ * the port. */
+static status server_start_on(server *srv, const char *dir, int want)
 {
+    char listen[64];
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", want);
     int fds[2];
     if (pipe(fds) != 0) return status_set(ST_IO, "pipe failed");
     char exe[700];
@@ -52,8 +55,7 @@ static status server_start(server *srv, const char *dir)
         dup2(fds[1], 2);
         close(fds[0]);
         close(fds[1]);
-        execl(exe, "bkes", "--listen", "127.0.0.1:0", "--data", dir, "--log-level", "info",
-              (char *)NULL);
+        execl(exe, "bkes", "--listen", listen, "--data", dir, "--log-level", "info", (char *)NULL);
         _exit(127);
     }
     close(fds[1]);
@@ -80,6 +82,11 @@ static status server_start(server *srv, const char *dir)
     srv->port = port;
     snprintf(srv->dir, sizeof srv->dir, "%s", dir);
     return ST_OK;
+}
+
+static status server_start(server *srv, const char *dir)
+{
+    return server_start_on(srv, dir, 0);
 }
 
 /* SIGTERM and wait; the exit status must be 0 (graceful, and no leak under LeakSanitizer). */
@@ -189,6 +196,51 @@ static void server_errors_map_to_statuses(void **state)
     server_stop(&fx->srv);
 }
 
+static void subscription_survives_a_server_restart(void **state)
+{
+    fixture *fx = *state;
+    store *s = NULL;
+    assert_int_equal(open_fresh(&s, fx), ST_OK);
+    collector c;
+    collector_init(&c);
+    store_subscription *sub = NULL;
+    assert_int_equal(store_subscribe(s, 1, collector_cb, &c, &sub), ST_OK);
+    append_one(s, "k", 0, "before-0");
+    append_one(s, "k", 1, "before-1");
+    assert_true(collector_wait(&c, 2));
+    /* Same data, same port: the client's stream breaks and resumes from position 3. */
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s", fx->srv.dir);
+    int port = fx->srv.port;
+    server_stop(&fx->srv);
+    status st = ST_UNAVAILABLE;
+    for (int i = 0; i < 50 && st != ST_OK; i++) {
+        st = server_start_on(&fx->srv, dir, port);
+        if (st != ST_OK) usleep(100000);
+    }
+    assert_int_equal(st, ST_OK);
+    uint64_t pos = 0;
+    for (int i = 0; i < 100; i++) { /* the channel reconnects on its own */
+        store_bytes v = tb("after-2");
+        uint32_t cur = 0;
+        store_appended a;
+        if (store_append(s, tb("k"), 2, &v, 1, &a, &cur) == ST_OK) {
+            pos = a.first_position;
+            break;
+        }
+        usleep(100000);
+    }
+    assert_int_equal(pos, 3);
+    assert_true(collector_wait(&c, 3));
+    assert_int_equal(collector_count(&c), 3);
+    assert_int_equal(c.events[2].position, 3);
+    assert_string_equal(c.events[2].value, "after-2");
+    store_subscription_close(sub);
+    collector_free(&c);
+    store_close(s);
+    server_stop(&fx->srv);
+}
+
 int main(void)
 {
     fixture fx = {.root = temp_dir_new("store-bkes")};
@@ -200,6 +252,7 @@ int main(void)
         cmocka_unit_test(keys_render_as_lossy_utf8),
         cmocka_unit_test(unreachable_server_is_unavailable),
         cmocka_unit_test_prestate(server_errors_map_to_statuses, &fx),
+        cmocka_unit_test_prestate(subscription_survives_a_server_restart, &fx),
     };
     failed += cmocka_run_group_tests_name("bkes adapter", tests, NULL, NULL);
     server_stop(&fx.srv);
