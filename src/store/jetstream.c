@@ -23,7 +23,8 @@
  * (the indexer) that starts after the last indexed sequence; reads and counts come from it. An
  * append writes its own events into the index before it answers (right behind the key's earlier
  * events, which the expectation proved are there), so a writer reads its own writes. Another
- * instance's writes reach this index a moment later (one push delivery).
+ * instance's writes reach this index a moment later (one push delivery). A subscription delivers
+ * an event only once the index holds it, so a subscriber can read what it was told about.
  *
  * Threads: appends run on a pool of worker threads (BANK_NATS_APPEND_WORKERS, default 4) fed by a
  * bounded queue (1024 appends, 256 MiB); store_append_async waits for room when it is full, except
@@ -783,6 +784,11 @@ static void on_sub_msg(natsConnection *nc, natsSubscription *ns, natsMsg *msg, v
         }
         order = o;
     }
+    /* An event a subscriber sees is readable through this store: let the index reach it first
+     * (it usually has; both are pushed by the same server). */
+    if (wait_indexed(s, seq, s->append_timeout_ms) != ST_OK)
+        LOG_WARN(MOD, "%s: delivering %" PRIu64 " before the index has it: %s", s->stream, seq,
+                 status_message());
     store_event e = {
         .position = seq,
         .key = {key, key_len},

@@ -182,6 +182,64 @@ static void stale_index_catches_up(void **state)
     store_close(b);
 }
 
+/* A subscriber of one instance can read every event it is told about, even when another
+ * instance wrote it a moment ago. */
+typedef struct reader_check {
+    store *s;
+    pthread_mutex_t mu;
+    int seen, readable;
+} reader_check;
+
+static status find_position(void *ctx, const store_event *e)
+{
+    uint64_t *want = ctx;
+    if (e->position == *want) *want = 0;
+    return ST_OK;
+}
+
+static status check_readable(void *ctx, const store_event *e)
+{
+    reader_check *rc = ctx;
+    uint64_t want = e->position;
+    status st = store_read(rc->s, e->key, e->order, find_position, &want);
+    pthread_mutex_lock(&rc->mu);
+    rc->seen++;
+    rc->readable += st == ST_OK && want == 0;
+    pthread_mutex_unlock(&rc->mu);
+    return ST_OK;
+}
+
+static void subscriber_reads_what_it_is_told(void **state)
+{
+    (void)state;
+    char name[32];
+    new_name(name, sizeof name, "told");
+    store *a = open_named(name, "told-a");
+    store *b = open_named(name, "told-b");
+    reader_check rc = {.s = a, .mu = PTHREAD_MUTEX_INITIALIZER};
+    store_subscription *sub = NULL;
+    assert_int_equal(store_subscribe(a, 1, check_readable, &rc, &sub), ST_OK);
+    enum { N = 200 };
+    for (int i = 0; i < N; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "k%d", i % 7);
+        append_one(b, key, (uint32_t)(i / 7), "from b");
+    }
+    int64_t deadline = clock_mono_ms() + 30000;
+    for (;;) {
+        pthread_mutex_lock(&rc.mu);
+        int seen = rc.seen;
+        pthread_mutex_unlock(&rc.mu);
+        if (seen >= N || clock_mono_ms() > deadline) break;
+        clock_sleep_ms(5);
+    }
+    store_subscription_close(sub);
+    assert_int_equal(rc.seen, N);
+    assert_int_equal(rc.readable, N);
+    store_close(a);
+    store_close(b);
+}
+
 /* ---- retries ---- */
 
 /* With every first acknowledgement dropped (as a timeout would), the adapter publishes again with
@@ -485,6 +543,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(two_instances_exactly_one_wins_each_order),
         cmocka_unit_test(stale_index_catches_up),
+        cmocka_unit_test(subscriber_reads_what_it_is_told),
         cmocka_unit_test(retried_publish_is_not_stored_twice),
         cmocka_unit_test(server_dedups_same_msg_id_before_checking_expectation),
         cmocka_unit_test(index_rebuilds_from_the_stream),
