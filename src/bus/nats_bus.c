@@ -313,6 +313,17 @@ static status nats_request(bus *base, const char *subject, const message *reques
 
 /* ---- serving ---- */
 
+/* Sends an empty message with a Bank-Error header to `subject`. */
+static natsStatus send_error(natsConnection *nc, const char *subject, const char *why)
+{
+    natsMsg *m = NULL;
+    natsStatus ns = natsMsg_Create(&m, subject, NULL, NULL, 0);
+    if (ns == NATS_OK) ns = natsMsgHeader_Set(m, HDR_ERROR, why);
+    if (ns == NATS_OK) ns = natsConnection_PublishMsg(nc, m);
+    natsMsg_Destroy(m);
+    return ns;
+}
+
 static void nats_answer(bus_reply *base, const message *answer)
 {
     nats_reply *r = (nats_reply *)base;
@@ -322,15 +333,20 @@ static void nats_answer(bus_reply *base, const message *answer)
         natsStatus ns = NATS_OK;
         if (st == ST_OK) {
             ns = natsConnection_Publish(r->core->nc, r->reply_subject, data.data, (int)data.len);
+            if (ns == NATS_MAX_PAYLOAD) {
+                /* Tell the requester rather than letting it wait for its deadline. */
+                char why[160];
+                snprintf(
+                    why, sizeof why,
+                    "the answer of %zu bytes is larger than the server's max_payload of %" PRId64,
+                    data.len, natsConnection_GetMaxPayload(r->core->nc));
+                LOG_ERROR(MOD, "%s", why);
+                ns = send_error(r->core->nc, r->reply_subject, why);
+            }
             buf_free(&data);
         } else {
-            /* Tell the requester rather than letting it wait for its deadline. */
-            natsMsg *m = NULL;
-            ns = natsMsg_Create(&m, r->reply_subject, NULL, NULL, 0);
-            if (ns == NATS_OK) ns = natsMsgHeader_Set(m, HDR_ERROR, "the answer cannot be encoded");
-            if (ns == NATS_OK) ns = natsConnection_PublishMsg(r->core->nc, m);
-            natsMsg_Destroy(m);
             LOG_ERROR(MOD, "cannot encode an answer: %s", status_message());
+            ns = send_error(r->core->nc, r->reply_subject, "the answer cannot be encoded");
         }
         if (ns != NATS_OK && ns != NATS_CONNECTION_CLOSED)
             LOG_WARN(MOD, "cannot send an answer: %s", natsStatus_GetText(ns));
@@ -342,12 +358,7 @@ static void nats_answer(bus_reply *base, const message *answer)
 
 static void refuse(nats_bus *b, const char *reply_subject, const char *why)
 {
-    if (reply_subject == NULL) return;
-    natsMsg *m = NULL;
-    natsStatus ns = natsMsg_Create(&m, reply_subject, NULL, NULL, 0);
-    if (ns == NATS_OK) ns = natsMsgHeader_Set(m, HDR_ERROR, why);
-    if (ns == NATS_OK) ns = natsConnection_PublishMsg(b->core->nc, m);
-    natsMsg_Destroy(m);
+    if (reply_subject != NULL) send_error(b->core->nc, reply_subject, why);
 }
 
 static bool sub_enter(nats_sub *s)

@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -300,6 +301,42 @@ static void unencodable_answer_is_an_error(void **state)
     bus_close(b);
 }
 
+/* An answer larger than the server's max_payload (2 MB in the test server) reaches the requester
+ * as ST_INVALID at once, not as a timeout. */
+static void big_answer(void *ctx, const message *req, bus_reply *reply)
+{
+    (void)ctx;
+    size_t len = 3u << 20;
+    char *json = malloc(len + 1);
+    assert_non_null(json);
+    memset(json, ' ', len);
+    json[0] = '[';
+    json[len - 1] = ']';
+    json[len] = '\0';
+    message answer = {.type = MSG_QUERY_SUCCEEDED};
+    answer.u.query_succeeded.id = req->u.find_user.id;
+    answer.u.query_succeeded.query_name = MSG_FIND_USER_QUERY;
+    answer.u.query_succeeded.query_result = json;
+    bus_answer(reply, &answer);
+    free(json);
+}
+
+static void answer_over_max_payload_is_an_error(void **state)
+{
+    (void)state;
+    bus *b = open_bus();
+    bus_subscription *s = NULL;
+    assert_int_equal(bus_serve(b, "bank.test.big", "g", big_answer, NULL, &s), ST_OK);
+    waiter w;
+    waiter_init(&w);
+    message q = find_user("big");
+    assert_int_equal(bus_request(b, "bank.test.big", &q, 20000, on_reply, &w), ST_OK);
+    assert_true(wait_calls(&w, 1));
+    assert_int_equal(w.st, ST_INVALID);
+    bus_unsubscribe(s);
+    bus_close(b);
+}
+
 static void close_answers_pending_requests(void **state)
 {
     (void)state;
@@ -403,6 +440,7 @@ int main(void)
         cmocka_unit_test(publish_fans_out_to_every_subscriber),
         cmocka_unit_test(undecodable_request_is_refused),
         cmocka_unit_test(unencodable_answer_is_an_error),
+        cmocka_unit_test(answer_over_max_payload_is_an_error),
         cmocka_unit_test(close_answers_pending_requests),
         cmocka_unit_test(bad_urls_and_no_server),
         cmocka_unit_test(figures),
