@@ -61,3 +61,19 @@ test('GraphiQL loads without any outside request and runs a query', async () => 
   await page.screenshot({ path: path.join(require('node:os').tmpdir(), 'ide.png') });
   await page.close();
 });
+
+test('GraphiQL runs a subscription over /ws (graphql-ws) from the browser', async () => {
+  const page = await browser.newPage();
+  const sockets = [];
+  page.on('websocket', (ws) => sockets.push(ws.url()));
+  await page.goto(`${srv.url}/ide?query=${encodeURIComponent('subscription { ticks(n: 3) }')}`);
+  await page.waitForSelector('.graphiql-container', { timeout: 30000 });
+  await page.click('.graphiql-execute-button');
+  await page.waitForFunction(
+    () => /"ticks": 3/.test((document.querySelector('.result-window') || {}).textContent || ''),
+    null,
+    { timeout: 30000 },
+  );
+  assert.ok(sockets.includes(`${srv.wsUrl}/ws`), `sockets: ${sockets}`);
+  await page.close();
+});
