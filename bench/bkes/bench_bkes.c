@@ -240,8 +240,8 @@ int main(int argc, char **argv)
     printf(
         "bench_bkes: %lld s per run, %lld-byte events, durable appends (acknowledged = fsynced)\n",
         (long long)seconds, (long long)value_bytes);
-    printf("%-8s | %12s %9s %9s | %12s %9s %9s | %8s\n", "writers", "gRPC ev/s", "p50 us", "p99 us",
-           "in-proc ev/s", "p50 us", "p99 us", "gRPC/in");
+    printf("%-8s | %12s %9s %9s | %12s %9s %9s | %s\n", "writers", "gRPC ev/s", "p50 us", "p99 us",
+           "in-proc ev/s", "p50 us", "p99 us", "gRPC / in-process");
     const int counts[] = {64, 16, 1};
     for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
         char tag[32];
@@ -249,9 +249,11 @@ int main(int argc, char **argv)
         result g = measure(remote, counts[i], (double)seconds, (size_t)value_bytes, tag);
         snprintf(tag, sizeof tag, "l%d", counts[i]);
         result l = measure(local, counts[i], (double)seconds, (size_t)value_bytes, tag);
-        printf("%-8d | %12.0f %9.0f %9.0f | %12.0f %9.0f %9.0f | %7.2fx\n", counts[i], g.per_s,
-               g.p50_us, g.p99_us, l.per_s, l.p50_us, l.p99_us,
-               l.per_s > 0 ? g.per_s / l.per_s : 0);
+        printf(
+            "%-8d | %12.0f %9.0f %9.0f | %12.0f %9.0f %9.0f | ev/s %.2fx, p50 %.1fx, p99 %.1fx\n",
+            counts[i], g.per_s, g.p50_us, g.p99_us, l.per_s, l.p50_us, l.p99_us,
+            l.per_s > 0 ? g.per_s / l.per_s : 0, l.p50_us > 0 ? g.p50_us / l.p50_us : 0,
+            l.p99_us > 0 ? g.p99_us / l.p99_us : 0);
         if (g.errors || l.errors)
             printf("         (errors: gRPC %llu, in-process %llu)\n", (unsigned long long)g.errors,
                    (unsigned long long)l.errors);
