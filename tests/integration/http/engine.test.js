@@ -71,13 +71,13 @@ test('graphql-ws: subscriptions, queries, mutations and errors', async () => {
   // Fan-out: several subscriptions on one socket receive a published event, then complete.
   const got = [[], [], []];
   const stops = got.map((arr) => c.subscribe({ query: 'subscription { events { seq text } }' }, { next: (v) => arr.push(v), error: () => {}, complete: () => {} }));
-  for (let t = 0; t < 100 && (await metric(srv.url, 'graphql_subscriptions_active')) !== 3; t++) await sleep(10);
+  for (let t = 0; t < 1000 && (await metric(srv.url, 'graphql_subscriptions_active')) !== 3; t++) await sleep(10);
   const r = await gqlPost('mutation { publish(text: "hello") }');
   assert.strictEqual(r.data.publish, 3);
-  for (let t = 0; t < 100 && got.some((a) => !a.length); t++) await sleep(10);
+  for (let t = 0; t < 1000 && got.some((a) => !a.length); t++) await sleep(10);
   for (const a of got) assert.strictEqual(a[0].data.events.text, 'hello');
   stops.forEach((s) => s());
-  for (let t = 0; t < 100 && (await metric(srv.url, 'graphql_subscriptions_active')) !== 0; t++) await sleep(10);
+  for (let t = 0; t < 1000 && (await metric(srv.url, 'graphql_subscriptions_active')) !== 0; t++) await sleep(10);
   assert.strictEqual(await metric(srv.url, 'graphql_subscriptions_active'), 0);
   await c.dispose();
 });

@@ -44,10 +44,10 @@ test('subscriptions-transport-ws client: subscription, query and mutation', asyn
 test('subscriptions-transport-ws client: unsubscribe sends stop', async () => {
   const sc = new SubscriptionClient(srv.wsUrl + '/ws', { reconnect: false }, WebSocket);
   const sub = sc.request({ query: 'subscription { events }' }).subscribe({ next: () => {} });
-  for (let t = 0; t < 100 && (await metric(srv.url, 'graphql_subscriptions_active')) !== 1; t++) await sleep(10);
+  for (let t = 0; t < 1000 && (await metric(srv.url, 'graphql_subscriptions_active')) !== 1; t++) await sleep(10);
   assert.strictEqual(await metric(srv.url, 'graphql_subscriptions_active'), 1);
   sub.unsubscribe();
-  for (let t = 0; t < 100 && (await metric(srv.url, 'graphql_subscriptions_active')) !== 0; t++) await sleep(10);
+  for (let t = 0; t < 1000 && (await metric(srv.url, 'graphql_subscriptions_active')) !== 0; t++) await sleep(10);
   assert.strictEqual(await metric(srv.url, 'graphql_subscriptions_active'), 0);
   sc.close();
 });
@@ -125,7 +125,8 @@ test('start answers data then complete; a query error gives error; a duplicate i
   assert.match(e.payload.message, /Cannot query field "nope"/);
   c.send({ id: '3', type: 'start', payload: { query: 'subscription { events }' } });
   c.send({ id: '3', type: 'start', payload: { query: '{ hello }' } }); // ignored
-  await sleep(50);
+  for (let t = 0; t < 1000 && (await metric(srv.url, 'graphql_subscriptions_active')) < 1; t++)
+    await sleep(10);
   await fetch(srv.url + '/api', {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
