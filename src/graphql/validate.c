@@ -364,13 +364,11 @@ static void check_operation_variables(validator *v, const ast_operation *op)
             char err[400];
             bool missing = false;
             gql_loc where = d->default_value->loc;
-            ((ast_type *)n)->def = (gql_typedef *)t;
             json_t *c = gql_coerce_literal(v->s, d->type, d->default_value, NULL, err, sizeof err,
                                            &missing, &where);
             if (!c) verr(v, &where, 1, "%s", err);
             json_decref(c);
         }
-        if (t) ((ast_type *)n)->def = (gql_typedef *)t;
         check_directives(v, d->directives, DL_VARIABLE_DEFINITION);
     }
     usages u = {0};
