@@ -44,6 +44,14 @@ typedef struct result {
     uint64_t errors;
 } result;
 
+/* What several measurements of one case add up to. */
+typedef struct samples {
+    int64_t *lat;
+    size_t n;
+    uint64_t done, errors;
+    int64_t ns;
+} samples;
+
 static void issue(writer *w);
 
 static void on_appended(void *ctx, status st, const store_appended *a, uint32_t current)
@@ -84,8 +92,10 @@ static int cmp_i64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* `writers` closed-loop writers for `seconds` on `st`; keys are unique per run (`tag`). */
-static result measure(store *st, int writers, double seconds, size_t value_bytes, const char *tag)
+/* `writers` closed-loop writers for `seconds` on `st`, added to `acc`; keys are unique per
+ * call (`tag`). */
+static void measure(store *st, int writers, double seconds, size_t value_bytes, const char *tag,
+                    samples *acc)
 {
     run r = {.st = st, .n = writers};
     char *value = malloc(value_bytes);
@@ -105,21 +115,29 @@ static result measure(store *st, int writers, double seconds, size_t value_bytes
     atomic_store(&r.stop, true);
     while (atomic_load(&r.outstanding) > 0) /* the last appends count, and their time too */
         clock_sleep_ms(1);
-    uint64_t done = atomic_load(&r.done);
-    int64_t t2 = clock_mono_ns();
+    acc->ns += clock_mono_ns() - t0;
+    acc->done += atomic_load(&r.done);
+    acc->errors += atomic_load(&r.errors);
     size_t n = atomic_load(&r.n_lat);
     if (n > SAMPLES_MAX) n = SAMPLES_MAX;
-    qsort(r.lat, n, sizeof *r.lat, cmp_i64);
-    result res = {
-        .per_s = (double)done / ((double)(t2 - t0) / 1e9),
-        .p50_us = n ? (double)r.lat[n / 2] / 1e3 : 0,
-        .p99_us = n ? (double)r.lat[(size_t)((double)n * 0.99)] / 1e3 : 0,
-        .errors = atomic_load(&r.errors),
-    };
+    if (acc->n + n > SAMPLES_MAX) n = SAMPLES_MAX - acc->n;
+    memcpy(acc->lat + acc->n, r.lat, n * sizeof *r.lat);
+    acc->n += n;
     free(r.lat);
     free(r.w);
     free(value);
-    return res;
+}
+
+static result summarize(samples *acc)
+{
+    qsort(acc->lat, acc->n, sizeof *acc->lat, cmp_i64);
+    size_t n = acc->n;
+    return (result){
+        .per_s = acc->ns ? (double)acc->done / ((double)acc->ns / 1e9) : 0,
+        .p50_us = n ? (double)acc->lat[n / 2] / 1e3 : 0,
+        .p99_us = n ? (double)acc->lat[(size_t)((double)n * 0.99)] / 1e3 : 0,
+        .errors = acc->errors,
+    };
 }
 
 static long rss_kib(pid_t pid)
@@ -172,6 +190,7 @@ int main(int argc, char **argv)
     const char *connect = NULL;
     const char *dir = NULL;
     int64_t seconds = 3;
+    int64_t rounds = 3;
     int64_t value_bytes = 200;
     const config_option opts[] = {
         {"--bkes", NULL, CONFIG_STRING, &exe, "PATH", "bkes binary (default: next to this one)", 0,
@@ -180,7 +199,9 @@ int main(int argc, char **argv)
          "use a running bkes instead of starting one (no RSS figure)", 0, 0},
         {"--dir", NULL, CONFIG_STRING, &dir, "DIR", "scratch directory (default: a new /tmp dir)",
          0, 0},
-        {"--seconds", NULL, CONFIG_INT, &seconds, "N", "seconds per measurement", 1, 600},
+        {"--seconds", NULL, CONFIG_INT, &seconds, "N", "seconds per case and side", 1, 600},
+        {"--rounds", NULL, CONFIG_INT, &rounds, "N",
+         "slices per case, gRPC and in-process alternating (evens out a noisy machine)", 1, 100},
         {"--value-bytes", NULL, CONFIG_INT, &value_bytes, "N", "bytes per event", 1, 1 << 20},
     };
     int n_pos = 0;
@@ -234,21 +255,32 @@ int main(int argc, char **argv)
         return 1;
     }
     /* Warm up the connection and the files. */
-    (void)measure(remote, 4, 0.5, (size_t)value_bytes, "warm-r");
-    (void)measure(local, 4, 0.5, (size_t)value_bytes, "warm-l");
+    samples warm = {.lat = malloc(SAMPLES_MAX * sizeof(int64_t))};
+    measure(remote, 4, 0.5, (size_t)value_bytes, "warm-r", &warm);
+    warm.n = 0;
+    measure(local, 4, 0.5, (size_t)value_bytes, "warm-l", &warm);
+    free(warm.lat);
 
-    printf(
-        "bench_bkes: %lld s per run, %lld-byte events, durable appends (acknowledged = fsynced)\n",
-        (long long)seconds, (long long)value_bytes);
+    printf("bench_bkes: %lld s per case and side in %lld alternating slices, %lld-byte events, "
+           "durable appends (acknowledged = fsynced)\n",
+           (long long)seconds, (long long)rounds, (long long)value_bytes);
     printf("%-8s | %12s %9s %9s | %12s %9s %9s | %s\n", "writers", "gRPC ev/s", "p50 us", "p99 us",
            "in-proc ev/s", "p50 us", "p99 us", "gRPC / in-process");
     const int counts[] = {64, 16, 1};
     for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
-        char tag[32];
-        snprintf(tag, sizeof tag, "r%d", counts[i]);
-        result g = measure(remote, counts[i], (double)seconds, (size_t)value_bytes, tag);
-        snprintf(tag, sizeof tag, "l%d", counts[i]);
-        result l = measure(local, counts[i], (double)seconds, (size_t)value_bytes, tag);
+        samples gs = {.lat = malloc(SAMPLES_MAX * sizeof(int64_t))};
+        samples ls = {.lat = malloc(SAMPLES_MAX * sizeof(int64_t))};
+        double slice = (double)seconds / (double)rounds;
+        for (int64_t k = 0; k < rounds; k++) {
+            char tag[32];
+            snprintf(tag, sizeof tag, "r%d-%lld", counts[i], (long long)k);
+            measure(remote, counts[i], slice, (size_t)value_bytes, tag, &gs);
+            snprintf(tag, sizeof tag, "l%d-%lld", counts[i], (long long)k);
+            measure(local, counts[i], slice, (size_t)value_bytes, tag, &ls);
+        }
+        result g = summarize(&gs), l = summarize(&ls);
+        free(gs.lat);
+        free(ls.lat);
         printf(
             "%-8d | %12.0f %9.0f %9.0f | %12.0f %9.0f %9.0f | ev/s %.2fx, p50 %.1fx, p99 %.1fx\n",
             counts[i], g.per_s, g.p50_us, g.p99_us, l.per_s, l.p50_us, l.p99_us,
