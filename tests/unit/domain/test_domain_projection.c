@@ -45,7 +45,7 @@ static message money(msg_type type, const char *iban, int64_t amount, const uuid
         MSG_SET(m.u.money_returned.iban, iban);
         m.u.money_returned.amount = amount;
         m.u.money_returned.id = *id;
-        MSG_SET(m.u.money_returned.reason, reason);
+        MSG_SET(m.u.money_returned.reason, reason ? reason : "");
         break;
     }
     return m;
