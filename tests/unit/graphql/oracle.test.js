@@ -217,14 +217,16 @@ const cases = [
   ['kinds', 'mutation { add(name: "z") { __typename name pet { __typename } } }'],
 ];
 
-function run(schemaName, query, variables, opName) {
+function run(schemaName, query, variables, opName, asyncMode) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gql-'));
   const qfile = path.join(dir, 'q.graphql');
   fs.writeFileSync(qfile, query);
   const root = schemaName === 'kinds' ? kindsRoot : bankRoot;
   try {
     const out = execFileSync(bin, [files[schemaName], qfile, variables ? JSON.stringify(variables) : '',
-      JSON.stringify(root), opName || ''], { encoding: 'utf8' });
+      JSON.stringify(root), opName || ''], {
+      encoding: 'utf8', env: { ...process.env, GQL_ASYNC: asyncMode ? '1' : '0' },
+    });
     return JSON.parse(out);
   } finally {
     fs.rmSync(dir, { recursive: true });
@@ -239,14 +241,21 @@ function normErrors(errors) {
   })).sort();
 }
 
-for (const [schemaName, query, variables, opName] of cases) {
-  test(`${schemaName}: ${query}${variables ? ' ' + JSON.stringify(variables) : ''}${opName ? ' op ' + opName : ''}`, () => {
-    const ourResult = run(schemaName, query, variables, opName);
-    const expected = JSON.parse(JSON.stringify(graphqlSync({
-      schema: built[schemaName], source: query, rootValue: schemaName === 'kinds' ? kindsRoot : bankRoot,
-      variableValues: variables, operationName: opName,
-    })));
-    assert.deepStrictEqual(normErrors(ourResult.errors), normErrors(expected.errors));
-    assert.deepStrictEqual(ourResult.data, expected.data);
-  });
+// Each document runs twice: with plain values, and with every field answering through a pending
+// handle resolved in last-in first-out order (the asynchronous path must give the same response).
+for (const asyncMode of [false, true]) {
+  for (const [schemaName, query, variables, opName] of cases) {
+    const name = `${asyncMode ? 'async ' : ''}${schemaName}: ${query}${variables ? ' ' + JSON.stringify(variables) : ''}${opName ? ' op ' + opName : ''}`;
+    test(name, () => {
+      const ourResult = run(schemaName, query, variables, opName, asyncMode);
+      const expected = JSON.parse(JSON.stringify(graphqlSync({
+        schema: built[schemaName], source: query, rootValue: schemaName === 'kinds' ? kindsRoot : bankRoot,
+        variableValues: variables, operationName: opName,
+      })));
+      assert.deepStrictEqual(normErrors(ourResult.errors), normErrors(expected.errors));
+      assert.deepStrictEqual(ourResult.data, expected.data);
+      // key order matters to clients reading the response: it follows the query
+      assert.strictEqual(JSON.stringify(ourResult.data), JSON.stringify(expected.data));
+    });
+  }
 }
