@@ -585,6 +585,14 @@ static void password_job(op *o, op_step next)
     bank_api *api = o->api;
     o->next = next;
     pthread_mutex_lock(&api->mu);
+    if (api->stopping) { /* the password threads are gone: fail the step now */
+        pthread_mutex_unlock(&api->mu);
+        o->hash[0] = '\0';
+        o->password_ok = false;
+        explicit_bzero(o->password, sizeof o->password);
+        next(o);
+        return;
+    }
     o->next_in_queue = NULL;
     if (api->pw_tail)
         api->pw_tail->next_in_queue = o;
