@@ -26,10 +26,11 @@
  * instance's writes reach this index a moment later (one push delivery). A subscription delivers
  * an event only once the index holds it, so a subscriber can read what it was told about.
  *
- * Threads: appends run on a pool of worker threads (BANK_NATS_APPEND_WORKERS, default 4) fed by a
- * bounded queue (1024 appends, 256 MiB); store_append_async waits for room when it is full, except
- * when called from an append callback. The indexer and each subscription run on libnats delivery
- * threads. */
+ * Threads: appends run on a pool of worker threads (BANK_NATS_APPEND_WORKERS, default 4), each
+ * with its own queue; the appends of one key always go to the same worker, so they are applied in
+ * the order they were submitted. The queues are bounded together (1024 appends, 256 MiB);
+ * store_append_async waits for room when it is full, except when called from an append callback.
+ * The indexer and each subscription run on libnats delivery threads. */
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -68,6 +69,15 @@ typedef struct js_job {
 } js_job;
 
 typedef struct js_store js_store;
+
+/* One append worker and its queue. Appends to one key always go to the same lane, so they run in
+ * the order they were submitted (a caller may pipeline orders 0, 1, 2... of a key). */
+typedef struct js_lane {
+    js_store *s;
+    pthread_t thread;
+    pthread_cond_t cv;
+    js_job *head, *tail;
+} js_lane;
 
 typedef struct js_sub {
     store_subscription base;
@@ -114,11 +124,10 @@ struct js_store {
     bool indexer_complete;
 
     /* Append queue. */
-    pthread_cond_t job_cv, space_cv;
-    js_job *head, *tail;
-    size_t queued, queued_bytes;
+    pthread_cond_t space_cv;
+    size_t queued, queued_bytes; /* over all lanes */
     bool closing;
-    pthread_t workers[WORKERS_MAX];
+    js_lane lanes[WORKERS_MAX];
     int n_workers;
 
     js_sub *subs; /* open subscriptions, closed by store close */
@@ -634,19 +643,20 @@ static void run_job(js_store *s, js_job *job)
 
 static void *worker_main(void *arg)
 {
-    js_store *s = arg;
+    js_lane *lane = arg;
+    js_store *s = lane->s;
     on_worker = true;
     for (;;) {
         pthread_mutex_lock(&s->mu);
-        while (s->head == NULL && !s->closing)
-            pthread_cond_wait(&s->job_cv, &s->mu);
-        js_job *job = s->head;
+        while (lane->head == NULL && !s->closing)
+            pthread_cond_wait(&lane->cv, &s->mu);
+        js_job *job = lane->head;
         if (job == NULL) {
             pthread_mutex_unlock(&s->mu);
             return NULL;
         }
-        s->head = job->next;
-        if (s->head == NULL) s->tail = NULL;
+        lane->head = job->next;
+        if (lane->head == NULL) lane->tail = NULL;
         s->queued--;
         s->queued_bytes -= job->bytes;
         pthread_cond_broadcast(&s->space_cv);
@@ -692,14 +702,19 @@ static status js_append_async(store *base, store_bytes key, uint32_t expected_or
         free(job);
         return status_set(ST_CLOSED, "the store is closing");
     }
-    if (s->tail)
-        s->tail->next = job;
+    /* FNV-1a of the key picks the lane. */
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < key.len; i++)
+        h = (h ^ ((const unsigned char *)key.data)[i]) * 16777619u;
+    js_lane *lane = &s->lanes[h % (uint32_t)s->n_workers];
+    if (lane->tail)
+        lane->tail->next = job;
     else
-        s->head = job;
-    s->tail = job;
+        lane->head = job;
+    lane->tail = job;
     s->queued++;
     s->queued_bytes += total;
-    pthread_cond_signal(&s->job_cv);
+    pthread_cond_signal(&lane->cv);
     pthread_mutex_unlock(&s->mu);
     return ST_OK;
 }
@@ -898,11 +913,14 @@ static void js_close(store *base)
     if (s == NULL) return;
     pthread_mutex_lock(&s->mu);
     s->closing = true;
-    pthread_cond_broadcast(&s->job_cv);
+    for (int i = 0; i < s->n_workers; i++)
+        pthread_cond_broadcast(&s->lanes[i].cv);
     pthread_cond_broadcast(&s->space_cv);
     pthread_mutex_unlock(&s->mu);
-    for (int i = 0; i < s->n_workers; i++)
-        pthread_join(s->workers[i], NULL);
+    for (int i = 0; i < s->n_workers; i++) {
+        pthread_join(s->lanes[i].thread, NULL);
+        pthread_cond_destroy(&s->lanes[i].cv);
+    }
     while (s->subs != NULL)
         js_subscription_close(&s->subs->base);
     stop_indexer(s);
@@ -910,7 +928,6 @@ static void js_close(store *base)
     if (s->nc) natsConnection_Destroy(s->nc);
     jsindex_close(s->ix);
     pthread_cond_destroy(&s->indexed_cv);
-    pthread_cond_destroy(&s->job_cv);
     pthread_cond_destroy(&s->space_cv);
     pthread_mutex_destroy(&s->mu);
     free(s);
@@ -1078,8 +1095,13 @@ static status open_store(js_store *s, const char *hosts)
     }
     int n = (int)env_int("BANK_NATS_APPEND_WORKERS", 4, 1, WORKERS_MAX);
     for (int i = 0; i < n; i++) {
-        if (pthread_create(&s->workers[i], NULL, worker_main, s) != 0)
+        js_lane *lane = &s->lanes[i];
+        lane->s = s;
+        pthread_cond_init(&lane->cv, NULL);
+        if (pthread_create(&lane->thread, NULL, worker_main, lane) != 0) {
+            pthread_cond_destroy(&lane->cv);
             return status_set(ST_IO, "cannot start an append worker thread");
+        }
         s->n_workers++;
     }
     return ST_OK;
@@ -1093,7 +1115,6 @@ status store_jetstream_open(const char *servers, const char *name, store **out)
     s->base.ops = &JS_OPS;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->indexed_cv, NULL);
-    pthread_cond_init(&s->job_cv, NULL);
     pthread_cond_init(&s->space_cv, NULL);
     char *hosts = NULL;
     status st = parse_target(s, servers ? servers : "", name, &hosts);
