@@ -4,6 +4,8 @@
  * With GQL_ASYNC=1 in the environment every field of the schema's own object types answers
  * through a pending handle instead, and the handles are resolved last-in first-out once the
  * execution is waiting: the response must be the same as the synchronous one.
+ * For a subscription, GQL_EVENTS holds a JSON array of events: each becomes the value of the
+ * subscription field and one response line is printed per event.
  * Exits 0 when a response was printed, 2 on bad usage or an unreadable schema. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +31,14 @@ static gql_result r_async(json_t *parent, json_t *args, void *context, const gql
     stack[depth].value = json_incref(v);
     depth++;
     return gql_later(p);
+}
+
+static gql_stream *the_stream;
+
+static gql_result r_stream(json_t *parent, json_t *args, void *context, const gql_info *info)
+{
+    the_stream = gql_stream_new(NULL, NULL);
+    return gql_stream_result(the_stream);
 }
 
 static void make_async(gql_schema *schema)
@@ -62,6 +72,14 @@ static char *slurp(const char *path, size_t *len)
     return data;
 }
 
+static void resolve_waiting(void)
+{
+    while (depth > 0) {
+        depth--;
+        gql_pending_resolve(stack[depth].p, stack[depth].value);
+    }
+}
+
 static void print_response(json_t *response, void *arg)
 {
     char *text = json_dumps(response, JSON_COMPACT | JSON_ENCODE_ANY);
@@ -69,6 +87,23 @@ static void print_response(json_t *response, void *arg)
     free(text);
     json_decref(response);
     *(int *)arg = 1;
+}
+
+static void print_event(json_t *response, void *arg)
+{
+    print_response(response, arg);
+    fflush(stdout);
+}
+
+static bool is_subscription(const gql_document *doc, const char *op)
+{
+    gql_operation_type t;
+    json_t *errors = NULL;
+    if (gql_operation_type_of(doc, op, &t, &errors) != ST_OK) {
+        json_decref(errors);
+        return false;
+    }
+    return t == GQL_OP_SUBSCRIPTION;
 }
 
 int main(int argc, char **argv)
@@ -90,6 +125,13 @@ int main(int argc, char **argv)
         return 2;
     }
     if (getenv("GQL_ASYNC") && !strcmp(getenv("GQL_ASYNC"), "1")) make_async(schema);
+    if (schema->roots[GQL_OP_SUBSCRIPTION])
+        for (unsigned f = 0; f < schema->roots[GQL_OP_SUBSCRIPTION]->n_fields; f++) {
+            char name[512];
+            snprintf(name, sizeof name, "%s.%s", schema->roots[GQL_OP_SUBSCRIPTION]->name,
+                     schema->roots[GQL_OP_SUBSCRIPTION]->fields[f].name);
+            gql_schema_set_resolver(schema, name, r_stream, NULL);
+        }
     json_error_t jerr;
     json_t *vars = argc > 3 && argv[3][0] ? json_loads(argv[3], 0, &jerr) : NULL;
     json_t *root = argc > 4 && argv[4][0] ? json_loads(argv[4], 0, &jerr) : NULL;
@@ -99,6 +141,26 @@ int main(int argc, char **argv)
     int printed = 0;
     if (gql_prepare(schema, query, qlen, NULL, false, &doc, &response) != ST_OK) {
         print_response(response, &printed);
+    } else if (is_subscription(doc, op)) {
+        gql_request req = {.schema = schema,
+                           .document = doc,
+                           .operation_name = op,
+                           .variables = vars,
+                           .root_value = root};
+        gql_subscriber cb = {print_event, NULL, &printed};
+        gql_subscription *sub = NULL;
+        if (gql_subscribe(&req, NULL, &cb, &sub, &response) != ST_OK) {
+            print_response(response, &printed);
+        } else {
+            json_t *events =
+                getenv("GQL_EVENTS") ? json_loads(getenv("GQL_EVENTS"), 0, &jerr) : json_array();
+            for (size_t i = 0; i < json_array_size(events); i++)
+                gql_stream_push(the_stream, json_incref(json_array_get(events, i)));
+            json_decref(events);
+            gql_stream_end(the_stream, NULL);
+            resolve_waiting();
+            printed = 1;
+        }
     } else {
         gql_request req = {.schema = schema,
                            .document = doc,
@@ -107,10 +169,7 @@ int main(int argc, char **argv)
                            .root_value = root};
         gql_execution *exec;
         gql_execute(&req, print_response, &printed, &exec);
-        while (!printed && depth > 0) {
-            depth--;
-            gql_pending_resolve(stack[depth].p, stack[depth].value);
-        }
+        resolve_waiting();
         if (!printed && exec) gql_execution_cancel(exec); /* nothing else answers later */
     }
     gql_document_free(doc);

@@ -199,7 +199,6 @@ const cases = [
   ['kinds', 'scalar X { count }'],
   ['kinds', 'extend type Root { x: Int } { count }'],
   ['kinds', 'schema { query: Root } { count }'],
-  ['bank', 'subscription ($i: String) { stream_transactions(iban: $i, min_amount: 1, direction: DEBIT) { id iban direction } }'],
   // more execution
   ['kinds', '{ people { name score born tags friends { id } } }'],
   ['kinds', 'query ($f: Filter) { people(filter: $f) { name } }', { f: { nested: { flag: true, deep: [[1, null], null] } } }],
@@ -256,6 +255,68 @@ for (const asyncMode of [false, true]) {
       assert.deepStrictEqual(ourResult.data, expected.data);
       // key order matters to clients reading the response: it follows the query
       assert.strictEqual(JSON.stringify(ourResult.data), JSON.stringify(expected.data));
+    });
+  }
+}
+
+// Subscriptions: each event becomes the subscription field's value (graphql-js: the event is the
+// root value, so it is wrapped as { field: event }); every response must match, in order.
+const { subscribe, parse, validate } = require('graphql');
+
+const txEvents = [
+  { id: 1, iban: 'NL01', new_balance: '€1,00', changed_by: '€1,00', from_to: 'cash', descr: 'd', direction: 'CREDIT' },
+  { id: null, iban: 'NL02' },
+  { id: 3, direction: 'SIDEWAYS' },
+  { id: 2147483648 },
+  { id: 4, iban: 5, descr: true },
+];
+const subscriptionCases = [
+  ['subscription { stream_transactions { id iban new_balance changed_by from_to descr direction } }'],
+  ['subscription S($iban: String, $d: dtype) { t: stream_transactions(iban: $iban, direction: $d) { __typename ...F } } fragment F on Transaction { id direction }', { iban: 'NL01', d: 'DEBIT' }],
+  ['subscription ($min: Int!) { stream_transactions(min_amount: $min) { id } }', {}],
+  ['subscription { stream_transactions { id } other: stream_transactions { iban } }'],
+  ['subscription { stream_transactions { id @skip(if: true) iban } }'],
+  ['subscription ($i: String) { stream_transactions(iban: $i, min_amount: 1, direction: DEBIT) { id iban direction } }'],
+];
+
+async function jsSubscription(query, variables) {
+  const schema = built.bank;
+  const document = parse(query);
+  const errors = validate(schema, document);
+  if (errors.length) return [JSON.parse(JSON.stringify({ errors }))];
+  const rootValue = {
+    stream_transactions: async function* events() {
+      for (const e of txEvents) yield { stream_transactions: e };
+    },
+  };
+  const result = await subscribe({ schema, document, rootValue, variableValues: variables });
+  if (!result[Symbol.asyncIterator]) return [JSON.parse(JSON.stringify(result))];
+  const out = [];
+  for await (const r of result) out.push(JSON.parse(JSON.stringify(r)));
+  return out;
+}
+
+for (const asyncMode of [false, true]) {
+  for (const [query, variables] of subscriptionCases) {
+    test(`${asyncMode ? 'async ' : ''}subscription: ${query}`, async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gql-'));
+      const qfile = path.join(dir, 'q.graphql');
+      fs.writeFileSync(qfile, query);
+      let lines;
+      try {
+        lines = execFileSync(bin, [files.bank, qfile, variables ? JSON.stringify(variables) : ''], {
+          encoding: 'utf8',
+          env: { ...process.env, GQL_ASYNC: asyncMode ? '1' : '0', GQL_EVENTS: JSON.stringify(txEvents) },
+        }).trim().split('\n').map((l) => JSON.parse(l));
+      } finally {
+        fs.rmSync(dir, { recursive: true });
+      }
+      const expected = await jsSubscription(query, variables);
+      assert.strictEqual(lines.length, expected.length);
+      for (let i = 0; i < lines.length; i++) {
+        assert.deepStrictEqual(normErrors(lines[i].errors), normErrors(expected[i].errors), `response ${i}`);
+        assert.deepStrictEqual(lines[i].data, expected[i].data, `response ${i}`);
+      }
     });
   }
 }
