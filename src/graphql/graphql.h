@@ -27,7 +27,7 @@ typedef struct gql_pending gql_pending;
 typedef struct gql_stream gql_stream;
 typedef struct gql_subscription gql_subscription;
 
-/* ---- Limits against abuse -------------------------------------------------------------------- */
+/* ---- Limits against abuse ---- */
 
 typedef struct gql_limits {
     size_t max_document_bytes; /* query text size; default 65536 */
@@ -42,8 +42,7 @@ typedef struct gql_limits {
 /* Fills `limits` with the defaults above. */
 void gql_limits_default(gql_limits *limits);
 
-/* ---- Schema ------------------------------------------------------------------------------------
- */
+/* ---- Schema ---- */
 
 /* Builds a schema from SDL text (`len` bytes, need not be NUL-terminated). Root types come from
  * `schema { query mutation subscription }` or the default names Query/Mutation/Subscription.
@@ -114,8 +113,7 @@ gql_result gql_stream_result(gql_stream *s);
 /* A newly allocated json array of the path of the field being resolved, e.g. ["a", 0, "b"]. */
 json_t *gql_info_path(const gql_info *info);
 
-/* ---- Asynchronous answers ---------------------------------------------------------------------
- */
+/* ---- Asynchronous answers ---- */
 
 /* Creates a pending handle for the field being resolved (call inside the resolver, then return
  * gql_later(handle)). The application keeps the handle and MUST eventually call exactly one of
@@ -130,8 +128,7 @@ void gql_pending_resolve(gql_pending *p, json_t *value);
 /* Completes a pending field with a field error `message` (copied) and frees the handle. */
 void gql_pending_fail(gql_pending *p, const char *message);
 
-/* ---- Documents ---------------------------------------------------------------------------------
- */
+/* ---- Documents ---- */
 
 typedef enum gql_operation_type {
     GQL_OP_QUERY,
@@ -172,8 +169,7 @@ void gql_document_free(gql_document *doc);
 status gql_operation_type_of(const gql_document *doc, const char *operation_name,
                              gql_operation_type *type, json_t **errors);
 
-/* ---- Execution ---------------------------------------------------------------------------------
- */
+/* ---- Execution ---- */
 
 /* Receives the finished response {"data":..., "errors":[...]} and owns it (json_decref it). */
 typedef void (*gql_done_fn)(json_t *response, void *arg);
@@ -201,8 +197,7 @@ status gql_execute(const gql_request *req, gql_done_fn on_done, void *arg, gql_e
  * resolves or fails them (which then just frees them). */
 void gql_execution_cancel(gql_execution *exec);
 
-/* ---- Subscriptions -----------------------------------------------------------------------------
- */
+/* ---- Subscriptions ---- */
 
 /* Told that the consumer closed the stream (unsubscribed). The application should stop pushing
  * and call gql_stream_end when convenient (pushing after this is harmless: ST_CLOSED). */
