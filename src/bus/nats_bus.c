@@ -82,7 +82,7 @@ typedef struct nats_sub {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool complete, in_cb;
-    bool free_on_leave; /* unsubscribed from its own callback: freed when the callback returns */
+    bool free_on_leave; /* unsubscribed from its own callback: freed by the on-complete callback */
     pthread_t cb_thread;
     struct nats_sub *next, *prev;
 } nats_sub;
@@ -384,10 +384,8 @@ static void sub_leave(nats_sub *s)
 {
     pthread_mutex_lock(&s->mu);
     s->in_cb = false;
-    bool free_now = s->free_on_leave;
     pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->mu);
-    if (free_now) sub_free(s);
 }
 
 static void on_request_msg(natsConnection *nc, natsSubscription *ns, natsMsg *msg, void *closure)
@@ -448,13 +446,16 @@ static void on_published_msg(natsConnection *nc, natsSubscription *ns, natsMsg *
     natsMsg_Destroy(msg);
 }
 
+/* libnats calls this once the subscription is closed and its last callback has returned. */
 static void on_sub_complete(void *closure)
 {
     nats_sub *s = closure;
     pthread_mutex_lock(&s->mu);
     s->complete = true;
+    bool free_now = s->free_on_leave; /* unsubscribed from its own callback */
     pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->mu);
+    if (free_now) sub_free(s);
 }
 
 static status add_sub(nats_bus *b, const char *subject, const char *queue_group, nats_sub *s,
@@ -553,7 +554,7 @@ static void nats_unsubscribe(bus_subscription *base)
         pthread_cond_timedwait(&s->cv, &s->mu, &ts);
     }
     s->complete = true;
-    s->free_on_leave = from_cb; /* the callback on our stack frees it as it returns */
+    s->free_on_leave = from_cb; /* then on_sub_complete frees it, after our caller returns */
     pthread_mutex_unlock(&s->mu);
     natsSubscription_Destroy(s->ns);
     if (!from_cb) sub_free(s);

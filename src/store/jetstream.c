@@ -92,6 +92,7 @@ typedef struct js_sub {
     bool complete; /* libnats' on-complete callback ran: no more calls */
     pthread_t cb_thread;
     bool in_cb;
+    bool free_on_leave; /* closed from its own callback: freed by the on-complete callback */
     struct js_sub *next, *prev;
 } js_sub;
 
@@ -135,6 +136,7 @@ struct js_store {
 
 static const store_ops JS_OPS;
 static status index_usable(js_store *s);
+static void sub_free(js_sub *sub);
 
 /* True on the append workers: an append callback that appends again must not wait for queue
  * space that only the (busy) workers could free. */
@@ -818,12 +820,12 @@ static void on_sub_msg(natsConnection *nc, natsSubscription *ns, natsMsg *msg, v
         pthread_mutex_unlock(&sub->mu);
     }
 done:
+    jsMsgMetaData_Destroy(md);
+    natsMsg_Destroy(msg);
     pthread_mutex_lock(&sub->mu);
     sub->in_cb = false;
     pthread_cond_broadcast(&sub->cv);
     pthread_mutex_unlock(&sub->mu);
-    jsMsgMetaData_Destroy(md);
-    natsMsg_Destroy(msg);
 }
 
 static void on_sub_complete(void *closure)
@@ -831,8 +833,10 @@ static void on_sub_complete(void *closure)
     js_sub *sub = closure;
     pthread_mutex_lock(&sub->mu);
     sub->complete = true;
+    bool free_now = sub->free_on_leave; /* closed from its own callback, which has returned */
     pthread_cond_broadcast(&sub->cv);
     pthread_mutex_unlock(&sub->mu);
+    if (free_now) sub_free(sub);
 }
 
 static void sub_free(js_sub *sub)
@@ -870,15 +874,18 @@ static status js_subscribe(store *base, uint64_t from_position, store_event_cb c
     return ST_OK;
 }
 
-/* Stops delivery and waits until the callback has returned for good (unless called from it). */
-static void sub_stop(js_sub *sub)
+/* Stops delivery and waits until the callback has returned for good. Called from the callback
+ * itself, it only marks the subscription to be freed by libnats' on-complete callback, which runs
+ * after the message callback returned (and returns true). */
+static bool sub_stop(js_sub *sub)
 {
     pthread_mutex_lock(&sub->mu);
     sub->stopped = true;
     bool from_cb = sub->in_cb && pthread_equal(sub->cb_thread, pthread_self());
+    sub->free_on_leave = from_cb;
     pthread_mutex_unlock(&sub->mu);
     natsSubscription_Unsubscribe(sub->ns);
-    if (from_cb) return;
+    if (from_cb) return true;
     pthread_mutex_lock(&sub->mu);
     int64_t deadline = clock_mono_ms() + 10000;
     while ((!sub->complete || sub->in_cb) && clock_mono_ms() < deadline) {
@@ -887,6 +894,7 @@ static void sub_stop(js_sub *sub)
         pthread_cond_timedwait(&sub->cv, &sub->mu, &ts);
     }
     pthread_mutex_unlock(&sub->mu);
+    return false;
 }
 
 static void js_subscription_close(store_subscription *base)
@@ -900,9 +908,9 @@ static void js_subscription_close(store_subscription *base)
         s->subs = sub->next;
     if (sub->next) sub->next->prev = sub->prev;
     pthread_mutex_unlock(&s->mu);
-    sub_stop(sub);
+    bool from_cb = sub_stop(sub);
     natsSubscription_Destroy(sub->ns);
-    sub_free(sub);
+    if (!from_cb) sub_free(sub);
 }
 
 /* ---- open and close ---- */

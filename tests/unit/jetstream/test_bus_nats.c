@@ -337,6 +337,37 @@ static void answer_over_max_payload_is_an_error(void **state)
     bus_close(b);
 }
 
+/* A subscription may end itself from its own callback. */
+static bus_subscription *_Atomic self_sub;
+static atomic_int self_calls;
+static void unsubscribe_self(void *ctx, const message *m)
+{
+    (void)ctx;
+    (void)m;
+    while (atomic_load(&self_sub) == NULL)
+        clock_sleep_ms(1); /* bus_subscribe has returned */
+    if (atomic_fetch_add(&self_calls, 1) == 0) bus_unsubscribe(atomic_load(&self_sub));
+}
+
+static void unsubscribe_from_own_callback(void **state)
+{
+    (void)state;
+    bus *b = open_bus();
+    bus_subscription *s = NULL;
+    assert_int_equal(bus_subscribe(b, "bank.test.self", unsubscribe_self, NULL, &s), ST_OK);
+    atomic_store(&self_sub, s);
+    message m = {.type = MSG_TRANSACTION_HAPPENED_EVENT};
+    MSG_SET(m.u.transaction_happened.iban, "NL66OPEN0000000001");
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(bus_publish(b, "bank.test.self", &m), ST_OK);
+    int64_t deadline = clock_mono_ms() + 30000;
+    while (atomic_load(&self_calls) == 0 && clock_mono_ms() < deadline)
+        clock_sleep_ms(1);
+    clock_sleep_ms(100);
+    assert_int_equal(atomic_load(&self_calls), 1);
+    bus_close(b);
+}
+
 static void close_answers_pending_requests(void **state)
 {
     (void)state;
@@ -441,6 +472,7 @@ int main(void)
         cmocka_unit_test(undecodable_request_is_refused),
         cmocka_unit_test(unencodable_answer_is_an_error),
         cmocka_unit_test(answer_over_max_payload_is_an_error),
+        cmocka_unit_test(unsubscribe_from_own_callback),
         cmocka_unit_test(close_answers_pending_requests),
         cmocka_unit_test(bad_urls_and_no_server),
         cmocka_unit_test(figures),

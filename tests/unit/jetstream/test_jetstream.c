@@ -9,6 +9,7 @@
 
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -238,6 +239,44 @@ static void subscriber_reads_what_it_is_told(void **state)
     assert_int_equal(rc.readable, N);
     store_close(a);
     store_close(b);
+}
+
+/* A subscription may be closed from its own callback. */
+typedef struct self_closer {
+    store_subscription *_Atomic sub;
+    atomic_int calls;
+} self_closer;
+
+static status close_self(void *ctx, const store_event *e)
+{
+    (void)e;
+    self_closer *sc = ctx;
+    while (atomic_load(&sc->sub) == NULL)
+        clock_sleep_ms(1); /* store_subscribe has returned */
+    if (atomic_fetch_add(&sc->calls, 1) == 0) store_subscription_close(atomic_load(&sc->sub));
+    return ST_OK;
+}
+
+static void subscription_closed_from_its_callback(void **state)
+{
+    (void)state;
+    char name[32];
+    new_name(name, sizeof name, "selfclose");
+    store *s = open_named(name, "selfclose");
+    for (uint32_t i = 0; i < 20; i++)
+        append_one(s, "k", i, "v");
+    self_closer sc = {0};
+    store_subscription *sub = NULL;
+    assert_int_equal(store_subscribe(s, 1, close_self, &sc, &sub), ST_OK);
+    atomic_store(&sc.sub, sub);
+    int64_t deadline = clock_mono_ms() + 30000;
+    while (atomic_load(&sc.calls) == 0 && clock_mono_ms() < deadline)
+        clock_sleep_ms(1);
+    clock_sleep_ms(50);
+    append_one(s, "k", 20, "after");
+    clock_sleep_ms(50);
+    assert_int_equal(atomic_load(&sc.calls), 1);
+    store_close(s);
 }
 
 /* ---- retries ---- */
@@ -544,6 +583,7 @@ int main(void)
         cmocka_unit_test(two_instances_exactly_one_wins_each_order),
         cmocka_unit_test(stale_index_catches_up),
         cmocka_unit_test(subscriber_reads_what_it_is_told),
+        cmocka_unit_test(subscription_closed_from_its_callback),
         cmocka_unit_test(retried_publish_is_not_stored_twice),
         cmocka_unit_test(server_dedups_same_msg_id_before_checking_expectation),
         cmocka_unit_test(index_rebuilds_from_the_stream),
