@@ -95,7 +95,7 @@ static gql_loc loc_of(parser *ps, const char *q)
         col = ps->col_val;
     }
     for (; c < q; c++)
-        if (((unsigned char)*c & 0xC0) != 0x80) col++;
+        col += ((unsigned char)*c & 0xC0) != 0x80; /* branchless: vectorises */
     ps->col_pos = q;
     ps->col_val = col;
     gql_loc l = {ps->line, col};

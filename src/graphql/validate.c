@@ -656,6 +656,7 @@ static bool sub_conflict(validator *v, const flat_field *a, const flat_field *b,
 
 static void check_overlap(validator *v, const gql_typedef *parent, const ast_selection *sel)
 {
+    if (sel && !sel->next && sel->kind == SEL_FIELD) return; /* a lone field has no pair */
     flat fl = {0};
     bool *seen = calloc(v->n_frags ? v->n_frags : 1, sizeof *seen);
     if (!seen) return;
