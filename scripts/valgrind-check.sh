@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# Valgrind check of a build tree WITHOUT sanitizers (ASan and valgrind cannot be combined):
+#   scripts/valgrind-check.sh [TREE]        (default: build, the RelWithDebInfo tree of `make build`)
+# Runs under memcheck every cmocka unit test binary TREE/tests/test_* (minus the skips below, each
+# with its reason), then a smoke run of the real programs: `bkes` (gRPC calls from @grpc/grpc-js,
+# SIGTERM) and `bank run` (healthz, logins, deposit, transfer, one transaction on a subscription,
+# SIGTERM), both driven by tests/valgrind/smoke.js. Any memcheck error, any definite or indirect
+# leak, or a non-zero exit fails the program. Prints one line per program and a closing
+# `N passed, N failed`; exits non-zero on any failure.
+# Environment: VALGRIND_JOBS (default 2) programs at once; VALGRIND_KEEP_LOGS=1 keeps the log dir.
+set -u -o pipefail
+export BIN_DIR SOURCE_DIR
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+TREE=${1:-build}
+case $TREE in /*) ;; *) TREE=$ROOT/$TREE ;; esac
+JOBS=${VALGRIND_JOBS:-2}
+BIN_DIR=$TREE/bin
+SOURCE_DIR=$ROOT
+TEST_TIMEOUT=${VALGRIND_TEST_TIMEOUT:-400} # seconds per unit test binary (a hang guard)
+
+if ! command -v valgrind >/dev/null; then
+  echo "valgrind-check: valgrind is not installed (scripts/install-deps.sh installs it)" >&2
+  exit 2
+fi
+if [ ! -d "$TREE/tests" ] || [ ! -x "$TREE/bin/bank" ] || [ ! -x "$TREE/bin/bkes" ]; then
+  echo "valgrind-check: $TREE is not a built tree (need tests/ and bin/bank, bin/bkes): run make build" >&2
+  exit 2
+fi
+if grep -q -- '-fsanitize' "$TREE/CMakeCache.txt" 2>/dev/null ||
+  grep -qE '^SANITIZE:BOOL=(ON|1|TRUE)' "$TREE/CMakeCache.txt" 2>/dev/null; then
+  echo "valgrind-check: $TREE is built with sanitizers; valgrind needs a tree without them" >&2
+  exit 2
+fi
+
+VG=(valgrind --error-exitcode=1 --leak-check=full --show-leak-kinds=definite,indirect
+  --errors-for-leak-kinds=definite,indirect --track-origins=yes --num-callers=40
+  --suppressions="$ROOT/scripts/valgrind.supp")
+
+# Unit test binaries not run here, each with the reason.
+declare -A SKIP=(
+)
+
+LOGS=$(mktemp -d "${TMPDIR:-/tmp}/valgrind-check.XXXXXX")
+cleanup() {
+  if [ "${VALGRIND_KEEP_LOGS:-0}" = 1 ]; then echo "valgrind-check: logs kept in $LOGS"; else rm -rf "$LOGS"; fi
+}
+trap cleanup EXIT
+
+# run_one NAME CMD...: runs CMD (which starts valgrind itself), records NAME's result in $LOGS.
+run_one() {
+  local name=$1
+  shift
+  local t0=$SECONDS rc
+  "$@" >"$LOGS/$name.out" 2>&1
+  rc=$?
+  echo "$rc $((SECONDS - t0))" >"$LOGS/$name.rc"
+}
+
+# report NAME: prints the line of NAME and, on failure, what valgrind and the program said.
+report() {
+  local name=$1 rc secs
+  read -r rc secs <"$LOGS/$name.rc"
+  if [ "$rc" = 0 ]; then
+    echo "PASS $name (${secs}s)"
+    return 0
+  fi
+  local why="exit code $rc"
+  [ "$rc" = 124 ] && why="timed out"
+  if [ -s "$LOGS/$name.vg" ] && grep -qE 'ERROR SUMMARY: [1-9]|definitely lost: [1-9]|indirectly lost: [1-9]' "$LOGS/$name.vg"; then
+    why="$why; valgrind: $(grep -oE 'ERROR SUMMARY: [0-9]+ errors' "$LOGS/$name.vg" | tail -1)"
+  fi
+  echo "FAIL $name (${secs}s): $why"
+  if [ -s "$LOGS/$name.vg" ]; then
+    echo "--- valgrind log of $name (first 150 lines after the banner) ---"
+    grep -v '^==[0-9]*== *$' "$LOGS/$name.vg" | sed -n '6,155p'
+  fi
+  echo "--- output of $name (last 40 lines) ---"
+  tail -n 40 "$LOGS/$name.out"
+  return 1
+}
+
+# The jobs: unit test binaries, then the two smoke runs.
+names=()
+for bin in "$TREE"/tests/test_*; do
+  [ -x "$bin" ] && [ -f "$bin" ] || continue
+  name=$(basename "$bin")
+  if [ -n "${SKIP[$name]+x}" ]; then
+    echo "SKIP $name: ${SKIP[$name]}"
+    continue
+  fi
+  names+=("$name")
+done
+names+=(bkes bank)
+
+NODE_DIR=$ROOT/tests
+command_for() {
+  local name=$1
+  case $name in
+    bkes | bank)
+      # valgrind follows only the program (node starts it as: valgrind ... bin/NAME).
+      echo "node $NODE_DIR/valgrind/smoke.js $name --"
+      ;;
+    *)
+      echo "timeout -k 10 $TEST_TIMEOUT"
+      ;;
+  esac
+}
+
+start=$SECONDS
+running=0
+for name in "${names[@]}"; do
+  if [ "$running" -ge "$JOBS" ]; then
+    wait -n
+    running=$((running - 1))
+  fi
+  read -r -a prefix <<<"$(command_for "$name")"
+  case $name in
+    bkes | bank) target=$TREE/bin/$name ;;
+    *) target=$TREE/tests/$name ;;
+  esac
+  # The unit tests run from a scratch directory (some write files beside them).
+  (cd "$LOGS" && run_one "$name" "${prefix[@]}" "${VG[@]}" --log-file="$LOGS/$name.vg" "$target") &
+  running=$((running + 1))
+done
+wait
+
+passed=0
+failed=0
+for name in "${names[@]}"; do
+  if report "$name"; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+done
+echo "valgrind-check: $TREE in $((SECONDS - start))s"
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
