@@ -86,10 +86,51 @@ const gql_limits *gql_limits_or_default(const gql_limits *l)
     return l ? l : &default_limits;
 }
 
+json_t *gql_text(const char *s)
+{
+    json_t *j = json_string(s ? s : "");
+    if (j) return j;
+    /* Not valid UTF-8 (a truncated message, an application's bytes): replace what is not. */
+    size_t n = strlen(s);
+    char *clean = malloc(n + 1);
+    if (!clean) return json_string("");
+    size_t o = 0;
+    for (size_t i = 0; i < n;) {
+        unsigned char c = (unsigned char)s[i];
+        size_t len = c < 0x80             ? 1
+                     : (c & 0xE0) == 0xC0 ? 2
+                     : (c & 0xF0) == 0xE0 ? 3
+                     : (c & 0xF8) == 0xF0 ? 4
+                                          : 0;
+        bool ok = len > 0 && i + len <= n;
+        for (size_t k = 1; ok && k < len; k++)
+            ok = ((unsigned char)s[i + k] & 0xC0) == 0x80;
+        if (ok && len > 1) {
+            char one[5] = {0};
+            memcpy(one, s + i, len);
+            json_t *probe = json_string(one); /* rejects overlong forms and surrogates */
+            ok = probe != NULL;
+            json_decref(probe);
+        }
+        if (!ok) {
+            clean[o++] = '?';
+            i++;
+            continue;
+        }
+        memcpy(clean + o, s + i, len);
+        o += len;
+        i += len;
+    }
+    clean[o] = 0;
+    j = json_string(clean);
+    free(clean);
+    return j ? j : json_string("");
+}
+
 json_t *gql_make_error(const char *message, const gql_loc *loc)
 {
     json_t *e = json_object();
-    json_object_set_new(e, "message", json_string(message));
+    json_object_set_new(e, "message", gql_text(message));
     if (loc && loc->line) {
         json_t *l = json_pack("{s:i,s:i}", "line", (int)loc->line, "column", (int)loc->col);
         json_object_set_new(e, "locations", json_pack("[o]", l));

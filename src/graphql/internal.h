@@ -352,6 +352,8 @@ json_t *gql_coerce_literal(const gql_schema *s, const ast_type *type, const ast_
 /* Output serialisation of a leaf value; NULL + message in err when it cannot be represented. */
 json_t *gql_serialize_leaf(const gql_typedef *t, json_t *value, char *err, size_t errsz);
 
+/* A json string of s; bytes that are not valid UTF-8 become '?' (never NULL). */
+json_t *gql_text(const char *s);
 /* A GraphQL error object {message, locations:[{line,column}]} (loc may be NULL). */
 json_t *gql_make_error(const char *message, const gql_loc *loc);
 /* The selected operation, or NULL with the error message set into msg. */

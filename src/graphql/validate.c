@@ -42,7 +42,7 @@ static void verr(validator *v, const gql_loc *locs, int nlocs, const char *fmt, 
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     json_t *e = json_object();
-    json_object_set_new(e, "message", json_string(msg));
+    json_object_set_new(e, "message", gql_text(msg));
     json_t *l = json_array();
     for (int i = 0; i < nlocs; i++)
         if (locs[i].line)

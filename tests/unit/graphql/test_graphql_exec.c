@@ -77,6 +77,7 @@ static gql_result r_info(json_t *parent, json_t *args, void *ctx, const gql_info
 
 static gql_result r_fail(json_t *parent, json_t *args, void *ctx, const gql_info *info)
 {
+    if (json_is_true(json_object_get(parent, "bad_utf8"))) return gql_error("bad \xC3\x28 bytes");
     return gql_error("no luck %d", 42);
 }
 
@@ -213,6 +214,20 @@ static void test_field_errors(void **state)
     expect_response(f, "{\"errors\":[{\"message\":\"Cannot return null for non-nullable field "
                        "Query.strict.\",\"locations\":[{\"line\":1,\"column\":9}],"
                        "\"path\":[\"strict\"]}],\"data\":null}");
+}
+
+static void test_error_message_not_utf8(void **state)
+{
+    fixture *f = *state;
+    gql_document *doc = prepare(f, "{ fail }");
+    json_t *root = json_pack("{s:b}", "bad_utf8", 1);
+    gql_request req = {.schema = f->schema, .document = doc, .root_value = root, .context = f};
+    gql_execution *exec;
+    gql_execute(&req, on_done, f, &exec);
+    json_decref(root);
+    gql_document_free(doc);
+    expect_response(f, "{\"errors\":[{\"message\":\"bad ?( bytes\",\"locations\":[{\"line\":1,"
+                       "\"column\":3}],\"path\":[\"fail\"]}],\"data\":{\"fail\":null}}");
 }
 
 static void test_variables(void **state)
@@ -573,6 +588,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sync_resolvers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_field_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_variables, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_error_message_not_utf8, setup, teardown),
         cmocka_unit_test_setup_teardown(test_async_fields, setup, teardown),
         cmocka_unit_test_setup_teardown(test_async_failure_propagates, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mutations_are_serial, setup, teardown),
