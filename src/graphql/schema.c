@@ -220,12 +220,16 @@ static status add_type(builder *b, ast_typedef *d, bool builtin)
     return ST_OK;
 }
 
-static void gather(ast_typedef *defs, const char *name, deflist *out)
+/* Collects the definition of `name` and its extensions; false if there are more than 64. */
+static bool gather(ast_typedef *defs, const char *name, deflist *out)
 {
-    for (ast_typedef *d = defs; d; d = d->next)
-        if (d->kind != DEF_SCHEMA && d->kind != DEF_DIRECTIVE && d->name &&
-            !strcmp(d->name, name) && out->n < 64)
-            out->items[out->n++] = d;
+    for (ast_typedef *d = defs; d; d = d->next) {
+        if (d->kind == DEF_SCHEMA || d->kind == DEF_DIRECTIVE || !d->name || strcmp(d->name, name))
+            continue;
+        if (out->n == sizeof out->items / sizeof *out->items) return false;
+        out->items[out->n++] = d;
+    }
+    return true;
 }
 
 static status fill_type(builder *b, gql_typedef *t, deflist *dl)
@@ -424,7 +428,10 @@ static status build(builder *b)
     for (unsigned i = 0; i < s->n_types; i++) {
         deflist dl = {.n = 0};
         gql_typedef *t = s->types[i];
-        gather(t->builtin ? s->builtin->defs : s->sdl->defs, t->name, &dl);
+        if (!gather(t->builtin ? s->builtin->defs : s->sdl->defs, t->name, &dl)) {
+            snprintf(b->msg, b->msgsz, "Type \"%s\" has more than 64 extensions.", t->name);
+            return ST_INVALID;
+        }
         if (dl.n == 0) continue;
         b->in_builtin = t->builtin;
         TRY(fill_type(b, t, &dl));
