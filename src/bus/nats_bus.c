@@ -469,9 +469,10 @@ static status add_sub(nats_bus *b, const char *subject, const char *queue_group,
             ? natsConnection_QueueSubscribe(&s->ns, b->core->nc, subject, queue_group, handler, s)
             : natsConnection_Subscribe(&s->ns, b->core->nc, subject, handler, s);
     if (ns == NATS_OK) ns = natsSubscription_SetPendingLimits(s->ns, 65536, 256 * 1024 * 1024);
-    if (ns == NATS_OK) ns = natsSubscription_SetOnCompleteCB(s->ns, on_sub_complete, s);
     /* The server knows the subscription once this returns: a request right after finds it. */
     if (ns == NATS_OK) ns = natsConnection_FlushTimeout(b->core->nc, 5000);
+    /* Last, so that a failure above never leaves an on-complete callback that could free `s`. */
+    if (ns == NATS_OK) ns = natsSubscription_SetOnCompleteCB(s->ns, on_sub_complete, s);
     if (ns != NATS_OK) {
         status st = jsconn_status(ns, "subscribing");
         if (s->ns != NULL) {
@@ -553,11 +554,14 @@ static void nats_unsubscribe(bus_subscription *base)
         struct timespec ts = {.tv_sec = w / 1000, .tv_nsec = (w % 1000) * 1000000};
         pthread_cond_timedwait(&s->cv, &s->mu, &ts);
     }
-    s->complete = true;
-    s->free_on_leave = from_cb; /* then on_sub_complete frees it, after our caller returns */
+    /* From its own callback (or if libnats did not confirm the end in time), on_sub_complete
+     * frees it once the last callback has returned. */
+    bool keep = from_cb || !s->complete || s->in_cb;
+    s->complete = true; /* no more deliveries to the handler */
+    s->free_on_leave = keep;
     pthread_mutex_unlock(&s->mu);
     natsSubscription_Destroy(s->ns);
-    if (!from_cb) sub_free(s);
+    if (!keep) sub_free(s);
 }
 
 /* ---- open and close ---- */

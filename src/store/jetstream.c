@@ -874,9 +874,10 @@ static status js_subscribe(store *base, uint64_t from_position, store_event_cb c
     return ST_OK;
 }
 
-/* Stops delivery and waits until the callback has returned for good. Called from the callback
- * itself, it only marks the subscription to be freed by libnats' on-complete callback, which runs
- * after the message callback returned (and returns true). */
+/* Stops delivery and waits until the callback has returned for good. Returns true when the
+ * caller must not free the subscription: called from the callback itself (or libnats did not
+ * confirm the end within 10 s), it is left to libnats' on-complete callback, which runs after the
+ * last message callback returned. */
 static bool sub_stop(js_sub *sub)
 {
     pthread_mutex_lock(&sub->mu);
@@ -893,8 +894,13 @@ static bool sub_stop(js_sub *sub)
         struct timespec ts = {.tv_sec = w / 1000, .tv_nsec = (w % 1000) * 1000000};
         pthread_cond_timedwait(&sub->cv, &sub->mu, &ts);
     }
+    bool pending = !sub->complete || sub->in_cb;
+    if (pending) sub->free_on_leave = true;
     pthread_mutex_unlock(&sub->mu);
-    return false;
+    if (pending)
+        LOG_WARN(MOD, "%s: a subscription did not end within 10 s; it is freed when it does",
+                 sub->s->stream);
+    return pending;
 }
 
 static void js_subscription_close(store_subscription *base)
@@ -908,9 +914,9 @@ static void js_subscription_close(store_subscription *base)
         s->subs = sub->next;
     if (sub->next) sub->next->prev = sub->prev;
     pthread_mutex_unlock(&s->mu);
-    bool from_cb = sub_stop(sub);
+    bool keep = sub_stop(sub);
     natsSubscription_Destroy(sub->ns);
-    if (!from_cb) sub_free(sub);
+    if (!keep) sub_free(sub);
 }
 
 /* ---- open and close ---- */
