@@ -8,7 +8,7 @@ PACKAGES=(
   libsqlite3-dev sqlite3
   libgrpc-dev protobuf-c-compiler libprotobuf-c-dev
   libwebsockets-dev libjansson-dev libavro-dev libsodium-dev libcmocka-dev
-  libnats-dev nats-server
+  libnats-dev nats-server openssl
   python3-avro wrk chromium
 )
 
