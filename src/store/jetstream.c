@@ -524,7 +524,7 @@ static publish_result publish_one(js_store *s, store_bytes key, const char *subj
             break;
         }
         if (jerr == JSStreamWrongLastSequenceErr) {
-            const char *text = nats_GetLastError(NULL);
+            const char *text = jsconn_last_error();
             const char *p = text ? strstr(text, "wrong last sequence: ") : NULL;
             *server_last = p ? strtoull(p + strlen("wrong last sequence: "), NULL, 10) : 0;
             result = PUB_CONFLICT;
@@ -538,9 +538,18 @@ static publish_result publish_one(js_store *s, store_bytes key, const char *subj
             *st = status_set(ST_LIMIT,
                              "the event of %zu bytes is larger than the server accepts "
                              "(max_payload / max_msg_size): %s",
-                             value.len, nats_GetLastError(NULL));
+                             value.len, jsconn_last_error());
             break;
         }
+        if (jerr == JSStorageResourcesExceededErr || jerr == JSInsufficientResourcesErr ||
+            jerr == JSMemoryResourcesExceededErr || jerr == JSStreamStoreFailedErr) {
+            /* The server refused to store it: retrying the same message will not help. */
+            *st = status_set(ST_IO, "JetStream did not store the event (error %d): %s", (int)jerr,
+                             jsconn_last_error());
+            break;
+        }
+        /* Leader elections answer "no responders" (libnats: 10076) or time out; other JetStream
+         * errors during a failover are retried too, until the deadline. */
         bool transient = ns == NATS_TIMEOUT || ns == NATS_NO_RESPONDERS ||
                          ns == NATS_CONNECTION_DISCONNECTED || ns == NATS_NOT_YET_CONNECTED ||
                          ns == NATS_STALE_CONNECTION || (jerr >= 10000 && jerr != 0);

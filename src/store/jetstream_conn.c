@@ -8,10 +8,22 @@
 
 #define URL_MAX 512
 
+const char *jsconn_last_error(void)
+{
+    const char *text = nats_GetLastError(NULL);
+    if (text == NULL) return "";
+    /* libnats prefixes its source location: "(js.c:535): maximum messages exceeded". */
+    if (text[0] == '(') {
+        const char *end = strstr(text, "): ");
+        if (end != NULL) text = end + 3;
+    }
+    return text;
+}
+
 status jsconn_status(natsStatus s, const char *what)
 {
     if (s == NATS_OK) return ST_OK;
-    const char *text = nats_GetLastError(NULL);
+    const char *text = jsconn_last_error();
     if (text == NULL || text[0] == '\0') text = natsStatus_GetText(s);
     status code;
     switch (s) {

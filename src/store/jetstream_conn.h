@@ -32,6 +32,9 @@ status jsconn_connect(const char *servers, const char *client_name, bool send_as
 /* The reply-subject prefix from NATS_INBOX_PREFIX, or "_INBOX". Static storage. */
 const char *jsconn_inbox_prefix(void);
 
+/* libnats' last error text on this thread, without its source-location prefix ("" if none). */
+const char *jsconn_last_error(void);
+
 /* Maps a libnats status to a project status and records "`what`: libnats' last error text" as this
  * thread's message. NATS_OK gives ST_OK and records nothing. */
 status jsconn_status(natsStatus s, const char *what);

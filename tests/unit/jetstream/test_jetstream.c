@@ -353,6 +353,47 @@ static void server_dedups_same_msg_id_before_checking_expectation(void **state)
     store_close(s);
 }
 
+/* A stream that refuses to store (a synchronizer set a limit with discard-new) makes the append
+ * fail at once with the server's reason, not retry until the deadline as if the outcome were
+ * unknown. */
+static void full_stream_fails_fast(void **state)
+{
+    (void)state;
+    char name[32], stream[48], subjects[64];
+    new_name(name, sizeof name, "full");
+    snprintf(stream, sizeof stream, "BANK_FULL%d", stream_counter);
+    snprintf(subjects, sizeof subjects, "bank.%s.events.>", name);
+    raw r;
+    raw_open(&r);
+    jsStreamConfig cfg;
+    jsStreamConfig_Init(&cfg);
+    const char *subj[] = {subjects};
+    cfg.Name = stream;
+    cfg.Subjects = subj;
+    cfg.SubjectsLen = 1;
+    cfg.MaxMsgs = 3;
+    cfg.Discard = js_DiscardNew;
+    jsStreamInfo *si = NULL;
+    jsErrCode jerr = 0;
+    assert_int_equal(js_AddStream(&si, r.js, &cfg, NULL, &jerr), NATS_OK);
+    jsStreamInfo_Destroy(si);
+    raw_close(&r);
+    store *s = open_named(name, "full");
+    for (uint32_t i = 0; i < 3; i++)
+        append_one(s, "k", i, "fits");
+    const char *one[] = {"too many"};
+    int64_t t0 = clock_mono_ms();
+    status st = append_strs(s, "k", 3, one, 1, NULL, NULL);
+    int64_t took = clock_mono_ms() - t0;
+    assert_int_equal(st, ST_IO);
+    assert_non_null(strstr(status_message(), "did not store"));
+    printf("# full stream: %s (after %lld ms)\n", status_message(), (long long)took);
+    uint32_t n = 0;
+    assert_int_equal(store_count(s, tb("k"), &n), ST_OK);
+    assert_int_equal(n, 3);
+    store_close(s);
+}
+
 /* ---- the index ---- */
 
 static void index_rebuilds_from_the_stream(void **state)
@@ -586,6 +627,7 @@ int main(void)
         cmocka_unit_test(subscription_closed_from_its_callback),
         cmocka_unit_test(retried_publish_is_not_stored_twice),
         cmocka_unit_test(server_dedups_same_msg_id_before_checking_expectation),
+        cmocka_unit_test(full_stream_fails_fast),
         cmocka_unit_test(index_rebuilds_from_the_stream),
         cmocka_unit_test(foreign_messages),
         cmocka_unit_test(figures),
