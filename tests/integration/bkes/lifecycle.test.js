@@ -54,6 +54,16 @@ test('a port in use is reported and bkes exits 1', async () => {
   await srv.stop();
 });
 
+test('a data directory in use by another bkes is refused (exit 1), the first keeps serving', async () => {
+  const srv = await startBkes();
+  assert.throws(() => execFileSync(path.join(BIN_DIR, 'bkes'), ['--listen', '127.0.0.1:0', '--data', srv.dataDir], { stdio: 'pipe' }),
+    (e) => e.status === 1 && /cannot open the store .*in use by another process/.test(e.stderr.toString()));
+  const c = client(srv.address);
+  assert.equal((await call(c, 'Start', { key: b('still'), value: b('here') })).reply, 'success');
+  c.close();
+  assert.equal((await srv.stop()).code, 0);
+});
+
 test('SIGTERM: appends in flight finish, streams end with UNAVAILABLE, exit 0, nothing acknowledged is lost', async () => {
   const srv = await startBkes();
   const c = client(srv.address);
