@@ -55,8 +55,10 @@ struct http_server {
 
     atomic_bool ready, stopping;
 
-    /* http_post queue: a bounded ring guarded by a mutex (many producers, the loop consumes). */
+    /* http_post queue: a bounded ring guarded by a mutex (many producers, the loop consumes). The
+     * same lock guards wake_ctx, the context other threads may wake (NULL once freeing). */
     pthread_mutex_t q_lock;
+    struct lws_context *wake_ctx;
     http_job *q;
     size_t q_cap, q_head, q_len;
 

@@ -871,6 +871,7 @@ status http_server_new(const http_config *cfg, const http_executor *exec, http_s
                           cfg->host ? cfg->host : "*", cfg->port);
     }
     srv->port = lws_get_vhost_listen_port(srv->vhost);
+    srv->wake_ctx = srv->ctx;
     *out = srv;
     return ST_OK;
 }
@@ -892,8 +893,11 @@ status http_server_run(http_server *srv)
 
 void http_server_stop(http_server *srv)
 {
+    /* Under the lock: http_server_free may be destroying the context on another thread. */
+    pthread_mutex_lock(&srv->q_lock);
     atomic_store(&srv->stopping, true);
-    if (srv->ctx) lws_cancel_service(srv->ctx);
+    if (srv->wake_ctx) lws_cancel_service(srv->wake_ctx);
+    pthread_mutex_unlock(&srv->q_lock);
 }
 
 void http_server_set_ready(http_server *srv, bool ready)
@@ -913,16 +917,19 @@ status http_post(http_server *srv, void (*fn)(void *arg), void *arg)
     bool was_empty = srv->q_len == 0;
     srv->q[(srv->q_head + srv->q_len) % srv->q_cap] = (http_job){fn, arg};
     srv->q_len++;
-    pthread_mutex_unlock(&srv->q_lock);
     /* One wake-up per batch: the loop drains everything queued before it runs. */
-    if (was_empty) lws_cancel_service(srv->ctx);
+    if (was_empty && srv->wake_ctx) lws_cancel_service(srv->wake_ctx);
+    pthread_mutex_unlock(&srv->q_lock);
     return ST_OK;
 }
 
 void http_server_free(http_server *srv)
 {
     if (!srv) return;
+    pthread_mutex_lock(&srv->q_lock);
     atomic_store(&srv->stopping, true);
+    srv->wake_ctx = NULL; /* no more wake-ups from other threads */
+    pthread_mutex_unlock(&srv->q_lock);
     if (srv->ctx) lws_context_destroy(srv->ctx);
     srv->ctx = NULL;
     if (srv->q) run_jobs(srv);
