@@ -530,6 +530,7 @@ static void free_result(gql_result *r)
 }
 
 static void stream_reject(gql_stream *s);
+static void stream_release(gql_stream *s);
 
 /* Handles what a resolver (or a pending completion) produced for the field at `sl`. */
 static void handle_result(gql_execution *e, const ast_type *type, const fctx *fc, gql_result r,
@@ -575,7 +576,10 @@ static void handle_result(gql_execution *e, const ast_type *type, const fctx *fc
     case GQL_RESULT_STREAM:
         field_error(e, fc, sl, "A stream can only be returned by a subscription root field.");
         null_slot(e, sl, type->kind == AT_NON_NULL);
-        if (r.stream) stream_reject(r.stream);
+        if (r.stream) {
+            stream_reject(r.stream);
+            stream_release(r.stream); /* the engine's reserved reference */
+        }
         return;
     }
     free_result(&r);
@@ -897,7 +901,8 @@ json_t *gql_info_path(const gql_info *info)
 /* ---- Subscriptions ---- */
 
 struct gql_stream {
-    int refs; /* the application's handle + the subscription's */
+    int refs; /* the application's handle + the engine's (reserved at creation, so the
+               * application may end the stream even before its resolver has returned it) */
     gql_subscription *sub;
     gql_stream_close_fn on_close;
     void *close_arg;
@@ -947,7 +952,7 @@ gql_stream *gql_stream_new(gql_stream_close_fn on_close, void *arg)
 {
     gql_stream *s = calloc(1, sizeof *s);
     if (!s) return NULL;
-    s->refs = 1;
+    s->refs = 2;
     s->on_close = on_close;
     s->close_arg = arg;
     s->queue = json_array();
@@ -1143,6 +1148,7 @@ status gql_subscribe(const gql_request *req, const gql_limits *limits, const gql
     gql_subscription *sub = calloc(1, sizeof *sub);
     if (!sub) {
         stream_reject(stream);
+        stream_release(stream);
         exec_free(e);
         return status_set(ST_NOMEM, "out of memory starting a subscription");
     }
@@ -1154,7 +1160,7 @@ status gql_subscribe(const gql_request *req, const gql_limits *limits, const gql
     sub->context = req->context;
     sub->cb = *cb;
     sub->stream = stream;
-    stream->refs++;
+    /* the subscription takes over the engine's reserved reference */
     stream->sub = sub;
     stream->max_queue = limits->max_stream_queue;
     exec_free(e);

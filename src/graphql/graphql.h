@@ -203,9 +203,10 @@ void gql_execution_cancel(gql_execution *exec);
  * and call gql_stream_end when convenient (pushing after this is harmless: ST_CLOSED). */
 typedef void (*gql_stream_close_fn)(gql_stream *stream, void *arg);
 
-/* Creates a source event stream (inside a subscription root resolver, then return
+/* Creates a source event stream (inside a subscription root resolver, which MUST then return
  * gql_stream_result(stream)). The application owns its handle until it calls gql_stream_end,
- * whatever the consumer does; `on_close` (may be NULL) tells it the consumer went away. */
+ * whatever the consumer does (even before the resolver returns); `on_close` (may be NULL) tells
+ * it the consumer went away. NULL on allocation failure. */
 gql_stream *gql_stream_new(gql_stream_close_fn on_close, void *arg);
 
 /* Pushes one event (stolen): it becomes the value of the subscription root field and the

@@ -106,8 +106,13 @@ static void on_stream_close(gql_stream *s, void *arg)
 static gql_result r_ticks(json_t *parent, json_t *args, void *ctx, const gql_info *info)
 {
     fixture *f = ctx;
-    if (json_integer_value(json_object_get(args, "from")) < 0) return gql_error("from < 0");
+    json_int_t from = json_integer_value(json_object_get(args, "from"));
+    if (from < 0) return gql_error("from < 0");
     f->stream = gql_stream_new(on_stream_close, f);
+    if (from == 99) { /* a source that is already over: one event, then the end */
+        gql_stream_push(f->stream, json_pack("{s:i}", "n", 99));
+        gql_stream_end(f->stream, NULL);
+    }
     return gql_stream_result(f->stream);
 }
 
@@ -566,6 +571,18 @@ static void test_stream_outside_subscription(void **state)
     gql_stream_end(f->stream, NULL); /* the application still owns its handle */
 }
 
+static void test_stream_ended_inside_resolver(void **state)
+{
+    fixture *f = *state;
+    json_t *response = NULL;
+    gql_subscription *sub = subscribe(f, "subscription { ticks(from: 99) { n } }", &response);
+    assert_null(sub); /* already complete: the handle is gone */
+    assert_null(response);
+    assert_int_equal(json_array_size(f->events), 1);
+    assert_int_equal(f->completes, 1);
+    assert_int_equal(f->closed_calls, 0);
+}
+
 static void test_subscription_errors(void **state)
 {
     fixture *f = *state;
@@ -603,6 +620,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_subscription_close_with_pending_event, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_subscription_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stream_ended_inside_resolver, setup, teardown),
         cmocka_unit_test_setup_teardown(test_subscription_close_inside_callback, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stream_outside_subscription, setup, teardown),
     };
