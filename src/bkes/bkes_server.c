@@ -31,7 +31,7 @@
 #include "bkes/bkes_wire.h"
 
 #define MODULE "bkes"
-#define PENDING_PER_THREAD 8
+#define PENDING_PER_THREAD 64
 #define MAX_THREADS 16
 #define SUB_QUEUE_MAX 64
 #define TEXT_MAX (16u << 10)

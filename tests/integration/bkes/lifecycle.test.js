@@ -76,22 +76,28 @@ test('SIGTERM: appends in flight finish, streams end with UNAVAILABLE, exit 0, n
   });
   // 64 keys, each writer appending in a loop; SIGTERM while they run.
   const acked = new Map();
+  const refusals = [];
+  let killedAt = null;
   let stop = false;
   const writers = Array.from({ length: 64 }, async (_, w) => {
     const key = b('w' + w);
     let order = 0;
     while (!stop) {
+      const sentAt = process.hrtime.bigint();
       try {
         const r = await call(c, order === 0 ? 'Start' : 'Add', { key, value: b(`${w}:${order}`), order }, 5000);
         if (r.reply !== 'success') throw new Error(JSON.stringify(r));
         acked.set(w, ++order);
       } catch (e) {
         if (e.code === undefined) throw e; // a wrong reply, not a refused call
+        // Sent well before the signal (20 ms: surely on the wire), it was in flight at the server.
+        refusals.push({ code: e.code, inFlight: killedAt !== null && sentAt < killedAt - 20000000n });
         return;
       }
     }
   });
   await new Promise((r) => setTimeout(r, 300));
+  killedAt = process.hrtime.bigint();
   srv.proc.kill('SIGTERM');
   const end = await streamEnd;
   const exit = await srv.exited;
@@ -99,6 +105,11 @@ test('SIGTERM: appends in flight finish, streams end with UNAVAILABLE, exit 0, n
   await Promise.all(writers);
   c.close();
   assert.equal(exit.code, 0, srv.log());
+  // Calls in flight were answered, not cancelled: the only refusals are calls made after the
+  // server stopped accepting (CANCELLED by grpc's shutdown, or UNAVAILABLE once it is gone).
+  assert.ok(refusals.length > 0, 'the writers ran into the stop');
+  assert.deepEqual(refusals.filter((r) => r.inFlight), []);
+  assert.deepEqual(refusals.filter((r) => ![grpc.status.CANCELLED, grpc.status.UNAVAILABLE].includes(r.code)), []);
   assert.ok(end && end.code === grpc.status.UNAVAILABLE, 'the Subscribe stream ends with UNAVAILABLE: ' + (end && end.details));
   assert.match(srv.log(), /SIGTERM: stopping/);
   const again = await startBkes({ dataDir: srv.dataDir });
