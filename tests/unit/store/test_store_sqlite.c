@@ -653,6 +653,27 @@ static void subscription_closed_from_its_callback(void **state)
     collector_free(&c);
 }
 
+static void subscriptions_are_bounded(void **state)
+{
+    store *s = open_dir(new_dir("subs"));
+    append_one(s, "k", 0, "v");
+    enum { SUBS_MAX = 64 }; /* sqlite_store.h */
+    store_subscription *subs[SUBS_MAX + 1] = {0};
+    collector c;
+    collector_init(&c);
+    for (int i = 0; i < SUBS_MAX; i++)
+        assert_int_equal(store_subscribe(s, 1, collector_cb, &c, &subs[i]), ST_OK);
+    assert_int_equal(store_subscribe(s, 1, collector_cb, &c, &subs[SUBS_MAX]), ST_LIMIT);
+    assert_null(subs[SUBS_MAX]);
+    assert_non_null(strstr(status_message(), "64 subscriptions"));
+    assert_true(collector_wait(&c, SUBS_MAX)); /* each delivered the one event */
+    store_subscription_close(subs[0]);
+    assert_int_equal(store_subscribe(s, 1, collector_cb, &c, &subs[0]), ST_OK);
+    assert_true(collector_wait(&c, SUBS_MAX + 1));
+    store_close(s); /* closes the 64 still open */
+    collector_free(&c);
+}
+
 /* --- files that are not ours ------------------------------------------------------------- */
 
 static void refuses_a_file_that_is_not_a_store(void **state)
@@ -782,6 +803,7 @@ int main(void)
         cmocka_unit_test(readers_do_not_block_the_writer),
         cmocka_unit_test(append_from_append_callback),
         cmocka_unit_test(subscription_closed_from_its_callback),
+        cmocka_unit_test(subscriptions_are_bounded),
         cmocka_unit_test(refuses_a_file_that_is_not_a_store),
         cmocka_unit_test(refuses_a_newer_schema),
         cmocka_unit_test(acknowledged_appends_survive_sigkill),
