@@ -109,6 +109,7 @@ struct js_store {
     int64_t wait_ms;      /* one publish attempt */
     int64_t heartbeat_ms; /* idle heartbeat of the ordered consumers */
     bool fault_lose_acks; /* tests: drop the first ack of every publish, as a timeout would */
+    bool read_barrier;    /* reads first bring the key up to date with the server */
 
     /* Indexer (its delivery thread only). */
     natsSubscription *indexer;
@@ -743,11 +744,26 @@ static status index_usable(js_store *s)
     return st;
 }
 
+/* Makes a read of `key` see every event the server acknowledged before the read began, whichever
+ * process appended it: one round trip for the key's last sequence, then (only if the index does
+ * not hold that one yet) a wait for the indexer. Without it (BANK_NATS_READ_BARRIER=0) reads show
+ * this index as it is, a push delivery behind other processes. */
+static status read_barrier(js_store *s, store_bytes key)
+{
+    if (!s->read_barrier) return ST_OK;
+    uint64_t last = 0;
+    TRY(server_last_seq(s, key, &last));
+    uint32_t order = 0;
+    if (last == 0 || jsindex_order_of(s->ix, last, &order) == ST_OK) return ST_OK;
+    return wait_indexed(s, last, s->append_timeout_ms);
+}
+
 static status js_read(store *base, store_bytes key, uint32_t from_order, store_event_cb cb,
                       void *ctx)
 {
     js_store *s = (js_store *)base;
     TRY(index_usable(s));
+    TRY(read_barrier(s, key));
     return jsindex_read(s->ix, key, from_order, cb, ctx);
 }
 
@@ -755,6 +771,7 @@ static status js_count(store *base, store_bytes key, uint32_t *count)
 {
     js_store *s = (js_store *)base;
     TRY(index_usable(s));
+    TRY(read_barrier(s, key));
     return jsindex_count(s->ix, key, count);
 }
 
@@ -1089,6 +1106,7 @@ static status open_store(js_store *s, const char *hosts)
     s->wait_ms = env_int("BANK_NATS_PUBLISH_WAIT_MS", 2000, 10, 600000);
     s->append_timeout_ms = env_int("BANK_NATS_APPEND_TIMEOUT_MS", 15000, 10, 3600000);
     s->heartbeat_ms = env_int("BANK_NATS_HEARTBEAT_MS", 1000, 100, 60000);
+    s->read_barrier = env_int("BANK_NATS_READ_BARRIER", 1, 0, 1) == 1;
     s->fault_lose_acks = env_int("BANK_NATS_FAULT_LOSE_ACKS", 0, 0, 1) == 1;
     jsOptions jo;
     jsOptions_Init(&jo);

@@ -241,6 +241,32 @@ static void subscriber_reads_what_it_is_told(void **state)
     store_close(b);
 }
 
+/* A read sees every append acknowledged before it began, even one made by another instance a
+ * moment ago (the read asks the server for the key's last sequence first). */
+static void read_sees_other_instances_appends(void **state)
+{
+    (void)state;
+    char name[32];
+    new_name(name, sizeof name, "linear");
+    store *a = open_named(name, "linear-a");
+    store *b = open_named(name, "linear-b");
+    for (int i = 0; i < 100; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "k%d", i % 9);
+        uint32_t n = 0;
+        assert_int_equal(store_count(a, tb(key), &n), ST_OK);
+        uint64_t pos = append_one(b, key, n, "from b");
+        uint32_t after = 0;
+        assert_int_equal(store_count(a, tb(key), &after), ST_OK);
+        assert_int_equal(after, n + 1);
+        uint64_t want = pos;
+        assert_int_equal(store_read(a, tb(key), n, find_position, &want), ST_OK);
+        assert_int_equal(want, 0);
+    }
+    store_close(a);
+    store_close(b);
+}
+
 /* A subscription may be closed from its own callback. */
 typedef struct self_closer {
     store_subscription *_Atomic sub;
@@ -597,8 +623,20 @@ static void figures(void **state)
     printf("# figures: %d asynchronous appends to distinct keys: %.0f appends/s\n", ASYNC,
            ASYNC / ((double)(t5 - t4) / 1e9));
     printf("# figures (single node, this build, shared 2-core VM): sequential append of a 200-byte "
-           "event %.0f us; read of a 20-event key from the index %.1f us\n",
+           "event %.0f us; read of a 20-event key %.1f us\n",
            (double)(t1 - t0) / N / 1000.0, (double)(t3 - t2) / READS / 1000.0);
+    setenv("BANK_NATS_READ_BARRIER", "0", 1);
+    store *local = open_named(name, "fig-local");
+    unsetenv("BANK_NATS_READ_BARRIER");
+    seen = 0;
+    int64_t t8 = clock_mono_ns();
+    for (int i = 0; i < READS; i++)
+        assert_int_equal(store_read(local, tb("twenty"), 0, count_cb, &seen), ST_OK);
+    int64_t t9 = clock_mono_ns();
+    assert_int_equal(seen, 20 * READS);
+    printf("# figures: the same read from the index alone (BANK_NATS_READ_BARRIER=0) %.1f us\n",
+           (double)(t9 - t8) / READS / 1000.0);
+    store_close(local);
     store_close(s);
     /* Rebuilding the index from the stream (an ordered consumer from the first message). */
     char dir[600];
@@ -625,6 +663,7 @@ int main(void)
         cmocka_unit_test(stale_index_catches_up),
         cmocka_unit_test(subscriber_reads_what_it_is_told),
         cmocka_unit_test(subscription_closed_from_its_callback),
+        cmocka_unit_test(read_sees_other_instances_appends),
         cmocka_unit_test(retried_publish_is_not_stored_twice),
         cmocka_unit_test(server_dedups_same_msg_id_before_checking_expectation),
         cmocka_unit_test(full_stream_fails_fast),
