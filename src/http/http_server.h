@@ -45,8 +45,10 @@ typedef struct http_request {
     json_t *variables;          /* a JSON object, or NULL when absent or null */
     json_t *extensions;         /* a JSON object, or NULL when absent or null */
     http_transport transport;
-    json_t *init_payload; /* WebSocket connection_init payload (object) or NULL */
-    bool tracing;         /* the client sent `lacinia-tracing: true` (GraphiQL) */
+    json_t *init_payload;      /* WebSocket connection_init payload (object) or NULL */
+    const char *authorization; /* HTTP `Authorization` header (POST/GET, or the WebSocket
+                                  upgrade request), or NULL */
+    bool tracing;              /* the client sent `lacinia-tracing: true` (GraphiQL) */
 } http_request;
 
 /* Opaque handles owned by the executor. */

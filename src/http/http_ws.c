@@ -59,6 +59,7 @@ struct ws_conn {
     size_t q_bytes, q_count;
     ws_op *ops;
     json_t *init_payload;
+    char *authorization;      /* the upgrade request's Authorization header, or NULL */
     int64_t init_deadline_ms; /* graphql-transport-ws: close 4408 if no connection_init by then */
     int64_t next_ka_ms;       /* graphql-ws: next keep-alive */
     int64_t timer_at_ms;      /* when the lws timer of this wsi fires, 0 if not armed */
@@ -367,6 +368,7 @@ static void op_start(ws_conn *w, const char *id, json_t *payload)
         .extensions = json_is_object(ext) ? ext : NULL,
         .transport = w->kind == WS_MODERN ? HTTP_TRANSPORT_WS : HTTP_TRANSPORT_WS_LEGACY,
         .init_payload = w->init_payload,
+        .authorization = w->authorization,
     };
     srv->m.ws_operations++;
     http_op_type type = HTTP_OP_QUERY;
@@ -588,6 +590,8 @@ static void conn_closed(ws_conn *w)
     buf_free(&w->rx);
     json_decref(w->init_payload);
     w->init_payload = NULL;
+    free(w->authorization);
+    w->authorization = NULL;
     w->srv->m.ws_open--;
 }
 
@@ -610,6 +614,11 @@ int http_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
         w->kind = lws_get_protocol(wsi)->id == 2 ? WS_LEGACY : WS_MODERN;
         w->established = true;
         buf_init(&w->rx, srv->body_limit);
+        {
+            char auth[1024];
+            const char *a = http_hdr(wsi, WSI_TOKEN_HTTP_AUTHORIZATION, auth, sizeof(auth));
+            w->authorization = a ? strdup(a) : NULL;
+        }
         srv->m.ws_open++;
         srv->m.ws_total++;
         if (w->kind == WS_MODERN) w->init_deadline_ms = clock_mono_ms() + srv->init_timeout_ms;

@@ -261,3 +261,13 @@ test('a chunked request body gets 411 Length Required', async () => {
   });
   assert.match(reply, /^HTTP\/1\.1 411 /);
 });
+
+test('the Authorization header reaches the executor', async () => {
+  const res = await post(JSON.stringify({ query: '{ whoami }' }), {
+    'content-type': 'application/json',
+    authorization: 'Bearer abc',
+  });
+  assert.deepStrictEqual(await res.json(), { data: { whoami: 'Bearer abc' } });
+  const anon = await post(JSON.stringify({ query: '{ whoami }' }));
+  assert.deepStrictEqual(await anon.json(), { data: { whoami: null } });
+});

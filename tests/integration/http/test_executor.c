@@ -2,9 +2,9 @@
  * the operation, knows a handful of root fields, and answers with real errors for syntax,
  * unknown fields and null non-null variables. It is not the project's engine.
  *
- * Root fields: Query { __typename, __type(name), hello, echo, slow(ms) }, Mutation { __typename,
- * publish(text), add(a, b) }, Subscription { ticks(n), events, flood(n, size), failing }.
- * `slow` and `ticks` complete from other threads through http_post. Loop thread only, except the
+ * Root fields: Query { __typename, __type(name), hello, echo, slow(ms), whoami }, Mutation {
+ * __typename, publish(text), add(a, b) }, Subscription { ticks(n), events, flood(n, size), failing
+ * }. `slow` and `ticks` complete from other threads through http_post. Loop thread only, except the
  * ticker thread, which only calls http_post. */
 #include "test_executor.h"
 
@@ -222,7 +222,8 @@ static json_t *parse(const char *query, op *o)
     return NULL;
 }
 
-static const char *const query_fields[] = {"__typename", "__type", "hello", "echo", "slow", NULL};
+static const char *const query_fields[] = {"__typename", "__type", "hello", "echo",
+                                           "slow",       "whoami", NULL};
 static const char *const mutation_fields[] = {"__typename", "publish", "add", NULL};
 static const char *const sub_fields[] = {"__typename", "ticks", "events", "flood", "failing", NULL};
 
@@ -376,6 +377,8 @@ static json_t *resolve(test_executor *te, const op *o, const field *f, const htt
     if (strcmp(n, "echo") == 0)
         return req->variables ? json_deep_copy(req->variables) : json_null();
     if (strcmp(n, "slow") == 0) return json_string("slow");
+    if (strcmp(n, "whoami") == 0)
+        return req->authorization ? json_string(req->authorization) : json_null();
     if (strcmp(n, "add") == 0)
         return json_integer(int_arg(f, "a", req, 0) + int_arg(f, "b", req, 0));
     if (strcmp(n, "publish") == 0) {

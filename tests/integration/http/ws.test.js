@@ -224,3 +224,13 @@ test('a client that does not read is disconnected and server memory stays bounde
   assert.ok(code === 4413 || code === 1006, `close code ${code}`);
   assert.strictEqual(await metric(srv.url, 'graphql_subscriptions_active'), 0);
 });
+
+test('the upgrade request\'s Authorization header reaches the executor', async () => {
+  const c = raw('/ws', 'graphql-transport-ws', { authorization: 'Bearer ws' });
+  await c.opened;
+  c.send({ type: 'connection_init' });
+  await c.next();
+  c.send({ type: 'subscribe', id: 'w', payload: { query: '{ whoami }' } });
+  assert.deepStrictEqual(await c.next(), { type: 'next', id: 'w', payload: { data: { whoami: 'Bearer ws' } } });
+  c.ws.close();
+});
