@@ -6,7 +6,9 @@
  * store holds, in this process or another, fails with ST_BUSY.
  *
  * Threads: one writer thread per store owns the write connection and gathers every append queued
- * meanwhile into one transaction (one fsync); callers are answered after the commit. The queue is
+ * meanwhile into one transaction (one fsync); callers are answered after the commit. A blocking
+ * store_append that finds nothing queued and nobody writing writes its append itself, on the
+ * calling thread (one writer at a time either way), and saves two thread hand-offs. The queue is
  * bounded (4096 appends, 64 MiB): store_append_async waits for room when it is full, except on
  * the writer thread itself (from an append callback), where it fails with ST_BUSY instead.
  * Append callbacks run on the writer thread. Reads use a pool of read connections (at most 64 at

@@ -77,12 +77,18 @@ void store_close(store *s)
     if (s) s->ops->close(s);
 }
 
-status store_append_async(store *s, store_bytes key, uint32_t expected_order,
-                          const store_bytes *values, size_t n, store_append_cb cb, void *ctx)
+static status check_append(store *s, store_bytes key, uint32_t expected_order,
+                           const store_bytes *values, size_t n)
 {
     TRY(check_store(s, "store_append"));
     TRY(check_key(key));
-    TRY(check_values(values, n, expected_order));
+    return check_values(values, n, expected_order);
+}
+
+status store_append_async(store *s, store_bytes key, uint32_t expected_order,
+                          const store_bytes *values, size_t n, store_append_cb cb, void *ctx)
+{
+    TRY(check_append(s, key, expected_order, values, n));
     if (!cb) return status_set(ST_INVALID, "store_append_async needs a callback");
     return s->ops->append_async(s, key, expected_order, values, n, cb, ctx);
 }
@@ -112,6 +118,9 @@ static void append_answered(void *ctx, status st, const store_appended *appended
 status store_append(store *s, store_bytes key, uint32_t expected_order, const store_bytes *values,
                     size_t n, store_appended *out, uint32_t *current_order)
 {
+    TRY(check_append(s, key, expected_order, values, n));
+    if (s->ops->append)
+        return s->ops->append(s, key, expected_order, values, n, out, current_order);
     append_waiter w;
     sem_init(&w.done, 0, 0);
     status st = store_append_async(s, key, expected_order, values, n, append_answered, &w);

@@ -16,6 +16,10 @@ typedef struct store_ops {
                         store_subscription **out);
     void (*subscription_close)(store_subscription *sub);
     void (*close)(store *s);
+    /* Optional (NULL: store_append waits for append_async's callback): a blocking append, for an
+     * adapter that can answer without handing the call to another thread and back. */
+    status (*append)(store *s, store_bytes key, uint32_t expected_order, const store_bytes *values,
+                     size_t n, store_appended *out, uint32_t *current_order);
 } store_ops;
 
 /* Every adapter's store struct starts with this header. */
