@@ -138,7 +138,12 @@ after(async () => {
 
 test('an account made through one API is seen, and funded, through the other', async () => {
   const u = await h.newUser(api1.url, 'scale');
-  const again = await h.getAccount(api2.url, u.username, u.password);
+  // The read model is eventually consistent: for a moment after the account is made, another
+  // instance may still answer "username does not have accounts".
+  const again = await h.eventually(async () => {
+    const a = await h.getAccount(api2.url, u.username, u.password);
+    return a.reason === 'username does not have accounts' ? null : a;
+  }, 'the account through api2');
   assert.deepStrictEqual(again, { iban: u.iban, token: u.token, reason: null });
   const r = await h.deposit(api2.url, u, 12345, 'via api2');
   assert.strictEqual(r.success, true, 'deposit failed: ' + r.reason);
