@@ -746,13 +746,20 @@ static status index_usable(js_store *s)
 
 /* Makes a read of `key` see every event the server acknowledged before the read began, whichever
  * process appended it: one round trip for the key's last sequence, then (only if the index does
- * not hold that one yet) a wait for the indexer. Without it (BANK_NATS_READ_BARRIER=0) reads show
- * this index as it is, a push delivery behind other processes. */
+ * not hold that one yet) a wait for the indexer. Without it (BANK_NATS_READ_BARRIER=0, or while the
+ * server cannot answer) reads show this index as it is, a push delivery behind other processes. */
 static status read_barrier(js_store *s, store_bytes key)
 {
     if (!s->read_barrier) return ST_OK;
     uint64_t last = 0;
-    TRY(server_last_seq(s, key, &last));
+    status st = server_last_seq(s, key, &last);
+    if (st == ST_TIMEOUT || st == ST_UNAVAILABLE) {
+        /* The server cannot answer now (e.g. a leader election): serve the index as it is rather
+         * than fail the read; appends stay safe, the server checks their expectation. */
+        LOG_WARN(MOD, "%s: reading from the local index only: %s", s->stream, status_message());
+        return ST_OK;
+    }
+    TRY(st);
     uint32_t order = 0;
     if (last == 0 || jsindex_order_of(s->ix, last, &order) == ST_OK) return ST_OK;
     return wait_indexed(s, last, s->append_timeout_ms);
