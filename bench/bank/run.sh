@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The bank benchmark: builds the release `bank` if needed, starts `bank run` on a fresh data dir,
+# runs the load generator (loadgen.js) against it and prints a table (latency from sending a
+# money_transfer mutation to receiving its credit on stream_transactions, per rate step, with the
+# CPU and RSS of the bank process). Figures only: it never fails on them.
+#
+# usage: bench/bank/run.sh [loadgen options, e.g. --rates 100,1000,3000 --step-seconds 10]
+# env:   BUILD_DIR (default build/release-bank), BANK_BIN (a bank binary to use instead),
+#        KEEP_DATA=1 keeps the data dir.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$PWD
+build_dir="${BUILD_DIR:-build/release-bank}"
+bank_bin="${BANK_BIN:-$build_dir/bin/bank}"
+
+if [ ! -x "$bank_bin" ]; then
+  echo "building $bank_bin (RelWithDebInfo)"
+  # Warnings stay warnings here: a benchmark build is not where the house style is enforced.
+  cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWERROR=OFF >/dev/null
+  cmake --build "$build_dir" --target bank -j2 >/dev/null
+fi
+
+data=$(mktemp -d /tmp/bank-bench.XXXXXX)
+log="$data.log"
+"$bank_bin" run --data "$data" --listen 127.0.0.1:0 >"$log" 2>&1 &
+pid=$!
+cleanup() {
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid"
+    wait "$pid" || echo "bank exited with status $?"
+  fi
+  [ "${KEEP_DATA:-0}" = 1 ] || rm -rf "$data" "$log"
+}
+trap cleanup EXIT
+
+port=""
+for _ in $(seq 1 200); do
+  port=$(sed -n 's/.*http: listening on [^ ]*:\([0-9][0-9]*\).*/\1/p' "$log" | head -1)
+  [ -n "$port" ] && break
+  kill -0 "$pid" 2>/dev/null || { cat "$log"; exit 1; }
+  sleep 0.05
+done
+[ -n "$port" ] || { echo "bank did not start"; cat "$log"; exit 1; }
+until curl -sf "http://127.0.0.1:$port/healthz" >/dev/null; do sleep 0.05; done
+
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "bank: $bank_bin (pid $pid), data $data"
+node "$root/bench/bank/loadgen.js" --url "http://127.0.0.1:$port" --pid "$pid" "$@"
+echo "bank after the run: RSS $(awk '/VmRSS/ {printf "%.1f MiB", $2/1024}' /proc/$pid/status), threads $(awk '/Threads/ {print $2}' /proc/$pid/status)"
