@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -99,6 +100,9 @@ static bool spawn(nts_cluster *c, int i)
     pid_t pid = fork();
     if (pid < 0) return false;
     if (pid == 0) {
+        /* The server dies with the test, even when the test crashes or aborts. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() == 1) _exit(127);
         FILE *out = freopen(log, "a", stdout);
         FILE *err = freopen(log, "a", stderr);
         (void)out;
