@@ -9,6 +9,12 @@ const net = require('node:net');
 const path = require('node:path');
 const h = require('../bank/helpers');
 
+// Whatever happens to this script, leave no server or bank process behind.
+const children = [];
+process.on('exit', () => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+});
+
 function natsServerBin() {
   for (const p of [process.env.NATS_SERVER_BIN, '/usr/sbin/nats-server', '/usr/bin/nats-server']) {
     if (p && fs.existsSync(p)) return p;
@@ -62,6 +68,7 @@ async function startRole(dir, role, natsUrl) {
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  children.push(proc);
   let output = '';
   const exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
   const ready = role === 'api' ? /http: listening on [^\s:]+:(\d+)/ : /bank: running/;
@@ -123,6 +130,7 @@ before(async () => {
         `cluster {\n  name: bank\n  listen: 127.0.0.1:${n.cluster}\n  routes: [\n${routes}\n  ]\n}\n`,
     );
     n.proc = spawn(natsServerBin(), ['-c', conf], { stdio: 'ignore' });
+    children.push(n.proc);
     n.exited = new Promise((resolve) => n.proc.on('exit', resolve));
   }
   await waitHealthy(nodes);

@@ -11,6 +11,12 @@ const net = require('node:net');
 const path = require('node:path');
 const h = require('../bank/helpers');
 
+// Whatever happens to this script, leave no server or bank process behind.
+const children = [];
+process.on('exit', () => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+});
+
 function natsServerBin() {
   for (const p of [process.env.NATS_SERVER_BIN, '/usr/sbin/nats-server', '/usr/bin/nats-server']) {
     if (p && fs.existsSync(p)) return p;
@@ -60,6 +66,7 @@ async function startRole(dir, role, natsUrl, extra = []) {
     env: { ...process.env, BANK_PWHASH_FAST: '1', BANK_NATS_INDEX_DIR: path.join(data, 'nats-index') },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  children.push(proc);
   let output = '';
   const exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
   const ready = role === 'api' ? /http: listening on [^\s:]+:(\d+)/ : /bank: running/;
@@ -117,6 +124,7 @@ before(async () => {
     `listen: 127.0.0.1:${port}\nmax_payload: 2MB\njetstream { store_dir: "${path.join(dir, 'js')}" }\n`,
   );
   nats = spawn(natsServerBin(), ['-c', path.join(dir, 'nats.conf')], { stdio: 'ignore' });
+  children.push(nats);
   await waitPort(port);
   natsUrl = `nats://127.0.0.1:${port}`;
   // The command handlers first: one of them creates the streams and the company account.
