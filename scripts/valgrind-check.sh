@@ -2,7 +2,8 @@
 # Valgrind check of a build tree WITHOUT sanitizers (ASan and valgrind cannot be combined):
 #   scripts/valgrind-check.sh [TREE]        (default: build, the RelWithDebInfo tree of `make build`)
 # Runs under memcheck every cmocka unit test binary TREE/tests/test_* (minus the skips below, each
-# with its reason), then smoke runs of the real programs, driven by tests/valgrind/smoke.js with the
+# with its reason), each fuzz target's replay program TREE/tests/*_replay over its committed corpus
+# fuzz/*/corpus, then smoke runs of the real programs, driven by tests/valgrind/smoke.js with the
 # integration tests' clients: `bkes` (gRPC calls from @grpc/grpc-js, a Subscribe stream, SIGTERM),
 # and `bank run` (healthz, logins, deposit, transfer, one transaction on a graphql-ws and on a
 # legacy subscription, a refused transfer, queries, bad requests, SIGTERM) three times: on its
@@ -103,6 +104,17 @@ for bin in "$TREE"/tests/test_*; do
   fi
   names+=("$name")
 done
+# The fuzz targets' replay programs over their committed corpora (hostile input for the parsers).
+declare -A CORPUS=()
+for cml in "$ROOT"/fuzz/*/CMakeLists.txt; do
+  [ -f "$cml" ] || continue
+  target=$(sed -n 's/^bank_fuzz_target(\([A-Za-z0-9_]*\).*/\1/p' "$cml" | head -1)
+  dir=$(dirname "$cml")/corpus
+  if [ -n "$target" ] && [ -d "$dir" ] && [ -x "$TREE/tests/${target}_replay" ]; then
+    CORPUS[${target}_replay]=$dir
+    names+=("${target}_replay")
+  fi
+done
 names+=(bkes bank bank-bkes bank-nats)
 
 NODE_DIR=$ROOT/tests
@@ -133,7 +145,9 @@ for name in "${names[@]}"; do
     *) target=$TREE/tests/$name ;;
   esac
   # The unit tests run from a scratch directory (some write files beside them).
-  (cd "$LOGS" && run_one "$name" "${prefix[@]}" "${VG[@]}" --log-file="$LOGS/$name.vg" "$target") &
+  args=()
+  if [ -n "${CORPUS[$name]+x}" ]; then args=("${CORPUS[$name]}"); fi
+  (cd "$LOGS" && run_one "$name" "${prefix[@]}" "${VG[@]}" --log-file="$LOGS/$name.vg" "$target" "${args[@]}") &
   running=$((running + 1))
 done
 wait
