@@ -1,0 +1,353 @@
+#!/usr/bin/env node
+// A copy of bench/bank/loadgen.js (same workload, same figures) with three small additions for the
+// scale-out benchmark (bench/nats/run.sh): --url may list several API endpoints (the senders are
+// spread over them, the subscription is on the first), --pids NAME=PID,... reports the CPU% and
+// the peak RSS of each process per step, and --json FILE writes the steps and the summary.
+// And one work-around: the split roles sometimes record a transfer's debit and credit with an
+// empty description (the projector does not find the transfer's descr; see "Scale-out on NATS" in
+// docs/benchmarks.md), so the subscription takes every CREDIT and a credit without a matching
+// descr is matched by (credited iban, amount) to the oldest such transfer in flight; those are
+// counted in the "no descr" column (still delivered, with their latency).
+//
+// Load generator for `bank run` (the seed's open-bank-mark workload, adapted): money transfers
+// over GraphQL (graphql-transport-ws mutations) at a fixed rate per step, each measured from
+// sending the mutation to receiving its credit on a stream_transactions subscription (matched by
+// the transfer uuid put in `descr`). Rates step up until p99 passes 1 s or errors appear.
+// Prints one line per step and a summary; never fails on figures.
+//
+// usage: loadgen.js --url http://127.0.0.1:PORT[,http://...] [--pid BANK_PID | --pids NAME=PID,...]
+//                   [--rates 100,300,...] [--step-seconds 10] [--users 100] [--connections 8]
+//                   [--drain-ms 3000] [--json FILE]
+'use strict';
+const fs = require('node:fs');
+const path = require('node:path');
+const crypto = require('node:crypto');
+
+const SOURCE_DIR = process.env.SOURCE_DIR || path.join(__dirname, '../..');
+const WebSocket = require(path.join(SOURCE_DIR, 'tests/node_modules/ws'));
+
+function parseArgs() {
+  const o = {
+    url: 'http://127.0.0.1:8888',
+    pid: 0,
+    rates: [100, 300, 1000, 2000, 3000, 4000, 5000, 6000, 8000],
+    stepSeconds: 10,
+    users: 100,
+    connections: 8,
+    drainMs: 3000,
+    pids: [], // [{ name, pid }]
+    json: '',
+  };
+  const a = process.argv.slice(2);
+  for (let i = 0; i < a.length; i += 2) {
+    const v = a[i + 1];
+    switch (a[i]) {
+      case '--url': o.url = v; break;
+      case '--pid': o.pid = Number(v); break;
+      case '--pids':
+        o.pids = v.split(',').filter(Boolean).map((x) => {
+          const [name, pid] = x.split('=');
+          return { name, pid: Number(pid) };
+        });
+        break;
+      case '--json': o.json = v; break;
+      case '--drain-ms': o.drainMs = Number(v); break;
+      case '--rates': o.rates = v.split(',').map(Number); break;
+      case '--step-seconds': o.stepSeconds = Number(v); break;
+      case '--users': o.users = Number(v); break;
+      case '--connections': o.connections = Number(v); break;
+      default:
+        console.error('unknown option ' + a[i]);
+        process.exit(2);
+    }
+  }
+  return o;
+}
+
+const now = () => Number(process.hrtime.bigint()) / 1e6; // ms, monotonic
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function post(url, query, variables) {
+  const res = await fetch(url + '/api', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ query, variables }),
+  });
+  const j = await res.json();
+  if (j.errors) throw new Error(JSON.stringify(j.errors));
+  return j.data;
+}
+
+// One graphql-transport-ws connection, spoken directly on `ws` (no per-message client overhead).
+function connect(wsUrl, onNext, onComplete) {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(wsUrl, 'graphql-transport-ws');
+    ws.on('error', reject);
+    ws.on('open', () => ws.send('{"type":"connection_init"}'));
+    ws.on('message', (data) => {
+      const m = JSON.parse(data);
+      if (m.type === 'connection_ack') resolve(ws);
+      else if (m.type === 'next') onNext(m.id, m.payload);
+      else if (m.type === 'complete') onComplete && onComplete(m.id);
+      else if (m.type === 'error') onNext(m.id, { errors: m.payload });
+      else if (m.type === 'ping') ws.send('{"type":"pong"}');
+    });
+    ws.on('close', (code) => {
+      if (!closing) console.error(`websocket closed by the server (${code})`);
+    });
+  });
+}
+let closing = false;
+
+// CPU seconds (user + system) and RSS (KiB) of a process, from /proc.
+function procStat(pid) {
+  if (!pid) return null;
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(f[11]) + Number(f[12]); // utime, stime (fields 14, 15)
+    const rss = Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
+    return { cpu: ticks / 100, rss }; // CLK_TCK is 100 on Linux
+  } catch (e) {
+    return null;
+  }
+}
+
+function percentile(sorted, p) {
+  if (!sorted.length) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+const MUTATION =
+  'mutation($uuid: String!, $username: String!, $token: String!, $amount: Int!, $from: String!, $to: String!, $descr: String!) ' +
+  '{ money_transfer(uuid: $uuid, username: $username, token: $token, amount: $amount, from: $from, to: $to, descr: $descr) { success reason } }';
+
+async function main() {
+  const o = parseArgs();
+  const urls = o.url.split(',');
+  o.url = urls[0];
+  const wsUrl = o.url.replace(/^http/, 'ws') + '/ws';
+  if (!o.pids.length && o.pid) o.pids = [{ name: 'bank', pid: o.pid }];
+  const run = crypto.randomBytes(3).toString('hex');
+
+  // Users, each with a deposit large enough for the whole run.
+  const t0 = now();
+  const users = [];
+  for (let i = 0; i < o.users; i += 20) {
+    const batch = [];
+    for (let j = i; j < Math.min(o.users, i + 20); j++) {
+      const username = `bench-${run}-${j}`;
+      batch.push(
+        post(o.url, 'mutation($u: String!, $p: String!) { get_account(username: $u, password: $p) { iban token reason } }', {
+          u: username,
+          p: 'bench-password',
+        }).then((d) => {
+          if (d.get_account.reason) throw new Error(d.get_account.reason);
+          return { username, iban: d.get_account.iban, token: d.get_account.token };
+        }),
+      );
+    }
+    users.push(...(await Promise.all(batch)));
+  }
+  await Promise.all(
+    users.map((u) =>
+      post(o.url, MUTATION, { uuid: crypto.randomUUID(), username: u.username, token: u.token, amount: 1000000000, from: 'cash', to: u.iban, descr: 'bench deposit' }).then((d) => {
+        if (!d.money_transfer.success) throw new Error('deposit: ' + d.money_transfer.reason);
+      }),
+    ),
+  );
+  console.log(`setup: ${o.users} users with a deposit each in ${((now() - t0) / 1000).toFixed(1)} s`);
+
+  // In-flight transfers by uuid: { sent, answered, delivered, failed }.
+  const flight = new Map();
+  let step = null; // the current step's counters
+
+  const sub = await connect(wsUrl, (id, payload) => {
+    const tx = payload.data && payload.data.stream_transactions;
+    if (!tx) {
+      if (step) step.streamErrors++;
+      return;
+    }
+    let key = tx.descr;
+    let f = flight.get(key);
+    if (!f && tx.descr !== 'bench deposit') {
+      // No (or an unknown) descr: the oldest undelivered transfer in flight to this iban, this amount.
+      const cents = Number(String(tx.changed_by || '').replace(/[^0-9]/g, ''));
+      for (const [k, g] of flight) {
+        if (!g.delivered && g.to === tx.iban && g.cents === cents) {
+          key = k;
+          f = g;
+          f.step.noDescr++;
+          break;
+        }
+      }
+    }
+    if (!f || f.delivered) return;
+    f.delivered = now();
+    f.step.latencies.push(f.delivered - f.sent);
+    f.step.delivered++;
+    if (f.answered) flight.delete(key);
+  });
+  sub.send(
+    JSON.stringify({
+      id: 's',
+      type: 'subscribe',
+      payload: { query: `subscription { stream_transactions(direction: CREDIT) { descr iban changed_by } }` },
+    }),
+  );
+  const senders = [];
+  for (let i = 0; i < o.connections; i++) {
+    senders.push(
+      await connect(urls[i % urls.length].replace(/^http/, 'ws') + '/ws', (id, payload) => {
+        const f = flight.get(id);
+        if (!f) return;
+        f.answered = now();
+        const r = payload.data && payload.data.money_transfer;
+        if (!r || !r.success) {
+          f.step.errors++;
+          if (f.step.errorSamples.length < 3) f.step.errorSamples.push(r ? r.reason : JSON.stringify(payload.errors || payload));
+          flight.delete(id);
+          return;
+        }
+        f.step.answerLatencies.push(f.answered - f.sent);
+        if (f.delivered) flight.delete(id);
+      }),
+    );
+  }
+  await sleep(500); // the subscription is registered long before the first transfer
+
+  let seq = 0;
+  function sendOne(st) {
+    const a = users[crypto.randomInt(users.length)];
+    let b = users[crypto.randomInt(users.length)];
+    if (b === a) b = users[(users.indexOf(a) + 1) % users.length];
+    const descr = `${run}:${seq}`; // the uuid is in the flight map under this key
+    const uuid = crypto.randomUUID();
+    seq++;
+    flight.set(descr, { sent: now(), answered: 0, delivered: 0, step: st, to: b.iban, cents: 1 + (seq % 100) });
+    const msg = {
+      id: descr,
+      type: 'subscribe',
+      payload: { query: MUTATION, variables: { uuid, username: a.username, token: a.token, amount: 1 + (seq % 100), from: a.iban, to: b.iban, descr } },
+    };
+    senders[seq % senders.length].send(JSON.stringify(msg));
+    st.sent++;
+  }
+
+  const results = [];
+  console.log(
+    'target/s  sent/s  delivered/s   p50 ms   p95 ms   p99 ms   max ms  answer p99  errors  lost  no descr  client CPU%' +
+      o.pids.map((p) => `  ${p.name} CPU%/RSS MiB`).join(''),
+  );
+  for (const rate of o.rates) {
+    const st = { rate, sent: 0, delivered: 0, errors: 0, streamErrors: 0, noDescr: 0, latencies: [], answerLatencies: [], errorSamples: [], rssMax: 0 };
+    step = st;
+    const p0 = o.pids.map((p) => procStat(p.pid));
+    st.procs = o.pids.map((p) => ({ name: p.name, cpu: NaN, rssMax: 0 }));
+    const c0 = process.cpuUsage();
+    const start = now();
+    const end = start + o.stepSeconds * 1000;
+    let lastRss = 0;
+    // Paced sending: every tick, send what the rate asks for by now.
+    while (now() < end) {
+      const due = Math.floor(((now() - start) / 1000) * rate);
+      while (st.sent < due) sendOne(st);
+      if (now() - lastRss > 250) {
+        o.pids.forEach((q, i) => {
+          const p = procStat(q.pid);
+          if (p) st.procs[i].rssMax = Math.max(st.procs[i].rssMax, p.rss);
+        });
+        lastRss = now();
+      }
+      await sleep(1); // timers, not a busy loop: the client must leave the CPU to the bank
+    }
+    const sendEnd = now();
+    const p1 = o.pids.map((p) => procStat(p.pid));
+    const c1 = process.cpuUsage(c0);
+    // Wait for stragglers.
+    const drainEnd = now() + o.drainMs;
+    while (now() < drainEnd && [...flight.values()].some((f) => f.step === st)) await sleep(10);
+    let lost = 0;
+    const lostSamples = [];
+    for (const [k, f] of flight) {
+      if (f.step === st) {
+        lost++;
+        if (lostSamples.length < 3) lostSamples.push(`${k}: ${f.answered ? 'answered' : 'no answer'}, ${f.delivered ? 'delivered' : 'no credit on the stream'}`);
+        flight.delete(k);
+      }
+    }
+    const secs = (sendEnd - start) / 1000;
+    const lat = st.latencies.sort((x, y) => x - y);
+    const ans = st.answerLatencies.sort((x, y) => x - y);
+    st.sentRate = st.sent / secs;
+    st.deliveredRate = st.delivered / secs;
+    st.p50 = percentile(lat, 50);
+    st.p95 = percentile(lat, 95);
+    st.p99 = percentile(lat, 99);
+    st.max = lat.length ? lat[lat.length - 1] : NaN;
+    st.answerP99 = percentile(ans, 99);
+    st.lost = lost;
+    st.procs.forEach((q, i) => {
+      if (p0[i] && p1[i]) q.cpu = ((p1[i].cpu - p0[i].cpu) / secs) * 100;
+      if (p1[i]) q.rssMax = Math.max(q.rssMax, p1[i].rss);
+    });
+    st.clientCpu = ((c1.user + c1.system) / 1e6 / secs) * 100;
+    results.push(st);
+    const f1 = (x) => (Number.isFinite(x) ? x.toFixed(1) : '-');
+    console.log(
+      [
+        String(rate).padStart(8),
+        f1(st.sentRate).padStart(7),
+        f1(st.deliveredRate).padStart(12),
+        f1(st.p50).padStart(8),
+        f1(st.p95).padStart(8),
+        f1(st.p99).padStart(8),
+        f1(st.max).padStart(8),
+        f1(st.answerP99).padStart(11),
+        String(st.errors + st.streamErrors).padStart(7),
+        String(lost).padStart(5),
+        String(st.noDescr).padStart(9),
+        f1(st.clientCpu).padStart(12),
+        ...st.procs.map((q) =>
+          `${f1(q.cpu)}/${q.rssMax ? (q.rssMax / 1024).toFixed(1) : '-'}`.padStart(q.name.length + 15),
+        ),
+      ].join(' '),
+    );
+    if (st.errorSamples.length) console.log('  error samples: ' + st.errorSamples.join(' | '));
+    if (lostSamples.length) console.log('  lost samples: ' + lostSamples.join(' | '));
+    if (!(st.p99 <= 1000) || st.errors + st.streamErrors + lost > 0) {
+      console.log(`stopping: ${st.p99 > 1000 ? 'p99 passed 1 s' : 'errors or lost transfers'} at ${rate}/s`);
+      break;
+    }
+    if (st.sentRate < rate * 0.95) {
+      console.log(`stopping: the load generator sent only ${st.sentRate.toFixed(0)}/s of ${rate}/s`);
+      break;
+    }
+  }
+  const ok = (s) => s.errors + s.streamErrors + s.lost === 0 && s.deliveredRate >= s.rate * 0.95;
+  const sustained = results.filter((s) => ok(s) && s.p99 <= 1000).map((s) => s.rate);
+  const fast = results.filter((s) => ok(s) && s.p99 < 100).map((s) => s.rate);
+  console.log(`highest sustained rate (no errors, p99 <= 1 s): ${sustained.length ? Math.max(...sustained) : 0}/s`);
+  console.log(`highest rate with p99 < 100 ms: ${fast.length ? Math.max(...fast) : 0}/s`);
+  if (o.json) {
+    const steps = results.map((s) => ({
+      rate: s.rate, sentRate: s.sentRate, deliveredRate: s.deliveredRate, p50: s.p50, p95: s.p95, p99: s.p99,
+      max: s.max, answerP99: s.answerP99, errors: s.errors + s.streamErrors, lost: s.lost, noDescr: s.noDescr, clientCpu: s.clientCpu,
+      procs: s.procs.map((q) => ({ name: q.name, cpu: q.cpu, rssMiB: q.rssMax / 1024 })),
+    }));
+    fs.writeFileSync(o.json, JSON.stringify({
+      steps,
+      sustained: sustained.length ? Math.max(...sustained) : 0,
+      fast: fast.length ? Math.max(...fast) : 0,
+      maxDelivered: Math.max(0, ...results.filter(ok).map((s) => s.deliveredRate)),
+    }, null, 1));
+  }
+  closing = true;
+  sub.close();
+  for (const s of senders) s.close();
+}
+
+main().catch((e) => {
+  console.error('loadgen: ' + (e.stack || e));
+  process.exit(1);
+});

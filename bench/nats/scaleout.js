@@ -1,0 +1,326 @@
+#!/usr/bin/env node
+// The scale-out benchmark: the bank's transfer workload (bench/nats/loadgen.js, a copy of
+// bench/bank/loadgen.js) on the split roles over NATS JetStream, in three set-ups started afresh
+// one after the other:
+//   a) one nats-server; 1 api, 1 commands, 1 projector
+//   b) the same with 2 command-handler instances (the scaling figure: b / a, same invocation)
+//   c) a 3-node nats-server cluster (routes on loopback, R3 streams by `bank sync`); 1/1/1 roles
+// Each set-up prints the stepped-rate table (per-process CPU% and peak RSS) and its highest
+// sustained rate; set-up a) is also profiled (perf record -g on the command handler) at a fixed
+// rate. Figures only: it never fails on them. Every process is killed and every temp dir deleted.
+//
+// usage: scaleout.js --bank BIN [--rates 100,200,...] [--step-seconds 6] [--only a,b,c] [--perf 0|1]
+'use strict';
+const { spawn, spawnSync, execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const net = require('node:net');
+const os = require('node:os');
+const path = require('node:path');
+
+const ROOT = path.join(__dirname, '../..');
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function parseArgs() {
+  const o = {
+    bank: path.join(ROOT, 'build/bin/bank'),
+    rates: [100, 200, 300, 400, 500, 600, 800, 1000, 1400, 2000],
+    stepSeconds: 6,
+    only: ['a', 'b', 'c'],
+    perf: true,
+    users: 100,
+  };
+  const a = process.argv.slice(2);
+  for (let i = 0; i < a.length; i += 2) {
+    const v = a[i + 1];
+    switch (a[i]) {
+      case '--bank': o.bank = path.resolve(v); break;
+      case '--rates': o.rates = v.split(',').map(Number); break;
+      case '--step-seconds': o.stepSeconds = Number(v); break;
+      case '--only': o.only = v.split(','); break;
+      case '--perf': o.perf = v === '1'; break;
+      case '--users': o.users = Number(v); break;
+      default:
+        console.error('unknown option ' + a[i]);
+        process.exit(2);
+    }
+  }
+  return o;
+}
+
+function natsServerBin() {
+  for (const p of [process.env.NATS_SERVER_BIN, '/usr/sbin/nats-server', '/usr/bin/nats-server']) {
+    if (p && fs.existsSync(p)) return p;
+  }
+  return 'nats-server';
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+// Every process this benchmark started, so that the end (or a signal) kills them all.
+const procs = new Set();
+const dirs = new Set(); // temp dirs, deleted at the end or on a signal
+
+function track(proc, name) {
+  proc.benchName = name;
+  procs.add(proc);
+  proc.exitedP = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
+  proc.exitedP.then(() => procs.delete(proc));
+  return proc;
+}
+
+async function stop(proc) {
+  if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+  proc.kill('SIGTERM');
+  const t = setTimeout(() => proc.kill('SIGKILL'), 10000);
+  await proc.exitedP;
+  clearTimeout(t);
+}
+
+async function stopAll() {
+  // The API and the roles first, the nats servers last.
+  const all = [...procs];
+  await Promise.all(all.filter((p) => !/^nats/.test(p.benchName)).map(stop));
+  await Promise.all(all.filter((p) => /^nats/.test(p.benchName)).map(stop));
+}
+
+async function waitHttp(url, ms) {
+  const end = Date.now() + ms;
+  for (;;) {
+    try {
+      const r = await fetch(url);
+      if (r.status === 200) return;
+    } catch (e) {
+      /* not up yet */
+    }
+    if (Date.now() > end) throw new Error(`${url} never answered 200`);
+    await sleep(100);
+  }
+}
+
+// Starts nats-server(s): n = 1 (single node) or 3 (a cluster on loopback). Returns the client URL
+// and the processes.
+async function startNats(dir, n) {
+  const nodes = [];
+  for (let i = 1; i <= n; i++) nodes.push({ name: `n${i}`, port: await freePort(), cluster: await freePort(), http: await freePort() });
+  const routes = nodes.map((x) => `    nats-route://127.0.0.1:${x.cluster}`).join('\n');
+  for (const x of nodes) {
+    const conf = path.join(dir, `${x.name}.conf`);
+    let text =
+      `server_name: ${x.name}\nlisten: 127.0.0.1:${x.port}\nhttp: 127.0.0.1:${x.http}\nmax_payload: 8MB\n` +
+      `jetstream { store_dir: "${path.join(dir, 'js-' + x.name)}"\n  max_memory_store: 256MB\n  max_file_store: 4GB }\n`;
+    if (n > 1) text += `cluster {\n  name: bank\n  listen: 127.0.0.1:${x.cluster}\n  routes: [\n${routes}\n  ]\n}\n`;
+    fs.writeFileSync(conf, text);
+    x.proc = track(spawn(natsServerBin(), ['-c', conf], { stdio: 'ignore' }), `nats-${x.name}`);
+  }
+  for (const x of nodes) await waitHttp(`http://127.0.0.1:${x.http}/healthz`, 60000);
+  if (n > 1) {
+    // /healthz answers before the JetStream meta group has a leader: wait for one.
+    const end = Date.now() + 60000;
+    for (;;) {
+      try {
+        const j = await (await fetch(`http://127.0.0.1:${nodes[0].http}/jsz`)).json();
+        if (j.meta_cluster && j.meta_cluster.leader) break;
+      } catch (e) {
+        /* not yet */
+      }
+      if (Date.now() > end) throw new Error('the nats cluster elected no meta leader');
+      await sleep(200);
+    }
+  }
+  return { url: 'nats://' + nodes.map((x) => `127.0.0.1:${x.port}`).join(','), nodes };
+}
+
+function roleEnv(data, replicas) {
+  return {
+    ...process.env,
+    BANK_PWHASH_FAST: '1',
+    BANK_NATS_INDEX_DIR: path.join(data, 'nats-index'),
+    BANK_NATS_REPLICAS: String(replicas),
+  };
+}
+
+// Starts `bank ROLE` and resolves once it runs (the API: once it listens and /healthz answers).
+async function startRole(o, dir, role, natsUrl, replicas, name) {
+  const data = fs.mkdtempSync(path.join(dir, name + '-'));
+  const args = [role, '--bus', natsUrl, '--data', data];
+  if (role !== 'api') args.push('--store', natsUrl);
+  if (role === 'api') args.push('--listen', '127.0.0.1:0');
+  const proc = track(spawn(o.bank, args, { env: roleEnv(data, replicas), stdio: ['ignore', 'pipe', 'pipe'] }), name);
+  let output = '';
+  const ready = role === 'api' ? /http: listening on [^\s:]+:(\d+)/ : /bank: running/;
+  const m = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`bank ${role} did not start:\n${output}`)), 90000);
+    const onData = (chunk) => {
+      if (output.length < 65536) output += chunk;
+      const found = ready.exec(output);
+      if (found) {
+        clearTimeout(timer);
+        resolve(found);
+      }
+    };
+    proc.stdout.on('data', onData);
+    proc.stderr.on('data', onData);
+    proc.exitedP.then(({ code, signal }) => {
+      clearTimeout(timer);
+      reject(new Error(`bank ${role} exited (${code} ${signal}) before it ran:\n${output}`));
+    });
+  });
+  const r = { name, role, proc, pid: proc.pid, log: () => output };
+  if (role === 'api') {
+    r.url = `http://127.0.0.1:${m[1]}`;
+    await waitHttp(r.url + '/healthz', 90000);
+  }
+  return r;
+}
+
+function loadavg() {
+  return os.loadavg().map((x) => x.toFixed(2)).join(' ');
+}
+
+// Runs the load generator; resolves with its JSON summary (or null).
+async function runLoad(o, api, pids, rates, stepSeconds, jsonFile, quiet) {
+  const args = [
+    process.env.LOADGEN || path.join(__dirname, 'loadgen.js'),
+    '--url', api.url,
+    '--pids', pids.map((p) => `${p.name}=${p.pid}`).join(','),
+    '--rates', rates.join(','),
+    '--step-seconds', String(stepSeconds),
+    '--users', String(o.users),
+    '--json', jsonFile,
+  ];
+  const child = track(spawn(process.execPath, args, { stdio: ['ignore', quiet ? 'ignore' : 'inherit', 'inherit'] }), 'loadgen');
+  const { code } = await child.exitedP;
+  if (code !== 0) console.log(`(the load generator exited with status ${code})`);
+  try {
+    return JSON.parse(fs.readFileSync(jsonFile, 'utf8'));
+  } catch (e) {
+    return null;
+  }
+}
+
+// perf record -g on PID for `seconds`, while a fixed-rate load runs; prints the top symbols.
+async function profile(o, dir, api, target, rate) {
+  const data = path.join(dir, 'perf.data');
+  console.log(`profile: perf record -g -p ${target.pid} (${target.name}) for 6 s at ${rate}/s`);
+  const perf = track(
+    spawn('perf', ['record', '-g', '-F', '499', '-o', data, '-p', String(target.pid), '--', 'sleep', '6'], { stdio: 'ignore' }),
+    'perf',
+  );
+  const load = runLoad(o, api, [target], [rate], 8, path.join(dir, 'perf-load.json'), true);
+  await perf.exitedP;
+  await load;
+  const rep = spawnSync('perf', ['report', '-i', data, '--stdio', '--no-children', '--sort', 'symbol', '-g', 'none', '--percent-limit', '1'], {
+    encoding: 'utf8',
+    maxBuffer: 16 << 20,
+  });
+  const lines = (rep.stdout || '').split('\n').filter((l) => /^\s+\d+\.\d+%/.test(l));
+  console.log('top symbols of ' + target.name + ' (self time):');
+  for (const l of lines.slice(0, 8)) console.log('  ' + l.trim().replace(/\s+/g, ' '));
+  const dso = spawnSync('perf', ['report', '-i', data, '--stdio', '--no-children', '--sort', 'dso', '-g', 'none', '--percent-limit', '2'], {
+    encoding: 'utf8',
+    maxBuffer: 16 << 20,
+  });
+  const dl = (dso.stdout || '').split('\n').filter((l) => /^\s+\d+\.\d+%/.test(l));
+  console.log('by library:');
+  for (const l of dl.slice(0, 6)) console.log('  ' + l.trim().replace(/\s+/g, ' '));
+}
+
+async function scenario(o, key, title, natsNodes, commandHandlers) {
+  console.log(`\n=== ${key}) ${title} ===`);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `bank-nats-bench-${key}-`));
+  dirs.add(dir);
+  let result = null;
+  try {
+    const t0 = Date.now();
+    const nats = await startNats(dir, natsNodes);
+    const replicas = natsNodes > 1 ? 3 : 1;
+    const sync = spawnSync(o.bank, ['sync', '--nats', nats.url], {
+      env: { ...process.env, BANK_NATS_REPLICAS: String(replicas) },
+      encoding: 'utf8',
+      timeout: 120000,
+    });
+    if (sync.status !== 0) throw new Error(`bank sync failed (${sync.status}):\n${sync.stdout}${sync.stderr}`);
+    const summary = (sync.stdout + sync.stderr).split('\n').filter((l) => /replica/.test(l));
+    if (summary.length) console.log('sync: ' + summary[0].trim());
+    const roles = [];
+    for (let i = 1; i <= commandHandlers; i++) roles.push(await startRole(o, dir, 'commands', nats.url, replicas, `commands${commandHandlers > 1 ? i : ''}`));
+    roles.push(await startRole(o, dir, 'projector', nats.url, replicas, 'projector'));
+    const api = await startRole(o, dir, 'api', nats.url, replicas, 'api');
+    roles.push(api);
+    const pids = [...roles, ...nats.nodes.map((x) => ({ name: natsNodes > 1 ? `nats-${x.name}` : 'nats', pid: x.proc.pid }))];
+    console.log(`started in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${pids.map((p) => `${p.name} (pid ${p.pid})`).join(', ')}`);
+    console.log(`load average before: ${loadavg()}`);
+    result = await runLoad(o, api, pids, o.rates, o.stepSeconds, path.join(dir, 'load.json'), false);
+    console.log(`load average after: ${loadavg()}`);
+    for (const r of roles) {
+      if (r.proc.exitCode !== null || r.proc.signalCode !== null) console.log(`!! ${r.name} exited during the run:\n${r.log().slice(-2000)}`);
+      const warn = r.log().split('\n').filter((l) => /\b(WARN|ERROR|warn|error)\b/.test(l));
+      if (warn.length) console.log(`${r.name} logged ${warn.length} warnings/errors, e.g.:\n  ${warn.slice(0, 3).join('\n  ')}`);
+    }
+    if (o.perf && key === 'a' && result) {
+      const rate = Math.max(100, Math.round((result.sustained || 200) * 0.8));
+      await profile(o, dir, api, roles[0], rate);
+    }
+  } catch (e) {
+    console.log(`set-up ${key} failed: ${e.message}`);
+  } finally {
+    await stopAll();
+    fs.rmSync(dir, { recursive: true, force: true });
+    dirs.delete(dir);
+  }
+  return result;
+}
+
+async function main() {
+  const o = parseArgs();
+  const cpu = (/model name\s*:\s*(.*)/.exec(fs.readFileSync('/proc/cpuinfo', 'utf8')) || [])[1];
+  const ver = spawnSync(natsServerBin(), ['--version'], { encoding: 'utf8' }).stdout.trim();
+  console.log(`machine: ${os.cpus().length} cores, ${cpu}, load average ${loadavg()}`);
+  console.log(`bank: ${o.bank}; ${ver}; rates ${o.rates.join(',')}/s, ${o.stepSeconds} s per step, ${o.users} users`);
+  const res = {};
+  const set = [
+    ['a', 'one nats-server; api + commands + projector', 1, 1],
+    ['b', 'one nats-server; api + 2 x commands + projector', 1, 2],
+    ['c', '3-node nats cluster, R3 streams; api + commands + projector', 3, 1],
+  ];
+  for (const [k, title, n, ch] of set) if (o.only.includes(k)) res[k] = await scenario(o, k, title, n, ch);
+  console.log('\n=== summary ===');
+  for (const [k, title] of set) {
+    if (!(k in res)) continue;
+    const r = res[k];
+    console.log(
+      `${k}) ${title}: ` +
+        (r ? `highest sustained ${r.sustained}/s (p99 <= 1 s), p99 < 100 ms up to ${r.fast}/s, best delivered ${r.maxDelivered.toFixed(0)}/s` : 'no result'),
+    );
+  }
+  if (res.a && res.b && res.a.sustained) {
+    console.log(
+      `scaling, 2 vs 1 command handlers: sustained ${(res.b.sustained / res.a.sustained).toFixed(2)}x, ` +
+        `best delivered ${(res.b.maxDelivered / res.a.maxDelivered).toFixed(2)}x`,
+    );
+  }
+  console.log(`load average at the end: ${loadavg()}`);
+}
+
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, async () => {
+    await stopAll();
+    for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+    process.exit(130);
+  });
+}
+
+main()
+  .catch((e) => console.log('scaleout: ' + (e.stack || e)))
+  .finally(async () => {
+    await stopAll();
+  });
