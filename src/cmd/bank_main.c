@@ -181,6 +181,12 @@ static status start_api(bank *b, char *web, char *ide)
 
 static status start(bank *b, char *web, char *ide)
 {
+    /* The jetstream adapter keeps its per-key index under the data directory unless told (set
+     * before any thread starts: setenv is not thread-safe). */
+    char index_dir[PATH_MAX];
+    snprintf(index_dir, sizeof index_dir, "%s/nats-index", b->opt.data);
+    if (b->opt.store && !strncmp(b->opt.store, "nats://", 7))
+        setenv("BANK_NATS_INDEX_DIR", index_dir, 0);
     TRY(codec_init());
     password_library_init();
     TRY(bus_open(b->opt.bus, &b->bus));
