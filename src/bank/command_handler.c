@@ -406,7 +406,7 @@ status command_handler_new(const bank_stores *stores, const command_handler_conf
 {
     command_handler_config c = cfg ? *cfg : (command_handler_config){0};
     if (c.workers <= 0) c.workers = 16;
-    if (!c.cache_entries) c.cache_entries = 65536;
+    if (!c.cache_entries) c.cache_entries = 16384;
     if (!c.queue_capacity) c.queue_capacity = 4096;
     command_handler *h = calloc(1, sizeof *h);
     worker *workers = calloc((size_t)c.workers, sizeof *workers);

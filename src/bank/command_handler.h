@@ -22,7 +22,7 @@ typedef struct command_handler command_handler;
 
 typedef struct command_handler_config {
     int workers;           /* deciding threads; 0: 16 */
-    size_t cache_entries;  /* aggregates kept in memory over all workers; 0: 65536 */
+    size_t cache_entries;  /* aggregates kept in memory over all workers; 0: 16384 */
     size_t queue_capacity; /* commands waiting per worker; 0: 4096 */
 } command_handler_config;
 
