@@ -3,13 +3,14 @@
 # docs/benchmarks.md): builds the release tree if needed, then runs bench/nats/scaleout.js, which
 # starts, measures and stops in turn
 #   a) one nats-server with 1 api, 1 commands, 1 projector (separate `bank` processes),
-#   b) the same with 2 command handlers (scaling figure b/a, from the same invocation),
+#   b) the same with 2 command handlers (scaling figure b/a, from the same invocation; a and b
+#      alternate twice, a1 b1 a2 b2, as the machine is noisy),
 #   c) a 3-node nats-server cluster on loopback with R3 streams (`bank sync`), 1/1/1 roles,
 # with the stepped-rate transfer workload of bench/bank (bench/nats/loadgen.js is its copy with
-# per-process CPU/RSS). Everything on loopback, in temp dirs deleted at the end; ~5-8 minutes.
+# per-process CPU/RSS). Everything on loopback, in temp dirs deleted at the end; ~6-9 minutes.
 # Figures only: it never fails on them.
 #
-# usage: bench/nats/run.sh [--rates 100,200,... --step-seconds 6 --only a,b,c --perf 0|1 --users 100]
+# usage: bench/nats/run.sh [--rates 100,200,... --step-seconds 8 --only a,b,c --repeat 2 --perf 0|1 --users 100]
 # env:   BUILD_DIR (default build, the shared RelWithDebInfo tree), BANK_BIN (a bank binary to use)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
