@@ -52,6 +52,7 @@ typedef struct pending {
     uint32_t expected;
     uint32_t n;
     size_t bytes; /* what it counts against QUEUE_MAX_BYTES */
+    int heap; /* malloc'd with copies of the bytes (append_async), else the caller's (blocking) */
     const unsigned char *key;
     size_t key_len;
     const store_bytes *values; /* n of them; queued: key and values live in this allocation */
@@ -478,9 +479,10 @@ static void writer_answer_group(sqlite_store *s, pending *group)
         pending *p = group;
         group = p->next;
         pending_set_status(s, p);
+        int heap = p->heap; /* a blocking caller's pending is gone once it is answered */
         p->cb(p->ctx, p->st, p->st == ST_OK ? &p->appended : NULL,
               p->st == ST_CONFLICT || p->st == ST_OK ? p->current : 0);
-        free(p);
+        if (heap) free(p);
     }
 }
 
@@ -589,32 +591,10 @@ static void *writer_main(void *arg)
 
 /* --- operations -------------------------------------------------------------------------- */
 
-static status sq_append_async(store *base, store_bytes key, uint32_t expected_order,
-                              const store_bytes *values, size_t n, store_append_cb cb, void *ctx)
+/* Queues `p` for the writer, waiting for room if the queue is full. On failure `p` is not queued
+ * (the caller still owns it). */
+static status pending_enqueue(sqlite_store *s, pending *p)
 {
-    sqlite_store *s = (sqlite_store *)base;
-    size_t data = key.len;
-    for (size_t i = 0; i < n; i++)
-        data += values[i].len;
-    size_t header = sizeof(pending) + n * sizeof(store_bytes);
-    pending *p = malloc(header + data);
-    if (!p) return status_set(ST_NOMEM, "no memory for an append of %zu bytes", data);
-    *p = (pending){.cb = cb, .ctx = ctx, .expected = expected_order, .n = (uint32_t)n};
-    p->bytes = header + data;
-    store_bytes *copies = (store_bytes *)(p + 1);
-    p->values = copies;
-    unsigned char *at = (unsigned char *)p + header;
-    memcpy(at, key.data, key.len);
-    p->key = at;
-    p->key_len = key.len;
-    at += key.len;
-    for (size_t i = 0; i < n; i++) {
-        if (values[i].len) memcpy(at, values[i].data, values[i].len);
-        copies[i].data = at;
-        copies[i].len = values[i].len;
-        at += values[i].len;
-    }
-
     pthread_mutex_lock(&s->mu);
     int on_writer = s->writer_started && pthread_equal(pthread_self(), s->writer);
     for (;;) {
@@ -623,7 +603,6 @@ static status sq_append_async(store *base, store_bytes key, uint32_t expected_or
         if (s->closing || !full) break;
         if (on_writer) {
             pthread_mutex_unlock(&s->mu);
-            free(p);
             return status_set(ST_BUSY,
                               "store %s: the append queue is full and an append "
                               "callback cannot wait for room",
@@ -635,7 +614,6 @@ static status sq_append_async(store *base, store_bytes key, uint32_t expected_or
     }
     if (s->closing) {
         pthread_mutex_unlock(&s->mu);
-        free(p);
         return status_set(ST_CLOSED, "store %s is closing", s->dir);
     }
     if (s->q_tail)
@@ -650,6 +628,42 @@ static status sq_append_async(store *base, store_bytes key, uint32_t expected_or
     pthread_mutex_unlock(&s->mu);
     if (wake_writer) pthread_cond_signal(&s->work_cv);
     return ST_OK;
+}
+
+static size_t append_bytes(store_bytes key, const store_bytes *values, size_t n)
+{
+    size_t bytes = sizeof(pending) + n * sizeof(store_bytes) + key.len;
+    for (size_t i = 0; i < n; i++)
+        bytes += values[i].len;
+    return bytes;
+}
+
+static status sq_append_async(store *base, store_bytes key, uint32_t expected_order,
+                              const store_bytes *values, size_t n, store_append_cb cb, void *ctx)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    size_t bytes = append_bytes(key, values, n);
+    pending *p = malloc(bytes);
+    if (!p) return status_set(ST_NOMEM, "no memory for an append of %zu bytes", bytes);
+    *p = (pending){.cb = cb, .ctx = ctx, .expected = expected_order, .n = (uint32_t)n};
+    p->bytes = bytes;
+    p->heap = 1;
+    store_bytes *copies = (store_bytes *)(p + 1);
+    p->values = copies;
+    unsigned char *at = (unsigned char *)(copies + n);
+    memcpy(at, key.data, key.len);
+    p->key = at;
+    p->key_len = key.len;
+    at += key.len;
+    for (size_t i = 0; i < n; i++) {
+        if (values[i].len) memcpy(at, values[i].data, values[i].len);
+        copies[i].data = at;
+        copies[i].len = values[i].len;
+        at += values[i].len;
+    }
+    status st = pending_enqueue(s, p);
+    if (st != ST_OK) free(p);
+    return st;
 }
 
 /* The blocking append. When nobody writes and nothing is queued (a lone writer), the caller
@@ -683,10 +697,19 @@ static status sq_append(store *base, store_bytes key, uint32_t expected_order,
     int alone = !s->closing && !s->writing && !s->q_head;
     if (alone) s->writing = 1;
     pthread_mutex_unlock(&s->mu);
+    pending p = {.expected = expected_order,
+                 .n = (uint32_t)n,
+                 .key = key.data,
+                 .key_len = key.len,
+                 .values = values};
     if (!alone) {
+        /* Queued without copies: the bytes stay valid while this call waits. */
         waiter w;
         sem_init(&w.done, 0, 0);
-        status st = sq_append_async(base, key, expected_order, values, n, waiter_answered, &w);
+        p.cb = waiter_answered;
+        p.ctx = &w;
+        p.bytes = append_bytes(key, values, n);
+        status st = pending_enqueue(s, &p);
         if (st == ST_OK) {
             while (sem_wait(&w.done) != 0) {
             }
@@ -697,11 +720,6 @@ static status sq_append(store *base, store_bytes key, uint32_t expected_order,
         sem_destroy(&w.done);
         return st;
     }
-    pending p = {.expected = expected_order,
-                 .n = (uint32_t)n,
-                 .key = key.data,
-                 .key_len = key.len,
-                 .values = values};
     writer_write_group(s, &p);
     pending_set_status(s, &p); /* before another writer may overwrite s->group_err */
     pthread_mutex_lock(&s->mu);
