@@ -6,7 +6,8 @@
 #
 # usage: bench/bank/run.sh [loadgen options, e.g. --rates 100,1000,3000 --step-seconds 10]
 # env:   BUILD_DIR (default build/release-bank), BANK_BIN (a bank binary to use instead),
-#        KEEP_DATA=1 keeps the data dir.
+#        KEEP_DATA=1 keeps the data dir, BENCH_DIR=DIR puts it in DIR (default /tmp; /dev/shm
+#        takes the disk out, for comparison only: not durable).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -20,7 +21,7 @@ if [ ! -x "$bank_bin" ]; then
   cmake --build "$build_dir" --target bank -j2 >/dev/null
 fi
 
-data=$(mktemp -d /tmp/bank-bench.XXXXXX)
+data=$(mktemp -d "${BENCH_DIR:-/tmp}/bank-bench.XXXXXX")
 log="$data.log"
 "$bank_bin" run --data "$data" --listen 127.0.0.1:0 >"$log" 2>&1 &
 pid=$!

@@ -113,13 +113,29 @@ async function getAccount(url, username, password) {
   return d.get_account;
 }
 
-// A new user with its account: { username, password, iban, token }.
-async function newUser(url, prefix = 'user') {
+// A new user with its account: { username, password, iban, token }. Unless `projected` is
+// false, waits until the read model shows the account (the projector runs behind the commands).
+async function newUser(url, prefix = 'user', { projected = true } = {}) {
   const username = `${prefix}-${crypto.randomBytes(5).toString('hex')}`;
   const password = 'secret-' + crypto.randomBytes(4).toString('hex');
   const a = await getAccount(url, username, password);
   assert.strictEqual(a.reason, null, 'get_account failed: ' + a.reason);
+  if (projected) await eventually(async () => (await account(url, a.iban, a.token)).data.account, 'the account in the read model');
   return { username, password, iban: a.iban, token: a.token };
+}
+
+// Waits until the read model shows `want` (an euro string) as the balance of `user`'s account,
+// then asserts it (so a wrong balance fails with both values after the wait).
+async function balanceIs(url, user, want, ms = 10000) {
+  let last;
+  const end = Date.now() + ms;
+  do {
+    const r = await account(url, user.iban, user.token);
+    last = r.data && r.data.account ? r.data.account.balance : JSON.stringify(r);
+    if (last === want) return;
+    await sleep(50);
+  } while (Date.now() < end);
+  assert.strictEqual(last, want, 'balance of ' + user.iban);
 }
 
 const TRANSFER =
@@ -238,6 +254,7 @@ module.exports = {
   TRANSFER_MUTATION: TRANSFER,
   deposit,
   account,
+  balanceIs,
   transactions,
   cents,
   signed,

@@ -39,12 +39,16 @@ test('68-72: every filter and their AND, only transactions after subscribing, ea
   const a = await h.newUser(url, 'sa');
   const b = await h.newUser(url, 'sb');
   const c = await h.newUser(url, 'sc');
-  await h.deposit(url, a, 50000, 'before subscribing');
-  await h.deposit(url, b, 50000, 'before subscribing');
   const mark = 'M' + crypto.randomBytes(3).toString('hex');
-
   const client = h.wsClient(bank);
   try {
+    // The projector publishes a transaction after the transfer answered; a probe stream that saw
+    // both deposits proves they were published before the streams under test subscribe.
+    const probe = await h.streamTransactions(bank, client, { descr_includes: mark + ' before subscribing' });
+    await h.deposit(url, a, 50000, mark + ' before subscribing');
+    await h.deposit(url, b, 50000, mark + ' before subscribing');
+    await h.eventually(() => probe.items.length === 2, 'the deposits on the probe stream');
+    probe.unsubscribe();
     await filtersCheck(a, b, c, mark, client);
   } finally {
     await client.dispose();
@@ -99,8 +103,8 @@ async function filtersCheck(a, b, c, mark, client) {
   await h.sleep(200); // lets the other streams' last frames arrive; the checks below do not depend on it
 
   assert.deepStrictEqual(all.errors, []);
-  assert.ok(!all.items.some((t) => t.descr === 'before subscribing'), '68: no backlog');
-  const mine = all.items.filter((t) => t.descr.startsWith(mark) || t.descr.includes('because iban not known'));
+  assert.ok(!all.items.some((t) => t.descr.endsWith('before subscribing')), '68: no backlog');
+  const mine = all.items.filter((t) => t.descr.startsWith(mark + '-') || t.descr.includes('because iban not known'));
   assert.strictEqual(mine.length, expectedCount, JSON.stringify(mine, null, 1));
   // 53: every money event once, ids strictly increasing in delivery order.
   for (let i = 1; i < all.items.length; i++) assert.ok(all.items[i].id > all.items[i - 1].id, 'ids increase');
