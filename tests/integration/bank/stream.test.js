@@ -212,3 +212,33 @@ test('57: the legacy subscriptions-transport-ws client subscribes and transfers 
   await h.eventually(async () => (await h.metric(url, 'graphql_subscriptions_active')) === before, 'stop');
   sc.close();
 });
+
+test('54: subscriptions only over /ws; a bad filter is an error and the socket stays usable', async () => {
+  const res = await fetch(url + '/api', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ query: 'subscription { stream_transactions { id } }' }),
+  });
+  assert.strictEqual(res.status, 400);
+  assert.deepStrictEqual(await res.json(), { errors: [{ message: 'Subscriptions are only served over WebSocket (/ws)' }] });
+
+  const client = h.wsClient(bank);
+  try {
+    const bad = await new Promise((resolve) => {
+      client.subscribe(
+        { query: 'subscription { stream_transactions(direction: SIDEWAYS) { id } }' },
+        { next: () => resolve('next'), error: (e) => resolve(e), complete: () => resolve('complete') },
+      );
+    });
+    assert.ok(Array.isArray(bad), JSON.stringify(bad));
+    assert.strictEqual(bad[0].message, 'Value "SIDEWAYS" does not exist in "dtype" enum.');
+    const a = await h.newUser(url);
+    const good = await h.streamTransactions(bank, client, { iban: a.iban, direction: 'CREDIT' });
+    await h.deposit(url, a, 321, 'after a bad one');
+    await h.eventually(() => good.items.length === 1, 'the deposit');
+    assert.strictEqual(good.items[0].changed_by, '€3,21');
+    good.unsubscribe();
+  } finally {
+    await client.dispose();
+  }
+});
