@@ -12,7 +12,10 @@
 # runs under valgrind; the servers it talks to run natively. Any memcheck error, any definite or indirect
 # leak, or a non-zero exit fails the program. Prints one line per program and a closing
 # `N passed, N failed`; exits non-zero on any failure.
-# Environment: VALGRIND_JOBS (default 2) programs at once; VALGRIND_KEEP_LOGS=1 keeps the log dir.
+# Environment: VALGRIND_JOBS (default 2) programs at once; VALGRIND_KEEP_LOGS=1 keeps the log dir;
+# VALGRIND_TEST_TIMEOUT (default 400) seconds per unit test binary.
+# Exit: 0 all passed; 1 a program failed; 2 no valgrind, or a tree built with sanitizers; 77 TREE is
+# not a built tree.
 set -u -o pipefail
 export BIN_DIR SOURCE_DIR
 
@@ -23,14 +26,16 @@ JOBS=${VALGRIND_JOBS:-2}
 BIN_DIR=$TREE/bin
 SOURCE_DIR=$ROOT
 TEST_TIMEOUT=${VALGRIND_TEST_TIMEOUT:-400} # seconds per unit test binary (a hang guard)
+SMOKE_TIMEOUT=600                           # seconds per smoke run (smoke.js bounds each step too)
 
 if ! command -v valgrind >/dev/null; then
   echo "valgrind-check: valgrind is not installed (scripts/install-deps.sh installs it)" >&2
   exit 2
 fi
 if [ ! -d "$TREE/tests" ] || [ ! -x "$TREE/bin/bank" ] || [ ! -x "$TREE/bin/bkes" ]; then
+  # 77: ctest's SKIP_RETURN_CODE (tests/valgrind/all), for a tree removed after configuration.
   echo "valgrind-check: $TREE is not a built tree (need tests/ and bin/bank, bin/bkes): run make build" >&2
-  exit 2
+  exit 77
 fi
 if grep -q -- '-fsanitize' "$TREE/CMakeCache.txt" 2>/dev/null ||
   grep -qE '^SANITIZE:BOOL=(ON|1|TRUE)' "$TREE/CMakeCache.txt" 2>/dev/null; then
@@ -123,7 +128,7 @@ command_for() {
   case $name in
     bkes | bank*)
       # valgrind follows only the program (node starts it as: valgrind ... bin/NAME).
-      echo "node $NODE_DIR/valgrind/smoke.js $name --"
+      echo "timeout -k 10 $SMOKE_TIMEOUT node $NODE_DIR/valgrind/smoke.js $name --"
       ;;
     *)
       echo "timeout -k 10 $TEST_TIMEOUT"
