@@ -32,17 +32,17 @@ if ! command -v valgrind >/dev/null; then
   echo "valgrind-check: valgrind is not installed (scripts/install-deps.sh installs it)" >&2
   exit 2
 fi
+if grep -q -- '-fsanitize' "$TREE/CMakeCache.txt" 2>/dev/null ||
+  grep -qE '^(SANITIZE|FUZZ):BOOL=(ON|1|TRUE)' "$TREE/CMakeCache.txt" 2>/dev/null; then
+  echo "valgrind-check: $TREE is built with sanitizers; valgrind needs a tree without them" >&2
+  exit 2
+fi
+
 if [ ! -d "$TREE/tests" ] || [ ! -x "$TREE/bin/bank" ] || [ ! -x "$TREE/bin/bkes" ]; then
   # 77: ctest's SKIP_RETURN_CODE (tests/valgrind/all), for a tree removed after configuration.
   echo "valgrind-check: $TREE is not a built tree (need tests/ and bin/bank, bin/bkes): run make build" >&2
   exit 77
 fi
-if grep -q -- '-fsanitize' "$TREE/CMakeCache.txt" 2>/dev/null ||
-  grep -qE '^SANITIZE:BOOL=(ON|1|TRUE)' "$TREE/CMakeCache.txt" 2>/dev/null; then
-  echo "valgrind-check: $TREE is built with sanitizers; valgrind needs a tree without them" >&2
-  exit 2
-fi
-
 # shellcheck disable=SC2054 # the commas are valgrind's list syntax, not array separators
 VG=(valgrind --error-exitcode=1 --leak-check=full --show-leak-kinds=definite,indirect
   --errors-for-leak-kinds=definite,indirect --track-origins=yes --num-callers=40
