@@ -1,6 +1,7 @@
-// kill -9 during a stream of concurrent transfers, restart on the same data dir: every transfer
-// that returned success is there, none is left `started`, the balances equal their transactions
-// and money is conserved (cash in minus what left the bank).
+// kill -9 during a stream of concurrent transfers, twice (the second right after the first
+// restart, during recovery), restart on the same data dir: every transfer that returned success
+// is there, none is left `started`, the balances equal their transactions and money is conserved
+// (cash in minus what left the bank).
 'use strict';
 const { test } = require('node:test');
 const assert = require('node:assert');
@@ -11,7 +12,8 @@ const EXTERNAL = 'NL91ABNA0417164300';
 const UNKNOWN_OPEN = 'NL61OPEN0305797828';
 const OPS = 240;
 const WORKERS = 16;
-const KILL_AFTER = 90; // answered transfers before the kill
+const KILL_AFTER = 90; // answered transfers before the first kill
+const KILL_AFTER_RESTART = 40; // and before the second, right after the first restart
 const ALREADY = 'transfer was already started, current status: ';
 
 function plan(users) {
@@ -31,9 +33,9 @@ function plan(users) {
   return ops;
 }
 
-// Runs the ops with WORKERS in flight; kills the bank after KILL_AFTER answers.
-async function stream(bank, ops) {
-  let next = 0;
+// Runs the ops not sent yet with WORKERS in flight; kills the bank after `killAfter` answers.
+async function stream(bank, ops, killAfter) {
+  let next = ops.findIndex((o) => o.outcome === 'unsent');
   let answered = 0;
   let killed = null;
   const worker = async () => {
@@ -48,24 +50,28 @@ async function stream(bank, ops) {
       } catch (e) {
         op.outcome = 'unknown'; // the connection died with the process
       }
-      if (++answered === KILL_AFTER) killed = bank.kill9();
+      if (++answered === killAfter) killed = bank.kill9();
     }
   };
   await Promise.all(Array.from({ length: WORKERS }, worker));
   await killed;
 }
 
-test('kill -9 in a stream of transfers: recovery completes each, nothing lost or doubled', async (t) => {
+test('kill -9 twice in a stream of transfers: recovery completes each, nothing lost or doubled', async (t) => {
   const dataDir = h.tempDir();
   let bank = await h.startBank({ dataDir });
   const users = [];
   for (let i = 0; i < 5; i++) users.push(await h.newUser(bank.url, 'crash'));
   for (const u of users) assert.strictEqual((await h.deposit(bank.url, u, 100000, 'seed')).success, true);
   const ops = plan(users);
-  await stream(bank, ops);
+  await stream(bank, ops, KILL_AFTER);
   const count = (p) => ops.filter((o) => o.outcome.startsWith(p)).length;
   assert.ok(count('success') >= KILL_AFTER / 2, 'most answered transfers succeeded: ' + count('success'));
-  assert.ok(count('unsent') > 0, 'the kill came in the middle of the stream');
+  const unsentAfterFirst = count('unsent');
+  // Again, at once after the restart, while the recovery of the first kill may still run.
+  bank = await h.startBank({ dataDir });
+  await stream(bank, ops, KILL_AFTER_RESTART);
+  assert.ok(count('unsent') > 0 && count('unsent') < unsentAfterFirst, 'both kills came in the middle of the stream');
 
   bank = await h.startBank({ dataDir });
   try {

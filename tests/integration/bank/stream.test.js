@@ -44,11 +44,14 @@ test('68-72: every filter and their AND, only transactions after subscribing, ea
   try {
     // The projector publishes a transaction after the transfer answered; a probe stream that saw
     // both deposits proves they were published before the streams under test subscribe.
+    const baseline = await h.metric(url, 'graphql_subscriptions_active');
     const probe = await h.streamTransactions(bank, client, { descr_includes: mark + ' before subscribing' });
     await h.deposit(url, a, 50000, mark + ' before subscribing');
     await h.deposit(url, b, 50000, mark + ' before subscribing');
     await h.eventually(() => probe.items.length === 2, 'the deposits on the probe stream');
     probe.unsubscribe();
+    // streamTransactions sees a registration by the gauge going up: let the stop land first.
+    await h.eventually(async () => (await h.metric(url, 'graphql_subscriptions_active')) === baseline, 'the probe to stop');
     await filtersCheck(a, b, c, mark, client);
   } finally {
     await client.dispose();
