@@ -234,3 +234,16 @@ test('the upgrade request\'s Authorization header reaches the executor', async (
   assert.deepStrictEqual(await c.next(), { type: 'next', id: 'w', payload: { data: { whoami: 'Bearer ws' } } });
   c.ws.close();
 });
+
+test('a message over the size limit closes with 1009, a binary frame with 4400', async () => {
+  const big = raw();
+  await big.opened;
+  big.send({ type: 'connection_init' });
+  await big.next();
+  big.send({ type: 'ping', payload: { pad: 'x'.repeat(1100000) } }); // limit: 1 MiB (default)
+  assert.strictEqual((await big.closed).code, 1009);
+  const bin = raw();
+  await bin.opened;
+  bin.ws.send(Buffer.from('{"type":"connection_init"}'), { binary: true });
+  assert.strictEqual((await bin.closed).code, 4400);
+});
