@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/clock.h"
 #include "base/log.h"
 #include "domain/iban.h"
 #include "domain/money.h"
@@ -17,6 +18,10 @@
 #define MAX_TRANSFER_CENTS 1000000000LL /* F6: at most €10.000.000,00 per transfer */
 #define REASON_AMOUNT_TOO_LARGE "amount should not be more than €10.000.000,00"
 #define IBAN_ATTEMPTS 5 /* F13: a random IBAN that is taken is drawn again */
+/* The read model follows the stores a moment after a command: a login that just created (or saw
+ * another login create) a user or account asks again this many times, this far apart. */
+#define PROJECTION_ATTEMPTS 40
+#define PROJECTION_PAUSE_MS 25
 #ifndef REASON_TRANSFER_DOES_NOT_EXIST
 #define REASON_TRANSFER_DOES_NOT_EXIST "transfer does not exist" /* rm_find_transfer's reason */
 #endif
@@ -42,6 +47,8 @@ struct op {
     msg_token token;
     char uuid_text[64];
     int attempts;
+    bool lost_create; /* another login created this user first */
+    int64_t due_ms;   /* when a paused op continues (op_later) */
     op *next_in_queue;
 };
 
@@ -81,6 +88,11 @@ struct bank_api {
     bool stopping;
     int n_pw_threads;
     pthread_t pw_threads[8];
+
+    pthread_cond_t later_cv;
+    op *later; /* paused ops, earliest first */
+    bool later_started;
+    pthread_t later_thread;
 };
 
 /* ---- the inbox: results handed to the loop thread ---- */
@@ -458,6 +470,7 @@ static void account_result(op *o, const char *iban, const char *token, const cha
 }
 
 static void password_job(op *o, op_step next);
+static void op_later(op *o, op_step next);
 static void create_bank_account(op *o);
 
 static void bank_account_created(op *o)
@@ -485,9 +498,18 @@ static void create_bank_account(op *o)
     op_request(o, BUS_SUBJECT_BANK_COMMANDS, &m, bank_account_created);
 }
 
+static void find_user(op *o);
+
 static void user_created(op *o)
 {
     const char *reason = answer_reason(o);
+    if (reason && !strcmp(reason, REASON_USER_ALREADY_EXISTS)) {
+        /* Another login created the user a moment ago: log in as that user once it is in the
+         * read model (the same password gives the same account). */
+        o->lost_create = true;
+        op_later(o, find_user);
+        return;
+    }
     if (reason) {
         account_result(o, NULL, NULL, reason);
         return;
@@ -508,15 +530,25 @@ static void password_hashed(op *o)
     op_request(o, BUS_SUBJECT_USER_COMMANDS, &m, user_created);
 }
 
+static void password_checked(op *o);
+
 static void accounts_found(op *o)
 {
     const char *reason = answer_reason(o);
+    json_t *accounts = reason ? NULL : query_result(o);
+    json_t *first = json_array_get(accounts, 0);
+    bool none =
+        (reason && !strcmp(reason, "username does not have accounts")) || (!reason && !first);
+    if (none && ++o->attempts < PROJECTION_ATTEMPTS) {
+        /* The account may be in creation (a racing login) or not projected yet. */
+        json_decref(accounts);
+        op_later(o, password_checked);
+        return;
+    }
     if (reason) {
         account_result(o, NULL, NULL, reason);
         return;
     }
-    json_t *accounts = query_result(o);
-    json_t *first = json_array_get(accounts, 0);
     if (!first) {
         json_decref(accounts);
         account_result(o, NULL, NULL, "no linked bank account found");
@@ -544,8 +576,15 @@ static void user_found(op *o)
 {
     const char *reason = answer_reason(o);
     if (reason && !strcmp(reason, "username does not exist")) {
-        password_job(o, password_hashed); /* a new user: hash, then create */
-        return;
+        if (!o->lost_create) {
+            password_job(o, password_hashed); /* a new user: hash, then create */
+            return;
+        }
+        if (++o->attempts < PROJECTION_ATTEMPTS) {
+            op_later(o, find_user); /* created by another login, not projected yet */
+            return;
+        }
+        reason = REASON_USER_ALREADY_EXISTS;
     }
     if (reason) {
         account_result(o, NULL, NULL, reason);
@@ -556,6 +595,13 @@ static void user_found(op *o)
     MSG_SET(o->hash, hash ? hash : "");
     json_decref(user);
     password_job(o, password_checked);
+}
+
+static void find_user(op *o)
+{
+    message m = query(MSG_FIND_USER_QUERY);
+    MSG_SET(m.u.find_user.username, o->username);
+    op_request(o, BUS_SUBJECT_USER_QUERIES, &m, user_found);
 }
 
 static gql_result resolve_get_account(json_t *parent, json_t *args, void *context,
@@ -570,12 +616,61 @@ static gql_result resolve_get_account(json_t *parent, json_t *args, void *contex
         account_result(o, NULL, NULL, "username should have 1 to 64 characters");
     else if (!password || !*password || !msg_copy_str(o->password, sizeof o->password, password))
         account_result(o, NULL, NULL, "password should have 1 to 1024 characters");
-    else {
-        message m = query(MSG_FIND_USER_QUERY);
-        MSG_SET(m.u.find_user.username, username);
-        op_request(o, BUS_SUBJECT_USER_QUERIES, &m, user_found);
-    }
+    else
+        find_user(o);
     return gql_later(p);
+}
+
+/* ---- pauses: an op continued later, for the read model to catch up ---- */
+
+static void op_later(op *o, op_step next)
+{
+    bank_api *api = o->api;
+    o->next = next;
+    o->due_ms = clock_mono_ms() + PROJECTION_PAUSE_MS;
+    pthread_mutex_lock(&api->mu);
+    if (api->stopping) {
+        pthread_mutex_unlock(&api->mu);
+        next(o);
+        return;
+    }
+    op **pp = &api->later; /* all pauses are equal: append at the end */
+    while (*pp)
+        pp = &(*pp)->next_in_queue;
+    o->next_in_queue = NULL;
+    *pp = o;
+    pthread_cond_signal(&api->later_cv);
+    pthread_mutex_unlock(&api->mu);
+}
+
+static void *later_main(void *arg)
+{
+    bank_api *api = arg;
+    pthread_mutex_lock(&api->mu);
+    while (!api->stopping || api->later) {
+        op *o = api->later;
+        int64_t now = clock_mono_ms();
+        if (o && (o->due_ms <= now || api->stopping)) {
+            api->later = o->next_in_queue;
+            pthread_mutex_unlock(&api->mu);
+            inbox_push(o);
+            pthread_mutex_lock(&api->mu);
+            continue;
+        }
+        if (!o) {
+            pthread_cond_wait(&api->later_cv, &api->mu);
+            continue;
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        int64_t wait_ms = o->due_ms - now;
+        ts.tv_nsec += wait_ms * 1000000;
+        ts.tv_sec += ts.tv_nsec / 1000000000;
+        ts.tv_nsec %= 1000000000;
+        pthread_cond_timedwait(&api->later_cv, &api->mu, &ts);
+    }
+    pthread_mutex_unlock(&api->mu);
+    return NULL;
 }
 
 /* ---- password work, off the loop thread ---- */
@@ -615,12 +710,13 @@ static void *password_main(void *arg)
         api->pw_head = o->next_in_queue;
         if (!api->pw_head) api->pw_tail = NULL;
         pthread_mutex_unlock(&api->mu);
+        /* The clear password stays until the op ends (op_free wipes it): a login whose user was
+         * created by a racing login verifies it against that user's hash. */
         if (o->next == password_hashed) {
             if (password_hash(o->password, o->hash) != ST_OK) o->hash[0] = '\0';
         } else {
             o->password_ok = password_verify(o->hash, o->password);
         }
-        explicit_bzero(o->password, sizeof o->password);
         inbox_push(o);
         pthread_mutex_lock(&api->mu);
     }
@@ -803,7 +899,12 @@ status bank_api_new(bus *b, const char *sdl, size_t sdl_len, const bank_api_conf
     api->deadline_ms = c.deadline_ms > 0 ? c.deadline_ms : BUS_DEFAULT_DEADLINE_MS;
     pthread_mutex_init(&api->mu, NULL);
     pthread_cond_init(&api->pw_cv, NULL);
+    pthread_cond_init(&api->later_cv, NULL);
     status st = gql_schema_parse(sdl, sdl_len, &api->schema);
+    if (st == ST_OK) {
+        api->later_started = pthread_create(&api->later_thread, NULL, later_main, api) == 0;
+        if (!api->later_started) st = status_set(ST_INTERNAL, "cannot start the API timer thread");
+    }
     for (size_t i = 0; st == ST_OK && i < sizeof resolvers / sizeof resolvers[0]; i++)
         st = gql_schema_set_resolver(api->schema, resolvers[i].field, resolvers[i].fn, NULL);
     int workers = c.password_workers > 0 ? c.password_workers : 2;
@@ -851,9 +952,11 @@ void bank_api_free(bank_api *api)
     api->stopping = true;
     api->srv = NULL; /* no more wake-ups: the loop has ended */
     pthread_cond_broadcast(&api->pw_cv);
+    pthread_cond_broadcast(&api->later_cv);
     pthread_mutex_unlock(&api->mu);
     for (int i = 0; i < api->n_pw_threads; i++)
         pthread_join(api->pw_threads[i], NULL);
+    if (api->later_started) pthread_join(api->later_thread, NULL); /* hands paused ops on */
     drain(api); /* completes (into nothing) what arrived after the loop ended */
     while (api->subscribers) {
         subscriber *s = api->subscribers;
@@ -863,6 +966,7 @@ void bank_api_free(bank_api *api)
     }
     gql_schema_free(api->schema);
     pthread_cond_destroy(&api->pw_cv);
+    pthread_cond_destroy(&api->later_cv);
     pthread_mutex_destroy(&api->mu);
     free(api);
 }
