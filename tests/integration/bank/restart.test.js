@@ -68,3 +68,31 @@ test('everything survives a restart, twice; the company account is credited once
   assert.ok(!users.some((u) => u.iban === d.iban));
   await bank.stop();
 });
+
+test('the read model is rebuilt the same from the event stores when projection.db is deleted', async () => {
+  const fs = require('node:fs');
+  const dataDir = h.tempDir();
+  let bank = await h.startBank({ dataDir });
+  const users = [];
+  for (let i = 0; i < 4; i++) users.push(await h.newUser(bank.url, 'rebuild'));
+  for (const u of users) assert.strictEqual((await h.deposit(bank.url, u, 10000)).success, true);
+  const results = await Promise.all(
+    Array.from({ length: 40 }, (_, i) => {
+      const [from, to] = [users[i % 4], users[(i + 1) % 4]];
+      const target = i % 5 === 4 ? 'NL61OPEN0305797828' : to.iban; // some debited and returned
+      return h.transfer(bank.url, { username: from.username, token: from.token, from: from.iban, to: target, amount: 10 + i, descr: `rebuild ${i}` });
+    }),
+  );
+  assert.strictEqual(results.filter((r) => r.success).length, 32);
+  // 4 deposits, 32 transfers (debit + credit), 8 debits returned: 4 + 64 + 16 transactions.
+  await h.eventually(async () => (await Promise.all(users.map((u) => h.transactions(bank.url, u.iban)))).flat().length === 84, 'all 84 transactions');
+  const before = await snapshot(bank.url, users);
+  await bank.stop();
+  const removed = fs.readdirSync(dataDir).filter((f) => f.startsWith('projection.db'));
+  assert.ok(removed.includes('projection.db'), 'the read model lives in projection.db: ' + removed);
+  for (const f of removed) fs.rmSync(`${dataDir}/${f}`);
+  bank = await h.startBank({ dataDir });
+  assert.deepStrictEqual(await snapshot(bank.url, users), before);
+  for (const u of users) assert.deepStrictEqual(await h.getAccount(bank.url, u.username, u.password), { iban: u.iban, token: u.token, reason: null });
+  await bank.stop();
+});
