@@ -73,6 +73,7 @@ function freePort() {
 // Every process this benchmark started, so that the end (or a signal) kills them all.
 const procs = new Set();
 const dirs = new Set(); // temp dirs, deleted at the end or on a signal
+let interrupted = false;
 
 function track(proc, name) {
   proc.benchName = name;
@@ -288,6 +289,7 @@ async function scenario(o, key, label, title, natsNodes, commandHandlers) {
     console.log(`started in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${pids.map((p) => `${p.name} (pid ${p.pid})`).join(', ')}`);
     console.log(`load average before: ${loadavg()}`);
     result = await runLoad(o, api, pids, o.rates, o.stepSeconds, path.join(dir, 'load.json'), false);
+    if (interrupted) return null;
     console.log(`load average after: ${loadavg()}`);
     for (const r of roles) {
       if (r.proc.exitCode !== null || r.proc.signalCode !== null) console.log(`!! ${r.name} exited during the run:\n${r.log().slice(-2000)}`);
@@ -352,6 +354,7 @@ async function main() {
 
 for (const sig of ['SIGINT', 'SIGTERM']) {
   process.on(sig, async () => {
+    interrupted = true;
     await stopAll();
     for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
     process.exit(130);
