@@ -10,8 +10,10 @@
 #include "codec/codec.h"
 #include "domain/projection.h"
 
-#define QUEUE_CAPACITY 4096 /* events waiting to be applied */
-#define BATCH_MAX 512       /* events per read model transaction */
+#define QUEUE_CAPACITY 4096  /* events waiting to be applied */
+#define BATCH_MAX 512        /* events per read model transaction */
+#define TRANSFER_LOOKUPS 100 /* tries to read a money event's transfer (see transfer_of) */
+#define TRANSFER_LOOKUP_PAUSE_MS 20
 
 enum { STORE_USER, STORE_BANK, STORE_TRANSFER, N_STORES };
 static const char *const store_names[N_STORES] = {"user", "bank", "transfer"};
@@ -103,12 +105,25 @@ static status transfer_of(projector *p, const uuid *id, transfer_started_event *
         return ST_OK;
     }
     if (st != ST_NOT_FOUND) return st;
-    /* Not projected yet (the transfer store is followed separately): read it from its store. */
+    /* Not projected yet (the transfer store is followed separately): read it from its store. A
+     * money event is only ever stored after its TransferStarted, so the transfer exists; a store
+     * that is read through a local index (jetstream, in another process than the writer) may
+     * show it a moment later: ask again for a while before giving up. */
     transfer_state ts;
-    transfer_state_init(&ts);
-    TRY(aggregate_load_transfer(p->stores.transfer, id, &ts));
+    for (int attempt = 0; attempt < TRANSFER_LOOKUPS; attempt++) {
+        if (attempt) clock_sleep_ms(TRANSFER_LOOKUP_PAUSE_MS);
+        transfer_state_init(&ts);
+        TRY(aggregate_load_transfer(p->stores.transfer, id, &ts));
+        if (ts.exists) break;
+    }
     *found = ts.exists;
-    if (ts.exists) *out = ts.start;
+    if (ts.exists) {
+        *out = ts.start;
+    } else {
+        char text[UUID_STR_LEN + 1];
+        LOG_ERROR("projector", "transfer %s of a money event is not in the transfer store",
+                  uuid_format(id, text));
+    }
     return ST_OK;
 }
 
