@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Runs every benchmark program of the release build (build/bin/bench_*), one after the other.
+# Runs every benchmark program of the release build (build/bin/bench_*), then every scripted
+# benchmark (bench/*/run.sh: HTTP against graphql-js, the bank's transfer load, the NATS roles),
+# one after the other.
 # Benchmarks print figures and never fail on time; a benchmark that crashes makes this exit non-zero.
 # BIN_DIR overrides where the programs are looked for; extra arguments go to every program.
 set -uo pipefail
@@ -17,5 +19,9 @@ for b in "${benches[@]}"; do
   [ -x "$b" ] || continue
   echo "== $(basename "$b")"
   "$b" "$@" || { echo "run-all: $(basename "$b") exited with status $?" >&2; rc=1; }
+done
+for script in bench/*/run.sh; do
+  echo "== $script"
+  "$script" || { echo "run-all: $script exited with status $?" >&2; rc=1; }
 done
 exit $rc
