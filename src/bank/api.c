@@ -661,13 +661,7 @@ static void *later_main(void *arg)
             pthread_cond_wait(&api->later_cv, &api->mu);
             continue;
         }
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        int64_t wait_ms = o->due_ms - now;
-        ts.tv_nsec += wait_ms * 1000000;
-        ts.tv_sec += ts.tv_nsec / 1000000000;
-        ts.tv_nsec %= 1000000000;
-        pthread_cond_timedwait(&api->later_cv, &api->mu, &ts);
+        clock_cond_wait_ms(&api->later_cv, &api->mu, o->due_ms - now);
     }
     pthread_mutex_unlock(&api->mu);
     return NULL;
@@ -899,7 +893,7 @@ status bank_api_new(bus *b, const char *sdl, size_t sdl_len, const bank_api_conf
     api->deadline_ms = c.deadline_ms > 0 ? c.deadline_ms : BUS_DEFAULT_DEADLINE_MS;
     pthread_mutex_init(&api->mu, NULL);
     pthread_cond_init(&api->pw_cv, NULL);
-    pthread_cond_init(&api->later_cv, NULL);
+    clock_cond_init(&api->later_cv);
     status st = gql_schema_parse(sdl, sdl_len, &api->schema);
     if (st == ST_OK) {
         api->later_started = pthread_create(&api->later_thread, NULL, later_main, api) == 0;

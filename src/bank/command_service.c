@@ -44,12 +44,8 @@ static void on_decided(void *ctx, const message *command, const message *feedbac
     call *c = ctx;
     if (command->type == MSG_MONEY_TRANSFER_COMMAND && feedback->type == MSG_COMMAND_SUCCEEDED) {
         const money_transfer_command *m = &command->u.money_transfer;
-        transfer_started_event started = {.id = m->id, .amount = m->amount};
-        memcpy(started.token, m->token, sizeof started.token);
-        memcpy(started.from, m->from, sizeof started.from);
-        memcpy(started.to, m->to, sizeof started.to);
-        memcpy(started.description, m->description, sizeof started.description);
-        memcpy(started.username, m->username, sizeof started.username);
+        transfer_started_event started;
+        transfer_started_from(m, &started);
         if (saga_runner_start(c->svc->runner, &started, on_saga_end, c) != ST_OK) {
             /* The transfer is stored: recovery at the next start will finish it. */
             LOG_ERROR("commands", "cannot start a saga now: %s", status_message());

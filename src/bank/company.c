@@ -130,12 +130,8 @@ static status ensure_funds(command_handler *h, saga_runner *r, const char *token
     waiter w;
     TRY(run(h, &cmd, &w));
     if (!w.ok) return ST_OK; /* already started earlier: recovery finishes it if needed */
-    transfer_started_event started = {.id = m->id, .amount = m->amount};
-    memcpy(started.token, m->token, sizeof started.token);
-    memcpy(started.from, m->from, sizeof started.from);
-    memcpy(started.to, m->to, sizeof started.to);
-    memcpy(started.description, m->description, sizeof started.description);
-    memcpy(started.username, m->username, sizeof started.username);
+    transfer_started_event started;
+    transfer_started_from(m, &started);
     waiter_init(&w);
     TRY(saga_runner_start(r, &started, on_saga_end, &w));
     waiter_wait(&w);

@@ -48,17 +48,6 @@ static void release(void *ctx, const uuid *transfer)
     kvStore_Delete(l->kv, uuid_format(transfer, key)); /* expiry cleans up if this fails */
 }
 
-static int cluster_size(natsConnection *nc)
-{
-    char **servers = NULL;
-    int count = 0;
-    if (natsConnection_GetServers(nc, &servers, &count) != NATS_OK) return 1;
-    for (int i = 0; i < count; i++)
-        free(servers[i]);
-    free(servers);
-    return count;
-}
-
 status lease_nats_open(const char *servers, int64_t ttl_ms, saga_lease *out, lease_nats **handle)
 {
     lease_nats *l = calloc(1, sizeof *l);
@@ -75,7 +64,7 @@ status lease_nats_open(const char *servers, int64_t ttl_ms, saga_lease *out, lea
         cfg.History = 1;
         cfg.TTL = ttl_ms * 1000000;         /* ns */
         cfg.StorageType = js_MemoryStorage; /* a lease need not outlive a cluster restart */
-        cfg.Replicas = cluster_size(l->nc) >= 3 ? 3 : 1;
+        cfg.Replicas = jsconn_cluster_size(l->nc) >= 3 ? 3 : 1;
         st = jsconn_status(js_CreateKeyValue(&l->kv, l->js, &cfg), "creating the lease bucket");
         /* Another instance may have created it meanwhile. */
         if (st != ST_OK && js_KeyValue(&l->kv, l->js, LEASE_BUCKET) == NATS_OK) st = ST_OK;

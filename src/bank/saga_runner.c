@@ -364,16 +364,7 @@ static void *timer_main(void *arg)
             pthread_mutex_lock(&r->mu);
             continue;
         }
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        int64_t wait_ms = next - now;
-        ts.tv_sec += wait_ms / 1000;
-        ts.tv_nsec += (wait_ms % 1000) * 1000000;
-        if (ts.tv_nsec >= 1000000000) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000;
-        }
-        pthread_cond_timedwait(&r->cv, &r->mu, &ts);
+        clock_cond_wait_ms(&r->cv, &r->mu, next - now);
     }
     pthread_mutex_unlock(&r->mu);
     return NULL;
@@ -391,11 +382,7 @@ status saga_runner_new(command_handler *handler, const bank_stores *stores,
     r->renew_ms = cfg && cfg->renew_ms > 0 ? cfg->renew_ms : 3000;
     atomic_init(&r->n_active, 0);
     pthread_mutex_init(&r->mu, NULL);
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&r->cv, &attr);
-    pthread_condattr_destroy(&attr);
+    clock_cond_init(&r->cv);
     if (pthread_create(&r->timer_thread, NULL, timer_main, r) != 0) {
         pthread_cond_destroy(&r->cv);
         pthread_mutex_destroy(&r->mu);

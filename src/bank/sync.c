@@ -108,17 +108,6 @@ static status load_schemas(const char *dir, schema_set *out)
 
 /* ---- streams ---- */
 
-static int cluster_size(natsConnection *nc)
-{
-    char **servers = NULL;
-    int count = 0;
-    if (natsConnection_GetServers(nc, &servers, &count) != NATS_OK) return 1;
-    for (int i = 0; i < count; i++)
-        free(servers[i]);
-    free(servers);
-    return count > 0 ? count : 1;
-}
-
 static int64_t get_int(json_t *o, const char *key, int64_t fallback)
 {
     json_t *v = json_object_get(o, key);
@@ -303,7 +292,7 @@ status bank_sync(const sync_options *opt)
         jo.Wait = 10000;
         st = jsconn_status(natsConnection_JetStream(&js, nc, &jo), "opening JetStream");
     }
-    int servers = nc ? cluster_size(nc) : 1;
+    int servers = nc ? jsconn_cluster_size(nc) : 1;
     json_t *streams = json_object_get(topo, "streams");
     size_t i;
     json_t *def;

@@ -155,16 +155,7 @@ static void *timer_main(void *arg)
         }
         int64_t next = expired ? expired->deadline_ms : now + 1000;
         lb->timer_wake_ms = next;
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        int64_t wait_ms = next - now;
-        ts.tv_sec += wait_ms / 1000;
-        ts.tv_nsec += (wait_ms % 1000) * 1000000;
-        if (ts.tv_nsec >= 1000000000) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000;
-        }
-        pthread_cond_timedwait(&lb->timer_cv, &lb->mu, &ts);
+        clock_cond_wait_ms(&lb->timer_cv, &lb->mu, next - now);
     }
     pthread_mutex_unlock(&lb->mu);
     return NULL;
@@ -412,11 +403,7 @@ status bus_local_open(bus **out)
     lb->base.ops = &local_ops;
     pthread_mutex_init(&lb->mu, NULL);
     pthread_rwlock_init(&lb->subs_lock, NULL);
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&lb->timer_cv, &attr);
-    pthread_condattr_destroy(&attr);
+    clock_cond_init(&lb->timer_cv);
     if (pthread_create(&lb->timer, NULL, timer_main, lb) != 0) {
         pthread_rwlock_destroy(&lb->subs_lock);
         pthread_cond_destroy(&lb->timer_cv);

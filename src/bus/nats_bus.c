@@ -171,15 +171,7 @@ static void *timer_main(void *arg)
             continue;
         }
         int64_t wait_ms = p ? p->deadline_ms - now : 1000;
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_sec += wait_ms / 1000;
-        ts.tv_nsec += (wait_ms % 1000) * 1000000;
-        if (ts.tv_nsec >= 1000000000) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000;
-        }
-        pthread_cond_timedwait(&b->timer_cv, &b->mu, &ts);
+        clock_cond_wait_ms(&b->timer_cv, &b->mu, wait_ms);
     }
     pthread_mutex_unlock(&b->mu);
     return NULL;
@@ -649,11 +641,7 @@ status bus_nats_open(const char *servers, bus **out)
     pthread_mutex_init(&b->mu, NULL);
     pthread_mutex_init(&b->replies_mu, NULL);
     pthread_cond_init(&b->replies_cv, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&b->timer_cv, &ca);
-    pthread_condattr_destroy(&ca);
+    clock_cond_init(&b->timer_cv);
     status st = open_bus(b, servers ? servers : "");
     if (st != ST_OK) {
         char text[512];

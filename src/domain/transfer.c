@@ -118,3 +118,15 @@ status transfer_evolve(transfer_state *s, const message *event)
     s->order++;
     return ST_OK;
 }
+
+void transfer_started_from(const money_transfer_command *c, transfer_started_event *out)
+{
+    memset(out, 0, sizeof *out);
+    out->id = c->id;
+    out->amount = c->amount;
+    memcpy(out->token, c->token, sizeof out->token);
+    memcpy(out->from, c->from, sizeof out->from);
+    memcpy(out->to, c->to, sizeof out->to);
+    memcpy(out->description, c->description, sizeof out->description);
+    memcpy(out->username, c->username, sizeof out->username);
+}

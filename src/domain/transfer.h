@@ -42,6 +42,9 @@ void transfer_state_init(transfer_state *s);
  *    failed` -> TransferFailed, additional_info = the reason. */
 void transfer_decide(const transfer_state *s, const message *command, decision *out);
 
+/* The TransferStartedEvent that a MoneyTransferCommand stores (the same fields). */
+void transfer_started_from(const money_transfer_command *command, transfer_started_event *out);
+
 /* Applies one stored transfer event. ST_INVALID (state unchanged) for an event that does not fit
  * (not a transfer event, another id, started twice, ended before start or twice). */
 status transfer_evolve(transfer_state *s, const message *event);

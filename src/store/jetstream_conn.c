@@ -210,3 +210,14 @@ status jsconn_connect(const char *servers, const char *client_name, bool send_as
     natsOptions_Destroy(o);
     return st;
 }
+
+int jsconn_cluster_size(natsConnection *nc)
+{
+    char **servers = NULL;
+    int count = 0;
+    if (natsConnection_GetServers(nc, &servers, &count) != NATS_OK) return 1;
+    for (int i = 0; i < count; i++)
+        free(servers[i]);
+    free(servers);
+    return count > 0 ? count : 1;
+}

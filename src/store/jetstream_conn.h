@@ -35,6 +35,10 @@ const char *jsconn_inbox_prefix(void);
 /* libnats' last error text on this thread, without its source-location prefix ("" if none). */
 const char *jsconn_last_error(void);
 
+/* How many servers the connection knows (configured and discovered): the cluster size used to cap
+ * stream replicas. At least 1. */
+int jsconn_cluster_size(natsConnection *nc);
+
 /* Maps a libnats status to a project status and records "`what`: libnats' last error text" as this
  * thread's message. NATS_OK gives ST_OK and records nothing. */
 status jsconn_status(natsStatus s, const char *what);

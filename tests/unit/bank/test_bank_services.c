@@ -136,12 +136,8 @@ static void on_transfer_decided(void *ctx, const message *command, const message
         return;
     }
     const money_transfer_command *m = &command->u.money_transfer;
-    transfer_started_event t = {.id = m->id, .amount = m->amount};
-    memcpy(t.token, m->token, sizeof t.token);
-    memcpy(t.from, m->from, sizeof t.from);
-    memcpy(t.to, m->to, sizeof t.to);
-    memcpy(t.description, m->description, sizeof t.description);
-    memcpy(t.username, m->username, sizeof t.username);
+    transfer_started_event t;
+    transfer_started_from(m, &t);
     assert_int_equal(saga_runner_start(c->e->r[c->which], &t, on_end, &c->result), ST_OK);
 }
 
