@@ -43,6 +43,13 @@ if [ ! -d "$TREE/tests" ] || [ ! -x "$TREE/bin/bank" ] || [ ! -x "$TREE/bin/bkes
   echo "valgrind-check: $TREE is not a built tree (need tests/ and bin/bank, bin/bkes): run make build" >&2
   exit 77
 fi
+# Programs run 20-50x slower under valgrind. The JetStream adapter's own time-outs (each an
+# environment setting for slow deployments, see src/store/jetstream.c) are scaled to match, unless
+# set already: one publish attempt 2 s -> 10 s, one append with its retries 15 s -> 60 s. (A contract
+# test once failed under valgrind on a loaded machine without this.)
+export BANK_NATS_PUBLISH_WAIT_MS=${BANK_NATS_PUBLISH_WAIT_MS:-10000}
+export BANK_NATS_APPEND_TIMEOUT_MS=${BANK_NATS_APPEND_TIMEOUT_MS:-60000}
+
 # shellcheck disable=SC2054 # the commas are valgrind's list syntax, not array separators
 VG=(valgrind --error-exitcode=1 --leak-check=full --show-leak-kinds=definite,indirect
   --errors-for-leak-kinds=definite,indirect --track-origins=yes --num-callers=40
@@ -92,6 +99,10 @@ report() {
   if [ -s "$LOGS/$name.vg" ]; then
     echo "--- valgrind log of $name (first 150 lines after the banner) ---"
     grep -v '^==[0-9]*== *$' "$LOGS/$name.vg" | sed -n '6,155p'
+  fi
+  if grep -qE '^\[  (FAILED|ERROR)  \]|: error: ' "$LOGS/$name.out"; then
+    echo "--- failed tests and assertions of $name ---"
+    grep -E '^\[  (FAILED|ERROR)  \]|: error: ' "$LOGS/$name.out" | head -n 20
   fi
   echo "--- output of $name (last 40 lines) ---"
   tail -n 40 "$LOGS/$name.out"
