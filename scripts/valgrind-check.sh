@@ -110,7 +110,7 @@ report() {
   return 1
 }
 
-# The jobs: unit test binaries, then the two smoke runs.
+# The jobs: unit test binaries, fuzz corpus replays, then the four smoke runs.
 names=()
 for bin in "$TREE"/tests/test_*; do
   if [ ! -x "$bin" ] || [ ! -f "$bin" ]; then continue; fi
