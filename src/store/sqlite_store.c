@@ -39,9 +39,9 @@
 #define CACHE_BUCKETS 4096
 #define CACHE_MAX 16384
 #define BUSY_TIMEOUT_MS 10000
-#define CHECKPOINT_FRAMES 1000 /* WAL pages that make the checkpointer run */
-#define CATCHUP_FRAMES 1000    /* pages the writer copies itself to complete a checkpoint */
-#define WAL_HARD_FRAMES 65536  /* WAL pages that make the writer checkpoint by itself */
+#define CHECKPOINT_FRAMES 4000 /* WAL pages that make the checkpointer run */
+#define CATCHUP_FRAMES 256     /* pages the writer copies itself to complete a checkpoint */
+#define WAL_HARD_FRAMES 32768  /* WAL pages that make the writer checkpoint by itself */
 #define SCHEMA_VERSION 1
 #define ERR_MAX 512
 
