@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -20,18 +21,18 @@
 
 typedef enum aggregate_kind { AGG_USER, AGG_BANK, AGG_TRANSFER } aggregate_kind;
 
-/* A cached aggregate. */
+/* A cached aggregate. The state comes last: an entry is allocated with room for its kind only. */
 typedef struct entry {
     aggregate_kind kind;
     msg_iban key; /* username, IBAN or transfer id text: all fit */
     uint64_t hash;
+    struct entry *lru_prev, *lru_next; /* most recent first */
+    struct entry *bucket_next;
     union {
         user_state user;
         bank_account_state bank;
         transfer_state transfer;
     } s;
-    struct entry *lru_prev, *lru_next; /* most recent first */
-    struct entry *bucket_next;
 } entry;
 
 typedef struct job {
@@ -45,7 +46,7 @@ typedef struct worker {
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    job *ring;
+    job **ring; /* pointers: memory follows the queue's depth, not its capacity */
     size_t head, count;
     bool stopping;
     /* the cache, touched by this worker's thread only */
@@ -213,6 +214,15 @@ static status load_entry(worker *w, entry *e)
     return status_set(ST_INTERNAL, "unknown aggregate kind");
 }
 
+/* An entry holds only the state of its kind: a bank account's state is ten times a transfer's. */
+static size_t entry_size(aggregate_kind kind)
+{
+    size_t state = kind == AGG_USER   ? sizeof(user_state)
+                   : kind == AGG_BANK ? sizeof(bank_account_state)
+                                      : sizeof(transfer_state);
+    return offsetof(entry, s) + state;
+}
+
 /* The cached aggregate, restored from its store when missing. */
 static status cache_get(worker *w, aggregate_kind kind, const char *key, entry **out)
 {
@@ -222,7 +232,7 @@ static status cache_get(worker *w, aggregate_kind kind, const char *key, entry *
         *out = e;
         return ST_OK;
     }
-    e = calloc(1, sizeof *e);
+    e = calloc(1, entry_size(kind));
     if (!e) return status_set(ST_NOMEM, "out of memory caching an aggregate");
     e->kind = kind;
     e->hash = hash;
@@ -369,13 +379,14 @@ static void *worker_main(void *arg)
         while (!w->count && !w->stopping)
             pthread_cond_wait(&w->cv, &w->mu);
         if (!w->count) break;
-        job j = w->ring[w->head];
+        job *j = w->ring[w->head];
         w->head = (w->head + 1) % w->h->queue_capacity;
         w->count--;
         pthread_mutex_unlock(&w->mu);
         message feedback;
-        process(w, &j.command, &feedback);
-        j.done(j.ctx, &j.command, &feedback);
+        process(w, &j->command, &feedback);
+        j->done(j->ctx, &j->command, &feedback);
+        free(j);
         pthread_mutex_lock(&w->mu);
     }
     pthread_mutex_unlock(&w->mu);
@@ -467,17 +478,20 @@ status command_handler_submit(command_handler *h, const message *command, comman
     if (!msg_type_is_command(command->type) || !route(command, &kind, key))
         return status_set(ST_INVALID, "%s is not a command", msg_type_name(command->type));
     worker *w = &h->workers[hash_key(kind, key) % (uint64_t)h->n_workers];
+    job *j = malloc(sizeof *j);
+    if (!j) return status_set(ST_NOMEM, "out of memory queueing a command");
+    j->command = *command;
+    j->done = done;
+    j->ctx = ctx;
     pthread_mutex_lock(&w->mu);
     if (w->stopping || w->count == h->queue_capacity) {
         bool stopping = w->stopping;
         pthread_mutex_unlock(&w->mu);
+        free(j);
         return stopping ? status_set(ST_CLOSED, "the command handler is stopping")
                         : status_set(ST_BUSY, "too many commands waiting, try again");
     }
-    job *j = &w->ring[(w->head + w->count) % h->queue_capacity];
-    j->command = *command;
-    j->done = done;
-    j->ctx = ctx;
+    w->ring[(w->head + w->count) % h->queue_capacity] = j;
     w->count++;
     pthread_cond_signal(&w->cv);
     pthread_mutex_unlock(&w->mu);

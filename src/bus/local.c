@@ -13,7 +13,7 @@
 #include "bus/bus_impl.h"
 
 #define SUBJECT_MAX 128
-#define QUEUE_CAPACITY 8192 /* requests waiting for one served subject (~4 MiB) */
+#define QUEUE_CAPACITY 8192 /* requests waiting for one served subject */
 
 typedef struct local_bus local_bus;
 
@@ -28,16 +28,14 @@ typedef struct pending {
     struct pending *prev, *next;
 } pending;
 
+/* One request on its way: the reply handle the server answers through, with the request itself
+ * while it waits in the served subject's queue. */
 typedef struct local_reply {
     bus_reply base;
     local_bus *bus;
     pending *p;
-} local_reply;
-
-typedef struct queued {
     message request;
-    local_reply *reply;
-} queued;
+} local_reply;
 
 typedef struct served {
     bus_subscription base;
@@ -47,7 +45,7 @@ typedef struct served {
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    queued *ring;
+    local_reply **ring; /* pointers: memory follows the queue's depth, not its capacity */
     size_t head, count;
     bool stopping;
     struct served *next; /* in the bus's list */
@@ -169,17 +167,19 @@ static void *served_main(void *arg)
         while (!s->count && !s->stopping)
             pthread_cond_wait(&s->cv, &s->mu);
         if (!s->count) break; /* stopping and drained */
-        queued item = s->ring[s->head];
+        local_reply *item = s->ring[s->head];
         s->head = (s->head + 1) % QUEUE_CAPACITY;
         s->count--;
         bool stopping = s->stopping;
         pthread_mutex_unlock(&s->mu);
         if (stopping) {
-            finish(item.reply->bus, item.reply->p, ST_CLOSED, NULL);
-            pending_release(item.reply->p);
-            free(item.reply);
+            finish(item->bus, item->p, ST_CLOSED, NULL);
+            pending_release(item->p);
+            free(item);
         } else {
-            s->cb(s->ctx, &item.request, &item.reply->base);
+            /* The handler may answer (and so free `item`) before it returns: pass a copy. */
+            message request = item->request;
+            s->cb(s->ctx, &request, &item->base);
         }
         pthread_mutex_lock(&s->mu);
     }
@@ -237,9 +237,8 @@ static status local_request(bus *b, const char *subject, const message *request,
         return status_set(ST_BUSY, "the queue of '%s' is full", subject);
     }
     list_insert_locked(lb, p);
-    queued *slot = &s->ring[(s->head + s->count) % QUEUE_CAPACITY];
-    slot->request = *request;
-    slot->reply = r;
+    r->request = *request;
+    s->ring[(s->head + s->count) % QUEUE_CAPACITY] = r;
     s->count++;
     pthread_cond_signal(&s->cv);
     pthread_mutex_unlock(&s->mu);
@@ -255,7 +254,7 @@ static status local_serve(bus *b, const char *subject, const char *queue_group, 
     local_bus *lb = (local_bus *)b;
     if (strlen(subject) >= SUBJECT_MAX) return status_set(ST_INVALID, "subject too long");
     served *s = calloc(1, sizeof *s);
-    queued *ring = s ? malloc(QUEUE_CAPACITY * sizeof *ring) : NULL;
+    local_reply **ring = s ? malloc(QUEUE_CAPACITY * sizeof *ring) : NULL;
     if (!ring) {
         free(s);
         return status_set(ST_NOMEM, "out of memory serving '%s'", subject);
