@@ -96,3 +96,32 @@ test('the read model is rebuilt the same from the event stores when projection.d
   for (const u of users) assert.deepStrictEqual(await h.getAccount(bank.url, u.username, u.password), { iban: u.iban, token: u.token, reason: null });
   await bank.stop();
 });
+
+// KNOWN BUG, kept out of the suite (BANK_KNOWN_BUGS=1 runs it): SIGTERM while transfers are in
+// flight. stop() in src/cmd/bank_main.c frees the command service (command_service_free,
+// command_service.c:102, from bank_main.c:210) while command handler workers still run:
+// worker_main (command_handler.c:388) -> on_decided (command_service.c:49) reads the freed
+// memory (tree at 23be5df). ASan: heap-use-after-free; the release build died with SIGSEGV (exit 139) after an
+// overload run of bench/bank/run.sh. Fix: stop and join the command handler (and the saga runner)
+// before freeing the command service.
+test('SIGTERM with transfers in flight: clean exit', { skip: process.env.BANK_KNOWN_BUGS ? false : 'known bug: use after free at shutdown (see the comment; BANK_KNOWN_BUGS=1 runs it)' }, async () => {
+  for (let round = 0; round < 3; round++) {
+    const bank = await h.startBank();
+    const users = [];
+    for (let i = 0; i < 4; i++) users.push(await h.newUser(bank.url, 'term'));
+    for (const u of users) await h.deposit(bank.url, u, 1000000);
+    let answered = 0;
+    let stopping = null;
+    const sends = Array.from({ length: 400 }, (_, i) => {
+      const [from, to] = [users[i % 4], users[(i + 1) % 4]];
+      return h
+        .transfer(bank.url, { username: from.username, token: from.token, from: from.iban, to: to.iban, amount: 1 + i, descr: `term ${i}` })
+        .catch(() => null)
+        .finally(() => {
+          if (++answered === 50) stopping = bank.stop(); // exit code 0, no sanitizer report
+        });
+    });
+    await Promise.all(sends);
+    await stopping;
+  }
+});
