@@ -15,9 +15,16 @@ const BIN_DIR = process.env.BIN_DIR || path.join(__dirname, '../../../build/h-ba
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// A fresh data dir, removed when the test process exits.
+const tempDirs = [];
 function tempDir() {
-  return fs.mkdtempSync(path.join(os.tmpdir(), 'bank-test-'));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bank-test-'));
+  tempDirs.push(dir);
+  return dir;
 }
+process.on('exit', () => {
+  for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
+});
 
 // Starts `bank run`; resolves with { proc, pid, port, url, wsUrl, dataDir, log(), stop(), kill9() }
 // once it listens and /healthz answers 200 (the read model caught up).
