@@ -94,10 +94,17 @@ status command_service_new(bus *b, command_handler *h, saga_runner *r, command_s
     return ST_OK;
 }
 
-void command_service_free(command_service *s)
+void command_service_stop(command_service *s)
 {
     if (!s) return;
     bus_unsubscribe(s->user_sub);
     bus_unsubscribe(s->bank_sub);
+    s->user_sub = s->bank_sub = NULL;
+}
+
+void command_service_free(command_service *s)
+{
+    if (!s) return;
+    command_service_stop(s);
     free(s);
 }

@@ -12,8 +12,14 @@
 typedef struct command_service command_service;
 
 /* Starts serving BUS_SUBJECT_USER_COMMANDS and BUS_SUBJECT_BANK_COMMANDS in queue group
- * "command-handler". Caller frees with command_service_free before the handler and runner. */
+ * "command-handler". Shut down in this order: command_service_stop, then free the handler and the
+ * runner (their last answers still go through the service), then command_service_free. */
 status command_service_new(bus *b, command_handler *h, saga_runner *r, command_service **out);
+
+/* Stops taking requests from the bus; requests in flight are still answered. Idempotent. */
+void command_service_stop(command_service *s);
+
+/* Frees the service (stopping it first if needed). NULL is fine. */
 void command_service_free(command_service *s);
 
 #endif

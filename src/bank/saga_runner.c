@@ -126,8 +126,9 @@ struct saga_runner {
     pthread_cond_t cv;
     instance *retries;
     bool stopping;
-    id_set active; /* sagas running here */
-    id_set open;   /* transfers started and not ended, with when they were first seen */
+    bool timer_stopped; /* saga_runner_stop ran */
+    id_set active;      /* sagas running here */
+    id_set open;        /* transfers started and not ended, with when they were first seen */
     uint64_t head_at_start;
     bool caught_up;
     bool watching;
@@ -393,15 +394,27 @@ status saga_runner_new(command_handler *handler, const bank_stores *stores,
     return ST_OK;
 }
 
-void saga_runner_free(saga_runner *r)
+void saga_runner_stop(saga_runner *r)
 {
     if (!r) return;
+    pthread_mutex_lock(&r->mu);
+    bool already = r->timer_stopped;
+    r->timer_stopped = true;
+    pthread_mutex_unlock(&r->mu);
+    if (already) return;
     if (r->watch) store_subscription_close(r->watch);
+    r->watch = NULL;
     pthread_mutex_lock(&r->mu);
     r->stopping = true;
     pthread_cond_broadcast(&r->cv);
     pthread_mutex_unlock(&r->mu);
     pthread_join(r->timer_thread, NULL);
+}
+
+void saga_runner_free(saga_runner *r)
+{
+    if (!r) return;
+    saga_runner_stop(r);
     while (r->retries) {
         instance *in = r->retries;
         r->retries = in->next_retry;

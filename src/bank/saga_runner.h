@@ -42,10 +42,17 @@ typedef struct saga_runner_config {
 typedef void (*saga_end_fn)(void *ctx, bool completed, const char *reason);
 
 /* Creates a runner that sends its steps to `handler` and reads aggregates from `stores` for
- * recovery (both must outlive it; so must cfg->lease). Caller frees with saga_runner_free AFTER
- * freeing the handler (the handler's last answers may still schedule retries here). */
+ * recovery (both must outlive it; so must cfg->lease). Shut down in this order:
+ * saga_runner_stop, free the handler (its last answers may still schedule retries here), then
+ * saga_runner_free. */
 status saga_runner_new(command_handler *handler, const bank_stores *stores,
                        const saga_runner_config *cfg, saga_runner **out);
+
+/* Stops sending: no retry, take-over or lease renewal runs after it returns; steps that the
+ * handler answers meanwhile wait in the retry list. Call before freeing the handler. Idempotent. */
+void saga_runner_stop(saga_runner *r);
+
+/* Stops (if needed) and frees; sagas still waiting end with completed false. */
 void saga_runner_free(saga_runner *r);
 
 /* Drives the saga of a transfer whose TransferStartedEvent was just stored. `end` (may be NULL)

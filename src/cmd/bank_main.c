@@ -207,10 +207,12 @@ static void stop(bank *b)
     if (b->api) bank_api_attach(b->api, NULL);
     http_server_free(b->srv);
     gql_executor_free(b->executor);
-    command_service_free(b->commands);
+    command_service_stop(b->commands);
     projector_free(b->projector);
-    command_handler_free(b->handler);
+    saga_runner_stop(b->runner);      /* no more steps sent from the runner's own thread */
+    command_handler_free(b->handler); /* decides what was queued; answers go through the service */
     saga_runner_free(b->runner);
+    command_service_free(b->commands);
     lease_nats_close(b->leases);
     bank_api_free(b->api);
     bus_close(b->bus);

@@ -51,6 +51,7 @@ static void env_open(env *e, int handlers)
 static void env_close(env *e)
 {
     for (int i = 0; i < 2; i++) {
+        saga_runner_stop(e->r[i]);
         command_handler_free(e->h[i]);
         saga_runner_free(e->r[i]);
     }
