@@ -26,9 +26,102 @@ process.on('exit', () => {
   for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
 });
 
-// Starts `bank run`; resolves with { proc, pid, port, url, wsUrl, dataDir, log(), stop(), kill9() }
-// once it listens and /healthz answers 200 (the read model caught up).
+// Starts one role process and resolves once its log says `ready` (a regexp); the process's
+// output is kept for the sanitizer check at stop.
+function startProcess(args, ready, env) {
+  const proc = spawn(path.join(BIN_DIR, 'bank'), args, {
+    env: { ...process.env, BANK_PWHASH_FAST: '1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const p = { proc, output: '' };
+  p.exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
+  p.started = new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`bank ${args[0]} did not start:\n${p.output}`)), 60000);
+    const onData = (chunk) => {
+      p.output += chunk;
+      const m = ready.exec(p.output);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m);
+      }
+    };
+    proc.stdout.on('data', onData);
+    proc.stderr.on('data', onData);
+    p.exited.then(({ code, signal }) => {
+      clearTimeout(timer);
+      reject(new Error(`bank ${args[0]} exited (${code} ${signal}) before it was ready:\n${p.output}`));
+    });
+  });
+  return p;
+}
+
+async function freePort() {
+  const net = require('node:net');
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+// BANK_E2E_TOPOLOGY=nats: the same bank as separate role processes on a real nats-server (one
+// API, one command handler, one projector), so the GraphQL suites run against the scale-out.
+async function startSplitBank() {
+  const dir = tempDir();
+  const natsPort = await freePort();
+  const nats = `nats://127.0.0.1:${natsPort}`;
+  const server = spawn('nats-server', ['-js', '-a', '127.0.0.1', '-p', String(natsPort), '-sd', path.join(dir, 'js')],
+    { stdio: 'ignore' });
+  const { spawnSync } = require('node:child_process');
+  let synced;
+  for (let i = 0; i < 100; i++) {
+    synced = spawnSync(path.join(BIN_DIR, 'bank'), ['sync', '--nats', nats], { encoding: 'utf8' });
+    if (synced.status === 0) break;
+    await sleep(100);
+  }
+  assert.strictEqual(synced.status, 0, 'bank sync: ' + synced.stderr);
+  const commands = startProcess(['commands', '--bus', nats, '--store', nats, '--data', path.join(dir, 'commands')],
+    /running \(commands/);
+  await commands.started;
+  const projector = startProcess(['projector', '--bus', nats, '--store', nats, '--data', path.join(dir, 'projector')],
+    /running \(projector/);
+  await projector.started;
+  const api = startProcess(['api', '--bus', nats, '--listen', '127.0.0.1:0'], /http: listening on [^\s:]+:(\d+)/);
+  const port = Number((await api.started)[1]);
+  const roles = [api, commands, projector];
+  const url = `http://127.0.0.1:${port}`;
+  const bank = {
+    proc: api.proc,
+    pid: api.proc.pid,
+    port,
+    url,
+    wsUrl: `ws://127.0.0.1:${port}/ws`,
+    dataDir: dir,
+    exited: api.exited,
+    log: () => roles.map((r) => r.output).join('\n'),
+    stop: async () => {
+      for (const r of roles) {
+        if (r.proc.exitCode === null && r.proc.signalCode === null) r.proc.kill('SIGTERM');
+        const { code, signal } = await r.exited;
+        assert.ok(!/ERROR: (Address|Leak|Undefined)Sanitizer|runtime error:/.test(r.output), 'sanitizer report:\n' + r.output);
+        assert.strictEqual(code, 0, `bank exited with ${code} ${signal}:\n${r.output.slice(-4000)}`);
+      }
+      server.kill('SIGTERM');
+    },
+    kill9: async () => {
+      throw new Error('kill9 is for the one-process bank');
+    },
+  };
+  await waitHealthy(url);
+  return bank;
+}
+
+// Starts `bank run` (or, with BANK_E2E_TOPOLOGY=nats, the split roles on NATS); resolves with
+// { proc, pid, port, url, wsUrl, dataDir, log(), stop(), kill9() } once it listens and /healthz
+// answers 200 (the read model caught up).
 async function startBank(opts = {}) {
+  if (process.env.BANK_E2E_TOPOLOGY === 'nats' && !opts.dataDir && !opts.args) return startSplitBank();
   const dataDir = opts.dataDir || tempDir();
   const proc = spawn(path.join(BIN_DIR, 'bank'), ['run', '--data', dataDir, '--listen', '127.0.0.1:0', ...(opts.args || [])], {
     env: { ...process.env, BANK_PWHASH_FAST: '1', ...(opts.env || {}) },
