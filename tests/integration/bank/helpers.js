@@ -2,7 +2,8 @@
 // temp dir, and talk to it only through its GraphQL API with real clients (global fetch for
 // POST /api, graphql-ws and subscriptions-transport-ws over /ws).
 'use strict';
-const { spawn } = require('node:child_process');
+const { spawn, execFileSync } = require('node:child_process');
+const net = require('node:net');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const os = require('node:os');
@@ -29,10 +30,10 @@ process.on('exit', () => {
 // Starts one role process and resolves once its log says `ready` (a regexp); the process's
 // output is kept for the sanitizer check at stop.
 function startProcess(args, ready, env) {
-  const proc = spawn(path.join(BIN_DIR, 'bank'), args, {
+  const proc = track(spawn(path.join(BIN_DIR, 'bank'), args, {
     env: { ...process.env, BANK_PWHASH_FAST: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  }));
   const p = { proc, output: '' };
   p.exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
   p.started = new Promise((resolve, reject) => {
@@ -55,14 +56,38 @@ function startProcess(args, ready, env) {
   return p;
 }
 
-async function freePort() {
-  const net = require('node:net');
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
+// A free TCP port on loopback.
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
     });
   });
+}
+
+// Debian's nats-server (scripts/install-deps.sh installs it), or NATS_SERVER_BIN.
+function natsServerBin() {
+  for (const p of [process.env.NATS_SERVER_BIN, '/usr/sbin/nats-server', '/usr/bin/nats-server']) {
+    if (p && fs.existsSync(p)) return p;
+  }
+  try {
+    return execFileSync('sh', ['-c', 'command -v nats-server']).toString().trim();
+  } catch (e) {
+    throw new Error('nats-server not found: install it with scripts/install-deps.sh (Debian package nats-server)');
+  }
+}
+
+// Child processes killed when this test process exits, whatever happens to the script.
+const children = [];
+process.on('exit', () => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+});
+function track(child) {
+  children.push(child);
+  return child;
 }
 
 // BANK_E2E_TOPOLOGY=nats: the same bank as separate role processes on a real nats-server (one
@@ -71,8 +96,8 @@ async function startSplitBank() {
   const dir = tempDir();
   const natsPort = await freePort();
   const nats = `nats://127.0.0.1:${natsPort}`;
-  const server = spawn('nats-server', ['-js', '-a', '127.0.0.1', '-p', String(natsPort), '-sd', path.join(dir, 'js')],
-    { stdio: 'ignore' });
+  const server = track(spawn(natsServerBin(), ['-js', '-a', '127.0.0.1', '-p', String(natsPort), '-sd', path.join(dir, 'js')],
+    { stdio: 'ignore' }));
   const { spawnSync } = require('node:child_process');
   let synced;
   for (let i = 0; i < 100; i++) {
@@ -341,6 +366,9 @@ async function streamTransactions(bank, client, args = {}) {
 
 module.exports = {
   BIN_DIR,
+  freePort,
+  natsServerBin,
+  track,
   sleep,
   tempDir,
   startBank,

@@ -3,39 +3,13 @@
 'use strict';
 const { test, before, after } = require('node:test');
 const assert = require('node:assert');
-const { spawn, execFileSync } = require('node:child_process');
+const { spawn } = require('node:child_process');
 const fs = require('node:fs');
-const net = require('node:net');
 const path = require('node:path');
 const h = require('../bank/helpers');
 
-// Whatever happens to this script, leave no server or bank process behind.
-const children = [];
-process.on('exit', () => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-});
-
-function natsServerBin() {
-  for (const p of [process.env.NATS_SERVER_BIN, '/usr/sbin/nats-server', '/usr/bin/nats-server']) {
-    if (p && fs.existsSync(p)) return p;
-  }
-  try {
-    return execFileSync('sh', ['-c', 'command -v nats-server']).toString().trim();
-  } catch (e) {
-    throw new Error('nats-server not found: install it with scripts/install-deps.sh (Debian package nats-server)');
-  }
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
+// Shared with the bank tests: free ports and the nats-server binary; h.track kills children at exit.
+const { freePort, natsServerBin } = h;
 
 // Waits until every node's monitoring endpoint says JetStream is healthy.
 async function waitHealthy(nodes, ms = 60000) {
@@ -68,7 +42,7 @@ async function startRole(dir, role, natsUrl) {
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  children.push(proc);
+  h.track(proc);
   let output = '';
   const exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
   const ready = role === 'api' ? /http: listening on [^\s:]+:(\d+)/ : /bank: running/;
@@ -130,7 +104,7 @@ before(async () => {
         `cluster {\n  name: bank\n  listen: 127.0.0.1:${n.cluster}\n  routes: [\n${routes}\n  ]\n}\n`,
     );
     n.proc = spawn(natsServerBin(), ['-c', conf], { stdio: 'ignore' });
-    children.push(n.proc);
+    h.track(n.proc);
     n.exited = new Promise((resolve) => n.proc.on('exit', resolve));
   }
   await waitHealthy(nodes);

@@ -4,40 +4,15 @@
 'use strict';
 const { test, before, after } = require('node:test');
 const assert = require('node:assert');
-const { spawn, execFileSync } = require('node:child_process');
+const { spawn } = require('node:child_process');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const net = require('node:net');
 const path = require('node:path');
 const h = require('../bank/helpers');
 
-// Whatever happens to this script, leave no server or bank process behind.
-const children = [];
-process.on('exit', () => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-});
-
-function natsServerBin() {
-  for (const p of [process.env.NATS_SERVER_BIN, '/usr/sbin/nats-server', '/usr/bin/nats-server']) {
-    if (p && fs.existsSync(p)) return p;
-  }
-  try {
-    return execFileSync('sh', ['-c', 'command -v nats-server']).toString().trim();
-  } catch (e) {
-    throw new Error('nats-server not found: install it with scripts/install-deps.sh (Debian package nats-server)');
-  }
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
+// Shared with the bank tests: free ports and the nats-server binary; h.track kills children at exit.
+const { freePort, natsServerBin } = h;
 
 async function waitPort(port, ms = 20000) {
   const end = Date.now() + ms;
@@ -66,7 +41,7 @@ async function startRole(dir, role, natsUrl, extra = []) {
     env: { ...process.env, BANK_PWHASH_FAST: '1', BANK_NATS_INDEX_DIR: path.join(data, 'nats-index') },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  children.push(proc);
+  h.track(proc);
   let output = '';
   const exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
   const ready = role === 'api' ? /http: listening on [^\s:]+:(\d+)/ : /bank: running/;
@@ -124,7 +99,7 @@ before(async () => {
     `listen: 127.0.0.1:${port}\nmax_payload: 2MB\njetstream { store_dir: "${path.join(dir, 'js')}" }\n`,
   );
   nats = spawn(natsServerBin(), ['-c', path.join(dir, 'nats.conf')], { stdio: 'ignore' });
-  children.push(nats);
+  h.track(nats);
   await waitPort(port);
   natsUrl = `nats://127.0.0.1:${port}`;
   // The command handlers first: one of them creates the streams and the company account.
