@@ -5,8 +5,14 @@
 // the transfer uuid put in `descr`). Rates step up until p99 passes 1 s or errors appear.
 // Prints one line per step and a summary; never fails on figures.
 //
-// usage: loadgen.js --url http://127.0.0.1:PORT [--pid BANK_PID] [--rates 100,300,...]
-//                   [--step-seconds 10] [--users 100] [--connections 8]
+// --url may list several API endpoints (the senders are spread over them, the subscription is on
+// the first: bench/nats/run.sh uses that for the split roles), --pids NAME=PID,... reports the CPU%
+// and peak RSS of each process per step (--pid PID is the same for one `bank` process), and --json
+// FILE writes the steps and the summary.
+//
+// usage: loadgen.js --url http://127.0.0.1:PORT[,http://...] [--pid BANK_PID | --pids NAME=PID,...]
+//                   [--rates 100,300,...] [--step-seconds 10] [--users 100] [--connections 8]
+//                   [--drain-ms 3000] [--json FILE]
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
@@ -24,6 +30,8 @@ function parseArgs() {
     users: 100,
     connections: 8,
     drainMs: 3000,
+    pids: [], // [{ name, pid }]
+    json: '',
   };
   const a = process.argv.slice(2);
   for (let i = 0; i < a.length; i += 2) {
@@ -31,6 +39,14 @@ function parseArgs() {
     switch (a[i]) {
       case '--url': o.url = v; break;
       case '--pid': o.pid = Number(v); break;
+      case '--pids':
+        o.pids = v.split(',').filter(Boolean).map((x) => {
+          const [name, pid] = x.split('=');
+          return { name, pid: Number(pid) };
+        });
+        break;
+      case '--json': o.json = v; break;
+      case '--drain-ms': o.drainMs = Number(v); break;
       case '--rates': o.rates = v.split(',').map(Number); break;
       case '--step-seconds': o.stepSeconds = Number(v); break;
       case '--users': o.users = Number(v); break;
@@ -103,7 +119,10 @@ const MUTATION =
 
 async function main() {
   const o = parseArgs();
+  const urls = o.url.split(',');
+  o.url = urls[0];
   const wsUrl = o.url.replace(/^http/, 'ws') + '/ws';
+  if (!o.pids.length && o.pid) o.pids = [{ name: 'bank', pid: o.pid }];
   const run = crypto.randomBytes(3).toString('hex');
 
   // Users, each with a deposit large enough for the whole run.
@@ -144,12 +163,13 @@ async function main() {
       if (step) step.streamErrors++;
       return;
     }
-    const f = flight.get(tx.descr);
+    const key = tx.descr;
+    const f = flight.get(key);
     if (!f || f.delivered) return;
     f.delivered = now();
     f.step.latencies.push(f.delivered - f.sent);
     f.step.delivered++;
-    if (f.answered) flight.delete(tx.descr);
+    if (f.answered) flight.delete(key);
   });
   sub.send(
     JSON.stringify({
@@ -161,7 +181,7 @@ async function main() {
   const senders = [];
   for (let i = 0; i < o.connections; i++) {
     senders.push(
-      await connect(wsUrl, (id, payload) => {
+      await connect(urls[i % urls.length].replace(/^http/, 'ws') + '/ws', (id, payload) => {
         const f = flight.get(id);
         if (!f) return;
         f.answered = now();
@@ -198,11 +218,15 @@ async function main() {
   }
 
   const results = [];
-  console.log('target/s  sent/s  delivered/s   p50 ms   p95 ms   p99 ms   max ms  answer p99  errors  lost  bank CPU%  bank RSS MiB  client CPU%');
+  console.log(
+    'target/s  sent/s  delivered/s   p50 ms   p95 ms   p99 ms   max ms  answer p99  errors  lost  client CPU%' +
+      o.pids.map((p) => `  ${p.name} CPU%/RSS MiB`).join(''),
+  );
   for (const rate of o.rates) {
     const st = { rate, sent: 0, delivered: 0, errors: 0, streamErrors: 0, latencies: [], answerLatencies: [], errorSamples: [], rssMax: 0 };
     step = st;
-    const p0 = procStat(o.pid);
+    const p0 = o.pids.map((p) => procStat(p.pid));
+    st.procs = o.pids.map((p) => ({ name: p.name, cpu: NaN, rssMax: 0 }));
     const c0 = process.cpuUsage();
     const start = now();
     const end = start + o.stepSeconds * 1000;
@@ -212,22 +236,26 @@ async function main() {
       const due = Math.floor(((now() - start) / 1000) * rate);
       while (st.sent < due) sendOne(st);
       if (now() - lastRss > 250) {
-        const p = procStat(o.pid);
-        if (p) st.rssMax = Math.max(st.rssMax, p.rss);
+        o.pids.forEach((q, i) => {
+          const p = procStat(q.pid);
+          if (p) st.procs[i].rssMax = Math.max(st.procs[i].rssMax, p.rss);
+        });
         lastRss = now();
       }
       await sleep(1); // timers, not a busy loop: the client must leave the CPU to the bank
     }
     const sendEnd = now();
-    const p1 = procStat(o.pid);
+    const p1 = o.pids.map((p) => procStat(p.pid));
     const c1 = process.cpuUsage(c0);
     // Wait for stragglers.
     const drainEnd = now() + o.drainMs;
     while (now() < drainEnd && [...flight.values()].some((f) => f.step === st)) await sleep(10);
     let lost = 0;
+    const lostSamples = [];
     for (const [k, f] of flight) {
       if (f.step === st) {
         lost++;
+        if (lostSamples.length < 3) lostSamples.push(`${k}: ${f.answered ? 'answered' : 'no answer'}, ${f.delivered ? 'delivered' : 'no credit on the stream'}`);
         flight.delete(k);
       }
     }
@@ -242,8 +270,10 @@ async function main() {
     st.max = lat.length ? lat[lat.length - 1] : NaN;
     st.answerP99 = percentile(ans, 99);
     st.lost = lost;
-    st.bankCpu = p0 && p1 ? ((p1.cpu - p0.cpu) / secs) * 100 : NaN;
-    if (p1) st.rssMax = Math.max(st.rssMax, p1.rss);
+    st.procs.forEach((q, i) => {
+      if (p0[i] && p1[i]) q.cpu = ((p1[i].cpu - p0[i].cpu) / secs) * 100;
+      if (p1[i]) q.rssMax = Math.max(q.rssMax, p1[i].rss);
+    });
     st.clientCpu = ((c1.user + c1.system) / 1e6 / secs) * 100;
     results.push(st);
     const f1 = (x) => (Number.isFinite(x) ? x.toFixed(1) : '-');
@@ -259,12 +289,14 @@ async function main() {
         f1(st.answerP99).padStart(11),
         String(st.errors + st.streamErrors).padStart(7),
         String(lost).padStart(5),
-        f1(st.bankCpu).padStart(10),
-        (st.rssMax ? (st.rssMax / 1024).toFixed(1) : '-').padStart(13),
         f1(st.clientCpu).padStart(12),
+        ...st.procs.map((q) =>
+          `${f1(q.cpu)}/${q.rssMax ? (q.rssMax / 1024).toFixed(1) : '-'}`.padStart(q.name.length + 15),
+        ),
       ].join(' '),
     );
     if (st.errorSamples.length) console.log('  error samples: ' + st.errorSamples.join(' | '));
+    if (lostSamples.length) console.log('  lost samples: ' + lostSamples.join(' | '));
     if (!(st.p99 <= 1000) || st.errors + st.streamErrors + lost > 0) {
       console.log(`stopping: ${st.p99 > 1000 ? 'p99 passed 1 s' : 'errors or lost transfers'} at ${rate}/s`);
       break;
@@ -279,6 +311,19 @@ async function main() {
   const fast = results.filter((s) => ok(s) && s.p99 < 100).map((s) => s.rate);
   console.log(`highest sustained rate (no errors, p99 <= 1 s): ${sustained.length ? Math.max(...sustained) : 0}/s`);
   console.log(`highest rate with p99 < 100 ms: ${fast.length ? Math.max(...fast) : 0}/s`);
+  if (o.json) {
+    const steps = results.map((s) => ({
+      rate: s.rate, sentRate: s.sentRate, deliveredRate: s.deliveredRate, p50: s.p50, p95: s.p95, p99: s.p99,
+      max: s.max, answerP99: s.answerP99, errors: s.errors + s.streamErrors, lost: s.lost, clientCpu: s.clientCpu,
+      procs: s.procs.map((q) => ({ name: q.name, cpu: q.cpu, rssMiB: q.rssMax / 1024 })),
+    }));
+    fs.writeFileSync(o.json, JSON.stringify({
+      steps,
+      sustained: sustained.length ? Math.max(...sustained) : 0,
+      fast: fast.length ? Math.max(...fast) : 0,
+      maxDelivered: Math.max(0, ...results.filter(ok).map((s) => s.deliveredRate)),
+    }, null, 1));
+  }
   closing = true;
   sub.close();
   for (const s of senders) s.close();

@@ -6,8 +6,8 @@
 #   b) the same with 2 command handlers (scaling figure b/a, from the same invocation; a and b
 #      alternate twice, a1 b1 a2 b2, as the machine is noisy),
 #   c) a 3-node nats-server cluster on loopback with R3 streams (`bank sync`), 1/1/1 roles,
-# with the stepped-rate transfer workload of bench/bank (bench/nats/loadgen.js is its copy with
-# per-process CPU/RSS). Everything on loopback, in temp dirs deleted at the end; ~6-9 minutes.
+# with the stepped-rate transfer workload of bench/bank (bench/bank/loadgen.js, reporting CPU and
+# RSS per process). Everything on loopback, in temp dirs deleted at the end; ~6-9 minutes.
 # Figures only: it never fails on them.
 #
 # usage: bench/nats/run.sh [--rates 100,200,... --step-seconds 8 --only a,b,c --repeat 2 --perf 0|1 --users 100]

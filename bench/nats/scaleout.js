@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// The scale-out benchmark: the bank's transfer workload (bench/nats/loadgen.js, a copy of
-// bench/bank/loadgen.js) on the split roles over NATS JetStream, in three set-ups started afresh
+// The scale-out benchmark: the bank's transfer workload (bench/bank/loadgen.js, with its --url list
+// and --pids options) on the split roles over NATS JetStream, in three set-ups started afresh
 // one after the other:
 //   a) one nats-server; 1 api, 1 commands, 1 projector
 //   b) the same with 2 command-handler instances (the scaling figure: b / a, same invocation)
@@ -195,7 +195,7 @@ function loadavg() {
 // Runs the load generator; resolves with its JSON summary (or null).
 async function runLoad(o, api, pids, rates, stepSeconds, jsonFile, quiet) {
   const args = [
-    path.join(__dirname, 'loadgen.js'),
+    path.join(__dirname, '..', 'bank', 'loadgen.js'),
     '--url', api.url,
     '--pids', pids.map((p) => `${p.name}=${p.pid}`).join(','),
     '--rates', rates.join(','),
