@@ -5,19 +5,18 @@
 # CPU and RSS of the bank process). Figures only: it never fails on them.
 #
 # usage: bench/bank/run.sh [loadgen options, e.g. --rates 100,1000,3000 --step-seconds 10]
-# env:   BUILD_DIR (default build/release-bank), BANK_BIN (a bank binary to use instead),
+# env:   BUILD_DIR (default build, the release tree, rebuilt incrementally), BANK_BIN (a bank binary to use instead),
 #        KEEP_DATA=1 keeps the data dir, BENCH_DIR=DIR puts it in DIR (default /tmp; /dev/shm
 #        takes the disk out, for comparison only: not durable).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
-build_dir="${BUILD_DIR:-build/release-bank}"
+build_dir="${BUILD_DIR:-build}"
 bank_bin="${BANK_BIN:-$build_dir/bin/bank}"
 
-if [ ! -x "$bank_bin" ]; then
-  echo "building $bank_bin (RelWithDebInfo)"
-  # Warnings stay warnings here: a benchmark build is not where the house style is enforced.
-  cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWERROR=OFF >/dev/null
+if [ -z "${BANK_BIN:-}" ]; then
+  # Always the bank of this tree: an incremental build of the release tree (`make build`'s).
+  [ -f "$build_dir/CMakeCache.txt" ] || cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
   cmake --build "$build_dir" --target bank -j2 >/dev/null
 fi
 

@@ -474,5 +474,13 @@ status saga_runner_recover(saga_runner *r, size_t *resumed)
     pthread_mutex_unlock(&r->mu);
     /* Everything open in the backlog: with one process, or after a full stop, nothing runs it. */
     *resumed = take_over(r, clock_mono_ms());
+    if (!r->lease.acquire) {
+        /* One process (no lease): no other instance can leave a transfer behind, so following the
+         * store any further would only cost a decode per transfer event. */
+        store_subscription_close(r->watch);
+        pthread_mutex_lock(&r->mu);
+        r->watch = NULL;
+        pthread_mutex_unlock(&r->mu);
+    }
     return ST_OK;
 }

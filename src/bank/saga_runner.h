@@ -60,8 +60,9 @@ void saga_runner_free(saga_runner *r);
 status saga_runner_start(saga_runner *r, const transfer_started_event *started, saga_end_fn end,
                          void *ctx);
 
-/* Follows the transfer store from its start: drives every transfer still `started` to its end and
- * keeps taking over stale ones (see above) until the runner is freed. Returns once the backlog is
+/* Follows the transfer store from its start: drives every transfer still `started` to its end and,
+ * with a lease (several instances), keeps taking over stale ones (see above) until the runner is
+ * freed. Returns once the backlog is
  * read and its open transfers are under way (not finished); *resumed tells how many. Call once. */
 status saga_runner_recover(saga_runner *r, size_t *resumed);
 
