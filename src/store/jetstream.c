@@ -1007,9 +1007,12 @@ static status ensure_stream_once(js_store *s, jsStreamInfo **out, bool *transien
                  replicas, replicas == 1 ? "" : "s");
         return ST_OK;
     }
-    /* Another process may have created it at the same time. */
+    /* Another process may have created it at the same time; in a cluster its info can take a
+     * moment to be served, so "name already in use" means: look again. */
+    jsErrCode add_err = jerr;
     if (js_GetStreamInfo(out, s->js, s->stream, NULL, &jerr) == NATS_OK) return ST_OK;
-    *transient = ns == NATS_TIMEOUT || ns == NATS_NO_RESPONDERS;
+    *transient = ns == NATS_TIMEOUT || ns == NATS_NO_RESPONDERS ||
+                 add_err == JSStreamNameExistErr || add_err == JSClusterNotAvailErr;
     return jsconn_status(ns, "creating the stream");
 }
 

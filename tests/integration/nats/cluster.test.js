@@ -3,7 +3,7 @@
 'use strict';
 const { test, before, after } = require('node:test');
 const assert = require('node:assert');
-const { spawn } = require('node:child_process');
+const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 const h = require('../bank/helpers');
@@ -109,6 +109,16 @@ before(async () => {
   }
   await waitHealthy(nodes);
   natsUrl = 'nats://' + nodes.map((n) => `127.0.0.1:${n.port}`).join(',');
+  // The synchronizer creates the R3 streams first, as in production (docs/operations.md); like the
+  // seed's synchronize.sh it is retried while the new cluster settles.
+  let synced;
+  for (let i = 0; i < 40; i++) {
+    synced = spawnSync(path.join(h.BIN_DIR, 'bank'), ['sync', '--nats', natsUrl], { encoding: 'utf8' });
+    if (synced.status === 0) break;
+    await h.sleep(250);
+  }
+  assert.strictEqual(synced.status, 0, 'bank sync: ' + synced.stderr);
+  assert.match(synced.stdout, /created stream BANK_BANK \(bank\.bank\.events\.>, 3 replicas\)/);
   roles.push(await startRole(dir, 'commands', natsUrl));
   roles.push(await startRole(dir, 'projector', natsUrl));
   api = await startRole(dir, 'api', natsUrl);
