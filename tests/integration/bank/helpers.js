@@ -2,7 +2,7 @@
 // temp dir, and talk to it only through its GraphQL API with real clients (global fetch for
 // POST /api, graphql-ws and subscriptions-transport-ws over /ws).
 'use strict';
-const { spawn, execFileSync } = require('node:child_process');
+const { spawn, spawnSync, execFileSync } = require('node:child_process');
 const net = require('node:net');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
@@ -26,35 +26,6 @@ function tempDir() {
 process.on('exit', () => {
   for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
 });
-
-// Starts one role process and resolves once its log says `ready` (a regexp); the process's
-// output is kept for the sanitizer check at stop.
-function startProcess(args, ready, env) {
-  const proc = track(spawn(path.join(BIN_DIR, 'bank'), args, {
-    env: { ...process.env, BANK_PWHASH_FAST: '1', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  }));
-  const p = { proc, output: '' };
-  p.exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
-  p.started = new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`bank ${args[0]} did not start:\n${p.output}`)), 60000);
-    const onData = (chunk) => {
-      p.output += chunk;
-      const m = ready.exec(p.output);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m);
-      }
-    };
-    proc.stdout.on('data', onData);
-    proc.stderr.on('data', onData);
-    p.exited.then(({ code, signal }) => {
-      clearTimeout(timer);
-      reject(new Error(`bank ${args[0]} exited (${code} ${signal}) before it was ready:\n${p.output}`));
-    });
-  });
-  return p;
-}
 
 // A free TCP port on loopback.
 function freePort() {
@@ -90,6 +61,58 @@ function track(child) {
   return child;
 }
 
+// Starts `bank ROLE ...` with its own data and index directory; resolves once it logs that it runs
+// (and, for the API, once it listens and /healthz answers).
+async function startRole(dir, role, natsUrl, { extra = [], env = {}, timeoutMs = 60000 } = {}) {
+  const data = fs.mkdtempSync(path.join(dir, role + '-'));
+  const args = [role, '--bus', natsUrl, '--data', data];
+  if (role !== 'api') args.push('--store', natsUrl);
+  if (role === 'api') args.push('--listen', '127.0.0.1:0');
+  const proc = spawn(path.join(BIN_DIR, 'bank'), [...args, ...extra], {
+    env: { ...process.env, BANK_PWHASH_FAST: '1', BANK_NATS_INDEX_DIR: path.join(data, 'nats-index'), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  track(proc);
+  let output = '';
+  const exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
+  const ready = role === 'api' ? /http: listening on [^\s:]+:(\d+)/ : /bank: running/;
+  const m = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`bank ${role} did not start:\n${output}`)), timeoutMs);
+    const onData = (chunk) => {
+      output += chunk;
+      const found = ready.exec(output);
+      if (found) {
+        clearTimeout(timer);
+        resolve(found);
+      }
+    };
+    proc.stdout.on('data', onData);
+    proc.stderr.on('data', onData);
+    exited.then(({ code, signal }) => {
+      clearTimeout(timer);
+      reject(new Error(`bank ${role} exited (${code} ${signal}) before it ran:\n${output}`));
+    });
+  });
+  const r = {
+    role,
+    proc,
+    exited,
+    log: () => output,
+    stop: async () => {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+      const { code, signal } = await exited;
+      assert.ok(!/ERROR: (Address|Leak|Undefined)Sanitizer|runtime error:/.test(output), `sanitizer report from ${role}:\n${output}`);
+      assert.strictEqual(code, 0, `bank ${role} exited with ${code} ${signal}:\n${output.slice(-4000)}`);
+    },
+  };
+  if (role === 'api') {
+    r.url = `http://127.0.0.1:${m[1]}`;
+    r.wsUrl = `ws://127.0.0.1:${m[1]}/ws`;
+    await waitHealthy(r.url, timeoutMs);
+  }
+  return r;
+}
+
 // BANK_E2E_TOPOLOGY=nats: the same bank as separate role processes on a real nats-server (one
 // API, one command handler, one projector), so the GraphQL suites run against the scale-out.
 async function startSplitBank() {
@@ -98,7 +121,6 @@ async function startSplitBank() {
   const nats = `nats://127.0.0.1:${natsPort}`;
   const server = track(spawn(natsServerBin(), ['-js', '-a', '127.0.0.1', '-p', String(natsPort), '-sd', path.join(dir, 'js')],
     { stdio: 'ignore' }));
-  const { spawnSync } = require('node:child_process');
   let synced;
   for (let i = 0; i < 100; i++) {
     synced = spawnSync(path.join(BIN_DIR, 'bank'), ['sync', '--nats', nats], { encoding: 'utf8' });
@@ -106,14 +128,10 @@ async function startSplitBank() {
     await sleep(100);
   }
   assert.strictEqual(synced.status, 0, 'bank sync: ' + synced.stderr);
-  const commands = startProcess(['commands', '--bus', nats, '--store', nats, '--data', path.join(dir, 'commands')],
-    /running \(commands/);
-  await commands.started;
-  const projector = startProcess(['projector', '--bus', nats, '--store', nats, '--data', path.join(dir, 'projector')],
-    /running \(projector/);
-  await projector.started;
-  const api = startProcess(['api', '--bus', nats, '--listen', '127.0.0.1:0'], /http: listening on [^\s:]+:(\d+)/);
-  const port = Number((await api.started)[1]);
+  const commands = await startRole(dir, 'commands', nats);
+  const projector = await startRole(dir, 'projector', nats);
+  const api = await startRole(dir, 'api', nats);
+  const port = Number(new URL(api.url).port);
   const roles = [api, commands, projector];
   const url = `http://127.0.0.1:${port}`;
   const bank = {
@@ -124,21 +142,15 @@ async function startSplitBank() {
     wsUrl: `ws://127.0.0.1:${port}/ws`,
     dataDir: dir,
     exited: api.exited,
-    log: () => roles.map((r) => r.output).join('\n'),
+    log: () => roles.map((r) => r.log()).join('\n'),
     stop: async () => {
-      for (const r of roles) {
-        if (r.proc.exitCode === null && r.proc.signalCode === null) r.proc.kill('SIGTERM');
-        const { code, signal } = await r.exited;
-        assert.ok(!/ERROR: (Address|Leak|Undefined)Sanitizer|runtime error:/.test(r.output), 'sanitizer report:\n' + r.output);
-        assert.strictEqual(code, 0, `bank exited with ${code} ${signal}:\n${r.output.slice(-4000)}`);
-      }
+      for (const r of roles) await r.stop();
       server.kill('SIGTERM');
     },
     kill9: async () => {
       throw new Error('kill9 is for the one-process bank');
     },
   };
-  await waitHealthy(url);
   return bank;
 }
 
@@ -366,6 +378,7 @@ async function streamTransactions(bank, client, args = {}) {
 
 module.exports = {
   BIN_DIR,
+  startRole,
   freePort,
   natsServerBin,
   track,

@@ -28,60 +28,6 @@ async function waitHealthy(nodes, ms = 60000) {
   }
 }
 
-async function startRole(dir, role, natsUrl) {
-  const data = fs.mkdtempSync(path.join(dir, role + '-'));
-  const args = [role, '--bus', natsUrl, '--data', data];
-  if (role !== 'api') args.push('--store', natsUrl);
-  if (role === 'api') args.push('--listen', '127.0.0.1:0');
-  const proc = spawn(path.join(h.BIN_DIR, 'bank'), args, {
-    env: {
-      ...process.env,
-      BANK_PWHASH_FAST: '1',
-      BANK_NATS_INDEX_DIR: path.join(data, 'nats-index'),
-      BANK_NATS_REPLICAS: '3',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  h.track(proc);
-  let output = '';
-  const exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
-  const ready = role === 'api' ? /http: listening on [^\s:]+:(\d+)/ : /bank: running/;
-  const m = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`bank ${role} did not start:\n${output}`)), 90000);
-    const onData = (chunk) => {
-      output += chunk;
-      const found = ready.exec(output);
-      if (found) {
-        clearTimeout(timer);
-        resolve(found);
-      }
-    };
-    proc.stdout.on('data', onData);
-    proc.stderr.on('data', onData);
-    exited.then(({ code, signal }) => {
-      clearTimeout(timer);
-      reject(new Error(`bank ${role} exited (${code} ${signal}) before it ran:\n${output}`));
-    });
-  });
-  const r = {
-    role,
-    proc,
-    exited,
-    log: () => output,
-    stop: async () => {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
-      const { code, signal } = await exited;
-      assert.ok(!/ERROR: (Address|Leak|Undefined)Sanitizer|runtime error:/.test(output), `sanitizer report from ${role}:\n${output}`);
-      assert.strictEqual(code, 0, `bank ${role} exited with ${code} ${signal}:\n${output.slice(-4000)}`);
-    },
-  };
-  if (role === 'api') {
-    r.url = `http://127.0.0.1:${m[1]}`;
-    r.wsUrl = `ws://127.0.0.1:${m[1]}/ws`;
-    await h.waitHealthy(r.url, 90000);
-  }
-  return r;
-}
 
 let dir;
 const nodes = [];
@@ -119,9 +65,9 @@ before(async () => {
   }
   assert.strictEqual(synced.status, 0, 'bank sync: ' + synced.stderr);
   assert.match(synced.stdout, /created stream BANK_BANK \(bank\.bank\.events\.>, 3 replicas\)/);
-  roles.push(await startRole(dir, 'commands', natsUrl));
-  roles.push(await startRole(dir, 'projector', natsUrl));
-  api = await startRole(dir, 'api', natsUrl);
+  roles.push(await h.startRole(dir, 'commands', natsUrl, { env: { BANK_NATS_REPLICAS: '3' }, timeoutMs: 90000 }));
+  roles.push(await h.startRole(dir, 'projector', natsUrl, { env: { BANK_NATS_REPLICAS: '3' }, timeoutMs: 90000 }));
+  api = await h.startRole(dir, 'api', natsUrl, { env: { BANK_NATS_REPLICAS: '3' }, timeoutMs: 90000 });
   roles.push(api);
 });
 

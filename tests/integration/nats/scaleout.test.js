@@ -30,57 +30,6 @@ async function waitPort(port, ms = 20000) {
   }
 }
 
-// Starts `bank ROLE ...` with its own data and index directory; resolves once it logs that it runs
-// (and, for the API, once it listens and /healthz answers).
-async function startRole(dir, role, natsUrl, extra = []) {
-  const data = fs.mkdtempSync(path.join(dir, role + '-'));
-  const args = [role, '--bus', natsUrl, '--data', data];
-  if (role !== 'api') args.push('--store', natsUrl);
-  if (role === 'api') args.push('--listen', '127.0.0.1:0');
-  const proc = spawn(path.join(h.BIN_DIR, 'bank'), [...args, ...extra], {
-    env: { ...process.env, BANK_PWHASH_FAST: '1', BANK_NATS_INDEX_DIR: path.join(data, 'nats-index') },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  h.track(proc);
-  let output = '';
-  const exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
-  const ready = role === 'api' ? /http: listening on [^\s:]+:(\d+)/ : /bank: running/;
-  const m = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`bank ${role} did not start:\n${output}`)), 60000);
-    const onData = (chunk) => {
-      output += chunk;
-      const found = ready.exec(output);
-      if (found) {
-        clearTimeout(timer);
-        resolve(found);
-      }
-    };
-    proc.stdout.on('data', onData);
-    proc.stderr.on('data', onData);
-    exited.then(({ code, signal }) => {
-      clearTimeout(timer);
-      reject(new Error(`bank ${role} exited (${code} ${signal}) before it ran:\n${output}`));
-    });
-  });
-  const r = {
-    role,
-    proc,
-    exited,
-    log: () => output,
-    stop: async () => {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
-      const { code, signal } = await exited;
-      assert.ok(!/ERROR: (Address|Leak|Undefined)Sanitizer|runtime error:/.test(output), `sanitizer report from ${role}:\n${output}`);
-      assert.strictEqual(code, 0, `bank ${role} exited with ${code} ${signal}:\n${output.slice(-4000)}`);
-    },
-  };
-  if (role === 'api') {
-    r.url = `http://127.0.0.1:${m[1]}`;
-    r.wsUrl = `ws://127.0.0.1:${m[1]}/ws`;
-    await h.waitHealthy(r.url);
-  }
-  return r;
-}
 
 let dir;
 let nats;
@@ -103,11 +52,11 @@ before(async () => {
   await waitPort(port);
   natsUrl = `nats://127.0.0.1:${port}`;
   // The command handlers first: one of them creates the streams and the company account.
-  commands1 = await startRole(dir, 'commands', natsUrl);
-  commands2 = await startRole(dir, 'commands', natsUrl);
-  projector = await startRole(dir, 'projector', natsUrl);
-  api1 = await startRole(dir, 'api', natsUrl);
-  api2 = await startRole(dir, 'api', natsUrl);
+  commands1 = await h.startRole(dir, 'commands', natsUrl);
+  commands2 = await h.startRole(dir, 'commands', natsUrl);
+  projector = await h.startRole(dir, 'projector', natsUrl);
+  api1 = await h.startRole(dir, 'api', natsUrl);
+  api2 = await h.startRole(dir, 'api', natsUrl);
 });
 
 after(async () => {
