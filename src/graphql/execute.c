@@ -67,6 +67,7 @@ struct gql_execution {
     json_t *vars;
     json_t *root_value;
     void *context;
+    const void *request;
     json_t *data;
     bool data_null;
     json_t *errors;
@@ -598,6 +599,7 @@ static gql_result call_resolver(gql_execution *e, const fctx *fc, json_t *parent
         .return_type = tname,
         .resolver_arg = fc->def->resolver_arg,
         .execution = e,
+        .request = e->request,
         .internal = &ii,
     };
     /* The result never points to info (cppcheck cannot know the resolver). */
@@ -721,6 +723,7 @@ static gql_execution *exec_new(const gql_request *req)
     e->doc = gql_document_ref(req->document);
     e->root_value = req->root_value ? json_incref(req->root_value) : json_object();
     e->context = req->context;
+    e->request = req->request;
     e->errors = json_array();
     e->data = json_object();
     return e;
@@ -810,6 +813,11 @@ void gql_execution_cancel(gql_execution *exec)
 }
 
 /* ---- Pending handles ---- */
+
+bool gql_pending_abandoned(const gql_pending *p)
+{
+    return p->exec == NULL;
+}
 
 gql_pending *gql_pending_new(const gql_info *info)
 {
@@ -923,6 +931,7 @@ struct gql_subscription {
     char *operation_name;
     json_t *vars;
     void *context;
+    const void *request;
     gql_subscriber cb;
     gql_stream *stream;
     gql_execution *current;
@@ -1015,7 +1024,8 @@ static void sub_drain(gql_subscription *sub)
         gql_request req = {.schema = sub->s,
                            .document = sub->doc,
                            .operation_name = sub->operation_name,
-                           .context = sub->context};
+                           .context = sub->context,
+                           .request = sub->request};
         gql_execution *e = exec_new(&req);
         if (!e) {
             json_decref(event);
@@ -1158,6 +1168,7 @@ status gql_subscribe(const gql_request *req, const gql_limits *limits, const gql
     sub->operation_name = req->operation_name ? strdup(req->operation_name) : NULL;
     sub->vars = json_incref(e->vars);
     sub->context = req->context;
+    sub->request = req->request;
     sub->cb = *cb;
     sub->stream = stream;
     /* the subscription takes over the engine's reserved reference */

@@ -62,6 +62,7 @@ typedef struct gql_info {
     const char *return_type;  /* the printed return type, e.g. "[Transaction!]!" */
     void *resolver_arg;       /* what was given to gql_schema_set_resolver */
     gql_execution *execution; /* the execution this call belongs to */
+    const void *request;      /* gql_request.request of the execution (who asked), or NULL */
     const void *internal;     /* engine use only */
 } gql_info;
 
@@ -128,6 +129,11 @@ void gql_pending_resolve(gql_pending *p, json_t *value);
 /* Completes a pending field with a field error `message` (copied) and frees the handle. */
 void gql_pending_fail(gql_pending *p, const char *message);
 
+/* True once nobody waits for this handle's answer any more (its execution was cancelled, e.g.
+ * the client went away): work still to be done for it can be skipped. The handle must still be
+ * resolved or failed. */
+bool gql_pending_abandoned(const gql_pending *p);
+
 /* ---- Documents ---- */
 
 typedef enum gql_operation_type {
@@ -181,6 +187,8 @@ typedef struct gql_request {
     json_t *variables;          /* borrowed json object or NULL */
     json_t *root_value;         /* borrowed parent value of root fields, or NULL */
     void *context;              /* passed to every resolver */
+    const void *request;        /* borrowed, who sent this request (gql_info.request), or NULL;
+                                   must outlive the execution or subscription */
 } gql_request;
 
 /* Executes a query or mutation of a validated document (mutation root fields run serially: the next

@@ -8,8 +8,32 @@ struct gql_executor {
     gql_executor_config cfg;
 };
 
+/* Who sent a request: an owned copy of the transport's, for resolvers (gql_info.request). */
+typedef struct caller_copy {
+    http_caller caller;
+    char *peer, *authorization;
+} caller_copy;
+
+static void caller_init(caller_copy *c, const http_request *req)
+{
+    c->peer = strdup(req->peer ? req->peer : "");
+    c->authorization = req->authorization ? strdup(req->authorization) : NULL;
+    c->caller = (http_caller){.peer = c->peer ? c->peer : "",
+                              .authorization = c->authorization,
+                              .init_payload = req->init_payload ? json_incref(req->init_payload)
+                                                                : NULL};
+}
+
+static void caller_destroy(caller_copy *c)
+{
+    free(c->peer);
+    free(c->authorization);
+    json_decref(c->caller.init_payload);
+}
+
 /* One query or mutation in flight: the transport's http_cancel handle. */
 typedef struct exec_call {
+    caller_copy who;
     http_done_fn done;
     void *done_arg;
     gql_execution *exec; /* the running execution while pending */
@@ -18,6 +42,7 @@ typedef struct exec_call {
 
 /* One subscription: the transport's http_sub handle. */
 typedef struct sub_call {
+    caller_copy who;
     http_next_fn next;
     http_complete_fn complete;
     void *arg;
@@ -72,13 +97,25 @@ static status ge_prepare(void *ctx, const http_request *req, http_op_type *type,
     return ST_OK;
 }
 
+static void exec_call_free(exec_call *c)
+{
+    caller_destroy(&c->who);
+    free(c);
+}
+
+static void sub_call_free(sub_call *s)
+{
+    caller_destroy(&s->who);
+    free(s);
+}
+
 static void on_done(json_t *response, void *arg)
 {
     exec_call *c = arg;
     c->finished = true;
     c->exec = NULL;
     c->done(c->done_arg, response);
-    if (!c->in_start) free(c);
+    if (!c->in_start) exec_call_free(c);
 }
 
 static status ge_execute(void *ctx, const http_request *req, http_done_fn done, void *done_arg,
@@ -99,6 +136,7 @@ static status ge_execute(void *ctx, const http_request *req, http_done_fn done, 
         gql_document_free(doc);
         return status_set(ST_NOMEM, "out of memory");
     }
+    caller_init(&c->who, req);
     c->done = done;
     c->done_arg = done_arg;
     c->in_start = true;
@@ -109,17 +147,18 @@ static status ge_execute(void *ctx, const http_request *req, http_done_fn done, 
         .variables = req->variables,
         .root_value = ge->cfg.root_value,
         .context = ge->cfg.context,
+        .request = &c->who.caller,
     };
     gql_execution *exec = NULL;
     status st = gql_execute(&greq, on_done, c, &exec);
     gql_document_free(doc);
     c->in_start = false;
     if (st != ST_OK) {
-        free(c);
+        exec_call_free(c);
         return st;
     }
     if (c->finished) {
-        free(c);
+        exec_call_free(c);
         return ST_OK;
     }
     c->exec = exec;
@@ -131,7 +170,7 @@ static void ge_cancel(void *ctx, http_cancel *handle)
 {
     exec_call *c = (exec_call *)handle;
     if (c->exec) gql_execution_cancel(c->exec);
-    free(c);
+    exec_call_free(c);
 }
 
 static void on_event(json_t *response, void *arg)
@@ -146,7 +185,7 @@ static void on_complete(json_t *errors, void *arg)
     s->finished = true;
     s->sub = NULL; /* the engine closes it after we return */
     s->complete(s->arg, errors ? json_incref(errors) : NULL);
-    if (!s->in_start) free(s);
+    if (!s->in_start) sub_call_free(s);
 }
 
 static status ge_subscribe(void *ctx, const http_request *req, http_next_fn next,
@@ -163,6 +202,7 @@ static status ge_subscribe(void *ctx, const http_request *req, http_next_fn next
         gql_document_free(doc);
         return status_set(ST_NOMEM, "out of memory");
     }
+    caller_init(&s->who, req);
     s->next = next;
     s->complete = complete;
     s->arg = arg;
@@ -174,6 +214,7 @@ static status ge_subscribe(void *ctx, const http_request *req, http_next_fn next
         .variables = req->variables,
         .root_value = ge->cfg.root_value,
         .context = ge->cfg.context,
+        .request = &s->who.caller,
     };
     gql_subscriber cb = {on_event, on_complete, s};
     gql_subscription *sub = NULL;
@@ -185,11 +226,11 @@ static status ge_subscribe(void *ctx, const http_request *req, http_next_fn next
         json_t *e = json_object_get(response, "errors");
         *errors = e ? json_incref(e) : json_pack("[{s:s}]", "message", status_message());
         json_decref(response);
-        free(s);
+        sub_call_free(s);
         return ST_INVALID;
     }
     if (s->finished) {
-        free(s);
+        sub_call_free(s);
         return ST_OK;
     }
     s->sub = sub;
@@ -201,7 +242,7 @@ static void ge_unsubscribe(void *ctx, http_sub *handle)
 {
     sub_call *s = (sub_call *)handle;
     if (s->sub) gql_subscription_close(s->sub);
-    free(s);
+    sub_call_free(s);
 }
 
 status gql_executor_new(const gql_executor_config *cfg, gql_executor **out, http_executor *iface)

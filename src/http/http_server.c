@@ -295,8 +295,10 @@ static int gql_run(http_conn *c, json_t *params, bool is_get)
         .transport = HTTP_TRANSPORT_HTTP,
         .tracing = c->tracing,
     };
-    char auth[1024];
+    char auth[1024], peer[64] = "";
     req.authorization = http_hdr(c->wsi, WSI_TOKEN_HTTP_AUTHORIZATION, auth, sizeof(auth));
+    lws_get_peer_simple(c->wsi, peer, sizeof peer);
+    req.peer = peer;
     http_op_type type = HTTP_OP_QUERY;
     status st = srv->exec.prepare(srv->exec.ctx, &req, &type, &errors);
     if (st == ST_INVALID) {

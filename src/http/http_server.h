@@ -48,8 +48,17 @@ typedef struct http_request {
     json_t *init_payload;      /* WebSocket connection_init payload (object) or NULL */
     const char *authorization; /* HTTP `Authorization` header (POST/GET, or the WebSocket
                                   upgrade request), or NULL */
+    const char *peer;          /* the client's IP address as text, never NULL ("" if unknown) */
     bool tracing;              /* the client sent `lacinia-tracing: true` (GraphiQL) */
 } http_request;
+
+/* Who sent a request, as a resolver sees it (gql_info.request when the executor is
+ * gql_executor). Valid for the whole execution or subscription. */
+typedef struct http_caller {
+    const char *peer;          /* the client's IP address as text, "" if unknown */
+    const char *authorization; /* as in http_request, or NULL */
+    json_t *init_payload;      /* as in http_request, or NULL */
+} http_caller;
 
 /* Opaque handles owned by the executor. */
 typedef struct http_cancel http_cancel;

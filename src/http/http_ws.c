@@ -60,6 +60,7 @@ struct ws_conn {
     ws_op *ops;
     json_t *init_payload;
     char *authorization;      /* the upgrade request's Authorization header, or NULL */
+    char peer[64];            /* the client's IP address */
     int64_t init_deadline_ms; /* graphql-transport-ws: close 4408 if no connection_init by then */
     int64_t next_ka_ms;       /* graphql-ws: next keep-alive */
     int64_t timer_at_ms;      /* when the lws timer of this wsi fires, 0 if not armed */
@@ -369,6 +370,7 @@ static void op_start(ws_conn *w, const char *id, json_t *payload)
         .transport = w->kind == WS_MODERN ? HTTP_TRANSPORT_WS : HTTP_TRANSPORT_WS_LEGACY,
         .init_payload = w->init_payload,
         .authorization = w->authorization,
+        .peer = w->peer,
     };
     srv->m.ws_operations++;
     http_op_type type = HTTP_OP_QUERY;
@@ -618,6 +620,7 @@ int http_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
             char auth[1024];
             const char *a = http_hdr(wsi, WSI_TOKEN_HTTP_AUTHORIZATION, auth, sizeof(auth));
             w->authorization = a ? strdup(a) : NULL;
+            lws_get_peer_simple(wsi, w->peer, sizeof w->peer);
         }
         srv->m.ws_open++;
         srv->m.ws_total++;
