@@ -18,10 +18,10 @@ static void caller_init(caller_copy *c, const http_request *req)
 {
     c->peer = strdup(req->peer ? req->peer : "");
     c->authorization = req->authorization ? strdup(req->authorization) : NULL;
-    c->caller = (http_caller){.peer = c->peer ? c->peer : "",
-                              .authorization = c->authorization,
-                              .init_payload = req->init_payload ? json_incref(req->init_payload)
-                                                                : NULL};
+    c->caller =
+        (http_caller){.peer = c->peer ? c->peer : "",
+                      .authorization = c->authorization,
+                      .init_payload = req->init_payload ? json_incref(req->init_payload) : NULL};
 }
 
 static void caller_destroy(caller_copy *c)
