@@ -25,7 +25,7 @@ typedef struct client {
 
 struct bkes_auth {
     client *clients;
-    size_t n;
+    size_t n, cap;
     size_t n_cert;
 };
 
@@ -162,11 +162,18 @@ status bkes_auth_parse(const char *text, size_t len, const char *origin, bkes_au
                 st = status_set(ST_INVALID, "%s: more than %d clients", origin, CLIENTS_MAX);
                 break;
             }
-            if (!a->clients && !(a->clients = calloc(CLIENTS_MAX, sizeof *a->clients))) {
-                st = status_set(ST_NOMEM, "out of memory");
-                break;
+            if (a->n == a->cap) {
+                size_t cap = a->cap ? 2 * a->cap : 8;
+                client *grown = realloc(a->clients, cap * sizeof *grown);
+                if (!grown) {
+                    st = status_set(ST_NOMEM, "out of memory");
+                    break;
+                }
+                a->clients = grown;
+                a->cap = cap;
             }
             client *c = &a->clients[a->n];
+            memset(c, 0, sizeof *c);
             st = parse_line(q, line_end, c);
             if (st == ST_OK) st = check_unique(a, c);
             if (st != ST_OK) {
@@ -218,7 +225,7 @@ status bkes_auth_load(const char *path, bkes_auth **out)
 void bkes_auth_free(bkes_auth *a)
 {
     if (!a) return;
-    if (a->clients) sodium_memzero(a->clients, CLIENTS_MAX * sizeof *a->clients);
+    if (a->clients) sodium_memzero(a->clients, a->cap * sizeof *a->clients);
     free(a->clients);
     free(a);
 }
