@@ -106,6 +106,119 @@ static int token_command(int argc, char **argv)
     return 0;
 }
 
+/* The security flags, and what they load: the clients file and the TLS material. */
+typedef struct security {
+    const char *tls_cert, *tls_key, *tls_client_ca, *clients;
+    bool insecure;
+    bkes_auth *auth;
+    char *cert_pem, *key_pem, *ca_pem;
+} security;
+
+static void security_free(security *s)
+{
+    bkes_auth_free(s->auth);
+    free(s->cert_pem);
+    if (s->key_pem) explicit_bzero(s->key_pem, strlen(s->key_pem));
+    free(s->key_pem);
+    free(s->ca_pem);
+    s->auth = NULL;
+    s->cert_pem = s->key_pem = s->ca_pem = NULL;
+}
+
+/* Checks the flags against each other and against the listen address: 0, or 2 with the reason
+ * on stderr. */
+static int security_check(const security *s, const char *listen, bool loopback)
+{
+    if (!s->tls_cert != !s->tls_key) {
+        fprintf(stderr, "error: TLS needs both --tls-cert and --tls-key\n");
+        return 2;
+    }
+    if (s->tls_client_ca && !s->tls_cert) {
+        fprintf(stderr, "error: --tls-client-ca needs TLS: pass --tls-cert and --tls-key too\n");
+        return 2;
+    }
+    if (s->tls_client_ca && !s->clients) {
+        fprintf(stderr, "error: --tls-client-ca needs --clients FILE with a line NAME RIGHTS "
+                        "cn:COMMON-NAME for each client certificate\n");
+        return 2;
+    }
+    if (!loopback && !(s->tls_cert && s->clients) && !s->insecure) {
+        fprintf(stderr,
+                "error: bkes would listen on %s, beyond loopback, without %s: anyone who reaches "
+                "the port could read every event and forge new ones.\n"
+                "Pass --tls-cert FILE --tls-key FILE and --clients FILE (see bkes token), or "
+                "--listen 127.0.0.1:PORT, or --insecure to accept that risk.\n",
+                listen,
+                s->tls_cert ? "client authentication (--clients)"
+                            : "TLS and client authentication");
+        return 2;
+    }
+    return 0;
+}
+
+/* security_check, then loads the clients file and the TLS files and warns about what is open.
+ * Returns 0, or 2 with the reason on stderr (nothing left loaded). */
+static int security_load(security *s, const char *listen, bool loopback)
+{
+    int code = security_check(s, listen, loopback);
+    if (code) return code;
+    if (s->clients && bkes_auth_load(s->clients, &s->auth) != ST_OK) {
+        fprintf(stderr, "error: --clients: %s\n", status_message());
+        return 2;
+    }
+    if (bkes_auth_cert_clients(s->auth) && !s->tls_client_ca) {
+        fprintf(stderr,
+                "error: %s names client certificates (cn:) but --tls-client-ca is not given\n",
+                s->clients);
+        security_free(s);
+        return 2;
+    }
+    if (s->tls_cert && (!(s->cert_pem = read_pem("--tls-cert", s->tls_cert)) ||
+                        !(s->key_pem = read_pem("--tls-key", s->tls_key)))) {
+        security_free(s);
+        return 2;
+    }
+    if (s->tls_client_ca && !(s->ca_pem = read_pem("--tls-client-ca", s->tls_client_ca))) {
+        security_free(s);
+        return 2;
+    }
+    struct stat key_st;
+    if (s->tls_key && stat(s->tls_key, &key_st) == 0 && (key_st.st_mode & 077))
+        LOG_WARN(MODULE, "the TLS key %s can be read by other users (mode %03o): chmod 600 it",
+                 s->tls_key, (unsigned)(key_st.st_mode & 0777));
+    if (!s->auth)
+        LOG_WARN(MODULE, "no --clients: every caller that reaches %s may read and write%s", listen,
+                 loopback ? " (every process on this host)" : "");
+    if (!loopback && !(s->tls_cert && s->clients))
+        LOG_WARN(MODULE, "--insecure: serving %s beyond loopback without %s", listen,
+                 s->tls_cert ? "client authentication" : "TLS and client authentication");
+    return 0;
+}
+
+/* Serves `st` until SIGTERM or SIGINT (blocked in `sigs`), then stops gracefully. */
+static int serve(store *st, const bkes_server_config *cfg, const char *store_url, sigset_t *sigs,
+                 int64_t grace_ms)
+{
+    bkes_server *srv = NULL;
+    if (bkes_server_start(st, cfg, &srv) != ST_OK) {
+        LOG_ERROR(MODULE, "%s", status_message());
+        return 1;
+    }
+    LOG_INFO(MODULE, "bkes listening on %s (port %d), store %s, %s, %zu clients%s", cfg->listen,
+             bkes_server_port(srv), store_url, cfg->tls_cert_pem ? "TLS" : "plaintext",
+             bkes_auth_clients(cfg->auth),
+             cfg->tls_client_ca_pem ? ", client certificates verified" : "");
+    int sig = 0;
+    sigwait(sigs, &sig);
+    LOG_INFO(MODULE, "%s: stopping (calls in flight get up to %lld ms)",
+             sig == SIGTERM ? "SIGTERM" : "SIGINT", (long long)grace_ms);
+    bkes_server_stats stats = bkes_server_get_stats(srv);
+    bkes_server_stop(srv, grace_ms);
+    LOG_INFO(MODULE, "stopped (calls refused: %llu unauthenticated, %llu permission denied)",
+             stats.unauthenticated, stats.permission_denied);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     /* Everything bkes creates (data directory, store files) is private to its user. */
@@ -118,8 +231,7 @@ int main(int argc, char **argv)
     int64_t port = 50030;
     int64_t threads = 2;
     int64_t grace_ms = 10000;
-    const char *tls_cert = NULL, *tls_key = NULL, *tls_client_ca = NULL, *clients = NULL;
-    bool insecure = false;
+    security sec = {0};
     const config_option opts[] = {
         {"--listen", NULL, CONFIG_STRING, &listen, "HOST:PORT",
          "address to serve gRPC on (default 127.0.0.1:PORT; other than loopback needs TLS and "
@@ -136,18 +248,18 @@ int main(int argc, char **argv)
          "on SIGTERM/SIGINT, how long calls in flight may take to finish", 0, 600000},
         {"--log-level", "LOG_LEVEL", CONFIG_STRING, &level_text, "LEVEL",
          "debug, info, warn or error", 0, 0},
-        {"--tls-cert", "BKES_TLS_CERT", CONFIG_STRING, &tls_cert, "FILE",
+        {"--tls-cert", "BKES_TLS_CERT", CONFIG_STRING, &sec.tls_cert, "FILE",
          "serve TLS with this certificate chain (PEM; with --tls-key)", 0, 0},
-        {"--tls-key", "BKES_TLS_KEY", CONFIG_STRING, &tls_key, "FILE",
+        {"--tls-key", "BKES_TLS_KEY", CONFIG_STRING, &sec.tls_key, "FILE",
          "the private key of --tls-cert (PEM)", 0, 0},
-        {"--tls-client-ca", "BKES_TLS_CLIENT_CA", CONFIG_STRING, &tls_client_ca, "FILE",
+        {"--tls-client-ca", "BKES_TLS_CLIENT_CA", CONFIG_STRING, &sec.tls_client_ca, "FILE",
          "verify client certificates against these CAs (PEM); the clients file names them cn:CN", 0,
          0},
-        {"--clients", "BKES_CLIENTS", CONFIG_STRING, &clients, "FILE",
+        {"--clients", "BKES_CLIENTS", CONFIG_STRING, &sec.clients, "FILE",
          "who may call: lines NAME read|write|read,write sha256:TOKENHASH|cn:CN (see bkes token); "
          "without it every caller may read and write",
          0, 0},
-        {"--insecure", NULL, CONFIG_BOOL, &insecure, NULL,
+        {"--insecure", NULL, CONFIG_BOOL, &sec.insecure, NULL,
          "allow listening beyond loopback without TLS and --clients (anyone who reaches the port "
          "may then read or forge events)",
          0, 0},
@@ -183,63 +295,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "error: --listen must be HOST:PORT, not '%s'\n", listen);
         return 2;
     }
-    if (!tls_cert != !tls_key) {
-        fprintf(stderr, "error: TLS needs both --tls-cert and --tls-key\n");
-        return 2;
-    }
-    if (tls_client_ca && !tls_cert) {
-        fprintf(stderr, "error: --tls-client-ca needs TLS: pass --tls-cert and --tls-key too\n");
-        return 2;
-    }
-    if (tls_client_ca && !clients) {
-        fprintf(stderr, "error: --tls-client-ca needs --clients FILE with a line NAME RIGHTS "
-                        "cn:COMMON-NAME for each client certificate\n");
-        return 2;
-    }
     bool loopback = bkes_auth_host_is_loopback(host);
-    if (!loopback && !(tls_cert && clients) && !insecure) {
-        fprintf(stderr,
-                "error: bkes would listen on %s, beyond loopback, without %s: anyone who reaches "
-                "the port could read every event and forge new ones.\n"
-                "Pass --tls-cert FILE --tls-key FILE and --clients FILE (see bkes token), or "
-                "--listen 127.0.0.1:PORT, or --insecure to accept that risk.\n",
-                listen,
-                tls_cert ? "client authentication (--clients)" : "TLS and client authentication");
-        return 2;
-    }
-    bkes_auth *auth = NULL;
-    if (clients && bkes_auth_load(clients, &auth) != ST_OK) {
-        fprintf(stderr, "error: --clients: %s\n", status_message());
-        return 2;
-    }
-    if (auth && bkes_auth_cert_clients(auth) && !tls_client_ca) {
-        fprintf(stderr,
-                "error: %s names client certificates (cn:) but --tls-client-ca is not "
-                "given\n",
-                clients);
-        bkes_auth_free(auth);
-        return 2;
-    }
-    char *cert_pem = tls_cert ? read_pem("--tls-cert", tls_cert) : NULL;
-    char *key_pem = tls_key ? read_pem("--tls-key", tls_key) : NULL;
-    char *ca_pem = tls_client_ca ? read_pem("--tls-client-ca", tls_client_ca) : NULL;
-    if ((tls_cert && !cert_pem) || (tls_key && !key_pem) || (tls_client_ca && !ca_pem)) {
-        free(cert_pem);
-        free(key_pem);
-        free(ca_pem);
-        bkes_auth_free(auth);
-        return 2;
-    }
-    struct stat key_st;
-    if (tls_key && stat(tls_key, &key_st) == 0 && (key_st.st_mode & 077))
-        LOG_WARN(MODULE, "the TLS key %s can be read by other users (mode %03o): chmod 600 it",
-                 tls_key, (unsigned)(key_st.st_mode & 0777));
-    if (!auth)
-        LOG_WARN(MODULE, "no --clients: every caller that reaches %s may read and write%s", listen,
-                 loopback ? " (every process on this host)" : "");
-    if (!loopback && !(tls_cert && clients))
-        LOG_WARN(MODULE, "--insecure: serving %s beyond loopback without %s", listen,
-                 tls_cert ? "client authentication" : "TLS and client authentication");
+    int code = security_load(&sec, listen, loopback);
+    if (code) return code;
 
     char url_buf[4200];
     if (!store_url) {
@@ -256,46 +314,20 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    int code = 0;
-    store *st = NULL;
-    bkes_server *srv = NULL;
     bkes_server_config cfg = {.listen = listen,
                               .threads = (int)threads,
-                              .tls_cert_pem = cert_pem,
-                              .tls_key_pem = key_pem,
-                              .tls_client_ca_pem = ca_pem,
-                              .auth = auth};
+                              .tls_cert_pem = sec.cert_pem,
+                              .tls_key_pem = sec.key_pem,
+                              .tls_client_ca_pem = sec.ca_pem,
+                              .auth = sec.auth};
+    store *st = NULL;
     if (store_open(store_url, "bkes", &st) != ST_OK) {
         LOG_ERROR(MODULE, "cannot open the store %s: %s", store_url, status_message());
         code = 1;
-    } else if (bkes_server_start(st, &cfg, &srv) != ST_OK) {
-        LOG_ERROR(MODULE, "%s", status_message());
-        code = 1;
+    } else {
+        code = serve(st, &cfg, store_url, &sigs, grace_ms);
     }
-    if (code) {
-        store_close(st);
-        bkes_auth_free(auth);
-        free(cert_pem);
-        free(key_pem);
-        free(ca_pem);
-        return code;
-    }
-    LOG_INFO(MODULE, "bkes listening on %s (port %d), store %s, %s, %zu clients%s", listen,
-             bkes_server_port(srv), store_url, cert_pem ? "TLS" : "plaintext",
-             bkes_auth_clients(auth), ca_pem ? ", client certificates verified" : "");
-    int sig = 0;
-    sigwait(&sigs, &sig);
-    LOG_INFO(MODULE, "%s: stopping (calls in flight get up to %lld ms)",
-             sig == SIGTERM ? "SIGTERM" : "SIGINT", (long long)grace_ms);
-    bkes_server_stats stats = bkes_server_get_stats(srv);
-    bkes_server_stop(srv, grace_ms);
     store_close(st);
-    bkes_auth_free(auth);
-    free(cert_pem);
-    if (key_pem) explicit_bzero(key_pem, strlen(key_pem));
-    free(key_pem);
-    free(ca_pem);
-    LOG_INFO(MODULE, "stopped (calls refused: %llu unauthenticated, %llu permission denied)",
-             stats.unauthenticated, stats.permission_denied);
-    return 0;
+    security_free(&sec);
+    return code;
 }
