@@ -59,8 +59,8 @@ typedef status (*store_event_cb)(void *ctx, const store_event *event);
 /* How a client of a remote store proves who it is and checks whom it talks to. Filled by the
  * program from its flags (src/cmd) and passed down; adapters read the files it names. */
 typedef struct store_options {
-    /* bkes+tls://: PEM CA certificates that sign the server's certificate (NULL: the system's
-     * roots as grpc finds them). */
+    /* bkes+tls://: PEM CA certificates that sign the server's certificate (NULL: the public
+     * roots grpc ships, /usr/share/grpc/roots.pem on Debian). */
     const char *ca_file;
     /* bkes+tls://: a client certificate chain and its private key (PEM), both or neither. */
     const char *cert_file;
