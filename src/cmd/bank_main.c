@@ -94,8 +94,10 @@ static status read_token_file(const char *path, char *out, size_t size)
     close(fd);
     if (n < 0) return status_set(ST_IO, "--store-token-file %s: %s", path, strerror(errno));
     out[n] = '\0';
-    out[strcspn(out, "\r\n")] = '\0';
-    if (!*out || (size_t)n == size - 1)
+    size_t line = strcspn(out, "\r\n");
+    bool cut = line == (size_t)n && (size_t)n == size - 1; /* the first line may go on */
+    out[line] = '\0';
+    if (!*out || cut)
         return status_set(ST_INVALID,
                           "--store-token-file %s holds no token on its first line "
                           "(or one longer than %zu bytes)",
