@@ -15,6 +15,7 @@
 
 #include <grpc/grpc.h>
 #include <grpc/grpc_security.h>
+#include <grpc/support/alloc.h>
 #include <grpc/support/time.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -101,6 +102,10 @@ struct call {
 
 struct bkes_server {
     store *st;
+    const bkes_auth *auth; /* NULL: every caller may do everything */
+    bool client_certs;     /* client certificates are asked for and verified */
+    atomic_ullong n_unauthenticated, n_denied;
+    atomic_llong last_refusal_log_ms; /* refusals are logged at most once a second */
     grpc_server *server;
     grpc_completion_queue *cq;
     pthread_t threads[MAX_THREADS];
@@ -1000,6 +1005,93 @@ static void sub_end(call *c)
     pthread_mutex_unlock(&c->mu);
 }
 
+/* ---- who may call ---- */
+
+static bkes_right right_of(method m)
+{
+    switch (m) {
+    case M_START:
+    case M_ADD:
+    case M_ADD_BATCH:
+    case M_ADD_MANY:
+        return BKES_RIGHT_WRITE;
+    default:
+        return BKES_RIGHT_READ;
+    }
+}
+
+/* The value of the first auth context property `name` as a C string in `out`, or false. */
+static bool auth_property(const grpc_auth_context *ctx, const char *name, char *out, size_t size)
+{
+    grpc_auth_property_iterator it = grpc_auth_context_find_properties_by_name(ctx, name);
+    const grpc_auth_property *p = grpc_auth_property_iterator_next(&it);
+    if (!p || !p->value || p->value_length >= size) return false;
+    memcpy(out, p->value, p->value_length);
+    out[p->value_length] = '\0';
+    return true;
+}
+
+static void log_refusal(call *c, const char *code, const char *why, unsigned long long count)
+{
+    bkes_server *srv = c->srv;
+    int64_t now = clock_mono_ms();
+    long long last = atomic_load(&srv->last_refusal_log_ms);
+    if (last && now - last < 1000) return;
+    if (!atomic_compare_exchange_strong(&srv->last_refusal_log_ms, &last, now)) return;
+    char *peer = grpc_call_get_peer(c->call);
+    char *m = grpc_slice_to_c_string(c->details.method);
+    LOG_WARN(MODULE,
+             "refused %s from %s: %s: %s (%llu refused so far; at most one such line a "
+             "second)",
+             m, peer ? peer : "?", code, why, count);
+    gpr_free(m);
+    gpr_free(peer);
+}
+
+/* Checks the caller's credentials and rights for the method; ends the call with UNAUTHENTICATED
+ * or PERMISSION_DENIED and returns false when it may not go on. */
+static bool authorized(call *c)
+{
+    bkes_server *srv = c->srv;
+    if (!srv->auth) return true;
+    bkes_caller who = {0};
+    for (size_t i = 0; i < c->md.count; i++) {
+        if (grpc_slice_str_cmp(c->md.metadata[i].key, "authorization") == 0) {
+            who.authorization = (const char *)GRPC_SLICE_START_PTR(c->md.metadata[i].value);
+            who.authorization_len = GRPC_SLICE_LENGTH(c->md.metadata[i].value);
+            break;
+        }
+    }
+    char kind[32] = "", cn[260];
+    grpc_auth_context *ctx = grpc_call_auth_context(c->call);
+    if (ctx) {
+        who.tls =
+            auth_property(ctx, GRPC_TRANSPORT_SECURITY_TYPE_PROPERTY_NAME, kind, sizeof kind) &&
+            !strcmp(kind, GRPC_SSL_TRANSPORT_SECURITY_TYPE);
+        if (who.tls && srv->client_certs &&
+            auth_property(ctx, GRPC_X509_CN_PROPERTY_NAME, cn, sizeof cn))
+            who.cert_cn = cn;
+        grpc_auth_context_release(ctx);
+    }
+    char *peer = grpc_call_get_peer(c->call);
+    who.loopback = bkes_auth_peer_is_loopback(peer);
+    gpr_free(peer);
+    char name[BKES_AUTH_NAME_MAX + 1], why[512];
+    bkes_verdict v =
+        bkes_auth_decide(srv->auth, &who, right_of(c->m), name, sizeof name, why, sizeof why);
+    if (v == BKES_ALLOW) return true;
+    if (v == BKES_UNAUTHENTICATED) {
+        unsigned long long n = atomic_fetch_add(&srv->n_unauthenticated, 1) + 1;
+        log_refusal(c, "UNAUTHENTICATED", why, n);
+        finish(c, NULL, GRPC_STATUS_UNAUTHENTICATED, why);
+    } else {
+        unsigned long long n = atomic_fetch_add(&srv->n_denied, 1) + 1;
+        log_refusal(c, "PERMISSION_DENIED", why, n);
+        finish(c, NULL, GRPC_STATUS_PERMISSION_DENIED, why);
+    }
+    return false;
+}
+
 /* ---- dispatch ---- */
 
 static method method_of(grpc_slice path)
@@ -1031,6 +1123,7 @@ static void on_request(call *c, bool ok)
         finish(c, NULL, GRPC_STATUS_UNIMPLEMENTED, "unknown method");
         return;
     }
+    if (!authorized(c)) return;
     grpc_op op;
     memset(&op, 0, sizeof op);
     op.op = GRPC_OP_RECV_MESSAGE;
@@ -1119,13 +1212,33 @@ static void *cq_thread(void *arg)
 
 /* ---- start and stop ---- */
 
-status bkes_server_start(store *st, const char *listen, int threads, bkes_server **out)
+/* The server credentials for `cfg`: TLS when a certificate is given, else plaintext. */
+static grpc_server_credentials *server_credentials(const bkes_server_config *cfg)
 {
+    if (!cfg->tls_cert_pem) return grpc_insecure_server_credentials_create();
+    grpc_ssl_pem_key_cert_pair pair = {cfg->tls_key_pem, cfg->tls_cert_pem};
+    return grpc_ssl_server_credentials_create_ex(
+        cfg->tls_client_ca_pem, &pair, 1,
+        cfg->tls_client_ca_pem ? GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY
+                               : GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE,
+        NULL);
+}
+
+status bkes_server_start(store *st, const bkes_server_config *cfg, bkes_server **out)
+{
+    int threads = cfg->threads;
+    const char *listen = cfg->listen;
     if (threads < 1 || threads > MAX_THREADS)
         return status_set(ST_INVALID, "threads must be 1 to %d, not %d", MAX_THREADS, threads);
+    if (!cfg->tls_cert_pem != !cfg->tls_key_pem)
+        return status_set(ST_INVALID, "TLS needs both a certificate and its private key");
+    if (cfg->tls_client_ca_pem && !cfg->tls_cert_pem)
+        return status_set(ST_INVALID, "client certificates need TLS (a server certificate)");
     bkes_server *srv = calloc(1, sizeof *srv);
     if (!srv) return status_set(ST_NOMEM, "out of memory");
     srv->st = st;
+    srv->auth = cfg->auth;
+    srv->client_certs = cfg->tls_client_ca_pem != NULL;
     srv->shutdown_tag = (tag){TAG_SHUTDOWN, NULL};
     pthread_mutex_init(&srv->mu, NULL);
     pthread_cond_init(&srv->cv, NULL);
@@ -1149,9 +1262,9 @@ status bkes_server_start(store *st, const char *listen, int threads, bkes_server
     srv->server = grpc_server_create(&chargs, NULL);
     srv->cq = grpc_completion_queue_create_for_next(NULL);
     grpc_server_register_completion_queue(srv->server, srv->cq, NULL);
-    grpc_server_credentials *creds = grpc_insecure_server_credentials_create();
-    srv->port = grpc_server_add_http2_port(srv->server, listen, creds);
-    grpc_server_credentials_release(creds);
+    grpc_server_credentials *creds = server_credentials(cfg);
+    srv->port = creds ? grpc_server_add_http2_port(srv->server, listen, creds) : 0;
+    if (creds) grpc_server_credentials_release(creds);
     if (srv->port != 0) {
         for (int i = 0; i < threads; i++) {
             if (pthread_create(&srv->threads[i], NULL, cq_thread, srv) != 0) break;
@@ -1178,12 +1291,26 @@ status bkes_server_start(store *st, const char *listen, int threads, bkes_server
     pthread_cond_destroy(&srv->cv);
     free(srv);
     if (bound) return status_set(ST_NOMEM, "cannot start the server threads");
+    if (cfg->tls_cert_pem)
+        return status_set(ST_UNAVAILABLE,
+                          "cannot listen on %s (address in use or invalid, or grpc refused the "
+                          "TLS certificate, key or client CA: see the lines above)",
+                          listen);
     return status_set(ST_UNAVAILABLE, "cannot listen on %s (address in use or invalid)", listen);
 }
 
 int bkes_server_port(const bkes_server *srv)
 {
     return srv->port;
+}
+
+bkes_server_stats bkes_server_get_stats(const bkes_server *srv)
+{
+    bkes_server_stats s = {
+        .unauthenticated = atomic_load(&((bkes_server *)srv)->n_unauthenticated),
+        .permission_denied = atomic_load(&((bkes_server *)srv)->n_denied),
+    };
+    return s;
 }
 
 /* Waits on srv->cv until `cond` holds (checked under srv->mu) or the monotonic deadline passes

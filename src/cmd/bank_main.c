@@ -1,6 +1,8 @@
 /* bank: the event-sourced bank. `bank run` starts everything in one process: the three event
  * stores, the command handler with the transfer saga, the projector, and the GraphQL endpoint
  * with GraphiQL and the web UI. See README.md and docs/architecture.md. */
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -43,12 +45,17 @@ typedef struct options {
     const char *ide;
     const char *cors;
     const char *level;
+    const char *store_ca;
+    const char *store_cert;
+    const char *store_key;
+    const char *store_token_file;
     int64_t workers;
     int64_t deadline_ms;
 } options;
 
 typedef struct bank {
     options opt;
+    char store_token[1100]; /* read from --store-token-file; "" when none */
     store *stores[3];
     bank_stores s;
     bus *bus;
@@ -65,29 +72,76 @@ typedef struct bank {
 
 static const char *const store_names[3] = {"user", "bank", "transfer"};
 
-/* --store: "" (sqlite under --data), "sqlite:DIR", "bkes://user=H:P,bank=H:P,transfer=H:P",
+/* The bearer token in --store-token-file, which only its owner may read (mode 0600 or 0400):
+ * the first line, without the line break. */
+static status read_token_file(const char *path, char *out, size_t size)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return status_set(ST_INVALID, "--store-token-file %s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return status_set(ST_INVALID, "--store-token-file %s is not a regular file", path);
+    }
+    if (st.st_mode & 077) {
+        close(fd);
+        return status_set(ST_INVALID,
+                          "--store-token-file %s can be read by other users (mode %03o): "
+                          "chmod 600 %s",
+                          path, (unsigned)(st.st_mode & 0777), path);
+    }
+    ssize_t n = read(fd, out, size - 1);
+    close(fd);
+    if (n < 0) return status_set(ST_IO, "--store-token-file %s: %s", path, strerror(errno));
+    out[n] = '\0';
+    size_t line = strcspn(out, "\r\n");
+    bool cut = line == (size_t)n && (size_t)n == size - 1; /* the first line may go on */
+    out[line] = '\0';
+    if (!*out || cut)
+        return status_set(ST_INVALID,
+                          "--store-token-file %s holds no token on its first line "
+                          "(or one longer than %zu bytes)",
+                          path, size - 2);
+    return ST_OK;
+}
+
+/* --store: "" (sqlite under --data), "sqlite:DIR", "bkes://user=H:P,bank=H:P,transfer=H:P"
+ * (or bkes+tls://, with --store-ca, --store-cert/--store-key, --store-token-file),
  * "nats://HOST:PORT[,HOST:PORT]". */
 static status open_stores(bank *b)
 {
     const char *url = b->opt.store ? b->opt.store : "";
+    const char *scheme = !strncmp(url, "bkes://", 7)        ? "bkes://"
+                         : !strncmp(url, "bkes+tls://", 11) ? "bkes+tls://"
+                                                            : NULL;
+    if (!scheme &&
+        (b->opt.store_ca || b->opt.store_cert || b->opt.store_key || b->opt.store_token_file))
+        return status_set(ST_INVALID, "--store-ca, --store-cert, --store-key and "
+                                      "--store-token-file are for bkes:// and bkes+tls:// stores");
+    if (b->opt.store_token_file)
+        TRY(read_token_file(b->opt.store_token_file, b->store_token, sizeof b->store_token));
+    store_options so = {.ca_file = b->opt.store_ca,
+                        .cert_file = b->opt.store_cert,
+                        .key_file = b->opt.store_key,
+                        .token = *b->store_token ? b->store_token : NULL};
     for (int i = 0; i < 3; i++) {
         char one[1024];
         if (!*url || !strncmp(url, "sqlite:", 7)) {
             const char *dir = *url ? url + 7 : b->opt.data;
             snprintf(one, sizeof one, "sqlite:%s/%s", dir, store_names[i]);
-        } else if (!strncmp(url, "bkes://", 7)) {
+        } else if (scheme) {
             char key[32];
             snprintf(key, sizeof key, "%s=", store_names[i]);
-            const char *at = strstr(url + 7, key);
+            const char *at = strstr(url + strlen(scheme), key);
             if (!at)
                 return status_set(ST_INVALID, "--store %s names no %s server", url, store_names[i]);
             at += strlen(key);
             size_t n = strcspn(at, ",");
-            snprintf(one, sizeof one, "bkes://%.*s", (int)n, at);
+            snprintf(one, sizeof one, "%s%.*s", scheme, (int)n, at);
         } else {
             snprintf(one, sizeof one, "%s", url);
         }
-        TRY(store_open(one, store_names[i], &b->stores[i]));
+        TRY(store_open_with(one, store_names[i], &so, &b->stores[i]));
     }
     b->s = (bank_stores){.user = b->stores[0], .bank = b->stores[1], .transfer = b->stores[2]};
     return ST_OK;
@@ -261,9 +315,17 @@ static int serve(const char *command, int argc, char **argv, int roles)
         {"--listen", "BANK_LISTEN", CONFIG_STRING, &b.opt.listen, "HOST:PORT",
          "address of the GraphQL endpoint and the web UI", 0, 0},
         {"--store", "BANK_STORE", CONFIG_STRING, &b.opt.store, "URL",
-         "event stores: sqlite:DIR, bkes://user=H:P,bank=H:P,transfer=H:P or nats://H:P "
-         "(default: sqlite under --data)",
+         "event stores: sqlite:DIR, bkes://user=H:P,bank=H:P,transfer=H:P (bkes+tls://... for "
+         "TLS) or nats://H:P (default: sqlite under --data)",
          0, 0},
+        {"--store-ca", "BANK_STORE_CA", CONFIG_STRING, &b.opt.store_ca, "FILE",
+         "bkes+tls: CA certificates (PEM) that sign the bkes servers' certificates", 0, 0},
+        {"--store-cert", "BANK_STORE_CERT", CONFIG_STRING, &b.opt.store_cert, "FILE",
+         "bkes+tls: client certificate (PEM) to present to bkes, with --store-key", 0, 0},
+        {"--store-key", "BANK_STORE_KEY", CONFIG_STRING, &b.opt.store_key, "FILE",
+         "bkes+tls: the private key (PEM) of --store-cert", 0, 0},
+        {"--store-token-file", "BANK_STORE_TOKEN_FILE", CONFIG_STRING, &b.opt.store_token_file,
+         "FILE", "bkes: file (mode 0600) whose first line is the bearer token sent to bkes", 0, 0},
         {"--web", "BANK_WEB", CONFIG_STRING, &b.opt.web, "DIR",
          "web UI files served at / (default: web/dist of the source tree)", 0, 0},
         {"--ide", "BANK_IDE", CONFIG_STRING, &b.opt.ide, "DIR",
@@ -315,7 +377,7 @@ static int serve(const char *command, int argc, char **argv, int roles)
         }
         log_set_level(lvl);
     }
-    if (mkdir(b.opt.data, 0755) != 0 && access(b.opt.data, W_OK) != 0) {
+    if (mkdir(b.opt.data, 0700) != 0 && access(b.opt.data, W_OK) != 0) {
         fprintf(stderr, "error: cannot use data directory %s\n", b.opt.data);
         return 1;
     }
@@ -357,6 +419,7 @@ static int serve(const char *command, int argc, char **argv, int roles)
         LOG_INFO(MODULE, "%s received, stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     }
     stop(&b);
+    explicit_bzero(b.store_token, sizeof b.store_token);
     free(web);
     free(ide);
     LOG_INFO(MODULE, "stopped");
@@ -411,6 +474,9 @@ static int sync_command(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    /* Everything the bank creates (data directory, event stores, read model) is private to its
+     * user: directories 0700, files 0600. */
+    umask(077);
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         printf("usage: bank COMMAND [options]\n\ncommands:\n"
                "  run        the whole bank in one process (stores, commands, saga, projector, "

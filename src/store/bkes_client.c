@@ -10,11 +10,16 @@
  *
  * Errors map back to statuses: CONCURRENCY -> ST_CONFLICT (current count parsed from the seed's
  * text), USER -> ST_INVALID (ST_LIMIT for size limits), SERVER -> ST_IO, gRPC DEADLINE_EXCEEDED ->
- * ST_TIMEOUT, other gRPC failures -> ST_UNAVAILABLE. */
+ * ST_TIMEOUT, other gRPC failures (server down, credentials refused) -> ST_UNAVAILABLE.
+ *
+ * Security: bkes+tls:// speaks TLS (the server's certificate checked against the given CA, an
+ * optional client certificate); a bearer token goes with every call as `authorization: Bearer`
+ * metadata, and over plain bkes:// only to a loopback server. */
 #include <grpc/grpc.h>
 #include <grpc/grpc_security.h>
 #include <grpc/support/alloc.h>
 #include <grpc/support/time.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -25,6 +30,7 @@
 #include "base/clock.h"
 #include "base/config.h"
 #include "base/log.h"
+#include "bkes/bkes_auth.h"
 #include "bkes/bkes_wire.h"
 #include "store/store_impl.h"
 
@@ -100,6 +106,8 @@ struct bkes_store {
     int batches;                  /* AddMany calls in flight, under mu */
     int n_detached;               /* subscriptions closed from their own callback, still ending */
     char target[300];
+    grpc_metadata auth; /* authorization: Bearer TOKEN, sent with every call */
+    size_t n_auth;      /* 1 with a token, else 0 */
 };
 
 typedef struct bkes_sub {
@@ -165,6 +173,8 @@ static status ucall_launch(bkes_store *s, ucall *u)
     grpc_op ops[6];
     memset(ops, 0, sizeof ops);
     ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+    ops[0].data.send_initial_metadata.count = s->n_auth;
+    ops[0].data.send_initial_metadata.metadata = s->n_auth ? &s->auth : NULL;
     ops[1].op = GRPC_OP_SEND_MESSAGE;
     ops[1].data.send_message.send_message = u->send;
     ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
@@ -202,7 +212,13 @@ static ProtobufCMessage *ucall_reply(ucall *u, const ProtobufCMessageDescriptor 
     if (u->code != GRPC_STATUS_OK) {
         char *det = grpc_slice_to_c_string(u->details);
         *st = u->code == GRPC_STATUS_DEADLINE_EXCEEDED ? ST_TIMEOUT : ST_UNAVAILABLE;
-        status_set(*st, "bkes %s: gRPC status %d: %s", u->s->target, (int)u->code, det);
+        if (u->code == GRPC_STATUS_UNAUTHENTICATED || u->code == GRPC_STATUS_PERMISSION_DENIED)
+            status_set(*st, "bkes %s refused the call (%s): %s", u->s->target,
+                       u->code == GRPC_STATUS_UNAUTHENTICATED ? "UNAUTHENTICATED"
+                                                              : "PERMISSION_DENIED",
+                       det);
+        else
+            status_set(*st, "bkes %s: gRPC status %d: %s", u->s->target, (int)u->code, det);
         gpr_free(det);
         return NULL;
     }
@@ -641,6 +657,8 @@ static bool sub_stream(bkes_sub *sub, grpc_completion_queue *cq)
     grpc_op ops[4];
     memset(ops, 0, sizeof ops);
     ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+    ops[0].data.send_initial_metadata.count = s->n_auth;
+    ops[0].data.send_initial_metadata.metadata = s->n_auth ? &s->auth : NULL;
     ops[1].op = GRPC_OP_SEND_MESSAGE;
     ops[1].data.send_message.send_message = send;
     ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
@@ -699,8 +717,13 @@ static bool sub_stream(bkes_sub *sub, grpc_completion_queue *cq)
     pluck(cq, &tag_status);
     if (go_on && !sub_closed(sub) && code != GRPC_STATUS_OK) {
         char *det = grpc_slice_to_c_string(details);
-        LOG_DEBUG(MODULE, "bkes %s: subscription stream ended (%d %s), reconnecting", s->target,
-                  (int)code, det);
+        if (code == GRPC_STATUS_UNAUTHENTICATED || code == GRPC_STATUS_PERMISSION_DENIED)
+            LOG_WARN(MODULE, "bkes %s refused the subscription (%s): %s; retrying", s->target,
+                     code == GRPC_STATUS_UNAUTHENTICATED ? "UNAUTHENTICATED" : "PERMISSION_DENIED",
+                     det);
+        else
+            LOG_DEBUG(MODULE, "bkes %s: subscription stream ended (%d %s), reconnecting", s->target,
+                      (int)code, det);
         gpr_free(det);
     }
     pthread_mutex_lock(&sub->mu);
@@ -846,6 +869,10 @@ static void bkes_close(store *base)
     grpc_completion_queue_destroy(s->cq);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
+    if (s->n_auth) {
+        grpc_slice_unref(s->auth.key);
+        grpc_slice_unref(s->auth.value);
+    }
     free(s);
     grpc_shutdown();
 }
@@ -861,29 +888,130 @@ static const store_ops bkes_ops = {
     .close = bkes_close,
 };
 
-/* Opens a client of the bkes server at "HOST:PORT". The connection is made lazily by the first
- * call, so opening succeeds while the server is still starting. Caller owns the result. */
-status store_bkes_open(const char *host_port, const char *name, store **out)
+#define PEM_MAX (1u << 20)
+
+/* The whole of the PEM file `path` as a C string (caller frees), or NULL with the status set. */
+static char *read_pem(const char *what, const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        status_set(ST_INVALID, "bkes+tls: cannot read the %s %s: %s", what, path, strerror(errno));
+        return NULL;
+    }
+    char *text = malloc(PEM_MAX + 1);
+    size_t n = text ? fread(text, 1, PEM_MAX + 1, f) : 0;
+    bool bad = !text || ferror(f) || n == 0 || n > PEM_MAX || memchr(text, '\0', n);
+    fclose(f);
+    if (bad) {
+        free(text);
+        status_set(ST_INVALID, "bkes+tls: the %s %s is not a PEM file of 1 byte to 1 MiB", what,
+                   path);
+        return NULL;
+    }
+    text[n] = '\0';
+    return text;
+}
+
+/* The channel credentials for `opts`: TLS (bkes+tls://) or plaintext. NULL with the status set
+ * when a file cannot be read. */
+static grpc_channel_credentials *channel_credentials(bool tls, const store_options *opts)
+{
+    if (!tls) return grpc_insecure_credentials_create();
+    const char *ca = opts ? opts->ca_file : NULL;
+    const char *cert = opts ? opts->cert_file : NULL;
+    const char *key = opts ? opts->key_file : NULL;
+    if (!cert != !key) {
+        status_set(ST_INVALID, "bkes+tls: a client certificate needs its key, and a key its "
+                               "certificate");
+        return NULL;
+    }
+    char *ca_pem = ca ? read_pem("CA file", ca) : NULL;
+    char *cert_pem = cert ? read_pem("client certificate", cert) : NULL;
+    char *key_pem = key ? read_pem("client key", key) : NULL;
+    grpc_channel_credentials *creds = NULL;
+    if ((!ca || ca_pem) && (!cert || cert_pem) && (!key || key_pem)) {
+        grpc_ssl_pem_key_cert_pair pair = {key_pem, cert_pem};
+        creds = grpc_ssl_credentials_create_ex(ca_pem, cert ? &pair : NULL, NULL, NULL);
+        if (!creds) status_set(ST_INVALID, "bkes+tls: grpc refused the TLS settings");
+    }
+    free(ca_pem);
+    free(cert_pem);
+    if (key_pem) explicit_bzero(key_pem, strlen(key_pem));
+    free(key_pem);
+    return creds;
+}
+
+/* Checks the token and, when there is one, prepares its metadata in `s`. */
+static status prepare_token(bkes_store *s, const char *host, bool tls, const store_options *opts)
+{
+    const char *token = opts ? opts->token : NULL;
+    if (!token) return ST_OK;
+    size_t len = strlen(token);
+    if (len == 0 || len > BKES_TOKEN_MAX || strpbrk(token, "\r\n\t "))
+        return status_set(ST_INVALID,
+                          "the bkes token must be 1 to %d characters without spaces "
+                          "or line breaks",
+                          BKES_TOKEN_MAX);
+    if (!tls && !bkes_auth_host_is_loopback(host))
+        return status_set(ST_INVALID,
+                          "bkes://%s is plaintext: the token would cross the network in clear; "
+                          "use bkes+tls://",
+                          s->target);
+    char *value = malloc(len + 8);
+    if (!value) return status_set(ST_NOMEM, "out of memory");
+    memcpy(value, "Bearer ", 7);
+    memcpy(value + 7, token, len + 1);
+    s->auth.key = grpc_slice_from_static_string("authorization");
+    s->auth.value = grpc_slice_from_copied_buffer(value, len + 7);
+    explicit_bzero(value, len + 7);
+    free(value);
+    s->n_auth = 1;
+    return ST_OK;
+}
+
+/* Opens a client of the bkes server at "HOST:PORT" (TLS when `tls`). The connection is made
+ * lazily by the first call, so opening succeeds while the server is still starting. Caller owns
+ * the result. */
+status store_bkes_open(const char *host_port, const char *name, bool tls, const store_options *opts,
+                       store **out)
 {
     (void)name;
     char host[256];
     int port;
     if (!host_port || !config_split_host_port(host_port, host, sizeof host, &port))
-        return status_set(ST_INVALID, "bkes:// needs HOST:PORT, not '%s'",
-                          host_port ? host_port : "");
+        return status_set(ST_INVALID, "%s needs HOST:PORT, not '%s'",
+                          tls ? "bkes+tls://" : "bkes://", host_port ? host_port : "");
+    if (!tls && opts && (opts->ca_file || opts->cert_file || opts->key_file))
+        return status_set(ST_INVALID,
+                          "bkes://%s is plaintext: a CA file or client certificate "
+                          "needs bkes+tls://",
+                          host_port);
     bkes_store *s = calloc(1, sizeof *s);
     if (!s) return status_set(ST_NOMEM, "out of memory");
     s->base.ops = &bkes_ops;
     snprintf(s->target, sizeof s->target, "%s", host_port);
+    status st = prepare_token(s, host, tls, opts);
+    if (st != ST_OK) {
+        free(s);
+        return st;
+    }
+    grpc_init();
+    grpc_channel_credentials *creds = channel_credentials(tls, opts);
+    if (!creds) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", status_message());
+        if (s->n_auth) grpc_slice_unref(s->auth.value);
+        free(s);
+        grpc_shutdown();
+        return status_set(ST_INVALID, "%s", msg);
+    }
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
-    grpc_init();
     grpc_arg args[1];
     args[0].type = GRPC_ARG_INTEGER;
     args[0].key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
     args[0].value.integer = (int)BKES_MESSAGE_MAX;
     grpc_channel_args chargs = {1, args};
-    grpc_channel_credentials *creds = grpc_insecure_credentials_create();
     s->ch = grpc_channel_create(s->target, creds, &chargs);
     grpc_channel_credentials_release(creds);
     s->cq = grpc_completion_queue_create_for_next(NULL);
@@ -896,6 +1024,7 @@ status store_bkes_open(const char *host_port, const char *name, store **out)
         grpc_completion_queue_destroy(s->cq);
         pthread_mutex_destroy(&s->mu);
         pthread_cond_destroy(&s->cv);
+        if (s->n_auth) grpc_slice_unref(s->auth.value);
         free(s);
         grpc_shutdown();
         return status_set(ST_NOMEM, "cannot start the bkes client thread");

@@ -58,11 +58,11 @@ static status mkdirs(const char *path)
     for (char *p = tmp + 1; *p != '\0'; p++) {
         if (*p != '/') continue;
         *p = '\0';
-        if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+        if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
             return status_set(ST_IO, "cannot create directory %s: %s", tmp, strerror(errno));
         *p = '/';
     }
-    if (tmp[0] != '\0' && mkdir(tmp, 0755) != 0 && errno != EEXIST)
+    if (tmp[0] != '\0' && mkdir(tmp, 0700) != 0 && errno != EEXIST)
         return status_set(ST_IO, "cannot create directory %s: %s", tmp, strerror(errno));
     return ST_OK;
 }

@@ -47,6 +47,11 @@ static status check_values(const store_bytes *values, size_t n, uint32_t expecte
 
 status store_open(const char *url, const char *name, store **out)
 {
+    return store_open_with(url, name, NULL, out);
+}
+
+status store_open_with(const char *url, const char *name, const store_options *opts, store **out)
+{
     if (!out) return status_set(ST_INVALID, "store_open needs somewhere to put the store");
     *out = NULL;
     if (!url || !*url) return status_set(ST_INVALID, "the store URL is empty");
@@ -58,7 +63,11 @@ status store_open(const char *url, const char *name, store **out)
     }
     if (strncmp(url, "bkes://", 7) == 0) {
         if (!url[7]) return status_set(ST_INVALID, "the store URL '%s' names no server", url);
-        return store_bkes_open(url + 7, name, out);
+        return store_bkes_open(url + 7, name, false, opts, out);
+    }
+    if (strncmp(url, "bkes+tls://", 11) == 0) {
+        if (!url[11]) return status_set(ST_INVALID, "the store URL '%s' names no server", url);
+        return store_bkes_open(url + 11, name, true, opts, out);
     }
     if (strncmp(url, "nats://", 7) == 0) {
         if (!url[7]) return status_set(ST_INVALID, "the store URL '%s' names no server", url);
@@ -67,7 +76,7 @@ status store_open(const char *url, const char *name, store **out)
     if (strstr(url, "://"))
         return status_set(ST_INVALID,
                           "unknown store URL '%s' (expected sqlite:DIR, a directory, "
-                          "bkes://HOST:PORT or nats://HOST:PORT/STREAM)",
+                          "bkes://HOST:PORT, bkes+tls://HOST:PORT or nats://HOST:PORT/STREAM)",
                           url);
     return store_sqlite_open(url, name, out);
 }
@@ -180,7 +189,8 @@ void store_subscription_close(store_subscription *sub)
  * adapter into the same library and defines STORE_HAVE_* so an archive never resolves the call
  * to the stand-in while the adapter is present. */
 #ifndef STORE_HAVE_BKES
-__attribute__((weak)) status store_bkes_open(const char *host_port, const char *name, store **out)
+__attribute__((weak)) status store_bkes_open(const char *host_port, const char *name, bool tls,
+                                             const store_options *opts, store **out)
 {
     return status_set(ST_INVALID, "this build has no bkes adapter (store URL bkes://%s)",
                       host_port);

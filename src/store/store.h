@@ -56,10 +56,29 @@ typedef void (*store_append_cb)(void *ctx, status st, const store_appended *appe
  * a subscription ends). */
 typedef status (*store_event_cb)(void *ctx, const store_event *event);
 
+/* How a client of a remote store proves who it is and checks whom it talks to. Filled by the
+ * program from its flags (src/cmd) and passed down; adapters read the files it names. */
+typedef struct store_options {
+    /* bkes+tls://: PEM CA certificates that sign the server's certificate (NULL: the public
+     * roots grpc ships, /usr/share/grpc/roots.pem on Debian). */
+    const char *ca_file;
+    /* bkes+tls://: a client certificate chain and its private key (PEM), both or neither. */
+    const char *cert_file;
+    const char *key_file;
+    /* bkes:// and bkes+tls://: the bearer token sent with every call (NULL: none). Over plain
+     * bkes:// only to a loopback server, so it never crosses a network in clear. */
+    const char *token;
+} store_options;
+
 /* Opens a store from a URL: "sqlite:DIR" (or a plain directory path), "bkes://HOST:PORT",
- * "nats://HOST:PORT[,HOST:PORT...]/STREAM". `name` tells which of the bank's stores this is
- * ("user", "bank", "transfer") where an adapter needs it. Caller owns the result (store_close). */
+ * "bkes+tls://HOST:PORT", "nats://HOST:PORT[,HOST:PORT...]/STREAM". `name` tells which of the
+ * bank's stores this is ("user", "bank", "transfer") where an adapter needs it. Caller owns the
+ * result (store_close). */
 status store_open(const char *url, const char *name, store **out);
+
+/* store_open with options for the remote adapters (`opts` may be NULL: none). The options are
+ * used while opening only; nothing of them is kept by reference. */
+status store_open_with(const char *url, const char *name, const store_options *opts, store **out);
 
 /* Stops accepting work, finishes appends already accepted (every caller is answered), ends
  * subscriptions and frees the store. Subscriptions still open are freed too: their handles are

@@ -3,6 +3,8 @@
 #ifndef STORE_STORE_IMPL_H
 #define STORE_STORE_IMPL_H
 
+#include <stdbool.h>
+
 #include "store/store.h"
 
 typedef struct store_ops {
@@ -35,7 +37,9 @@ struct store_subscription {
 
 /* Adapter constructors, called by store_open with the part of the URL after the scheme. */
 status store_sqlite_open(const char *dir, const char *name, store **out);
-status store_bkes_open(const char *host_port, const char *name, store **out);
+/* `tls`: the URL was bkes+tls://. `opts` may be NULL. */
+status store_bkes_open(const char *host_port, const char *name, bool tls, const store_options *opts,
+                       store **out);
 status store_jetstream_open(const char *servers, const char *name, store **out);
 
 #endif

@@ -154,11 +154,44 @@ async function startSplitBank() {
   return bank;
 }
 
-// Starts `bank run` (or, with BANK_E2E_TOPOLOGY=nats, the split roles on NATS); resolves with
+// BANK_E2E_TOPOLOGY=bkes-tls: `bank run` on three bkes servers with TLS and a clients file, over
+// bkes+tls:// with a bearer token (certificates made now with openssl; see docs/bkes.md).
+async function startBankOnTlsBkes() {
+  const bk = require('../bkes/bkes_helpers');
+  const dir = tempDir();
+  const certs = bk.makeCerts(dir);
+  const t = bk.newToken('bank', 'read,write');
+  fs.writeFileSync(path.join(dir, 'clients'), t.line + '\n');
+  fs.writeFileSync(path.join(dir, 'bank.token'), t.token + '\n', { mode: 0o600 });
+  const servers = [];
+  for (const name of ['user', 'bank', 'transfer']) {
+    const args = ['--listen', '127.0.0.1:0', '--data', path.join(dir, 'bkes-' + name), '--tls-cert', certs.serverCert,
+      '--tls-key', certs.serverKey, '--clients', path.join(dir, 'clients')];
+    const srv = await bk.startBkes({ args });
+    track(srv.proc);
+    servers.push(srv);
+  }
+  const [user, bankStore, transfer] = servers.map((srv) => srv.address);
+  const bank = await startBank({
+    dataDir: path.join(dir, 'bank'),
+    args: ['--store', `bkes+tls://user=${user},bank=${bankStore},transfer=${transfer}`, '--store-ca', certs.caFile,
+      '--store-token-file', path.join(dir, 'bank.token')],
+  });
+  const stopBank = bank.stop;
+  bank.stop = async () => {
+    await stopBank();
+    for (const srv of servers) assert.strictEqual((await srv.stop()).code, 0, srv.log());
+  };
+  return bank;
+}
+
+// Starts `bank run` (or, with BANK_E2E_TOPOLOGY=nats, the split roles on NATS; with
+// BANK_E2E_TOPOLOGY=bkes-tls, on three TLS bkes); resolves with
 // { proc, pid, port, url, wsUrl, dataDir, log(), stop(), kill9() } once it listens and /healthz
 // answers 200 (the read model caught up).
 async function startBank(opts = {}) {
   if (process.env.BANK_E2E_TOPOLOGY === 'nats' && !opts.dataDir && !opts.args) return startSplitBank();
+  if (process.env.BANK_E2E_TOPOLOGY === 'bkes-tls' && !opts.dataDir && !opts.args) return startBankOnTlsBkes();
   const dataDir = opts.dataDir || tempDir();
   const proc = spawn(path.join(BIN_DIR, 'bank'), ['run', '--data', dataDir, '--listen', '127.0.0.1:0', ...(opts.args || [])], {
     env: { ...process.env, BANK_PWHASH_FAST: '1', ...(opts.env || {}) },

@@ -1,7 +1,7 @@
 // Shared by the bkes integration tests: start our real `bkes` binary on a free loopback port in a
 // temp dir, and a real gRPC client (@grpc/grpc-js) with proto/bkes.proto loaded at run time.
 'use strict';
-const { spawn } = require('node:child_process');
+const { spawn, execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
@@ -56,12 +56,27 @@ function startBkes(opts = {}) {
   });
 }
 
-// A client with its own connection (no subchannel sharing between clients).
-function client(address) {
-  return new api.Bkes(address, grpc.credentials.createInsecure(), {
-    'grpc.use_local_subchannel_pool': 1,
-    'grpc.max_receive_message_length': 80 << 20,
-  });
+// A client with its own connection (no subchannel sharing between clients). `opts.tls`:
+// { ca, key, cert } (PEM buffers; key/cert for a client certificate) for TLS; `opts.token`: a
+// bearer token sent as `authorization: Bearer TOKEN` metadata with every call.
+function client(address, opts = {}) {
+  let creds = opts.tls ? grpc.credentials.createSsl(opts.tls.ca, opts.tls.key || null, opts.tls.cert || null) : grpc.credentials.createInsecure();
+  const options = { 'grpc.use_local_subchannel_pool': 1, 'grpc.max_receive_message_length': 80 << 20 };
+  if (opts.token) {
+    // Call credentials only go over TLS in grpc-js; over plaintext (loopback) add the metadata
+    // with an interceptor, as any client may.
+    const token = opts.token;
+    options.interceptors = [
+      (o, next) =>
+        new grpc.InterceptingCall(next(o), {
+          start: (metadata, listener, nextStart) => {
+            metadata.set('authorization', 'Bearer ' + token);
+            nextStart(metadata, listener);
+          },
+        }),
+    ];
+  }
+  return new api.Bkes(address, creds, options);
 }
 
 // Promise form of a unary call.
@@ -69,6 +84,37 @@ function call(c, method, request, deadlineMs = 20000) {
   return new Promise((resolve, reject) => {
     c[method](request, { deadline: Date.now() + deadlineMs }, (err, reply) => (err ? reject(err) : resolve(reply)));
   });
+}
+
+// Test certificates made now with the openssl command in `dir` (nothing is committed): a CA,
+// a server certificate for 127.0.0.1 and localhost, and a client certificate per name in
+// `clients` (its CN), plus `other-ca.pem` and a client certificate `rogue` signed by that other CA.
+// Returns the paths and the PEM contents.
+function makeCerts(dir, clients = []) {
+  const ossl = (...args) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+  const key = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  const sign = (name, caName, ext) => {
+    fs.writeFileSync(path.join(dir, name + '.ext'), ext);
+    ossl('req', ...key, '-keyout', name + '.key', '-out', name + '.csr', '-subj', '/CN=' + name);
+    ossl('x509', '-req', '-in', name + '.csr', '-CA', caName + '.pem', '-CAkey', caName + '.key', '-CAcreateserial',
+      '-out', name + '.pem', '-days', '2', '-extfile', name + '.ext');
+  };
+  ossl('req', '-x509', ...key, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=bkes-test-ca');
+  ossl('req', '-x509', ...key, '-keyout', 'other-ca.key', '-out', 'other-ca.pem', '-days', '2', '-subj', '/CN=other-ca');
+  sign('server', 'ca', 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
+  for (const c of clients) sign(c, 'ca', 'extendedKeyUsage=clientAuth\n');
+  sign('rogue', 'other-ca', 'extendedKeyUsage=clientAuth\n');
+  const read = (n) => fs.readFileSync(path.join(dir, n));
+  const out = { dir, ca: read('ca.pem'), caFile: path.join(dir, 'ca.pem'), serverCert: path.join(dir, 'server.pem'), serverKey: path.join(dir, 'server.key') };
+  out.tls = (name) => (name ? { ca: out.ca, cert: read(name + '.pem'), key: read(name + '.key') } : { ca: out.ca });
+  return out;
+}
+
+// Runs `bkes token NAME RIGHTS`; returns { token, line } (the clients-file line).
+function newToken(name, rights) {
+  const out = execFileSync(path.join(BIN_DIR, 'bkes'), ['token', name, rights], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const [token, line] = out.trim().split('\n');
+  return { token, line };
 }
 
 // A unary call with raw request bytes; resolves with the raw reply bytes.
@@ -79,6 +125,24 @@ function rawCall(c, methodPath, bytes, deadlineMs = 20000) {
   });
 }
 
+// Every directory under `dir` (itself included) is 0700 and every file 0600.
+function assertPrivate(dir) {
+  const assert = require('node:assert/strict');
+  const seen = [];
+  const walk = (p) => {
+    const st = fs.statSync(p);
+    seen.push(p);
+    if (st.isDirectory()) {
+      assert.equal(st.mode & 0o777, 0o700, `${p} is ${(st.mode & 0o777).toString(8)}`);
+      for (const e of fs.readdirSync(p)) walk(path.join(p, e));
+    } else {
+      assert.equal(st.mode & 0o777, 0o600, `${p} is ${(st.mode & 0o777).toString(8)}`);
+    }
+  };
+  walk(dir);
+  return seen;
+}
+
 const b = (s) => Buffer.from(s);
 
-module.exports = { api, service, grpc, startBkes, client, call, rawCall, tempDir, b, BIN_DIR };
+module.exports = { api, service, grpc, startBkes, client, call, rawCall, tempDir, b, BIN_DIR, makeCerts, newToken, assertPrivate };

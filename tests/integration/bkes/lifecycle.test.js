@@ -28,12 +28,12 @@ test('a bad flag is a usage error (exit 2)', () => {
   assert.throws(() => execFileSync(path.join(BIN_DIR, 'bkes'), ['--bogus'], { stdio: 'pipe' }), (e) => e.status === 2);
 });
 
-test('API_PORT and DATA_PATH configure it like the seed (0.0.0.0:API_PORT, data in DATA_PATH)', async () => {
+test('API_PORT and DATA_PATH configure it like the seed (127.0.0.1:API_PORT, data in DATA_PATH)', async () => {
   const port = await freePort();
   const dir = tempDir();
   const srv = await startBkes({ args: [], env: { API_PORT: String(port), DATA_PATH: dir } });
   assert.equal(srv.port, port);
-  assert.match(srv.log(), new RegExp(`listening on 0\\.0\\.0\\.0:${port}`));
+  assert.match(srv.log(), new RegExp(`listening on 127\\.0\\.0\\.1:${port}`));
   const c = client('127.0.0.1:' + port);
   assert.equal((await call(c, 'Start', { key: b('k'), value: b('v') })).reply, 'success');
   c.close();
