@@ -21,6 +21,7 @@ static const char *const store_names[N_STORES] = {"user", "bank", "transfer"};
 typedef struct item {
     int store;
     uint64_t position;
+    int64_t timestamp_ms; /* when the store accepted the event */
     void *value;
     size_t len;
 } item;
@@ -79,8 +80,11 @@ static status on_event(void *ctx, const store_event *ev)
         free(copy);
         return ST_CLOSED;
     }
-    p->ring[(p->head + p->count) % QUEUE_CAPACITY] =
-        (item){.store = f->store, .position = ev->position, .value = copy, .len = ev->value.len};
+    p->ring[(p->head + p->count) % QUEUE_CAPACITY] = (item){.store = f->store,
+                                                            .position = ev->position,
+                                                            .timestamp_ms = ev->timestamp_ms,
+                                                            .value = copy,
+                                                            .len = ev->value.len};
     p->count++;
     pthread_cond_signal(&p->not_empty);
     pthread_mutex_unlock(&p->mu);
@@ -127,7 +131,8 @@ static status transfer_of(projector *p, const uuid *id, transfer_started_event *
     return ST_OK;
 }
 
-static status apply_money(projector *p, const message *m, const char *iban, const uuid *id)
+static status apply_money(projector *p, const item *it, const message *m, const char *iban,
+                          const uuid *id)
 {
     int64_t balance;
     TRY(read_model_balance(p->rm, iban, &balance));
@@ -135,7 +140,7 @@ static status apply_money(projector *p, const message *m, const char *iban, cons
     bool found = false;
     TRY(transfer_of(p, id, &transfer, &found));
     transaction_happened_event th;
-    TRY(projection_transaction(m, found ? &transfer : NULL, balance, &th));
+    TRY(projection_transaction(m, found ? &transfer : NULL, balance, it->timestamp_ms, &th));
     rm_transaction t = {.new_balance = th.new_balance, .changed_by = th.changed_by};
     memcpy(t.iban, th.iban, sizeof t.iban);
     memcpy(t.from_to, th.from_to, sizeof t.from_to);
@@ -176,13 +181,13 @@ static status apply(projector *p, const item *it)
                                      m.u.user_removed_from_bank_account.username);
         break;
     case MSG_MONEY_CREDITED_EVENT:
-        st = apply_money(p, &m, m.u.money_credited.iban, &m.u.money_credited.id);
+        st = apply_money(p, it, &m, m.u.money_credited.iban, &m.u.money_credited.id);
         break;
     case MSG_MONEY_DEBITED_EVENT:
-        st = apply_money(p, &m, m.u.money_debited.iban, &m.u.money_debited.id);
+        st = apply_money(p, it, &m, m.u.money_debited.iban, &m.u.money_debited.id);
         break;
     case MSG_MONEY_RETURNED_EVENT:
-        st = apply_money(p, &m, m.u.money_returned.iban, &m.u.money_returned.id);
+        st = apply_money(p, it, &m, m.u.money_returned.iban, &m.u.money_returned.id);
         break;
     case MSG_TRANSFER_STARTED_EVENT:
         st = read_model_put_transfer(p->rm, &m.u.transfer_started);
