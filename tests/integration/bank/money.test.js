@@ -275,3 +275,52 @@ test('transactions carry their time and transfer, the same in queries, by id and
     await client.dispose();
   }
 });
+
+// A projection.db written before transactions had `at` and `transfer` (the older layout, made
+// here from a current one with python3's sqlite3) is rebuilt from the stores at start-up: the
+// same ids, balances and lists, now with their times and transfers.
+test('an older projection.db is rebuilt with the time and transfer of every transaction', { skip: process.env.BANK_E2E_TOPOLOGY === 'nats' && 'one process: it owns projection.db' }, async () => {
+  const { spawnSync } = require('node:child_process');
+  const path = require('node:path');
+  const dataDir = h.tempDir();
+  let one = await h.startBank({ dataDir });
+  const a = await h.newUser(one.url, 'old');
+  const b = await h.newUser(one.url, 'old');
+  await h.deposit(one.url, a, 10000, 'before the upgrade');
+  const pay = crypto.randomUUID();
+  assert.strictEqual((await h.transfer(one.url, { uuid: pay, username: a.username, token: a.token, from: a.iban, to: b.iban, amount: 2500, descr: 'Éclair' })).success, true);
+  await h.eventually(async () => (await h.transactions(one.url, b.iban)).length === 1, 'the credit to b');
+  const list = async (u, iban) => (await h.transactionsFiltered(u, iban, 1000, {}, FIELDS)).data.transactions_by_iban;
+  const before = { a: await list(one.url, a.iban), b: await list(one.url, b.iban) };
+  await one.stop();
+
+  const downgrade = spawnSync('/usr/bin/python3', ['-c', [
+    'import sqlite3, sys',
+    'db = sqlite3.connect(sys.argv[1])',
+    'db.execute("ALTER TABLE transactions DROP COLUMN at")',
+    'db.execute("ALTER TABLE transactions DROP COLUMN transfer")',
+    'db.execute("PRAGMA user_version=0")',
+    'db.commit()',
+  ].join('\n'), path.join(dataDir, 'projection.db')], { encoding: 'utf8' });
+  assert.strictEqual(downgrade.status, 0, downgrade.stderr);
+
+  one = await h.startBank({ dataDir });
+  try {
+    assert.match(one.log(), /has the layout of an older version: rebuilding it from the stores/);
+    const after = { a: await list(one.url, a.iban), b: await list(one.url, b.iban) };
+    assert.deepStrictEqual(after, before);
+    assert.strictEqual(after.b[0].transfer, pay);
+    assert.match(after.b[0].at, ISO_UTC_MS);
+    await h.balanceIs(one.url, a, '€75,00');
+    // The filters work on the rebuilt history, and the numbering continues.
+    assert.deepStrictEqual((await h.transactionsFiltered(one.url, a.iban, 10, { descr_includes: 'éCLAIR' })).data.transactions_by_iban.map((t) => t.id), [after.a[0].id]);
+    await h.deposit(one.url, b, 100, 'after the upgrade');
+    const [newest] = await h.eventually(async () => {
+      const l = await list(one.url, b.iban);
+      return l.length === 2 ? l : null;
+    }, 'the new deposit');
+    assert.ok(newest.id > Math.max(...after.a.map((t) => t.id)));
+  } finally {
+    await one.stop();
+  }
+});
