@@ -6,7 +6,7 @@ Simple folding maps one code point to one code point: str.casefold() gives the f
 so where that is longer than one character the simple one (S) is the single-character lower case
 when there is one (U+1E9E -> U+00DF, U+1F88 -> U+1F80), else none (U+0130, U+0149 stay).
 
-Run: python3 scripts/gen_casefold.py > src/domain/casefold_table.h
+Run: python3 scripts/gen_casefold.py > src/domain/casefold_table.h && clang-format -i src/domain/casefold_table.h
 """
 import sys
 import unicodedata
