@@ -4,7 +4,6 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "base/clock.h"
 #include "base/log.h"
@@ -14,6 +13,7 @@
 #include "domain/projection.h"
 #include "domain/reasons.h"
 #include "domain/token.h"
+#include "domain/tx_filter.h"
 
 #define MAX_TRANSFER_CENTS 1000000000LL /* F6: at most €10.000.000,00 per transfer */
 #define REASON_AMOUNT_TOO_LARGE "amount should not be more than €10.000.000,00"
@@ -52,15 +52,11 @@ struct op {
     op *next_in_queue;
 };
 
-/* A stream_transactions subscriber and its filters (NULL / has_ = no filter). */
+/* A stream_transactions subscriber and its filters. */
 typedef struct subscriber {
     gql_stream *stream;
     bank_api *api;
-    char *iban;
-    bool has_min, has_max;
-    int64_t min_amount, max_amount;
-    char *direction;
-    char *descr_includes;
+    tx_filter filter;
     struct subscriber *prev, *next;
 } subscriber;
 
@@ -242,28 +238,35 @@ static json_t *query_result(op *o)
 
 /* ---- mapping transactions (spec 6.3) ---- */
 
+/* The same fields, in the same form, for query answers and the live stream. */
 static json_t *transaction_object(const transaction_happened_event *t)
 {
     transaction_view v;
     projection_view(t, &v);
-    return json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:s}", "id", (int)t->transaction_id, "iban",
-                     t->iban, "new_balance", v.new_balance, "changed_by", v.changed_by, "from_to",
-                     t->from_to, "descr", t->description, "direction", v.direction);
+    return json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o}", "id", (int)t->transaction_id,
+                     "iban", t->iban, "new_balance", v.new_balance, "changed_by", v.changed_by,
+                     "from_to", t->from_to, "descr", t->description, "direction", v.direction, "at",
+                     v.at[0] ? json_string(v.at) : json_null(), "transfer",
+                     t->transfer[0] ? json_string(t->transfer) : json_null());
 }
 
-/* From the projector's JSON {iban, new-balance, changed-by, from-to, description, id}. */
+/* From the projector's JSON {iban, new-balance, changed-by, from-to, description, id, at,
+ * transfer}. */
 static json_t *transaction_from_answer(json_t *j)
 {
     transaction_happened_event t = {0};
     t.transaction_id = (int32_t)json_integer_value(json_object_get(j, "id"));
     t.new_balance = json_integer_value(json_object_get(j, "new-balance"));
     t.changed_by = json_integer_value(json_object_get(j, "changed-by"));
+    t.at = json_integer_value(json_object_get(j, "at"));
     const char *iban = json_string_value(json_object_get(j, "iban"));
     const char *from_to = json_string_value(json_object_get(j, "from-to"));
     const char *descr = json_string_value(json_object_get(j, "description"));
+    const char *transfer = json_string_value(json_object_get(j, "transfer"));
     MSG_SET(t.iban, iban ? iban : "");
     MSG_SET(t.from_to, from_to ? from_to : "");
     MSG_SET(t.description, descr ? descr : "");
+    MSG_SET(t.transfer, transfer ? transfer : "");
     return transaction_object(&t);
 }
 
@@ -320,14 +323,45 @@ static gql_result resolve_transaction_by_id(json_t *parent, json_t *args, void *
     return start_query(context, info, BUS_SUBJECT_BANK_QUERIES, &m, transactions_answered);
 }
 
+/* The filters of stream_transactions and transactions_by_iban from the arguments: NULL, or why
+ * they cannot be used (a GraphQL error). */
+static const char *filter_from_args(json_t *args, tx_filter *f)
+{
+    tx_filter_init(f);
+    json_t *iban = json_object_get(args, "iban");
+    if (json_is_string(iban) && !tx_filter_set_iban(f, json_string_value(iban)))
+        return "iban should have at most 64 bytes";
+    json_t *min = json_object_get(args, "min_amount"), *max = json_object_get(args, "max_amount");
+    if (json_is_integer(min)) tx_filter_set_min(f, json_integer_value(min));
+    if (json_is_integer(max)) tx_filter_set_max(f, json_integer_value(max));
+    if (!tx_filter_set_direction(f, json_string_value(json_object_get(args, "direction"))))
+        return "direction should be DEBIT or CREDIT";
+    if (!tx_filter_set_text(f, json_string_value(json_object_get(args, "descr_includes"))))
+        return "descr_includes should have at most 256 bytes";
+    return NULL;
+}
+
 static gql_result resolve_transactions_by_iban(json_t *parent, json_t *args, void *context,
                                                const gql_info *info)
 {
     message m = query(MSG_TRANSACTIONS_BY_IBAN_QUERY);
+    transactions_by_iban_query *q = &m.u.transactions_by_iban;
+    json_int_t max_items = json_integer_value(json_object_get(args, "max_items"));
+    if (max_items > TX_LIST_MAX) return gql_error("max_items should be at most %d", TX_LIST_MAX);
     const char *iban = json_string_value(json_object_get(args, "iban"));
-    if (!MSG_SET(m.u.transactions_by_iban.iban, iban ? iban : "")) return gql_value(json_array());
-    m.u.transactions_by_iban.max_items =
-        (int32_t)json_integer_value(json_object_get(args, "max_items"));
+    if (!MSG_SET(q->iban, iban ? iban : "")) return gql_value(json_array()); /* no such account */
+    tx_filter f;
+    const char *why = filter_from_args(args, &f);
+    if (why) return gql_error("%s", why);
+    q->max_items = (int32_t)max_items;
+    q->has_min_amount = f.has_min;
+    q->min_amount = f.min_amount;
+    q->has_max_amount = f.has_max;
+    q->max_amount = f.max_amount;
+    const char *direction = json_string_value(json_object_get(args, "direction"));
+    MSG_SET(q->direction, direction ? direction : "");
+    const char *text = json_string_value(json_object_get(args, "descr_includes"));
+    MSG_SET(q->descr_includes, text ? text : ""); /* fits: the filter checked its length */
     return start_query(context, info, BUS_SUBJECT_BANK_QUERIES, &m, transactions_answered);
 }
 
@@ -731,6 +765,25 @@ static void transfer_answered(op *o)
     transfer_result(o, answer_reason(o) == NULL, answer_reason(o));
 }
 
+/* Issue 12: `to` must be `cash` or a valid IBAN, however a person wrote it (spaces, lower case),
+ * or the money would leave the bank as if to another bank's account: false with the reason
+ * (`to is not a valid IBAN: ...`), before anything is sent. An IBAN `to` or `from` is sent
+ * normalised; the transfer aggregate applies the same rule to commands from elsewhere. */
+static bool normalize_parties(money_transfer_command *t, msg_text reason)
+{
+    msg_iban normalized;
+    iban_problem problem = iban_normalize_party(t->to, normalized);
+    if (problem != IBAN_OK) {
+        iban_normalize(t->to, normalized);
+        reason_to_invalid(problem, normalized, reason);
+        return false;
+    }
+    memcpy(t->to, normalized, sizeof t->to);
+    iban_normalize_party(t->from, normalized); /* a from that is no IBAN: `from is invalid` */
+    memcpy(t->from, normalized, sizeof t->from);
+    return true;
+}
+
 static gql_result resolve_money_transfer(json_t *parent, json_t *args, void *context,
                                          const gql_info *info)
 {
@@ -759,10 +812,13 @@ static gql_result resolve_money_transfer(json_t *parent, json_t *args, void *con
             return gql_later(p);
         }
     }
+    msg_text reason;
     if (t->amount <= 0)
         transfer_result(o, false, REASON_AMOUNT_NOT_POSITIVE);
     else if (t->amount > MAX_TRANSFER_CENTS)
         transfer_result(o, false, REASON_AMOUNT_TOO_LARGE);
+    else if (!normalize_parties(t, reason))
+        transfer_result(o, false, reason);
     else
         op_request(o, BUS_SUBJECT_BANK_COMMANDS, &m, transfer_answered);
     return gql_later(p);
@@ -770,17 +826,10 @@ static gql_result resolve_money_transfer(json_t *parent, json_t *args, void *con
 
 /* ---- stream_transactions (spec 6.6 with F9) ---- */
 
+/* One rule for the live stream and the history (domain/tx_filter.h). */
 static bool matches(const subscriber *s, const transaction_happened_event *t)
 {
-    int64_t amount = t->changed_by < 0 ? -t->changed_by : t->changed_by;
-    if (s->iban && strcmp(s->iban, t->iban) != 0) return false;
-    /* F9: the bounds apply to the amount transferred, whatever its direction. */
-    if (s->has_min && amount < s->min_amount) return false;
-    if (s->has_max && amount > s->max_amount) return false;
-    if (s->direction && strcmp(s->direction, projection_direction(t->changed_by)) != 0)
-        return false;
-    if (s->descr_includes && !strcasestr(t->description, s->descr_includes)) return false;
-    return true;
+    return tx_filter_matches(&s->filter, t->iban, t->changed_by, t->description);
 }
 
 static void fan_out(bank_api *api, const transaction_happened_event *tx)
@@ -795,9 +844,6 @@ static void fan_out(bank_api *api, const transaction_happened_event *tx)
 
 static void subscriber_free(subscriber *s)
 {
-    free(s->iban);
-    free(s->direction);
-    free(s->descr_includes);
     free(s);
 }
 
@@ -814,12 +860,6 @@ static void on_stream_closed(gql_stream *stream, void *arg)
     subscriber_free(s);
 }
 
-static char *optional_string(json_t *args, const char *name)
-{
-    const char *v = json_string_value(json_object_get(args, name));
-    return v ? strdup(v) : NULL;
-}
-
 static gql_result resolve_stream_transactions(json_t *parent, json_t *args, void *context,
                                               const gql_info *info)
 {
@@ -827,14 +867,11 @@ static gql_result resolve_stream_transactions(json_t *parent, json_t *args, void
     subscriber *s = calloc(1, sizeof *s);
     if (!s) return gql_error("out of memory");
     s->api = api;
-    s->iban = optional_string(args, "iban");
-    s->direction = optional_string(args, "direction");
-    s->descr_includes = optional_string(args, "descr_includes");
-    json_t *min = json_object_get(args, "min_amount"), *max = json_object_get(args, "max_amount");
-    s->has_min = json_is_integer(min);
-    s->has_max = json_is_integer(max);
-    s->min_amount = json_integer_value(min);
-    s->max_amount = json_integer_value(max);
+    const char *why = filter_from_args(args, &s->filter);
+    if (why) {
+        subscriber_free(s);
+        return gql_error("%s", why);
+    }
     s->stream = gql_stream_new(on_stream_closed, s);
     if (!s->stream) {
         subscriber_free(s);

@@ -21,6 +21,7 @@ static const char *const store_names[N_STORES] = {"user", "bank", "transfer"};
 typedef struct item {
     int store;
     uint64_t position;
+    int64_t timestamp_ms; /* when the store accepted the event */
     void *value;
     size_t len;
 } item;
@@ -59,6 +60,9 @@ struct projector {
 
     transaction_happened_event *published; /* per batch, before publishing */
     size_t n_published;
+    /* After a rebuild of an older read model: the transactions of bank positions up to here were
+     * published before it, so they are not published again. */
+    uint64_t published_until;
 };
 
 /* ---- following the stores ---- */
@@ -79,8 +83,11 @@ static status on_event(void *ctx, const store_event *ev)
         free(copy);
         return ST_CLOSED;
     }
-    p->ring[(p->head + p->count) % QUEUE_CAPACITY] =
-        (item){.store = f->store, .position = ev->position, .value = copy, .len = ev->value.len};
+    p->ring[(p->head + p->count) % QUEUE_CAPACITY] = (item){.store = f->store,
+                                                            .position = ev->position,
+                                                            .timestamp_ms = ev->timestamp_ms,
+                                                            .value = copy,
+                                                            .len = ev->value.len};
     p->count++;
     pthread_cond_signal(&p->not_empty);
     pthread_mutex_unlock(&p->mu);
@@ -127,7 +134,8 @@ static status transfer_of(projector *p, const uuid *id, transfer_started_event *
     return ST_OK;
 }
 
-static status apply_money(projector *p, const message *m, const char *iban, const uuid *id)
+static status apply_money(projector *p, const item *it, const message *m, const char *iban,
+                          const uuid *id)
 {
     int64_t balance;
     TRY(read_model_balance(p->rm, iban, &balance));
@@ -135,14 +143,15 @@ static status apply_money(projector *p, const message *m, const char *iban, cons
     bool found = false;
     TRY(transfer_of(p, id, &transfer, &found));
     transaction_happened_event th;
-    TRY(projection_transaction(m, found ? &transfer : NULL, balance, &th));
-    rm_transaction t = {.new_balance = th.new_balance, .changed_by = th.changed_by};
+    TRY(projection_transaction(m, found ? &transfer : NULL, balance, it->timestamp_ms, &th));
+    rm_transaction t = {.new_balance = th.new_balance, .changed_by = th.changed_by, .at = th.at};
     memcpy(t.iban, th.iban, sizeof t.iban);
     memcpy(t.from_to, th.from_to, sizeof t.from_to);
     memcpy(t.description, th.description, sizeof t.description);
+    memcpy(t.transfer, th.transfer, sizeof t.transfer);
     TRY(read_model_add_transaction(p->rm, &t));
     th.transaction_id = t.id;
-    p->published[p->n_published++] = th;
+    if (it->position > p->published_until) p->published[p->n_published++] = th;
     return ST_OK;
 }
 
@@ -176,13 +185,13 @@ static status apply(projector *p, const item *it)
                                      m.u.user_removed_from_bank_account.username);
         break;
     case MSG_MONEY_CREDITED_EVENT:
-        st = apply_money(p, &m, m.u.money_credited.iban, &m.u.money_credited.id);
+        st = apply_money(p, it, &m, m.u.money_credited.iban, &m.u.money_credited.id);
         break;
     case MSG_MONEY_DEBITED_EVENT:
-        st = apply_money(p, &m, m.u.money_debited.iban, &m.u.money_debited.id);
+        st = apply_money(p, it, &m, m.u.money_debited.iban, &m.u.money_debited.id);
         break;
     case MSG_MONEY_RETURNED_EVENT:
-        st = apply_money(p, &m, m.u.money_returned.iban, &m.u.money_returned.id);
+        st = apply_money(p, it, &m, m.u.money_returned.iban, &m.u.money_returned.id);
         break;
     case MSG_TRANSFER_STARTED_EVENT:
         st = read_model_put_transfer(p->rm, &m.u.transfer_started);
@@ -278,6 +287,22 @@ static void *apply_main(void *arg)
 
 /* ---- queries ---- */
 
+/* TransactionsByIbanQuery with its filters (domain/tx_filter.h, the stream's meaning). */
+static status transactions_by_iban(read_model_reader *r, const transactions_by_iban_query *q,
+                                   json_t **out)
+{
+    tx_filter f;
+    tx_filter_init(&f);
+    if (q->has_min_amount) tx_filter_set_min(&f, q->min_amount);
+    if (q->has_max_amount) tx_filter_set_max(&f, q->max_amount);
+    if (!tx_filter_set_direction(&f, q->direction))
+        return status_set(ST_INVALID, "direction should be DEBIT or CREDIT");
+    if (!tx_filter_set_text(&f, q->descr_includes))
+        return status_set(ST_INVALID, "descr_includes should have at most %d bytes",
+                          TX_FILTER_TEXT_MAX);
+    return rm_transactions_by_iban(r, q->iban, q->max_items, &f, out);
+}
+
 static void answer_query(query_server *qs, const message *q, bus_reply *reply)
 {
     message a = {0};
@@ -305,8 +330,7 @@ static void answer_query(query_server *qs, const message *q, bus_reply *reply)
             st = rm_transaction_by_id(r, q->u.transaction_by_id.transaction_id, &result);
             break;
         case MSG_TRANSACTIONS_BY_IBAN_QUERY:
-            st = rm_transactions_by_iban(r, q->u.transactions_by_iban.iban,
-                                         q->u.transactions_by_iban.max_items, &result);
+            st = transactions_by_iban(r, &q->u.transactions_by_iban, &result);
             break;
         case MSG_ALL_LAST_TRANSACTIONS_QUERY:
             st = rm_all_last_transactions(r, &result);
@@ -384,6 +408,7 @@ status projector_new(const bank_stores *stores, const char *db_path, bus *b, pro
         st = read_model_checkpoint(p->rm, store_names[s], &p->applied[s]);
         if (st == ST_OK) st = store_head(p->by_index[s], &p->initial_head[s]);
     }
+    if (st == ST_OK) st = read_model_published_until(p->rm, &p->published_until);
     if (st == ST_OK) {
         p->thread_started = pthread_create(&p->thread, NULL, apply_main, p) == 0;
         if (!p->thread_started) st = status_set(ST_INTERNAL, "cannot start the projector thread");

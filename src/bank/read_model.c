@@ -4,8 +4,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/log.h"
+
+/* PRAGMA user_version of the layout below. 0 is a file from before versions were written (no
+ * `at` and `transfer` in transactions): it is rebuilt from the stores (see read_model_open). */
+#define LAYOUT_VERSION 2
+/* The checkpoints row that remembers, after a rebuild, the bank position up to which the
+ * transactions had already been published before it. */
+#define PUBLISHED_UNTIL "bank published"
+
 static const char *const schema_sql =
-    "PRAGMA journal_mode=WAL;"
     "CREATE TABLE IF NOT EXISTS checkpoints(store TEXT PRIMARY KEY, position INTEGER NOT NULL);"
     "CREATE TABLE IF NOT EXISTS users(username TEXT PRIMARY KEY, password TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS accounts(iban TEXT PRIMARY KEY, creator_token TEXT NOT NULL,"
@@ -18,7 +26,7 @@ static const char *const schema_sql =
     "  username TEXT NOT NULL, state TEXT NOT NULL, reason TEXT);"
     "CREATE TABLE IF NOT EXISTS transactions(id INTEGER PRIMARY KEY, iban TEXT NOT NULL,"
     "  new_balance INTEGER NOT NULL, changed_by INTEGER NOT NULL, from_to TEXT NOT NULL,"
-    "  description TEXT NOT NULL);"
+    "  description TEXT NOT NULL, at INTEGER NOT NULL, transfer TEXT NOT NULL);"
     "CREATE INDEX IF NOT EXISTS transactions_by_iban ON transactions(iban, id);";
 
 enum writer_stmt {
@@ -63,8 +71,8 @@ static const char *const writer_sql[W_COUNT] = {
     [W_GET_TRANSFER] = "SELECT amount, from_iban, to_iban, description, username, state,"
                        " coalesce(reason, '') FROM transfers WHERE id=?1",
     [W_LAST_TX_ID] = "SELECT coalesce(max(id), 0) FROM transactions",
-    [W_ADD_TX] = "INSERT INTO transactions(id, iban, new_balance, changed_by, from_to, description)"
-                 " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+    [W_ADD_TX] = "INSERT INTO transactions(id, iban, new_balance, changed_by, from_to, description,"
+                 " at, transfer) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     [W_SET_BALANCE] = "UPDATE accounts SET balance=?2, last_tx=?3 WHERE iban=?1",
 };
 
@@ -93,6 +101,80 @@ static status open_db(const char *path, int flags, sqlite3 **out)
     return ST_OK;
 }
 
+/* Runs `sql` (no result rows expected); the first failure as a status. */
+static status exec(sqlite3 *db, const char *sql, const char *what)
+{
+    return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? ST_OK : db_error(db, what);
+}
+
+/* One integer from `sql` (0 when it returns no row). */
+static status query_int(sqlite3 *db, const char *sql, int64_t *value)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) return db_error(db, sql);
+    int rc = sqlite3_step(s);
+    *value = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? ST_OK : db_error(db, sql);
+}
+
+/* Brings the file to LAYOUT_VERSION, inside the caller's transaction. A new file gets the layout.
+ * A file of an older layout is emptied (its tables dropped, checkpoints included), so the
+ * projector rebuilds it from the stores, which hold every fact it needs (the time and transfer
+ * of each money event); the bank position it had reached is kept as PUBLISHED_UNTIL so that the
+ * rebuild does not publish those transactions a second time. */
+static status migrate(sqlite3 *db, const char *path)
+{
+    int64_t version, tables;
+    TRY(query_int(db, "PRAGMA user_version", &version));
+    if (version == LAYOUT_VERSION) return exec(db, schema_sql, "creating the schema");
+    if (version > LAYOUT_VERSION)
+        return status_set(ST_INVALID,
+                          "read model %s has layout %lld, newer than this program's %d: delete it "
+                          "and it is rebuilt from the stores",
+                          path, (long long)version, LAYOUT_VERSION);
+    TRY(query_int(db, "SELECT count(*) FROM sqlite_master WHERE type='table'", &tables));
+    int64_t published = 0;
+    if (tables) {
+        int64_t has_checkpoints;
+        TRY(query_int(db, "SELECT count(*) FROM sqlite_master WHERE name='checkpoints'",
+                      &has_checkpoints));
+        if (has_checkpoints)
+            TRY(query_int(db,
+                          "SELECT coalesce(max(position), 0) FROM checkpoints WHERE store='bank'",
+                          &published));
+        LOG_WARN("read model",
+                 "%s has the layout of an older version: rebuilding it from the stores (the "
+                 "transactions up to bank position %lld are not published again)",
+                 path, (long long)published);
+        TRY(exec(db,
+                 "DROP TABLE IF EXISTS checkpoints; DROP TABLE IF EXISTS users;"
+                 "DROP TABLE IF EXISTS accounts; DROP TABLE IF EXISTS owners;"
+                 "DROP TABLE IF EXISTS transfers; DROP TABLE IF EXISTS transactions;",
+                 "dropping the old layout"));
+    }
+    TRY(exec(db, schema_sql, "creating the schema"));
+    if (published) {
+        char sql[160];
+        snprintf(sql, sizeof sql, "INSERT INTO checkpoints(store, position) VALUES('%s', %lld)",
+                 PUBLISHED_UNTIL, (long long)published);
+        TRY(exec(db, sql, "remembering what was published"));
+    }
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA user_version=%d", LAYOUT_VERSION);
+    return exec(db, sql, "writing the layout version");
+}
+
+static status open_layout(sqlite3 *db, const char *path)
+{
+    TRY(exec(db, "PRAGMA journal_mode=WAL", "choosing WAL"));
+    TRY(exec(db, "BEGIN IMMEDIATE", "beginning the layout check"));
+    status st = migrate(db, path);
+    if (st == ST_OK) st = exec(db, "COMMIT", "committing the layout");
+    if (st != ST_OK) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return st;
+}
+
 status read_model_open(const char *path, read_model **out)
 {
     read_model *rm = calloc(1, sizeof *rm);
@@ -105,9 +187,9 @@ status read_model_open(const char *path, read_model **out)
     }
     /* The read model is rebuilt from the stores if lost, so NORMAL durability is enough: a
      * commit lost to a power cut is re-applied from the (durable) checkpoint before it. */
-    if (sqlite3_exec(rm->db, schema_sql, NULL, NULL, NULL) != SQLITE_OK ||
-        sqlite3_exec(rm->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL) != SQLITE_OK) {
-        st = db_error(rm->db, "creating the schema");
+    st = open_layout(rm->db, path);
+    if (st == ST_OK) st = exec(rm->db, "PRAGMA synchronous=NORMAL", "choosing NORMAL durability");
+    if (st != ST_OK) {
         read_model_close(rm);
         return st;
     }
@@ -166,6 +248,11 @@ status read_model_checkpoint(read_model *rm, const char *store, uint64_t *positi
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? ST_OK : db_error(rm->db, "reading a checkpoint");
+}
+
+status read_model_published_until(read_model *rm, uint64_t *position)
+{
+    return read_model_checkpoint(rm, PUBLISHED_UNTIL, position);
 }
 
 status read_model_set_checkpoint(read_model *rm, const char *store, uint64_t position)
@@ -295,6 +382,8 @@ status read_model_add_transaction(read_model *rm, rm_transaction *t)
     sqlite3_bind_int64(s, 4, t->changed_by);
     sqlite3_bind_text(s, 5, t->from_to, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 6, t->description, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 7, t->at);
+    sqlite3_bind_text(s, 8, t->transfer, -1, SQLITE_STATIC);
     TRY(run(rm, s, "adding a transaction"));
     s = rm->stmt[W_SET_BALANCE];
     sqlite3_bind_text(s, 1, t->iban, -1, SQLITE_STATIC);
@@ -315,22 +404,27 @@ enum reader_stmt {
     R_ACCOUNTS_OF_USER,
     R_TX_BY_ID,
     R_TX_BY_IBAN,
+    R_TX_BY_IBAN_ALL,
     R_LAST_TXS,
     R_TRANSFER,
     R_COUNT
 };
+
+#define TX_COLUMNS "id, iban, new_balance, changed_by, from_to, description, at, transfer"
 
 static const char *const reader_sql[R_COUNT] = {
     [R_USER] = "SELECT username, password FROM users WHERE username=?1",
     [R_ACCOUNT] = "SELECT iban, creator_token, balance FROM accounts WHERE iban=?1",
     [R_OWNERS] = "SELECT username, token FROM owners WHERE iban=?1 ORDER BY seq",
     [R_ACCOUNTS_OF_USER] = "SELECT iban FROM owners WHERE username=?1 ORDER BY seq",
-    [R_TX_BY_ID] = "SELECT id, iban, new_balance, changed_by, from_to, description"
-                   " FROM transactions WHERE id=?1",
-    [R_TX_BY_IBAN] = "SELECT id, iban, new_balance, changed_by, from_to, description"
-                     " FROM transactions WHERE iban=?1 ORDER BY id DESC LIMIT ?2",
-    [R_LAST_TXS] = "SELECT t.id, t.iban, t.new_balance, t.changed_by, t.from_to, t.description"
-                   " FROM accounts a JOIN transactions t ON t.id = a.last_tx ORDER BY a.iban",
+    [R_TX_BY_ID] = "SELECT " TX_COLUMNS " FROM transactions WHERE id=?1",
+    [R_TX_BY_IBAN] = "SELECT " TX_COLUMNS " FROM transactions WHERE iban=?1 ORDER BY id DESC"
+                     " LIMIT ?2",
+    /* With filters: newest first through the (iban, id) index, until enough rows matched. */
+    [R_TX_BY_IBAN_ALL] = "SELECT " TX_COLUMNS " FROM transactions WHERE iban=?1 ORDER BY id DESC",
+    [R_LAST_TXS] = "SELECT t.id, t.iban, t.new_balance, t.changed_by, t.from_to, t.description,"
+                   " t.at, t.transfer FROM accounts a JOIN transactions t ON t.id = a.last_tx"
+                   " ORDER BY a.iban",
     [R_TRANSFER] = "SELECT amount, from_iban, to_iban, description, username, state, reason"
                    " FROM transfers WHERE id=?1",
 };
@@ -378,9 +472,10 @@ static json_t *column_string(sqlite3_stmt *s, int col)
 
 json_t *rm_transaction_json(const rm_transaction *t)
 {
-    return json_pack("{s:s, s:I, s:I, s:s, s:s, s:i}", "iban", t->iban, "new-balance",
+    return json_pack("{s:s, s:I, s:I, s:s, s:s, s:i, s:I, s:s}", "iban", t->iban, "new-balance",
                      (json_int_t)t->new_balance, "changed-by", (json_int_t)t->changed_by, "from-to",
-                     t->from_to, "description", t->description, "id", (int)t->id);
+                     t->from_to, "description", t->description, "id", (int)t->id, "at",
+                     (json_int_t)t->at, "transfer", t->transfer);
 }
 
 static json_t *transaction_row(sqlite3_stmt *s)
@@ -392,6 +487,8 @@ static json_t *transaction_row(sqlite3_stmt *s)
     json_object_set_new(o, "from-to", column_string(s, 4));
     json_object_set_new(o, "description", column_string(s, 5));
     json_object_set_new(o, "id", json_integer(sqlite3_column_int64(s, 0)));
+    json_object_set_new(o, "at", json_integer(sqlite3_column_int64(s, 6)));
+    json_object_set_new(o, "transfer", column_string(s, 7));
     return o;
 }
 
@@ -503,12 +600,38 @@ static status collect_transactions(read_model_reader *r, sqlite3_stmt *s, json_t
 }
 
 status rm_transactions_by_iban(read_model_reader *r, const char *iban, int32_t max_items,
-                               json_t **out)
+                               const tx_filter *filter, json_t **out)
 {
-    sqlite3_stmt *s = r->stmt[R_TX_BY_IBAN];
+    if (max_items > TX_LIST_MAX)
+        return status_set(ST_INVALID, "max_items should be at most %d", TX_LIST_MAX);
+    if (max_items <= 0 || !filter || tx_filter_is_empty(filter)) {
+        sqlite3_stmt *s = r->stmt[R_TX_BY_IBAN];
+        sqlite3_bind_text(s, 1, iban, -1, SQLITE_STATIC);
+        sqlite3_bind_int(s, 2, max_items > 0 ? max_items : 0);
+        return collect_transactions(r, s, out);
+    }
+    /* The filter is the domain's (the live stream applies the same one): SQLite's LIKE and lower()
+     * know ASCII only. The scan reads one account's rows newest first and stops at max_items. */
+    sqlite3_stmt *s = r->stmt[R_TX_BY_IBAN_ALL];
     sqlite3_bind_text(s, 1, iban, -1, SQLITE_STATIC);
-    sqlite3_bind_int(s, 2, max_items > 0 ? max_items : 0);
-    return collect_transactions(r, s, out);
+    json_t *list = json_array();
+    int rc = SQLITE_DONE;
+    while (json_array_size(list) < (size_t)max_items && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        /* Text columns are read only for a filter that looks at them (SQLite decodes lazily). */
+        const char *row_iban = filter->has_iban ? (const char *)sqlite3_column_text(s, 1) : "";
+        const char *description = filter->has_text ? (const char *)sqlite3_column_text(s, 5) : "";
+        if (tx_filter_matches(filter, row_iban ? row_iban : "", sqlite3_column_int64(s, 3),
+                              description ? description : ""))
+            json_array_append_new(list, transaction_row(s));
+    }
+    if (json_array_size(list) == (size_t)max_items) rc = SQLITE_DONE;
+    done(s);
+    if (rc != SQLITE_DONE) {
+        json_decref(list);
+        return db_error(r->db, "listing transactions");
+    }
+    *out = list;
+    return ST_OK;
 }
 
 status rm_all_last_transactions(read_model_reader *r, json_t **out)

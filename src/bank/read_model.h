@@ -13,6 +13,7 @@
 
 #include "base/status.h"
 #include "domain/messages.h"
+#include "domain/tx_filter.h"
 
 typedef struct read_model read_model;
 typedef struct read_model_reader read_model_reader;
@@ -37,10 +38,14 @@ typedef struct rm_transaction {
     int64_t changed_by;
     msg_iban from_to;
     msg_text description;
+    int64_t at;                      /* when the money event was stored, ms since the epoch */
+    char transfer[UUID_STR_LEN + 1]; /* the money event's transfer id */
 } rm_transaction;
 
 /* Opens (creating if needed) the read model database at `path`. Caller frees with read_model_close.
- */
+ * A file of an older layout (before transactions had `at` and `transfer`) is emptied and so
+ * rebuilt from the stores by the projector (read_model_published_until); a file of a newer
+ * layout is refused (ST_INVALID). */
 status read_model_open(const char *path, read_model **out);
 void read_model_close(read_model *rm);
 
@@ -52,6 +57,10 @@ void read_model_rollback(read_model *rm);
 /* The last applied position of `store` ("user", "bank", "transfer"); 0 if none. */
 status read_model_checkpoint(read_model *rm, const char *store, uint64_t *position);
 status read_model_set_checkpoint(read_model *rm, const char *store, uint64_t position);
+
+/* After a rebuild of an older file: the bank position up to which its transactions had already
+ * been published (0 if none); they are not published again. */
+status read_model_published_until(read_model *rm, uint64_t *position);
 
 status read_model_put_user(read_model *rm, const char *username, const char *password_hash);
 /* A new account with balance 0, owned by `username` with `token`; `seq` orders a user's accounts.
@@ -84,12 +93,16 @@ status rm_find_user(read_model_reader *r, const char *username, json_t **out);
 status rm_find_bank_account(read_model_reader *r, const char *iban, json_t **out);
 status rm_find_bank_accounts_for_user(read_model_reader *r, const char *username, json_t **out);
 status rm_transaction_by_id(read_model_reader *r, int32_t id, json_t **out);
+/* The newest max_items transactions of `iban` that pass `filter` (NULL = all), newest first: the
+ * empty list for max_items <= 0, ST_INVALID `max_items should be at most 1000` above TX_LIST_MAX.
+ */
 status rm_transactions_by_iban(read_model_reader *r, const char *iban, int32_t max_items,
-                               json_t **out);
+                               const tx_filter *filter, json_t **out);
 status rm_all_last_transactions(read_model_reader *r, json_t **out);
 status rm_find_transfer(read_model_reader *r, const uuid *id, json_t **out);
 
-/* A transaction as JSON {iban, new-balance, changed-by, from-to, description, id}. */
+/* A transaction as JSON {iban, new-balance, changed-by, from-to, description, id, at, transfer}
+ * (at: ms since the epoch, 0 unknown; transfer: UUID text). */
 json_t *rm_transaction_json(const rm_transaction *t);
 
 #endif

@@ -34,6 +34,7 @@ typedef enum field_kind {
     FK_COMMAND_NAME, /* msg_type (a command) <-> enum CommandName */
     FK_QUERY_NAME,   /* msg_type (a query) <-> enum QueryName */
     FK_OPT_STR,      /* bool + char[cap] <-> ["null","string"] */
+    FK_OPT_LONG,     /* bool + int64_t <-> ["null","long"] (an int branch is promoted) */
     FK_HEAP_STR,     /* char * (heap) <-> string, at most MSG_QUERY_RESULT_MAX bytes */
 } field_kind;
 
@@ -42,7 +43,7 @@ typedef struct field_desc {
     field_kind kind;
     size_t off;      /* of the member within `message` */
     size_t cap;      /* FK_STR/FK_OPT_STR: array size including the NUL */
-    size_t flag_off; /* FK_OPT_STR: the bool saying the string is set */
+    size_t flag_off; /* FK_OPT_STR/FK_OPT_LONG: the bool saying the value is set */
 } field_desc;
 
 typedef struct record_desc {
@@ -79,6 +80,10 @@ typedef struct record_desc {
 #define F_OPT(v, f, flag)                                                                          \
     {                                                                                              \
 #f, FK_OPT_STR, OFF(v.f), CAP(v.f), OFF(v.flag)                                            \
+    }
+#define F_OPT_LONG(v, f, flag)                                                                     \
+    {                                                                                              \
+#f, FK_OPT_LONG, OFF(v.f), 0, OFF(v.flag)                                                  \
     }
 #define F_HEAP(v, f)                                                                               \
     {                                                                                              \
@@ -162,16 +167,25 @@ static const field_desc f_find_accounts_for_user[] = {F_ID(find_bank_accounts_fo
                                                       F_STR(find_bank_accounts_for_user, username)};
 static const field_desc f_transaction_by_id[] = {F_ID(transaction_by_id, id),
                                                  F_INT(transaction_by_id, transaction_id)};
-static const field_desc f_transactions_by_iban[] = {F_ID(transactions_by_iban, id),
-                                                    F_STR(transactions_by_iban, iban),
-                                                    F_INT(transactions_by_iban, max_items)};
+static const field_desc f_transactions_by_iban[] = {
+    F_ID(transactions_by_iban, id),
+    F_STR(transactions_by_iban, iban),
+    F_INT(transactions_by_iban, max_items),
+    F_OPT_LONG(transactions_by_iban, min_amount, has_min_amount),
+    F_OPT_LONG(transactions_by_iban, max_amount, has_max_amount),
+    F_STR(transactions_by_iban, direction),
+    F_STR(transactions_by_iban, descr_includes)};
 static const field_desc f_find_transfer[] = {F_ID(find_transfer, id),
                                              F_ID(find_transfer, transfer)};
 
-static const field_desc f_transaction_happened[] = {
-    F_INT(transaction_happened, transaction_id), F_STR(transaction_happened, iban),
-    F_LONG(transaction_happened, new_balance),   F_LONG(transaction_happened, changed_by),
-    F_STR(transaction_happened, from_to),        F_STR(transaction_happened, description)};
+static const field_desc f_transaction_happened[] = {F_INT(transaction_happened, transaction_id),
+                                                    F_STR(transaction_happened, iban),
+                                                    F_LONG(transaction_happened, new_balance),
+                                                    F_LONG(transaction_happened, changed_by),
+                                                    F_STR(transaction_happened, from_to),
+                                                    F_STR(transaction_happened, description),
+                                                    F_LONG(transaction_happened, at),
+                                                    F_STR(transaction_happened, transfer)};
 
 #define REC(t, arr) [t] = {arr, sizeof arr / sizeof arr[0]}
 static const record_desc records[MSG_TYPE_COUNT] = {
@@ -214,8 +228,9 @@ static const record_desc records[MSG_TYPE_COUNT] = {
 typedef struct field_plan {
     int windex;          /* index of the field in the writer record; -1: absent (zero default) */
     avro_type_t wtype;   /* the writer field's type (links resolved) */
-    int string_branch;   /* FK_OPT_STR: the union branch holding the string */
-    int null_branch;     /* FK_OPT_STR: the null branch */
+    int string_branch;   /* FK_OPT_STR/FK_OPT_LONG: the union branch holding the value */
+    int null_branch;     /* FK_OPT_STR/FK_OPT_LONG: the null branch */
+    avro_type_t vtype;   /* FK_OPT_LONG: the value branch's type (long, or int promoted) */
     msg_type *sym_types; /* enum fields: writer symbol index -> msg_type (owned) */
     int nsyms;
 } field_plan;
@@ -281,6 +296,7 @@ static status check_zero_default(const schema_entry *cur, const field_desc *d, c
             ok = json_is_integer(def) && json_integer_value(def) == 0;
             break;
         case FK_OPT_STR:
+        case FK_OPT_LONG:
             ok = json_is_null(def);
             break;
         default:
@@ -335,6 +351,21 @@ static status plan_field(schema_entry *e, size_t i, const schema_entry *cur)
                 p->string_branch = b;
             else
                 ok = false;
+        }
+        ok = ok && p->null_branch != p->string_branch;
+        break;
+    case FK_OPT_LONG:
+        ok = is_avro_union(ws) && avro_schema_union_size(ws) == 2;
+        for (int b = 0; ok && b < 2; b++) {
+            avro_schema_t bs = avro_schema_union_branch(ws, b);
+            if (is_avro_null(bs)) {
+                p->null_branch = b;
+            } else if (is_avro_int64(bs) || is_avro_int32(bs)) {
+                p->string_branch = b;
+                p->vtype = avro_typeof(bs);
+            } else {
+                ok = false;
+            }
         }
         ok = ok && p->null_branch != p->string_branch;
         break;
@@ -595,6 +626,15 @@ static status put_field(const schema_entry *e, size_t i, const message *m, avro_
         if (avro_value_set_branch(&f, p->string_branch, &branch) != 0)
             return status_set(ST_INTERNAL, "codec: cannot select a union branch");
         return put_string(&branch, d->name, base, d->cap);
+    case FK_OPT_LONG:
+        if (!*(const bool *)((const char *)m + d->flag_off)) {
+            rc = avro_value_set_branch(&f, p->null_branch, &branch);
+            if (rc == 0) rc = avro_value_set_null(&branch);
+            break;
+        }
+        rc = avro_value_set_branch(&f, p->string_branch, &branch);
+        if (rc == 0) rc = avro_value_set_long(&branch, *(const int64_t *)base);
+        break;
     case FK_HEAP_STR: {
         const char *s = *(char *const *)base;
         if (!s) s = "";
@@ -748,6 +788,23 @@ static status take_field(const schema_entry *e, size_t i, avro_value_t *rec, mes
         bool set = disc == p->string_branch;
         *(bool *)((char *)m + d->flag_off) = set;
         if (set) return take_string(&branch, d, base);
+        break;
+    }
+    case FK_OPT_LONG: {
+        int disc = -1;
+        rc = avro_value_get_discriminant(&f, &disc);
+        if (rc == 0) rc = avro_value_get_current_branch(&f, &branch);
+        if (rc != 0) break;
+        bool set = disc == p->string_branch;
+        *(bool *)((char *)m + d->flag_off) = set;
+        if (!set) break;
+        if (p->vtype == AVRO_INT32) {
+            int32_t v = 0;
+            rc = avro_value_get_int(&branch, &v);
+            *(int64_t *)base = v;
+        } else {
+            rc = avro_value_get_long(&branch, (int64_t *)base);
+        }
         break;
     }
     case FK_HEAP_STR: {

@@ -1,6 +1,7 @@
 /* Front door of the bank domain: pure C, no I/O, no threads. Values (IBAN, money, token,
  * password), the three aggregates (user, bank account, transfer) as decide/evolve, the transfer
- * saga as a state machine, and the projection functions. See docs/domain.md. */
+ * saga as a state machine, the projection functions and the transaction filters. See
+ * docs/domain.md. */
 #ifndef DOMAIN_DOMAIN_H
 #define DOMAIN_DOMAIN_H
 
@@ -13,9 +14,11 @@
 #include "domain/projection.h"
 #include "domain/reasons.h"
 #include "domain/saga.h"
+#include "domain/text_fold.h"
 #include "domain/token.h"
 #include "domain/transfer.h"
 #include "domain/transfer_set.h"
+#include "domain/tx_filter.h"
 #include "domain/user.h"
 
 #endif

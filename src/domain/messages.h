@@ -254,10 +254,15 @@ typedef struct transaction_by_id_query {
     int32_t transaction_id;
 } transaction_by_id_query;
 
+/* Beyond the seed: the filters of stream_transactions (domain/tx_filter.h), all optional. */
 typedef struct transactions_by_iban_query {
     uuid id;
     msg_iban iban;
     int32_t max_items;
+    bool has_min_amount, has_max_amount;
+    int64_t min_amount, max_amount; /* cents moved, inclusive */
+    char direction[8];              /* "", "DEBIT" or "CREDIT" */
+    msg_text descr_includes;        /* "" = any description */
 } transactions_by_iban_query;
 
 /* Beyond the seed: look up a money transfer by its id (for a client that timed out). */
@@ -274,6 +279,10 @@ typedef struct transaction_happened_event {
     int64_t changed_by; /* signed cents: negative for a debit */
     msg_iban from_to;
     msg_text description;
+    /* Beyond the seed: when the money event was stored (ms since the Unix epoch, UTC) and the
+     * id of its transfer (canonical lower-case UUID text); 0 and "" from an older writer. */
+    int64_t at;
+    char transfer[UUID_STR_LEN + 1];
 } transaction_happened_event;
 
 /* Any record, tagged by its type. */

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "domain/iban.h"
 #include "domain/money.h"
 
 void reason_insufficient_funds(int64_t limit_cents, msg_text out)
@@ -21,6 +22,15 @@ void reason_state_of_transfer(const char *state_name, const char *verb, msg_text
 {
     snprintf(out, sizeof(msg_text), "%s%s so could not be %s", REASON_STATE_OF_TRANSFER_PREFIX,
              state_name, verb);
+}
+
+void reason_to_invalid(iban_problem problem, const char *normalized, msg_text out)
+{
+    msg_text what;
+    iban_problem_text(problem, normalized, what);
+    size_t prefix = strlen(REASON_TO_INVALID_PREFIX);
+    memcpy(out, REASON_TO_INVALID_PREFIX, prefix);
+    text_copy_truncated(out + prefix, sizeof(msg_text) - prefix, what);
 }
 
 static const char *const fixed[] = {
@@ -52,6 +62,7 @@ static const char *const prefixes[] = {
     REASON_INSUFFICIENT_FUNDS_PREFIX,
     REASON_TRANSFER_ALREADY_STARTED_PREFIX,
     REASON_STATE_OF_TRANSFER_PREFIX,
+    REASON_TO_INVALID_PREFIX,
 };
 
 bool reason_is_domain(const char *reason)

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "domain/iban.h"
 #include "domain/messages.h"
 
 /* user (spec 4.5) */
@@ -29,6 +30,9 @@
 /* saga (spec 4.6) */
 #define REASON_FROM_TO_SAME "from and to can't be same for transfer"
 #define REASON_FROM_INVALID "from is invalid"
+/* Beyond the seed: a MoneyTransfer whose `to` is neither `cash` nor a valid IBAN (ISO 13616) is
+ * refused before anything is stored; the prefix is followed by iban_problem_text. */
+#define REASON_TO_INVALID_PREFIX "to is not a valid IBAN: "
 
 /* Beyond the seed (spec 4.5 recommends amount checks and asks to document the text). */
 #define REASON_AMOUNT_NOT_POSITIVE "amount should be positive"
@@ -65,6 +69,10 @@ void reason_transfer_already_started(const char *state_name, msg_text out);
 /* Writes `state of transfer was {status} so could not be {completed|failed}` into out
  * (`verb` is "completed" or "failed"). */
 void reason_state_of_transfer(const char *state_name, const char *verb, msg_text out);
+
+/* Writes `to is not a valid IBAN: {what is wrong}` for `problem` found in the normalised text
+ * `normalized` (iban.h) into out. */
+void reason_to_invalid(iban_problem problem, const char *normalized, msg_text out);
 
 /* True when `reason` is a refusal the domain itself gives (any string above, parameterised ones by
  * their fixed part). A saga runner uses it to tell a definitive refusal from a transport or store

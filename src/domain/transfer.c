@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "domain/iban.h"
 #include "domain/reasons.h"
 
 const char *transfer_status_name(transfer_status value)
@@ -30,15 +31,17 @@ static void decide_start(const transfer_state *s, const money_transfer_command *
         DECISION_REJECT(out, reason);
     }
     if (c->amount <= 0) DECISION_REJECT(out, REASON_AMOUNT_NOT_POSITIVE);
+    /* A destination that is not an IBAN would look like another bank's: the money would leave. */
+    msg_iban to;
+    iban_problem problem = iban_normalize_party(c->to, to);
+    if (problem != IBAN_OK) {
+        msg_text reason;
+        iban_normalize(c->to, to);
+        reason_to_invalid(problem, to, reason);
+        DECISION_REJECT(out, reason);
+    }
     message ev = {.type = MSG_TRANSFER_STARTED_EVENT};
-    transfer_started_event *e = &ev.u.transfer_started;
-    e->id = c->id;
-    memcpy(e->token, c->token, sizeof e->token);
-    e->amount = c->amount;
-    memcpy(e->from, c->from, sizeof e->from);
-    memcpy(e->to, c->to, sizeof e->to);
-    memcpy(e->description, c->description, sizeof e->description);
-    memcpy(e->username, c->username, sizeof e->username);
+    transfer_started_from(c, &ev.u.transfer_started);
     decision_append(out, 0, &ev);
 }
 
@@ -125,8 +128,10 @@ void transfer_started_from(const money_transfer_command *c, transfer_started_eve
     out->id = c->id;
     out->amount = c->amount;
     memcpy(out->token, c->token, sizeof out->token);
-    memcpy(out->from, c->from, sizeof out->from);
-    memcpy(out->to, c->to, sizeof out->to);
+    /* The parties as decide_start checked them: `cash`, or IBANs normalised (spaces removed, upper
+     * case); a `from` that is no IBAN stays as it is, for the saga's `from is invalid`. */
+    iban_normalize_party(c->from, out->from);
+    iban_normalize_party(c->to, out->to);
     memcpy(out->description, c->description, sizeof out->description);
     memcpy(out->username, c->username, sizeof out->username);
 }

@@ -35,14 +35,17 @@ void transfer_state_init(transfer_state *s);
 
 /* Decides a transfer command against `s` (NULL = the transfer does not exist):
  *  MoneyTransfer: `transfer was already started, current status: {status}`, `amount should be
- *    positive` -> TransferStarted at order 0 (from/to are checked by the saga, spec 4.6).
+ *    positive`, `to is not a valid IBAN: {why}` (`to` must be `cash` or an IBAN of any country,
+ *    iban.h) -> TransferStarted at order 0 with the parties normalised (transfer_started_from);
+ *    from (and from == to) is checked by the saga, spec 4.6.
  *  MarkTransferCompleted: `transfer not known`, `state of transfer was {status} so could not be
  *    completed` -> TransferCompleted.
  *  MarkTransferFailed: `transfer not known`, `state of transfer was {status} so could not be
  *    failed` -> TransferFailed, additional_info = the reason. */
 void transfer_decide(const transfer_state *s, const message *command, decision *out);
 
-/* The TransferStartedEvent that a MoneyTransferCommand stores (the same fields). */
+/* The TransferStartedEvent that a MoneyTransferCommand stores: the same fields, with `from` and
+ * `to` normalised by iban_normalize_party (a text that is no IBAN is kept as it is). */
 void transfer_started_from(const money_transfer_command *command, transfer_started_event *out);
 
 /* Applies one stored transfer event. ST_INVALID (state unchanged) for an event that does not fit

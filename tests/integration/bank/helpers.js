@@ -333,12 +333,29 @@ async function account(url, iban, token) {
   return r;
 }
 
-async function transactions(url, iban, max = 10000) {
+// The transactions of `iban`, newest first (at most 1000, the API's cap).
+async function transactions(url, iban, max = 1000) {
   const d = await gql(url, `query($i: String!, $m: Int!) { transactions_by_iban(iban: $i, max_items: $m) { ${TX_FIELDS} } }`, {
     i: iban,
     m: max,
   });
   return d.transactions_by_iban;
+}
+
+// GraphQL types of the filter arguments of stream_transactions and transactions_by_iban.
+const FILTER_TYPES = { iban: 'String', descr_includes: 'String', direction: 'dtype', min_amount: 'Int', max_amount: 'Int' };
+
+// transactions_by_iban with filters (`f`: min_amount, max_amount, direction, descr_includes) and
+// the selection `fields`; returns the whole response ({data, errors}).
+async function transactionsFiltered(url, iban, max, f = {}, fields = TX_FIELDS) {
+  const names = Object.keys(f);
+  const decl = names.map((n) => `, $${n}: ${FILTER_TYPES[n]}`).join('');
+  const pass = names.map((n) => `, ${n}: $${n}`).join('');
+  return post(url, `query($i: String!, $m: Int!${decl}) { transactions_by_iban(iban: $i, max_items: $m${pass}) { ${fields} } }`, {
+    i: iban,
+    m: max,
+    ...f,
+  });
 }
 
 // Parses an euro string of spec 3.6 (`€-1.234,56`) to integer cents (BigInt, exact).
@@ -385,20 +402,14 @@ function wsClient(bank) {
 // Subscribes to stream_transactions with `args` and collects what arrives. Resolves once the
 // server has registered the subscription (the active-subscription gauge went up), so every
 // transaction made afterwards must reach it.
-async function streamTransactions(bank, client, args = {}) {
+async function streamTransactions(bank, client, args = {}, fields = TX_FIELDS) {
   const before = await metric(bank.url, 'graphql_subscriptions_active');
   const names = Object.keys(args);
-  const decl = names.length
-    ? '(' +
-      names
-        .map((n) => `$${n}: ${{ iban: 'String', descr_includes: 'String', direction: 'dtype', min_amount: 'Int', max_amount: 'Int' }[n]}`)
-        .join(', ') +
-      ')'
-    : '';
+  const decl = names.length ? '(' + names.map((n) => `$${n}: ${FILTER_TYPES[n]}`).join(', ') + ')' : '';
   const pass = names.length ? '(' + names.map((n) => `${n}: $${n}`).join(', ') + ')' : '';
   const sub = { items: [], errors: [], done: false };
   sub.unsubscribe = client.subscribe(
-    { query: `subscription${decl} { stream_transactions${pass} { ${TX_FIELDS} } }`, variables: args },
+    { query: `subscription${decl} { stream_transactions${pass} { ${fields} } }`, variables: args },
     {
       next: (v) => (v.errors ? sub.errors.push(v.errors) : sub.items.push(v.data.stream_transactions)),
       error: (e) => sub.errors.push(e),
@@ -430,6 +441,7 @@ module.exports = {
   account,
   balanceIs,
   transactions,
+  transactionsFiltered,
   cents,
   signed,
   eventually,

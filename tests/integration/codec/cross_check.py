@@ -120,7 +120,7 @@ class Results:
 # String limits of domain/messages.h, by Avro field name.
 LIMITS = {"username": 64, "user_to_add": 64, "password": 160, "iban": 64, "from": 64, "to": 64,
           "from_to": 64, "token": 32, "description": 256, "reason": 256, "additional_info": 256,
-          "query_result": 20000}
+          "query_result": 20000, "direction": 7, "descr_includes": 256, "transfer": 36}
 ALPHABET = list("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 -_$€é中😀\"\\\n")
 
 
@@ -281,6 +281,14 @@ def main():
             ("TransactionByIdQuery.1.bin", "transaction_id", 2 ** 31 - 1),
             ("TransactionsByIbanQuery.1.bin", "max_items", -(2 ** 31)),
             ("TransactionHappenedEvent.0.bin", "changed_by", -12345),
+            ("TransactionHappenedEvent.0.bin", "at", 1764840600123),
+            ("TransactionHappenedEvent.0.bin", "transfer", "00112233-4455-4677-8899-aabbccddeeff"),
+            ("TransactionsByIbanQuery.0.bin", "min_amount", 1000),
+            ("TransactionsByIbanQuery.0.bin", "max_amount", None),
+            ("TransactionsByIbanQuery.0.bin", "direction", "CREDIT"),
+            ("TransactionsByIbanQuery.0.bin", "descr_includes", "éclair"),
+            ("TransactionsByIbanQuery.1.bin", "min_amount", None),
+            ("TransactionsByIbanQuery.1.bin", "max_amount", -(2 ** 63)),
             ("CreditMoneyCommand.0.bin", "token", ""),
         ]
         for base, field, value in expect:
@@ -359,6 +367,29 @@ def main():
                 py_resolved = decode_framed(frame(old, datum), old, new)
                 r.check("...and reads as python's schema resolution reads it",
                         got == py_resolved == datum, "%r / %r" % (got, py_resolved))
+
+        # The seed's TransactionsByIbanQuery and TransactionHappenedEvent, written by python, read
+        # in C with the fields added after the seed at their defaults, as python resolves them.
+        for rec, datum, added in (
+                ("TransactionsByIbanQuery", {"id": ids, "iban": "NL66OPEN0000000000", "max_items": 10},
+                 {"min_amount": None, "max_amount": None, "direction": "", "descr_includes": ""}),
+                ("TransactionHappenedEvent", {"transaction_id": 3, "iban": "NL66OPEN0000000000",
+                                              "new_balance": 500, "changed_by": -500,
+                                              "from_to": "cash", "description": "éclair"},
+                 {"at": 0, "transfer": ""})):
+            old = history["history/%s.1.avsc" % rec]
+            new = current["%s.avsc" % rec]
+            path = os.path.join(tmp, "seed-%s.bin" % rec)
+            with open(path, "wb") as f:
+                f.write(frame(old, datum))
+            out = reencode(args, [path])[0]
+            ok = out.startswith("OK ")
+            r.check("seed %s decodes in C" % rec, ok, out)
+            if ok:
+                got = decode_framed(bytes.fromhex(out[3:]), new)
+                py_resolved = decode_framed(frame(old, datum), old, new)
+                r.check("...and reads with the new fields at their defaults like python's resolution",
+                        got == py_resolved == dict(datum, **added), "%r / %r" % (got, py_resolved))
 
     print("%d passed, %d failed" % (r.passed, r.failed))
     return 1 if r.failed else 0

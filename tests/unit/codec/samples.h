@@ -220,6 +220,12 @@ static inline void sample_message(msg_type type, int variant, message *m)
         m->u.transactions_by_iban.id = id;
         SAMPLE_STR(m->u.transactions_by_iban.iban, "NL66OPEN0000000001");
         m->u.transactions_by_iban.max_items = SAMPLE_I32(20);
+        m->u.transactions_by_iban.has_min_amount = !variant;
+        m->u.transactions_by_iban.min_amount = variant ? 0 : 1000;
+        m->u.transactions_by_iban.has_max_amount = variant;
+        m->u.transactions_by_iban.max_amount = variant ? INT64_MIN : 0;
+        SAMPLE_STR(m->u.transactions_by_iban.direction, "CREDIT");
+        SAMPLE_STR(m->u.transactions_by_iban.descr_includes, "éclair");
         break;
     case MSG_FIND_TRANSFER_QUERY:
         m->u.find_transfer.id = id;
@@ -232,6 +238,8 @@ static inline void sample_message(msg_type type, int variant, message *m)
         m->u.transaction_happened.changed_by = SAMPLE_I64(-12345);
         SAMPLE_STR(m->u.transaction_happened.from_to, "NL13OPEN0000000002");
         SAMPLE_STR(m->u.transaction_happened.description, "rent – März");
+        m->u.transaction_happened.at = SAMPLE_I64_MAX(1764840600123);
+        SAMPLE_STR(m->u.transaction_happened.transfer, "00112233-4455-4677-8899-aabbccddeeff");
         break;
     default:
         break;

@@ -51,9 +51,9 @@ static const uint64_t pinned[MSG_TYPE_COUNT] = {
     [MSG_FIND_BANK_ACCOUNT_QUERY] = 0x3c16ccc8f2b3da92,
     [MSG_FIND_BANK_ACCOUNTS_FOR_USER_QUERY] = 0xde203cface4a7710,
     [MSG_TRANSACTION_BY_ID_QUERY] = 0x787edd167ed7046c,
-    [MSG_TRANSACTIONS_BY_IBAN_QUERY] = 0x362ab729cc2f3eb3,
+    [MSG_TRANSACTIONS_BY_IBAN_QUERY] = 0x8d506a0afbd6cafa, /* with the filters */
     [MSG_FIND_TRANSFER_QUERY] = 0xabdc52ee2b5838ad,
-    [MSG_TRANSACTION_HAPPENED_EVENT] = 0xac206b497b9f4b34,
+    [MSG_TRANSACTION_HAPPENED_EVENT] = 0x42e38b3f703d51c3, /* with at and transfer */
 };
 /* schemas/history/CreditMoneyCommand.1.avsc: the seed's version (id, iban, amount). */
 static const uint64_t seed_credit_money = 0xabc22a9e448e2e81;
@@ -61,6 +61,10 @@ static const uint64_t seed_credit_money = 0xabc22a9e448e2e81;
  * pinned here before the symbol was appended). */
 static const uint64_t old_query_succeeded = 0x43df1cc4d771a01e;
 static const uint64_t old_query_failed = 0x05daae812bb0f854;
+/* schemas/history/TransactionsByIbanQuery.1.avsc and TransactionHappenedEvent.1.avsc: the seed's
+ * versions, before the filters and before at/transfer. */
+static const uint64_t seed_transactions_by_iban = 0x362ab729cc2f3eb3;
+static const uint64_t seed_transaction_happened = 0xac206b497b9f4b34;
 
 /* Every older schema in schemas/history/. */
 static const struct {
@@ -71,6 +75,8 @@ static const struct {
     {"history/CreditMoneyCommand.1.avsc", MSG_CREDIT_MONEY_COMMAND, 0xabc22a9e448e2e81},
     {"history/QueryFailed.1.avsc", MSG_QUERY_FAILED, 0x05daae812bb0f854},
     {"history/QuerySucceeded.1.avsc", MSG_QUERY_SUCCEEDED, 0x43df1cc4d771a01e},
+    {"history/TransactionsByIbanQuery.1.avsc", MSG_TRANSACTIONS_BY_IBAN_QUERY, 0x362ab729cc2f3eb3},
+    {"history/TransactionHappenedEvent.1.avsc", MSG_TRANSACTION_HAPPENED_EVENT, 0xac206b497b9f4b34},
 };
 #define N_HISTORY (sizeof history / sizeof history[0])
 
@@ -306,10 +312,13 @@ static const vector vectors[] = {
     V(MSG_FIND_BANK_ACCOUNT_QUERY, ID NL01),
     V(MSG_FIND_BANK_ACCOUNTS_FOR_USER_QUERY, ID ANN),
     V(MSG_TRANSACTION_BY_ID_QUERY, ID "\x54" /* 42 */),
-    V(MSG_TRANSACTIONS_BY_IBAN_QUERY, ID NL01 "\x28" /* 20 */),
+    /* min_amount: branch 1 (02) then 1000; max_amount: branch 0 (00), null. */
+    V(MSG_TRANSACTIONS_BY_IBAN_QUERY, ID NL01 "\x28" /* 20 */ "\x02" L1000 "\x00"
+                                              "\x0a"
+                                              "DEBIT" RENT),
     V(MSG_FIND_TRANSFER_QUERY, ID ID2), /* two fixed(16), no prefixes */
     V(MSG_TRANSACTION_HAPPENED_EVENT, "\x0e" /* 7 */ NL01 LM1000 "\x01" /* -1 */ "\x08"
-                                      "cash" RENT),
+                                      "cash" RENT L1000 TOK),
 };
 
 /* The message each vector stands for. */
@@ -470,6 +479,10 @@ static void vector_message(msg_type t, message *m)
         m->u.transactions_by_iban.id = id;
         MSG_SET(m->u.transactions_by_iban.iban, "NL01");
         m->u.transactions_by_iban.max_items = 20;
+        m->u.transactions_by_iban.has_min_amount = true;
+        m->u.transactions_by_iban.min_amount = 1000;
+        MSG_SET(m->u.transactions_by_iban.direction, "DEBIT");
+        MSG_SET(m->u.transactions_by_iban.descr_includes, "rent");
         break;
     case MSG_FIND_TRANSFER_QUERY:
         m->u.find_transfer.id = id;
@@ -483,6 +496,8 @@ static void vector_message(msg_type t, message *m)
         m->u.transaction_happened.changed_by = -1;
         MSG_SET(m->u.transaction_happened.from_to, "cash");
         MSG_SET(m->u.transaction_happened.description, "rent");
+        m->u.transaction_happened.at = 1000;
+        MSG_SET(m->u.transaction_happened.transfer, "t");
         break;
     default:
         fail_msg("no vector message for type %d", t);
@@ -829,6 +844,56 @@ static void seed_credit_money_command_reads_with_defaults(void **state)
     assert_rejected(f, n, "CreditMoneyCommand.amount: truncated body");
 }
 
+static void seed_transaction_records_read_with_defaults(void **state)
+{
+    /* A TransactionsByIbanQuery of the seed's schema: no filters (null bounds, "" texts). */
+    unsigned char f[128], want[128];
+    static const char query[] = ID NL01 "\x28";
+    size_t n = frame(seed_transactions_by_iban, query, sizeof query - 1, f);
+    message got;
+    assert_int_equal(codec_decode(f, n, &got), ST_OK);
+    assert_int_equal(got.type, MSG_TRANSACTIONS_BY_IBAN_QUERY);
+    const transactions_by_iban_query *q = &got.u.transactions_by_iban;
+    assert_string_equal(q->iban, "NL01");
+    assert_int_equal(q->max_items, 20);
+    assert_false(q->has_min_amount);
+    assert_false(q->has_max_amount);
+    assert_string_equal(q->direction, "");
+    assert_string_equal(q->descr_includes, "");
+    buf b;
+    buf_init(&b, 256);
+    encode_ok(&got, &b);
+    static const char query_now[] = ID NL01 "\x28\x00\x00\x00\x00";
+    size_t wn =
+        frame(pinned[MSG_TRANSACTIONS_BY_IBAN_QUERY], query_now, sizeof query_now - 1, want);
+    assert_int_equal(b.len, wn);
+    assert_memory_equal(b.data, want, wn);
+
+    /* A TransactionHappenedEvent of the seed's schema: at 0 and transfer "" (unknown). */
+    static const char event[] = "\x0e" NL01 LM1000 "\x01\x08"
+                                "cash" RENT;
+    n = frame(seed_transaction_happened, event, sizeof event - 1, f);
+    assert_int_equal(codec_decode(f, n, &got), ST_OK);
+    assert_int_equal(got.type, MSG_TRANSACTION_HAPPENED_EVENT);
+    assert_int_equal(got.u.transaction_happened.transaction_id, 7);
+    assert_string_equal(got.u.transaction_happened.description, "rent");
+    assert_true(got.u.transaction_happened.at == 0);
+    assert_string_equal(got.u.transaction_happened.transfer, "");
+    buf_reset(&b);
+    encode_ok(&got, &b);
+    static const char event_now[] = "\x0e" NL01 LM1000 "\x01\x08"
+                                    "cash" RENT "\x00\x00";
+    wn = frame(pinned[MSG_TRANSACTION_HAPPENED_EVENT], event_now, sizeof event_now - 1, want);
+    assert_int_equal(b.len, wn);
+    assert_memory_equal(b.data, want, wn);
+    buf_free(&b);
+
+    /* A bound written as null or as a long; a union branch past the two is refused. */
+    static const char bad[] = ID NL01 "\x28\x04";
+    n = frame(pinned[MSG_TRANSACTIONS_BY_IBAN_QUERY], bad, sizeof bad - 1, f);
+    assert_rejected(f, n, "union branch 2 out of range 0..1");
+}
+
 static void old_query_name_reads_by_name(void **state)
 {
     /* Written before FindTransferQuery was appended: the six older symbols keep their index, so
@@ -1149,6 +1214,7 @@ int main(void)
         cmocka_unit_test(decode_rejects_malformed_bodies),
         cmocka_unit_test(encode_rejects_what_it_cannot_represent),
         cmocka_unit_test(seed_credit_money_command_reads_with_defaults),
+        cmocka_unit_test(seed_transaction_records_read_with_defaults),
         cmocka_unit_test(old_query_name_reads_by_name),
         cmocka_unit_test(startup_checks_refuse_broken_schema_files),
         cmocka_unit_test(random_mutations_are_safe),

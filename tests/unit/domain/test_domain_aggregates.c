@@ -492,19 +492,77 @@ static void transfer_rules(void **state)
 
     transfer_state f;
     transfer_state_init(&f);
-    transfer_run(&f, cmd_transfer(id, "t", 1, "x", "y", "d", "u"));
+    transfer_run(&f, cmd_transfer(id, "t", 1, "x", A_IBAN, "d", "u"));
     d = transfer_run(&f, cmd_mark_failed(id, "from is invalid"));
     assert_int_equal(d.kind, DECISION_APPEND);
     assert_true(d.has_additional_info);
     assert_string_equal(d.additional_info, "from is invalid");
     assert_string_equal(d.event.u.transfer_failed.reason, "from is invalid");
     assert_string_equal(f.reason, "from is invalid");
-    d = transfer_run(&f, cmd_transfer(id, "t", 1, "x", "y", "d", "u"));
+    d = transfer_run(&f, cmd_transfer(id, "t", 1, "x", A_IBAN, "d", "u"));
     assert_string_equal(d.reason, "transfer was already started, current status: failed");
     d = transfer_run(&f, cmd_mark_failed(id, "again"));
     assert_string_equal(d.reason, "state of transfer was failed so could not be failed");
     d = transfer_run(&f, cmd_mark_completed(id));
     assert_string_equal(d.reason, "state of transfer was failed so could not be completed");
+}
+
+/* Issue 12: a destination that is not an IBAN would leave the bank like another bank's; it is
+ * refused before anything is stored, and the parties are stored normalised. */
+static void transfer_destination_is_checked_and_normalised(void **state)
+{
+    static const struct {
+        const char *to, *reason;
+    } refused[] = {
+        {"", "to is not a valid IBAN: it is empty"},
+        {"   ", "to is not a valid IBAN: it is empty"},
+        {"NL67OPEN0000000000", "to is not a valid IBAN: the check digits do not match"},
+        {"NL00OPEN0000000000", "to is not a valid IBAN: the check digits do not match"},
+        {"NL00OPEN0123456789", "to is not a valid IBAN: the check digits do not match"},
+        {"NL66OPEN000000000",
+         "to is not a valid IBAN: it should have 18 characters for NL, not 17"},
+        {"NL66OPEN0000-00000",
+         "to is not a valid IBAN: it may only hold letters, digits and spaces"},
+        {"Cash", "to is not a valid IBAN: there are no IBANs for country code CA"},
+        {"any text", "to is not a valid IBAN: there are no IBANs for country code AN"},
+        {"NL66OPE00000000000", "to is not a valid IBAN: for NL the 14 characters after the check "
+                               "digits should be 4 letters and 10 digits"},
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        transfer_state s;
+        transfer_state_init(&s);
+        decision d = transfer_run(
+            &s, cmd_transfer(test_id(9), "t", 100, A_IBAN, refused[i].to, "d", "alice"));
+        assert_int_equal(d.kind, DECISION_REJECTED);
+        assert_string_equal(d.reason, refused[i].reason);
+        assert_true(reason_is_domain(d.reason));
+        assert_false(s.exists); /* nothing stored */
+    }
+    static const struct {
+        const char *from, *to, *stored_from, *stored_to;
+    } accepted[] = {
+        {A_IBAN, "nl66 open 0000 0000 00", A_IBAN, "NL66OPEN0000000000"},
+        {"nl80open0123456789", " NL66OPEN0000000000 ", "NL80OPEN0123456789", "NL66OPEN0000000000"},
+        {A_IBAN, "NL91 ABNA 0417 1643 00", A_IBAN, "NL91ABNA0417164300"}, /* leaves the bank */
+        {A_IBAN, "de89370400440532013000", A_IBAN, "DE89370400440532013000"},
+        {A_IBAN, "cash", A_IBAN, "cash"}, /* a cash withdrawal: the money leaves the bank */
+        {"cash", "NL61OPEN0305797828", "cash", "NL61OPEN0305797828"},
+        {"not an iban", A_IBAN, "not an iban", A_IBAN}, /* the saga says `from is invalid` */
+    };
+    for (size_t i = 0; i < sizeof accepted / sizeof accepted[0]; i++) {
+        transfer_state s;
+        transfer_state_init(&s);
+        message cmd =
+            cmd_transfer(test_id(9), "t", 100, accepted[i].from, accepted[i].to, "d", "alice");
+        decision d = transfer_run(&s, cmd);
+        assert_int_equal(d.kind, DECISION_APPEND);
+        assert_string_equal(d.event.u.transfer_started.from, accepted[i].stored_from);
+        assert_string_equal(d.event.u.transfer_started.to, accepted[i].stored_to);
+        /* The saga is started from transfer_started_from: the same event. */
+        transfer_started_event started;
+        transfer_started_from(&cmd.u.money_transfer, &started);
+        assert_memory_equal(&started, &d.event.u.transfer_started, sizeof started);
+    }
 }
 
 static void transfer_evolve_restores_and_refuses_misfits(void **state)
@@ -561,6 +619,7 @@ int main(void)
         cmocka_unit_test(many_transfers_restore_identically),
         cmocka_unit_test(bank_account_refuses_other_commands),
         cmocka_unit_test(transfer_rules),
+        cmocka_unit_test(transfer_destination_is_checked_and_normalised),
         cmocka_unit_test(transfer_evolve_restores_and_refuses_misfits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

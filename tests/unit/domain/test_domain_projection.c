@@ -56,18 +56,52 @@ static void credit_from_cash(void **state)
     transfer_started_event t = started("cash", A, "deposit by re-graph");
     message ev = money(MSG_MONEY_CREDITED_EVENT, A, 1000, &t.id, NULL);
     transaction_happened_event out;
-    assert_int_equal(projection_transaction(&ev, &t, 500, &out), ST_OK);
+    assert_int_equal(projection_transaction(&ev, &t, 500, 1764840600123, &out), ST_OK);
     assert_int_equal(out.transaction_id, 0); /* numbered by the projector */
     assert_string_equal(out.iban, A);
     assert_true(out.changed_by == 1000);
     assert_true(out.new_balance == 1500);
     assert_string_equal(out.from_to, "cash"); /* 47 */
     assert_string_equal(out.description, "deposit by re-graph");
+    /* Beyond the seed: the store's time of the money event and its transfer. */
+    assert_true(out.at == 1764840600123);
+    assert_string_equal(out.transfer, "00112233-4455-4677-8899-aabbccddeeff");
     transaction_view v;
     projection_view(&out, &v);
     assert_string_equal(v.new_balance, "€15,00");
     assert_string_equal(v.changed_by, "€10,00");
     assert_string_equal(v.direction, "CREDIT"); /* 46 */
+    assert_string_equal(v.at, "2025-12-04T09:30:00.123Z");
+}
+
+/* ISO-8601 UTC with milliseconds, from the civil calendar (leap years, centuries, 2038). */
+static void times_are_iso_8601_utc(void **state)
+{
+    static const struct {
+        int64_t ms;
+        const char *text;
+    } cases[] = {
+        {1, "1970-01-01T00:00:00.001Z"},
+        {999, "1970-01-01T00:00:00.999Z"},
+        {86399999, "1970-01-01T23:59:59.999Z"},
+        {951782400000, "2000-02-29T00:00:00.000Z"},  /* a leap day of a 400-year century */
+        {4107456000000, "2100-02-28T00:00:00.000Z"}, /* 2100 is no leap year... */
+        {4107542400000, "2100-03-01T00:00:00.000Z"}, /* ...so March follows February 28 */
+        {2147483648000, "2038-01-19T03:14:08.000Z"}, /* past 32-bit seconds */
+        {1798761599999, "2026-12-31T23:59:59.999Z"},
+        {253402300799999, "9999-12-31T23:59:59.999Z"},
+    };
+    char text[PROJECTION_TIME_MAX];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        projection_time_text(cases[i].ms, text);
+        assert_string_equal(text, cases[i].text);
+    }
+    projection_time_text(0, text);
+    assert_string_equal(text, ""); /* an older writer's record: no time */
+    projection_time_text(-5, text);
+    assert_string_equal(text, "");
+    projection_time_text(INT64_MAX, text); /* absurd, but written in full */
+    assert_true(strlen(text) < PROJECTION_TIME_MAX);
 }
 
 static void debit_to_counter_party(void **state)
@@ -75,7 +109,7 @@ static void debit_to_counter_party(void **state)
     transfer_started_event t = started(A, B, "rent");
     message ev = money(MSG_MONEY_DEBITED_EVENT, A, 123456, &t.id, NULL);
     transaction_happened_event out;
-    assert_int_equal(projection_transaction(&ev, &t, 100000, &out), ST_OK);
+    assert_int_equal(projection_transaction(&ev, &t, 100000, 0, &out), ST_OK);
     assert_true(out.changed_by == -123456);
     assert_true(out.new_balance == -23456);
     assert_string_equal(out.from_to, B); /* 47 */
@@ -92,7 +126,7 @@ static void return_is_a_cancellation(void **state)
     transfer_started_event t = started(A, "NL61OPEN0305797828", "gift");
     message ev = money(MSG_MONEY_RETURNED_EVENT, A, 400, &t.id, "iban not known");
     transaction_happened_event out;
-    assert_int_equal(projection_transaction(&ev, &t, 600, &out), ST_OK);
+    assert_int_equal(projection_transaction(&ev, &t, 600, 0, &out), ST_OK);
     assert_true(out.changed_by == 400);
     assert_true(out.new_balance == 1000);
     /* INTENDED choice: the original `to`, not the account's own IBAN. */
@@ -109,7 +143,7 @@ static void return_is_a_cancellation(void **state)
     memset(long_reason, 'r', MSG_TEXT_MAX);
     long_reason[MSG_TEXT_MAX] = '\0';
     ev = money(MSG_MONEY_RETURNED_EVENT, A, 400, &t.id, long_reason);
-    assert_int_equal(projection_transaction(&ev, &t, 0, &out), ST_OK);
+    assert_int_equal(projection_transaction(&ev, &t, 0, 0, &out), ST_OK);
     assert_int_equal(strlen(out.description), MSG_TEXT_MAX);
     assert_memory_equal(out.description, "Cancelled transaction with id ", 30);
 }
@@ -119,10 +153,12 @@ static void unknown_transfer_gives_empty_strings(void **state)
     uuid id = test_id(1);
     message ev = money(MSG_MONEY_CREDITED_EVENT, A, 5, &id, NULL);
     transaction_happened_event out;
-    assert_int_equal(projection_transaction(&ev, NULL, 0, &out), ST_OK);
+    assert_int_equal(projection_transaction(&ev, NULL, 0, 0, &out), ST_OK);
     assert_string_equal(out.from_to, "");
     assert_string_equal(out.description, "");
     assert_true(out.new_balance == 5);
+    char text[UUID_STR_LEN + 1];
+    assert_string_equal(out.transfer, uuid_format(&id, text)); /* from the money event itself */
 }
 
 static void refuses_what_is_not_money(void **state)
@@ -130,11 +166,11 @@ static void refuses_what_is_not_money(void **state)
     uuid id = test_id(1);
     message ev = {.type = MSG_TRANSFER_STARTED_EVENT};
     transaction_happened_event out;
-    assert_int_equal(projection_transaction(&ev, NULL, 0, &out), ST_INVALID);
+    assert_int_equal(projection_transaction(&ev, NULL, 0, 0, &out), ST_INVALID);
     ev = money(MSG_MONEY_CREDITED_EVENT, A, 10, &id, NULL);
-    assert_int_equal(projection_transaction(&ev, NULL, INT64_MAX - 5, &out), ST_INVALID);
+    assert_int_equal(projection_transaction(&ev, NULL, INT64_MAX - 5, 0, &out), ST_INVALID);
     ev = money(MSG_MONEY_DEBITED_EVENT, A, INT64_MIN, &id, NULL);
-    assert_int_equal(projection_transaction(&ev, NULL, 0, &out), ST_INVALID);
+    assert_int_equal(projection_transaction(&ev, NULL, 0, 0, &out), ST_INVALID);
     assert_string_equal(out.iban, "");
     /* Zero is CREDIT (spec 6.3). */
     assert_string_equal(projection_direction(0), "CREDIT");
@@ -162,7 +198,7 @@ static void projection_follows_the_account(void **state)
         bank_account_decide(&s, &cmd, &d);
         assert_int_equal(d.kind, DECISION_APPEND);
         transaction_happened_event out;
-        assert_int_equal(projection_transaction(&d.event, &t, projected, &out), ST_OK);
+        assert_int_equal(projection_transaction(&d.event, &t, projected, 0, &out), ST_OK);
         assert_int_equal(bank_account_evolve(&s, &d.event), ST_OK);
         projected = out.new_balance;
         assert_true(projected == s.balance);
@@ -174,6 +210,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(credit_from_cash),
+        cmocka_unit_test(times_are_iso_8601_utc),
         cmocka_unit_test(debit_to_counter_party),
         cmocka_unit_test(return_is_a_cancellation),
         cmocka_unit_test(unknown_transfer_gives_empty_strings),

@@ -367,7 +367,7 @@ static void unknown_open_to_is_returned(void **state)
 
 static void non_open_to_leaves_the_bank(void **state)
 {
-    const char *targets[] = {FOREIGN, "cash", "any text"};
+    const char *targets[] = {FOREIGN, "cash", "nl91 abna 0417 1643 00"};
     for (size_t f = 0; f < 4; f++) {
         for (size_t i = 0; i < 3; i++) {
             world w;
@@ -379,6 +379,31 @@ static void non_open_to_leaves_the_bank(void **state)
             world_destroy(&w);
         }
     }
+}
+
+/* Issue 12: a destination that is neither `cash` nor a valid IBAN is refused by the transfer
+ * aggregate, so no saga starts and no money moves; one of ours typed with spaces and in lower
+ * case is credited to that account. */
+static void mistyped_to_moves_no_money(void **state)
+{
+    world w;
+    world_init(&w, FAULT_NONE, 1000);
+    size_t mark = w.n_log;
+    const char *wrong[] = {"any text", "NL67OPEN0000000000", "NL00OPEN0000000000", "",
+                           "NL66OPEN00"};
+    for (size_t i = 0; i < sizeof wrong / sizeof wrong[0]; i++) {
+        message cmd = cmd_transfer(test_id((uint8_t)(10 + i)), w.alice_token, 250, A, wrong[i],
+                                   "typo", "alice");
+        decision d = deliver(&w, &cmd);
+        assert_int_equal(d.kind, DECISION_REJECTED);
+        assert_memory_equal(d.reason, "to is not a valid IBAN: ", 24);
+    }
+    assert_int_equal(w.n_log, mark); /* nothing stored */
+    transfer_money(&w, test_id(20), w.alice_token, 250, A, "nl66 open 0000 0000 00", "alice", NULL);
+    expect_events(&w, mark, "TransferStarted,MoneyDebited,MoneyCredited,TransferCompleted");
+    assert_true(balance(&w, A) == 750);
+    assert_true(balance(&w, B) == 250);
+    world_destroy(&w);
 }
 
 static void from_checks(void **state)
@@ -623,6 +648,7 @@ int main(void)
         cmocka_unit_test(debit_refusals_fail_the_transfer),
         cmocka_unit_test(unknown_open_to_is_returned),
         cmocka_unit_test(non_open_to_leaves_the_bank),
+        cmocka_unit_test(mistyped_to_moves_no_money),
         cmocka_unit_test(from_checks),
         cmocka_unit_test(amount_must_be_positive),
         cmocka_unit_test(failed_return_is_retried_not_dropped),

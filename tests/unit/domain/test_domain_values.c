@@ -105,6 +105,199 @@ static void iban_generated_are_valid(void **state)
     }
 }
 
+/* Valid IBANs of many countries (the registry's and well-known examples), each also typed in
+ * lower case with spaces every four characters; then every way of getting one wrong. */
+static const char *const valid_ibans[] = {
+    "NL91ABNA0417164300",
+    "DE89370400440532013000",
+    "GB29NWBK60161331926819",
+    "BE68539007547034",
+    "FR1420041010050500013M02606",
+    "CH9300762011623852957",
+    "NO9386011117947", /* the shortest: 15 */
+    "MT84MALT011000012345MTLCAST001S",
+    "LC55HEMM000100010012001200023015",
+    "RU0204452560040702810412345678901", /* the longest: 33 */
+    "BR1800360305000010009795493C1",
+    "AD1200012030200359100100",
+    "AT611904300234573201",
+    "ES9121000418450200051332",
+    "IT60X0542811101000000123456",
+    "PL61109010140000071219812874",
+    "SE4550000000058398257466",
+    "SA0380000000608010167519",
+    "KW81CBKU0000000000001234560101",
+    "GR1601101250000000012300695",
+    "IE29AIBK93115212345678",
+    IBAN_COMPANY_ACCOUNT,
+    "NL61OPEN0305797828",
+};
+
+static void iban_valid_in_any_country_and_any_spelling(void **state)
+{
+    for (size_t i = 0; i < sizeof valid_ibans / sizeof valid_ibans[0]; i++) {
+        const char *iban = valid_ibans[i];
+        msg_iban out;
+        assert_int_equal(iban_normalize(iban, out), IBAN_OK);
+        assert_string_equal(out, iban);
+        assert_true(iso_mod97_ok(iban));
+        /* lower case, grouped by four, with spaces around */
+        char typed[80];
+        size_t n = 0;
+        typed[n++] = ' ';
+        for (size_t k = 0; iban[k]; k++) {
+            if (k && k % 4 == 0) typed[n++] = ' ';
+            typed[n++] = (char)(iban[k] >= 'A' && iban[k] <= 'Z' ? iban[k] + 32 : iban[k]);
+        }
+        strcpy(typed + n, "  ");
+        assert_int_equal(iban_normalize(typed, out), IBAN_OK);
+        assert_string_equal(out, iban);
+        assert_int_equal(iban_normalize_party(typed, out), IBAN_OK);
+        assert_string_equal(out, iban);
+        assert_int_equal(iban_country_length(iban), (int)strlen(iban));
+        /* Every change of one check digit is caught. */
+        for (char d = '0'; d <= '9'; d++) {
+            char wrong[64];
+            strcpy(wrong, iban);
+            if (wrong[3] == d) continue;
+            wrong[3] = d;
+            assert_int_equal(iban_normalize(wrong, out), IBAN_CHECK_MISMATCH);
+        }
+        /* One character more or less: the country's length says so. */
+        char shorter[64];
+        strcpy(shorter, iban);
+        shorter[strlen(shorter) - 1] = '\0';
+        assert_int_equal(iban_normalize(shorter, out), IBAN_WRONG_LENGTH);
+        char longer[64];
+        snprintf(longer, sizeof longer, "%s0", iban);
+        assert_int_equal(iban_normalize(longer, out), IBAN_WRONG_LENGTH);
+    }
+}
+
+static void iban_problems_and_their_texts(void **state)
+{
+    static const struct {
+        const char *text;
+        iban_problem problem;
+        const char *normalized, *why;
+    } cases[] = {
+        {"", IBAN_EMPTY, "", "it is empty"},
+        {"    ", IBAN_EMPTY, "", "it is empty"},
+        {"NL67OPEN0000000000", IBAN_CHECK_MISMATCH, "NL67OPEN0000000000",
+         "the check digits do not match"},
+        /* 00, 01 and 99 are never check digits, even where mod 97 would pass */
+        {"NL00OPEN0123456789", IBAN_CHECK_MISMATCH, "NL00OPEN0123456789",
+         "the check digits do not match"},
+        {"NL00OPEN0000000000", IBAN_CHECK_MISMATCH, "NL00OPEN0000000000",
+         "the check digits do not match"},
+        {"NL66OPEN000000000", IBAN_WRONG_LENGTH, "NL66OPEN000000000",
+         "it should have 18 characters for NL, not 17"},
+        {"nl66 open 0000 0000 000", IBAN_WRONG_LENGTH, "NL66OPEN00000000000",
+         "it should have 18 characters for NL, not 19"},
+        {"DE8937040044053201300", IBAN_WRONG_LENGTH, "DE8937040044053201300",
+         "it should have 22 characters for DE, not 21"},
+        /* letters in the wrong places */
+        {"NL91ABNA04171643O0", IBAN_BAD_BBAN, "NL91ABNA04171643O0",
+         "for NL the 14 characters after the check digits should be 4 letters and 10 digits"},
+        {"NL91AB1A0417164300", IBAN_BAD_BBAN, "NL91AB1A0417164300",
+         "for NL the 14 characters after the check digits should be 4 letters and 10 digits"},
+        {"FR14200410100505000!3M02606", IBAN_BAD_CHARACTER, "FR14200410100505000!3M02606",
+         "it may only hold letters, digits and spaces"},
+        {"FR142004101005050001300606X", IBAN_BAD_BBAN, "FR142004101005050001300606X",
+         "for FR the 23 characters after the check digits should be 10 digits, 11 letters or "
+         "digits and 2 digits"},
+        {"NLA1OPEN0000000000", IBAN_NO_CHECK_DIGITS, "NLA1OPEN0000000000",
+         "the country code should be followed by two check digits"},
+        {"NL", IBAN_NO_CHECK_DIGITS, "NL",
+         "the country code should be followed by two check digits"},
+        {"1L66OPEN0000000000", IBAN_NO_COUNTRY, "1L66OPEN0000000000",
+         "it should start with a two-letter country code"},
+        {"N", IBAN_NO_COUNTRY, "N", "it should start with a two-letter country code"},
+        {"XX66OPEN0000000000", IBAN_UNKNOWN_COUNTRY, "XX66OPEN0000000000",
+         "there are no IBANs for country code XX"},
+        {"US12345678901234", IBAN_UNKNOWN_COUNTRY, "US12345678901234",
+         "there are no IBANs for country code US"},
+        {"cash", IBAN_UNKNOWN_COUNTRY, "CASH", "there are no IBANs for country code CA"},
+        {"NL66-OPEN-0000-0000-00", IBAN_BAD_CHARACTER, "NL66-OPEN-0000-0000-00",
+         "it may only hold letters, digits and spaces"},
+        {"NL66OPEN0000000000\n", IBAN_BAD_CHARACTER, "NL66OPEN0000000000\n",
+         "it may only hold letters, digits and spaces"},
+        {"NL66\tOPEN0000000000", IBAN_BAD_CHARACTER, "NL66\tOPEN0000000000",
+         "it may only hold letters, digits and spaces"},
+        {"ÑL66OPEN0000000000", IBAN_BAD_CHARACTER, "ÑL66OPEN0000000000",
+         "it may only hold letters, digits and spaces"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        msg_iban out;
+        msg_text why;
+        iban_problem p = iban_normalize(cases[i].text, out);
+        if (p != cases[i].problem)
+            fail_msg("'%s': problem %d, not %d", cases[i].text, p, cases[i].problem);
+        assert_string_equal(out, cases[i].normalized);
+        iban_problem_text(p, out, why);
+        assert_string_equal(why, cases[i].why);
+    }
+    msg_iban out;
+    assert_int_equal(iban_normalize(NULL, out), IBAN_EMPTY);
+    msg_text why;
+    iban_problem_text(IBAN_OK, "NL66OPEN0000000000", why);
+    assert_string_equal(why, "");
+    reason_to_invalid(IBAN_CHECK_MISMATCH, "NL67OPEN0000000000", why);
+    assert_string_equal(why, "to is not a valid IBAN: the check digits do not match");
+    /* Very long input is cut in `out`, never overflows it. */
+    char huge[300];
+    memset(huge, 'A', sizeof huge - 1);
+    huge[sizeof huge - 1] = '\0';
+    assert_int_equal(iban_normalize(huge, out), IBAN_UNKNOWN_COUNTRY);
+    assert_int_equal(strlen(out), MSG_IBAN_MAX);
+    memcpy(huge, "NL", 2);
+    assert_int_equal(iban_normalize(huge, out), IBAN_NO_CHECK_DIGITS);
+}
+
+static void iban_parties_of_a_transfer(void **state)
+{
+    msg_iban out;
+    assert_int_equal(iban_normalize_party("cash", out), IBAN_OK);
+    assert_string_equal(out, "cash");
+    /* Only exactly `cash` is the cash pseudo-account; other texts keep what was typed. */
+    assert_int_equal(iban_normalize_party("CASH", out), IBAN_UNKNOWN_COUNTRY);
+    assert_string_equal(out, "CASH");
+    assert_int_equal(iban_normalize_party("not-an-iban", out), IBAN_BAD_CHARACTER);
+    assert_string_equal(out, "not-an-iban");
+    assert_int_equal(iban_normalize_party("nl67 open 0000 0000 00", out), IBAN_CHECK_MISMATCH);
+    assert_string_equal(out, "nl67 open 0000 0000 00");
+    assert_int_equal(iban_normalize_party("nl66 open 0000 0000 00", out), IBAN_OK);
+    assert_string_equal(out, IBAN_COMPANY_ACCOUNT);
+    assert_int_equal(iban_normalize_party(NULL, out), IBAN_EMPTY);
+    assert_string_equal(out, "");
+}
+
+/* The registry: 89 countries, each with a length between 15 and 34, and the lengths of the
+ * countries this bank's users meet most. */
+static void iban_registry_lengths(void **state)
+{
+    int countries = 0;
+    char cc[3] = {0};
+    for (cc[0] = 'A'; cc[0] <= 'Z'; cc[0]++) {
+        for (cc[1] = 'A'; cc[1] <= 'Z'; cc[1]++) {
+            int len = iban_country_length(cc);
+            if (!len) continue;
+            countries++;
+            assert_in_range(len, 15, IBAN_MAX_LEN);
+        }
+    }
+    assert_int_equal(countries, 89);
+    static const struct {
+        const char *cc;
+        int len;
+    } known[] = {{"NL", 18}, {"DE", 22}, {"BE", 16}, {"FR", 27}, {"GB", 22}, {"ES", 24},
+                 {"IT", 27}, {"NO", 15}, {"LC", 32}, {"RU", 33}, {"PL", 28}, {"CH", 21},
+                 {"US", 0},  {"CA", 0},  {"nl", 0},  {"", 0},    {"N", 0}};
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        assert_int_equal(iban_country_length(known[i].cc), known[i].len);
+    assert_int_equal(iban_country_length(NULL), 0);
+}
+
 static void tokens_are_20_digits(void **state)
 {
     msg_token a, b;
@@ -249,6 +442,10 @@ int main(void)
         cmocka_unit_test(iban_known_examples_validate),
         cmocka_unit_test(iban_invalid_inputs_are_rejected),
         cmocka_unit_test(iban_generated_are_valid),
+        cmocka_unit_test(iban_valid_in_any_country_and_any_spelling),
+        cmocka_unit_test(iban_problems_and_their_texts),
+        cmocka_unit_test(iban_parties_of_a_transfer),
+        cmocka_unit_test(iban_registry_lengths),
         cmocka_unit_test(tokens_are_20_digits),
         cmocka_unit_test(euro_formatting_table),
         cmocka_unit_test(overdraft_limit_is_strict),
