@@ -9,6 +9,12 @@ import { NotFound, TransferView } from './components/TransferView';
 import { useFocusRequests } from './focus';
 import { titleOf, useAppState } from './store';
 
+const VIEW_HEADINGS: Partial<Record<string, string>> = {
+  home: 'BKES bank: the company account',
+  'bank-employee': 'Bank employee: accounts and their transactions',
+  client: 'Client: your account',
+};
+
 /** The whole page (spec 7.3): navbar, then left (quarter), middle (half) and right (quarter) columns. */
 export function App() {
   const s = useAppState();
@@ -48,6 +54,7 @@ export function App() {
       <NavBar route={s.route} mobExpand={s.mobExpand} showLeft={s.showLeft} />
       <ConnectionBanner />
       <main id="main" class="section" tabIndex={-1}>
+        {settings && <h1 class="is-sr-only">{VIEW_HEADINGS[s.route]}</h1>}
         <div class="container">
           <div class="columns">
             <div class="column is-one-quarter" id="left-column">
