@@ -47,7 +47,7 @@ class BankServer {
     const extra = (process.env.BANK_RUN_ARGS || '').split(' ').filter(Boolean);
     const [cmd, args] = DEV
       ? [process.execPath, [path.join(SOURCE_DIR, 'web', 'dev', 'server.mjs'), 'run', '--data', this.dataDir, '--listen', listen, '--static', path.join(SOURCE_DIR, 'web', 'dist')]]
-      : [path.join(process.env.BIN_DIR || '', 'bank'), ['run', '--data', this.dataDir, '--listen', listen, ...extra]];
+      : [path.resolve(process.env.BIN_DIR || '', 'bank'), ['run', '--data', this.dataDir, '--listen', listen, ...extra]];
     this.child = spawn(cmd, args, { cwd: SOURCE_DIR, stdio: ['ignore', 'pipe', 'pipe'] });
     const keep = (d) => {
       this.log = (this.log + d.toString()).slice(-20000);

@@ -102,12 +102,17 @@ function TransferForm({ login }: { login: Login }) {
 
   useEffect(() => {
     if (sent === null || waiting) return;
-    if (sentOutcome?.state === 'completed') {
+    const completed = sentOutcome?.state === 'completed';
+    if (completed) {
       setAmount('');
       setTo('');
       setDescr('');
     }
     setSent(null);
+    // The form was disabled while waiting, which took the focus away: give it back.
+    if (!document.activeElement || document.activeElement === document.body) {
+      document.getElementById(completed ? 'transfer-amount' : 'transfer-button')?.focus();
+    }
   }, [sent, sentOutcome?.state]);
 
   const submit = (e: Event): void => {
