@@ -2,11 +2,12 @@ import { useEffect, useState } from 'preact/hooks';
 import { request } from '../api';
 import { useReconnectEpoch } from '../live';
 import { TRANSFER_DETAILS, type TransferDetails } from '../queries';
-import { Link } from './common';
+import { Icon, Link } from './common';
 
 type Lookup = { kind: 'loading' } | { kind: 'unknown' } | { kind: 'error'; message: string } | { kind: 'found'; t: TransferDetails };
 
 const STATE_TEXT = { STARTED: 'in progress', COMPLETED: 'completed', FAILED: 'failed' } as const;
+const STATE_ICON = { STARTED: 'clock-outline', COMPLETED: 'check-circle', FAILED: 'alert-circle' } as const;
 
 /**
  * The transfer a transaction belongs to, looked up with `transfer(uuid)`: its state, amount, the
@@ -57,8 +58,8 @@ export function TransferView({ uuid }: { uuid: string }) {
         <div class="box">
           <dl class="transfer-details">
             <dt>State</dt>
-            <dd id="transfer-state" data-state={lookup.t.state}>
-              {STATE_TEXT[lookup.t.state] ?? lookup.t.state}
+            <dd id="transfer-state" data-state={lookup.t.state} class={`transfer-state is-${lookup.t.state.toLowerCase()}`}>
+              <Icon name={STATE_ICON[lookup.t.state] ?? 'help-circle'} size={18} /> {STATE_TEXT[lookup.t.state] ?? lookup.t.state}
             </dd>
             {lookup.t.reason && (
               <>
@@ -77,14 +78,14 @@ export function TransferView({ uuid }: { uuid: string }) {
           </dl>
         </div>
       )}
-      <p>
-        <button type="button" class="button is-small" onClick={() => window.history.back()}>
+      <div class="buttons">
+        <button type="button" class="button is-info" onClick={() => window.history.back()}>
           Back
-        </button>{' '}
-        <Link to="/" class="button is-small is-text">
+        </button>
+        <Link to="/" class="button is-light">
           Home
         </Link>
-      </p>
+      </div>
     </section>
   );
 }
