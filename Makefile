@@ -18,8 +18,11 @@ node-deps:
 $(RELEASE)/CMakeCache.txt:
 	cmake -S . -B $(RELEASE) -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
+# The web UI is built too when node is there (from web/node_modules without network), so that
+# `build/bin/bank run` serves it at /.
 build: deps $(RELEASE)/CMakeCache.txt
 	cmake --build $(RELEASE) -j$(JOBS)
+	@./scripts/build-web.sh --if-possible
 
 $(SANITIZE)/CMakeCache.txt:
 	cmake -S . -B $(SANITIZE) -DCMAKE_BUILD_TYPE=Debug -DSANITIZE=ON

@@ -67,10 +67,10 @@ const byIban = new Map();
 const transfers = new Map(); // uuid -> {state, reason, amount, from, to, descr}
 const subscribers = new Set(); // {filter, push}
 
-function record(iban, change, fromTo, descr) {
+function record(iban, change, fromTo, descr, transfer = null) {
   const acc = accounts.get(iban);
   acc.balance += change;
-  const t = { id: transactions.length + 1, iban, cbl: change, newBalance: acc.balance, fromTo, descr };
+  const t = { id: transactions.length + 1, iban, cbl: change, newBalance: acc.balance, fromTo, descr, at: new Date().toISOString(), transfer };
   transactions.push(t);
   byIban.get(iban).push(t);
   for (const s of subscribers) if (s.accepts(t)) s.push(t);
@@ -87,7 +87,23 @@ function mapTx(t, info) {
     from_to: t.fromTo,
     descr: t.descr,
     direction: t.cbl < 0n ? 'DEBIT' : 'CREDIT',
+    at: t.at,
+    transfer: t.transfer,
   };
+}
+
+// The filters of transactions_by_iban and stream_transactions (one meaning, graphql/bank.graphql):
+// amounts are the cents moved whatever the direction, bounds included; the description matches
+// ignoring case, accented letters too.
+const fold = (text) => String(text).normalize('NFC').toLowerCase();
+function passes(filter, t) {
+  const moved = t.cbl < 0n ? -t.cbl : t.cbl;
+  if (filter.iban != null && filter.iban !== t.iban) return false;
+  if (filter.min_amount != null && BigInt(filter.min_amount) > moved) return false;
+  if (filter.max_amount != null && BigInt(filter.max_amount) < moved) return false;
+  if (filter.direction != null && filter.direction !== (t.cbl < 0n ? 'DEBIT' : 'CREDIT')) return false;
+  if (filter.descr_includes != null && !fold(t.descr).includes(fold(filter.descr_includes))) return false;
+  return true;
 }
 
 function createAccount(iban, username) {
@@ -117,7 +133,7 @@ function runSaga(uuid) {
     if (!acc.owners.has(tr.username)) return fail('user is no owner of bank account');
     if (acc.owners.get(tr.username) !== tr.token) return fail('token is not valid');
     if (!(acc.balance - tr.amount > LIMIT)) return fail(`insufficient funds would be below the limit of ${euro(LIMIT)}`);
-    record(tr.from, -tr.amount, tr.to, tr.descr);
+    record(tr.from, -tr.amount, tr.to, tr.descr, uuid);
     if (!validOpenIban(tr.to)) {
       tr.state = 'completed';
       return null;
@@ -133,10 +149,10 @@ function runSaga(uuid) {
     if (acc.owners.get(tr.username) !== tr.token) return fail('token is not valid');
   }
   if (!accounts.has(tr.to)) {
-    if (tr.from !== 'cash') record(tr.from, tr.amount, tr.to, `Cancelled transaction with id ${uuid} because iban not known`);
+    if (tr.from !== 'cash') record(tr.from, tr.amount, tr.to, `Cancelled transaction with id ${uuid} because iban not known`, uuid);
     return fail('iban not known');
   }
-  record(tr.to, tr.amount, tr.from, tr.descr);
+  record(tr.to, tr.amount, tr.from, tr.descr, uuid);
   tr.state = 'completed';
   return null;
 }
@@ -167,13 +183,13 @@ function getAccount({ username, password }) {
     users.set(username, hashPassword(password));
     const iban = newIban();
     const r = createAccount(iban, username);
-    if (r.reason) return { iban: null, token: null, reason: r.reason };
-    return { iban, token: r.token, reason: null };
+    if (r.reason) return { iban: null, token: null, reason: r.reason, created: false };
+    return { iban, token: r.token, reason: null, created: true };
   }
-  if (!checkPassword(password, stored)) return { iban: null, token: null, reason: 'invalid password' };
+  if (!checkPassword(password, stored)) return { iban: null, token: null, reason: 'invalid password', created: false };
   const ibans = ibansByUser.get(username) ?? [];
-  if (ibans.length === 0) return { iban: null, token: null, reason: 'username does not have accounts' };
-  return { iban: ibans[0], token: accounts.get(ibans[0]).owners.get(username), reason: null };
+  if (ibans.length === 0) return { iban: null, token: null, reason: 'username does not have accounts', created: false };
+  return { iban: ibans[0], token: accounts.get(ibans[0]).owners.get(username), reason: null, created: false };
 }
 
 // A push queue turned into an async iterator, bounded so a stalled client cannot grow it forever.
@@ -182,14 +198,7 @@ function transactionStream(filter) {
   let wake = null;
   let done = false;
   const sub = {
-    accepts: (t) => {
-      if (filter.iban != null && filter.iban !== t.iban) return false;
-      if (filter.min_amount != null && BigInt(filter.min_amount) > t.cbl) return false;
-      if (filter.max_amount != null && BigInt(filter.max_amount) < t.cbl) return false;
-      if (filter.direction != null && filter.direction !== (t.cbl < 0n ? 'DEBIT' : 'CREDIT')) return false;
-      if (filter.descr_includes != null && !t.descr.toLowerCase().includes(String(filter.descr_includes).toLowerCase())) return false;
-      return true;
-    },
+    accepts: (t) => passes(filter, t),
     push: (t) => {
       if (queue.length < 1000) queue.push(t);
       wake?.();
@@ -218,8 +227,13 @@ function transactionStream(filter) {
 const schema = buildSchema(readFileSync(join(here, '..', '..', 'graphql', 'bank.graphql'), 'utf8'));
 const q = schema.getQueryType().getFields();
 q.transaction_by_id.resolve = (_, { id }) => mapTx(transactions[id - 1]);
-q.transactions_by_iban.resolve = (_, { iban, max_items }) =>
-  (byIban.get(iban) ?? []).slice().reverse().slice(0, Math.max(0, max_items)).map((t) => mapTx(t));
+q.transactions_by_iban.resolve = (_, a) =>
+  (byIban.get(a.iban) ?? [])
+    .slice()
+    .reverse()
+    .filter((t) => passes(a, t))
+    .slice(0, Math.max(0, Math.min(1000, a.max_items)))
+    .map((t) => mapTx(t));
 q.all_last_transactions.resolve = () =>
   [...byIban.entries()].filter(([, l]) => l.length > 0).sort(([a], [b]) => (a < b ? -1 : 1)).map(([, l]) => mapTx(l[l.length - 1]));
 q.transfer.resolve = (_, { uuid }) => {
@@ -280,6 +294,9 @@ async function graphqlHttp(req, res) {
   sendJson(res, 200, result);
 }
 
+// What `bank run` is meant to send with the UI (issue 12): the precompressed sibling the browser
+// accepts, hashed files cached for a year, index.html revalidated, and a strict CSP.
+const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; font-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 function serveStatic(req, res) {
   const path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
   let file = normalize(join(staticDir, path));
@@ -289,8 +306,28 @@ function serveStatic(req, res) {
     res.writeHead(404, { 'Content-Type': 'text/plain' });
     return res.end(`no UI build in ${staticDir}: run npm run build in web/\n`);
   }
-  const data = readFileSync(file);
-  res.writeHead(200, { 'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream', ETag: createHash('sha1').update(data).digest('hex') });
+  const accept = String(req.headers['accept-encoding'] ?? '');
+  const headers = {
+    'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream',
+    'Cache-Control': /\/assets\/[^/]*-[A-Za-z0-9_-]{8}\.[a-z0-9]+$/.test(file) ? 'public, max-age=31536000, immutable' : 'no-cache',
+    'Content-Security-Policy': CSP,
+    Vary: 'Accept-Encoding',
+  };
+  let body = file;
+  for (const [enc, ext] of [['br', '.br'], ['gzip', '.gz']]) {
+    if (new RegExp(`\\b${enc}\\b`).test(accept) && existsSync(file + ext)) {
+      headers['Content-Encoding'] = enc;
+      body = file + ext;
+      break;
+    }
+  }
+  const data = readFileSync(body);
+  headers.ETag = `"${createHash('sha1').update(data).digest('hex')}"`;
+  if (req.headers['if-none-match'] === headers.ETag) {
+    res.writeHead(304, headers);
+    return res.end();
+  }
+  res.writeHead(200, headers);
   res.end(req.method === 'HEAD' ? undefined : data);
 }
 

@@ -1,14 +1,27 @@
+import { useEffect } from 'preact/hooks';
 import { ClientLeft, ClientMiddle, ClientRight } from './components/Client';
 import { ConnectionBanner } from './components/ConnectionBanner';
 import { EmployeeLeft, EmployeeMiddle } from './components/Employee';
 import { HomeLeft, HomeMiddle } from './components/Home';
 import { NavBar } from './components/NavBar';
 import { Settings } from './components/Settings';
-import { useAppState } from './store';
+import { NotFound, TransferView } from './components/TransferView';
+import { useFocusRequests } from './focus';
+import { titleOf, useAppState } from './store';
+
+const VIEW_HEADINGS: Partial<Record<string, string>> = {
+  home: 'BKES bank: the company account',
+  'bank-employee': 'Bank employee: accounts and their transactions',
+  client: 'Client: your account',
+};
 
 /** The whole page (spec 7.3): navbar, then left (quarter), middle (half) and right (quarter) columns. */
 export function App() {
   const s = useAppState();
+  useFocusRequests();
+  useEffect(() => {
+    document.title = titleOf(s.route, s.transferUuid);
+  }, [s.route, s.transferUuid]);
   let left;
   let middle;
   switch (s.route) {
@@ -18,16 +31,21 @@ export function App() {
       break;
     case 'bank-employee':
       left = <EmployeeLeft followed={s.employeeIban} />;
-      middle = <EmployeeMiddle followed={s.employeeIban} maxItems={s.maxItems} show={s.show} />;
+      middle = <EmployeeMiddle followed={s.employeeIban} filters={s.filters} maxItems={s.maxItems} show={s.show} />;
       break;
     case 'client':
       left = <ClientLeft login={s.login} />;
       middle = <ClientMiddle login={s.login} maxItems={s.maxItems} show={s.show} />;
       break;
+    case 'transfer':
+      left = null;
+      middle = <TransferView uuid={s.transferUuid ?? ''} />;
+      break;
     default:
-      left = <div>error, should not be possible</div>;
-      middle = <p class="notification is-info">{`Something went wrong, ${s.path} is no valid nav`}</p>;
+      left = null;
+      middle = <NotFound path={s.path} />;
   }
+  const settings = s.route === 'home' || s.route === 'bank-employee' || s.route === 'client';
   return (
     <div>
       <a class="skip-link" href="#main">
@@ -36,6 +54,7 @@ export function App() {
       <NavBar route={s.route} mobExpand={s.mobExpand} showLeft={s.showLeft} />
       <ConnectionBanner />
       <main id="main" class="section" tabIndex={-1}>
+        {settings && <h1 class="is-sr-only">{VIEW_HEADINGS[s.route]}</h1>}
         <div class="container">
           <div class="columns">
             <div class="column is-one-quarter" id="left-column">
@@ -46,7 +65,7 @@ export function App() {
             </div>
             <div class="column is-one-quarter" id="right-column">
               {s.route === 'client' && <ClientRight login={s.login} />}
-              <Settings maxItems={s.maxItems} show={s.show} />
+              {settings && <Settings maxItems={s.maxItems} show={s.show} />}
             </div>
           </div>
         </div>

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EMPTY_LIST, mergeIbans, pageCount, paginationItems, prependTransaction, type TxList } from './lists';
+import { compareAccounts, EMPTY_LIST, mergeIbans, pageCount, paginationItems, prependTransaction, searchAccounts, type TxList } from './lists';
 
 const tx = (id: number) => ({ id, descr: `t${id}` });
 
@@ -25,9 +25,9 @@ describe('prependTransaction', () => {
 describe('mergeIbans', () => {
   it('keeps the list sorted and free of duplicates', () => {
     const a = mergeIbans([], ['NL66OPEN0000000000', 'NL17OPEN0094271884', 'NL66OPEN0000000000', '']);
-    expect(a).toEqual(['NL17OPEN0094271884', 'NL66OPEN0000000000']);
+    expect(a).toEqual(['NL66OPEN0000000000', 'NL17OPEN0094271884']);
     expect(mergeIbans(a, ['NL66OPEN0000000000'])).toBe(a);
-    expect(mergeIbans(a, ['NL40OPEN0683772189'])).toEqual(['NL17OPEN0094271884', 'NL40OPEN0683772189', 'NL66OPEN0000000000']);
+    expect(mergeIbans(a, ['NL40OPEN0683772189'])).toEqual(['NL66OPEN0000000000', 'NL17OPEN0094271884', 'NL40OPEN0683772189']);
   });
 });
 
@@ -54,5 +54,22 @@ describe('pagination', () => {
     expect(render(5, 10)).toBe('1 … 4 [5] 6 … 10');
     expect(render(9, 10)).toBe('1 … 8 [9] 10');
     expect(render(10, 10)).toBe('1 … 9 [10]');
+  });
+});
+
+describe('account order and search', () => {
+  it('sorts by account number, the company first, not by check digits', () => {
+    const a = mergeIbans([], ['NL17OPEN0094271884', 'NL66OPEN0000000000', 'NL40OPEN0683772189', 'NL93OPEN0012345678']);
+    expect(a).toEqual(['NL66OPEN0000000000', 'NL93OPEN0012345678', 'NL17OPEN0094271884', 'NL40OPEN0683772189']);
+    expect(compareAccounts('NL66OPEN0000000000', 'NL66OPEN0000000000')).toBe(0);
+  });
+
+  it('finds accounts by any part of the IBAN, ignoring spaces and case', () => {
+    const a = ['NL66OPEN0000000000', 'NL17OPEN0094271884', 'NL40OPEN0683772189'];
+    expect(searchAccounts(a, '')).toBe(a);
+    expect(searchAccounts(a, '9427')).toEqual(['NL17OPEN0094271884']);
+    expect(searchAccounts(a, 'nl40 open')).toEqual(['NL40OPEN0683772189']);
+    expect(searchAccounts(a, 'open')).toEqual(a);
+    expect(searchAccounts(a, 'x')).toEqual([]);
   });
 });

@@ -21,11 +21,29 @@ export function prependTransaction(cur: TxList, t: Transaction, max: number): Tx
   return { list: list.slice(0, max), last: list[max] ?? null };
 }
 
+/**
+ * The order of the employee's account list: by account number, the digits a person reads after
+ * the bank code (`NL66OPEN0000000000` is account 0000000000, the company, so it comes first), then
+ * by the whole IBAN. Sorting on the whole text would order by the check digits, which mean nothing.
+ */
+export function compareAccounts(a: string, b: string): number {
+  const na = a.slice(8);
+  const nb = b.slice(8);
+  if (na !== nb) return na < nb ? -1 : 1;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 /** Adds IBANs to a sorted, duplicate-free list; returns the same array when nothing is new. */
 export function mergeIbans(sorted: string[], more: string[]): string[] {
   const fresh = more.filter((i) => i && !sorted.includes(i));
   if (fresh.length === 0) return sorted;
-  return [...new Set([...sorted, ...fresh])].sort();
+  return [...new Set([...sorted, ...fresh])].sort(compareAccounts);
+}
+
+/** The accounts whose IBAN contains the search text, ignoring spaces and case. */
+export function searchAccounts(ibans: string[], query: string): string[] {
+  const q = query.replace(/\s+/g, '').toUpperCase();
+  return q === '' ? ibans : ibans.filter((i) => i.includes(q));
 }
 
 export const PAGE_SIZE = 20;

@@ -1,9 +1,9 @@
 // Hooks that keep views live: a transaction list (query, then subscription), the balance of the
 // logged-in account, and a counter that changes each time the connection comes back.
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { EMPTY_LIST, prependTransaction, type TxList } from './lists';
-import { onReconnect, request, subscribe } from './api';
-import { fieldsNeeded, type Filters, hasFilters, matches, NO_FILTERS, streamArguments } from './filters';
+import { connectionState, onConnectionState, onReconnect, request, subscribe } from './api';
+import { fieldsNeeded, filterArguments, type Filters, matches, NO_FILTERS } from './filters';
 import {
   ACCOUNT_BALANCE,
   type ShowFields,
@@ -11,8 +11,15 @@ import {
   STREAM_BALANCE,
   streamQuery,
   type Transaction,
-  TRANSACTIONS_BY_IBAN,
+  listQuery,
 } from './queries';
+
+/** Whether the server can be reached now (the WebSocket is connected); false while it is away. */
+export function useOnline(): boolean {
+  const [state, setState] = useState(connectionState());
+  useEffect(() => onConnectionState(setState), []);
+  return state === 'connected' || state === 'restored';
+}
 
 /** A number that goes up each time the WebSocket connects again after a loss. */
 export function useReconnectEpoch(): number {
@@ -21,60 +28,75 @@ export function useReconnectEpoch(): number {
   return epoch;
 }
 
+/** A transaction list as a view shows it: `loading` until the first answer, then the rows or an error. */
+export type LiveList = TxList & { loading: boolean; error: string | null };
+
 /**
- * The live transaction list of `iban` (spec 7.4): subscribes, loads the newest `maxItems`, then
- * prepends each streamed transaction. Starts over whenever an argument changes or the connection
- * comes back; with `iban` null the list is empty and nothing is subscribed.
+ * The live transaction list of `iban` (spec 7.4): subscribes, loads the newest `maxItems` (with
+ * filters: the newest `maxItems` that match, filtered by the server), then prepends each streamed
+ * transaction. Every row passes `matches` before it is shown, the rule the server applies too.
+ * Starts over whenever an argument changes or the connection comes back; with `iban` null the list
+ * is empty and nothing is subscribed.
  */
-export function useTransactions(
-  iban: string | null,
-  maxItems: number,
-  show: ShowFields,
-  filters: Filters = NO_FILTERS,
-): TxList & { error: string | null } {
+export function useTransactions(iban: string | null, maxItems: number, show: ShowFields, filters: Filters = NO_FILTERS): LiveList {
   const [txs, setTxs] = useState<TxList>(EMPTY_LIST);
+  const [loading, setLoading] = useState(true);
   const [error, setError] = useState<string | null>(null);
   const epoch = useReconnectEpoch();
   const showKey = JSON.stringify(show);
   const filterKey = JSON.stringify(filters);
 
+  const shownFor = useRef('');
+
   useEffect(() => {
-    setTxs(EMPTY_LIST);
+    // After a reconnect the rows stay until the fresh answer replaces them; anything else starts empty.
+    const key = JSON.stringify([iban, maxItems, showKey, filterKey]);
+    if (shownFor.current !== key) {
+      shownFor.current = key;
+      setTxs(EMPTY_LIST);
+      setLoading(iban !== null);
+    }
     setError(null);
     if (!iban) return undefined;
-    // Request what the filters need even when it is hidden; the boxes still honour `show`.
+    // Request what the filters need even when it is hidden, and the direction with the amount
+    // (a debit shows a minus sign); the boxes still honour `show`.
     const wanted: ShowFields = { ...show };
     for (const k of fieldsNeeded(filters)) wanted[k] = true;
-    const vars = { iban, ...showVariables(wanted) };
+    if (wanted.changed_by) wanted.direction = true;
+    const vars = { iban, ...showVariables(wanted), ...filterArguments(filters) };
+    const keep = (t: Transaction): boolean => (t.iban ?? iban) === iban && matches(t, filters);
     let loaded = false;
     let early: Transaction[] = [];
     let active = true;
 
     const stop = subscribe<{ stream_transactions: Transaction | null }>(
       streamQuery(filters),
-      { ...vars, ...streamArguments(filters) },
+      vars,
       (d) => {
         const t = d.stream_transactions;
-        if (!t || !active) return;
+        if (!t || !active || !keep(t)) return;
         if (!loaded) early.push(t);
         else setTxs((cur) => prependTransaction(cur, t, maxItems));
       },
       (msg) => active && setError(msg),
     );
 
-    request<{ transactions_by_iban: Transaction[] | null }>(TRANSACTIONS_BY_IBAN, { ...vars, max_items: maxItems })
+    request<{ transactions_by_iban: (Transaction | null)[] | null }>(listQuery(filters), { ...vars, max_items: maxItems })
       .then((d) => {
         if (!active) return;
-        let cur: TxList = { list: (d.transactions_by_iban ?? []).filter((t) => !hasFilters(filters) || matches(t, filters)).slice(0, maxItems), last: null };
+        const rows = (d.transactions_by_iban ?? []).filter((t): t is Transaction => t !== null && keep(t));
+        let cur: TxList = { list: rows.slice(0, maxItems), last: null };
         for (const t of early) cur = prependTransaction(cur, t, maxItems);
         cur.last = null;
         early = [];
         loaded = true;
         setTxs(cur);
+        setLoading(false);
       })
       .catch((e: Error) => {
         if (!active) return;
         loaded = true;
+        setLoading(false);
         setError(`Could not load the transactions: ${e.message}`);
       });
 
@@ -84,7 +106,7 @@ export function useTransactions(
     };
   }, [iban, maxItems, showKey, filterKey, epoch]);
 
-  return { ...txs, error };
+  return { ...txs, loading, error };
 }
 
 /**

@@ -2,9 +2,7 @@ import { render } from 'preact';
 import { connect } from './api';
 import { App } from './App';
 import '@fontsource/raleway/latin-400.css';
-import '@fontsource/raleway/latin-600.css';
 import '@fontsource/raleway/latin-700.css';
-import '@mdi/font/css/materialdesignicons.css';
 import './styles/main.scss';
 
 connect();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { eurosToCents, formatCents, parseEuroString, parseSignedAmount, parseTransferAmount } from './money';
+import { eurosToCents, formatCents, parseEuroString, parseFilterAmount, parseTransferAmount } from './money';
 
 function cents(text: string): number {
   const r = parseTransferAmount(text);
@@ -44,14 +44,36 @@ describe('parseTransferAmount', () => {
     expect(error('99999999999999999999')).toMatch(/less than/);
   });
 
-  it('rejects more than 2 decimals, negatives and garbage', () => {
-    expect(error('1.234')).toMatch(/At most 2 decimals/);
+  it('accepts Dutch thousands separators as the page shows amounts, and the English ones', () => {
+    expect(cents('1.000,00')).toBe(100000);
+    expect(cents('1.000,5')).toBe(100050);
+    expect(cents('12.345,67')).toBe(1234567);
+    expect(cents('999.999,99')).toBe(99_999_999);
+    expect(cents('€1.234,56')).toBe(123456);
+    expect(cents('€ 12,34')).toBe(1234);
+    expect(cents('1,000.00')).toBe(100000);
+    expect(error('1.000.000')).toMatch(/less than €1\.000\.000,00/);
+    expect(error('1.000.000,00')).toMatch(/less than/);
+  });
+
+  it('refuses an ambiguous 1.234 or 1,234 and says how to write thousands', () => {
+    expect(error('1.234')).toMatch(/At most 2 decimals.*1\.234,00/);
+    expect(error('1,234')).toMatch(/At most 2 decimals.*1\.234,00/);
     expect(error('0.001')).toMatch(/At most 2 decimals/);
+    expect(error('1.000,001')).toMatch(/At most 2 decimals/);
+  });
+
+  it('rejects negatives, bad grouping and garbage', () => {
     expect(error('-5')).toMatch(/positive/);
     expect(error('')).toMatch(/Enter an amount/);
     expect(error('   ')).toMatch(/Enter an amount/);
-    for (const bad of ['abc', '1e3', '1.2.3', '1,2,3', '1.000,50', '+5', '5 euro', '€5', '0x10', '.', ',', 'NaN', 'Infinity', '1 000']) {
-      expect(error(bad), bad).toMatch(/Not an amount/);
+    expect(error('1.2.3')).toMatch(/groups of 3/);
+    expect(error('12.34.567')).toMatch(/groups of 3/);
+    expect(error('1.00,00')).toMatch(/groups of 3/);
+    expect(error('1,000,00.00')).toMatch(/groups of 3/);
+    expect(error('1.000,000.00')).toMatch(/one decimal mark/);
+    for (const bad of ['abc', '1e3', '+5', '5 euro', '0x10', '.', ',', 'NaN', 'Infinity', '1 000', '€']) {
+      expect(error(bad), bad).toMatch(/Not an amount|Enter an amount/);
     }
   });
 });
@@ -64,16 +86,19 @@ describe('eurosToCents', () => {
   });
 });
 
-describe('parseSignedAmount', () => {
-  it('parses filter amounts with an optional minus sign', () => {
-    expect(parseSignedAmount('')).toEqual({ ok: true, cents: null });
-    expect(parseSignedAmount('-100')).toEqual({ ok: true, cents: -10000 });
-    expect(parseSignedAmount('12,5')).toEqual({ ok: true, cents: 1250 });
-    expect(parseSignedAmount('0')).toEqual({ ok: true, cents: 0 });
-    expect(parseSignedAmount('--1').ok).toBe(false);
-    expect(parseSignedAmount('1.234').ok).toBe(false);
-    expect(parseSignedAmount('21474836.48').ok).toBe(false);
-    expect(parseSignedAmount('-21474836.48')).toEqual({ ok: true, cents: -2147483648 });
+describe('parseFilterAmount', () => {
+  it('parses the amount moved, without a sign, in the GraphQL Int range', () => {
+    expect(parseFilterAmount('')).toEqual({ ok: true, cents: null });
+    expect(parseFilterAmount('100')).toEqual({ ok: true, cents: 10000 });
+    expect(parseFilterAmount('12,5')).toEqual({ ok: true, cents: 1250 });
+    expect(parseFilterAmount('1.000,00')).toEqual({ ok: true, cents: 100000 });
+    expect(parseFilterAmount('0')).toEqual({ ok: true, cents: 0 });
+    expect(parseFilterAmount('21474836.47')).toEqual({ ok: true, cents: 2147483647 });
+    expect(parseFilterAmount('21474836.48').ok).toBe(false);
+    const neg = parseFilterAmount('-5');
+    expect(neg.ok).toBe(false);
+    if (!neg.ok) expect(neg.error).toMatch(/Without a sign/);
+    expect(parseFilterAmount('1.234').ok).toBe(false);
   });
 });
 
@@ -99,6 +124,12 @@ describe('formatCents', () => {
     expect(() => formatCents(12.5)).toThrow(RangeError);
     expect(() => formatCents(Number.NaN)).toThrow(RangeError);
     expect(() => formatCents(2 ** 60)).toThrow(RangeError);
+  });
+
+  it('can be typed back into the transfer form as shown', () => {
+    for (const c of [1, 5, 99, 1234, 100000, 123456, 99_999_999]) {
+      expect(parseTransferAmount(formatCents(c))).toEqual({ ok: true, cents: c });
+    }
   });
 
   it('round-trips through parseEuroString', () => {

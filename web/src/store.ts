@@ -1,15 +1,20 @@
 // The page's state (spec 7.9 plus what the UI adds beyond the seed), kept in one object with
-// subscribers. Only the login is persisted, in sessionStorage, so a reload keeps the user logged in
-// while closing the tab logs out. Everything runs on the browser's single thread.
+// subscribers. The login is kept in sessionStorage, so a reload keeps the user logged in while
+// closing the tab logs out; the page size and field toggles in localStorage; the employee's
+// followed account and filters in the address (`/employee?follow=IBAN&direction=DEBIT&min=1000`),
+// so a reload or a shared link shows the same list. Everything runs on the browser's single thread.
 import { useEffect, useState } from 'preact/hooks';
+import { type Filters, filtersFromParams, filtersToParams, NO_FILTERS } from './filters';
 import { FIELDS, type ShowFields } from './queries';
 
-export type Route = 'home' | 'bank-employee' | 'client' | 'unknown';
+export type Route = 'home' | 'bank-employee' | 'client' | 'transfer' | 'unknown';
 
 export interface Login {
   username: string;
   iban: string;
   token: string;
+  /** This login created the user and its account (the notice shows until dismissed). */
+  created?: boolean;
 }
 
 export interface State {
@@ -20,20 +25,43 @@ export interface State {
   maxItems: number;
   show: ShowFields;
   employeeIban: string | null;
+  filters: Filters;
+  /** The uuid of the transfer page (`/transfer/{uuid}`). */
+  transferUuid: string | null;
   login: Login | null;
 }
 
 export const COMPANY_IBAN = 'NL66OPEN0000000000';
 export const MAX_ITEMS_CHOICES = [5, 10, 25, 50, 100, 250] as const;
 const LOGIN_KEY = 'bank.login';
+const SETTINGS_KEY = 'bank.settings';
+const UUID_RE = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 
-/** Maps a location path to its view (spec 7.2); a trailing slash is ignored. */
+/** Maps a location path to its view (spec 7.2, plus `/transfer/{uuid}`); a trailing slash is ignored. */
 export function routeOf(path: string): Route {
   const p = path.length > 1 ? path.replace(/\/+$/, '') : path;
   if (p === '/' || p === '') return 'home';
   if (p === '/employee') return 'bank-employee';
   if (p === '/client') return 'client';
+  if (p.startsWith('/transfer/') && UUID_RE.test(decodeURIComponent(p.slice(10)))) return 'transfer';
   return 'unknown';
+}
+
+/** The uuid of a `/transfer/{uuid}` path, or null. */
+export function transferUuidOf(path: string): string | null {
+  return routeOf(path) === 'transfer' ? decodeURIComponent(path.replace(/\/+$/, '').slice(10)) : null;
+}
+
+/** The page title of each view. */
+export function titleOf(route: Route, transferUuid: string | null = null): string {
+  const name: Record<Route, string> = {
+    home: 'Home',
+    'bank-employee': 'Bank employee',
+    client: 'Client',
+    transfer: `Transfer ${transferUuid?.slice(0, 8) ?? ''}`,
+    unknown: 'Page not found',
+  };
+  return `${name[route]} · BKES bank`;
 }
 
 /** The path of a view. */
@@ -47,7 +75,7 @@ function loadLogin(): Login | null {
     if (!raw) return null;
     const v = JSON.parse(raw) as Partial<Login>;
     if (typeof v.username === 'string' && typeof v.iban === 'string' && typeof v.token === 'string') {
-      return { username: v.username, iban: v.iban, token: v.token };
+      return { username: v.username, iban: v.iban, token: v.token, created: v.created === true };
     }
   } catch {
     // Storage disabled or a corrupt entry: start logged out.
@@ -66,14 +94,53 @@ function saveLogin(login: Login | null): void {
 
 const allShown = Object.fromEntries(FIELDS.map((f) => [f.key, true])) as ShowFields;
 
+function loadSettings(): { maxItems: number; show: ShowFields } {
+  const settings = { maxItems: 10, show: allShown };
+  try {
+    const v = JSON.parse(window.localStorage.getItem(SETTINGS_KEY) ?? '{}') as { maxItems?: unknown; show?: Record<string, unknown> };
+    if ((MAX_ITEMS_CHOICES as readonly unknown[]).includes(v.maxItems)) settings.maxItems = v.maxItems as number;
+    if (v.show && typeof v.show === 'object') {
+      settings.show = Object.fromEntries(FIELDS.map((f) => [f.key, v.show?.[f.key] !== false])) as ShowFields;
+    }
+  } catch {
+    // Storage disabled or a corrupt entry: the defaults.
+  }
+  return settings;
+}
+
+function saveSettings(s: State): void {
+  try {
+    window.localStorage.setItem(SETTINGS_KEY, JSON.stringify({ maxItems: s.maxItems, show: s.show }));
+  } catch {
+    // Storage disabled: the settings last until the page is reloaded.
+  }
+}
+
+/** The employee's followed account and filters from the address. */
+function employeeFromUrl(): { employeeIban: string | null; filters: Filters } {
+  const params = new URLSearchParams(window.location.search);
+  const iban = params.get('follow');
+  return { employeeIban: iban && /^[A-Z0-9]{5,34}$/.test(iban) ? iban : null, filters: filtersFromParams(params) };
+}
+
+/** The address of the employee view for a followed account and filters. */
+export function employeeSearch(employeeIban: string | null, filters: Filters): string {
+  const params = new URLSearchParams();
+  if (employeeIban) params.set('follow', employeeIban);
+  if (employeeIban) filtersToParams(filters, params);
+  const q = params.toString();
+  return q ? `?${q}` : '';
+}
+
+const initialRoute = routeOf(window.location.pathname);
 let state: State = {
-  route: routeOf(window.location.pathname),
+  route: initialRoute,
   path: window.location.pathname,
   mobExpand: false,
   showLeft: true,
-  maxItems: 10,
-  show: allShown,
-  employeeIban: null,
+  ...loadSettings(),
+  ...(initialRoute === 'bank-employee' ? employeeFromUrl() : { employeeIban: null, filters: NO_FILTERS }),
+  transferUuid: transferUuidOf(window.location.pathname),
   login: loadLogin(),
 };
 
@@ -87,7 +154,14 @@ export function getState(): State {
 /** Applies a change to the state and re-renders the subscribed components. */
 export function update(change: Partial<State>): void {
   if ('login' in change) saveLogin(change.login ?? null);
+  // A new followed account starts without filters.
+  if ('employeeIban' in change && !('filters' in change) && change.employeeIban !== state.employeeIban) change = { ...change, filters: NO_FILTERS };
   state = { ...state, ...change };
+  if ('maxItems' in change || 'show' in change) saveSettings(state);
+  if (state.route === 'bank-employee' && ('employeeIban' in change || 'filters' in change || 'route' in change)) {
+    const search = employeeSearch(state.employeeIban, state.filters);
+    if (search !== window.location.search) window.history.replaceState(null, '', `${window.location.pathname}${search}`);
+  }
   for (const l of listeners) l();
 }
 
@@ -106,10 +180,13 @@ export function useAppState(): State {
 
 /** Goes to a path of the app without reloading the page (HTML5 history). */
 export function navigate(path: string): void {
-  if (path !== window.location.pathname) window.history.pushState(null, '', path);
-  update({ route: routeOf(path), path, mobExpand: false });
+  if (path !== window.location.pathname + window.location.search) window.history.pushState(null, '', path);
+  const pathname = new URL(path, window.location.href).pathname;
+  update({ route: routeOf(pathname), path: pathname, transferUuid: transferUuidOf(pathname), mobExpand: false });
 }
 
 window.addEventListener('popstate', () => {
-  update({ route: routeOf(window.location.pathname), path: window.location.pathname, mobExpand: false });
+  const path = window.location.pathname;
+  const route = routeOf(path);
+  update({ route, path, transferUuid: transferUuidOf(path), mobExpand: false, ...(route === 'bank-employee' ? employeeFromUrl() : {}) });
 });

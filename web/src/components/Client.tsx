@@ -1,116 +1,217 @@
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { ApiError, request } from '../api';
-import { useBalance, useTransactions } from '../live';
+import { focusSoon } from '../focus';
+import { checkIban } from '../iban';
+import { useBalance, useOnline, useTransactions } from '../live';
 import { formatCents, parseTransferAmount } from '../money';
 import { type AccountResult, GET_ACCOUNT, type ShowFields } from '../queries';
-import { type Login, update } from '../store';
-import { clearOutcomes, deposit, describe, transfer, useOutcomes } from '../transfers';
-import { Icon } from './common';
+import { getState, type Login, update } from '../store';
+import { clearOutcomes, deposit, describe, dismissOutcome, transfer, useOutcomes } from '../transfers';
+import { Icon, Notice } from './common';
 import { TransactionList } from './Transactions';
 
 const DEPOSITS = [1000, 2000, 5000, 10000, 20000, 50000];
+/** The server's limit on a description, in bytes of UTF-8 (`descr is longer than 256 bytes`). */
+export const DESCR_MAX_BYTES = 256;
 
 /** Ends the session: forgets the login (also in sessionStorage) and the transfer outcomes. */
 function logout(): void {
   clearOutcomes();
   update({ login: null });
+  focusSoon('#login-username');
+}
+
+/** Says that sending is off while the server cannot be reached. */
+function OfflineNote({ id }: { id: string }) {
+  return (
+    <p id={id} class="help is-danger offline-note" role="status">
+      <Icon name="lan-disconnect" size={16} /> No connection to the bank: sending is off until it is back.
+    </p>
+  );
 }
 
 /** Left column of `/client`: the deposit buttons, or the login hint. */
 export function ClientLeft({ login }: { login: Login | null }) {
+  const online = useOnline();
   if (!login) return <p class="notification is-primary">Login to create/access your account</p>;
   return (
     <div class="content">
       {DEPOSITS.map((cents) => (
         <p key={cents}>
-          <button type="button" id={`deposit-${cents}`} class="button is-info is-fullwidth is-rounded is-danger" onClick={() => void deposit(login, cents)}>
+          <button
+            type="button"
+            id={`deposit-${cents}`}
+            class="button is-fullwidth is-rounded is-danger"
+            disabled={!online}
+            onClick={() => void deposit(login, cents)}
+          >
             {`deposit ${cents / 100} euro`}
           </button>
         </p>
       ))}
+      {!online && <OfflineNote id="deposit-offline" />}
     </div>
   );
 }
 
-/** The outcome of each recent transfer and deposit: pending, completed, or failed with the reason. */
+const OUTCOME_ICON = { failed: 'alert-circle', 'not-received': 'alert-circle', completed: 'check-circle', pending: 'clock-outline' } as const;
+const OUTCOME_CLASS = { failed: 'is-warning', 'not-received': 'is-warning', completed: 'is-completed', pending: 'is-pending' } as const;
+
+/** The outcome of each recent transfer and deposit (at most 3 kept, each can be dismissed). */
 function Outcomes() {
   const outcomes = useOutcomes();
-  if (outcomes.length === 0) return null;
   return (
     <div id="transfer-outcomes" aria-live="polite">
       {outcomes.map((o) => (
-        <div
-          key={o.uuid}
-          id={`outcome-${o.uuid}`}
-          data-state={o.state}
-          class={`notification outcome ${o.state === 'failed' ? 'is-warning' : o.state === 'completed' ? 'is-completed' : 'is-pending'}`}
-        >
-          <Icon name={o.state === 'failed' ? 'alert-circle' : o.state === 'completed' ? 'check-circle' : 'clock-outline'} size="18px" />{' '}
-          <span>{describe(o)}</span>
+        <div key={o.uuid} id={`outcome-${o.uuid}`} data-state={o.state} class={`notification outcome ${OUTCOME_CLASS[o.state]}`}>
+          <button type="button" class="delete" aria-label="Dismiss this notice" onClick={() => dismissOutcome(o.uuid)} />
+          <Icon name={OUTCOME_ICON[o.state]} size={18} /> <span>{describe(o)}</span>
         </div>
       ))}
     </div>
   );
 }
 
-/** The transfer form (spec 7.7, with the intended fixes): controlled inputs, exact cents, new uuid per submit. */
+/** The UTF-8 length of a text: what the server's description limit counts. */
+function utf8Length(text: string): number {
+  return new TextEncoder().encode(text).length;
+}
+
+/**
+ * The transfer form (spec 7.7, with the intended fixes): controlled inputs, exact cents (Dutch
+ * `1.000,00` too), the IBAN checked as it is typed, the description's length against the server's
+ * limit, a new uuid per submit. The values stay while the transfer is pending and when it fails or
+ * never reaches the bank; they are cleared once it completed. Nothing can be sent while the server
+ * is away.
+ */
 function TransferForm({ login }: { login: Login }) {
+  const online = useOnline();
+  const outcomes = useOutcomes();
   const [amount, setAmount] = useState('');
   const [to, setTo] = useState('');
   const [descr, setDescr] = useState('');
+  const [sent, setSent] = useState<string | null>(null);
   const parsed = parseTransferAmount(amount);
-  const valid = parsed.ok && to.trim().length > 7 && descr.length > 0;
+  const iban = checkIban(to);
+  const own = iban.state === 'valid' && iban.iban === login.iban;
+  const descrBytes = utf8Length(descr);
+  const descrOk = descr.trim().length > 0 && descrBytes <= DESCR_MAX_BYTES;
+  const sentOutcome = sent === null ? undefined : outcomes.find((o) => o.uuid === sent);
+  const waiting = sentOutcome?.state === 'pending';
+  const valid = parsed.ok && iban.state === 'valid' && !own && descrOk;
+
+  useEffect(() => {
+    if (sent === null || waiting) return;
+    const completed = sentOutcome?.state === 'completed';
+    if (completed) {
+      setAmount('');
+      setTo('');
+      setDescr('');
+    }
+    setSent(null);
+    // The form was disabled while waiting, which took the focus away: give it back.
+    if (!document.activeElement || document.activeElement === document.body) {
+      document.getElementById(completed ? 'transfer-amount' : 'transfer-button')?.focus();
+    }
+  }, [sent, sentOutcome?.state]);
+
   const submit = (e: Event): void => {
     e.preventDefault();
-    if (!valid || !parsed.ok) return;
-    void transfer(login, parsed.cents, to.trim(), descr);
-    setAmount('');
-    setTo('');
-    setDescr('');
+    if (!valid || !parsed.ok || !online || waiting) return;
+    setSent(transfer(login, parsed.cents, iban.iban, descr).uuid);
   };
+
+  const amountBad = amount !== '' && !parsed.ok;
+  const ibanBad = iban.state === 'invalid' || own;
+  const descrBad = descrBytes > DESCR_MAX_BYTES;
   return (
-    <form id="transfer-form" onSubmit={submit} noValidate>
-      <div class="field">
-        <label class="label is-sr-only" for="transfer-amount">Amount to transfer</label>
-        <div class="control has-icons-left">
-          <input
-            id="transfer-amount"
-            class={`input ${amount !== '' && !parsed.ok ? 'is-danger' : ''}`}
-            type="text"
-            inputMode="decimal"
-            autocomplete="off"
-            placeholder="Amount to transfer"
-            value={amount}
-            aria-describedby="transfer-amount-help"
-            onInput={(e) => setAmount((e.target as HTMLInputElement).value)}
-          />
-          <Icon name="currency-eur" cls="is-left" />
+    <form id="transfer-form" onSubmit={submit} noValidate aria-busy={waiting ? 'true' : 'false'}>
+      <fieldset disabled={waiting}>
+        <legend class="is-sr-only">Transfer money</legend>
+        <div class="columns is-variable is-2 mb-0">
+        <div class="field column is-5-tablet">
+          <label class="label is-sr-only" for="transfer-amount">Amount to transfer</label>
+          <div class="control has-icons-left">
+            <input
+              id="transfer-amount"
+              class={`input ${amountBad ? 'is-danger' : ''}`}
+              type="text"
+              inputMode="decimal"
+              autocomplete="off"
+              placeholder="Amount to transfer"
+              value={amount}
+              aria-invalid={amountBad}
+              aria-describedby="transfer-amount-help"
+              onInput={(e) => setAmount((e.target as HTMLInputElement).value)}
+            />
+            <Icon name="currency-eur" cls="is-left" />
+          </div>
+          <p id="transfer-amount-help" class={`help ${amountBad ? 'is-danger' : ''}`}>
+            {amount === '' ? 'In euros, e.g. 12,34 or 1.000,00' : parsed.ok ? formatCents(parsed.cents) : parsed.error}
+          </p>
         </div>
-        <p id="transfer-amount-help" class={`help ${amount !== '' && !parsed.ok ? 'is-danger' : ''}`}>
-          {amount === '' ? 'In euros, e.g. 12.34 or 12,34' : parsed.ok ? `${formatCents(parsed.cents)}` : parsed.error}
-        </p>
-      </div>
-      <div class="field">
-        <label class="label is-sr-only" for="transfer-to">To</label>
-        <div class="control has-icons-left">
-          <input id="transfer-to" class="input" type="text" autocomplete="off" placeholder="To" value={to} onInput={(e) => setTo((e.target as HTMLInputElement).value)} />
-          <Icon name="lock" cls="is-left" />
+        <div class="field column">
+          <label class="label is-sr-only" for="transfer-to">To</label>
+          <div class="control has-icons-left">
+            <input
+              id="transfer-to"
+              class={`input ${ibanBad ? 'is-danger' : iban.state === 'valid' ? 'is-success' : ''}`}
+              type="text"
+              autocomplete="off"
+              autocapitalize="characters"
+              spellcheck={false}
+              placeholder="To (IBAN)"
+              value={to}
+              aria-invalid={ibanBad}
+              aria-describedby="transfer-to-help"
+              onInput={(e) => setTo((e.target as HTMLInputElement).value)}
+            />
+            <Icon name="lock" cls="is-left" />
+          </div>
+          <p id="transfer-to-help" class={`help ${ibanBad ? 'is-danger' : ''}`} data-iban-state={own ? 'invalid' : iban.state}>
+            {iban.state === 'empty' ? 'The IBAN to send to, e.g. NL61 OPEN 0305 7978 28' : own ? 'That is your own account: send to another IBAN' : iban.message}
+          </p>
         </div>
-      </div>
-      <div class="field">
-        <label class="label is-sr-only" for="transfer-descr">Description</label>
-        <div class="control has-icons-left">
-          <input id="transfer-descr" class="input" type="text" autocomplete="off" placeholder="Description" value={descr} onInput={(e) => setDescr((e.target as HTMLInputElement).value)} />
-          <Icon name="note-text" cls="is-left" />
         </div>
-      </div>
-      <div class="field">
-        <div class="control">
-          <button id="transfer-button" type="submit" class="button is-info" disabled={!valid}>
-            Transfer
-          </button>
+        <div class="field">
+          <label class="label is-sr-only" for="transfer-descr">Description</label>
+          <div class="control has-icons-left">
+            <input
+              id="transfer-descr"
+              class={`input ${descrBad ? 'is-danger' : ''}`}
+              type="text"
+              autocomplete="off"
+              placeholder="Description"
+              value={descr}
+              aria-invalid={descrBad}
+              aria-describedby="transfer-descr-help"
+              onInput={(e) => setDescr((e.target as HTMLInputElement).value)}
+            />
+            <Icon name="note-text" cls="is-left" />
+          </div>
+          <p id="transfer-descr-help" class={`help ${descrBad ? 'is-danger' : ''}`}>
+            <span id="transfer-descr-count">{`${descrBytes}/${DESCR_MAX_BYTES}`}</span>
+            {descrBad
+              ? ` — too long: the bank takes at most ${DESCR_MAX_BYTES}`
+              : descrBytes !== descr.length
+                ? ' (an accented letter counts as 2)'
+                : ' characters'}
+          </p>
         </div>
-      </div>
+        <div class="field">
+          <div class="control">
+            <button id="transfer-button" type="submit" class={`button is-info ${waiting ? 'is-loading' : ''}`} disabled={!valid || !online}>
+              Transfer
+            </button>
+          </div>
+          {waiting && (
+            <p class="help" id="transfer-waiting">
+              Waiting for the bank's answer; the form is kept until then.
+            </p>
+          )}
+          {!online && <OfflineNote id="transfer-offline" />}
+        </div>
+      </fieldset>
       <Outcomes />
     </form>
   );
@@ -124,16 +225,19 @@ export function ClientMiddle({ login, maxItems, show }: { login: Login | null; m
     return (
       <div class="content">
         <p>After login transactions will show here.</p>
-        <p>Both username and password need to have a minimal of 8 characters. Once a username is taken, you need the set password for access</p>
+        <p>
+          Username and password need at least 8 characters each. A username the bank has not seen before creates a new user with a new account; after
+          that, the same password is needed to log in.
+        </p>
       </div>
     );
   }
   return (
     <div>
-      <div class="notification is-success">
+      <div id="account-summary" class="notification is-success compact-notice" tabIndex={-1}>
         <p>{`Showing transactions from ${login.iban}`}</p>
         <p class="is-size-5 mt-1">
-          Balance: <strong id="balance">{balance ?? (error ? 'unknown' : '…')}</strong>
+          Balance: <strong id="balance">{balance ?? (error ? 'unknown' : 'loading…')}</strong>
         </p>
         {error && <p class="is-size-7">{error}</p>}
         <p class="is-hidden-tablet mt-2">
@@ -143,14 +247,22 @@ export function ClientMiddle({ login, maxItems, show }: { login: Login | null; m
           </button>
         </p>
       </div>
+      {login.created && (
+        <Notice id="account-created" kind="is-info compact-notice" closeLabel="Dismiss the welcome notice" onClose={() => update({ login: { ...login, created: false } })}>
+          {`Welcome, ${login.username}: this username was new, so the bank created it with a new account, ${login.iban}. Log in with the same password to come back.`}
+        </Notice>
+      )}
       <TransferForm login={login} />
       <hr />
-      <TransactionList txs={txs} show={show} error={txs.error} />
+      <TransactionList txs={txs} show={show} />
     </div>
   );
 }
 
-/** The login form (spec 7.6): both fields need 8+ characters; a new username creates user and account. */
+/**
+ * The login form (spec 7.6): both fields need 8+ characters; a new username creates user and
+ * account (the page then says so). A refused login keeps the username and clears the password.
+ */
 function LoginForm() {
   const [username, setUsername] = useState('');
   const [password, setPassword] = useState('');
@@ -161,8 +273,6 @@ function LoginForm() {
     e.preventDefault();
     if (!valid) return;
     const vars = { username, password };
-    setUsername('');
-    setPassword('');
     setReason(null);
     setBusy(true);
     try {
@@ -170,15 +280,19 @@ function LoginForm() {
       const r = d.get_account;
       if (r?.iban && r.token) {
         clearOutcomes();
-        update({ login: { username: vars.username, iban: r.iban, token: r.token } });
-      } else {
-        setReason(r?.reason ?? 'the server gave no account');
+        update({ login: { username: vars.username, iban: r.iban, token: r.token, created: r.created === true } });
+        focusSoon('#account-summary');
+        return;
       }
+      setReason(r?.reason ?? 'the server gave no account');
     } catch (err) {
       setReason(err instanceof ApiError ? err.message : String(err));
     } finally {
       setBusy(false);
     }
+    // Refused: the username stays, the password is typed again.
+    setPassword('');
+    if (getState().login === null) document.getElementById('login-password')?.focus();
   };
   return (
     <form id="login-form" class="mb-5" onSubmit={(e) => void submit(e)}>
@@ -192,7 +306,16 @@ function LoginForm() {
       <div class="field">
         <label class="label is-sr-only" for="login-password">Password</label>
         <div class="control has-icons-left">
-          <input id="login-password" class="input" type="password" autocomplete="current-password" placeholder="Password" value={password} onInput={(e) => setPassword((e.target as HTMLInputElement).value)} />
+          <input
+            id="login-password"
+            class="input"
+            type="password"
+            autocomplete="current-password"
+            placeholder="Password"
+            value={password}
+            aria-describedby={reason ? 'login-reason' : undefined}
+            onInput={(e) => setPassword((e.target as HTMLInputElement).value)}
+          />
           <Icon name="lock" cls="is-left" />
         </div>
       </div>
@@ -204,7 +327,7 @@ function LoginForm() {
         </div>
       </div>
       {reason && (
-        <div class="notification is-warning" role="alert">
+        <div id="login-reason" class="notification is-warning" role="alert">
           {reason}
         </div>
       )}
@@ -220,12 +343,7 @@ export function ClientRight({ login }: { login: Login | null }) {
       <p>
         Logged in as: <strong id="logged-in-as">{login.username}</strong>
       </p>
-      <button
-        type="button"
-        id="logout-button"
-        class="button is-warning is-rounded"
-        onClick={logout}
-      >
+      <button type="button" id="logout-button" class="button is-warning is-rounded" onClick={logout}>
         Logout
       </button>
     </div>

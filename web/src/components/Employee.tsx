@@ -1,54 +1,88 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { request, subscribe } from '../api';
 import { type Filters, hasFilters, NO_FILTERS } from '../filters';
-import { mergeIbans, PAGE_SIZE, pageCount, paginationItems } from '../lists';
+import { formatIban } from '../iban';
+import { mergeIbans, PAGE_SIZE, pageCount, paginationItems, searchAccounts } from '../lists';
 import { useReconnectEpoch, useTransactions } from '../live';
-import { parseSignedAmount } from '../money';
+import { formatCents, parseFilterAmount } from '../money';
 import { ALL_LAST_TRANSACTIONS, type ShowFields, STREAM_ALL_IBANS } from '../queries';
 import { update } from '../store';
-import { Icon } from './common';
+import { Icon, Notice } from './common';
 import { TransactionList } from './Transactions';
 
+interface Accounts {
+  /** The accounts known when the view opened (or the connection came back), by account number. */
+  listed: string[];
+  /** Accounts that opened since, newest first: shown apart, so the sorted list keeps its place. */
+  arrived: string[];
+  loading: boolean;
+  error: string | null;
+}
+
 /**
- * The account list of the employee view: loaded with all_last_transactions when the view is entered
- * (and after a reconnect), then kept live from the stream of all new transactions.
+ * The account list of the employee view: loaded with all_last_transactions when the view is
+ * entered (and after a reconnect, when the arrivals join the sorted list), then kept live from the
+ * stream of all new transactions.
  */
-function useAccounts(): { ibans: string[]; error: string | null } {
-  const [ibans, setIbans] = useState<string[]>([]);
+function useAccounts(): Accounts {
+  const [listed, setListed] = useState<string[]>([]);
+  const [arrived, setArrived] = useState<string[]>([]);
+  const [loading, setLoading] = useState(true);
   const [error, setError] = useState<string | null>(null);
+  const known = useRef(new Set<string>());
+  const arrivals = useRef<string[]>([]);
   const epoch = useReconnectEpoch();
   useEffect(() => {
     let active = true;
+    let loaded = false;
+    const early: string[] = [];
     const stop = subscribe<{ stream_transactions: { iban: string | null } | null }>(STREAM_ALL_IBANS, {}, (d) => {
       const iban = d.stream_transactions?.iban;
-      if (active && iban) setIbans((cur) => mergeIbans(cur, [iban]));
+      if (!active || !iban || known.current.has(iban)) return;
+      if (!loaded) {
+        early.push(iban);
+        return;
+      }
+      known.current.add(iban);
+      arrivals.current = [iban, ...arrivals.current];
+      setArrived(arrivals.current);
     });
     request<{ all_last_transactions: { iban: string | null }[] | null }>(ALL_LAST_TRANSACTIONS)
       .then((d) => {
         if (!active) return;
         setError(null);
-        setIbans((cur) => mergeIbans(cur, (d.all_last_transactions ?? []).map((t) => t.iban ?? '')));
+        const all = [...(d.all_last_transactions ?? []).map((t) => t.iban ?? ''), ...early].filter(Boolean);
+        for (const i of all) known.current.add(i);
+        // Arrivals seen before a reconnect now take their place in the sorted list.
+        const joining = [...all, ...arrivals.current];
+        arrivals.current = [];
+        setArrived([]);
+        setListed((cur) => mergeIbans(cur, joining));
       })
-      .catch((e: Error) => active && setError(`Could not load the accounts: ${e.message}`));
+      .catch((e: Error) => active && setError(`Could not load the accounts: ${e.message}`))
+      .finally(() => {
+        loaded = true;
+        if (active) setLoading(false);
+      });
     return () => {
       active = false;
       stop();
     };
   }, [epoch]);
-  return { ibans, error };
+  return { listed, arrived, loading, error };
 }
 
 /** Bulma pagination with the seed's rules (spec 7.5). */
 function Pagination({ page, total, setPage, where }: { page: number; total: number; setPage: (p: number) => void; where: string }) {
   const link = (p: number) => (
     <li key={p}>
-      <button type="button" class="pagination-link" aria-label={`Goto page ${p}`} onClick={() => setPage(p)}>
+      <button type="button" class="pagination-link" aria-label={`Go to page ${p}`} onClick={() => setPage(p)}>
         {p}
       </button>
     </li>
   );
   return (
-    <nav class="pagination is-small is-rounded" role="navigation" aria-label={`pagination ${where}`}>
+    <nav class="pagination is-small is-rounded" role="navigation" aria-label={`Account pages (${where})`}>
       <ul class="pagination-list">
         {paginationItems(page, total).map((item, i) =>
           item.kind === 'ellipsis' ? (
@@ -70,63 +104,136 @@ function Pagination({ page, total, setPage, where }: { page: number; total: numb
   );
 }
 
-/** Left column of `/employee`: the accounts, 20 per page; clicking one follows it. */
+function AccountButton({ iban, followed }: { iban: string; followed: string | null }) {
+  return (
+    <p>
+      {iban === followed ? (
+        <button type="button" class="button is-info is-fullwidth is-active iban-button" aria-pressed="true" aria-disabled="true" title={formatIban(iban)}>
+          {iban}
+        </button>
+      ) : (
+        <button type="button" class="button is-primary is-fullwidth iban-button" aria-pressed="false" title={formatIban(iban)} onClick={() => update({ employeeIban: iban })}>
+          {iban}
+        </button>
+      )}
+    </p>
+  );
+}
+
+/**
+ * Left column of `/employee`: a search box, the accounts that opened while the page is open, then
+ * every account by account number, 20 per page; clicking one follows it. New accounts never move
+ * the page being looked at.
+ */
 export function EmployeeLeft({ followed }: { followed: string | null }) {
-  const { ibans, error } = useAccounts();
+  const { listed, arrived, loading, error } = useAccounts();
+  const [query, setQuery] = useState('');
   const [page, setPage] = useState(1);
-  const total = pageCount(ibans.length);
+  const shownListed = searchAccounts(listed, query);
+  const shownArrived = searchAccounts(arrived, query);
+  const total = pageCount(shownListed.length);
   const current = Math.min(page, total);
-  const shown = ibans.slice((current - 1) * PAGE_SIZE, current * PAGE_SIZE);
+  const shown = shownListed.slice((current - 1) * PAGE_SIZE, current * PAGE_SIZE);
+  // Start on the page of the followed account (e.g. after a reload), once the list is there.
+  const placed = useRef(false);
+  useEffect(() => {
+    if (placed.current || loading || !followed) return;
+    placed.current = true;
+    const at = listed.indexOf(followed);
+    if (at >= 0) setPage(Math.floor(at / PAGE_SIZE) + 1);
+  }, [loading]);
+  const count = listed.length + arrived.length;
   return (
     <div id="accounts">
+      <div class="field">
+        <label class="label is-small" for="account-search">
+          Find an account
+        </label>
+        <div class="control has-icons-left">
+          <input
+            id="account-search"
+            class="input is-small"
+            type="search"
+            placeholder="IBAN or account number"
+            autocomplete="off"
+            spellcheck={false}
+            value={query}
+            onInput={(e) => {
+              setQuery((e.target as HTMLInputElement).value);
+              setPage(1);
+            }}
+          />
+          <Icon name="magnify" cls="is-left" size={18} />
+        </div>
+      </div>
       {error && <p class="notification is-warning">{error}</p>}
+      {loading && (
+        <p id="accounts-loading" class="list-state">
+          Loading accounts…
+        </p>
+      )}
+      {!loading && count === 0 && !error && (
+        <p id="accounts-empty" class="list-state">
+          No accounts yet: the first one appears here as soon as a client logs in.
+        </p>
+      )}
+      {!loading && count > 0 && shownListed.length + shownArrived.length === 0 && (
+        <p id="accounts-no-match" class="list-state">{`No account contains "${query.trim()}".`}</p>
+      )}
+      {shownArrived.length > 0 && (
+        <div id="accounts-arrived" class="content">
+          <p class="help">New since you opened this page:</p>
+          {shownArrived.map((iban) => (
+            <AccountButton key={iban} iban={iban} followed={followed} />
+          ))}
+        </div>
+      )}
       {total > 1 && (
         <div>
           <Pagination page={current} total={total} setPage={setPage} where="top" />
           <br />
         </div>
       )}
-      <div class="content">
+      <div id="accounts-listed" class="content">
         {shown.map((iban) => (
-          <p key={iban}>
-            {iban === followed ? (
-              <button type="button" class="button is-info is-fullwidth is-active iban-button" aria-pressed="true" aria-disabled="true">
-                {iban}
-              </button>
-            ) : (
-              <button type="button" class="button is-primary is-fullwidth iban-button" aria-pressed="false" onClick={() => update({ employeeIban: iban })}>
-                {iban}
-              </button>
-            )}
-          </p>
+          <AccountButton key={iban} iban={iban} followed={followed} />
         ))}
       </div>
       {total > 1 && <Pagination page={current} total={total} setPage={setPage} where="bottom" />}
-      <p class="help">{`${ibans.length} account${ibans.length === 1 ? '' : 's'} with transactions; new ones appear here as they happen.`}</p>
+      {!loading && count > 0 && (
+        <p class="help" id="accounts-count">{`${count} account${count === 1 ? '' : 's'}, by account number (the digits after OPEN); new ones appear at the top as they open.`}</p>
+      )}
     </div>
   );
 }
 
+/** Cents as the filter field shows them again (`1.000,50`), for a form filled from the address. */
+function centsText(cents: number | null): string {
+  return cents === null ? '' : formatCents(cents).slice(1);
+}
+
 /** The filter form of the followed account; applies on submit (Enter or the button). */
-function FilterForm({ filters, setFilters }: { filters: Filters; setFilters: (f: Filters) => void }) {
-  const [direction, setDirection] = useState(filters.direction ?? '');
-  const [min, setMin] = useState('');
-  const [max, setMax] = useState('');
+function FilterForm({ filters }: { filters: Filters }) {
+  const [direction, setDirection] = useState<string>(filters.direction ?? '');
+  const [min, setMin] = useState(centsText(filters.minAmount));
+  const [max, setMax] = useState(centsText(filters.maxAmount));
   const [descr, setDescr] = useState(filters.descrIncludes ?? '');
   const [error, setError] = useState<string | null>(null);
   const apply = (e: Event): void => {
     e.preventDefault();
-    const lo = parseSignedAmount(min);
-    const hi = parseSignedAmount(max);
+    const lo = parseFilterAmount(min);
+    const hi = parseFilterAmount(max);
     if (!lo.ok) return setError(`Min amount: ${lo.error}`);
     if (!hi.ok) return setError(`Max amount: ${hi.error}`);
     if (lo.cents !== null && hi.cents !== null && lo.cents > hi.cents) return setError('Min amount is more than max amount');
     setError(null);
-    setFilters({
-      direction: direction === 'DEBIT' || direction === 'CREDIT' ? direction : null,
-      minAmount: lo.cents,
-      maxAmount: hi.cents,
-      descrIncludes: descr.trim() === '' ? null : descr.trim(),
+    update({
+      filters: {
+        direction: direction === 'DEBIT' || direction === 'CREDIT' ? direction : null,
+        minAmount: lo.cents,
+        maxAmount: hi.cents,
+        descrIncludes: descr.trim() === '' ? null : descr,
+      },
     });
   };
   const clear = (): void => {
@@ -135,12 +242,12 @@ function FilterForm({ filters, setFilters }: { filters: Filters; setFilters: (f:
     setMax('');
     setDescr('');
     setError(null);
-    setFilters(NO_FILTERS);
+    update({ filters: NO_FILTERS });
   };
   return (
     <form id="filter-form" class="box" onSubmit={apply}>
       <p class="has-text-weight-semibold mb-2">
-        <Icon name="filter" size="18px" /> Filter the transactions
+        <Icon name="filter" size={18} /> Filter the transactions
       </p>
       <div class="columns is-multiline is-variable is-2">
         <div class="column is-half-tablet">
@@ -158,17 +265,26 @@ function FilterForm({ filters, setFilters }: { filters: Filters; setFilters: (f:
           <input id="filter-descr" class="input is-small" type="text" value={descr} onInput={(e) => setDescr((e.target as HTMLInputElement).value)} />
         </div>
         <div class="column is-half-tablet">
-          <label class="label is-small" for="filter-min">Min change in € (debits are negative)</label>
-          <input id="filter-min" class="input is-small" type="text" inputMode="decimal" placeholder="e.g. -100" value={min} onInput={(e) => setMin((e.target as HTMLInputElement).value)} />
+          <label class="label is-small" for="filter-min">At least € moved</label>
+          <input id="filter-min" class="input is-small" type="text" inputMode="decimal" placeholder="e.g. 10" aria-describedby="filter-amount-help" value={min} onInput={(e) => setMin((e.target as HTMLInputElement).value)} />
         </div>
         <div class="column is-half-tablet">
-          <label class="label is-small" for="filter-max">Max change in €</label>
-          <input id="filter-max" class="input is-small" type="text" inputMode="decimal" placeholder="e.g. 500" value={max} onInput={(e) => setMax((e.target as HTMLInputElement).value)} />
+          <label class="label is-small" for="filter-max">At most € moved</label>
+          <input id="filter-max" class="input is-small" type="text" inputMode="decimal" placeholder="e.g. 500" aria-describedby="filter-amount-help" value={max} onInput={(e) => setMax((e.target as HTMLInputElement).value)} />
         </div>
       </div>
-      {error && <p class="help is-danger mb-2" role="alert">{error}</p>}
+      <p id="filter-amount-help" class="help mb-2">
+        Amounts are what moved, debit or credit alike: a debit of €12,00 moved 12.
+      </p>
+      {error && (
+        <p class="help is-danger mb-2" role="alert">
+          {error}
+        </p>
+      )}
       <div class="buttons">
-        <button id="filter-apply" type="submit" class="button is-info is-small">Apply filters</button>
+        <button id="filter-apply" type="submit" class="button is-info is-small">
+          Apply filters
+        </button>
         <button id="filter-clear" type="button" class="button is-small" onClick={clear} disabled={!hasFilters(filters) && !error}>
           Clear
         </button>
@@ -178,22 +294,25 @@ function FilterForm({ filters, setFilters }: { filters: Filters; setFilters: (f:
 }
 
 /** Middle column of `/employee`: the followed account with its filters and live list, or a hint. */
-export function EmployeeMiddle({ followed, maxItems, show }: { followed: string | null; maxItems: number; show: ShowFields }) {
-  const [filters, setFilters] = useState<Filters>(NO_FILTERS);
-  useEffect(() => setFilters(NO_FILTERS), [followed]);
+export function EmployeeMiddle({ followed, filters, maxItems, show }: { followed: string | null; filters: Filters; maxItems: number; show: ShowFields }) {
   const txs = useTransactions(followed, maxItems, show, filters);
   if (!followed) {
     return <p class="notification is-info">Select an account from the first column to follow the transactions.</p>;
   }
+  const on = hasFilters(filters);
   return (
     <div>
-      <div class="notification is-success">
-        <button type="button" class="delete" aria-label={`Stop following ${followed}`} onClick={() => update({ employeeIban: null })} />
+      <Notice kind="is-success" closeLabel={`Stop following ${followed}`} onClose={() => update({ employeeIban: null })}>
         <p>{`You currently follow ${followed}`}</p>
-      </div>
-      <FilterForm key={followed} filters={filters} setFilters={setFilters} />
-      {hasFilters(filters) && <p class="help mb-3">Filters are on: only matching transactions are listed, and only matching new ones arrive.</p>}
-      <TransactionList txs={txs} show={show} error={txs.error} />
+      </Notice>
+      <FilterForm key={followed} filters={filters} />
+      <p id="filter-summary" class="help mb-3">
+        {on
+          ? `Filters are on: the ${maxItems} newest matching transactions are listed, and only matching new ones arrive.`
+          : `The ${maxItems} newest transactions are listed; new ones arrive as they happen.`}
+      </p>
+      <TransactionList txs={txs} show={show} filtered={on} />
     </div>
   );
 }
+

@@ -3,14 +3,21 @@ import { useTransactions } from '../live';
 import { COMPANY_IBAN } from '../store';
 import { TransactionList } from './Transactions';
 
-/** Left column of `/` (spec 7.5). */
+/** Left column of `/`: what this system is and where to go. */
 export function HomeLeft() {
   return (
     <div class="content">
-      <p>This is a small demo project for showing some of the possibilities when exposing kafka topics as GraphQL endpoint.</p>
-      <p>All the components, beside the kafka cluster, and schema registry, are written in clojure.</p>
-      <p>{`At the right you see some of the transactions of account ${COMPANY_IBAN} further on the right are filtering options.`}</p>
-      <p>From the navigation you can go to Bank-employee to see the other accounts or Client to open your own account.</p>
+      <p>
+        This is <strong>bkes bank</strong>, a small event-sourced bank. Every change (a new user, an account, a transfer) is stored as an event, in
+        an embedded store or in <strong>bkes</strong>, the project's own event store server; balances and transaction lists are built from those
+        events.
+      </p>
+      <p>
+        The server is written in C. This page talks to its GraphQL API: queries and transfers over HTTP, and live transactions over a WebSocket
+        subscription, so new ones appear without reloading.
+      </p>
+      <p>{`Next to this text you see the newest transactions of the company account, ${COMPANY_IBAN}; on the right you choose how many to show and which details.`}</p>
+      <p>In the menu, Bank-employee follows any account live, with filters; Client opens your own account to deposit and transfer money.</p>
     </div>
   );
 }
@@ -23,7 +30,7 @@ export function HomeMiddle({ maxItems, show }: { maxItems: number; show: ShowFie
       <div class="notification is-success">
         <p>Showing transactions from the company account.</p>
       </div>
-      <TransactionList txs={txs} show={show} error={txs.error} />
+      <TransactionList txs={txs} show={show} />
     </div>
   );
 }

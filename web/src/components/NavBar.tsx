@@ -1,11 +1,13 @@
+import type { IconName } from '../icons';
+import logo from '../img/logo.svg';
 import { getState, type Route, update } from '../store';
 import { Icon, Link } from './common';
 
-const SOCIAL = [
-  { href: 'https://www.openweb.nl', icon: 'domain', color: '#95c23d', label: 'Open Web' },
-  { href: 'https://twitter.com/GKlijs', icon: 'twitter', color: '#1da1f2', label: 'Twitter' },
-  { href: 'https://www.linkedin.com/in/gerard-klijs-416b3744/', icon: 'linkedin', color: '#0077B5', label: 'LinkedIn' },
-  { href: 'https://github.com/gklijs/bob2021', icon: 'github', color: '#24292e', label: 'GitHub' },
+const SOCIAL: { href: string; icon: IconName; tone: string; label: string }[] = [
+  { href: 'https://www.openweb.nl', icon: 'domain', tone: 'openweb', label: 'Open Web' },
+  { href: 'https://twitter.com/GKlijs', icon: 'twitter', tone: 'twitter', label: 'Twitter' },
+  { href: 'https://www.linkedin.com/in/gerard-klijs-416b3744/', icon: 'linkedin', tone: 'linkedin', label: 'LinkedIn' },
+  { href: 'https://github.com/gklijs/bob2021', icon: 'github', tone: 'github', label: 'GitHub' },
 ];
 
 function Social({ hide }: { hide: string }) {
@@ -13,7 +15,7 @@ function Social({ hide }: { hide: string }) {
     <>
       {SOCIAL.map((s) => (
         <a key={s.href} class={`navbar-item ${hide}`} href={s.href} target="_blank" rel="noopener noreferrer" title={s.label}>
-          <Icon name={s.icon} color={s.color} label={`${s.label} (opens in a new tab)`} />
+          <Icon name={s.icon} tone={s.tone} label={`${s.label} (opens in a new tab)`} />
         </a>
       ))}
     </>
@@ -31,7 +33,7 @@ export function NavBar({ route, mobExpand, showLeft }: { route: Route; mobExpand
     <nav id="nav-bar" class="navbar is-fixed-top" role="navigation" aria-label="main navigation">
       <div class="navbar-brand">
         <Link to="/" class={`navbar-item ${route === 'home' ? 'is-active' : ''}`} aria-current={route === 'home' ? 'page' : undefined}>
-          <img src="/img/logo.svg" style={{ width: '140px' }} width={140} height={28} alt="BKES bank, home" />
+          <img class="logo" src={logo} width={140} height={28} alt="BKES bank, home" />
         </Link>
         <button
           type="button"
@@ -40,7 +42,7 @@ export function NavBar({ route, mobExpand, showLeft }: { route: Route; mobExpand
           aria-pressed={showLeft}
           onClick={() => update({ showLeft: !getState().showLeft })}
         >
-          <Icon name={showLeft ? 'arrow-up-drop-circle-outline' : 'arrow-down-drop-circle-outline'} color="#95c23d" />
+          <Icon name={showLeft ? 'arrow-up-drop-circle-outline' : 'arrow-down-drop-circle-outline'} tone="toggle" />
         </button>
         <Social hide="is-hidden-desktop is-hidden-mobile" />
         <button

@@ -1,16 +1,29 @@
+import { amountMoved } from '../filters';
+import type { LiveList } from '../live';
+import { formatCents } from '../money';
 import type { ShowFields, Transaction } from '../queries';
-import type { TxList } from '../lists';
-import { Icon } from './common';
+import { formatTime } from '../time';
+import { Icon, Link } from './common';
 
-/** One transaction (spec 7.4): direction, amount, counter party and id; description; balance and IBAN. */
+/** The amount of a transaction as shown: a debit with a minus sign (`€-12,34`), a credit without. */
+export function shownAmount(t: Transaction): string | null {
+  const moved = amountMoved(t);
+  if (moved === null) return t.changed_by ?? null;
+  return formatCents(t.direction === 'DEBIT' ? -moved : moved);
+}
+
+/**
+ * One transaction (spec 7.4): direction, amount (debits with a minus sign), counter party, then
+ * the id, the time and a link to its transfer; the description; the balance and the IBAN.
+ */
 function TransactionBox({ t, show, isLast }: { t: Transaction; show: ShowFields; isLast: boolean }) {
   const has = (k: keyof ShowFields): boolean => show[k] && t[k] !== undefined && t[k] !== null;
   const first = has('changed_by') || has('from_to') || has('direction');
+  const time = formatTime(t.at);
   return (
     <div
       id={`transaction-box-${t.id}`}
-      class={`box transaction-box ${isLast ? 'will-fade-out' : 'will-fade-in'}`}
-      style={isLast ? { visibility: 'hidden' } : undefined}
+      class={`box transaction-box ${isLast ? 'will-fade-out' : 'will-fade-in'} ${t.direction === 'DEBIT' ? 'is-debit' : 'is-credit'}`}
       aria-hidden={isLast ? 'true' : undefined}
     >
       <div class="columns is-multiline is-mobile">
@@ -20,18 +33,35 @@ function TransactionBox({ t, show, isLast }: { t: Transaction; show: ShowFields;
               {has('direction') &&
                 (t.direction === 'CREDIT' ? (
                   <span class="is-pulled-left">
-                    <Icon name="arrow-up" color="#95c23d" label="credit" />
+                    <Icon name="arrow-up" tone="credit" label="credit" />
                   </span>
                 ) : (
                   <span class="is-pulled-left">
-                    <Icon name="arrow-down" color="#b30000" label="debit" />
+                    <Icon name="arrow-down" tone="debit" label="debit" />
                   </span>
                 ))}
-              {has('changed_by') && <span class="is-pulled-right changed-by">{t.changed_by}</span>}
+              {has('changed_by') && <span class="is-pulled-right changed-by">{shownAmount(t)}</span>}
             </p>
           )}
           {has('from_to') && <p class="from-to">{t.from_to}</p>}
-          <p class="transaction-id has-text-grey">{t.id}</p>
+          <p class="transaction-meta">
+            <span class="transaction-id">{`#${t.id}`}</span>
+            {time && (
+              <>
+                {' · '}
+                <time class="transaction-at" dateTime={t.at ?? undefined}>
+                  {time}
+                </time>
+              </>
+            )}
+          </p>
+          {t.transfer && !isLast && (
+            <p class="transaction-transfer">
+              <Link to={`/transfer/${t.transfer}`} class="transfer-link" aria-label={`Transfer of transaction ${t.id}`}>
+                Transfer details
+              </Link>
+            </p>
+          )}
         </div>
         {has('descr') && (
           <div class="column is-full-mobile is-half-tablet is-one-third-desktop">
@@ -49,11 +79,25 @@ function TransactionBox({ t, show, isLast }: { t: Transaction; show: ShowFields;
   );
 }
 
-/** The list container `#transactions`: newest first, then the entry fading out. */
-export function TransactionList({ txs, show, error }: { txs: TxList; show: ShowFields; error?: string | null }) {
+/**
+ * The list container `#transactions`: a loading line, an empty state, or the transactions newest
+ * first, then the entry fading out.
+ */
+export function TransactionList({ txs, show, filtered = false }: { txs: LiveList; show: ShowFields; filtered?: boolean }) {
+  const empty = !txs.loading && !txs.error && txs.list.length === 0;
   return (
-    <div id="transactions" aria-live="polite" aria-relevant="additions">
-      {error && <p class="notification is-warning">{error}</p>}
+    <div id="transactions" aria-live="polite" aria-relevant="additions" aria-busy={txs.loading ? 'true' : 'false'}>
+      {txs.error && <p class="notification is-warning">{txs.error}</p>}
+      {txs.loading && (
+        <p id="transactions-loading" class="list-state">
+          <Icon name="clock-outline" size={18} /> Loading transactions…
+        </p>
+      )}
+      {empty && (
+        <p id="transactions-empty" class="list-state">
+          {filtered ? 'No transactions match these filters.' : 'No transactions yet.'}
+        </p>
+      )}
       {txs.list.map((t) => (
         <TransactionBox key={t.id} t={t} show={show} isLast={false} />
       ))}

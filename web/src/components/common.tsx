@@ -1,11 +1,22 @@
 import type { ComponentChildren, JSX } from 'preact';
+import { ICONS, type IconName } from '../icons';
 import { navigate } from '../store';
 
-/** A Material Design icon; decorative unless given a label. */
-export function Icon({ name, color, label, size = '24px', cls = '' }: { name: string; color?: string; label?: string; size?: string; cls?: string }) {
+/**
+ * An icon as inline SVG in Bulma's `.icon` box; decorative unless given a label. Its colour is
+ * the text colour (`tone` picks one of the classes in main.scss), so no style attribute is needed.
+ */
+export function Icon({ name, tone, label, size = 24, cls = '' }: { name: IconName; tone?: string; label?: string; size?: number; cls?: string }) {
   return (
-    <span class={`icon ${cls}`} style={color ? { color } : undefined} aria-hidden={label ? undefined : 'true'} aria-label={label} role={label ? 'img' : undefined}>
-      <i class={`mdi mdi-${size} mdi-${name}`} />
+    <span
+      class={`icon ${tone ? `is-tone-${tone}` : ''} ${cls}`}
+      aria-hidden={label ? undefined : 'true'}
+      aria-label={label}
+      role={label ? 'img' : undefined}
+    >
+      <svg viewBox="0 0 24 24" width={size} height={size} focusable="false" aria-hidden="true">
+        <path d={ICONS[name]} fill="currentColor" />
+      </svg>
     </span>
   );
 }
@@ -21,5 +32,15 @@ export function Link({ to, children, ...rest }: { to: string; children: Componen
     <a href={to} onClick={onClick} {...rest}>
       {children}
     </a>
+  );
+}
+
+/** A notice the user can close (Bulma's notification with its delete button). */
+export function Notice({ kind, onClose, closeLabel = 'Dismiss', children, id }: { kind: string; onClose?: () => void; closeLabel?: string; children: ComponentChildren; id?: string }) {
+  return (
+    <div id={id} class={`notification ${kind}`}>
+      {onClose && <button type="button" class="delete" aria-label={closeLabel} onClick={onClose} />}
+      {children}
+    </div>
   );
 }

@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'vitest';
+import { checkIban, formatIban, IBAN_LENGTHS, ibanMod97, normaliseIban } from './iban';
+
+describe('checkIban', () => {
+  it('accepts valid IBANs however they are typed', () => {
+    for (const text of ['NL61OPEN0305797828', 'nl61 open 0305 7978 28', ' NL61 OPEN 0305 7978 28 ', 'NL66OPEN0000000000', 'DE89370400440532013000', 'GB82 WEST 1234 5698 7654 32', 'BE68539007547034', 'NO9386011117947']) {
+      const r = checkIban(text);
+      expect(r.state, text).toBe('valid');
+    }
+    expect(checkIban('nl61 open 0305 7978 28')).toEqual({ state: 'valid', iban: 'NL61OPEN0305797828', message: 'Valid IBAN: NL61 OPEN 0305 7978 28' });
+  });
+
+  it('says how many characters are still missing while typing', () => {
+    expect(checkIban('')).toMatchObject({ state: 'empty' });
+    expect(checkIban('N').state).toBe('incomplete');
+    expect(checkIban('NL61 OPEN')).toMatchObject({ state: 'incomplete', message: 'NL IBANs have 18 characters: 10 more to type' });
+    expect(checkIban('NL61OPEN030579782')).toMatchObject({ state: 'incomplete', message: 'NL IBANs have 18 characters: 1 more to type' });
+  });
+
+  it('catches mistyped IBANs with a reason a person can act on', () => {
+    expect(checkIban('NL61OPEN0305797829')).toMatchObject({ state: 'invalid', message: 'The check digits do not match: a character is mistyped' });
+    expect(checkIban('NL16OPEN0305797828').state).toBe('invalid'); // two digits swapped
+    expect(checkIban('NL61OPEN03057978280')).toMatchObject({ state: 'invalid', message: 'NL IBANs have 18 characters, this has 19' });
+    expect(checkIban('XX61OPEN0305797828')).toMatchObject({ state: 'invalid', message: 'XX is not a country code that has IBANs' });
+    expect(checkIban('NL61-OPEN').message).toBe('An IBAN has only letters and digits, not "-"');
+    expect(checkIban('12345').message).toMatch(/two-letter country code/);
+    expect(checkIban('NLAB').message).toMatch(/check digits/);
+    expect(checkIban('cash').state).toBe('invalid');
+  });
+
+  it('normalises, groups and computes mod 97', () => {
+    expect(normaliseIban(' nl61\u00a0open 0305 ')).toBe('NL61OPEN0305');
+    expect(formatIban('NL61OPEN0305797828')).toBe('NL61 OPEN 0305 7978 28');
+    expect(ibanMod97('NL61OPEN0305797828')).toBe(1);
+    expect(IBAN_LENGTHS.NL).toBe(18);
+  });
+});
