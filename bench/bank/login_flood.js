@@ -96,13 +96,14 @@ async function startBank(o, extra) {
   };
 }
 
-// POST /api on a fresh connection from `localAddress`; { aborted: true } if it gave up first.
-function post(url, localAddress, variables, abortAfterMs) {
+// POST /api from `localAddress` (on a fresh connection, or through `agent`, e.g. a keep-alive
+// one); { aborted: true } if it gave up first (which closes its connection).
+function post(url, localAddress, variables, abortAfterMs, agent) {
   const body = JSON.stringify({ query: LOGIN, variables });
   const u = new URL(url + '/api');
   return new Promise((resolve) => {
     const req = http.request(
-      { host: u.hostname, port: u.port, path: '/api', method: 'POST', localAddress, agent: false, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+      { host: u.hostname, port: u.port, path: '/api', method: 'POST', localAddress: agent ? undefined : localAddress, agent: agent || false, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
       (res) => {
         let text = '';
         res.on('data', (d) => (text += d));
@@ -184,6 +185,12 @@ async function scenario(o, mode, which) {
     // The flood runs in its own node process, so its clients do not slow the probe's client.
     const job = { url: bank.url, from: which === 'wrong' ? '127.0.0.2' : '127.0.0.3', clients: o.clients, ms: o.seconds * 1000, victims, abandonMs: which === 'abandon' ? o.abandonMs : 0 };
     const child = spawn(process.execPath, [__filename, '--flood-job', JSON.stringify(job)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    // The attacker's CPU is not the bank's in real life: here it shares the machine, so it yields.
+    try {
+      os.setPriority(child.pid, 19);
+    } catch (e) {
+      /* not allowed: it runs at the same priority */
+    }
     let childOut = '';
     child.stdout.on('data', (d) => (childOut += d));
     const flood = new Promise((resolve) => child.on('exit', () => resolve(JSON.parse(childOut || '{"sent":0,"answers":{}}'))));
@@ -229,12 +236,15 @@ async function floodJob(job) {
   let sent = 0;
   await Promise.all(
     Array.from({ length: job.clients }, async (_, c) => {
+      // One keep-alive connection per client (cheaper for both sides than one per login).
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 1, localAddress: job.from });
       for (let i = 0; now() < end; i++) {
         sent++;
-        const a = await post(job.url, job.from, { u: job.victims[(c + i) % job.victims.length], p: `guess-${c}-${i}` }, job.abandonMs);
+        const a = await post(job.url, job.from, { u: job.victims[(c + i) % job.victims.length], p: `guess-${c}-${i}` }, job.abandonMs, agent);
         const k = kind(a);
         answers[k] = (answers[k] || 0) + 1;
       }
+      agent.destroy();
     }),
   );
   process.stdout.write(JSON.stringify({ sent, answers }));
