@@ -2,6 +2,7 @@
 
 #include <ctype.h>
 #include <sodium.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -35,7 +36,11 @@ status employee_keys_parse(employee_keys *k, const char *text)
             memcpy(hex, p, w);
             hex[w] = '\0';
             status st = employee_keys_add_hex(k, hex);
-            if (st != ST_OK) return status_set(st, "line %d: %s", line, status_message());
+            if (st != ST_OK) {
+                char why[128]; /* status_set writes where status_message() points */
+                snprintf(why, sizeof why, "%s", status_message());
+                return status_set(st, "line %d: %s", line, why);
+            }
         }
         p = *end ? end + 1 : end;
     }

@@ -167,9 +167,13 @@ static status start_commands(bank *b)
 /* --employee-key-hash and the lines of --employee-keys into b->opt.employees. */
 static status load_employee_keys(options *o)
 {
+    char why[256]; /* status_set writes where status_message() points: copy it first */
     if (o->employee_key_hash) {
         status st = employee_keys_add_hex(&o->employees, o->employee_key_hash);
-        if (st != ST_OK) return status_set(st, "--employee-key-hash: %s", status_message());
+        if (st != ST_OK) {
+            snprintf(why, sizeof why, "%s", status_message());
+            return status_set(st, "--employee-key-hash: %s", why);
+        }
     }
     if (!o->employee_keys_file) return ST_OK;
     FILE *f = fopen(o->employee_keys_file, "r");
@@ -183,8 +187,10 @@ static status load_employee_keys(options *o)
     text[n] = '\0';
     if (more) return status_set(ST_LIMIT, "--employee-keys: %s is too long", o->employee_keys_file);
     status st = employee_keys_parse(&o->employees, text);
-    if (st != ST_OK)
-        return status_set(st, "--employee-keys %s: %s", o->employee_keys_file, status_message());
+    if (st != ST_OK) {
+        snprintf(why, sizeof why, "%s", status_message());
+        return status_set(st, "--employee-keys %s: %s", o->employee_keys_file, why);
+    }
     return ST_OK;
 }
 
