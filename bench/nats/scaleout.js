@@ -149,6 +149,9 @@ function roleEnv(data, replicas) {
   return {
     ...process.env,
     BANK_PWHASH_FAST: '1',
+    // the load generator makes its users from one address, many at once
+    BANK_LOGIN_ADDRESS_BURST: '0',
+    BANK_LOGIN_ADDRESS_IN_PROGRESS: '0',
     BANK_NATS_INDEX_DIR: path.join(data, 'nats-index'),
     BANK_NATS_REPLICAS: String(replicas),
   };

@@ -12,6 +12,9 @@
 #include "base/random.h"
 #include "codec/codec.h"
 #include "domain/bank_account.h"
+#include "domain/iban.h"
+#include "domain/payer.h"
+#include "domain/reasons.h"
 #include "domain/transfer.h"
 #include "domain/user.h"
 
@@ -39,6 +42,7 @@ typedef struct job {
     message command;
     command_done_fn done;
     void *ctx;
+    bool payer_checked; /* a MoneyTransfer whose credentials checked out at its payer's account */
 } job;
 
 typedef struct worker {
@@ -131,6 +135,21 @@ static bool route(const message *c, aggregate_kind *kind, msg_iban key)
     }
     if (c->type != MSG_CREATE_USER_ACCOUNT_COMMAND) *kind = AGG_BANK;
     return msg_copy_str(key, sizeof(msg_iban), k);
+}
+
+/* Where a job is decided. A MoneyTransfer goes first to its payer's account (the worker that owns
+ * that account's cached state) for the credential check, then to its transfer. */
+static bool job_route(const job *j, aggregate_kind *kind, msg_iban key)
+{
+    const message *c = &j->command;
+    if (c->type == MSG_MONEY_TRANSFER_COMMAND && !j->payer_checked) {
+        const char *payer = payer_iban(&c->u.money_transfer);
+        if (*payer) {
+            *kind = AGG_BANK;
+            return msg_copy_str(key, sizeof(msg_iban), payer);
+        }
+    }
+    return route(c, kind, key);
 }
 
 static uint64_t hash_key(aggregate_kind kind, const char *key)
@@ -371,6 +390,49 @@ static void process(worker *w, const message *command, message *feedback)
     command_failed_feedback(command, "the account kept changing, please try again", feedback);
 }
 
+/* The credential check of a MoneyTransfer against its payer's account (payer.h), so that one whose
+ * credentials do not check out is refused before anything is stored. It reads the account from
+ * this worker's cache like a debit would; a made-up IBAN is not kept in the cache, and a text that
+ * is not an open IBAN is never looked up (no account can have it). NULL when it checks out, else
+ * the reason (into `reason`). */
+static const char *payer_check(worker *w, const money_transfer_command *c, msg_text reason)
+{
+    const char *iban = payer_iban(c);
+    if (payer_refusal_of_command(c) || !iban_valid_open(iban))
+        return strcpy(reason, payer_refusal(c, NULL)); /* decided without any account */
+    entry *e = NULL;
+    if (cache_get(w, AGG_BANK, iban, &e) != ST_OK) {
+        LOG_ERROR("commands", "cannot restore '%s': %s", iban, status_message());
+        text_copy_truncated(reason, sizeof(msg_text), status_message());
+        return reason;
+    }
+    const char *refusal = payer_refusal(c, &e->s.bank);
+    if (!e->s.bank.exists) cache_remove(w, e);
+    return refusal ? strcpy(reason, refusal) : NULL;
+}
+
+static status enqueue(command_handler *h, job *j);
+
+/* Decides `j` into `feedback`, or hands it on to another worker (true: the job is no longer
+ * ours, nothing to answer yet). */
+static bool process_job(worker *w, job *j, message *feedback)
+{
+    const message *c = &j->command;
+    if (c->type == MSG_MONEY_TRANSFER_COMMAND && !j->payer_checked) {
+        msg_text reason;
+        if (payer_check(w, &c->u.money_transfer, reason)) {
+            command_failed_feedback(c, reason, feedback);
+            return false;
+        }
+        j->payer_checked = true;
+        if (enqueue(w->h, j) == ST_OK) return true;
+        command_failed_feedback(c, status_message(), feedback);
+        return false;
+    }
+    process(w, c, feedback);
+    return false;
+}
+
 static void *worker_main(void *arg)
 {
     worker *w = arg;
@@ -384,9 +446,10 @@ static void *worker_main(void *arg)
         w->count--;
         pthread_mutex_unlock(&w->mu);
         message feedback;
-        process(w, &j->command, &feedback);
-        j->done(j->ctx, &j->command, &feedback);
-        free(j);
+        if (!process_job(w, j, &feedback)) {
+            j->done(j->ctx, &j->command, &feedback);
+            free(j);
+        }
         pthread_mutex_lock(&w->mu);
     }
     pthread_mutex_unlock(&w->mu);
@@ -470,24 +533,18 @@ void command_handler_free(command_handler *h)
     free(h);
 }
 
-status command_handler_submit(command_handler *h, const message *command, command_done_fn done,
-                              void *ctx)
+/* Queues `j` at the worker of its aggregate. On failure the caller still owns `j`. */
+static status enqueue(command_handler *h, job *j)
 {
     aggregate_kind kind;
     msg_iban key;
-    if (!msg_type_is_command(command->type) || !route(command, &kind, key))
-        return status_set(ST_INVALID, "%s is not a command", msg_type_name(command->type));
+    if (!job_route(j, &kind, key))
+        return status_set(ST_INVALID, "%s has no aggregate key", msg_type_name(j->command.type));
     worker *w = &h->workers[hash_key(kind, key) % (uint64_t)h->n_workers];
-    job *j = malloc(sizeof *j);
-    if (!j) return status_set(ST_NOMEM, "out of memory queueing a command");
-    j->command = *command;
-    j->done = done;
-    j->ctx = ctx;
     pthread_mutex_lock(&w->mu);
     if (w->stopping || w->count == h->queue_capacity) {
         bool stopping = w->stopping;
         pthread_mutex_unlock(&w->mu);
-        free(j);
         return stopping ? status_set(ST_CLOSED, "the command handler is stopping")
                         : status_set(ST_BUSY, "too many commands waiting, try again");
     }
@@ -496,4 +553,31 @@ status command_handler_submit(command_handler *h, const message *command, comman
     pthread_cond_signal(&w->cv);
     pthread_mutex_unlock(&w->mu);
     return ST_OK;
+}
+
+status command_handler_submit(command_handler *h, const message *command, command_done_fn done,
+                              void *ctx)
+{
+    aggregate_kind kind;
+    msg_iban key;
+    if (!msg_type_is_command(command->type) || !route(command, &kind, key))
+        return status_set(ST_INVALID, "%s is not a command", msg_type_name(command->type));
+    job *j = malloc(sizeof *j);
+    if (!j) return status_set(ST_NOMEM, "out of memory queueing a command");
+    j->command = *command;
+    j->done = done;
+    j->ctx = ctx;
+    j->payer_checked = false;
+    if (command->type == MSG_MONEY_TRANSFER_COMMAND) {
+        /* As a person typed them: the payer check must find the account the transfer names. */
+        money_transfer_command *t = &j->command.u.money_transfer;
+        msg_iban party;
+        (void)iban_normalize_party(t->from, party);
+        memcpy(t->from, party, sizeof party);
+        (void)iban_normalize_party(t->to, party);
+        memcpy(t->to, party, sizeof party);
+    }
+    status st = enqueue(h, j);
+    if (st != ST_OK) free(j);
+    return st;
 }

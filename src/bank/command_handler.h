@@ -7,6 +7,12 @@
  * wrote first) it reloads the aggregate and decides again, so a caller never sees a concurrency
  * text (F16). Nothing is answered before its event is durable.
  *
+ * No free writes: a MoneyTransferCommand first visits the worker of its payer's account (`from`,
+ * or `to` for a cash deposit), which checks its username and token against that account (payer.h,
+ * the saga's reasons); only then is it decided at its transfer and TransferStarted stored. One
+ * whose credentials do not check out is refused with nothing stored. The saga's debit or credit
+ * checks again (the authoritative check); the pre-check only refuses earlier.
+ *
  * Threads: submit from any thread; `done` runs on a worker thread and must not block for long
  * (it may submit further commands). */
 #ifndef BANK_COMMAND_HANDLER_H
@@ -40,7 +46,9 @@ void command_handler_free(command_handler *h);
 
 /* Queues `command` (copied) for its aggregate's worker; `done` is called exactly once unless this
  * returns non-OK: ST_INVALID for a record that is not a command, ST_BUSY when the worker's queue
- * is full, ST_CLOSED when the handler is stopping. */
+ * is full, ST_CLOSED when the handler is stopping. A MoneyTransfer whose credentials checked out
+ * but whose transfer's worker is full or stopping is answered with that failure (nothing stored).
+ */
 status command_handler_submit(command_handler *h, const message *command, command_done_fn done,
                               void *ctx);
 

@@ -16,6 +16,8 @@
 #include "bank/command_handler.h"
 #include "bank/command_service.h"
 #include "bank/company.h"
+#include "bank/employee.h"
+#include "bank/login_guard.h"
 #include "bank/lease_nats.h"
 #include "bank/projector.h"
 #include "bank/saga_runner.h"
@@ -51,6 +53,12 @@ typedef struct options {
     const char *store_token_file;
     int64_t workers;
     int64_t deadline_ms;
+    int64_t password_workers;
+    login_limits login;
+    bool private_mode;
+    const char *employee_key_hash;
+    const char *employee_keys_file;
+    employee_keys employees;
 } options;
 
 typedef struct bank {
@@ -209,9 +217,49 @@ static status start_commands(bank *b)
     return company_account_init(b->handler, b->runner, &b->s);
 }
 
+/* --employee-key-hash and the lines of --employee-keys into b->opt.employees. */
+static status load_employee_keys(options *o)
+{
+    char why[256]; /* status_set writes where status_message() points: copy it first */
+    if (o->employee_key_hash) {
+        status st = employee_keys_add_hex(&o->employees, o->employee_key_hash);
+        if (st != ST_OK) {
+            snprintf(why, sizeof why, "%s", status_message());
+            return status_set(st, "--employee-key-hash: %s", why);
+        }
+    }
+    if (!o->employee_keys_file) return ST_OK;
+    FILE *f = fopen(o->employee_keys_file, "r");
+    if (!f)
+        return status_set(ST_IO, "--employee-keys: cannot read %s: %s", o->employee_keys_file,
+                          strerror(errno));
+    char text[EMPLOYEE_KEYS_MAX * 160 + 1];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    bool more = !feof(f);
+    fclose(f);
+    text[n] = '\0';
+    if (more) return status_set(ST_LIMIT, "--employee-keys: %s is too long", o->employee_keys_file);
+    status st = employee_keys_parse(&o->employees, text);
+    if (st != ST_OK) {
+        snprintf(why, sizeof why, "%s", status_message());
+        return status_set(st, "--employee-keys %s: %s", o->employee_keys_file, why);
+    }
+    return ST_OK;
+}
+
 static status start_api(bank *b, char *web, char *ide)
 {
-    bank_api_config ac = {.deadline_ms = b->opt.deadline_ms};
+    TRY(load_employee_keys(&b->opt));
+    if (b->opt.private_mode)
+        LOG_INFO(MODULE,
+                 "private mode: reading other people's accounts needs one of %zu employee "
+                 "keys",
+                 b->opt.employees.n);
+    bank_api_config ac = {.deadline_ms = b->opt.deadline_ms,
+                          .password_workers = (int)b->opt.password_workers,
+                          .login = &b->opt.login,
+                          .private_mode = b->opt.private_mode,
+                          .employees = &b->opt.employees};
     TRY(bank_api_new(b->bus, bank_graphql_schema, bank_graphql_schema_len, &ac, &b->api));
     gql_executor_config ec = {.schema = bank_api_schema(b->api),
                               .context = bank_api_context(b->api)};
@@ -228,6 +276,8 @@ static status start_api(bank *b, char *web, char *ide)
     hc.static_root = web;
     hc.ide_root = ide;
     hc.cors_origins = b->opt.cors;
+    hc.app_metrics = bank_api_metrics;
+    hc.app_metrics_arg = b->api;
     TRY(http_server_new(&hc, &exec, &b->srv));
     bank_api_attach(b->api, b->srv);
     return ST_OK;
@@ -304,7 +354,10 @@ static int serve(const char *command, int argc, char **argv, int roles)
                       .data = "./data",
                       .listen = "127.0.0.1:8888",
                       .workers = 16,
-                      .deadline_ms = 2000};
+                      .deadline_ms = 2000,
+                      .password_workers = 2};
+    login_limits_default(&b.opt.login);
+    login_limits *ll = &b.opt.login;
     const config_option opts[] = {
         {"--roles", "BANK_ROLES", CONFIG_STRING, &b.opt.roles_text, "LIST",
          "bank serve only: api,commands,projector (any of them, or all)", 0, 0},
@@ -339,6 +392,29 @@ static int serve(const char *command, int argc, char **argv, int roles)
          "how long the API waits for a command or query", 1, 600000},
         {"--log-level", "LOG_LEVEL", CONFIG_STRING, &b.opt.level, "LEVEL",
          "debug, info, warn or error", 0, 0},
+        {"--password-workers", "BANK_PASSWORD_WORKERS", CONFIG_INT, &b.opt.password_workers, "N",
+         "threads hashing and checking passwords", 1, 8},
+        {"--login-address-burst", "BANK_LOGIN_ADDRESS_BURST", CONFIG_INT, &ll->address_burst, "N",
+         "logins one client address may start at once (0: no limit)", 0, 1000000},
+        {"--login-address-per-minute", "BANK_LOGIN_ADDRESS_PER_MINUTE", CONFIG_INT,
+         &ll->address_per_minute, "N", "... and then this many per minute", 1, 1000000},
+        {"--login-user-failures", "BANK_LOGIN_USER_FAILURES", CONFIG_INT, &ll->username_failures,
+         "N", "wrong passwords one username may get at once (0: no limit)", 0, 1000000},
+        {"--login-user-failures-per-hour", "BANK_LOGIN_USER_FAILURES_PER_HOUR", CONFIG_INT,
+         &ll->username_failures_per_hour, "N", "... and then this many per hour", 1, 1000000},
+        {"--login-address-in-progress", "BANK_LOGIN_ADDRESS_IN_PROGRESS", CONFIG_INT,
+         &ll->address_in_progress, "N",
+         "logins of one client address in progress at once (0: no limit)", 0, 1000000},
+        {"--login-in-progress", "BANK_LOGIN_IN_PROGRESS", CONFIG_INT, &ll->in_progress, "N",
+         "logins in progress in all (0: no limit)", 0, 1000000},
+        {"--private", "BANK_PRIVATE", CONFIG_BOOL, &b.opt.private_mode, NULL,
+         "private mode: reading other people's accounts needs an employee key, an account's "
+         "transactions its token",
+         0, 0},
+        {"--employee-key-hash", "BANK_EMPLOYEE_KEY_HASH", CONFIG_STRING, &b.opt.employee_key_hash,
+         "HEX", "SHA-256 of an employee key (see `bank employee-key`)", 0, 0},
+        {"--employee-keys", "BANK_EMPLOYEE_KEYS", CONFIG_STRING, &b.opt.employee_keys_file, "FILE",
+         "employee key hashes, one per line (# comments)", 0, 0},
     };
     int n_pos = 0;
     char usage[64];
@@ -472,6 +548,32 @@ static int sync_command(int argc, char **argv)
     return 0;
 }
 
+/* `bank employee-key`: a new employee key, shown once, and the hash the bank is given. */
+static int employee_key_command(int argc, char **argv)
+{
+    int n_pos = 0;
+    config_result cr = config_parse(
+        "bank employee-key",
+        "Prints a new random employee key for the private mode (`bank run --private`) and its "
+        "SHA-256. Give the key to the employee, who sends `Authorization: Bearer KEY`; it is "
+        "shown only now, the bank never stores it. Give the hash to the bank: "
+        "--employee-key-hash HASH, or one line of --employee-keys FILE.",
+        NULL, 0, argc, argv, &n_pos);
+    if (cr == CONFIG_EXIT_OK) return 0;
+    if (cr == CONFIG_EXIT_USAGE) return 2;
+    if (n_pos > 0) {
+        fprintf(stderr, "error: unexpected argument '%s'\ntry 'bank employee-key --help'\n",
+                argv[1]);
+        return 2;
+    }
+    password_library_init(); /* libsodium */
+    char key[EMPLOYEE_HEX_LEN + 1], hash[EMPLOYEE_HEX_LEN + 1];
+    employee_key_new(key, hash);
+    printf("key:  %s\nhash: %s\n", key, hash);
+    explicit_bzero(key, sizeof key);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     /* Everything the bank creates (data directory, event stores, read model) is private to its
@@ -486,6 +588,7 @@ int main(int argc, char **argv)
                "  commands   the command handler and the transfer saga (needs --bus nats://...)\n"
                "  projector  the read model and its queries (needs --bus nats://...)\n"
                "  sync       set up the JetStream streams and record the Avro schemas\n"
+               "  employee-key  a new employee key (private mode) and its hash\n"
                "\n'bank COMMAND --help' tells the options of a command.\n");
         return argc < 2 ? 2 : 0;
     }
@@ -498,6 +601,7 @@ int main(int argc, char **argv)
                     {"commands", ROLE_COMMANDS},
                     {"projector", ROLE_PROJECTOR}};
     if (!strcmp(argv[1], "sync")) return sync_command(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "employee-key")) return employee_key_command(argc - 1, argv + 1);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(argv[1], commands[i].name))
             return serve(commands[i].name, argc - 1, argv + 1, commands[i].roles);

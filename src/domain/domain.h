@@ -11,6 +11,7 @@
 #include "domain/messages.h"
 #include "domain/money.h"
 #include "domain/password.h"
+#include "domain/payer.h"
 #include "domain/projection.h"
 #include "domain/reasons.h"
 #include "domain/saga.h"

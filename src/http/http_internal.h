@@ -52,6 +52,8 @@ struct http_server {
     http_origins origins;
     size_t body_limit, ws_queue_bytes, ws_queue_messages;
     int64_t keepalive_ms, init_timeout_ms;
+    status (*app_metrics)(void *arg, buf *out); /* the application's lines of /metrics, or NULL */
+    void *app_metrics_arg;
 
     atomic_bool ready, stopping;
 

@@ -511,6 +511,7 @@ static int serve_metrics(http_conn *c)
             (unsigned long long)m->ws_operations, (unsigned long long)m->ws_messages_out,
             (unsigned long long)m->ws_slow_closed, (unsigned long long)m->ws_protocol_errs,
             rejected);
+    if (st == ST_OK && c->srv->app_metrics) st = c->srv->app_metrics(c->srv->app_metrics_arg, &b);
     int r = st == ST_OK ? respond(c, 200, "text/plain; version=0.0.4; charset=utf-8", b.data, b.len,
                                   NULL, NULL)
                         : respond_text(c, 500, "metrics too large\n");
@@ -827,6 +828,8 @@ status http_server_new(const http_config *cfg, const http_executor *exec, http_s
     srv->keepalive_ms = cfg->keepalive_ms > 0 ? cfg->keepalive_ms : 30000;
     srv->init_timeout_ms = cfg->init_timeout_ms > 0 ? cfg->init_timeout_ms : 3000;
     srv->q_cap = cfg->post_queue_capacity ? cfg->post_queue_capacity : 65536;
+    srv->app_metrics = cfg->app_metrics;
+    srv->app_metrics_arg = cfg->app_metrics_arg;
     srv->q = calloc(srv->q_cap, sizeof(http_job));
     srv->host = dup_or_null(cfg->host);
     srv->static_root = dup_or_null(cfg->static_root);

@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/buf.h"
 #include "base/status.h"
 
 typedef struct http_server http_server;
@@ -126,6 +127,10 @@ typedef struct http_config {
     int64_t keepalive_ms;       /* legacy `ka` interval; 0: 30000 */
     int64_t init_timeout_ms;    /* graphql-transport-ws connection_init timeout; 0: 3000 */
     size_t post_queue_capacity; /* http_post queue bound; 0: 65536 */
+    /* The application's own counters: appends Prometheus text lines to `out` for /metrics, on the
+     * loop thread. NULL for none; `app_metrics_arg` must outlive the server. */
+    status (*app_metrics)(void *arg, buf *out);
+    void *app_metrics_arg;
 } http_config;
 
 /* Fills `cfg` with the defaults above (host 127.0.0.1, port 8888). */

@@ -299,6 +299,63 @@ static void recovery_finishes_a_started_transfer(void **state)
     env_close(&e);
 }
 
+/* No free writes: MoneyTransfers with made-up or wrong credentials are refused with the saga's
+ * reasons before anything is stored; the transfer store does not grow by a single event. */
+static void transfers_with_bad_credentials_store_nothing(void **state)
+{
+    env e;
+    env_open(&e, 1);
+    msg_iban a, b;
+    msg_token ta, tb;
+    open_account(&e, "payer", a, ta);
+    open_account(&e, "payee", b, tb);
+    deposit(&e, "payer", ta, a, 5000);
+    uint64_t head_before = 0, bank_before = 0;
+    assert_int_equal(store_head(e.s.transfer, &head_before), ST_OK);
+    assert_int_equal(store_head(e.s.bank, &bank_before), ST_OK);
+    struct {
+        const char *user, *token, *from, *to, *reason;
+    } cases[] = {
+        {"nobody", "12345678901234567890", "NL61OPEN0305797828", b, "iban not known"},
+        {"payee", tb, a, b, "user is no owner of bank account"},
+        {"payer", tb, a, b, "token is not valid"},
+        {"payer", "", a, b, "token is not valid"},
+        {"payer", ta, "made-up", b, "from is invalid"},
+        {"payer", ta, a, a, "from and to can't be same for transfer"},
+        {"payee", ta, "cash", b, "token is not valid"},
+        {"", "", "cash", b, "user is no owner of bank account"},
+        {"x", "1", "cash", "NL61OPEN0305797828", "iban not known"},
+        {"x", "1", "cash", "not an iban", "iban not known"},
+    };
+    enum { ROUNDS = 20 };
+    for (int r = 0; r < ROUNDS; r++)
+        for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+            message cmd =
+                transfer_cmd(cases[i].user, cases[i].token, 100, cases[i].from, cases[i].to);
+            outcome o = run_command(e.h[0], &cmd);
+            assert_false(o.ok);
+            assert_string_equal(o.text, cases[i].reason);
+        }
+    uint64_t head_after = 0, bank_after = 0;
+    assert_int_equal(store_head(e.s.transfer, &head_after), ST_OK);
+    assert_int_equal(store_head(e.s.bank, &bank_after), ST_OK);
+    assert_int_equal(head_after, head_before);
+    assert_int_equal(bank_after, bank_before);
+    /* Good credentials still go through, and the debit still decides the balance. */
+    transfer_call ok = {.e = &e, .cmd = transfer_cmd("payer", ta, 1000, a, b)};
+    submit_transfer(&ok);
+    track_wait();
+    assert_true(ok.result.ok);
+    transfer_call poor = {.e = &e, .cmd = transfer_cmd("payer", ta, 60000, a, b)};
+    submit_transfer(&poor);
+    track_wait();
+    assert_false(poor.result.ok);
+    assert_string_equal(poor.result.text,
+                        "insufficient funds would be below the limit of €-500,00");
+    assert_int_equal(balance_of(&e, a), 4000);
+    env_close(&e);
+}
+
 /* A lease that only the instance whose ctx says so may take (the other one "runs elsewhere"). */
 static bool lease_acquire_if(void *ctx, const uuid *id)
 {
@@ -353,6 +410,7 @@ int main(void)
         cmocka_unit_test(accounts_and_deposits),
         cmocka_unit_test(concurrent_transfers_from_two_handlers),
         cmocka_unit_test(recovery_finishes_a_started_transfer),
+        cmocka_unit_test(transfers_with_bad_credentials_store_nothing),
         cmocka_unit_test(stale_transfers_are_taken_over),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,39 @@
+#include "domain/payer.h"
+
+#include <string.h>
+
+#include "domain/iban.h"
+#include "domain/reasons.h"
+#include "domain/token.h"
+
+static bool is_cash(const money_transfer_command *c)
+{
+    return !strcmp(c->from, IBAN_CASH);
+}
+
+const char *payer_iban(const money_transfer_command *c)
+{
+    return is_cash(c) ? c->to : c->from;
+}
+
+const char *payer_refusal_of_command(const money_transfer_command *c)
+{
+    bool cash = is_cash(c);
+    if (!strcmp(c->from, c->to)) return REASON_FROM_TO_SAME;
+    if (!cash && !iban_valid_open(c->from)) return REASON_FROM_INVALID;
+    if (cash && !c->username[0]) return REASON_USER_NO_OWNER;
+    if (cash && !c->token[0]) return REASON_TOKEN_NOT_VALID;
+    return NULL;
+}
+
+const char *payer_refusal(const money_transfer_command *c, const bank_account_state *payer)
+{
+    const char *reason = payer_refusal_of_command(c);
+    if (reason) return reason;
+    if (!payer || !payer->exists || strcmp(payer->iban, payer_iban(c)) != 0)
+        return REASON_IBAN_NOT_KNOWN;
+    const char *expected = bank_account_user_token(payer, c->username);
+    if (!expected) return REASON_USER_NO_OWNER;
+    if (!token_equal(expected, c->token)) return REASON_TOKEN_NOT_VALID;
+    return NULL;
+}
