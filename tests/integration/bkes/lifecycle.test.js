@@ -77,30 +77,25 @@ test('SIGTERM: appends in flight finish, streams end with UNAVAILABLE, exit 0, n
   // 64 keys, each writer appending in a loop; SIGTERM while they run.
   const acked = new Map();
   const refusals = [];
-  let killedAt = null;
   let stop = false;
   const writers = Array.from({ length: 64 }, async (_, w) => {
     const key = b('w' + w);
     let order = 0;
     while (!stop) {
-      const sentAt = process.hrtime.bigint();
       try {
         const r = await call(c, order === 0 ? 'Start' : 'Add', { key, value: b(`${w}:${order}`), order }, 5000);
         if (r.reply !== 'success') throw new Error(JSON.stringify(r));
         acked.set(w, ++order);
       } catch (e) {
         if (e.code === undefined) throw e; // a wrong reply, not a refused call
-        // Sent well before the signal, it was in flight at the server. A request that the
-        // server's transport had not read yet when it stopped is refused by grpc's shutdown
-        // (GOAWAY: never processed, never acknowledged, safe to retry); under ASan on a loaded
-        // machine that can take far more than a few ms, so only calls sent 250 ms before count.
-        refusals.push({ code: e.code, inFlight: killedAt !== null && sentAt < killedAt - 250000000n });
+        // Refused by the stop. Whether it was in flight cannot be told from here by timing (an
+        // ASan build on a loaded machine reads requests late); what it left in the store can.
+        refusals.push({ w, order, code: e.code });
         return;
       }
     }
   });
   await new Promise((r) => setTimeout(r, 1000));
-  killedAt = process.hrtime.bigint();
   srv.proc.kill('SIGTERM');
   const end = await streamEnd;
   const exit = await srv.exited;
@@ -108,10 +103,9 @@ test('SIGTERM: appends in flight finish, streams end with UNAVAILABLE, exit 0, n
   await Promise.all(writers);
   c.close();
   assert.equal(exit.code, 0, srv.log());
-  // Calls in flight were answered, not cancelled: the only refusals are calls made after the
-  // server stopped accepting (CANCELLED by grpc's shutdown, or UNAVAILABLE once it is gone).
+  // The only refusals are calls the server never took (CANCELLED by grpc's shutdown), or calls
+  // made once it was gone (UNAVAILABLE); checked against the store after the restart below.
   assert.ok(refusals.length > 0, 'the writers ran into the stop');
-  assert.deepEqual(refusals.filter((r) => r.inFlight), []);
   assert.deepEqual(refusals.filter((r) => ![grpc.status.CANCELLED, grpc.status.UNAVAILABLE].includes(r.code)), []);
   assert.ok(end && end.code === grpc.status.UNAVAILABLE, 'the Subscribe stream ends with UNAVAILABLE: ' + (end && end.details));
   assert.match(srv.log(), /SIGTERM: stopping/);
@@ -124,6 +118,13 @@ test('SIGTERM: appends in flight finish, streams end with UNAVAILABLE, exit 0, n
     assert.ok(values.length >= n, `key w${w}: ${n} acknowledged, ${values.length} stored`);
     values.forEach((v, i) => assert.equal(v, `${w}:${i}`));
     total += n;
+  }
+  // A call answered CANCELLED was never processed: it left nothing behind, so a client may
+  // safely send it again. (UNAVAILABLE is the network's ambiguity: either outcome is allowed.)
+  for (const r of refusals.filter((x) => x.code === grpc.status.CANCELLED)) {
+    const got = await call(c2, 'Retrieve', { key: b('w' + r.w) });
+    const stored = got.success ? got.success.records.length : 0;
+    assert.equal(stored, r.order, `key w${r.w}: its append of order ${r.order} was refused CANCELLED yet is stored`);
   }
   assert.ok(total > 0, 'some appends were acknowledged before SIGTERM');
   c2.close();
