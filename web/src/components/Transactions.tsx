@@ -57,7 +57,7 @@ function TransactionBox({ t, show, isLast }: { t: Transaction; show: ShowFields;
           </p>
           {t.transfer && !isLast && (
             <p class="transaction-transfer">
-              <Link to={`/transfer/${t.transfer}`} class="transfer-link" aria-label={`Transfer of transaction ${t.id}`}>
+              <Link to={`/transfer/${t.transfer}`} class="transfer-link" aria-label={`Transfer details of transaction ${t.id}`}>
                 Transfer details
               </Link>
             </p>
