@@ -37,6 +37,7 @@ typedef enum link_phase {
 } link_phase;
 
 typedef struct http_link http_link;
+typedef struct http_ws_mask_table http_ws_mask_table;
 
 /* The links of one phase, oldest first (one timeout per phase, so this is deadline order). */
 typedef struct link_list {
@@ -99,6 +100,7 @@ struct http_server {
     http_link *adopting; /* admitted by FILTER_NETWORK_CONNECTION, not yet bound to its wsi */
     lws_sorted_usec_list_t sweep;
     int64_t sweep_us;
+    http_ws_mask_table *mask; /* unmasked client frames (http_ws_mask.c) */
 
     atomic_bool ready, stopping;
 
@@ -134,6 +136,21 @@ const char *http_hdr(struct lws *wsi, enum lws_token_indexes h, char *out, size_
 
 /* Security headers added to every HTTP answer, as "name: value\r\n" lines. */
 extern const char http_security_headers[];
+
+/* ---- unmasked client frames (http_ws_mask.c) ---- */
+
+/* A table of the WebSockets to watch; `unmasked(conn)` is called (on the loop thread, from inside
+ * the read) for the first unmasked frame of a watched socket. ST_NOMEM. */
+status http_ws_mask_new(void (*unmasked)(void *conn), http_ws_mask_table **out)
+    __attribute__((warn_unused_result));
+void http_ws_mask_free(http_ws_mask_table *t);
+/* Makes `t` the table of the calling thread's reads (the loop thread), or none (NULL). */
+void http_ws_mask_attach(http_ws_mask_table *t);
+/* Starts watching the frames read from `fd` (right after the upgrade), or stops. */
+void http_ws_mask_watch(http_ws_mask_table *t, int fd, void *conn);
+void http_ws_mask_forget(http_ws_mask_table *t, int fd);
+/* The WebSocket half's report (http_ws.c): closes the socket with 1002. */
+void http_ws_unmasked(void *conn);
 
 /* ---- connection budget and deadlines (http_limits.c) ---- */
 

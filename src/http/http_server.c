@@ -1030,6 +1030,7 @@ status http_server_new(const http_config *cfg, const http_executor *exec, http_s
     }
     status st = http_origins_parse(cfg->cors_origins, &srv->origins);
     if (st == ST_OK) st = http_limits_init(srv, cfg);
+    if (st == ST_OK) st = http_ws_mask_new(http_ws_unmasked, &srv->mask);
     if (st != ST_OK) {
         http_server_free(srv);
         return st;
@@ -1114,6 +1115,7 @@ status http_server_run(http_server *srv)
 {
     LOG_INFO(MOD, "listening on %s:%d", srv->host ? srv->host : "*", srv->port);
     if (srv->admin_vhost) LOG_INFO(MOD, "admin listener on port %d", srv->admin_port);
+    http_ws_mask_attach(srv->mask);
     while (!atomic_load(&srv->stopping)) {
         if (lws_service(srv->ctx, 0) < 0) break;
     }
@@ -1166,6 +1168,7 @@ void http_server_free(http_server *srv)
     }
     srv->ctx = NULL;
     http_limits_free(srv);
+    http_ws_mask_free(srv->mask);
     if (srv->q) run_jobs(srv);
     pthread_mutex_destroy(&srv->q_lock);
     free(srv->q);

@@ -640,10 +640,18 @@ static bool upgrade_allowed(http_server *srv, struct lws *wsi)
     return http_origin_allowed(&srv->origins, o, h);
 }
 
+void http_ws_unmasked(void *conn)
+{
+    ws_conn *w = conn;
+    w->srv->m.ws_limits[WS_REFUSED_UNMASKED]++;
+    conn_fail(w, CLOSE_PROTOCOL, "Client frames must be masked");
+}
+
 static void conn_closed(ws_conn *w)
 {
     if (!w->established) return;
     w->established = false;
+    http_ws_mask_forget(w->srv->mask, lws_get_socket_fd(w->wsi));
     while (w->ops)
         op_stop(w->ops);
     queue_free(w);
@@ -683,6 +691,7 @@ int http_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
         srv->m.ws_open++;
         srv->m.ws_total++;
         http_link_set(srv, wsi, LINK_WS);
+        http_ws_mask_watch(srv->mask, lws_get_socket_fd(wsi), w);
         w->init_deadline_ms = clock_mono_ms() + srv->init_timeout_ms;
         rearm_timer(w);
         return 0;

@@ -239,6 +239,30 @@ test('an operation id over the limit closes the socket 4400 (both protocols), ne
   assert.ok((await metricLabel(srv.url, 'websocket_refused_total', 'reason="id_bytes"')) >= 2);
 });
 
+// A frame as a client must not send it: without a mask (RFC 6455 5.1).
+function unmaskedFrame(opcode, text) {
+  const payload = Buffer.from(text);
+  return Buffer.concat([Buffer.from([0x80 | opcode, payload.length]), payload]);
+}
+
+test('an unmasked client frame closes the socket 1002 (data and control frames)', async () => {
+  const before = (await metricLabel(srv.url, 'websocket_refused_total', 'reason="unmasked"')) || 0;
+  for (const [opcode, text] of [
+    [1, JSON.stringify({ type: 'ping' })],
+    [9, 'hi'],
+  ]) {
+    const s = ws('graphql-transport-ws');
+    await s.opened;
+    s.send({ type: 'connection_init' });
+    assert.strictEqual((await s.next()).type, 'connection_ack');
+    s.send({ type: 'ping' }); // masked, by the ws library: answered
+    assert.deepStrictEqual(await s.next(), { type: 'pong' });
+    s.sock._socket.write(unmaskedFrame(opcode, text));
+    assert.deepStrictEqual(await s.closed, { code: 1002, reason: 'Client frames must be masked' });
+  }
+  assert.strictEqual(await metricLabel(srv.url, 'websocket_refused_total', 'reason="unmasked"'), before + 2);
+});
+
 test('every refusal family is in /metrics', async () => {
   const text = await (await fetch(srv.url + '/metrics')).text();
   for (const name of [
