@@ -5,7 +5,8 @@
 // and what the server refused (the /metrics counters that moved). Figures only: never fails on
 // them. Attackers connect from other loopback addresses (127.0.x.y) than the users (127.0.0.1).
 //
-// usage: attacks.js BANK_BINARY [attack ...]      (default: all, in the order below)
+// usage: attacks.js BANK_BINARY [attack ...]      (default: all, in the order below; each attack
+//        runs in a child process, `attacks.js --attack NAME PORT VICTIM_IBAN`)
 // env:   ATTACK_SCALE (default 1: the issue's sizes; 0.1 for a quick run), ATTACK_SECONDS (per
 //        attack, default 20), BANK_ARGS (extra `bank run` flags, space separated)
 // attacks: baseline, slowloris, idle-ws, init-flood, subscription-flood, long-ids, amplify
@@ -175,7 +176,9 @@ async function probe(bank, users, ms) {
 // ---- attackers ----
 
 // Keeps `count` connections open from addresses 127.0.<net>.1.., `perAddress` each, each set up
-// by `open(address)` (resolves with a closed promise); reopens what the server closes.
+// by `open(address)` (resolves with a closed promise); reopens what the server closes or refuses
+// a second later (a client's back-off: without one this is a connection-rate flood, which a
+// firewall's rate limit stops, not a budget).
 function keepOpen(count, perAddress, netByte, open) {
   let stopped = false;
   let opened = 0;
@@ -192,7 +195,7 @@ function keepOpen(count, perAddress, netByte, open) {
       } catch {
         /* refused at once */
       }
-      await sleep(200);
+      await sleep(1000);
     }
   };
   for (let i = 0; i < count; i++) one(i);
@@ -330,6 +333,47 @@ const attacks = {
   },
 };
 
+// ---- the attacker process ----
+
+// `attacks.js --attack NAME PORT VICTIM_IBAN`: runs one attack until SIGTERM, in a process of its
+// own (the probes' event loop must not wait on the attacker's), prints READY then, at the end,
+// NOTE <what it did>.
+async function attacker(name, port, victim) {
+  const bank = { port, url: `http://127.0.0.1:${port}` };
+  const a = await attacks[name](bank, { victim: { iban: victim } });
+  console.log('READY');
+  const alive = setInterval(() => {}, 1000); // until SIGTERM, whatever the attack keeps open
+  process.on('SIGTERM', () => {
+    clearInterval(alive);
+    a.stop();
+    console.log('NOTE ' + a.note());
+    process.exit(0);
+  });
+}
+
+function startAttacker(name, bank, users) {
+  const child = spawn(process.execPath, [__filename, '--attack', name, String(bank.port), users.victim.iban], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  const exited = new Promise((r) => child.on('exit', r));
+  const ready = new Promise((resolve, reject) => {
+    child.stdout.on('data', (d) => {
+      out += d;
+      if (out.includes('READY')) resolve();
+    });
+    exited.then((code) => reject(new Error(`attacker ${name} exited (${code})`)));
+  });
+  return {
+    ready,
+    stop: async () => {
+      child.kill('SIGTERM');
+      await exited;
+      return (/NOTE (.*)/.exec(out) || [])[1] || '';
+    },
+  };
+}
+
 // ---- main ----
 
 function fmt(x) {
@@ -355,10 +399,11 @@ async function main() {
     console.log('attack              | healthz p50 / p99 / max ms | login max ms | transfer p50 / p99 / max ms | failures | RSS max MiB | refused (counters that moved)');
     for (const name of chosen) {
       const before = await metrics(bank.url);
-      const a = await attacks[name](bank, users);
+      const a = startAttacker(name, bank, users);
+      await a.ready;
       await sleep(Math.min(3000, SECONDS * 200)); // let it build up
       const p = await probe(bank, users, SECONDS * 1000);
-      a.stop();
+      const note = await a.stop();
       await sleep(1500);
       const after = await metrics(bank.url);
       const moved = Object.keys(after)
@@ -367,14 +412,14 @@ async function main() {
       console.log(
         `${name.padEnd(19)} | ${fmt(pct(p.health, 50))} / ${fmt(pct(p.health, 99))} / ${fmt(Math.max(...p.health))} | ${fmt(Math.max(...p.logins))} | ${fmt(pct(p.transfers, 50))} / ${fmt(pct(p.transfers, 99))} / ${fmt(Math.max(...p.transfers))} | ${p.failures} | ${fmt(p.rss)} | ${moved.join(', ') || '-'}`,
       );
-      console.log(`${''.padEnd(19)}   (${a.note()}; ${p.health.length} healthz, ${p.logins.length} logins, ${p.transfers.length} transfers)`);
+      console.log(`${''.padEnd(19)}   (${note}; ${p.health.length} healthz, ${p.logins.length} logins, ${p.transfers.length} transfers)`);
     }
   } finally {
     await bank.stop();
   }
 }
 
-main().catch((e) => {
+(process.argv[2] === '--attack' ? attacker(process.argv[3], Number(process.argv[4]), process.argv[5]) : main()).catch((e) => {
   console.error(e);
   process.exit(1);
 });
