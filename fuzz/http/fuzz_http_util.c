@@ -1,5 +1,5 @@
-/* Fuzz target: the header parsers of the transport (Accept, Content-Type, Origin lists, request
- * paths) on arbitrary bytes. They must never crash, read out of bounds or leak. */
+/* Fuzz target: the header parsers of the transport (Accept, Accept-Encoding, Content-Type, Origin
+ * lists, request paths) on arbitrary bytes. They must never crash, read out of bounds or leak. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +18,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     (void)http_content_type_is_json(s);
     (void)http_mime_type(s);
     (void)http_path_has_extension(s);
+    (void)http_accepts_encoding(s, "br");
+    (void)http_accepts_encoding(s, "gzip");
+    (void)http_path_is_immutable(s);
     char out[256];
     (void)http_static_path("/srv/www", s, out, sizeof(out));
     http_origins o;

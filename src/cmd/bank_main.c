@@ -59,6 +59,11 @@ typedef struct options {
     const char *employee_key_hash;
     const char *employee_keys_file;
     employee_keys employees;
+    /* the transport's and the engine's budgets (docs/http.md) */
+    int64_t max_connections, max_per_address, header_timeout_ms, body_timeout_ms, ws_operations,
+        max_response_bytes, max_cost;
+    const char *admin_listen;
+    bool no_metrics, no_ide;
 } options;
 
 typedef struct bank {
@@ -263,6 +268,7 @@ static status start_api(bank *b, char *web, char *ide)
     TRY(bank_api_new(b->bus, bank_graphql_schema, bank_graphql_schema_len, &ac, &b->api));
     gql_executor_config ec = {.schema = bank_api_schema(b->api),
                               .context = bank_api_context(b->api)};
+    ec.limits.max_cost = (unsigned long long)b->opt.max_cost;
     http_executor exec;
     TRY(gql_executor_new(&ec, &b->executor, &exec));
     http_config hc;
@@ -278,6 +284,25 @@ static status start_api(bank *b, char *web, char *ide)
     hc.cors_origins = b->opt.cors;
     hc.app_metrics = bank_api_metrics;
     hc.app_metrics_arg = b->api;
+    hc.not_ready_message = "the bank is starting: its read model is catching up; try again in a "
+                           "moment";
+    hc.max_connections = (size_t)b->opt.max_connections;
+    hc.max_connections_per_address = (size_t)b->opt.max_per_address;
+    hc.header_timeout_ms = b->opt.header_timeout_ms;
+    hc.body_timeout_ms = b->opt.body_timeout_ms;
+    hc.ws_max_operations = (size_t)b->opt.ws_operations;
+    hc.max_response_bytes = (size_t)b->opt.max_response_bytes;
+    hc.hide_metrics = b->opt.no_metrics;
+    hc.hide_ide = b->opt.no_ide;
+    char admin_host[256];
+    if (b->opt.admin_listen) {
+        hc.admin_listen = true;
+        if (!config_split_host_port(b->opt.admin_listen, admin_host, sizeof admin_host,
+                                    &hc.admin_port))
+            return status_set(ST_INVALID, "--admin-listen must be HOST:PORT, not '%s'",
+                              b->opt.admin_listen);
+        hc.admin_host = *admin_host ? admin_host : NULL;
+    }
     TRY(http_server_new(&hc, &exec, &b->srv));
     bank_api_attach(b->api, b->srv);
     return ST_OK;
@@ -355,7 +380,14 @@ static int serve(const char *command, int argc, char **argv, int roles)
                       .listen = "127.0.0.1:8888",
                       .workers = 16,
                       .deadline_ms = 2000,
-                      .password_workers = 2};
+                      .password_workers = 2,
+                      .max_connections = 10000,
+                      .max_per_address = 256,
+                      .header_timeout_ms = 10000,
+                      .body_timeout_ms = 30000,
+                      .ws_operations = 100,
+                      .max_response_bytes = 8 << 20,
+                      .max_cost = 100000};
     login_limits_default(&b.opt.login);
     login_limits *ll = &b.opt.login;
     const config_option opts[] = {
@@ -415,6 +447,28 @@ static int serve(const char *command, int argc, char **argv, int roles)
          "HEX", "SHA-256 of an employee key (see `bank employee-key`)", 0, 0},
         {"--employee-keys", "BANK_EMPLOYEE_KEYS", CONFIG_STRING, &b.opt.employee_keys_file, "FILE",
          "employee key hashes, one per line (# comments)", 0, 0},
+        /* budgets against starvation and amplification (docs/http.md) */
+        {"--max-connections", "BANK_MAX_CONNECTIONS", CONFIG_INT, &b.opt.max_connections, "N",
+         "client connections open at once (lowered to fit RLIMIT_NOFILE)", 0, 1 << 24},
+        {"--max-connections-per-address", "BANK_MAX_CONNECTIONS_PER_ADDRESS", CONFIG_INT,
+         &b.opt.max_per_address, "N", "connections per client address (raise it behind a proxy)", 0,
+         1 << 24},
+        {"--header-timeout-ms", "BANK_HEADER_TIMEOUT_MS", CONFIG_INT, &b.opt.header_timeout_ms,
+         "MS", "a new connection's request headers must arrive within", 0, 3600000},
+        {"--body-timeout-ms", "BANK_BODY_TIMEOUT_MS", CONFIG_INT, &b.opt.body_timeout_ms, "MS",
+         "a request body must arrive within", 0, 3600000},
+        {"--ws-max-operations", "BANK_WS_MAX_OPERATIONS", CONFIG_INT, &b.opt.ws_operations, "N",
+         "operations (subscriptions) at once on one WebSocket", 0, 1 << 20},
+        {"--max-response-bytes", "BANK_MAX_RESPONSE_BYTES", CONFIG_INT, &b.opt.max_response_bytes,
+         "BYTES", "largest GraphQL answer", 0, 1 << 30},
+        {"--max-cost", "BANK_MAX_COST", CONFIG_INT, &b.opt.max_cost, "N",
+         "largest estimated cost of a GraphQL operation", 0, 1LL << 40},
+        {"--admin-listen", "BANK_ADMIN_LISTEN", CONFIG_STRING, &b.opt.admin_listen, "HOST:PORT",
+         "serve /metrics and /ide here only, not on --listen (bind a private address)", 0, 0},
+        {"--no-metrics", "BANK_NO_METRICS", CONFIG_BOOL, &b.opt.no_metrics, NULL,
+         "no /metrics on --listen", 0, 0},
+        {"--no-ide", "BANK_NO_IDE", CONFIG_BOOL, &b.opt.no_ide, NULL,
+         "no GraphiQL (/ide) on --listen", 0, 0},
     };
     int n_pos = 0;
     char usage[64];

@@ -74,6 +74,10 @@ static const gql_limits default_limits = {
     .max_aliases = 100,
     .max_parse_depth = 64,
     .max_stream_queue = 256,
+    .max_cost = 100000,
+    .list_size_args = "first,last,limit,max_items",
+    .default_list_size = 10,
+    .max_list_size = 1000,
 };
 
 void gql_limits_default(gql_limits *limits)

@@ -1,6 +1,7 @@
 /* Execution (spec section 6): field collection, argument and variable coercion, value
  * completion with non-null propagation, asynchronous (pending) fields, serial mutations and
  * subscription events. */
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -810,6 +811,158 @@ void gql_execution_cancel(gql_execution *exec)
     }
     exec->finished = true;
     exec_free(exec);
+}
+
+/* ---- Cost ---- */
+
+typedef struct costing {
+    gql_execution *e;
+    const gql_limits *lim;
+    unsigned long long visits; /* selections walked; the walk stops at COST_MAX_VISITS */
+} costing;
+
+#define COST_MAX_VISITS 1000000ULL
+#define COST_SATURATED ULLONG_MAX
+
+static unsigned long long sat_add(unsigned long long a, unsigned long long b)
+{
+    return a > COST_SATURATED - b ? COST_SATURATED : a + b;
+}
+
+static unsigned long long sat_mul(unsigned long long a, unsigned long long b)
+{
+    return b && a > COST_SATURATED / b ? COST_SATURATED : a * b;
+}
+
+/* True when `name` is one of the comma-separated names of `list`. */
+static bool name_listed(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = list; p && *p;) {
+        size_t len = strcspn(p, ",");
+        if (len == n && !strncmp(p, name, n)) return true;
+        p += len;
+        if (*p == ',') p++;
+    }
+    return false;
+}
+
+/* The size a list field asks for in *size: its first size argument (literal, variable or
+ * default), 0 when negative. False when it has none. */
+static bool list_size_arg(const costing *c, const gql_fielddef *def, const ast_selection *f,
+                          unsigned long long *size)
+{
+    for (unsigned i = 0; i < def->n_args; i++) {
+        const gql_inputdef *d = &def->args[i];
+        if (!name_listed(c->lim->list_size_args, d->name)) continue;
+        const ast_value *v = d->default_value;
+        for (const ast_argument *a = f->args; a; a = a->next)
+            if (!strcmp(a->name, d->name)) v = a->value;
+        if (v && v->kind == AV_VARIABLE) {
+            /* Coerced variables hold their defaults; an absent one leaves the argument's. */
+            json_t *given = c->e->vars ? json_object_get(c->e->vars, v->s) : NULL;
+            if (json_is_integer(given)) {
+                json_int_t n = json_integer_value(given);
+                *size = n > 0 ? (unsigned long long)n : 0;
+                return true;
+            }
+            v = d->default_value;
+        }
+        if (v && v->kind == AV_INT) {
+            long long n = strtoll(v->s, NULL, 10);
+            *size = n > 0 ? (unsigned long long)n : 0;
+            return true;
+        }
+    }
+    return false;
+}
+
+static unsigned long long cost_of_selections(costing *c, const gql_typedef *parent,
+                                             const ast_selection *sel, unsigned depth);
+
+static unsigned long long cost_of_field(costing *c, const gql_typedef *parent,
+                                        const ast_selection *f, unsigned depth)
+{
+    const gql_schema *s = c->e->s;
+    const gql_fielddef *def = NULL;
+    if (!strcmp(f->name, "__typename")) return 1;
+    if (parent == s->roots[0] && !strcmp(f->name, "__schema"))
+        def = &s->f_schema;
+    else if (parent == s->roots[0] && !strcmp(f->name, "__type"))
+        def = &s->f_type;
+    else
+        def = gql_type_field(s, parent, f->name);
+    if (!def) return 1;
+    unsigned long long n = 1;
+    bool first = true;
+    for (const ast_type *t = def->type; t && t->kind != AT_NAMED; t = t->of) {
+        if (t->kind != AT_LIST) continue;
+        unsigned long long size = c->lim->default_list_size;
+        unsigned long long asked;
+        if (first && list_size_arg(c, def, f, &asked))
+            size = asked < c->lim->max_list_size ? asked : c->lim->max_list_size;
+        first = false;
+        n = sat_mul(n, size);
+    }
+    unsigned long long below = 0;
+    const gql_typedef *named = gql_named(s, def->type);
+    if (f->sel && named && gql_is_composite(named))
+        below = cost_of_selections(c, named, f->sel, depth + 1);
+    unsigned long long cost = sat_mul(n, sat_add(1, below));
+    return cost ? cost : 1;
+}
+
+/* Sums the selections, expanding fragments in place (each spread counts where it is used). */
+static unsigned long long cost_of_selections(costing *c, const gql_typedef *parent,
+                                             const ast_selection *sel, unsigned depth)
+{
+    unsigned long long sum = 0;
+    if (depth > 256) return COST_SATURATED; /* validation keeps documents far shallower */
+    for (const ast_selection *x = sel; x && sum != COST_SATURATED; x = x->next) {
+        if (++c->visits > COST_MAX_VISITS) return COST_SATURATED;
+        if (!should_include(c->e, x->directives)) continue;
+        if (x->kind == SEL_FIELD) {
+            sum = sat_add(sum, cost_of_field(c, parent, x, depth));
+            continue;
+        }
+        const char *cond = x->type_cond;
+        const ast_selection *inner = x->sel;
+        if (x->kind == SEL_SPREAD) {
+            const ast_fragment *fr = gql_find_fragment(c->e->doc, x->name);
+            if (!fr) continue;
+            cond = fr->type_cond;
+            inner = fr->sel;
+        }
+        const gql_typedef *t = cond ? gql_schema_type(c->e->s, cond) : parent;
+        if (t) sum = sat_add(sum, cost_of_selections(c, t, inner, depth + 1));
+    }
+    return sum;
+}
+
+status gql_check_cost(const gql_request *req, const gql_limits *limits, unsigned long long *cost,
+                      json_t **errors)
+{
+    *cost = 0;
+    *errors = NULL;
+    if (!req || !req->schema || !req->document)
+        return status_set(ST_INVALID, "gql_check_cost needs a schema and a document");
+    limits = gql_limits_or_default(limits);
+    gql_execution *e = exec_new(req);
+    if (!e) return status_set(ST_NOMEM, "out of memory estimating a cost");
+    if (!exec_prepare(e, req)) {
+        *errors = json_incref(e->errors);
+        exec_free(e);
+        return status_set(ST_INVALID, "the request has errors");
+    }
+    costing c = {e, limits, 0};
+    *cost = cost_of_selections(&c, e->root_type, e->op->sel, 0);
+    exec_free(e);
+    if (*cost <= limits->max_cost) return ST_OK;
+    char msg[160];
+    snprintf(msg, sizeof msg, "the query is too costly: estimated %llu, the limit is %llu", *cost,
+             limits->max_cost);
+    *errors = json_pack("[{s:s}]", "message", msg);
+    return status_set(ST_LIMIT, "%s", msg);
 }
 
 /* ---- Pending handles ---- */

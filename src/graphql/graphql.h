@@ -37,6 +37,14 @@ typedef struct gql_limits {
     unsigned max_aliases;      /* aliased fields, fragments expanded; default 100 */
     unsigned max_parse_depth;  /* syntactic nesting (selections, lists, objects); default 64 */
     unsigned max_stream_queue; /* events buffered per subscription; default 256 */
+    /* Estimated cost of an operation (gql_check_cost): every field costs 1 plus its
+     * sub-selection, and a list field multiplies that by its size. Default 100000. */
+    unsigned long long max_cost;
+    /* Comma-separated argument names giving a list field's size; default
+     * "first,last,limit,max_items". */
+    const char *list_size_args;
+    unsigned default_list_size; /* the size of a list field without such an argument; 10 */
+    unsigned max_list_size;     /* a size argument counts at most this much; default 1000 */
 } gql_limits;
 
 /* Fills `limits` with the defaults above. */
@@ -204,6 +212,21 @@ status gql_execute(const gql_request *req, gql_done_fn on_done, void *arg, gql_e
  * execution is freed now, and its outstanding pending handles stay valid until the application
  * resolves or fails them (which then just frees them). */
 void gql_execution_cancel(gql_execution *exec);
+
+/* ---- Cost ---- */
+
+/* Estimates what executing the operation of `req` may cost, with its variables coerced,
+ * @skip/@include applied and fragments expanded (type conditions ignored, so an upper bound): a
+ * field costs max(1, n x (1 + the cost of its sub-selection)), where n is 1 for a field that is
+ * not a list, and for a list field the value of its first argument named in
+ * limits->list_size_args (at most limits->max_list_size, 0 when negative) or, without one,
+ * limits->default_list_size. `limits` NULL = defaults. Sets *cost (saturating) and returns ST_OK
+ * when it is at most limits->max_cost; ST_LIMIT with *errors = [{"message": "the query is too
+ * costly: estimated N, the limit is M"}] when above; ST_INVALID with *errors for a request error
+ * (operation selection, variable coercion: the same errors gql_execute would answer). *errors is
+ * a new json array (caller frees), NULL on ST_OK. */
+status gql_check_cost(const gql_request *req, const gql_limits *limits, unsigned long long *cost,
+                      json_t **errors) __attribute__((warn_unused_result));
 
 /* ---- Subscriptions ---- */
 

@@ -306,6 +306,10 @@ static void string_fail(parser *ps, buf *b, const char *q, const char *fmt, cons
     fail_at(ps, ST_INVALID, loc_of(ps, q), fmt, what);
 }
 
+/* Resolvers read strings as C strings, where a NUL would cut "alice\u0000x" to "alice": strings
+ * holding U+0000 are refused (graphql-js accepts them). */
+#define NUL_IN_STRING "Syntax Error: U+0000 (NUL) is not allowed in a string."
+
 static void lex_escape_unicode(parser *ps, buf *b, const char **qp)
 {
     const char *q = *qp; /* at the backslash */
@@ -326,6 +330,7 @@ static void lex_escape_unicode(parser *ps, buf *b, const char **qp)
             snprintf(shown, sizeof shown, "\"%.*s\"", (int)(len > 20 ? 20 : len), q);
             string_fail(ps, b, q, "Syntax Error: Invalid Unicode escape sequence: %s.", shown);
         }
+        if (v == 0) string_fail(ps, b, q, NUL_IN_STRING "%s", "");
         utf8_append(b, v);
         *qp = d + 1;
         return;
@@ -346,6 +351,8 @@ static void lex_escape_unicode(parser *ps, buf *b, const char **qp)
         after += 6;
     } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
         string_fail(ps, b, q, "Syntax Error: Invalid Unicode escape sequence: %s.", shown);
+    } else if (cp == 0) {
+        string_fail(ps, b, q, NUL_IN_STRING "%s", "");
     }
     utf8_append(b, cp);
     *qp = after;

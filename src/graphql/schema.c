@@ -394,6 +394,60 @@ static status build_directives(builder *b, ast_typedef *defs)
     return ST_OK;
 }
 
+/* KnownDirectivesRule and UniqueDirectivesPerLocationRule of graphql-js on SDL: every applied
+ * directive is declared, allowed where it is used, and (unless repeatable) used once there. */
+static status check_directives(builder *b, const ast_directive *dirs, unsigned location)
+{
+    for (const ast_directive *d = dirs; d; d = d->next) {
+        const gql_directivedef *dd = gql_schema_directive(b->s, d->name);
+        if (!dd) return bfail(b, d->loc, "Unknown directive \"@%s\".%s", d->name, NULL);
+        if (!(dd->locations & location)) {
+            const char *where = "";
+            for (int i = 0; i < DL_COUNT; i++)
+                if (location == 1u << i) where = gql_directive_location_names[i];
+            return bfail(b, d->loc, "Directive \"@%s\" may not be used on %s.", d->name, where);
+        }
+        if (dd->repeatable) continue;
+        for (const ast_directive *e = dirs; e != d; e = e->next)
+            if (!strcmp(e->name, d->name))
+                return bfail(b, e->loc,
+                             "The directive \"@%s\" can only be used once at this location.%s",
+                             d->name, NULL);
+    }
+    return ST_OK;
+}
+
+static status check_input_directives(builder *b, const ast_input_value *iv, unsigned location)
+{
+    for (; iv; iv = iv->next)
+        TRY(check_directives(b, iv->directives, location));
+    return ST_OK;
+}
+
+static status check_sdl_directives(builder *b, const ast_typedef *defs)
+{
+    static const unsigned type_location[] = {
+        [DEF_SCHEMA] = DL_SCHEMA,       [DEF_SCALAR] = DL_SCALAR, [DEF_OBJECT] = DL_OBJECT,
+        [DEF_INTERFACE] = DL_INTERFACE, [DEF_UNION] = DL_UNION,   [DEF_ENUM] = DL_ENUM,
+        [DEF_INPUT] = DL_INPUT_OBJECT,
+    };
+    for (const ast_typedef *d = defs; d; d = d->next) {
+        if (d->kind == DEF_DIRECTIVE) {
+            TRY(check_input_directives(b, d->inputs, DL_ARGUMENT_DEFINITION));
+            continue;
+        }
+        TRY(check_directives(b, d->directives, type_location[d->kind]));
+        for (const ast_field_def *f = d->fields; f; f = f->next) {
+            TRY(check_directives(b, f->directives, DL_FIELD_DEFINITION));
+            TRY(check_input_directives(b, f->args, DL_ARGUMENT_DEFINITION));
+        }
+        for (const ast_field_def *v = d->values; v; v = v->next)
+            TRY(check_directives(b, v->directives, DL_ENUM_VALUE));
+        TRY(check_input_directives(b, d->inputs, DL_INPUT_FIELD_DEFINITION));
+    }
+    return ST_OK;
+}
+
 static unsigned count_defs(const gql_document *doc, bool directives)
 {
     unsigned n = 0;
@@ -440,6 +494,7 @@ static status build(builder *b)
     TRY(compute_possible(b));
     TRY(build_directives(b, s->builtin->defs));
     TRY(build_directives(b, s->sdl->defs));
+    TRY(check_sdl_directives(b, s->sdl->defs));
     for (unsigned i = 0; i < s->n_directives; i++) /* directive argument types */
         for (unsigned j = 0; j < s->directives[i].n_args; j++)
             if (!s->directives[i].args[j].type->def && !gql_named(s, s->directives[i].args[j].type))

@@ -58,6 +58,11 @@ static json_t *coerce_scalar_json(const gql_schema *s, const gql_typedef *t, jso
         show_json(v, shown, sizeof shown);
         return fail(err, errsz, "Float cannot represent non numeric value: %s", shown, NULL);
     }
+    if ((t == s->t_string || t == s->t_id) && json_is_string(v) &&
+        strlen(json_string_value(v)) != json_string_length(v))
+        /* Resolvers read strings as C strings: a NUL would cut the value short. */
+        return fail(err, errsz, "%s cannot represent a value containing U+0000 (NUL)", t->name,
+                    NULL);
     if (t == s->t_string) {
         if (json_is_string(v)) return json_incref(v);
         show_json(v, shown, sizeof shown);

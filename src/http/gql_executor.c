@@ -6,6 +6,8 @@
 
 struct gql_executor {
     gql_executor_config cfg;
+    unsigned long long refused_document; /* gql_prepare's limits (size, tokens, depth, ...) */
+    unsigned long long refused_cost;     /* gql_check_cost */
 };
 
 /* Who sent a request: an owned copy of the transport's, for resolvers (gql_info.request). */
@@ -60,6 +62,10 @@ static void limits_merge(gql_limits *l, const gql_limits *user)
     if (user->max_aliases) l->max_aliases = user->max_aliases;
     if (user->max_parse_depth) l->max_parse_depth = user->max_parse_depth;
     if (user->max_stream_queue) l->max_stream_queue = user->max_stream_queue;
+    if (user->max_cost) l->max_cost = user->max_cost;
+    if (user->list_size_args) l->list_size_args = user->list_size_args;
+    if (user->default_list_size) l->default_list_size = user->default_list_size;
+    if (user->max_list_size) l->max_list_size = user->max_list_size;
 }
 
 /* Parses and validates through the engine's per-thread cache. On a request error returns
@@ -71,6 +77,7 @@ static status get_document(gql_executor *ge, const http_request *req, gql_docume
     status st = gql_prepare(ge->cfg.schema, req->query, strlen(req->query), &ge->cfg.limits, true,
                             doc, &response);
     if (st == ST_OK) return ST_OK;
+    if (st == ST_LIMIT) ge->refused_document++;
     json_t *e = json_object_get(response, "errors");
     *errors = e ? json_incref(e) : json_pack("[{s:s}]", "message", status_message());
     json_decref(response);
@@ -86,11 +93,28 @@ static status ge_prepare(void *ctx, const http_request *req, http_op_type *type,
     if (st != ST_OK) return st;
     gql_operation_type t;
     st = gql_operation_type_of(doc, req->operation_name, &t, errors);
-    gql_document_free(doc);
     if (st != ST_OK) {
+        gql_document_free(doc);
         if (!*errors) *errors = json_pack("[{s:s}]", "message", status_message());
         return ST_INVALID;
     }
+    /* The cost needs the variables: a request error there is left for execute to answer, as
+     * before (graphql-ws sends it as a result, not as a protocol error). */
+    gql_request greq = {.schema = ge->cfg.schema,
+                        .document = doc,
+                        .operation_name = req->operation_name,
+                        .variables = req->variables};
+    unsigned long long cost = 0;
+    json_t *cost_errors = NULL;
+    st = gql_check_cost(&greq, &ge->cfg.limits, &cost, &cost_errors);
+    gql_document_free(doc);
+    if (st == ST_LIMIT) {
+        ge->refused_cost++;
+        *errors = cost_errors;
+        return ST_INVALID;
+    }
+    json_decref(cost_errors);
+    if (st != ST_OK && st != ST_INVALID) return st;
     *type = t == GQL_OP_QUERY      ? HTTP_OP_QUERY
             : t == GQL_OP_MUTATION ? HTTP_OP_MUTATION
                                    : HTTP_OP_SUBSCRIPTION;
@@ -245,6 +269,19 @@ static void ge_unsubscribe(void *ctx, http_sub *handle)
     sub_call_free(s);
 }
 
+static status ge_metrics(void *ctx, buf *out)
+{
+    gql_executor *ge = ctx;
+    return buf_appendf(
+        out,
+        "# HELP graphql_requests_refused_total GraphQL requests refused by a limit of "
+        "the engine: the document's size or shape, or the estimated cost.\n"
+        "# TYPE graphql_requests_refused_total counter\n"
+        "graphql_requests_refused_total{limit=\"document\"} %llu\n"
+        "graphql_requests_refused_total{limit=\"cost\"} %llu\n",
+        ge->refused_document, ge->refused_cost);
+}
+
 status gql_executor_new(const gql_executor_config *cfg, gql_executor **out, http_executor *iface)
 {
     *out = NULL;
@@ -253,7 +290,8 @@ status gql_executor_new(const gql_executor_config *cfg, gql_executor **out, http
     if (!ge) return status_set(ST_NOMEM, "out of memory");
     ge->cfg = *cfg;
     limits_merge(&ge->cfg.limits, &cfg->limits);
-    *iface = (http_executor){ge, ge_prepare, ge_execute, ge_cancel, ge_subscribe, ge_unsubscribe};
+    *iface = (http_executor){ge,           ge_prepare,     ge_execute, ge_cancel,
+                             ge_subscribe, ge_unsubscribe, ge_metrics};
     *out = ge;
     return ST_OK;
 }

@@ -9,10 +9,40 @@
 
 #include "http/http_server.h"
 #include "base/buf.h"
+#include "http/http_budget.h"
 #include "http/http_util.h"
 
 /* Latency histogram bounds in seconds (Prometheus `le`), plus +Inf. */
 #define HTTP_LATENCY_BUCKETS 12
+
+/* What a WebSocket refused (metrics label order: see http_server.c). */
+typedef enum ws_refusal {
+    WS_REFUSED_INIT_TIMEOUT,    /* no connection_init in time (4408) */
+    WS_REFUSED_NOT_INITIALISED, /* an operation before connection_init (4401) */
+    WS_REFUSED_INIT_TWICE,      /* a second connection_init (4429) */
+    WS_REFUSED_OPERATIONS,      /* an operation over ws_max_operations (error message) */
+    WS_REFUSED_ID_BYTES,        /* an operation id over ws_max_id_bytes (4400) */
+    WS_REFUSED_UNMASKED,        /* a client frame without a mask (1002) */
+    WS_REFUSALS
+} ws_refusal;
+
+/* Where an accepted connection stands; the first three have a deadline. */
+typedef enum link_phase {
+    LINK_HEADERS, /* waiting for its first request's headers (header_timeout_ms) */
+    LINK_BODY,    /* receiving a request body (body_timeout_ms) */
+    LINK_IDLE,    /* kept alive, waiting for the next request (idle_timeout_ms) */
+    LINK_BUSY,    /* a request is being answered */
+    LINK_WS,      /* a WebSocket (its own deadlines: connection_init, send queue) */
+    LINK_PHASES
+} link_phase;
+
+typedef struct http_link http_link;
+typedef struct http_ws_mask_table http_ws_mask_table;
+
+/* The links of one phase, oldest first (one timeout per phase, so this is deadline order). */
+typedef struct link_list {
+    http_link *head, *tail;
+} link_list;
 
 typedef struct http_metrics {
     uint64_t requests_graphql; /* GraphQL over HTTP requests answered */
@@ -33,6 +63,12 @@ typedef struct http_metrics {
     uint64_t ws_protocol_errs; /* sockets closed for protocol violations */
     uint64_t body_too_large;   /* 413 answers and oversized messages */
     uint64_t post_rejected;    /* http_post calls refused (queue full) */
+    uint64_t refused_total;    /* connections refused: the server is full */
+    uint64_t refused_address;  /* connections refused: the address holds its share */
+    uint64_t timeouts[3];      /* connections closed: headers, body, idle (link_phase order) */
+    uint64_t too_large;        /* GraphQL responses over max_response_bytes */
+    uint64_t not_ready;        /* GraphQL requests and upgrades answered 503 before ready */
+    uint64_t ws_limits[WS_REFUSALS]; /* WebSocket refusals by ws_refusal */
 } http_metrics;
 
 typedef struct http_job {
@@ -41,19 +77,32 @@ typedef struct http_job {
 } http_job;
 
 #define HTTP_N_PROTOCOLS 4
+#define WS_ID_MAX 1024 /* the largest ws_max_id_bytes */
 
 struct http_server {
     struct lws_context *ctx;
     struct lws_protocols protocols[HTTP_N_PROTOCOLS];
-    struct lws_vhost *vhost;
+    struct lws_vhost *vhost, *admin_vhost;
     http_executor exec;
-    int port;
-    char *host, *static_root, *ide_root;
+    int port, admin_port;
+    char *host, *static_root, *ide_root, *not_ready_message;
     http_origins origins;
     size_t body_limit, ws_queue_bytes, ws_queue_messages;
     int64_t keepalive_ms, init_timeout_ms;
     status (*app_metrics)(void *arg, buf *out); /* the application's lines of /metrics, or NULL */
     void *app_metrics_arg;
+    size_t ws_max_operations, ws_max_id_bytes, max_response_bytes;
+    bool hide_metrics, hide_ide;
+
+    /* Connection budget and deadlines (http_limits.c). */
+    http_budget *budget;
+    http_budget_config budget_cfg;
+    int64_t timeout_ms[3]; /* per link_phase with a deadline */
+    link_list links[LINK_PHASES];
+    http_link *adopting; /* admitted by FILTER_NETWORK_CONNECTION, not yet bound to its wsi */
+    lws_sorted_usec_list_t sweep;
+    int64_t sweep_us;
+    http_ws_mask_table *mask; /* unmasked client frames (http_ws_mask.c) */
 
     atomic_bool ready, stopping;
 
@@ -86,5 +135,48 @@ void http_metrics_graphql_answer(http_server *srv, const json_t *response);
 
 /* Headers copied from a request, trimmed to `size`; returns NULL when absent. */
 const char *http_hdr(struct lws *wsi, enum lws_token_indexes h, char *out, size_t size);
+
+/* Security headers added to every HTTP answer, as "name: value\r\n" lines. */
+extern const char http_security_headers[];
+
+/* ---- unmasked client frames (http_ws_mask.c) ---- */
+
+/* A table of the WebSockets to watch; `unmasked(conn)` is called (on the loop thread, from inside
+ * the read) for the first unmasked frame of a watched socket. ST_NOMEM. */
+status http_ws_mask_new(void (*unmasked)(void *conn), http_ws_mask_table **out)
+    __attribute__((warn_unused_result));
+void http_ws_mask_free(http_ws_mask_table *t);
+/* Makes `t` the table of the calling thread's reads (the loop thread), or none (NULL). */
+void http_ws_mask_attach(http_ws_mask_table *t);
+/* Starts watching the frames read from `fd` (right after the upgrade), or stops. */
+void http_ws_mask_watch(http_ws_mask_table *t, int fd, void *conn);
+void http_ws_mask_forget(http_ws_mask_table *t, int fd);
+/* The WebSocket half's report (http_ws.c): closes the socket with 1002. */
+void http_ws_unmasked(void *conn);
+
+/* ---- connection budget and deadlines (http_limits.c) ---- */
+
+/* Fills the budget fields of srv from cfg (defaults, RLIMIT_NOFILE raised or the budget lowered
+ * to fit it) and creates the budget. Before the lws context. */
+status http_limits_init(http_server *srv, const http_config *cfg)
+    __attribute__((warn_unused_result));
+/* Starts the deadline sweep (after the lws context exists). */
+void http_limits_start(http_server *srv);
+/* Frees what is left (after the lws context is destroyed). */
+void http_limits_free(http_server *srv);
+/* FILTER_NETWORK_CONNECTION: admits the connection on `fd` (0) or refuses it with a 503 (1). */
+int http_limits_admit(http_server *srv, struct lws *listener, int fd,
+                      const struct lws_filter_network_conn_args *peer);
+/* SERVER_NEW_CLIENT_INSTANTIATED: binds the admitted connection to its wsi. */
+void http_limits_bind(http_server *srv, struct lws *wsi);
+/* WSI_DESTROY: forgets the connection (budget and deadlines). */
+void http_limits_unbind(http_server *srv, struct lws *wsi);
+/* Moves a connection to `phase`, starting that phase's deadline if it has one. No-op for a wsi
+ * that is not an accepted connection. */
+void http_link_set(http_server *srv, struct lws *wsi, link_phase phase);
+/* The phase of a connection (LINK_BUSY for a wsi that is not an accepted connection). */
+link_phase http_link_get(struct lws *wsi);
+/* Whether the connection came in on the admin listener. */
+bool http_on_admin(const http_server *srv, struct lws *wsi);
 
 #endif

@@ -13,8 +13,38 @@
 #include "base/log.h"
 
 #define MOD "http"
-#define JSON_RESPONSE_MAX (64u << 20) /* a response larger than this is answered 500 */
-#define HDR_ROOM 1024                 /* headers we add to any response */
+#define HDR_ROOM 2048 /* headers we add to any response */
+
+/* Same-origin everything: the web UI (Vite build) and GraphiQL load scripts and styles from
+ * files only; images and fonts may be data: URIs (GraphiQL's stylesheet has some). */
+#define CSP                                                                                        \
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "              \
+    "font-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; "              \
+    "form-action 'self'; frame-ancestors 'none'"
+
+static const struct {
+    const char *name, *value;
+} security_headers[] = {
+    {"content-security-policy:", CSP},
+    {"x-frame-options:", "DENY"},
+    {"x-content-type-options:", "nosniff"},
+    {"referrer-policy:", "no-referrer"},
+};
+
+const char http_security_headers[] = "content-security-policy: " CSP "\r\n"
+                                     "x-frame-options: DENY\r\n"
+                                     "x-content-type-options: nosniff\r\n"
+                                     "referrer-policy: no-referrer\r\n";
+
+static int add_security_headers(struct lws *wsi, unsigned char **p, unsigned char *end)
+{
+    for (size_t i = 0; i < sizeof security_headers / sizeof *security_headers; i++)
+        if (lws_add_http_header_by_name(wsi, (const unsigned char *)security_headers[i].name,
+                                        (const unsigned char *)security_headers[i].value,
+                                        (int)strlen(security_headers[i].value), p, end))
+            return -1;
+    return 0;
+}
 
 static const double latency_bounds[HTTP_LATENCY_BUCKETS] = {
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0};
@@ -149,7 +179,9 @@ static int respond(http_conn *c, unsigned code, const char *ctype, const char *b
     if (!ensure_out(srv, LWS_PRE + HDR_ROOM + len + 1)) return -1;
     unsigned char *start = srv->out + LWS_PRE, *p = start;
     unsigned char *end = srv->out + LWS_PRE + HDR_ROOM;
-    if (lws_add_http_common_headers(c->wsi, code, ctype, (lws_filepos_t)len, &p, end)) return -1;
+    if (lws_add_http_common_headers(c->wsi, code, ctype, (lws_filepos_t)len, &p, end) ||
+        add_security_headers(c->wsi, &p, end))
+        return -1;
     if (c->has_origin && c->origin_ok) {
         if (lws_add_http_header_by_name(
                 c->wsi, (const unsigned char *)"access-control-allow-origin:",
@@ -174,30 +206,47 @@ static const char *gql_ctype(const http_conn *c)
                                                  : "application/json";
 }
 
-/* Serializes `v` into srv->json; returns its length, or (size_t)-1 when too large / no memory. */
+#define DUMP_FAILED ((size_t)-1)
+#define DUMP_TOO_LARGE ((size_t)-2)
+
+/* Serializes `v` into srv->json; returns its length, DUMP_TOO_LARGE over max_response_bytes (the
+ * text is measured, never built), or DUMP_FAILED (no memory). */
 static size_t dump_json(http_server *srv, const json_t *v)
 {
     for (int attempt = 0; attempt < 2; attempt++) {
         size_t n = json_dumpb(v, srv->json, srv->json_cap, JSON_COMPACT);
-        if (n == 0) return (size_t)-1;
+        if (n == 0) return DUMP_FAILED;
+        if (n > srv->max_response_bytes) return DUMP_TOO_LARGE;
         if (n <= srv->json_cap) return n;
-        if (n > JSON_RESPONSE_MAX) return (size_t)-1;
         char *p = realloc(srv->json, n);
         if (!p) return (size_t)-1;
         srv->json = p;
         srv->json_cap = n;
     }
-    return (size_t)-1;
+    return DUMP_FAILED;
 }
 
 static int respond_json(http_conn *c, unsigned code, const char *ctype, const json_t *v)
 {
-    size_t n = dump_json(c->srv, v);
-    if (n == (size_t)-1) {
+    http_server *srv = c->srv;
+    size_t n = dump_json(srv, v);
+    if (n == DUMP_TOO_LARGE) {
+        /* A request error for the client (it asked for too much), counted. */
+        srv->m.too_large++;
+        srv->m.graphql_errors++;
+        char msg[160];
+        int len = snprintf(msg, sizeof msg,
+                           "{\"errors\":[{\"message\":\"the response is larger than the limit "
+                           "of %zu bytes\"}]}",
+                           srv->max_response_bytes);
+        return respond(c, c->accept == HTTP_ACCEPT_GQL_RESPONSE ? 400 : 200, ctype, msg,
+                       (size_t)len, NULL, NULL);
+    }
+    if (n == DUMP_FAILED) {
         static const char oops[] = "{\"errors\":[{\"message\":\"Response could not be encoded\"}]}";
         return respond(c, 500, "application/json", oops, sizeof(oops) - 1, NULL, NULL);
     }
-    return respond(c, code, ctype, c->srv->json, n, NULL, NULL);
+    return respond(c, code, ctype, srv->json, n, NULL, NULL);
 }
 
 /* {"errors":[{"message": msg}]} with the negotiated GraphQL media type. */
@@ -320,9 +369,10 @@ static int gql_run(http_conn *c, json_t *params, bool is_get)
     if (type == HTTP_OP_MUTATION && is_get) {
         json_t *v =
             json_pack("{s:[{s:s}]}", "errors", "message", "Mutations are only allowed over POST");
-        size_t n = v ? dump_json(srv, v) : (size_t)-1;
+        size_t n = v ? dump_json(srv, v) : DUMP_FAILED;
         json_decref(v);
-        r = n == (size_t)-1 ? -1 : respond(c, 405, gql_ctype(c), srv->json, n, "allow:", "POST");
+        r = n >= DUMP_TOO_LARGE ? -1
+                                : respond(c, 405, gql_ctype(c), srv->json, n, "allow:", "POST");
         goto out;
     }
     if (type == HTTP_OP_SUBSCRIPTION) {
@@ -511,6 +561,44 @@ static int serve_metrics(http_conn *c)
             (unsigned long long)m->ws_operations, (unsigned long long)m->ws_messages_out,
             (unsigned long long)m->ws_slow_closed, (unsigned long long)m->ws_protocol_errs,
             rejected);
+    if (st == ST_OK)
+        st = buf_appendf(
+            &b,
+            "# HELP http_connections_open Client connections open (public listener).\n"
+            "# TYPE http_connections_open gauge\n"
+            "http_connections_open %zu\n"
+            "# HELP http_connections_refused_total Connections refused at accept with a 503: the "
+            "server is full, or the client address holds its share.\n"
+            "# TYPE http_connections_refused_total counter\n"
+            "http_connections_refused_total{reason=\"total\"} %llu\n"
+            "http_connections_refused_total{reason=\"address\"} %llu\n"
+            "# HELP http_connection_timeouts_total Connections closed for taking too long: request "
+            "headers or body (408), or idle keep-alive.\n"
+            "# TYPE http_connection_timeouts_total counter\n"
+            "http_connection_timeouts_total{phase=\"headers\"} %llu\n"
+            "http_connection_timeouts_total{phase=\"body\"} %llu\n"
+            "http_connection_timeouts_total{phase=\"idle\"} %llu\n"
+            "# HELP graphql_responses_too_large_total GraphQL responses replaced by an error for "
+            "being over the size limit.\n"
+            "# TYPE graphql_responses_too_large_total counter\n"
+            "graphql_responses_too_large_total %llu\n"
+            "# HELP http_not_ready_total GraphQL requests and WebSocket upgrades answered 503 "
+            "before the server was ready.\n"
+            "# TYPE http_not_ready_total counter\n"
+            "http_not_ready_total %llu\n"
+            "# HELP websocket_refused_total WebSocket messages or sockets refused by a limit or "
+            "a protocol rule.\n"
+            "# TYPE websocket_refused_total counter\n",
+            http_budget_open(c->srv->budget), (unsigned long long)m->refused_total,
+            (unsigned long long)m->refused_address, (unsigned long long)m->timeouts[LINK_HEADERS],
+            (unsigned long long)m->timeouts[LINK_BODY], (unsigned long long)m->timeouts[LINK_IDLE],
+            (unsigned long long)m->too_large, (unsigned long long)m->not_ready);
+    static const char *const ws_reasons[WS_REFUSALS] = {
+        "init_timeout", "not_initialised", "init_twice", "operations", "id_bytes", "unmasked"};
+    for (int i = 0; st == ST_OK && i < WS_REFUSALS; i++)
+        st = buf_appendf(&b, "websocket_refused_total{reason=\"%s\"} %llu\n", ws_reasons[i],
+                         (unsigned long long)m->ws_limits[i]);
+    if (st == ST_OK && c->srv->exec.metrics) st = c->srv->exec.metrics(c->srv->exec.ctx, &b);
     if (st == ST_OK && c->srv->app_metrics) st = c->srv->app_metrics(c->srv->app_metrics_arg, &b);
     int r = st == ST_OK ? respond(c, 200, "text/plain; version=0.0.4; charset=utf-8", b.data, b.len,
                                   NULL, NULL)
@@ -541,7 +629,35 @@ static int serve_file(http_conn *c, const char *root, const char *path, bool spa
             return respond_text(c, 404, "Not found\n");
     }
     c->srv->m.requests_static++;
-    int n = lws_serve_http_file(c->wsi, fs, http_mime_type(fs), NULL, 0);
+    /* A content-hashed asset never changes: cached for a year; anything else (index.html first)
+     * is revalidated. A precompressed sibling (file.br, file.gz) is sent when the client takes
+     * it. */
+    char headers[HDR_ROOM];
+    const char *mime = http_mime_type(fs);
+    const char *coding = NULL;
+    char ae[256];
+    const char *accept_encoding = http_hdr(c->wsi, WSI_TOKEN_HTTP_ACCEPT_ENCODING, ae, sizeof ae);
+    static const struct {
+        const char *name, *ext;
+    } codings[] = {{"br", ".br"}, {"gzip", ".gz"}};
+    size_t fl = strlen(fs);
+    for (size_t i = 0; i < sizeof codings / sizeof *codings && !coding; i++) {
+        if (!http_accepts_encoding(accept_encoding, codings[i].name) ||
+            fl + strlen(codings[i].ext) >= sizeof fs)
+            continue;
+        strcpy(fs + fl, codings[i].ext);
+        struct stat zst;
+        if (stat(fs, &zst) == 0 && S_ISREG(zst.st_mode))
+            coding = codings[i].name;
+        else
+            fs[fl] = '\0';
+    }
+    int hl =
+        snprintf(headers, sizeof headers, "cache-control: %s\r\nvary: Accept-Encoding\r\n%s%s%s%s",
+                 http_path_is_immutable(path) ? "public, max-age=31536000, immutable" : "no-cache",
+                 coding ? "content-encoding: " : "", coding ? coding : "", coding ? "\r\n" : "",
+                 http_security_headers);
+    int n = lws_serve_http_file(c->wsi, fs, mime, headers, hl);
     if (n < 0 || (n > 0 && lws_http_transaction_completed(c->wsi))) return -1;
     return 0;
 }
@@ -563,6 +679,7 @@ static int preflight(http_conn *c)
         {"vary:", "Origin"},
     };
     if (lws_add_http_common_headers(c->wsi, 204, "text/plain", 0, &p, end) ||
+        add_security_headers(c->wsi, &p, end) ||
         lws_add_http_header_by_name(c->wsi, (const unsigned char *)"access-control-allow-origin:",
                                     (const unsigned char *)c->origin, (int)strlen(c->origin), &p,
                                     end))
@@ -659,6 +776,7 @@ static int expect_body(http_conn *c, unsigned deferred, const char *msg)
         }
     }
     c->body_expected = true;
+    http_link_set(c->srv, c->wsi, LINK_BODY);
     return 0;
 }
 
@@ -678,6 +796,14 @@ static int route(http_conn *c, const char *path)
                 return e == -2 ? respond_error(c, 403, "Origin not allowed") : e;
             }
             return respond_error(c, 403, "Origin not allowed");
+        }
+        if (!atomic_load(&srv->ready) && (c->meth == M_GET || c->meth == M_POST)) {
+            srv->m.not_ready++;
+            if (c->meth == M_POST) {
+                int e = expect_body(c, 503, srv->not_ready_message);
+                return e == -2 ? respond_error(c, 503, srv->not_ready_message) : e;
+            }
+            return respond_error(c, 503, srv->not_ready_message);
         }
         if (c->accept == HTTP_ACCEPT_NONE && (c->meth == M_GET || c->meth == M_POST)) {
             const char *m = "Accept must allow application/graphql-response+json or "
@@ -710,11 +836,44 @@ static int route(http_conn *c, const char *path)
         bool ready = atomic_load(&srv->ready);
         return respond_text(c, ready ? 200 : 503, ready ? "ok\n" : "starting\n");
     }
-    if (path_is(path, "/metrics")) return serve_metrics(c);
+    bool admin = http_on_admin(srv, c->wsi);
+    if (path_is(path, "/metrics"))
+        return srv->hide_metrics && !admin ? respond_text(c, 404, "Not found\n") : serve_metrics(c);
     if (path_is(path, "/ws")) return respond_text(c, 426, "Upgrade to a WebSocket\n");
     if (strcmp(path, "/ide") == 0 || strncmp(path, "/ide/", 5) == 0)
-        return serve_file(c, srv->ide_root, path[4] ? path + 4 : "/", false);
+        return srv->hide_ide && !admin
+                   ? respond_text(c, 404, "Not found\n")
+                   : serve_file(c, srv->ide_root, path[4] ? path + 4 : "/", false);
     return serve_file(c, srv->static_root, path, true);
+}
+
+/* Answers an upgrade request with `code` and a GraphQL error, from HTTP_CONFIRM_UPGRADE (no
+ * per-transaction data there; lws completes the transaction when this returns 1). */
+static int refuse_upgrade(http_server *srv, struct lws *wsi, unsigned code, const char *msg)
+{
+    json_t *v = json_pack("{s:[{s:s}]}", "errors", "message", msg);
+    char *body = v ? json_dumps(v, JSON_COMPACT) : NULL;
+    json_decref(v);
+    if (!body) return -1;
+    size_t len = strlen(body);
+    int r = -1;
+    if (ensure_out(srv, LWS_PRE + HDR_ROOM + len)) {
+        unsigned char *start = srv->out + LWS_PRE, *p = start, *end = start + HDR_ROOM;
+        if (!lws_add_http_common_headers(wsi, code, "application/json", (lws_filepos_t)len, &p,
+                                         end) &&
+            !add_security_headers(wsi, &p, end) && !lws_finalize_http_header(wsi, &p, end)) {
+            memcpy(p, body, len);
+            p += len;
+            if (lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_FINAL) >= 0) r = 1;
+        }
+    }
+    free(body);
+    srv->m.requests_static++;
+    if (code >= 500)
+        srv->m.responses_5xx++;
+    else
+        srv->m.responses_4xx++;
+    return r;
 }
 
 static void run_jobs(http_server *srv)
@@ -742,7 +901,27 @@ static int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user
     http_server *srv = lws_context_user(lws_get_context(wsi));
     int r;
     switch (reason) {
+    case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
+        return http_limits_admit(srv, wsi, (int)(lws_intptr_t)in, user);
+    case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED:
+        http_limits_bind(srv, wsi);
+        return 0;
+    case LWS_CALLBACK_WSI_DESTROY:
+        if (srv) http_limits_unbind(srv, wsi);
+        return 0;
+    case LWS_CALLBACK_HTTP_BIND_PROTOCOL: {
+        /* Also called when a kept-alive transaction completed: now idle until the next one. */
+        link_phase ph = http_link_get(wsi);
+        if (ph == LINK_BUSY || ph == LINK_BODY) http_link_set(srv, wsi, LINK_IDLE);
+        return lws_callback_http_dummy(wsi, reason, user, in, len);
+    }
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+        http_link_set(srv, wsi, LINK_BUSY);
+        if (atomic_load(&srv->ready)) return 0;
+        srv->m.not_ready++;
+        return refuse_upgrade(srv, wsi, 503, srv->not_ready_message);
     case LWS_CALLBACK_HTTP:
+        http_link_set(srv, wsi, LINK_BUSY);
         conn_reset(c, srv, wsi);
         c->meth = get_method(wsi);
         srv->cb_wsi = wsi;
@@ -763,6 +942,7 @@ static int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
         if (!c->body_expected) return 0;
         c->body_expected = false;
+        http_link_set(srv, wsi, LINK_BUSY);
         srv->cb_wsi = wsi;
         if (c->deferred_status) {
             r = c->graphql ? respond_error(c, c->deferred_status, c->deferred_msg)
@@ -830,17 +1010,30 @@ status http_server_new(const http_config *cfg, const http_executor *exec, http_s
     srv->q_cap = cfg->post_queue_capacity ? cfg->post_queue_capacity : 65536;
     srv->app_metrics = cfg->app_metrics;
     srv->app_metrics_arg = cfg->app_metrics_arg;
+    srv->ws_max_operations = cfg->ws_max_operations ? cfg->ws_max_operations : 100;
+    srv->ws_max_id_bytes = cfg->ws_max_id_bytes ? cfg->ws_max_id_bytes : 128;
+    if (srv->ws_max_id_bytes > WS_ID_MAX) srv->ws_max_id_bytes = WS_ID_MAX;
+    srv->max_response_bytes = cfg->max_response_bytes ? cfg->max_response_bytes : (8u << 20);
+    srv->hide_metrics = cfg->hide_metrics || cfg->admin_listen;
+    srv->hide_ide = cfg->hide_ide || cfg->admin_listen;
+    srv->admin_port = -1;
     srv->q = calloc(srv->q_cap, sizeof(http_job));
     srv->host = dup_or_null(cfg->host);
     srv->static_root = dup_or_null(cfg->static_root);
     srv->ide_root = dup_or_null(cfg->ide_root);
+    srv->not_ready_message =
+        strdup(cfg->not_ready_message
+                   ? cfg->not_ready_message
+                   : "the server is starting: its data is catching up; try again in a moment");
     pthread_mutex_init(&srv->q_lock, NULL);
     if (!srv->q || (cfg->host && !srv->host) || (cfg->static_root && !srv->static_root) ||
-        (cfg->ide_root && !srv->ide_root)) {
+        (cfg->ide_root && !srv->ide_root) || !srv->not_ready_message) {
         http_server_free(srv);
         return status_set(ST_NOMEM, "out of memory");
     }
     status st = http_origins_parse(cfg->cors_origins, &srv->origins);
+    if (st == ST_OK) st = http_limits_init(srv, cfg);
+    if (st == ST_OK) st = http_ws_mask_new(http_ws_unmasked, &srv->mask);
     if (st != ST_OK) {
         http_server_free(srv);
         return st;
@@ -857,20 +1050,31 @@ status http_server_new(const http_config *cfg, const http_executor *exec, http_s
     info.protocols = srv->protocols;
     info.user = srv;
     info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
-    info.max_http_header_data = 16384;
-    info.max_http_header_pool = 256;
-    info.keepalive_timeout = 30;
+    /* A header table for every connection the budget admits (8 KiB each, while its headers
+     * arrive): lws makes a connection without one wait, so a pool smaller than the budget would
+     * let slow senders queue everybody else. Our deadlines (http_limits.c) close slow senders;
+     * lws's own timeouts are set a little longer, as a backstop. */
+    info.max_http_header_data = 8192;
+    info.max_http_header_pool2 = (unsigned)srv->budget_cfg.max_total + 16;
+    info.timeout_secs_ah_idle =
+        (unsigned)((srv->timeout_ms[LINK_HEADERS] > srv->timeout_ms[LINK_IDLE]
+                        ? srv->timeout_ms[LINK_HEADERS]
+                        : srv->timeout_ms[LINK_IDLE]) /
+                       1000 +
+                   2);
+    info.keepalive_timeout = (int)(srv->timeout_ms[LINK_IDLE] / 1000 + 2);
     /* No lws "validity" pings: lws re-inserts a per-connection timer into a sorted list on every
      * frame sent or received, O(connections) each, which dominated a 1,000-subscriber fan-out.
      * Liveness comes from the GraphQL protocols instead (ka, ping/pong, init timeout). */
     static const lws_retry_bo_t no_validity = {0};
     info.retry_and_idle_policy = &no_validity;
-    info.timeout_secs = 30;
+    info.timeout_secs = (unsigned)(srv->timeout_ms[LINK_BODY] / 1000 + 2);
     srv->ctx = lws_create_context(&info);
     if (!srv->ctx) {
         http_server_free(srv);
         return status_set(ST_IO, "http: cannot create the libwebsockets context");
     }
+    info.vhost_name = "public";
     srv->vhost = lws_create_vhost(srv->ctx, &info);
     if (!srv->vhost) {
         http_server_free(srv);
@@ -878,6 +1082,23 @@ status http_server_new(const http_config *cfg, const http_executor *exec, http_s
                           cfg->host ? cfg->host : "*", cfg->port);
     }
     srv->port = lws_get_vhost_listen_port(srv->vhost);
+    if (cfg->admin_listen) {
+        if (cfg->admin_port < 0 || cfg->admin_port > 65535) {
+            http_server_free(srv);
+            return status_set(ST_INVALID, "http: admin port %d out of range", cfg->admin_port);
+        }
+        info.vhost_name = "admin";
+        info.port = cfg->admin_port;
+        info.iface = cfg->admin_host && *cfg->admin_host ? cfg->admin_host : NULL;
+        srv->admin_vhost = lws_create_vhost(srv->ctx, &info);
+        if (!srv->admin_vhost) {
+            http_server_free(srv);
+            return status_set(ST_IO, "http: cannot listen on %s:%d (in use, or no permission)",
+                              cfg->admin_host ? cfg->admin_host : "*", cfg->admin_port);
+        }
+        srv->admin_port = lws_get_vhost_listen_port(srv->admin_vhost);
+    }
+    http_limits_start(srv);
     srv->wake_ctx = srv->ctx;
     *out = srv;
     return ST_OK;
@@ -888,9 +1109,16 @@ int http_server_port(const http_server *srv)
     return srv->port;
 }
 
+int http_server_admin_port(const http_server *srv)
+{
+    return srv->admin_port;
+}
+
 status http_server_run(http_server *srv)
 {
     LOG_INFO(MOD, "listening on %s:%d", srv->host ? srv->host : "*", srv->port);
+    if (srv->admin_vhost) LOG_INFO(MOD, "admin listener on port %d", srv->admin_port);
+    http_ws_mask_attach(srv->mask);
     while (!atomic_load(&srv->stopping)) {
         if (lws_service(srv->ctx, 0) < 0) break;
     }
@@ -937,8 +1165,13 @@ void http_server_free(http_server *srv)
     atomic_store(&srv->stopping, true);
     srv->wake_ctx = NULL; /* no more wake-ups from other threads */
     pthread_mutex_unlock(&srv->q_lock);
-    if (srv->ctx) lws_context_destroy(srv->ctx);
+    if (srv->ctx) {
+        lws_sul_cancel(&srv->sweep);
+        lws_context_destroy(srv->ctx);
+    }
     srv->ctx = NULL;
+    http_limits_free(srv);
+    http_ws_mask_free(srv->mask);
     if (srv->q) run_jobs(srv);
     pthread_mutex_destroy(&srv->q_lock);
     free(srv->q);
@@ -946,6 +1179,7 @@ void http_server_free(http_server *srv)
     free(srv->host);
     free(srv->static_root);
     free(srv->ide_root);
+    free(srv->not_ready_message);
     free(srv->ws_scratch);
     free(srv->out);
     free(srv->json);

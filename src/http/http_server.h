@@ -109,6 +109,10 @@ typedef struct http_executor {
     /* Stops a subscription the client no longer wants: once it returns, neither next nor
      * complete is called for it. Never called after complete. */
     void (*unsubscribe)(void *ctx, http_sub *sub);
+
+    /* Appends the executor's own metrics (Prometheus text, e.g. requests its limits refused)
+     * to `out` for /metrics. Optional. */
+    status (*metrics)(void *ctx, buf *out);
 } http_executor;
 
 /* ---- server ------------------------------------------------------------------------------- */
@@ -125,12 +129,35 @@ typedef struct http_config {
     size_t ws_queue_bytes;      /* per-socket send queue bound in bytes; 0: 4 MiB */
     size_t ws_queue_messages;   /* per-socket send queue bound in messages; 0: 4096 */
     int64_t keepalive_ms;       /* legacy `ka` interval; 0: 30000 */
-    int64_t init_timeout_ms;    /* graphql-transport-ws connection_init timeout; 0: 3000 */
+    int64_t init_timeout_ms;    /* WebSocket connection_init timeout (both protocols); 0: 3000 */
     size_t post_queue_capacity; /* http_post queue bound; 0: 65536 */
     /* The application's own counters: appends Prometheus text lines to `out` for /metrics, on the
      * loop thread. NULL for none; `app_metrics_arg` must outlive the server. */
     status (*app_metrics)(void *arg, buf *out);
     void *app_metrics_arg;
+
+    /* Budgets against starvation and amplification (docs/http.md); 0 takes the default. */
+    size_t max_connections;             /* open at once; 0: 10000, lowered to fit RLIMIT_NOFILE */
+    size_t max_connections_per_address; /* per client address (IPv4; IPv6 /64); 0: 256 */
+    size_t reserved_connections; /* of max_connections, kept for clients holding no connection
+                                    yet (a health probe, a new user); 0: 64 */
+    int64_t header_timeout_ms;   /* a new connection's request headers complete within; 0: 10000 */
+    int64_t body_timeout_ms;     /* a request body complete within, from its headers; 0: 30000 */
+    int64_t idle_timeout_ms;     /* a kept-alive connection's next request headers; 0: 30000 */
+    size_t ws_max_operations;    /* operations running at once on one WebSocket; 0: 100 */
+    size_t ws_max_id_bytes;      /* longest operation id on a WebSocket; 0: 128 */
+    size_t max_response_bytes;   /* largest GraphQL response (HTTP body, WebSocket payload);
+                                    0: 8 MiB */
+    const char *not_ready_message; /* /api and /ws before http_server_set_ready(true); NULL: a
+                                      generic "starting" text */
+
+    /* Operator switches: keep /metrics and GraphiQL (/ide) off the public listener. */
+    bool hide_metrics, hide_ide;
+    /* A second listener (admin_port 0: any free port) that serves everything, /metrics and /ide
+     * included, outside the connection budget (bind it to a private address). */
+    bool admin_listen;
+    const char *admin_host;
+    int admin_port;
 } http_config;
 
 /* Fills `cfg` with the defaults above (host 127.0.0.1, port 8888). */
@@ -144,6 +171,9 @@ status http_server_new(const http_config *cfg, const http_executor *exec, http_s
 /* The bound TCP port (useful with port 0). */
 int http_server_port(const http_server *srv);
 
+/* The admin listener's port, or -1 without one. */
+int http_server_admin_port(const http_server *srv);
+
 /* Runs the event loop on the calling thread until http_server_stop; that thread is the loop
  * thread from then on. Returns ST_OK after a stop. */
 status http_server_run(http_server *srv);
@@ -151,7 +181,9 @@ status http_server_run(http_server *srv);
 /* Asks the loop to stop; http_server_run returns soon after. Thread-safe, idempotent. */
 void http_server_stop(http_server *srv);
 
-/* Sets whether /healthz answers 200 (ready) or 503 (not yet). Thread-safe. Starts not ready. */
+/* Sets whether the server is ready: until then /healthz answers 503 "starting", and /api,
+ * /graphql and WebSocket upgrades 503 with a GraphQL error (static files are served). Thread-safe.
+ * Starts not ready. */
 void http_server_set_ready(http_server *srv, bool ready);
 
 /* Queues fn(arg) to run on the loop thread soon, in order. Thread-safe. ST_LIMIT when the queue

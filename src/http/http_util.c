@@ -230,3 +230,36 @@ const char *http_mime_type(const char *path)
     }
     return "application/octet-stream";
 }
+
+bool http_accepts_encoding(const char *accept_encoding, const char *coding)
+{
+    if (!accept_encoding) return false;
+    const char *s = accept_encoding, *end = s + strlen(s);
+    bool star = false;
+    while (s < end) {
+        const char *comma = memchr(s, ',', (size_t)(end - s));
+        const char *ee = comma ? comma : end;
+        const char *semi = memchr(s, ';', (size_t)(ee - s));
+        const char *ts = s, *te = semi ? semi : ee;
+        trim(&ts, &te);
+        bool excluded = semi && params_q_zero(semi + 1, ee);
+        if (token_eq(ts, te, coding)) return !excluded;
+        if (token_eq(ts, te, "*")) star = !excluded;
+        s = comma ? comma + 1 : end;
+    }
+    return star;
+}
+
+bool http_path_is_immutable(const char *path)
+{
+    enum { HASH = 8 }; /* Vite/Rollup: [name]-[hash].[ext], a hash of 8 URL-safe characters */
+    if (strncmp(path, "/assets/", 8) != 0) return false;
+    const char *base = strrchr(path, '/') + 1;
+    const char *dot = strchr(base, '.');
+    if (!dot || dot - base < HASH + 2 || dot[-HASH - 1] != '-') return false;
+    for (const char *c = dot - HASH; c < dot; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+              *c == '_' || *c == '-'))
+            return false;
+    return true;
+}

@@ -51,4 +51,12 @@ const char *http_mime_type(const char *path);
 /* True when the last segment of `path` has a dot (a file, not a UI route). */
 bool http_path_has_extension(const char *path);
 
+/* Whether an Accept-Encoding value (NULL when absent) takes `coding` ("br", "gzip"): listed, or
+ * "*", with a q above 0. */
+bool http_accepts_encoding(const char *accept_encoding, const char *coding);
+
+/* True for a content-hashed build asset that never changes: under /assets/ with a name like
+ * "index-BdHx3kzM.js" (Vite's [name]-[hash].[ext], 8 characters of hash). */
+bool http_path_is_immutable(const char *path);
+
 #endif

@@ -15,6 +15,7 @@
 /* Close codes (4xxx are graphql-ws's where it has one). */
 enum {
     CLOSE_NORMAL = 1000,
+    CLOSE_PROTOCOL = 1002,
     CLOSE_TOO_BIG = 1009,
     CLOSE_INVALID = 4400,
     CLOSE_UNAUTHORIZED = 4401,
@@ -38,6 +39,7 @@ typedef struct ws_conn ws_conn;
 
 typedef struct ws_op {
     struct ws_op *prev, *next;
+    bool linked; /* in conn->ops */
     ws_conn *conn;
     char *id;      /* as the client sent it */
     char *id_json; /* the same, JSON-encoded (with quotes), for building frames */
@@ -58,6 +60,7 @@ struct ws_conn {
     ws_msg *q_head, *q_tail;
     size_t q_bytes, q_count;
     ws_op *ops;
+    size_t n_ops; /* operations in `ops` */
     json_t *init_payload;
     char *authorization;      /* the upgrade request's Authorization header, or NULL */
     char peer[64];            /* the client's IP address */
@@ -110,7 +113,8 @@ static void conn_fail(ws_conn *w, int code, const char *reason)
     w->close_code = code;
     snprintf(w->close_reason, sizeof(w->close_reason), "%s", reason);
     queue_free(w);
-    if (code >= 4400 && code != CLOSE_SLOW_READER) w->srv->m.ws_protocol_errs++;
+    if ((code >= 4400 && code != CLOSE_SLOW_READER) || code == CLOSE_PROTOCOL)
+        w->srv->m.ws_protocol_errs++;
     lws_callback_on_writable(w->wsi);
     rearm_timer(w);
 }
@@ -154,8 +158,12 @@ static void send_raw(ws_conn *w, unsigned char *framed, size_t len)
     lws_callback_on_writable(w->wsi);
 }
 
+#define COMPOSE_FAILED ((size_t)-1)
+#define COMPOSE_TOO_LARGE ((size_t)-2)
+
 /* Serializes `v` into the server's scratch buffer after LWS_PRE bytes of headroom and `prefix`,
- * then appends `suffix`. Returns the text length (not counting the headroom) or (size_t)-1. The
+ * then appends `suffix`. Returns the text length (not counting the headroom), COMPOSE_TOO_LARGE
+ * when `v` takes more than max_response_bytes (measured, never built), or COMPOSE_FAILED. The
  * scratch is valid until the next call. */
 static size_t compose(http_server *srv, const char *prefix, const json_t *v, const char *suffix)
 {
@@ -165,7 +173,8 @@ static size_t compose(http_server *srv, const char *prefix, const json_t *v, con
         size_t n = v ? json_dumpb(v, srv->ws_scratch ? srv->ws_scratch + pl : NULL, room,
                                   JSON_COMPACT | JSON_ENCODE_ANY)
                      : 0;
-        if (v && n == 0) return (size_t)-1;
+        if (v && n == 0) return COMPOSE_FAILED;
+        if (n > srv->max_response_bytes) return COMPOSE_TOO_LARGE;
         if (n <= room && srv->ws_scratch) {
             memcpy(srv->ws_scratch + LWS_PRE, prefix, pl - LWS_PRE);
             memcpy(srv->ws_scratch + pl + n, suffix, sl);
@@ -177,31 +186,36 @@ static size_t compose(http_server *srv, const char *prefix, const json_t *v, con
         srv->ws_scratch = p;
         srv->ws_scratch_cap = cap;
     }
-    return (size_t)-1;
+    return COMPOSE_FAILED;
 }
 
-/* Sends {"type":type[,"id":id][,"payload":payload]}; takes ownership of payload (may be NULL). */
+/* Sends {"type":type[,"id":id][,"payload":payload]}; takes ownership of payload (may be NULL).
+ * A payload over max_response_bytes is replaced by {"errors":[{"message": ...}]} (counted).
+ * Ids are short (ws_max_id_bytes, at most WS_ID_MAX), so the frame's head fits the prefix even
+ * when every byte of the id is escaped as \uXXXX. */
 static void send_msg(ws_conn *w, const char *type, const char *id_json, json_t *payload)
 {
-    char prefix[256];
-    if (id_json && strlen(id_json) > 200) {
-        /* Long ids are rare: build the frame with jansson instead. */
-        json_t *id = json_loads(id_json, JSON_DECODE_ANY, NULL);
-        json_t *m = json_pack("{s:s,s:o*,s:o*}", "type", type, "id", id, "payload", payload);
-        size_t n = m ? compose(w->srv, "", m, "") : (size_t)-1;
-        json_decref(m);
-        if (n != (size_t)-1) send_raw(w, (unsigned char *)w->srv->ws_scratch, n);
-        return;
-    }
+    http_server *srv = w->srv;
+    char prefix[6 * WS_ID_MAX + 64];
     snprintf(prefix, sizeof(prefix), "{\"type\":\"%s\"%s%s%s", type, id_json ? ",\"id\":" : "",
              id_json ? id_json : "", payload ? ",\"payload\":" : "");
-    size_t n = compose(w->srv, prefix, payload, "}");
+    size_t n = compose(srv, prefix, payload, "}");
     json_decref(payload);
-    if (n == (size_t)-1) {
+    if (n == COMPOSE_TOO_LARGE) {
+        srv->m.too_large++;
+        srv->m.graphql_errors++;
+        char msg[120];
+        snprintf(msg, sizeof msg, "the response is larger than the limit of %zu bytes",
+                 srv->max_response_bytes);
+        json_t *e = json_pack("{s:[{s:s}]}", "errors", "message", msg);
+        n = e ? compose(srv, prefix, e, "}") : COMPOSE_FAILED;
+        json_decref(e);
+    }
+    if (n >= COMPOSE_TOO_LARGE) {
         conn_fail(w, 1011, "A message could not be encoded");
         return;
     }
-    send_raw(w, (unsigned char *)w->srv->ws_scratch, n);
+    send_raw(w, (unsigned char *)srv->ws_scratch, n);
 }
 
 static int write_some(ws_conn *w)
@@ -240,6 +254,9 @@ static ws_op *op_find(ws_conn *w, const char *id)
 static void op_unlink(ws_op *op)
 {
     ws_conn *w = op->conn;
+    if (!op->linked) return;
+    op->linked = false;
+    w->n_ops--;
     if (op->prev)
         op->prev->next = op->next;
     else if (w->ops == op)
@@ -362,6 +379,15 @@ static void op_start(ws_conn *w, const char *id, json_t *payload)
         free(id_json);
         return;
     }
+    if (w->n_ops >= srv->ws_max_operations) {
+        char msg[120];
+        snprintf(msg, sizeof msg, "too many operations on this connection: the limit is %zu",
+                 srv->ws_max_operations);
+        srv->m.ws_limits[WS_REFUSED_OPERATIONS]++;
+        send_error_text(w, id_json, msg);
+        free(id_json);
+        return;
+    }
     http_request req = {
         .query = json_string_value(q),
         .operation_name = json_is_string(opn) ? json_string_value(opn) : NULL,
@@ -409,6 +435,8 @@ static void op_start(ws_conn *w, const char *id, json_t *payload)
     op->next = w->ops;
     if (w->ops) w->ops->prev = op;
     w->ops = op;
+    op->linked = true;
+    w->n_ops++;
     op->in_start = true;
     if (type == HTTP_OP_SUBSCRIPTION) {
         http_sub *sub = NULL;
@@ -437,6 +465,19 @@ static void op_start(ws_conn *w, const char *id, json_t *payload)
     }
 }
 
+/* Closes the socket (4400) when an operation id is over ws_max_id_bytes: ids are echoed in
+ * every message of the operation and kept while it runs. */
+static bool id_too_long(ws_conn *w, size_t len)
+{
+    if (len <= w->srv->ws_max_id_bytes) return false;
+    char reason[96];
+    snprintf(reason, sizeof reason, "Invalid message received: the id is longer than %zu bytes",
+             w->srv->ws_max_id_bytes);
+    w->srv->m.ws_limits[WS_REFUSED_ID_BYTES]++;
+    conn_fail(w, CLOSE_INVALID, reason);
+    return true;
+}
+
 /* ---- graphql-transport-ws ----------------------------------------------------------------- */
 
 static void modern_message(ws_conn *w, json_t *msg)
@@ -448,6 +489,7 @@ static void modern_message(ws_conn *w, json_t *msg)
     }
     if (strcmp(type, "connection_init") == 0) {
         if (w->init_received) {
+            w->srv->m.ws_limits[WS_REFUSED_INIT_TWICE]++;
             conn_fail(w, CLOSE_TOO_MANY_INITS, "Too many initialisation requests");
             return;
         }
@@ -467,6 +509,7 @@ static void modern_message(ws_conn *w, json_t *msg)
         /* nothing to do */
     } else if (strcmp(type, "subscribe") == 0) {
         if (!w->init_received) {
+            w->srv->m.ws_limits[WS_REFUSED_NOT_INITIALISED]++;
             conn_fail(w, CLOSE_UNAUTHORIZED, "Unauthorized");
             return;
         }
@@ -477,6 +520,7 @@ static void modern_message(ws_conn *w, json_t *msg)
             conn_fail(w, CLOSE_INVALID, "Invalid message received");
             return;
         }
+        if (id_too_long(w, json_string_length(json_object_get(msg, "id")))) return;
         if (op_find(w, id)) {
             char reason[96];
             snprintf(reason, sizeof(reason), "Subscriber for %.60s already exists", id);
@@ -504,19 +548,33 @@ static void legacy_message(ws_conn *w, json_t *msg)
     json_t *idv = json_object_get(msg, "id");
     char numid[32];
     const char *id = json_string_value(idv);
+    if (id && id_too_long(w, json_string_length(idv))) return;
     if (!id && json_is_integer(idv)) {
         snprintf(numid, sizeof(numid), "%lld", (long long)json_integer_value(idv));
         id = numid;
     }
+    const char *type = json_string_value(json_object_get(msg, "type"));
+    bool init = type && strcmp(type, "connection_init") == 0;
+    /* Like graphql-transport-ws: one connection_init, before anything else (the legacy library
+     * answered every init and ran operations without one). */
+    if (init && w->init_received) {
+        w->srv->m.ws_limits[WS_REFUSED_INIT_TWICE]++;
+        conn_fail(w, CLOSE_TOO_MANY_INITS, "Too many initialisation requests");
+        return;
+    }
+    if (!init && !w->init_received && type && (!strcmp(type, "start") || !strcmp(type, "stop"))) {
+        w->srv->m.ws_limits[WS_REFUSED_NOT_INITIALISED]++;
+        conn_fail(w, CLOSE_UNAUTHORIZED, "Unauthorized");
+        return;
+    }
     json_t *idj = id ? json_string(id) : NULL;
     char *id_json = idj ? json_dumps(idj, JSON_ENCODE_ANY) : NULL;
     json_decref(idj);
-    const char *type = json_string_value(json_object_get(msg, "type"));
-    if (type && strcmp(type, "connection_init") == 0) {
+    if (init) {
         json_t *p = json_object_get(msg, "payload");
-        json_decref(w->init_payload);
         w->init_payload = json_is_object(p) ? json_incref(p) : NULL;
         w->init_received = true;
+        w->init_deadline_ms = 0;
         send_msg(w, "connection_ack", NULL, NULL);
         send_msg(w, "ka", NULL, NULL);
         w->next_ka_ms = clock_mono_ms() + w->srv->keepalive_ms;
@@ -582,10 +640,18 @@ static bool upgrade_allowed(http_server *srv, struct lws *wsi)
     return http_origin_allowed(&srv->origins, o, h);
 }
 
+void http_ws_unmasked(void *conn)
+{
+    ws_conn *w = conn;
+    w->srv->m.ws_limits[WS_REFUSED_UNMASKED]++;
+    conn_fail(w, CLOSE_PROTOCOL, "Client frames must be masked");
+}
+
 static void conn_closed(ws_conn *w)
 {
     if (!w->established) return;
     w->established = false;
+    http_ws_mask_forget(w->srv->mask, lws_get_socket_fd(w->wsi));
     while (w->ops)
         op_stop(w->ops);
     queue_free(w);
@@ -624,7 +690,9 @@ int http_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
         }
         srv->m.ws_open++;
         srv->m.ws_total++;
-        if (w->kind == WS_MODERN) w->init_deadline_ms = clock_mono_ms() + srv->init_timeout_ms;
+        http_link_set(srv, wsi, LINK_WS);
+        http_ws_mask_watch(srv->mask, lws_get_socket_fd(wsi), w);
+        w->init_deadline_ms = clock_mono_ms() + srv->init_timeout_ms;
         rearm_timer(w);
         return 0;
     case LWS_CALLBACK_RECEIVE:
@@ -655,6 +723,7 @@ int http_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
         int64_t now = clock_mono_ms();
         if (w->init_deadline_ms && now >= w->init_deadline_ms) {
             w->init_deadline_ms = 0;
+            srv->m.ws_limits[WS_REFUSED_INIT_TIMEOUT]++;
             conn_fail(w, CLOSE_INIT_TIMEOUT, "Connection initialisation timeout");
             return close_now(w);
         }

@@ -14,6 +14,7 @@
 #include "base/config.h"
 #include "http/gql_executor.h"
 #include "http/http_server.h"
+#include "test_flags.h"
 
 typedef struct stream_entry {
     struct stream_entry *next;
@@ -63,6 +64,23 @@ static void *later_thread(void *arg)
     }
     atomic_fetch_sub(&a->threads, 1);
     return NULL;
+}
+
+/* max_items items, each with a text of `pad` characters: a big answer from a small request. */
+static gql_result r_items(json_t *parent, json_t *args, void *ctx, const gql_info *info)
+{
+    json_int_t n = json_integer_value(json_object_get(args, "max_items"));
+    json_int_t pad = json_integer_value(json_object_get(args, "pad"));
+    if (n > 100000) n = 100000;
+    if (pad > 10000) pad = 10000;
+    char *text = calloc(1, (size_t)(pad > 0 ? pad : 0) + 1);
+    if (!text) return gql_error("out of memory");
+    memset(text, 'x', (size_t)(pad > 0 ? pad : 0));
+    json_t *list = json_array();
+    for (json_int_t i = 0; i < n; i++)
+        json_array_append_new(list, json_pack("{s:I,s:s}", "id", (json_int_t)i, "text", text));
+    free(text);
+    return gql_value(list);
 }
 
 static gql_result r_later(json_t *parent, json_t *args, void *ctx, const gql_info *info)
@@ -226,13 +244,17 @@ int main(int argc, char **argv)
 {
     const char *listen = "127.0.0.1:0", *schema_path = TEST_SCHEMA_PATH, *ide_root = NULL;
     const char *static_root = NULL;
-    config_option opts[] = {
+    int64_t max_cost = 0;
+    test_limit_flags lf = {0};
+    config_option opts[5 + TEST_LIMIT_OPTIONS] = {
         {"--listen", NULL, CONFIG_STRING, &listen, "HOST:PORT", "listen address (port 0: any)", 0,
          0},
         {"--schema", NULL, CONFIG_STRING, &schema_path, "FILE", "SDL of the test schema", 0, 0},
         {"--ide", NULL, CONFIG_STRING, &ide_root, "DIR", "GraphiQL root", 0, 0},
         {"--static", NULL, CONFIG_STRING, &static_root, "DIR", "web UI root", 0, 0},
+        {"--max-cost", NULL, CONFIG_INT, &max_cost, "N", "the engine's cost limit", 0, 1LL << 40},
     };
+    test_limit_options(&lf, opts + 5);
     int npos = 0;
     config_result cr = config_parse("gql_test_server [options]",
                                     "The transport with the GraphQL engine and a test schema.",
@@ -260,13 +282,10 @@ int main(int argc, char **argv)
         const char *field;
         gql_resolver_fn fn;
     } resolvers[] = {
-        {"Query.echo", r_echo},
-        {"Query.later", r_later},
-        {"Mutation.add", r_add},
-        {"Mutation.publish", r_publish},
-        {"Subscription.events", r_events},
-        {"Subscription.ticks", r_ticks},
-        {"Subscription.failing", r_failing},
+        {"Query.echo", r_echo},          {"Query.later", r_later},
+        {"Query.items", r_items},        {"Mutation.add", r_add},
+        {"Mutation.publish", r_publish}, {"Subscription.events", r_events},
+        {"Subscription.ticks", r_ticks}, {"Subscription.failing", r_failing},
     };
     for (size_t i = 0; i < sizeof(resolvers) / sizeof(resolvers[0]); i++)
         if (gql_schema_set_resolver(schema, resolvers[i].field, resolvers[i].fn, NULL) != ST_OK) {
@@ -283,6 +302,8 @@ int main(int argc, char **argv)
     cfg.port = port;
     cfg.ide_root = ide_root;
     cfg.static_root = static_root;
+    char admin_host[256];
+    if (!test_limit_apply(&lf, &cfg, admin_host, sizeof admin_host)) return 2;
 
     sigset_t set;
     sigemptyset(&set);
@@ -293,6 +314,7 @@ int main(int argc, char **argv)
 
     json_t *root = json_pack("{s:s}", "hello", "world");
     gql_executor_config gcfg = {.schema = schema, .root_value = root, .context = &a};
+    gcfg.limits.max_cost = (unsigned long long)max_cost;
     gql_executor *ge = NULL;
     http_executor exec;
     http_server *srv = NULL;
@@ -307,7 +329,7 @@ int main(int argc, char **argv)
     http_server_set_ready(srv, true);
     pthread_t sw;
     pthread_create(&sw, NULL, signal_waiter, srv);
-    printf("LISTENING %d\n", http_server_port(srv));
+    printf("LISTENING %d ADMIN %d\n", http_server_port(srv), http_server_admin_port(srv));
     fflush(stdout);
     http_server_run(srv);
 

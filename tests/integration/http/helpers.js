@@ -26,16 +26,18 @@ function startServer(args = [], opts = {}) {
     });
     child.stdout.on('data', (d) => {
       out += d.toString();
-      const m = /LISTENING (\d+)/.exec(out);
+      const m = /LISTENING (\d+)(?: ADMIN (-?\d+))?/.exec(out);
       if (!m) return;
       clearTimeout(timer);
       child.removeAllListeners('exit');
       const port = Number(m[1]);
+      const admin = m[2] && Number(m[2]) > 0 ? Number(m[2]) : undefined;
       resolve({
         port,
         pid: child.pid,
         url: `http://127.0.0.1:${port}`,
         wsUrl: `ws://127.0.0.1:${port}`,
+        adminUrl: admin ? `http://127.0.0.1:${admin}` : undefined,
         stderr: () => stderr,
         stop: () =>
           new Promise((res, rej) => {
@@ -66,4 +68,35 @@ async function metric(url, name) {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-module.exports = { startServer, rssKiB, metric, sleep };
+// A raw TCP client from `localAddress` (another loopback address plays another client: Linux
+// routes all of 127/8 on lo). Collects what the server sends; `closed` resolves with it.
+function rawClient(port, localAddress = '127.0.0.1') {
+  const net = require('node:net');
+  const s = net.connect({ host: '127.0.0.1', port, localAddress });
+  let data = '';
+  s.on('data', (d) => {
+    data += d.toString('latin1');
+  });
+  s.on('error', () => {}); // a reset is one of the answers we expect
+  const connected = new Promise((resolve) => s.once('connect', resolve));
+  const closed = new Promise((resolve) => s.once('close', () => resolve(data)));
+  return { socket: s, connected, closed, data: () => data };
+}
+
+// The value of a labelled metric, e.g. metricLabel(url, 'x_total', 'reason="total"').
+async function metricLabel(url, name, labels) {
+  const text = await (await fetch(url + '/metrics')).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name}{${labels}} `));
+  return line ? Number(line.split(' ').pop()) : undefined;
+}
+
+// Polls `fn` until it returns a truthy value (no time limit: the ctest timeout is the guard).
+async function until(fn, pauseMs = 20) {
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    await sleep(pauseMs);
+  }
+}
+
+module.exports = { startServer, rssKiB, metric, metricLabel, sleep, rawClient, until };

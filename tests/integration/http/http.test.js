@@ -7,7 +7,8 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const net = require('node:net');
-const { startServer } = require('./helpers');
+const zlib = require('node:zlib');
+const { startServer, metric, until } = require('./helpers');
 
 let srv, dir;
 before(async () => {
@@ -15,6 +16,12 @@ before(async () => {
   fs.writeFileSync(path.join(dir, 'index.html'), '<!doctype html><title>bank ui</title>');
   fs.mkdirSync(path.join(dir, 'assets'));
   fs.writeFileSync(path.join(dir, 'assets', 'app.js'), 'console.log("app")');
+  // A content-hashed asset as Vite names them, with precompressed siblings (as the UI build
+  // writes them; the contents only tell which file was sent).
+  fs.writeFileSync(path.join(dir, 'assets', 'index-BdHx3k_M.js'), 'plain');
+  fs.writeFileSync(path.join(dir, 'assets', 'index-BdHx3k_M.js.br'), 'brotli');
+  fs.writeFileSync(path.join(dir, 'assets', 'index-BdHx3k_M.js.gz'), 'gzip');
+  fs.writeFileSync(path.join(dir, 'index.html.gz'), zlib.gzipSync('<!doctype html><title>bank ui (gz)</title>'));
   fs.writeFileSync(path.join(dir, 'style.css'), 'body{}');
   srv = await startServer(['--static', dir, '--body-limit', '4096']);
 });
@@ -177,12 +184,165 @@ test('/healthz answers 200 when ready', async () => {
   assert.strictEqual(res.status, 200);
 });
 
-test('/healthz answers 503 until ready', async () => {
-  const s2 = await startServer(['--not-ready']);
+test('until ready: /healthz and GraphQL (HTTP and WebSocket) answer 503, static files are served', async () => {
+  const s2 = await startServer(['--not-ready', '--static', dir]);
+  const starting = { errors: [{ message: 'the server is starting: its data is catching up; try again in a moment' }] };
   try {
     assert.strictEqual((await fetch(s2.url + '/healthz')).status, 503);
+    let res = await fetch(s2.url + '/api', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: '{ hello }' }),
+    });
+    assert.strictEqual(res.status, 503);
+    assert.deepStrictEqual(await res.json(), starting);
+    res = await fetch(`${s2.url}/graphql?query=${encodeURIComponent('{ hello }')}`);
+    assert.strictEqual(res.status, 503);
+    assert.deepStrictEqual(await res.json(), starting);
+    const upgrade = await new Promise((resolve) => {
+      const ws = new (require('ws'))(s2.wsUrl + '/ws', 'graphql-transport-ws');
+      ws.on('unexpected-response', async (req, r) => {
+        let body = '';
+        r.on('data', (d) => (body += d));
+        r.on('end', () => resolve({ status: r.statusCode, body: JSON.parse(body) }));
+      });
+      ws.on('open', () => resolve({ status: 101 }));
+      ws.on('error', () => {});
+    });
+    assert.deepStrictEqual(upgrade, { status: 503, body: starting });
+    res = await fetch(s2.url + '/');
+    assert.strictEqual(res.status, 200);
+    assert.strictEqual((await fetch(s2.url + '/metrics')).status, 200);
+    assert.ok((await metric(s2.url, 'http_not_ready_total')) >= 3);
   } finally {
     await s2.stop();
+  }
+});
+
+test('once ready (the bank: its read model caught up), GraphQL is served', async () => {
+  const s2 = await startServer(['--not-ready', '--ready-after-ms', '300']);
+  try {
+    await until(async () => (await fetch(s2.url + '/healthz')).status === 200);
+    const res = await fetch(s2.url + '/api', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: '{ hello }' }),
+    });
+    assert.deepStrictEqual(await res.json(), { data: { hello: 'world' } });
+  } finally {
+    await s2.stop();
+  }
+});
+
+test('operator switches: /metrics and /ide off the public listener, or moved to an admin listener', async () => {
+  const hidden = await startServer(['--hide-metrics', '--hide-ide', '--ide', dir]);
+  try {
+    assert.strictEqual((await fetch(hidden.url + '/metrics')).status, 404);
+    assert.strictEqual((await fetch(hidden.url + '/ide/')).status, 404);
+    assert.strictEqual((await fetch(hidden.url + '/healthz')).status, 200);
+  } finally {
+    await hidden.stop();
+  }
+  const s2 = await startServer(['--admin-listen', '127.0.0.1:0', '--ide', dir, '--max-connections-per-address', '2']);
+  try {
+    assert.ok(s2.adminUrl);
+    assert.strictEqual((await fetch(s2.url + '/metrics')).status, 404);
+    assert.strictEqual((await fetch(s2.url + '/ide/')).status, 404);
+    let res = await fetch(s2.adminUrl + '/metrics');
+    assert.strictEqual(res.status, 200);
+    assert.match(await res.text(), /http_connections_open /);
+    assert.strictEqual((await fetch(s2.adminUrl + '/ide/')).status, 200);
+    // GraphiQL there talks to /api on the same listener.
+    res = await fetch(s2.adminUrl + '/api', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: '{ hello }' }),
+    });
+    assert.deepStrictEqual(await res.json(), { data: { hello: 'world' } });
+    // The admin listener is outside the connection budget.
+    const held = [];
+    for (let i = 0; i < 4; i++) {
+      const c = net.connect(Number(new URL(s2.adminUrl).port), '127.0.0.1');
+      await new Promise((r) => c.once('connect', r));
+      held.push(c);
+    }
+    assert.strictEqual((await fetch(s2.adminUrl + '/healthz')).status, 200);
+    held.forEach((c) => c.destroy());
+  } finally {
+    await s2.stop();
+  }
+});
+
+test('every answer carries the security headers', async () => {
+  const answers = [
+    await fetch(srv.url + '/'),
+    await fetch(srv.url + '/assets/app.js'),
+    await fetch(srv.url + '/healthz'),
+    await fetch(srv.url + '/missing.js'),
+    await post(JSON.stringify({ query: '{ hello }' })),
+    await fetch(srv.url + '/api', { method: 'OPTIONS', headers: { origin: 'http://localhost:4200', 'access-control-request-method': 'POST' } }),
+  ];
+  for (const res of answers) {
+    const csp = res.headers.get('content-security-policy');
+    assert.match(csp, /default-src 'self'/, res.url);
+    assert.match(csp, /script-src 'self';/);
+    assert.match(csp, /frame-ancestors 'none'/);
+    assert.strictEqual(res.headers.get('x-frame-options'), 'DENY');
+    assert.strictEqual(res.headers.get('x-content-type-options'), 'nosniff');
+    assert.strictEqual(res.headers.get('referrer-policy'), 'no-referrer');
+  }
+});
+
+// Raw GET (fetch would decode a Content-Encoding itself): status line and headers, and the body.
+function rawGet(p, headers = {}) {
+  return new Promise((resolve) => {
+    const s = net.connect(srv.port, '127.0.0.1', () => {
+      const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+      s.write(`GET ${p} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n${extra}\r\n`);
+    });
+    const chunks = [];
+    s.on('data', (x) => chunks.push(x));
+    s.on('end', () => {
+      const d = Buffer.concat(chunks);
+      const at = d.indexOf('\r\n\r\n');
+      const head = d.subarray(0, at).toString('latin1');
+      const body = d.subarray(at + 4);
+      const h = {};
+      for (const line of head.split('\r\n').slice(1)) {
+        const i = line.indexOf(':');
+        h[line.slice(0, i).toLowerCase()] = line.slice(i + 1).trim();
+      }
+      resolve({ status: Number(head.split(' ')[1]), headers: h, body: body.toString('latin1'), raw: body });
+    });
+  });
+}
+
+test('precompressed siblings are sent when Accept-Encoding takes them, with Vary', async () => {
+  let r = await rawGet('/assets/index-BdHx3k_M.js', { 'accept-encoding': 'gzip, deflate, br' });
+  assert.strictEqual(r.body, 'brotli');
+  assert.strictEqual(r.headers['content-encoding'], 'br');
+  assert.match(r.headers['content-type'], /javascript/);
+  assert.strictEqual(r.headers.vary, 'Accept-Encoding');
+  r = await rawGet('/assets/index-BdHx3k_M.js', { 'accept-encoding': 'gzip' });
+  assert.strictEqual(r.body, 'gzip');
+  assert.strictEqual(r.headers['content-encoding'], 'gzip');
+  r = await rawGet('/assets/index-BdHx3k_M.js', { 'accept-encoding': 'br;q=0, gzip;q=0' });
+  assert.strictEqual(r.body, 'plain');
+  assert.strictEqual(r.headers['content-encoding'], undefined);
+  r = await rawGet('/assets/index-BdHx3k_M.js');
+  assert.strictEqual(r.body, 'plain');
+  r = await rawGet('/client', { 'accept-encoding': 'gzip' }); // a UI route gets index.html(.gz)
+  assert.strictEqual(zlib.gunzipSync(r.raw).toString(), '<!doctype html><title>bank ui (gz)</title>');
+  assert.match(r.headers['content-type'], /text\/html/);
+});
+
+test('content-hashed assets are cached for a year, everything else is revalidated', async () => {
+  let r = await rawGet('/assets/index-BdHx3k_M.js');
+  assert.strictEqual(r.headers['cache-control'], 'public, max-age=31536000, immutable');
+  for (const p of ['/', '/index.html', '/client', '/assets/app.js', '/style.css']) {
+    r = await rawGet(p);
+    assert.strictEqual(r.status, 200, p);
+    assert.strictEqual(r.headers['cache-control'], 'no-cache', p);
   }
 });
 

@@ -37,8 +37,20 @@ test('the IDE files are served', async () => {
   assert.strictEqual((await fetch(srv.url + '/ide/missing.js')).status, 404);
 });
 
+// Records Content-Security-Policy violations (the server sends a strict policy with every page).
+async function watchCsp(page) {
+  const errors = [];
+  page.on('console', (m) => m.type() === 'error' && /Content Security Policy/i.test(m.text()) && errors.push(m.text()));
+  await page.addInitScript(() => {
+    window.__csp = [];
+    document.addEventListener('securitypolicyviolation', (e) => window.__csp.push(`${e.violatedDirective} ${e.blockedURI}`));
+  });
+  return async () => [...errors, ...(await page.evaluate(() => window.__csp))];
+}
+
 test('GraphiQL loads without any outside request and runs a query', async () => {
   const page = await browser.newPage();
+  const violations = await watchCsp(page);
   const outside = [];
   const apiBodies = [];
   page.on('request', (r) => {
@@ -58,12 +70,14 @@ test('GraphiQL loads without any outside request and runs a query', async () => 
   assert.match(text, /"hello": "world"/);
   assert.deepStrictEqual(outside, []);
   assert.ok(apiBodies.some((b) => b && b.includes('hello')));
+  assert.deepStrictEqual(await violations(), [], 'no Content-Security-Policy violation');
   await page.screenshot({ path: path.join(require('node:os').tmpdir(), 'ide.png') });
   await page.close();
 });
 
 test('GraphiQL runs a subscription over /ws (graphql-ws) from the browser', async () => {
   const page = await browser.newPage();
+  const violations = await watchCsp(page);
   const sockets = [];
   page.on('websocket', (ws) => sockets.push(ws.url()));
   await page.goto(`${srv.url}/ide?query=${encodeURIComponent('subscription { ticks(n: 3) }')}`);
@@ -75,5 +89,6 @@ test('GraphiQL runs a subscription over /ws (graphql-ws) from the browser', asyn
     { timeout: 30000 },
   );
   assert.ok(sockets.includes(`${srv.wsUrl}/ws`), `sockets: ${sockets}`);
+  assert.deepStrictEqual(await violations(), [], 'no Content-Security-Policy violation');
   await page.close();
 });

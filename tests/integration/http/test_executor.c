@@ -562,7 +562,8 @@ test_executor *test_executor_new(void)
 
 void test_executor_interface(test_executor *te, http_executor *out)
 {
-    *out = (http_executor){te, te_prepare, te_execute, te_cancel, te_subscribe, te_unsubscribe};
+    *out =
+        (http_executor){te, te_prepare, te_execute, te_cancel, te_subscribe, te_unsubscribe, NULL};
 }
 
 status test_executor_start(test_executor *te, http_server *srv)

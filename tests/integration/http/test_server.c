@@ -5,10 +5,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "base/clock.h"
 #include "base/config.h"
 #include "base/log.h"
 #include "http/http_server.h"
 #include "test_executor.h"
+#include "test_flags.h"
 
 static void *signal_waiter(void *arg)
 {
@@ -22,12 +24,28 @@ static void *signal_waiter(void *arg)
     return NULL;
 }
 
+typedef struct ready_later {
+    http_server *srv;
+    int64_t ms;
+} ready_later;
+
+/* Becomes ready after a while, as the bank does once its read model caught up. */
+static void *ready_waiter(void *arg)
+{
+    ready_later *rl = arg;
+    clock_sleep_ms(rl->ms);
+    http_server_set_ready(rl->srv, true);
+    return NULL;
+}
+
 int main(int argc, char **argv)
 {
     const char *listen = "127.0.0.1:0", *static_root = NULL, *ide_root = NULL, *cors = NULL;
     int64_t body_limit = 0, queue_bytes = 0, queue_msgs = 0, ka_ms = 0, init_ms = 0;
+    int64_t ready_after_ms = 0;
     bool not_ready = false;
-    config_option opts[] = {
+    test_limit_flags lf = {0};
+    config_option opts[11 + TEST_LIMIT_OPTIONS] = {
         {"--listen", NULL, CONFIG_STRING, &listen, "HOST:PORT", "listen address (port 0: any)", 0,
          0},
         {"--static", NULL, CONFIG_STRING, &static_root, "DIR", "web UI root", 0, 0},
@@ -42,7 +60,10 @@ int main(int argc, char **argv)
         {"--init-timeout-ms", NULL, CONFIG_INT, &init_ms, "MS", "connection_init timeout", 0,
          3600000},
         {"--not-ready", NULL, CONFIG_BOOL, &not_ready, NULL, "keep /healthz at 503", 0, 0},
+        {"--ready-after-ms", NULL, CONFIG_INT, &ready_after_ms, "MS",
+         "with --not-ready: become ready this long after start (0: never)", 0, 3600000},
     };
+    test_limit_options(&lf, opts + 11);
     int npos = 0;
     config_result cr = config_parse("http_test_server [options]",
                                     "Hosts the GraphQL transport with a test executor.", opts,
@@ -68,6 +89,11 @@ int main(int argc, char **argv)
     cfg.ws_queue_messages = (size_t)queue_msgs;
     cfg.keepalive_ms = ka_ms;
     cfg.init_timeout_ms = init_ms;
+    char admin_host[256];
+    if (!test_limit_apply(&lf, &cfg, admin_host, sizeof admin_host)) {
+        fprintf(stderr, "bad --admin-listen %s\n", lf.admin);
+        return 2;
+    }
 
     sigset_t set;
     sigemptyset(&set);
@@ -93,11 +119,14 @@ int main(int argc, char **argv)
         return 1;
     }
     http_server_set_ready(srv, !not_ready);
-    pthread_t sw;
+    pthread_t sw, rt;
     pthread_create(&sw, NULL, signal_waiter, srv);
-    printf("LISTENING %d\n", http_server_port(srv));
+    ready_later rl = {srv, ready_after_ms};
+    if (not_ready && ready_after_ms) pthread_create(&rt, NULL, ready_waiter, &rl);
+    printf("LISTENING %d ADMIN %d\n", http_server_port(srv), http_server_admin_port(srv));
     fflush(stdout);
     http_server_run(srv);
+    if (not_ready && ready_after_ms) pthread_join(rt, NULL);
     test_executor_stop(te);
     http_server_free(srv);
     test_executor_free(te);

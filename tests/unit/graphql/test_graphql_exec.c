@@ -15,7 +15,7 @@
 static const char sdl[] =
     "type Query { hello(name: String = \"world\", times: Int! = 1): String\n"
     "  slow: Item  slowList: [Item!]  big: Int  strict: String!  info: String  fail: String\n"
-    "  early: String }\n"
+    "  early: String items(first: Int): [Item!] itemsDefault(max_items: Int = 5): [Item] }\n"
     "type Item { id: Int! name: String later: String }\n"
     "type Mutation { first: String second: String }\n"
     "type Subscription { ticks(from: Int = 0): Tick }\n"
@@ -388,6 +388,98 @@ static void test_limits(void **state)
     json_decref(response);
 }
 
+/* The estimated cost: fields count 1, lists multiply by their size argument (or 10). */
+static void test_cost(void **state)
+{
+    fixture *f = *state;
+    gql_limits lim;
+    gql_limits_default(&lim);
+    struct {
+        const char *q, *vars;
+        unsigned long long cost;
+    } cases[] = {
+        {"{ hello }", NULL, 1},
+        {"{ hello big __typename }", NULL, 3},
+        {"{ slowList { id name } }", NULL, 30},
+        {"{ items(first: 3) { id name } }", NULL, 9},
+        {"query ($n: Int) { items(first: $n) { id } }", "{\"n\": 7}", 14},
+        {"query ($n: Int) { items(first: $n) { id } }", "{}", 20},
+        {"query ($n: Int = 4) { items(first: $n) { id } }", "{}", 8},
+        {"{ itemsDefault { id } }", NULL, 10},
+        {"{ itemsDefault(max_items: 2) { id } }", NULL, 4},
+        {"{ items(first: 1000000000) { id } }", NULL, 2000},
+        {"{ items(first: -5) { id } }", NULL, 1},
+        {"{ items(first: 100) @skip(if: true) { id } hello }", NULL, 1},
+        {"query ($s: Boolean!) { items(first: 100) @include(if: $s) { id } }", "{\"s\": false}", 0},
+        {"{ ...F ...F } fragment F on Query { items(first: 2) { id } }", NULL, 8},
+        {"{ items(first: 2) { ... on Item { id name } } }", NULL, 6},
+        {"{ __schema { types { name } } }", NULL, 21},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        gql_document *doc = prepare(f, cases[i].q);
+        json_t *v = cases[i].vars ? json_loads(cases[i].vars, 0, NULL) : NULL;
+        gql_request req = {.schema = f->schema, .document = doc, .variables = v};
+        unsigned long long cost = 99;
+        json_t *errors = (json_t *)1;
+        status st = gql_check_cost(&req, &lim, &cost, &errors);
+        if (st != ST_OK || cost != cases[i].cost)
+            fail_msg("%s: status %d, cost %llu, want %llu", cases[i].q, st, cost, cases[i].cost);
+        assert_null(errors);
+        json_decref(v);
+        gql_document_free(doc);
+    }
+    /* Above the limit: a request error with the estimate and the limit. */
+    lim.max_cost = 5000;
+    gql_document *doc =
+        prepare(f, "{ a: items(first: 1000) { id name later } b: items(first: 1000) { id } }");
+    gql_request req = {.schema = f->schema, .document = doc};
+    unsigned long long cost = 0;
+    json_t *errors = NULL;
+    assert_int_equal(gql_check_cost(&req, &lim, &cost, &errors), ST_LIMIT);
+    assert_int_equal(cost, 6000);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(errors, 0), "message")),
+                        "the query is too costly: estimated 6000, the limit is 5000");
+    json_decref(errors);
+    gql_document_free(doc);
+    /* Variables that do not coerce: the request errors execution would give. */
+    doc = prepare(f, "query ($n: Int!) { items(first: $n) { id } }");
+    req.document = doc;
+    assert_int_equal(gql_check_cost(&req, &lim, &cost, &errors), ST_INVALID);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(errors, 0), "message")),
+                        "Variable \"$n\" of required type \"Int!\" was not provided.");
+    json_decref(errors);
+    gql_document_free(doc);
+}
+
+/* Resolvers read strings as C strings: a NUL inside one is refused, never cut short. */
+static void test_nul_in_strings(void **state)
+{
+    fixture *f = *state;
+    const char *q = "{ hello(name: \"alice\\u0000x\") }";
+    gql_document *doc;
+    json_t *response;
+    assert_int_equal(gql_prepare(f->schema, q, strlen(q), NULL, false, &doc, &response),
+                     ST_INVALID);
+    json_t *e = json_array_get(json_object_get(response, "errors"), 0);
+    assert_string_equal(json_string_value(json_object_get(e, "message")),
+                        "Syntax Error: U+0000 (NUL) is not allowed in a string.");
+    json_decref(response);
+    q = "{ hello(name: \"alice\\u{0}x\") }";
+    assert_int_equal(gql_prepare(f->schema, q, strlen(q), NULL, false, &doc, &response),
+                     ST_INVALID);
+    json_decref(response);
+    doc = prepare(f, "query ($n: String) { hello(name: $n) }");
+    json_t *vars = json_pack("{s:s#}", "n", "alice\0x", (size_t)7);
+    gql_request req = {.schema = f->schema, .document = doc, .variables = vars};
+    gql_execution *exec = NULL;
+    assert_int_equal(gql_execute(&req, on_done, f, &exec), ST_OK);
+    expect_response(f, "{\"errors\":[{\"message\":\"Variable \\\"$n\\\" got invalid value "
+                       "\\\"alice\\\\u0000x\\\"; String cannot represent a value containing U+0000 "
+                       "(NUL)\",\"locations\":[{\"line\":1,\"column\":8}]}]}");
+    json_decref(vars);
+    gql_document_free(doc);
+}
+
 static void tree(char *out, size_t n, size_t *len, int depth)
 {
     if (depth == 0) {
@@ -614,6 +706,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cancel_from_resolver, setup, teardown),
         cmocka_unit_test_setup_teardown(test_null_variables, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cache, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cost, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_nul_in_strings, setup, teardown),
         cmocka_unit_test(test_pathological_documents),
         cmocka_unit_test_setup_teardown(test_subscription, setup, teardown),
         cmocka_unit_test_setup_teardown(test_subscription_async_events_in_order, setup, teardown),

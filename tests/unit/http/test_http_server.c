@@ -25,7 +25,7 @@ static status no_execute(void *ctx, const http_request *req, http_done_fn done, 
     return ST_INTERNAL;
 }
 
-static const http_executor exec = {NULL, no_prepare, no_execute, NULL, NULL, NULL};
+static const http_executor exec = {NULL, no_prepare, no_execute, NULL, NULL, NULL, NULL};
 
 static http_server *new_server(size_t queue)
 {

@@ -107,6 +107,38 @@ static void test_mime_and_extension(void **state)
     assert_false(http_path_has_extension("/v1.2/client"));
 }
 
+static void test_accept_encoding(void **state)
+{
+    (void)state;
+    assert_false(http_accepts_encoding(NULL, "br"));
+    assert_false(http_accepts_encoding("", "br"));
+    assert_true(http_accepts_encoding("gzip, deflate, br", "br"));
+    assert_true(http_accepts_encoding("gzip, deflate, br", "gzip"));
+    assert_true(http_accepts_encoding("GZIP;q=0.5", "gzip"));
+    assert_false(http_accepts_encoding("br;q=0, gzip", "br"));
+    assert_false(http_accepts_encoding("identity", "gzip"));
+    assert_true(http_accepts_encoding("*", "br"));
+    assert_false(http_accepts_encoding("*, br;q=0", "br"));
+    assert_false(http_accepts_encoding("*;q=0", "gzip"));
+    assert_false(http_accepts_encoding("x-gzip", "gzip"));
+}
+
+static void test_immutable_assets(void **state)
+{
+    (void)state;
+    assert_true(http_path_is_immutable("/assets/index-vSdEJrLD.js"));
+    assert_true(http_path_is_immutable("/assets/index-BY-8_CHX.css"));
+    assert_true(http_path_is_immutable("/assets/materialdesignicons-webfont-Dp5v-WZN.woff2"));
+    assert_true(http_path_is_immutable("/assets/index-vSdEJrLD.js.map"));
+    assert_false(http_path_is_immutable("/assets/app.js"));
+    assert_false(http_path_is_immutable("/assets/index-vSdEJr.js"));
+    assert_false(http_path_is_immutable("/assets/index-vSdEJ.LD.js"));
+    assert_false(http_path_is_immutable("/assets/index-vSdEJrLD"));
+    assert_false(http_path_is_immutable("/index.html"));
+    assert_false(http_path_is_immutable("/img/logo-vSdEJrLD.svg"));
+    assert_false(http_path_is_immutable("/assets/-vSdEJrLD.js"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -115,6 +147,8 @@ int main(void)
         cmocka_unit_test(test_origins),
         cmocka_unit_test(test_static_path),
         cmocka_unit_test(test_mime_and_extension),
+        cmocka_unit_test(test_accept_encoding),
+        cmocka_unit_test(test_immutable_assets),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
