@@ -9,6 +9,7 @@
 
 #include "http/http_server.h"
 #include "base/buf.h"
+#include "base/list.h"
 #include "http/http_budget.h"
 #include "http/http_util.h"
 
@@ -38,11 +39,6 @@ typedef enum link_phase {
 
 typedef struct http_link http_link;
 typedef struct http_ws_mask_table http_ws_mask_table;
-
-/* The links of one phase, oldest first (one timeout per phase, so this is deadline order). */
-typedef struct link_list {
-    http_link *head, *tail;
-} link_list;
 
 typedef struct http_metrics {
     uint64_t requests_graphql; /* GraphQL over HTTP requests answered */
@@ -97,11 +93,17 @@ struct http_server {
     /* Connection budget and deadlines (http_limits.c). */
     http_budget *budget;
     http_budget_config budget_cfg;
-    int64_t timeout_ms[3]; /* per link_phase with a deadline */
-    link_list links[LINK_PHASES];
+    int64_t timeout_ms[3];        /* per link_phase with a deadline */
+    list_node links[LINK_PHASES]; /* http_links by phase, oldest first: one timeout per phase,
+                                     so each list is in deadline order */
     http_link *adopting; /* admitted by FILTER_NETWORK_CONNECTION, not yet bound to its wsi */
     lws_sorted_usec_list_t sweep;
     int64_t sweep_us;
+    /* WebSocket deadlines (http_ws.c): one FIFO per fixed delay, so each is in deadline order
+     * and one periodic sweep serves them all (lws's per-connection timers are a sorted list:
+     * inserting costs O(connections), quadratic under a connection flood). */
+    list_node ws_awaiting_init, ws_keepalive, ws_closing;
+    lws_sorted_usec_list_t ws_sweep;
     http_ws_mask_table *mask; /* unmasked client frames (http_ws_mask.c) */
 
     atomic_bool ready, stopping;
@@ -129,6 +131,11 @@ int http_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
                      size_t len);
 /* Per-connection state size of a WebSocket. */
 size_t http_ws_conn_size(void);
+/* Prepares the WebSocket deadline lists (before the context exists) and starts / stops their
+ * sweep (after the context exists / before it is destroyed). */
+void http_ws_init(http_server *srv);
+void http_ws_start(http_server *srv);
+void http_ws_stop(http_server *srv);
 
 /* Records one GraphQL answer in the metrics (HTTP or WS). */
 void http_metrics_graphql_answer(http_server *srv, const json_t *response);

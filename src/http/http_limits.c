@@ -27,7 +27,7 @@
 #define SWEEP_MAX_US 250000
 
 struct http_link {
-    http_link *prev, *next;
+    list_node in_phase; /* on srv->links[phase] once bound */
     struct lws *wsi;
     http_addr addr;
     int64_t deadline_ms; /* for LINK_HEADERS/BODY/IDLE */
@@ -35,28 +35,10 @@ struct http_link {
     bool budgeted; /* counted in the budget (not on the admin listener) */
 };
 
-static void list_remove(link_list *l, http_link *k)
+static http_link *first_link(list_node *phase)
 {
-    if (k->prev)
-        k->prev->next = k->next;
-    else
-        l->head = k->next;
-    if (k->next)
-        k->next->prev = k->prev;
-    else
-        l->tail = k->prev;
-    k->prev = k->next = NULL;
-}
-
-static void list_append(link_list *l, http_link *k)
-{
-    k->next = NULL;
-    k->prev = l->tail;
-    if (l->tail)
-        l->tail->next = k;
-    else
-        l->head = k;
-    l->tail = k;
+    list_node *n = list_first(phase);
+    return n ? list_entry(n, http_link, in_phase) : NULL;
 }
 
 /* Raises the soft RLIMIT_NOFILE towards what `want` connections need; returns how many
@@ -109,7 +91,7 @@ status http_limits_init(http_server *srv, const http_config *cfg)
 
 static void link_free(http_server *srv, http_link *k)
 {
-    list_remove(&srv->links[k->phase], k);
+    if (list_linked(&k->in_phase)) list_remove(&k->in_phase);
     if (k->budgeted) http_budget_release(srv->budget, &k->addr);
     free(k);
 }
@@ -123,8 +105,8 @@ void http_limits_free(http_server *srv)
         free(k);
     }
     for (int p = 0; p < LINK_PHASES; p++)
-        while (srv->links[p].head)
-            link_free(srv, srv->links[p].head);
+        for (http_link *k; (k = first_link(&srv->links[p]));)
+            link_free(srv, k);
     http_budget_free(srv->budget);
     srv->budget = NULL;
 }
@@ -158,6 +140,7 @@ int http_limits_admit(http_server *srv, struct lws *listener, int fd,
     }
     http_link *k = calloc(1, sizeof *k);
     if (!k) return 1;
+    list_init(&k->in_phase);
     k->budgeted = !srv->admin_vhost || lws_get_vhost(listener) != srv->admin_vhost;
     if (k->budgeted) {
         if (http_addr_from_sockaddr((const struct sockaddr *)&peer->cli_addr, peer->clilen,
@@ -196,7 +179,7 @@ void http_limits_bind(http_server *srv, struct lws *wsi)
     k->wsi = wsi;
     lws_set_opaque_user_data(wsi, k);
     k->deadline_ms = clock_mono_ms() + srv->timeout_ms[LINK_HEADERS];
-    list_append(&srv->links[LINK_HEADERS], k);
+    list_push_back(&srv->links[LINK_HEADERS], &k->in_phase);
 }
 
 void http_limits_unbind(http_server *srv, struct lws *wsi)
@@ -211,10 +194,10 @@ void http_link_set(http_server *srv, struct lws *wsi, link_phase phase)
 {
     http_link *k = lws_get_opaque_user_data(wsi);
     if (!k || k->wsi != wsi || k->phase == phase) return;
-    list_remove(&srv->links[k->phase], k);
+    list_remove(&k->in_phase);
     k->phase = phase;
     k->deadline_ms = phase < 3 ? clock_mono_ms() + srv->timeout_ms[phase] : 0;
-    list_append(&srv->links[phase], k);
+    list_push_back(&srv->links[phase], &k->in_phase);
 }
 
 link_phase http_link_get(struct lws *wsi)
@@ -236,11 +219,11 @@ static void sweep(lws_sorted_usec_list_t *sul)
     int64_t now = clock_mono_ms();
     for (int p = 0; p < 3; p++) {
         http_link *k;
-        while ((k = srv->links[p].head) && k->deadline_ms <= now) {
+        while ((k = first_link(&srv->links[p])) && k->deadline_ms <= now) {
             /* Out of the timed lists first: the close below runs our callbacks. */
-            list_remove(&srv->links[p], k);
+            list_remove(&k->in_phase);
             k->phase = LINK_BUSY;
-            list_append(&srv->links[LINK_BUSY], k);
+            list_push_back(&srv->links[LINK_BUSY], &k->in_phase);
             srv->m.timeouts[p]++;
             if (p != LINK_IDLE)
                 write_raw(lws_get_socket_fd(k->wsi), "408 Request Timeout",

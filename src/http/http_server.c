@@ -1001,6 +1001,9 @@ status http_server_new(const http_config *cfg, const http_executor *exec, http_s
         return status_set(ST_INVALID, "http: port %d out of range", cfg->port);
     http_server *srv = calloc(1, sizeof(*srv));
     if (!srv) return status_set(ST_NOMEM, "out of memory");
+    for (int p = 0; p < LINK_PHASES; p++)
+        list_init(&srv->links[p]);
+    http_ws_init(srv);
     srv->exec = *exec;
     srv->body_limit = cfg->body_limit ? cfg->body_limit : (1u << 20);
     srv->ws_queue_bytes = cfg->ws_queue_bytes ? cfg->ws_queue_bytes : (4u << 20);
@@ -1099,6 +1102,7 @@ status http_server_new(const http_config *cfg, const http_executor *exec, http_s
         srv->admin_port = lws_get_vhost_listen_port(srv->admin_vhost);
     }
     http_limits_start(srv);
+    http_ws_start(srv);
     srv->wake_ctx = srv->ctx;
     *out = srv;
     return ST_OK;
@@ -1167,6 +1171,7 @@ void http_server_free(http_server *srv)
     pthread_mutex_unlock(&srv->q_lock);
     if (srv->ctx) {
         lws_sul_cancel(&srv->sweep);
+        http_ws_stop(srv);
         lws_context_destroy(srv->ctx);
     }
     srv->ctx = NULL;

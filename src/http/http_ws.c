@@ -62,11 +62,11 @@ struct ws_conn {
     ws_op *ops;
     size_t n_ops; /* operations in `ops` */
     json_t *init_payload;
-    char *authorization;      /* the upgrade request's Authorization header, or NULL */
-    char peer[64];            /* the client's IP address */
-    int64_t init_deadline_ms; /* graphql-transport-ws: close 4408 if no connection_init by then */
-    int64_t next_ka_ms;       /* graphql-ws: next keep-alive */
-    int64_t timer_at_ms;      /* when the lws timer of this wsi fires, 0 if not armed */
+    char *authorization; /* the upgrade request's Authorization header, or NULL */
+    char peer[64];       /* the client's IP address */
+    /* On at most one of the server's deadline lists (awaiting init, keep-alive, closing) */
+    list_node timed;
+    int64_t due_ms;
 };
 
 size_t http_ws_conn_size(void)
@@ -88,20 +88,34 @@ static void queue_free(ws_conn *w)
     w->q_bytes = w->q_count = 0;
 }
 
-/* Arms the wsi's one lws timer for the earliest deadline. It is never cancelled: in lws 4.1.6
- * lws_set_timer_usecs(LWS_SET_TIMER_USEC_CANCEL) re-arms it to fire at once, forever, so a timer
- * that is no longer needed just fires once and finds nothing due. */
-static void rearm_timer(ws_conn *w)
+/* ---- deadlines: FIFO lists of one delay each, swept together ----------------------------- */
+
+#define WS_SWEEP_US 100000     /* how often deadlines are looked at */
+#define WS_CLOSE_GRACE_MS 1000 /* a closing socket that never becomes writable is dropped */
+
+/* Puts `w` on `list` (off any other) with a deadline `delay_ms` from now. Every list has one
+ * delay, so appending keeps it in deadline order. */
+static void timed_set(ws_conn *w, list_node *list, int64_t delay_ms)
 {
-    int64_t now = clock_mono_ms(), next = 0;
-    if (w->closing) next = now;
-    if (w->init_deadline_ms && (!next || w->init_deadline_ms < next)) next = w->init_deadline_ms;
-    if (w->next_ka_ms && (!next || w->next_ka_ms < next)) next = w->next_ka_ms;
-    if (!next || (w->timer_at_ms && w->timer_at_ms <= next)) return;
-    int64_t ms = next - now;
-    if (ms < 1) ms = 1;
-    w->timer_at_ms = now + ms;
-    lws_set_timer_usecs(w->wsi, (lws_usec_t)ms * 1000);
+    if (list_linked(&w->timed)) list_remove(&w->timed);
+    w->due_ms = clock_mono_ms() + delay_ms;
+    list_push_back(list, &w->timed);
+}
+
+static void timed_clear(ws_conn *w)
+{
+    if (list_linked(&w->timed)) list_remove(&w->timed);
+}
+
+/* The first socket of `list` whose deadline has passed, taken off the list; NULL if none. */
+static ws_conn *timed_due(list_node *list, int64_t now)
+{
+    list_node *n = list_first(list);
+    if (!n) return NULL;
+    ws_conn *w = list_entry(n, ws_conn, timed);
+    if (w->due_ms > now) return NULL;
+    list_remove(n);
+    return w;
 }
 
 /* Marks the socket for closing with `code`: pending messages are dropped, the close happens in
@@ -116,7 +130,7 @@ static void conn_fail(ws_conn *w, int code, const char *reason)
     if ((code >= 4400 && code != CLOSE_SLOW_READER) || code == CLOSE_PROTOCOL)
         w->srv->m.ws_protocol_errs++;
     lws_callback_on_writable(w->wsi);
-    rearm_timer(w);
+    timed_set(w, &w->srv->ws_closing, WS_CLOSE_GRACE_MS);
 }
 
 /* Sends `len` bytes of text that sit after LWS_PRE bytes of headroom: written at once when nothing
@@ -499,9 +513,8 @@ static void modern_message(ws_conn *w, json_t *msg)
             return;
         }
         w->init_received = true;
-        w->init_deadline_ms = 0;
+        timed_clear(w);
         if (json_is_object(p)) w->init_payload = json_incref(p);
-        rearm_timer(w);
         send_msg(w, "connection_ack", NULL, NULL);
     } else if (strcmp(type, "ping") == 0) {
         send_msg(w, "pong", NULL, NULL);
@@ -574,11 +587,9 @@ static void legacy_message(ws_conn *w, json_t *msg)
         json_t *p = json_object_get(msg, "payload");
         w->init_payload = json_is_object(p) ? json_incref(p) : NULL;
         w->init_received = true;
-        w->init_deadline_ms = 0;
         send_msg(w, "connection_ack", NULL, NULL);
         send_msg(w, "ka", NULL, NULL);
-        w->next_ka_ms = clock_mono_ms() + w->srv->keepalive_ms;
-        rearm_timer(w);
+        if (!w->closing) timed_set(w, &w->srv->ws_keepalive, w->srv->keepalive_ms);
     } else if (type && strcmp(type, "start") == 0) {
         json_t *payload = json_object_get(msg, "payload");
         if (!id) {
@@ -651,6 +662,7 @@ static void conn_closed(ws_conn *w)
 {
     if (!w->established) return;
     w->established = false;
+    timed_clear(w);
     http_ws_mask_forget(w->srv->mask, lws_get_socket_fd(w->wsi));
     while (w->ops)
         op_stop(w->ops);
@@ -692,8 +704,8 @@ int http_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
         srv->m.ws_total++;
         http_link_set(srv, wsi, LINK_WS);
         http_ws_mask_watch(srv->mask, lws_get_socket_fd(wsi), w);
-        w->init_deadline_ms = clock_mono_ms() + srv->init_timeout_ms;
-        rearm_timer(w);
+        list_init(&w->timed);
+        timed_set(w, &srv->ws_awaiting_init, srv->init_timeout_ms);
         return 0;
     case LWS_CALLBACK_RECEIVE:
         if (!w->established || w->closing) return 0;
@@ -716,29 +728,48 @@ int http_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
         if (!w->established) return 0;
         if (w->closing) return close_now(w);
         return write_some(w);
-    case LWS_CALLBACK_TIMER: {
-        if (!w->established) return 0;
-        w->timer_at_ms = 0;
-        if (w->closing) return close_now(w);
-        int64_t now = clock_mono_ms();
-        if (w->init_deadline_ms && now >= w->init_deadline_ms) {
-            w->init_deadline_ms = 0;
-            srv->m.ws_limits[WS_REFUSED_INIT_TIMEOUT]++;
-            conn_fail(w, CLOSE_INIT_TIMEOUT, "Connection initialisation timeout");
-            return close_now(w);
-        }
-        if (w->next_ka_ms && now >= w->next_ka_ms) {
-            send_msg(w, "ka", NULL, NULL);
-            w->next_ka_ms = now + srv->keepalive_ms;
-        }
-        if (w->closing) return close_now(w);
-        rearm_timer(w);
-        return 0;
-    }
     case LWS_CALLBACK_CLOSED:
         if (w) conn_closed(w);
         return 0;
     default:
         return 0;
     }
+}
+
+/* Acts on the deadlines that passed: a socket without connection_init in time is closed with
+ * 4408, a legacy socket gets its keep-alive, a closing socket that never became writable (a
+ * reader that stopped reading) is dropped. */
+static void ws_sweep(lws_sorted_usec_list_t *sul)
+{
+    http_server *srv = lws_container_of(sul, http_server, ws_sweep);
+    int64_t now = clock_mono_ms();
+    ws_conn *w;
+    while ((w = timed_due(&srv->ws_awaiting_init, now))) {
+        srv->m.ws_limits[WS_REFUSED_INIT_TIMEOUT]++;
+        conn_fail(w, CLOSE_INIT_TIMEOUT, "Connection initialisation timeout");
+    }
+    while ((w = timed_due(&srv->ws_keepalive, now))) {
+        send_msg(w, "ka", NULL, NULL);
+        if (!w->closing) timed_set(w, &srv->ws_keepalive, srv->keepalive_ms);
+    }
+    while ((w = timed_due(&srv->ws_closing, now)))
+        lws_set_timeout(w->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+    lws_sul_schedule(srv->ctx, 0, &srv->ws_sweep, ws_sweep, WS_SWEEP_US);
+}
+
+void http_ws_init(http_server *srv)
+{
+    list_init(&srv->ws_awaiting_init);
+    list_init(&srv->ws_keepalive);
+    list_init(&srv->ws_closing);
+}
+
+void http_ws_start(http_server *srv)
+{
+    lws_sul_schedule(srv->ctx, 0, &srv->ws_sweep, ws_sweep, WS_SWEEP_US);
+}
+
+void http_ws_stop(http_server *srv)
+{
+    lws_sul_cancel(&srv->ws_sweep);
 }
