@@ -11,7 +11,7 @@
 // FILE writes the steps and the summary.
 //
 // usage: loadgen.js --url http://127.0.0.1:PORT[,http://...] [--pid BANK_PID | --pids NAME=PID,...]
-//                   [--rates 100,300,...] [--step-seconds 10] [--users 100] [--connections 8]
+//                   [--rates 100,300,...] [--step-seconds 10] [--users 100] [--connections 100]
 //                   [--drain-ms 3000] [--json FILE]
 'use strict';
 const fs = require('node:fs');
@@ -28,7 +28,7 @@ function parseArgs() {
     rates: [100, 300, 1000, 2000, 3000, 4000, 5000, 6000, 8000],
     stepSeconds: 10,
     users: 100,
-    connections: 8,
+    connections: 100, // one WebSocket per user, as browsers do (a socket takes 100 operations at once)
     drainMs: 3000,
     pids: [], // [{ name, pid }]
     json: '',

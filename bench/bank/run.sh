@@ -5,7 +5,8 @@
 # CPU and RSS of the bank process). Figures only: it never fails on them.
 #
 # usage: bench/bank/run.sh [loadgen options, e.g. --rates 100,1000,3000 --step-seconds 10]
-# env:   BUILD_DIR (default build, the release tree, rebuilt incrementally), BANK_BIN (a bank binary to use instead),
+# env:   BANK_EXTRA_ARGS (bank run flags; default switches the per-address login limits off, as
+#        the load generator logs its users in from one address), BUILD_DIR (default build, the release tree, rebuilt incrementally), BANK_BIN (a bank binary to use instead),
 #        KEEP_DATA=1 keeps the data dir, BENCH_DIR=DIR puts it in DIR (default /tmp; /dev/shm
 #        takes the disk out, for comparison only: not durable).
 set -euo pipefail
@@ -23,7 +24,7 @@ fi
 data=$(mktemp -d "${BENCH_DIR:-/tmp}/bank-bench.XXXXXX")
 log="$data.log"
 # The load generator makes its users from one address, 20 at once: no login limits per address.
-"$bank_bin" run --data "$data" --listen 127.0.0.1:0 --login-address-burst 0 --login-address-in-progress 0 >"$log" 2>&1 &
+"$bank_bin" run --data "$data" --listen 127.0.0.1:0 ${BANK_EXTRA_ARGS---login-address-burst 0 --login-address-in-progress 0} >"$log" 2>&1 &
 pid=$!
 cleanup() {
   if kill -0 "$pid" 2>/dev/null; then
