@@ -9,6 +9,8 @@
  * to the password threads round robin, so a flood from one address does not delay another's
  * login; work whose client has gone away is dropped before it starts.
  *
+ * The resolvers live in api_*.c (api_internal.h tells which file does what).
+ *
  * Threads: resolvers run on the HTTP loop thread. Bus answers, password work (on the API's own
  * worker threads) and published transactions arrive on other threads; they are queued in the
  * API's inbox and handled on the loop thread (http_post wakes it). */
