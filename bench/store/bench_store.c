@@ -8,6 +8,7 @@
  * fails on time.
  * Usage: bench_store [--dir DIR] [--seconds N] [--writers N] [--jetstream] */
 #include <dirent.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -254,6 +255,11 @@ static void nats_start(const char *dir)
     snprintf(data, sizeof data, "%s/nats-data", dir);
     nats_pid = fork();
     if (nats_pid == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        if (null >= 0) {
+            dup2(null, STDOUT_FILENO);
+            dup2(null, STDERR_FILENO);
+        }
         execlp(bin, bin, "-js", "-a", "127.0.0.1", "-p", port_text, "-sd", data, (char *)NULL);
         perror("bench_store: exec nats-server");
         _exit(127);
