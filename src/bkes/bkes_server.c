@@ -29,7 +29,7 @@
 #include "base/buf.h"
 #include "base/clock.h"
 #include "base/log.h"
-#include "bkes/bkes_wire.h"
+#include "wire/bkes_wire.h"
 
 #define MODULE "bkes"
 #define PENDING_PER_THREAD 64

@@ -30,8 +30,8 @@
 #include "base/clock.h"
 #include "base/config.h"
 #include "base/log.h"
-#include "bkes/bkes_auth.h"
-#include "bkes/bkes_wire.h"
+#include "wire/bkes_net.h"
+#include "wire/bkes_wire.h"
 #include "store/store_impl.h"
 
 #define MODULE "store.bkes"
@@ -952,7 +952,7 @@ static status prepare_token(bkes_store *s, const char *host, bool tls, const sto
                           "the bkes token must be 1 to %d characters without spaces "
                           "or line breaks",
                           BKES_TOKEN_MAX);
-    if (!tls && !bkes_auth_host_is_loopback(host))
+    if (!tls && !bkes_host_is_loopback(host))
         return status_set(ST_INVALID,
                           "bkes://%s is plaintext: the token would cross the network in clear; "
                           "use bkes+tls://",
