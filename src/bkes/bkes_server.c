@@ -531,6 +531,7 @@ static void on_many_appended(void *ctx, status st, const store_appended *a, uint
         sl->reply.success = &sl->ok;
     } else if (st == ST_CONFLICT) {
         char *k = key_text(sl->req->key);
+        sl->reply.current = current;
         slot_error(sl, BKES_ERROR_CONCURRENCY, NULL,
                    "Could not add records because there are currently %u records instead of %u "
                    "for key: '%s'",
@@ -553,17 +554,20 @@ static bool many_slot_valid(many_slot *sl)
         return false;
     }
     if (r->key.len > STORE_KEY_MAX) {
+        sl->reply.over_limit = true;
         slot_error(sl, BKES_ERROR_USER, NULL, "Key is %zu bytes, the limit is %d bytes", r->key.len,
                    STORE_KEY_MAX);
         return false;
     }
     if (r->n_values == 0 || r->n_values > STORE_BATCH_MAX) {
+        sl->reply.over_limit = r->n_values > STORE_BATCH_MAX;
         slot_error(sl, BKES_ERROR_USER, NULL, "A batch holds 1 to %d values, not %zu",
                    STORE_BATCH_MAX, r->n_values);
         return false;
     }
     for (size_t i = 0; i < r->n_values; i++) {
         if (r->values[i].len > STORE_VALUE_MAX) {
+            sl->reply.over_limit = true;
             slot_error(sl, BKES_ERROR_USER, NULL, "Value is %zu bytes, the limit is %u bytes",
                        r->values[i].len, STORE_VALUE_MAX);
             return false;
