@@ -52,17 +52,18 @@ void store_gate_leave(store_gate *g, size_t bytes)
     assert(g->items > 0 && g->bytes >= bytes);
     g->items--;
     g->bytes -= bytes;
-    bool wake = g->waiters > 0;
+    /* Under the lock: a closer waiting for the gate to empty may destroy it as soon as it sees
+     * items == 0, which it cannot before this unlock. */
+    if (g->waiters > 0) pthread_cond_broadcast(&g->room);
     mutex_unlock(&g->mu);
-    if (wake) pthread_cond_broadcast(&g->room);
 }
 
 void store_gate_close(store_gate *g)
 {
     mutex_lock(&g->mu);
     g->closed = true;
-    mutex_unlock(&g->mu);
     pthread_cond_broadcast(&g->room);
+    mutex_unlock(&g->mu);
 }
 
 void store_gate_wait_empty(store_gate *g)
