@@ -4,7 +4,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "bkes/bkes_wire.h"
+#include "wire/bkes_wire.h"
 
 static const ProtobufCMessageDescriptor *const requests[] = {
     &tech__gklijs__bkes__api__start_request__descriptor,

@@ -25,7 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(cstr, header, header_len);
     cstr[header_len] = '\0';
     (void)bkes_auth_peer_is_loopback(cstr);
-    (void)bkes_auth_host_is_loopback(cstr);
+    (void)bkes_host_is_loopback(cstr);
     bkes_auth *a = NULL;
     if (bkes_auth_parse(text, file_len, "fuzz", &a) == ST_OK) {
         bkes_caller who = {.authorization = header_len ? header : NULL,

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "base/log.h"
-#include "store/jetstream_conn.h"
+#include "nats/nats_conn.h"
 
 struct lease_nats {
     natsConnection *nc;
@@ -54,9 +54,9 @@ status lease_nats_open(const char *servers, int64_t ttl_ms, saga_lease *out, lea
     if (!l) return status_set(ST_NOMEM, "out of memory opening the saga leases");
     uuid me = uuid_v4();
     uuid_format(&me, l->owner);
-    status st = jsconn_connect(servers, "bank-saga-leases", false, &l->nc);
+    status st = nats_conn_connect(servers, "bank-saga-leases", false, &l->nc);
     if (st == ST_OK)
-        st = jsconn_status(natsConnection_JetStream(&l->js, l->nc, NULL), "opening JetStream");
+        st = nats_conn_status(natsConnection_JetStream(&l->js, l->nc, NULL), "opening JetStream");
     if (st == ST_OK && js_KeyValue(&l->kv, l->js, LEASE_BUCKET) != NATS_OK) {
         kvConfig cfg;
         kvConfig_Init(&cfg);
@@ -64,8 +64,8 @@ status lease_nats_open(const char *servers, int64_t ttl_ms, saga_lease *out, lea
         cfg.History = 1;
         cfg.TTL = ttl_ms * 1000000;         /* ns */
         cfg.StorageType = js_MemoryStorage; /* a lease need not outlive a cluster restart */
-        cfg.Replicas = jsconn_cluster_size(l->nc) >= 3 ? 3 : 1;
-        st = jsconn_status(js_CreateKeyValue(&l->kv, l->js, &cfg), "creating the lease bucket");
+        cfg.Replicas = nats_conn_cluster_size(l->nc) >= 3 ? 3 : 1;
+        st = nats_conn_status(js_CreateKeyValue(&l->kv, l->js, &cfg), "creating the lease bucket");
         /* Another instance may have created it meanwhile. */
         if (st != ST_OK && js_KeyValue(&l->kv, l->js, LEASE_BUCKET) == NATS_OK) st = ST_OK;
     }

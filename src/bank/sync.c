@@ -9,7 +9,7 @@
 
 #include "codec/codec.h"
 #include "codec/compat.h"
-#include "store/jetstream_conn.h"
+#include "nats/nats_conn.h"
 
 #define NS_PER_S 1000000000LL
 #define SCHEMAS_MAX 256
@@ -162,11 +162,11 @@ static status sync_stream(jsCtx *js, json_t *def, int servers, bool dry_run)
                subj[0], (long long)replicas, replicas == 1 ? "" : "s",
                replicas < wanted ? ", capped at the number of servers" : "");
         if (dry_run) return ST_OK;
-        TRY(jsconn_status(js_AddStream(&si, js, &cfg, NULL, &jerr), "creating a stream"));
+        TRY(nats_conn_status(js_AddStream(&si, js, &cfg, NULL, &jerr), "creating a stream"));
         jsStreamInfo_Destroy(si);
         return ST_OK;
     }
-    TRY(jsconn_status(ns, "reading stream info"));
+    TRY(nats_conn_status(ns, "reading stream info"));
     char changes[512] = "";
     const jsStreamConfig *old = si->Config;
     note(changes, sizeof changes, "replicas", old->Replicas, cfg.Replicas);
@@ -189,7 +189,7 @@ static status sync_stream(jsCtx *js, json_t *def, int servers, bool dry_run)
     }
     printf("%s stream %s: %s\n", dry_run ? "would update" : "updated", name, changes);
     if (dry_run) return ST_OK;
-    TRY(jsconn_status(js_UpdateStream(&si, js, &cfg, NULL, &jerr), "updating a stream"));
+    TRY(nats_conn_status(js_UpdateStream(&si, js, &cfg, NULL, &jerr), "updating a stream"));
     jsStreamInfo_Destroy(si);
     return ST_OK;
 }
@@ -214,7 +214,7 @@ static status open_bucket(jsCtx *js, json_t *def, int servers, bool dry_run, kvS
     int64_t replicas = get_int(def, "replicas", 1);
     cfg.Replicas = (int)(replicas < servers ? replicas : servers);
     cfg.StorageType = js_FileStorage;
-    TRY(jsconn_status(js_CreateKeyValue(kv, js, &cfg), "creating the schema bucket"));
+    TRY(nats_conn_status(js_CreateKeyValue(kv, js, &cfg), "creating the schema bucket"));
     printf("created schema bucket %s\n", bucket);
     return ST_OK;
 }
@@ -232,7 +232,7 @@ static status sync_schemas(kvStore *kv, const schema_set *set, bool dry_run)
             action[i] = 1;
             continue;
         }
-        TRY(jsconn_status(ns, "reading a recorded schema"));
+        TRY(nats_conn_status(ns, "reading a recorded schema"));
         const char *recorded = kvEntry_ValueString(e);
         revisions[i] = kvEntry_Revision(e);
         status st = ST_OK;
@@ -262,7 +262,7 @@ static status sync_schemas(kvStore *kv, const schema_set *set, bool dry_run)
         natsStatus ns = action[i] == 1
                             ? kvStore_Create(&rev, kv, f->key, f->json, len)
                             : kvStore_Update(&rev, kv, f->key, f->json, len, revisions[i]);
-        TRY(jsconn_status(ns, "recording a schema (changed by someone else meanwhile?)"));
+        TRY(nats_conn_status(ns, "recording a schema (changed by someone else meanwhile?)"));
     }
     size_t unchanged = 0;
     for (size_t i = 0; i < set->n; i++)
@@ -285,14 +285,14 @@ status bank_sync(const sync_options *opt)
     kvStore *kv = NULL;
     status st =
         schemas ? load_schemas(opt->schemas_dir, schemas) : status_set(ST_NOMEM, "out of memory");
-    if (st == ST_OK) st = jsconn_connect(opt->servers, "bank-sync", false, &nc);
+    if (st == ST_OK) st = nats_conn_connect(opt->servers, "bank-sync", false, &nc);
     if (st == ST_OK) {
         jsOptions jo;
         jsOptions_Init(&jo);
         jo.Wait = 10000;
-        st = jsconn_status(natsConnection_JetStream(&js, nc, &jo), "opening JetStream");
+        st = nats_conn_status(natsConnection_JetStream(&js, nc, &jo), "opening JetStream");
     }
-    int servers = nc ? jsconn_cluster_size(nc) : 1;
+    int servers = nc ? nats_conn_cluster_size(nc) : 1;
     json_t *streams = json_object_get(topo, "streams");
     size_t i;
     json_t *def;

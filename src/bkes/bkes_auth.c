@@ -312,19 +312,6 @@ bkes_verdict bkes_auth_decide(const bkes_auth *a, const bkes_caller *who, bkes_r
     return BKES_ALLOW;
 }
 
-bool bkes_auth_host_is_loopback(const char *host)
-{
-    if (!strcmp(host, "localhost")) return true;
-    struct in_addr v4;
-    struct in6_addr v6;
-    if (inet_pton(AF_INET, host, &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
-    if (inet_pton(AF_INET6, host, &v6) == 1) {
-        if (IN6_IS_ADDR_LOOPBACK(&v6)) return true;
-        return IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127;
-    }
-    return false;
-}
-
 bool bkes_auth_peer_is_loopback(const char *peer)
 {
     if (!peer) return false;
@@ -337,7 +324,7 @@ bool bkes_auth_peer_is_loopback(const char *peer)
         if (len >= sizeof addr) return false;
         memcpy(addr, p, len);
         addr[len] = '\0';
-        return bkes_auth_host_is_loopback(addr) && strcmp(addr, "localhost") != 0;
+        return bkes_host_is_loopback(addr) && strcmp(addr, "localhost") != 0;
     }
     if (strncmp(peer, "ipv6:", 5) != 0) return false;
     /* "[::1]:port", possibly with the brackets percent-encoded (newer grpc releases). */

@@ -21,13 +21,12 @@
 #include <stddef.h>
 
 #include "base/status.h"
+#include "wire/bkes_net.h" /* BKES_TOKEN_MAX, bkes_host_is_loopback */
 
 #define BKES_AUTH_NAME_MAX 64
 /* Bytes of randomness in a token bkes_auth_new_token makes (hex: twice as many characters). */
 #define BKES_TOKEN_BYTES 32
 #define BKES_TOKEN_HEX_LEN (2 * BKES_TOKEN_BYTES)
-/* The longest token accepted in a call; longer ones are refused without hashing. */
-#define BKES_TOKEN_MAX 1024
 
 typedef enum bkes_right {
     BKES_RIGHT_READ = 1,
@@ -82,10 +81,6 @@ const char *bkes_auth_rights_text(int rights);
 /* Whether a gRPC peer string ("ipv4:127.0.0.1:5000", "ipv6:[::1]:5000", "ipv6:%5B::1%5D:5000")
  * is a loopback address. Anything unparsable is not. */
 bool bkes_auth_peer_is_loopback(const char *peer);
-
-/* Whether a listen host ("127.0.0.1", "::1", "localhost") is loopback only; "", "0.0.0.0", "::"
- * and every other name are not. */
-bool bkes_auth_host_is_loopback(const char *host);
 
 /* Makes a fresh random token (BKES_TOKEN_HEX_LEN hex digits and a NUL into `token`) and the
  * clients-file credential for it ("sha256:" and 64 hex digits and a NUL into `credential`). */

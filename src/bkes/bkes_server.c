@@ -5,8 +5,11 @@
  *              appends go to store_append_async and the reply batch starts from the store's
  *              callback thread (grpc_call_start_batch is thread-safe);
  *   Subscribe: REQUEST -> RECV -> CLOSE armed (client gone or call over) + store_subscribe; the
- *              store's subscription thread queues packed events (bounded queue, it waits when full)
- *              and the CQ thread writes them one at a time (WRITE); STATUS ends the stream.
+ *              store's subscription thread queues packed events (the kit's bounded queue: it
+ *              waits when full, and the queue is closed when the call ends) and the CQ thread
+ *              writes them one at a time (WRITE); STATUS ends the stream.
+ *
+ * Threads: the CQ threads are the kit's workers, each running one long item that drains the CQ.
  *
  * Shutdown: no new request_call after `stopping`; server shutdown notify; streams ended; a grace
  * period for calls in flight, then cancel_all_calls; then wait until every call object is freed
@@ -26,10 +29,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/bqueue.h"
 #include "base/buf.h"
 #include "base/clock.h"
 #include "base/log.h"
-#include "bkes/bkes_wire.h"
+#include "base/workers.h"
+#include "wire/bkes_wire.h"
 
 #define MODULE "bkes"
 #define PENDING_PER_THREAD 64
@@ -84,11 +89,9 @@ struct call {
     size_t n_slots;
     atomic_size_t slots_pending;
 
-    /* Subscribe only. `mu` guards the queue and the flags. */
+    /* Subscribe only. `mu` guards the flags and `writing`; the queue has its own lock. */
     pthread_mutex_t mu;
-    pthread_cond_t cv;
-    grpc_byte_buffer *queue[SUB_QUEUE_MAX];
-    size_t q_head, q_len;
+    bqueue *queue;             /* packed events waiting to be written (SUB_QUEUE_MAX) */
     grpc_byte_buffer *writing; /* the message in flight, NULL when none */
     bool dead;                 /* the call is over: stop feeding it */
     bool ending;               /* the server ends the stream; no more events */
@@ -108,8 +111,7 @@ struct bkes_server {
     atomic_llong last_refusal_log_ms; /* refusals are logged at most once a second */
     grpc_server *server;
     grpc_completion_queue *cq;
-    pthread_t threads[MAX_THREADS];
-    int n_threads;
+    workers *threads; /* the CQ threads: one long item each */
     int port;
     tag shutdown_tag;
     pthread_mutex_t mu;
@@ -136,7 +138,6 @@ static call *call_new(bkes_server *srv)
     grpc_call_details_init(&c->details);
     grpc_metadata_array_init(&c->md);
     pthread_mutex_init(&c->mu, NULL);
-    pthread_cond_init(&c->cv, NULL);
     pthread_mutex_lock(&srv->mu);
     srv->live++;
     pthread_mutex_unlock(&srv->mu);
@@ -149,8 +150,14 @@ static void call_free(call *c)
     if (c->recv) grpc_byte_buffer_destroy(c->recv);
     if (c->send) grpc_byte_buffer_destroy(c->send);
     if (c->writing) grpc_byte_buffer_destroy(c->writing);
-    for (size_t i = 0; i < c->q_len; i++)
-        grpc_byte_buffer_destroy(c->queue[(c->q_head + i) % SUB_QUEUE_MAX]);
+    if (c->queue) {
+        bqueue_close(c->queue);
+        void *bb;
+        size_t got = 0;
+        while (bqueue_pop(c->queue, &bb, 1, &got, 0) == ST_OK)
+            grpc_byte_buffer_destroy(bb);
+        bqueue_free(c->queue);
+    }
     if (c->has_status_text) grpc_slice_unref(c->status_text);
     if (c->req) protobuf_c_message_free_unpacked(c->req, NULL);
     free(c->slots);
@@ -158,7 +165,6 @@ static void call_free(call *c)
     grpc_call_details_destroy(&c->details);
     grpc_metadata_array_destroy(&c->md);
     pthread_mutex_destroy(&c->mu);
-    pthread_cond_destroy(&c->cv);
     free(c);
     pthread_mutex_lock(&srv->mu);
     srv->live--;
@@ -531,6 +537,7 @@ static void on_many_appended(void *ctx, status st, const store_appended *a, uint
         sl->reply.success = &sl->ok;
     } else if (st == ST_CONFLICT) {
         char *k = key_text(sl->req->key);
+        sl->reply.current = current;
         slot_error(sl, BKES_ERROR_CONCURRENCY, NULL,
                    "Could not add records because there are currently %u records instead of %u "
                    "for key: '%s'",
@@ -553,17 +560,20 @@ static bool many_slot_valid(many_slot *sl)
         return false;
     }
     if (r->key.len > STORE_KEY_MAX) {
+        sl->reply.over_limit = true;
         slot_error(sl, BKES_ERROR_USER, NULL, "Key is %zu bytes, the limit is %d bytes", r->key.len,
                    STORE_KEY_MAX);
         return false;
     }
     if (r->n_values == 0 || r->n_values > STORE_BATCH_MAX) {
+        sl->reply.over_limit = r->n_values > STORE_BATCH_MAX;
         slot_error(sl, BKES_ERROR_USER, NULL, "A batch holds 1 to %d values, not %zu",
                    STORE_BATCH_MAX, r->n_values);
         return false;
     }
     for (size_t i = 0; i < r->n_values; i++) {
         if (r->values[i].len > STORE_VALUE_MAX) {
+            sl->reply.over_limit = true;
             slot_error(sl, BKES_ERROR_USER, NULL, "Value is %zu bytes, the limit is %u bytes",
                        r->values[i].len, STORE_VALUE_MAX);
             return false;
@@ -820,7 +830,7 @@ static void sub_unref(call *c)
 /* With c->mu held: ends the stream with `code` once nothing is being written. */
 static void sub_maybe_send_status(call *c, grpc_status_code code, const char *text)
 {
-    if (c->status_started || c->dead || c->writing || c->q_len) return;
+    if (c->status_started || c->dead || c->writing || bqueue_depth(c->queue)) return;
     c->status_started = true;
     c->status_text = grpc_slice_from_copied_string(text);
     c->has_status_text = true;
@@ -837,20 +847,26 @@ static void sub_maybe_send_status(call *c, grpc_status_code code, const char *te
 static void sub_pump(call *c)
 {
     if (c->writing || c->dead) return;
-    if (c->q_len == 0) {
+    void *next = NULL;
+    size_t got = 0;
+    if (bqueue_pop(c->queue, &next, 1, &got, 0) != ST_OK) {
         if (c->ending) sub_maybe_send_status(c, c->end_code, c->end_text);
         return;
     }
-    c->writing = c->queue[c->q_head];
-    c->q_head = (c->q_head + 1) % SUB_QUEUE_MAX;
-    c->q_len--;
+    c->writing = next;
     grpc_op op;
     memset(&op, 0, sizeof op);
     op.op = GRPC_OP_SEND_MESSAGE;
     op.data.send_message.send_message = c->writing;
     atomic_fetch_add(&c->refs, 1);
     start_batch(c, &op, 1, &c->t_write);
-    pthread_cond_broadcast(&c->cv);
+}
+
+/* With c->mu held: no more events for this call (it is over, or the server ends it); a thread
+ * waiting for room in the queue returns. What is queued can still be written. */
+static void sub_stop_events(call *c)
+{
+    bqueue_close(c->queue);
 }
 
 /* The store's subscription thread hands over one event; waits while the queue is full. */
@@ -870,16 +886,12 @@ static status sub_on_event(void *ctx, const store_event *e)
     reply.event = &ev;
     grpc_byte_buffer *bb = bkes_wire_pack(&reply.base);
     if (!bb) return status_set(ST_NOMEM, "out of memory");
-    pthread_mutex_lock(&c->mu);
-    while (c->q_len == SUB_QUEUE_MAX && !c->dead && !c->ending)
-        pthread_cond_wait(&c->cv, &c->mu);
-    if (c->dead || c->ending) {
-        pthread_mutex_unlock(&c->mu);
+    /* Waits while the queue is full; closed once the call is over or the server ends it. */
+    if (bqueue_push_wait(c->queue, bb, -1) != ST_OK) {
         grpc_byte_buffer_destroy(bb);
         return status_set(ST_CLOSED, "the subscriber is gone");
     }
-    c->queue[(c->q_head + c->q_len) % SUB_QUEUE_MAX] = bb;
-    c->q_len++;
+    pthread_mutex_lock(&c->mu);
     sub_pump(c);
     pthread_mutex_unlock(&c->mu);
     return ST_OK;
@@ -904,6 +916,10 @@ static void handle_subscribe(call *c)
         c, &tech__gklijs__bkes__api__subscribe_request__descriptor);
     if (!r) return;
     bkes_server *srv = c->srv;
+    if (bqueue_new(SUB_QUEUE_MAX, &c->queue) != ST_OK) {
+        finish_server_error(c, "Could not subscribe", ST_NOMEM, "out of memory");
+        return;
+    }
     /* From here the call is a stream. References: the CLOSE path and this handler. */
     atomic_store(&c->refs, 2);
     pthread_mutex_lock(&c->mu);
@@ -951,12 +967,8 @@ static void handle_subscribe(call *c)
         c->ending = true;
         c->end_code = GRPC_STATUS_OK;
         c->end_text = "subscription failed";
-        if (bb && c->q_len < SUB_QUEUE_MAX) {
-            c->queue[(c->q_head + c->q_len) % SUB_QUEUE_MAX] = bb;
-            c->q_len++;
-        } else if (bb) {
-            grpc_byte_buffer_destroy(bb);
-        }
+        if (bb && bqueue_push(c->queue, bb) != ST_OK) grpc_byte_buffer_destroy(bb);
+        sub_stop_events(c);
         sub_pump(c);
     }
     pthread_mutex_unlock(&c->mu);
@@ -971,7 +983,7 @@ static void sub_on_close(call *c)
     c->dead = true;
     store_subscription *sub = c->sub;
     c->sub = NULL;
-    pthread_cond_broadcast(&c->cv);
+    if (c->queue) sub_stop_events(c);
     pthread_mutex_unlock(&c->mu);
     /* sub_on_event sees `dead` and returns at once, so this does not wait for the client. */
     if (sub) store_subscription_close(sub);
@@ -984,9 +996,11 @@ static void sub_on_write(call *c, bool ok)
     pthread_mutex_lock(&c->mu);
     grpc_byte_buffer_destroy(c->writing);
     c->writing = NULL;
-    if (!ok) c->dead = true;
+    if (!ok) {
+        c->dead = true;
+        sub_stop_events(c);
+    }
     sub_pump(c);
-    pthread_cond_broadcast(&c->cv);
     pthread_mutex_unlock(&c->mu);
     sub_unref(c);
 }
@@ -1000,7 +1014,7 @@ static void sub_end(call *c)
         c->end_text = "bkes is shutting down";
     }
     c->ending = true;
-    pthread_cond_broadcast(&c->cv);
+    sub_stop_events(c);
     sub_pump(c);
     pthread_mutex_unlock(&c->mu);
 }
@@ -1170,7 +1184,8 @@ static void on_recv(call *c, bool ok)
     }
 }
 
-static void *cq_thread(void *arg)
+/* A CQ thread: one long item that drains the queue until it is shut down. */
+static void cq_run(void *arg, void **items, size_t n)
 {
     bkes_server *srv = arg;
     for (;;) {
@@ -1207,7 +1222,6 @@ static void *cq_thread(void *arg)
             break;
         }
     }
-    return NULL;
 }
 
 /* ---- start and stop ---- */
@@ -1265,13 +1279,18 @@ status bkes_server_start(store *st, const bkes_server_config *cfg, bkes_server *
     grpc_server_credentials *creds = server_credentials(cfg);
     srv->port = creds ? grpc_server_add_http2_port(srv->server, listen, creds) : 0;
     if (creds) grpc_server_credentials_release(creds);
+    bool started = false;
     if (srv->port != 0) {
-        for (int i = 0; i < threads; i++) {
-            if (pthread_create(&srv->threads[i], NULL, cq_thread, srv) != 0) break;
-            srv->n_threads++;
-        }
+        workers_config wc = {.name = "bkes-cq",
+                             .threads = threads,
+                             .capacity = (size_t)threads,
+                             .run = cq_run,
+                             .ctx = srv};
+        started = workers_new(&wc, &srv->threads) == ST_OK;
+        for (int i = 0; started && i < threads; i++)
+            started = workers_submit(srv->threads, 0, srv) == ST_OK;
     }
-    if (srv->port != 0 && srv->n_threads > 0) {
+    if (started) {
         grpc_server_start(srv->server);
         for (int i = 0; i < threads * PENDING_PER_THREAD; i++)
             request_one(srv);
@@ -1282,8 +1301,13 @@ status bkes_server_start(store *st, const bkes_server_config *cfg, bkes_server *
     bool bound = srv->port != 0;
     grpc_server_destroy(srv->server);
     grpc_completion_queue_shutdown(srv->cq);
-    while (grpc_completion_queue_next(srv->cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL).type !=
-           GRPC_QUEUE_SHUTDOWN) {
+    if (srv->threads) {
+        workers_free(srv->threads); /* the items that started end with the queue */
+    } else {
+        while (
+            grpc_completion_queue_next(srv->cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL).type !=
+            GRPC_QUEUE_SHUTDOWN) {
+        }
     }
     grpc_completion_queue_destroy(srv->cq);
     grpc_shutdown();
@@ -1376,8 +1400,7 @@ void bkes_server_stop(bkes_server *srv, int64_t grace_ms)
     wait_until(srv, no_live_calls, -1);
     grpc_server_destroy(srv->server);
     grpc_completion_queue_shutdown(srv->cq);
-    for (int i = 0; i < srv->n_threads; i++)
-        pthread_join(srv->threads[i], NULL);
+    workers_free(srv->threads);
     grpc_completion_queue_destroy(srv->cq);
     grpc_shutdown();
     pthread_mutex_destroy(&srv->mu);

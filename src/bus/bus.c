@@ -3,18 +3,16 @@
 
 #include "bus/bus_impl.h"
 
-/* Fallback when the nats adapter is not linked in; its strong definition replaces this one. */
-__attribute__((weak)) status bus_nats_open(const char *servers, bus **out)
-{
-    (void)servers;
-    (void)out;
-    return status_set(ST_INVALID, "this build has no nats bus adapter");
-}
-
 status bus_open(const char *url, bus **out)
 {
     if (!strcmp(url, "local:") || !strcmp(url, "local")) return bus_local_open(out);
+#if BANK_WITH_NATS
     if (!strncmp(url, "nats://", 7)) return bus_nats_open(url + 7, out);
+#else
+    if (!strncmp(url, "nats://", 7))
+        return status_set(ST_INVALID,
+                          "this build has no nats bus adapter (built with BANK_WITH_NATS=OFF)");
+#endif
     return status_set(ST_INVALID, "unknown bus '%s' (use local: or nats://HOST:PORT)", url);
 }
 

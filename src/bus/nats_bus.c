@@ -31,7 +31,7 @@
 #include "base/log.h"
 #include "bus/bus_impl.h"
 #include "codec/codec.h"
-#include "store/jetstream_conn.h"
+#include "nats/nats_conn.h"
 
 #define MOD "nats-bus"
 #define SUBJECT_MAX 256
@@ -39,10 +39,6 @@
 #define PENDING_MAX 65536
 #define BUCKETS 1024
 #define HDR_ERROR "Bank-Error"
-
-/* Makes the linker take this file (and its strong bus_nats_open) out of the bus archive even
- * though bus.c holds a weak stand-in: src/bus/CMakeLists.txt asks for this symbol with -u. */
-int bus_nats_anchor;
 
 typedef struct core {
     atomic_int refs;
@@ -290,7 +286,7 @@ static status nats_request(bus *base, const char *subject, const message *reques
         natsConnection_PublishRequest(b->core->nc, subject, reply, data.data, (int)data.len);
     buf_free(&data);
     if (ns != NATS_OK) {
-        st = jsconn_status(ns, "sending a request");
+        st = nats_conn_status(ns, "sending a request");
         pthread_mutex_lock(&b->mu);
         pending *mine = pending_take_locked(b, token);
         pthread_mutex_unlock(&b->mu);
@@ -466,7 +462,7 @@ static status add_sub(nats_bus *b, const char *subject, const char *queue_group,
     /* Last, so that a failure above never leaves an on-complete callback that could free `s`. */
     if (ns == NATS_OK) ns = natsSubscription_SetOnCompleteCB(s->ns, on_sub_complete, s);
     if (ns != NATS_OK) {
-        status st = jsconn_status(ns, "subscribing");
+        status st = nats_conn_status(ns, "subscribing");
         if (s->ns != NULL) {
             natsSubscription_Unsubscribe(s->ns);
             pthread_mutex_lock(&s->mu);
@@ -520,7 +516,7 @@ static status nats_publish(bus *base, const char *subject, const message *m)
     TRY(encode(m, &data));
     natsStatus ns = natsConnection_Publish(b->core->nc, subject, data.data, (int)data.len);
     buf_free(&data);
-    return jsconn_status(ns, "publishing");
+    return nats_conn_status(ns, "publishing");
 }
 
 /* Ends a subscription; waits for its callback unless called from it. Frees it. */
@@ -608,13 +604,13 @@ static status open_bus(nats_bus *b, const char *servers)
     b->core = calloc(1, sizeof *b->core);
     if (b->core == NULL) return status_set(ST_NOMEM, "out of memory");
     atomic_init(&b->core->refs, 1);
-    TRY(jsconn_connect(servers, "bank-bus", true, &b->core->nc));
+    TRY(nats_conn_connect(servers, "bank-bus", true, &b->core->nc));
     /* "<prefix>.<unique id>": natsInbox_Create gives "_INBOX.<unique id>"; keep the id and use
      * the connection's prefix (NATS_INBOX_PREFIX), which the server may restrict per user. */
     natsInbox *inbox = NULL;
-    TRY(jsconn_status(natsInbox_Create(&inbox), "creating an inbox"));
+    TRY(nats_conn_status(natsInbox_Create(&inbox), "creating an inbox"));
     const char *id = strrchr((const char *)inbox, '.');
-    int len = snprintf(b->inbox, sizeof b->inbox, "%s.%s", jsconn_inbox_prefix(),
+    int len = snprintf(b->inbox, sizeof b->inbox, "%s.%s", nats_conn_inbox_prefix(),
                        id ? id + 1 : (const char *)inbox);
     natsInbox_Destroy(inbox);
     if (len < 0 || (size_t)len >= sizeof b->inbox - 24)
@@ -625,7 +621,7 @@ static status open_bus(nats_bus *b, const char *servers)
     if (ns == NATS_OK) ns = natsSubscription_SetPendingLimits(b->replies, 65536, 256 * 1024 * 1024);
     if (ns == NATS_OK) ns = natsSubscription_SetOnCompleteCB(b->replies, on_replies_complete, b);
     if (ns == NATS_OK) ns = natsConnection_FlushTimeout(b->core->nc, 5000);
-    TRY(jsconn_status(ns, "subscribing to the reply inbox"));
+    TRY(nats_conn_status(ns, "subscribing to the reply inbox"));
     if (pthread_create(&b->timer, NULL, timer_main, b) != 0)
         return status_set(ST_IO, "cannot start the bus timer thread");
     b->timer_started = true;

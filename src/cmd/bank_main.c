@@ -18,16 +18,19 @@
 #include "bank/company.h"
 #include "bank/employee.h"
 #include "bank/login_guard.h"
-#include "bank/lease_nats.h"
 #include "bank/projector.h"
 #include "bank/saga_runner.h"
-#include "bank/sync.h"
 #include "base/config.h"
+#include "cmd/nats_flags.h"
 #include "base/log.h"
 #include "codec/codec.h"
 #include "domain/password.h"
 #include "http/gql_executor.h"
 #include "store/store.h"
+#if BANK_WITH_NATS
+#include "bank/lease_nats.h"
+#include "bank/sync.h"
+#endif
 
 #define MODULE "bank"
 
@@ -64,6 +67,7 @@ typedef struct options {
         max_response_bytes, max_cost;
     const char *admin_listen;
     bool no_metrics, no_ide;
+    nats_flags nats; /* the jetstream store's settings and the NATS connection's */
 } options;
 
 typedef struct bank {
@@ -74,7 +78,9 @@ typedef struct bank {
     bus *bus;
     command_handler *handler;
     saga_runner *runner;
+#if BANK_WITH_NATS
     lease_nats *leases; /* with a nats bus: sagas owned by one instance at a time */
+#endif
     saga_lease lease;
     command_service *commands;
     projector *projector;
@@ -136,7 +142,8 @@ static status open_stores(bank *b)
     store_options so = {.ca_file = b->opt.store_ca,
                         .cert_file = b->opt.store_cert,
                         .key_file = b->opt.store_key,
-                        .token = *b->store_token ? b->store_token : NULL};
+                        .token = *b->store_token ? b->store_token : NULL,
+                        .jetstream = &b->opt.nats.store};
     for (int i = 0; i < 3; i++) {
         char one[1024];
         if (!*url || !strncmp(url, "sqlite:", 7)) {
@@ -210,10 +217,12 @@ static status start_commands(bank *b)
     command_handler_config hc = {.workers = (int)b->opt.workers};
     TRY(command_handler_new(&b->s, &hc, &b->handler));
     saga_runner_config rc = {0};
+#if BANK_WITH_NATS
     if (!strncmp(b->opt.bus, "nats://", 7)) {
         TRY(lease_nats_open(b->opt.bus, 15000, &b->lease, &b->leases));
         rc.lease = &b->lease;
     }
+#endif
     TRY(saga_runner_new(b->handler, &b->s, &rc, &b->runner));
     size_t resumed = 0;
     TRY(saga_runner_recover(b->runner, &resumed));
@@ -310,12 +319,6 @@ static status start_api(bank *b, char *web, char *ide)
 
 static status start(bank *b, char *web, char *ide)
 {
-    /* The jetstream adapter keeps its per-key index under the data directory unless told (set
-     * before any thread starts: setenv is not thread-safe). */
-    char index_dir[PATH_MAX];
-    snprintf(index_dir, sizeof index_dir, "%s/nats-index", b->opt.data);
-    if (b->opt.store && !strncmp(b->opt.store, "nats://", 7))
-        setenv("BANK_NATS_INDEX_DIR", index_dir, 0);
     TRY(codec_init());
     password_library_init();
     TRY(bus_open(b->opt.bus, &b->bus));
@@ -342,7 +345,9 @@ static void stop(bank *b)
     command_handler_free(b->handler); /* decides what was queued; answers go through the service */
     saga_runner_free(b->runner);
     command_service_free(b->commands);
+#if BANK_WITH_NATS
     lease_nats_close(b->leases);
+#endif
     bank_api_free(b->api);
     bus_close(b->bus);
     for (int i = 0; i < 3; i++)
@@ -390,6 +395,7 @@ static int serve(const char *command, int argc, char **argv, int roles)
                       .max_cost = 100000};
     login_limits_default(&b.opt.login);
     login_limits *ll = &b.opt.login;
+    nats_flags_init(&b.opt.nats);
     const config_option opts[] = {
         {"--roles", "BANK_ROLES", CONFIG_STRING, &b.opt.roles_text, "LIST",
          "bank serve only: api,commands,projector (any of them, or all)", 0, 0},
@@ -469,6 +475,8 @@ static int serve(const char *command, int argc, char **argv, int roles)
          "no /metrics on --listen", 0, 0},
         {"--no-ide", "BANK_NO_IDE", CONFIG_BOOL, &b.opt.no_ide, NULL,
          "no GraphiQL (/ide) on --listen", 0, 0},
+        NATS_FLAGS_STORE_CONFIG(&b.opt.nats),
+        NATS_FLAGS_CONN_CONFIG(&b.opt.nats),
     };
     int n_pos = 0;
     char usage[64];
@@ -507,6 +515,7 @@ static int serve(const char *command, int argc, char **argv, int roles)
         }
         log_set_level(lvl);
     }
+    if (!nats_flags_finish(&b.opt.nats, b.opt.data)) return 2;
     if (mkdir(b.opt.data, 0700) != 0 && access(b.opt.data, W_OK) != 0) {
         fprintf(stderr, "error: cannot use data directory %s\n", b.opt.data);
         return 1;
@@ -556,10 +565,13 @@ static int serve(const char *command, int argc, char **argv, int roles)
     return code;
 }
 
+#if BANK_WITH_NATS
 static int sync_command(int argc, char **argv)
 {
     sync_options o = {.servers = "nats://127.0.0.1:4222"};
     char *topology = NULL;
+    nats_flags nf;
+    nats_flags_init(&nf);
     const config_option opts[] = {
         {"--nats", "BANK_NATS", CONFIG_STRING, &o.servers, "URL",
          "NATS servers, nats://HOST:PORT[,HOST:PORT...]", 0, 0},
@@ -570,6 +582,7 @@ static int sync_command(int argc, char **argv)
          "register the *.avsc files of DIR instead of the schemas built into this program", 0, 0},
         {"--dry-run", NULL, CONFIG_BOOL, &o.dry_run, NULL,
          "report what would change, change nothing", 0, 0},
+        NATS_FLAGS_CONN_CONFIG(&nf),
     };
     int n_pos = 0;
     config_result cr = config_parse(
@@ -584,6 +597,7 @@ static int sync_command(int argc, char **argv)
         fprintf(stderr, "error: unexpected argument '%s'\ntry 'bank sync --help'\n", argv[1]);
         return 2;
     }
+    if (!nats_flags_finish(&nf, NULL)) return 2;
     if (!o.topology) {
         char *dir = beside_executable("schemas");
         if (dir && asprintf(&topology, "%s/topology.json", dir) > 0) o.topology = topology;
@@ -601,6 +615,7 @@ static int sync_command(int argc, char **argv)
     }
     return 0;
 }
+#endif
 
 /* `bank employee-key`: a new employee key, shown once, and the hash the bank is given. */
 static int employee_key_command(int argc, char **argv)
@@ -654,7 +669,9 @@ int main(int argc, char **argv)
                     {"api", ROLE_API},
                     {"commands", ROLE_COMMANDS},
                     {"projector", ROLE_PROJECTOR}};
+#if BANK_WITH_NATS
     if (!strcmp(argv[1], "sync")) return sync_command(argc - 1, argv + 1);
+#endif
     if (!strcmp(argv[1], "employee-key")) return employee_key_command(argc - 1, argv + 1);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(argv[1], commands[i].name))

@@ -15,6 +15,7 @@
 #include "base/config.h"
 #include "base/log.h"
 #include "bkes/bkes_auth.h"
+#include "cmd/nats_flags.h"
 #include "bkes/bkes_server.h"
 #include "store/store.h"
 
@@ -232,6 +233,8 @@ int main(int argc, char **argv)
     int64_t threads = 2;
     int64_t grace_ms = 10000;
     security sec = {0};
+    nats_flags nf;
+    nats_flags_init(&nf);
     const config_option opts[] = {
         {"--listen", NULL, CONFIG_STRING, &listen, "HOST:PORT",
          "address to serve gRPC on (default 127.0.0.1:PORT; other than loopback needs TLS and "
@@ -263,6 +266,8 @@ int main(int argc, char **argv)
          "allow listening beyond loopback without TLS and --clients (anyone who reaches the port "
          "may then read or forge events)",
          0, 0},
+        NATS_FLAGS_STORE_CONFIG(&nf),
+        NATS_FLAGS_CONN_CONFIG(&nf),
     };
     int n_pos = 0;
     config_result cr = config_parse("bkes [options]",
@@ -284,6 +289,7 @@ int main(int argc, char **argv)
         }
         log_set_level(lvl);
     }
+    if (!nats_flags_finish(&nf, data)) return 2;
     char listen_buf[300];
     if (!listen) {
         snprintf(listen_buf, sizeof listen_buf, "127.0.0.1:%lld", (long long)port);
@@ -295,7 +301,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "error: --listen must be HOST:PORT, not '%s'\n", listen);
         return 2;
     }
-    bool loopback = bkes_auth_host_is_loopback(host);
+    bool loopback = bkes_host_is_loopback(host);
     int code = security_load(&sec, listen, loopback);
     if (code) return code;
 
@@ -321,7 +327,8 @@ int main(int argc, char **argv)
                               .tls_client_ca_pem = sec.ca_pem,
                               .auth = sec.auth};
     store *st = NULL;
-    if (store_open(store_url, "bkes", &st) != ST_OK) {
+    store_options so = {.jetstream = &nf.store};
+    if (store_open_with(store_url, "bkes", &so, &st) != ST_OK) {
         LOG_ERROR(MODULE, "cannot open the store %s: %s", store_url, status_message());
         code = 1;
     } else {

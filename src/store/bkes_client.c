@@ -1,16 +1,21 @@
 /* The bkes:// adapter of the store port: a gRPC client of our bkes server (see docs/bkes.md).
  *
- * One channel and one completion queue per store, drained by one thread. Unary calls are a single
- * batch; appends (AddBatch) are answered from the CQ thread through the caller's callback, the
- * synchronous calls (RetrieveFrom pages, Count, Head) wait on a condition variable for the CQ
- * thread to hand back the reply. Every unary call has a deadline. Each subscription owns a thread
- * and a pluck queue, reads the Subscribe stream one message at a time (so the server never runs
- * ahead of the callback by more than its bounded queue) and reconnects from the next position
- * after a failure, so events arrive with no gap and no duplicate.
+ * One channel and one completion queue per store, drained by one thread (the kit's workers, running
+ * one long item). Unary calls are a single batch; appends (in AddMany calls) are answered from the
+ * CQ thread through the caller's callback, the synchronous calls (RetrieveFrom pages, Count, Head)
+ * wait on a semaphore of their own for the CQ thread to hand back the reply. Every unary call has
+ * a deadline. Each subscription owns a thread (workers again) and a pluck queue, reads the
+ * Subscribe stream one message at a time (so the server never runs ahead of the callback by more
+ * than its bounded queue) and reconnects from the next position after a failure, so events arrive
+ * with no gap and no duplicate.
  *
- * Errors map back to statuses: CONCURRENCY -> ST_CONFLICT (current count parsed from the seed's
- * text), USER -> ST_INVALID (ST_LIMIT for size limits), SERVER -> ST_IO, gRPC DEADLINE_EXCEEDED ->
- * ST_TIMEOUT, other gRPC failures (server down, credentials refused) -> ST_UNAVAILABLE.
+ * Errors map back to statuses by their codes: CONCURRENCY -> ST_CONFLICT (the key's count from the
+ * reply's `current`), USER -> ST_INVALID (ST_LIMIT when the reply says `over_limit`), SERVER ->
+ * ST_IO, gRPC DEADLINE_EXCEEDED -> ST_TIMEOUT, other gRPC failures (server down, credentials
+ * refused) -> ST_UNAVAILABLE. The texts are the server's, for people.
+ *
+ * Lock rule: s->mu guards the fields marked "under mu"; it is held around grpc_call_start_batch
+ * (grpc never calls back from it) and never while calling a callback.
  *
  * Security: bkes+tls:// speaks TLS (the server's certificate checked against the given CA, an
  * optional client certificate); a bearer token goes with every call as `authorization: Bearer`
@@ -22,6 +27,8 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <semaphore.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,15 +36,17 @@
 
 #include "base/clock.h"
 #include "base/config.h"
+#include "base/hmap.h"
+#include "base/list.h"
 #include "base/log.h"
-#include "bkes/bkes_auth.h"
-#include "bkes/bkes_wire.h"
+#include "base/workers.h"
+#include "wire/bkes_net.h"
+#include "wire/bkes_wire.h"
 #include "store/store_impl.h"
 
 #define MODULE "store.bkes"
 #define APPEND_DEADLINE_MS 10000
 #define READ_DEADLINE_MS 30000
-#define KEY_BUCKETS 256
 /* Appends accepted and not yet answered: beyond these, store_append_async answers ST_LIMIT. */
 #define APPENDS_MAX 65536
 #define APPEND_BYTES_MAX (256u << 20)
@@ -60,7 +69,7 @@ struct ucall {
     grpc_status_code code;
     grpc_slice details;
     void (*done)(ucall *u); /* on the CQ thread */
-    bool finished;          /* sync calls: set under s->mu */
+    sem_t finished;         /* sync calls: posted by the CQ thread */
     const char *method;
     int64_t deadline_ms;
     /* AddMany calls */
@@ -70,7 +79,7 @@ struct ucall {
 
 /* One append: its AddBatchRequest, packed, and who to answer. */
 typedef struct item {
-    struct item *next; /* in its key's waiting list, or in the ready list */
+    list_node link; /* in its key's waiting list, or in the ready list (under mu) */
     struct keyq *kq;
     store_append_cb cb;
     void *ctx;
@@ -81,11 +90,10 @@ typedef struct item {
 /* Appends to one key go out one at a time, in submission order (gRPC calls may overtake each
  * other; the store port promises that pipelined appends apply in the order they were made).
  * A key has an entry while one of its appends is ready or running; later ones wait in
- * `head..tail`. */
+ * `waiting`. */
 typedef struct keyq {
-    struct keyq *chain;
-    uint64_t hash;
-    item *head, *tail;
+    hmap_node node; /* in s->keys */
+    list_node waiting;
     size_t key_len;
     unsigned char key[];
 } keyq;
@@ -94,17 +102,17 @@ struct bkes_store {
     store base;
     grpc_channel *ch;
     grpc_completion_queue *cq;
-    pthread_t thread;
+    workers *cq_thread; /* one thread draining cq */
     pthread_mutex_t mu;
-    pthread_cond_t cv;
+    pthread_cond_t cv; /* under mu: inflight or appends fell (store close waits for 0) */
     long inflight;
     bool closing;
-    struct bkes_sub *subs;        /* open subscriptions, under mu */
-    keyq *keys[KEY_BUCKETS];      /* keys with an append ready or running, under mu */
+    list_node subs;               /* open subscriptions, under mu */
+    list_node dead;               /* closed from their own callback, still ending; under mu */
+    hmap keys;                    /* keys with an append ready or running -> keyq, under mu */
     size_t appends, append_bytes; /* appends accepted and not answered yet, under mu */
-    item *ready, *ready_tail;     /* appends that may go out in the next AddMany, under mu */
+    list_node ready;              /* appends that may go out in the next AddMany, under mu */
     int batches;                  /* AddMany calls in flight, under mu */
-    int n_detached;               /* subscriptions closed from their own callback, still ending */
     char target[300];
     grpc_metadata auth; /* authorization: Bearer TOKEN, sent with every call */
     size_t n_auth;      /* 1 with a token, else 0 */
@@ -116,19 +124,18 @@ typedef struct bkes_sub {
     uint64_t next_position;
     store_event_cb cb;
     void *ctx;
-    pthread_t thread;
+    workers *thread; /* one thread running the stream loop */
     pthread_mutex_t mu;
-    bool closed;
-    bool joined;      /* the thread was joined (or detached) by a closer */
-    bool self_closed; /* closed from its own callback: the thread frees it when it ends */
-    grpc_call *current;
-    struct bkes_sub *next, *prev; /* in s->subs */
+    bool closed;        /* under its mu */
+    grpc_call *current; /* under its mu */
+    list_node link;     /* in s->subs or s->dead, under s->mu */
 } bkes_sub;
 
 /* ---- unary calls ---- */
 
 static void ucall_free(ucall *u) /* not for AddMany calls: batch_free */
 {
+    sem_destroy(&u->finished);
     if (u->call) grpc_call_unref(u->call);
     grpc_metadata_array_destroy(&u->initial_md);
     grpc_metadata_array_destroy(&u->trailing_md);
@@ -142,8 +149,9 @@ static void inflight_done(bkes_store *s)
 {
     pthread_mutex_lock(&s->mu);
     s->inflight--;
-    pthread_cond_broadcast(&s->cv);
+    bool last = s->closing && s->inflight == 0;
     pthread_mutex_unlock(&s->mu);
+    if (last) pthread_cond_broadcast(&s->cv);
 }
 
 /* Fills in `u` and packs `req`; nothing is sent yet. */
@@ -153,6 +161,7 @@ static status ucall_prepare(bkes_store *s, ucall *u, const char *method,
     u->s = s;
     u->method = method;
     u->deadline_ms = deadline_ms;
+    sem_init(&u->finished, 0, 0);
     grpc_metadata_array_init(&u->initial_md);
     grpc_metadata_array_init(&u->trailing_md);
     u->details = grpc_empty_slice();
@@ -232,27 +241,20 @@ static ProtobufCMessage *ucall_reply(ucall *u, const ProtobufCMessageDescriptor 
     return m;
 }
 
-/* Maps an Error of the reply to a status (and its message); fills *current for CONCURRENCY. */
-static status map_error(bkes_store *s, const bkes_pb_error *err, uint32_t *current)
+/* Maps an Error of a reply to a status (and its message). `over_limit` tells a USER error that
+ * exceeded a size limit (AddMany replies say so). The text is for people only. */
+static status map_error(bkes_store *s, const bkes_pb_error *err, bool over_limit)
 {
     const char *text = err->error ? err->error : "";
-    if (err->type == BKES_ERROR_CONCURRENCY) {
-        const char *p = strstr(text, "currently ");
-        unsigned n = 0;
-        if (current && p && sscanf(p, "currently %u records", &n) == 1) *current = n;
-        return status_set(ST_CONFLICT, "%s", text);
-    }
+    if (err->type == BKES_ERROR_CONCURRENCY) return status_set(ST_CONFLICT, "%s", text);
     if (err->type == BKES_ERROR_USER)
-        return status_set(strstr(text, "the limit is") ? ST_LIMIT : ST_INVALID, "%s", text);
+        return status_set(over_limit ? ST_LIMIT : ST_INVALID, "%s", text);
     return status_set(ST_IO, "bkes %s: %s (%s)", s->target, text, err->cause ? err->cause : "");
 }
 
 static void sync_done(ucall *u)
 {
-    pthread_mutex_lock(&u->s->mu);
-    u->finished = true;
-    pthread_cond_broadcast(&u->s->cv);
-    pthread_mutex_unlock(&u->s->mu);
+    sem_post(&u->finished);
 }
 
 /* Runs one call to completion on the calling thread. Caller frees `u` (ucall_free). */
@@ -260,16 +262,15 @@ static status ucall_sync(bkes_store *s, ucall *u, const char *method, const Prot
 {
     u->done = sync_done;
     TRY(ucall_start(s, u, method, req, READ_DEADLINE_MS));
-    pthread_mutex_lock(&s->mu);
-    while (!u->finished)
-        pthread_cond_wait(&s->cv, &s->mu);
-    pthread_mutex_unlock(&s->mu);
+    while (sem_wait(&u->finished) != 0) {
+    }
     return ST_OK;
 }
 
-static void *cq_thread(void *arg)
+/* The CQ thread: one long item that drains the queue until it is shut down. */
+static void cq_run(void *ctx, void **items, size_t n)
 {
-    bkes_store *s = arg;
+    bkes_store *s = ctx;
     for (;;) {
         grpc_event ev =
             grpc_completion_queue_next(s->cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
@@ -277,41 +278,19 @@ static void *cq_thread(void *arg)
         if (ev.type != GRPC_OP_COMPLETE) continue;
         ucall *u = ev.tag;
         bkes_store *owner = u->s;
+        /* Read before done: a sync caller frees u as soon as it is posted. */
         u->done(u); /* may free u */
         inflight_done(owner);
     }
-    return NULL;
 }
 
 /* ---- append ---- */
 
-static uint64_t key_hash(const void *key, size_t len)
+static bool keyq_eq(const hmap_node *node, const void *key)
 {
-    const unsigned char *p = key;
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ p[i]) * 1099511628211ull;
-    return h;
-}
-
-/* With s->mu held. */
-static keyq **keyq_slot(bkes_store *s, const void *key, size_t len, uint64_t h)
-{
-    keyq **pp = &s->keys[h % KEY_BUCKETS];
-    while (*pp && !((*pp)->hash == h && (*pp)->key_len == len && !memcmp((*pp)->key, key, len)))
-        pp = &(*pp)->chain;
-    return pp;
-}
-
-/* With s->mu held. */
-static void ready_push(bkes_store *s, item *it)
-{
-    it->next = NULL;
-    if (s->ready_tail)
-        s->ready_tail->next = it;
-    else
-        s->ready = it;
-    s->ready_tail = it;
+    const keyq *kq = hmap_entry(node, keyq, node);
+    const store_bytes *k = key;
+    return kq->key_len == k->len && memcmp(kq->key, k->data, k->len) == 0;
 }
 
 /* With s->mu held: the append `it` is answered; its key's next append becomes ready. */
@@ -320,15 +299,12 @@ static void item_finished(bkes_store *s, item *it)
     s->appends--;
     s->append_bytes -= it->len;
     keyq *kq = it->kq;
-    if (kq->head) {
-        item *next = kq->head;
-        kq->head = next->next;
-        if (!kq->head) kq->tail = NULL;
-        ready_push(s, next);
+    list_node *next = list_pop_front(&kq->waiting);
+    if (next) {
+        list_push_back(&s->ready, next);
         return;
     }
-    keyq **pp = keyq_slot(s, kq->key, kq->key_len, kq->hash);
-    *pp = kq->chain;
+    hmap_remove(&s->keys, &kq->node);
     free(kq);
 }
 
@@ -351,7 +327,7 @@ static void batch_answer(bkes_store *s, ucall *u, bool sent)
         r = (bkes_pb_add_many_reply *)ucall_reply(
             u, &tech__gklijs__bkes__api__add_many_reply__descriptor, &st);
         if (r && r->error) {
-            st = map_error(s, r->error, NULL);
+            st = map_error(s, r->error, false);
             protobuf_c_message_free_unpacked(&r->base, NULL);
             r = NULL;
         } else if (r && r->n_replies != u->n_items) {
@@ -376,9 +352,10 @@ static void batch_answer(bkes_store *s, ucall *u, bool sent)
         }
         uint32_t current = 0;
         status ist;
-        if (one && one->reply_case == TECH__GKLIJS__BKES__API__ADD_BATCH_REPLY__REPLY_ERROR)
-            ist = map_error(s, one->error, &current);
-        else if (one)
+        if (one && one->reply_case == TECH__GKLIJS__BKES__API__ADD_BATCH_REPLY__REPLY_ERROR) {
+            ist = map_error(s, one->error, one->over_limit);
+            if (ist == ST_CONFLICT) current = one->current;
+        } else if (one)
             ist = status_set(ST_IO, "bkes %s: an empty AddBatch reply", s->target);
         else
             ist = status_set(st, "%s", call_msg);
@@ -391,8 +368,9 @@ static void batch_answer(bkes_store *s, ucall *u, bool sent)
         item_finished(s, u->items[i]);
     if (sent) s->batches--;
     ucall *failed = batches_kick(s);
-    pthread_cond_broadcast(&s->cv);
+    bool drained = s->closing && s->appends == 0;
     pthread_mutex_unlock(&s->mu);
+    if (drained) pthread_cond_broadcast(&s->cv);
     for (size_t i = 0; i < u->n_items; i++)
         free(u->items[i]);
     batch_free(u);
@@ -406,10 +384,12 @@ static void batch_done(ucall *u)
 
 static ucall *batches_kick(bkes_store *s)
 {
-    while (s->ready && s->batches < BATCHES_MAX) {
+    while (!list_empty(&s->ready) && s->batches < BATCHES_MAX) {
         size_t n = 0, bytes = 0;
-        for (item *it = s->ready; it && n < BATCH_ITEMS_MAX; it = it->next) {
-            if (n > 0 && bytes + it->len > BATCH_BYTES_MAX) break;
+        list_for_each(pos, &s->ready)
+        {
+            item *it = list_entry(pos, item, link);
+            if (n == BATCH_ITEMS_MAX || (n > 0 && bytes + it->len > BATCH_BYTES_MAX)) break;
             n++;
             bytes += it->len + 8;
         }
@@ -425,9 +405,7 @@ static ucall *batches_kick(bkes_store *s)
         /* AddManyRequest by hand: field 1 (appends), length-delimited, once per append. */
         uint8_t *p = GRPC_SLICE_START_PTR(slice);
         for (size_t i = 0; i < n; i++) {
-            item *it = s->ready;
-            s->ready = it->next;
-            if (!s->ready) s->ready_tail = NULL;
+            item *it = list_entry(list_pop_front(&s->ready), item, link);
             items[i] = it;
             *p++ = 0x0a;
             size_t len = it->len;
@@ -448,6 +426,7 @@ static ucall *batches_kick(bkes_store *s)
         u->done = batch_done;
         u->items = items;
         u->n_items = n;
+        sem_init(&u->finished, 0, 0);
         grpc_metadata_array_init(&u->initial_md);
         grpc_metadata_array_init(&u->trailing_md);
         u->details = grpc_empty_slice();
@@ -485,10 +464,11 @@ static status bkes_append_async(store *base, store_bytes key, uint32_t expected_
         return status_set(ST_NOMEM, "out of memory");
     }
     *it = (item){.cb = cb, .ctx = ctx, .len = len};
+    list_init(&it->link);
     protobuf_c_message_pack(&req.base, it->bytes);
     free(vals);
     status st = ST_OK;
-    uint64_t h = key_hash(key.data, key.len);
+    uint64_t h = hash_bytes(key.data, key.len, 0);
     ucall *failed = NULL;
     pthread_mutex_lock(&s->mu);
     if (s->closing) {
@@ -500,21 +480,18 @@ static status bkes_append_async(store *base, store_bytes key, uint32_t expected_
         st = status_set(ST_LIMIT, "bkes %s: %zu appends (%zu bytes) are waiting for answers",
                         s->target, s->appends, s->append_bytes);
     } else {
-        keyq **pp = keyq_slot(s, key.data, key.len, h);
-        if (*pp) { /* an append of this key is ready or running: wait behind it */
-            it->kq = *pp;
-            if (it->kq->tail)
-                it->kq->tail->next = it;
-            else
-                it->kq->head = it;
-            it->kq->tail = it;
+        hmap_node *found = hmap_find(&s->keys, h, keyq_eq, &key);
+        if (found) { /* an append of this key is ready or running: wait behind it */
+            it->kq = hmap_entry(found, keyq, node);
+            list_push_back(&it->kq->waiting, &it->link);
         } else {
-            *fresh = (keyq){.hash = h, .key_len = key.len};
+            fresh->key_len = key.len;
+            list_init(&fresh->waiting);
             memcpy(fresh->key, key.data, key.len);
-            *pp = fresh;
+            hmap_insert(&s->keys, &fresh->node, h);
             it->kq = fresh;
             fresh = NULL;
-            ready_push(s, it);
+            list_push_back(&s->ready, &it->link);
             failed = batches_kick(s);
         }
         s->appends++;
@@ -561,7 +538,7 @@ static status bkes_read(store *base, store_bytes key, uint32_t from_order, store
             }
             more = page->more && page->n_events > 0;
         } else if (r->reply_case == TECH__GKLIJS__BKES__API__RETRIEVE_FROM_REPLY__REPLY_ERROR) {
-            st = map_error(s, r->error, NULL);
+            st = map_error(s, r->error, false);
         } else {
             st = status_set(ST_IO, "bkes %s: an empty RetrieveFrom reply", s->target);
         }
@@ -585,7 +562,7 @@ static status bkes_count(store *base, store_bytes key, uint32_t *count)
     ucall_free(u);
     if (!r) return st;
     if (r->reply_case == TECH__GKLIJS__BKES__API__COUNT_REPLY__REPLY_ERROR)
-        st = map_error(s, r->error, NULL);
+        st = map_error(s, r->error, false);
     else
         *count = r->reply_case == TECH__GKLIJS__BKES__API__COUNT_REPLY__REPLY_COUNT ? r->count : 0;
     protobuf_c_message_free_unpacked(&r->base, NULL);
@@ -606,7 +583,7 @@ static status bkes_head(store *base, uint64_t *position)
     ucall_free(u);
     if (!r) return st;
     if (r->reply_case == TECH__GKLIJS__BKES__API__HEAD_REPLY__REPLY_ERROR)
-        st = map_error(s, r->error, NULL);
+        st = map_error(s, r->error, false);
     else
         *position =
             r->reply_case == TECH__GKLIJS__BKES__API__HEAD_REPLY__REPLY_POSITION ? r->position : 0;
@@ -737,9 +714,11 @@ static bool sub_stream(bkes_sub *sub, grpc_completion_queue *cq)
     return go_on;
 }
 
-static void *sub_thread(void *arg)
+/* A subscription's thread: one long item that streams, reconnecting with back-off, until the
+ * subscription is closed or its callback says stop. */
+static void sub_run(void *ctx, void **items, size_t n)
 {
-    bkes_sub *sub = arg;
+    bkes_sub *sub = ctx;
     grpc_completion_queue *cq = grpc_completion_queue_create_for_pluck(NULL);
     int64_t backoff = 50;
     while (!sub_closed(sub)) {
@@ -753,25 +732,43 @@ static void *sub_thread(void *arg)
     }
     grpc_completion_queue_shutdown(cq);
     grpc_completion_queue_destroy(cq);
+}
+
+/* Ends the stream and the thread, then frees the subscription. Not from its own thread. */
+static void sub_free(bkes_sub *sub)
+{
     pthread_mutex_lock(&sub->mu);
-    bool self_closed = sub->self_closed;
+    sub->closed = true;
+    if (sub->current) grpc_call_cancel(sub->current, NULL);
     pthread_mutex_unlock(&sub->mu);
-    if (self_closed) {
-        bkes_store *s = sub->s;
-        pthread_mutex_destroy(&sub->mu);
-        free(sub);
-        pthread_mutex_lock(&s->mu);
-        s->n_detached--;
-        pthread_cond_broadcast(&s->cv);
-        pthread_mutex_unlock(&s->mu);
+    workers_free(sub->thread);
+    pthread_mutex_destroy(&sub->mu);
+    free(sub);
+}
+
+/* Frees the subscriptions closed from their own callback, except the calling thread's own. */
+static void reap_dead(bkes_store *s)
+{
+    list_node dead;
+    list_init(&dead);
+    pthread_mutex_lock(&s->mu);
+    list_for_each_safe(pos, &s->dead)
+    {
+        if (workers_on_thread(list_entry(pos, bkes_sub, link)->thread)) continue;
+        list_remove(pos);
+        list_push_back(&dead, pos);
     }
-    return NULL;
+    pthread_mutex_unlock(&s->mu);
+    list_node *node;
+    while ((node = list_pop_front(&dead)) != NULL)
+        sub_free(list_entry(node, bkes_sub, link));
 }
 
 static status bkes_subscribe(store *base, uint64_t from_position, store_event_cb cb, void *ctx,
                              store_subscription **out)
 {
     bkes_store *s = (bkes_store *)base;
+    reap_dead(s);
     bkes_sub *sub = calloc(1, sizeof *sub);
     if (!sub) return status_set(ST_NOMEM, "out of memory");
     sub->base.ops = s->base.ops;
@@ -779,68 +776,46 @@ static status bkes_subscribe(store *base, uint64_t from_position, store_event_cb
     sub->next_position = from_position ? from_position : 1;
     sub->cb = cb;
     sub->ctx = ctx;
+    list_init(&sub->link);
     pthread_mutex_init(&sub->mu, NULL);
+    workers_config wc = {
+        .name = "bkes-sub", .threads = 1, .capacity = 1, .run = sub_run, .ctx = sub};
+    status st = workers_new(&wc, &sub->thread);
     pthread_mutex_lock(&s->mu);
-    if (s->closing) {
-        pthread_mutex_unlock(&s->mu);
-        pthread_mutex_destroy(&sub->mu);
-        free(sub);
-        return status_set(ST_CLOSED, "the bkes store is closing");
-    }
-    if (pthread_create(&sub->thread, NULL, sub_thread, sub) != 0) {
-        pthread_mutex_unlock(&s->mu);
-        pthread_mutex_destroy(&sub->mu);
-        free(sub);
-        return status_set(ST_NOMEM, "cannot start a subscription thread");
-    }
-    sub->next = s->subs;
-    if (s->subs) s->subs->prev = sub;
-    s->subs = sub;
+    if (st == ST_OK && s->closing) st = status_set(ST_CLOSED, "the bkes store is closing");
+    if (st == ST_OK) st = workers_submit(sub->thread, 0, sub);
+    if (st == ST_OK) list_push_back(&s->subs, &sub->link);
     pthread_mutex_unlock(&s->mu);
+    if (st != ST_OK) {
+        char message[256];
+        snprintf(message, sizeof message, "%s", status_message());
+        sub_free(sub);
+        return status_set(st, "%s", message);
+    }
     *out = &sub->base;
     return ST_OK;
-}
-
-/* Stops the stream and joins the thread; afterwards the callback is never called again. */
-static void sub_stop(bkes_sub *sub)
-{
-    pthread_mutex_lock(&sub->mu);
-    sub->closed = true;
-    if (sub->current) grpc_call_cancel(sub->current, NULL);
-    bool joined = sub->joined;
-    sub->joined = true;
-    pthread_mutex_unlock(&sub->mu);
-    if (!joined) pthread_join(sub->thread, NULL);
 }
 
 static void bkes_subscription_close(store_subscription *base)
 {
     bkes_sub *sub = (bkes_sub *)base;
     bkes_store *s = sub->s;
+    bool own_thread = workers_on_thread(sub->thread);
     /* Unlinked first, so store_close no longer sees it; s is alive while the caller holds sub
      * (the contract closes subscriptions before or instead of after the store). */
     pthread_mutex_lock(&s->mu);
-    if (sub->prev)
-        sub->prev->next = sub->next;
-    else if (s->subs == sub)
-        s->subs = sub->next;
-    if (sub->next) sub->next->prev = sub->prev;
-    bool self = pthread_equal(pthread_self(), sub->thread);
-    if (self) s->n_detached++;
+    list_remove(&sub->link);
+    if (own_thread) list_push_back(&s->dead, &sub->link);
     pthread_mutex_unlock(&s->mu);
-    if (self) {
-        /* From its own callback: it cannot join itself; the thread ends and frees it. */
-        pthread_mutex_lock(&sub->mu);
-        sub->closed = true;
-        sub->self_closed = true;
-        sub->joined = true;
-        pthread_mutex_unlock(&sub->mu);
-        pthread_detach(sub->thread);
+    if (!own_thread) {
+        sub_free(sub);
         return;
     }
-    sub_stop(sub);
-    pthread_mutex_destroy(&sub->mu);
-    free(sub);
+    /* From its own callback: it cannot end its own thread; the stream stops after this callback
+     * and the next subscribe or store close frees it. */
+    pthread_mutex_lock(&sub->mu);
+    sub->closed = true;
+    pthread_mutex_unlock(&sub->mu);
 }
 
 /* ---- open and close ---- */
@@ -850,25 +825,24 @@ static void bkes_close(store *base)
     bkes_store *s = (bkes_store *)base;
     pthread_mutex_lock(&s->mu);
     s->closing = true;
-    while (s->inflight > 0 || s->appends > 0 || s->n_detached > 0) /* every append answered */
+    while (s->inflight > 0 || s->appends > 0) /* every append answered */
         pthread_cond_wait(&s->cv, &s->mu);
     /* Subscriptions still open end here; their objects are freed with the store. */
-    bkes_sub *subs = s->subs;
-    s->subs = NULL;
+    list_node subs;
+    list_init(&subs);
+    list_splice_back(&subs, &s->subs);
     pthread_mutex_unlock(&s->mu);
-    while (subs) {
-        bkes_sub *next = subs->next;
-        sub_stop(subs);
-        pthread_mutex_destroy(&subs->mu);
-        free(subs);
-        subs = next;
-    }
+    list_node *node;
+    while ((node = list_pop_front(&subs)) != NULL)
+        sub_free(list_entry(node, bkes_sub, link));
+    reap_dead(s);
     grpc_channel_destroy(s->ch);
     grpc_completion_queue_shutdown(s->cq);
-    pthread_join(s->thread, NULL);
+    workers_free(s->cq_thread);
     grpc_completion_queue_destroy(s->cq);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
+    hmap_destroy(&s->keys);
     if (s->n_auth) {
         grpc_slice_unref(s->auth.key);
         grpc_slice_unref(s->auth.value);
@@ -952,7 +926,7 @@ static status prepare_token(bkes_store *s, const char *host, bool tls, const sto
                           "the bkes token must be 1 to %d characters without spaces "
                           "or line breaks",
                           BKES_TOKEN_MAX);
-    if (!tls && !bkes_auth_host_is_loopback(host))
+    if (!tls && !bkes_host_is_loopback(host))
         return status_set(ST_INVALID,
                           "bkes://%s is plaintext: the token would cross the network in clear; "
                           "use bkes+tls://",
@@ -1007,6 +981,9 @@ status store_bkes_open(const char *host_port, const char *name, bool tls, const 
     }
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
+    list_init(&s->subs);
+    list_init(&s->dead);
+    list_init(&s->ready);
     grpc_arg args[1];
     args[0].type = GRPC_ARG_INTEGER;
     args[0].key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
@@ -1015,13 +992,19 @@ status store_bkes_open(const char *host_port, const char *name, bool tls, const 
     s->ch = grpc_channel_create(s->target, creds, &chargs);
     grpc_channel_credentials_release(creds);
     s->cq = grpc_completion_queue_create_for_next(NULL);
-    if (pthread_create(&s->thread, NULL, cq_thread, s) != 0) {
+    workers_config wc = {.name = "bkes-cq", .threads = 1, .capacity = 1, .run = cq_run, .ctx = s};
+    st = hmap_init(&s->keys, 256);
+    if (st == ST_OK) st = workers_new(&wc, &s->cq_thread);
+    if (st == ST_OK) st = workers_submit(s->cq_thread, 0, s);
+    if (st != ST_OK) {
         grpc_channel_destroy(s->ch);
         grpc_completion_queue_shutdown(s->cq);
+        workers_free(s->cq_thread); /* its item, if it started, ends with the queue */
         while (grpc_completion_queue_next(s->cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL).type !=
                GRPC_QUEUE_SHUTDOWN) {
         }
         grpc_completion_queue_destroy(s->cq);
+        hmap_destroy(&s->keys);
         pthread_mutex_destroy(&s->mu);
         pthread_cond_destroy(&s->cv);
         if (s->n_auth) grpc_slice_unref(s->auth.value);

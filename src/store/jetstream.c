@@ -1,36 +1,55 @@
 /* The jetstream adapter of the event store port (scale-out on NATS JetStream).
  *
- * Layout: one stream per store, BANK_<NAME> (e.g. BANK_USER), holding the subjects
- * bank.<name>.events.<hex of the key>. A position is the stream sequence. The order of an event
- * within its key is the number of earlier messages on the key's subject.
+ * Layout (jetstream_stream.c): one stream per store, BANK_<NAME> (e.g. BANK_USER), holding the
+ * subjects bank.<name>.events.<hex of the key>. A position is the stream sequence. The order of an
+ * event within its key is the number of earlier messages on the key's subject.
  *
  * Concurrency: the server enforces it. The first event of a key is published with
  * ExpectNoMessage (ExpectLastSubjectSeq=0 would mean "no check"); event `o` > 0 with
- * ExpectLastSubjectSeq = the sequence of event o-1, which the local index knows. A refusal (10071,
- * "wrong last sequence: N") is a conflict; the adapter waits until its index holds N and reports
- * the key's count. Each message carries a Nats-Msg-Id "<random 128-bit nonce of this
- * append>:<order>", so a publish retried after a timeout is answered "duplicate" instead of being
- * stored twice. (An id built only from the key and the order would let the server answer a stale
- * writer's publish as a "duplicate" of the winner's event, reporting a lost event as stored.)
+ * ExpectLastSubjectSeq = the sequence of event o-1, which the local index knows. A refusal
+ * (JSStreamWrongLastSequenceErr) is a conflict: the adapter asks the server for the key's last
+ * sequence, waits until its index holds it and reports the key's count. Each message carries a
+ * Nats-Msg-Id "<random 128-bit nonce of this append>:<order>", so a publish retried after a
+ * timeout is answered "duplicate" instead of being stored twice. (An id built only from the key
+ * and the order would let the server answer a stale writer's publish as a "duplicate" of the
+ * winner's event, reporting a lost event as stored.)
  *
- * Batches: JetStream 2.9 has no atomic multi-message publish. A batch of n events is published one
- * by one with the expectation chained (event i expects the sequence of event i-1). No other
- * writer's event can land inside the batch, but if the writer dies or the cluster stays unavailable
- * past the deadline in the middle, a prefix of the batch stays stored and readers can see it; the
- * failure message then says how many events were stored.
+ * Pipelined appends: publishes are asynchronous (js_PublishMsgAsync, on a connection that sends
+ * each message at once); their acknowledgements come back on libnats' reply thread. So any number
+ * of appends (up to APPENDS_MAX) are in flight at once, and no thread waits for a round trip. The
+ * appends of one key go one at a time, in the order they were made: the next one's expectation is
+ * the sequence the previous one got (it waits in `waiting` meanwhile). Within a batch, event i+1
+ * is published when event i is acknowledged (its expectation is event i's sequence).
  *
- * Index: a SQLite file (jetstream_index.c) synced from the stream by an ordered push consumer
- * (the indexer) that starts after the last indexed sequence; reads and counts come from it. An
- * append writes its own events into the index before it answers (right behind the key's earlier
- * events, which the expectation proved are there), so a writer reads its own writes. Another
- * instance's writes reach this index a moment later (one push delivery). A subscription delivers
- * an event only once the index holds it, so a subscriber can read what it was told about.
+ * The common path has no hand-off of our own: the caller's thread checks the expectation against
+ * the index and publishes; the reply thread takes the acknowledgement, writes the index, answers
+ * the callback and starts the key's next append. Everything that may wait goes to a lane (the
+ * kit's ordered workers, `append_workers` threads): an index that lags (a round trip for the key's
+ * last sequence), a conflict, an answer that is not an acknowledgement (retries, with a pause when
+ * the server refused at once), failures. A lane answers what it finished together, with one index
+ * transaction.
  *
- * Threads: appends run on a pool of worker threads (BANK_NATS_APPEND_WORKERS, default 4), each
- * with its own queue; the appends of one key always go to the same worker, so they are applied in
- * the order they were submitted. The queues are bounded together (1024 appends, 256 MiB);
- * store_append_async waits for room when it is full, except when called from an append callback.
- * The indexer and each subscription run on libnats delivery threads. */
+ * Batches: JetStream 2.9 has no atomic multi-message publish. No other writer's event can land
+ * inside a batch (each event expects the one before), but if the writer dies or the cluster stays
+ * unavailable past the deadline in the middle, a prefix of the batch stays stored and readers can
+ * see it; the failure message then says how many events were stored.
+ *
+ * Index (jetstream_index.c): a SQLite file synced from the stream by an ordered consumer; reads and
+ * counts come from it. An append writes its own events into the index before it answers (right
+ * behind the key's earlier events, which the expectation proved are there), so a writer reads its
+ * own writes. Another instance's writes reach this index a moment later (one push delivery). A
+ * subscription delivers an event only once the index holds it, so a subscriber can read what it
+ * was told about.
+ *
+ * Threads: callbacks run on libnats' reply thread of the store's connection or on a lane. At most
+ * APPENDS_MAX appends (APPEND_BYTES_MAX bytes) are held at once; store_append_async waits for
+ * room, except on those threads (an append callback), where it fails with ST_BUSY. The indexer and
+ * each subscription run on libnats delivery threads.
+ *
+ * Lock rule: s->mu guards the in-flight map, the busy keys and their waiting appends, the
+ * subscription list and the counters; it is never held while calling out of this file. A job
+ * (one append) belongs to one thread at a time: the caller until it is published, libnats while
+ * in flight, then the reply thread or a lane. */
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -41,43 +60,88 @@
 #include <nats/nats.h>
 
 #include "base/clock.h"
+#include "base/hmap.h"
+#include "base/list.h"
 #include "base/log.h"
+#include "base/mutex.h"
 #include "base/random.h"
-#include "store/jetstream_conn.h"
+#include "base/workers.h"
+#include "nats/nats_conn.h"
 #include "store/jetstream_index.h"
+#include "store/jetstream_store.h"
+#include "store/jetstream_stream.h"
+#include "store/store_gate.h"
 #include "store/store_impl.h"
 
 #define MOD "jetstream"
-#define NAME_MAX_LEN 32
-#define QUEUE_MAX 1024                       /* appends waiting for a worker */
-#define QUEUE_BYTES_MAX (256u * 1024 * 1024) /* and their bytes (one larger append still fits) */
-#define WORKERS_MAX 64
-#define INDEX_BATCH 512
-#define HDR_TIME "Bank-Time-Ms"
-#define HDR_ORDER "Bank-Order"
-
-typedef struct js_job {
-    struct js_job *next;
-    size_t bytes; /* the whole allocation */
-    store_bytes key;
-    uint32_t expected_order;
-    size_t n;
-    store_bytes *values; /* key, values, seqs and the bytes live in the same allocation */
-    uint64_t *seqs;      /* the stream sequence of each published event */
-    store_append_cb cb;
-    void *ctx;
-} js_job;
+#define APPENDS_MAX 4096                      /* appends held: queued, waiting or in flight */
+#define APPEND_BYTES_MAX (256u * 1024 * 1024) /* and their bytes (one larger append still fits) */
+#define LANES_MAX 64
+#define LANE_BATCH 64 /* appends a lane takes at once */
+#define SUB_PENDING_BYTES (64 * 1024 * 1024)
+#define WHY_MAX 320
+#define RETRY_PAUSE_MAX_MS 100
+#define KNOWN_MAX 16384 /* keys whose count and last sequence are remembered */
 
 typedef struct js_store js_store;
 
-/* One append worker and its queue. Appends to one key always go to the same lane, so they run in
- * the order they were submitted (a caller may pipeline orders 0, 1, 2... of a key). */
-typedef struct js_lane {
+/* What a job needs next from a lane. */
+typedef enum js_phase {
+    PHASE_BEGIN, /* check the expectation (the index may lag), then publish */
+    PHASE_ACKED, /* judge the outcome of a publish that was not a plain acknowledgement */
+} js_phase;
+
+/* One append, from store_append_async to its answer. */
+typedef struct js_job {
     js_store *s;
-    pthread_t thread;
-    pthread_cond_t cv;
-    js_job *head, *tail;
-} js_lane;
+    uint64_t key_hash; /* the busy map's hash; its high half picks the lane */
+    size_t bytes;      /* what it holds of the gate: the whole allocation */
+    store_bytes key;
+    uint32_t expected;
+    size_t n;
+    store_bytes *values; /* key, values, seqs and the bytes live in the same allocation */
+    uint64_t *seqs;      /* the stream sequence of each stored event */
+    store_append_cb cb;
+    void *ctx;
+
+    /* Under s->mu: */
+    hmap_node busy_node; /* in s->busy while it is its key's running append */
+    list_node waiting;   /* while running: the key's later appends, in order */
+    list_node link;      /* in the running append's `waiting`, or a lane's done/retry list */
+
+    /* Its owner's (see the lock rule): */
+    js_phase phase;
+    char *subject;
+    char nonce[33];
+    int64_t time_ms, deadline;
+    size_t stored;        /* events acknowledged */
+    uint64_t expect_seq;  /* the subject's last sequence the next event expects (0: none) */
+    int attempt;          /* publishes of the current event so far */
+    bool unknown_outcome; /* an earlier publish of the current event may have been stored */
+    natsMsg *msg;         /* the current event's message, while libnats does not hold it */
+    status result;        /* the answer, once done */
+    uint32_t current;
+    char why[WHY_MAX];
+
+    /* In flight: s->inflight maps `sent` to the job; the acknowledgement fills the rest. */
+    hmap_node inflight_node;
+    const natsMsg *sent;
+    natsStatus ack_status;
+    jsErrCode ack_err;
+    uint64_t ack_seq;
+} js_job;
+
+/* What this store last appended to a key: its count and last sequence. A remembered count can only
+ * be too low (another process appended since), never too high, and the server checks every
+ * expectation: so an append whose expectation matches it is published without reading the index,
+ * and a stale one costs a conflict answered by the server. */
+typedef struct js_known {
+    hmap_node node;
+    uint32_t count;
+    uint64_t last_seq;
+    size_t key_len;
+    unsigned char key[];
+} js_known;
 
 typedef struct js_sub {
     store_subscription base;
@@ -85,386 +149,484 @@ typedef struct js_sub {
     natsSubscription *ns;
     store_event_cb cb;
     void *ctx;
-    uint64_t next_seq; /* the lowest position still to deliver (guards against duplicates) */
-    bool stopped;      /* the callback asked to stop, or the store closes */
-    pthread_mutex_t mu;
+    uint64_t next_seq; /* the lowest position still to deliver (its delivery thread only) */
+    list_node link;    /* in s->subs, under s->mu */
+    mutex mu;          /* guards what follows */
     pthread_cond_t cv;
+    bool stopped;  /* the callback asked to stop, or it is being closed */
     bool complete; /* libnats' on-complete callback ran: no more calls */
     pthread_t cb_thread;
     bool in_cb;
     bool free_on_leave; /* closed from its own callback: freed by the on-complete callback */
-    struct js_sub *next, *prev;
 } js_sub;
 
 struct js_store {
     store base;
-    char name[NAME_MAX_LEN + 1];
-    char stream[NAME_MAX_LEN + 8];
-    char prefix[NAME_MAX_LEN + 24]; /* "bank.<name>.events." */
-    char filter[NAME_MAX_LEN + 24]; /* "bank.<name>.events.>" */
+    js_stream st;
+    store_jetstream_options opt; /* with the defaults filled in */
     natsConnection *nc;
     jsCtx *js;
     jsindex *ix;
-    int64_t append_timeout_ms;
-    int64_t wait_ms;      /* one publish attempt */
-    int64_t heartbeat_ms; /* idle heartbeat of the ordered consumers */
-    bool fault_lose_acks; /* tests: drop the first ack of every publish, as a timeout would */
-    bool read_barrier;    /* reads first bring the key up to date with the server */
+    store_gate gate;
+    workers *lanes;
 
-    /* Indexer (its delivery thread only). */
-    natsSubscription *indexer;
-    bool in_txn;
-    uint64_t txn_last;
-    int txn_count;
-
-    pthread_mutex_t mu;
-    pthread_cond_t indexed_cv; /* indexed_seq grew, or the indexer failed or ended */
-    uint64_t indexed_seq;
-    bool caught_up; /* the indexer saw NumPending == 0 at least once */
-    status indexer_status;
-    char indexer_error[256];
-    bool indexer_complete;
-
-    /* Append queue. */
-    pthread_cond_t space_cv;
-    size_t queued, queued_bytes; /* over all lanes */
-    bool closing;
-    js_lane lanes[WORKERS_MAX];
-    int n_workers;
-
-    js_sub *subs; /* open subscriptions, closed by store close */
+    mutex mu;       /* guards what follows */
+    hmap inflight;  /* published messages waiting for their acknowledgement -> js_job */
+    hmap busy;      /* keys with an append running -> that js_job */
+    hmap known;     /* keys this store appended to -> js_known (at most KNOWN_MAX) */
+    list_node subs; /* open subscriptions, closed by store close */
+    store_jetstream_stats stats;
 };
 
 static const store_ops JS_OPS;
-static status index_usable(js_store *s);
-static void sub_free(js_sub *sub);
 
-/* True on the append workers: an append callback that appends again must not wait for queue
- * space that only the (busy) workers could free. */
-static _Thread_local bool on_worker;
+/* True on the threads that answer appends (the reply thread, the lanes): an append callback
+ * there must not wait for room only those threads free. */
+static _Thread_local bool answering_thread;
 
 /* ---- small helpers ---- */
 
-static int64_t env_int(const char *name, int64_t def, int64_t min, int64_t max)
+static uint64_t msg_hash(const natsMsg *m)
 {
-    const char *v = getenv(name);
-    if (v == NULL || v[0] == '\0') return def;
-    char *end = NULL;
-    long long x = strtoll(v, &end, 10);
-    if (end == v || *end != '\0' || x < min || x > max) {
-        LOG_WARN(MOD, "ignoring %s=%s (expected %lld..%lld); using %lld", name, v, (long long)min,
-                 (long long)max, (long long)def);
-        return def;
-    }
-    return x;
+    return hash_bytes(&m, sizeof m, 0);
 }
 
-static status subject_of(const js_store *s, store_bytes key, char **out)
+static bool inflight_eq(const hmap_node *node, const void *key)
 {
-    static const char hex[] = "0123456789abcdef";
-    size_t plen = strlen(s->prefix);
-    char *subj = malloc(plen + key.len * 2 + 1);
-    if (subj == NULL) return status_set(ST_NOMEM, "out of memory");
-    memcpy(subj, s->prefix, plen);
-    const unsigned char *k = key.data;
-    for (size_t i = 0; i < key.len; i++) {
-        subj[plen + 2 * i] = hex[k[i] >> 4];
-        subj[plen + 2 * i + 1] = hex[k[i] & 15];
-    }
-    subj[plen + key.len * 2] = '\0';
-    *out = subj;
-    return ST_OK;
+    return hmap_entry(node, js_job, inflight_node)->sent == key;
 }
 
-static int hexval(char c)
+static bool busy_eq(const hmap_node *node, const void *key)
 {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
+    const js_job *job = hmap_entry(node, js_job, busy_node);
+    const store_bytes *k = key;
+    return job->key.len == k->len && memcmp(job->key.data, k->data, k->len) == 0;
 }
 
-/* Decodes the key from a subject of this store into `out` (STORE_KEY_MAX bytes). */
-static bool key_of_subject(const js_store *s, const char *subject, unsigned char *out, size_t *len)
+/* Records a failure answer for `job` from this thread's status message. */
+static void job_fail(js_job *job, status st, uint32_t current)
 {
-    size_t plen = strlen(s->prefix);
-    if (subject == NULL || strncmp(subject, s->prefix, plen) != 0) return false;
-    const char *h = subject + plen;
-    size_t hl = strlen(h);
-    if (hl == 0 || hl % 2 != 0 || hl / 2 > STORE_KEY_MAX) return false;
-    for (size_t i = 0; i < hl / 2; i++) {
-        int a = hexval(h[2 * i]), b = hexval(h[2 * i + 1]);
-        if (a < 0 || b < 0) return false;
-        out[i] = (unsigned char)(a << 4 | b);
-    }
-    *len = hl / 2;
-    return true;
+    assert(st != ST_OK);
+    job->result = st;
+    job->current = current;
+    snprintf(job->why, sizeof job->why, "%s", status_message());
 }
 
-static bool header_u64(natsMsg *m, const char *name, uint64_t *out)
+/* Hands `job` to its lane for `phase`. Every held job fits in its lane's queue (capacity
+ * APPENDS_MAX, and the gate admits no more), and the lanes close only once every job is answered:
+ * this cannot fail. */
+static void to_lane(js_store *s, js_job *job, js_phase phase)
 {
-    const char *v = NULL;
-    if (natsMsgHeader_Get(m, name, &v) != NATS_OK || v == NULL || v[0] == '\0') return false;
-    char *end = NULL;
-    unsigned long long x = strtoull(v, &end, 10);
-    if (*end != '\0') return false;
-    *out = x;
-    return true;
+    job->phase = phase;
+    /* The high half of the hash: the busy map takes its buckets from the low bits. */
+    status st = workers_submit(s->lanes, job->key_hash >> 32, job);
+    assert(st == ST_OK);
+    (void)st;
 }
 
-/* The event timestamp: our header, else the server's receive time. */
-static int64_t message_time_ms(natsMsg *m, const jsMsgMetaData *md)
+static bool known_eq(const hmap_node *node, const void *key)
 {
-    uint64_t t = 0;
-    if (header_u64(m, HDR_TIME, &t) && t <= INT64_MAX) return (int64_t)t;
-    return md->Timestamp / 1000000;
+    const js_known *k = hmap_entry(node, js_known, node);
+    const store_bytes *b = key;
+    return k->key_len == b->len && memcmp(k->key, b->data, b->len) == 0;
 }
 
-/* ---- the indexer ---- */
-
-static void indexer_fail(js_store *s, status st)
+static void known_clear_locked(js_store *s)
 {
-    pthread_mutex_lock(&s->mu);
-    if (s->indexer_status == ST_OK) {
-        s->indexer_status = st;
-        snprintf(s->indexer_error, sizeof s->indexer_error, "%s", status_message());
+    mutex_assert_held(&s->mu);
+    hmap_for_each(pos, &s->known)
+    {
+        hmap_remove(&s->known, pos);
+        free(hmap_entry(pos, js_known, node));
     }
-    pthread_cond_broadcast(&s->indexed_cv);
-    pthread_mutex_unlock(&s->mu);
-    LOG_ERROR(MOD, "%s: the index stopped following the stream: %s", s->stream, status_message());
 }
 
-static void indexer_commit(js_store *s)
+/* Remembers the key's count and last sequence after a stored append (a failed allocation only
+ * costs a later index read). */
+static void known_put_locked(js_store *s, const js_job *job)
 {
-    status st = jsindex_commit(s->ix, s->txn_last);
-    s->in_txn = false;
-    s->txn_count = 0;
-    if (st != ST_OK) {
-        jsindex_rollback(s->ix);
-        indexer_fail(s, st);
-        return;
+    mutex_assert_held(&s->mu);
+    hmap_node *n = hmap_find(&s->known, job->key_hash, known_eq, &job->key);
+    js_known *k = n != NULL ? hmap_entry(n, js_known, node) : NULL;
+    if (k == NULL) {
+        if (hmap_count(&s->known) >= KNOWN_MAX) known_clear_locked(s);
+        k = malloc(sizeof *k + job->key.len);
+        if (k == NULL) return;
+        k->key_len = job->key.len;
+        memcpy(k->key, job->key.data, job->key.len);
+        hmap_insert(&s->known, &k->node, job->key_hash);
     }
-    pthread_mutex_lock(&s->mu);
-    if (s->txn_last > s->indexed_seq) s->indexed_seq = s->txn_last;
-    pthread_cond_broadcast(&s->indexed_cv);
-    pthread_mutex_unlock(&s->mu);
+    k->count = job->expected + (uint32_t)job->n;
+    k->last_seq = job->seqs[job->n - 1];
 }
 
-static void on_index_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
+/* Forgets the key (after a conflict: its count is not what this store thought). */
+static void known_drop_locked(js_store *s, const js_job *job)
 {
-    js_store *s = closure;
-    jsMsgMetaData *md = NULL;
-    pthread_mutex_lock(&s->mu);
-    bool failed = s->indexer_status != ST_OK;
-    pthread_mutex_unlock(&s->mu);
-    if (failed || natsMsg_GetMetaData(&md, msg) != NATS_OK) {
-        if (!failed) LOG_WARN(MOD, "%s: indexer got a message without metadata", s->stream);
-        natsMsg_Destroy(msg);
-        return;
-    }
-    uint64_t seq = md->Sequence.Stream;
-    bool last_pending = md->NumPending == 0;
-    status st = ST_OK;
-    if (!s->in_txn) {
-        st = jsindex_begin(s->ix);
-        if (st == ST_OK) s->in_txn = true;
-    }
-    unsigned char key[STORE_KEY_MAX];
-    size_t key_len = 0;
-    if (st == ST_OK && key_of_subject(s, natsMsg_GetSubject(msg), key, &key_len)) {
-        uint32_t order = 0;
-        store_bytes k = {key, key_len};
-        store_bytes v = {natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg)};
-        st = jsindex_add(s->ix, k, seq, message_time_ms(msg, md), v, &order);
-        uint64_t claimed = 0;
-        if (st == ST_OK && header_u64(msg, HDR_ORDER, &claimed) && claimed != order)
-            LOG_WARN(MOD,
-                     "%s: message %" PRIu64 " says order %" PRIu64 " but is event %u of its key",
-                     s->stream, seq, claimed, order);
-    } else if (st == ST_OK) {
-        LOG_WARN(MOD, "%s: skipping message %" PRIu64 " on subject '%s': not a key of this store",
-                 s->stream, seq, natsMsg_GetSubject(msg));
-    }
-    if (st == ST_OK) {
-        if (seq > s->txn_last) s->txn_last = seq;
-        s->txn_count++;
-        int local_pending = 0;
-        natsSubscription_GetPending(sub, &local_pending, NULL);
-        if (last_pending || local_pending == 0 || s->txn_count >= INDEX_BATCH) indexer_commit(s);
-        if (last_pending) {
-            pthread_mutex_lock(&s->mu);
-            s->caught_up = true;
-            pthread_cond_broadcast(&s->indexed_cv);
-            pthread_mutex_unlock(&s->mu);
-        }
-    } else {
-        if (s->in_txn) jsindex_rollback(s->ix);
-        s->in_txn = false;
-        indexer_fail(s, st);
-    }
-    jsMsgMetaData_Destroy(md);
-    natsMsg_Destroy(msg);
+    mutex_assert_held(&s->mu);
+    hmap_node *n = hmap_find(&s->known, job->key_hash, known_eq, &job->key);
+    if (n == NULL) return;
+    hmap_remove(&s->known, n);
+    free(hmap_entry(n, js_known, node));
 }
 
-static void on_index_complete(void *closure)
+/* True (with *last_seq) when the key's remembered count is the job's expectation. */
+static bool known_matches(js_store *s, const js_job *job, uint64_t *last_seq)
 {
-    js_store *s = closure;
-    pthread_mutex_lock(&s->mu);
-    s->indexer_complete = true;
-    pthread_cond_broadcast(&s->indexed_cv);
-    pthread_mutex_unlock(&s->mu);
+    mutex_lock(&s->mu);
+    hmap_node *n = hmap_find(&s->known, job->key_hash, known_eq, &job->key);
+    const js_known *k = n != NULL ? hmap_entry(n, js_known, node) : NULL;
+    bool match = k != NULL && k->count == job->expected;
+    if (match) *last_seq = k->last_seq;
+    mutex_unlock(&s->mu);
+    return match;
 }
 
-/* Waits until the index holds every event up to stream sequence `seq`. */
-static status wait_indexed(js_store *s, uint64_t seq, int64_t timeout_ms)
+/* ---- the keys' turns ---- */
+
+/* Gives `job` its key's turn (true), or queues it behind the key's running append (false). */
+static bool key_take(js_store *s, js_job *job)
 {
-    int64_t deadline = clock_wall_ms() + timeout_ms;
-    struct timespec ts = {.tv_sec = deadline / 1000, .tv_nsec = (deadline % 1000) * 1000000};
-    status st = ST_OK;
-    pthread_mutex_lock(&s->mu);
-    while (s->indexed_seq < seq && s->indexer_status == ST_OK && !s->indexer_complete) {
-        if (pthread_cond_timedwait(&s->indexed_cv, &s->mu, &ts) != 0 && clock_wall_ms() >= deadline)
-            break;
-    }
-    if (s->indexed_seq >= seq)
-        st = ST_OK;
-    else if (s->indexer_status != ST_OK)
-        st = status_set(s->indexer_status, "%s", s->indexer_error);
-    else if (s->indexer_complete)
-        st = status_set(ST_CLOSED, "the store is closing");
+    mutex_lock(&s->mu);
+    hmap_node *n = hmap_find(&s->busy, job->key_hash, busy_eq, &job->key);
+    if (n != NULL)
+        list_push_back(&hmap_entry(n, js_job, busy_node)->waiting, &job->link);
     else
-        st = status_set(ST_TIMEOUT,
-                        "the local index of %s did not reach sequence %" PRIu64 " within %" PRId64
-                        " ms (it holds %" PRIu64 ")",
-                        s->stream, seq, timeout_ms, s->indexed_seq);
-    pthread_mutex_unlock(&s->mu);
-    return st;
+        hmap_insert(&s->busy, &job->busy_node, job->key_hash);
+    mutex_unlock(&s->mu);
+    return n == NULL;
 }
 
-/* Creates an ordered push consumer on the store's subjects from `from_seq`, delivering to `cb` on
- * its own libnats thread, with `on_complete` called once it is closed. Retries while the cluster is
- * electing leaders, until the append timeout. The short idle heartbeat makes libnats notice a lost
- * consumer (its server died) within a few seconds and recreate it after the last delivered message.
- */
-static status ordered_subscribe(js_store *s, uint64_t from_seq, natsMsgHandler cb,
-                                natsOnCompleteCB on_complete, void *closure, int64_t pending_bytes,
-                                natsSubscription **out)
+/* The running append of a key is answered: the key's next append (or NULL) gets the turn. */
+static js_job *key_release(js_store *s, js_job *job)
 {
-    int64_t deadline = clock_mono_ms() + s->append_timeout_ms;
-    for (int attempt = 0;; attempt++) {
-        jsSubOptions so;
-        jsSubOptions_Init(&so);
-        so.Stream = s->stream;
-        so.Ordered = true;
-        so.Config.DeliverPolicy = js_DeliverByStartSequence;
-        so.Config.OptStartSeq = from_seq;
-        so.Config.Heartbeat = s->heartbeat_ms * 1000000;
-        jsErrCode jerr = 0;
-        natsSubscription *sub = NULL;
-        natsStatus ns = js_Subscribe(&sub, s->js, s->filter, cb, closure, NULL, &so, &jerr);
-        if (ns == NATS_OK) ns = natsSubscription_SetPendingLimits(sub, 65536, pending_bytes);
-        if (ns == NATS_OK) ns = natsSubscription_SetOnCompleteCB(sub, on_complete, closure);
-        if (ns == NATS_OK) {
-            *out = sub;
-            return ST_OK;
-        }
-        status st = jsconn_status(ns, "creating an ordered consumer on the stream");
-        if (sub != NULL) {
-            /* Nothing was delivered yet: the handler has not run. */
-            natsSubscription_Unsubscribe(sub);
-            natsSubscription_Destroy(sub);
-        }
-        bool transient = ns == NATS_TIMEOUT || ns == NATS_NO_RESPONDERS || jerr != 0;
-        if (!transient || clock_mono_ms() >= deadline) return st;
-        LOG_WARN(MOD, "%s: %s; retrying", s->stream, status_message());
-        clock_sleep_ms(attempt < 5 ? 100 : 500);
+    mutex_lock(&s->mu);
+    hmap_remove(&s->busy, &job->busy_node);
+    list_node *n = list_pop_front(&job->waiting);
+    js_job *next = n != NULL ? list_entry(n, js_job, link) : NULL;
+    if (next != NULL) {
+        list_splice_back(&next->waiting, &job->waiting);
+        hmap_insert(&s->busy, &next->busy_node, next->key_hash);
     }
+    mutex_unlock(&s->mu);
+    return next;
 }
 
-static status start_indexer(js_store *s, uint64_t from_seq)
-{
-    return ordered_subscribe(s, from_seq, on_index_msg, on_index_complete, s, 256 * 1024 * 1024,
-                             &s->indexer);
-}
-
-static void stop_indexer(js_store *s)
-{
-    if (s->indexer == NULL) return;
-    natsSubscription_Unsubscribe(s->indexer);
-    pthread_mutex_lock(&s->mu);
-    int64_t deadline = clock_mono_ms() + 5000;
-    while (!s->indexer_complete && clock_mono_ms() < deadline) {
-        int64_t w = clock_wall_ms() + 100;
-        struct timespec ts = {.tv_sec = w / 1000, .tv_nsec = (w % 1000) * 1000000};
-        pthread_cond_timedwait(&s->indexed_cv, &s->mu, &ts);
-    }
-    pthread_mutex_unlock(&s->mu);
-    if (s->in_txn) jsindex_rollback(s->ix);
-    s->in_txn = false;
-    natsSubscription_Destroy(s->indexer);
-    s->indexer = NULL;
-}
-
-/* ---- appends ---- */
-
-/* The key's last sequence according to the server (0 if the key has no event). */
-static status server_last_seq(js_store *s, store_bytes key, uint64_t *seq)
-{
-    char *subj = NULL;
-    TRY(subject_of(s, key, &subj));
-    natsMsg *m = NULL;
-    jsErrCode jerr = 0;
-    natsStatus ns = js_GetLastMsg(&m, s->js, s->stream, subj, NULL, &jerr);
-    free(subj);
-    *seq = 0;
-    if (ns == NATS_OK) {
-        *seq = natsMsg_GetSequence(m);
-        natsMsg_Destroy(m);
-        return ST_OK;
-    }
-    if (ns == NATS_NOT_FOUND || jerr == JSNoMessageFoundErr) return ST_OK;
-    return jsconn_status(ns, "reading the last event of a key");
-}
+/* ---- counting against the index ---- */
 
 /* The key's count once the index holds at least everything up to `seq`. */
 static status count_after(js_store *s, store_bytes key, uint64_t seq, uint32_t *count)
 {
-    TRY(wait_indexed(s, seq, s->append_timeout_ms));
+    TRY(jsindex_wait(s->ix, seq, s->opt.append_timeout_ms));
     return jsindex_count(s->ix, key, count);
 }
 
 /* Brings the key up to date in the index (asks the server for its last sequence). */
-static status count_synced(js_store *s, store_bytes key, uint32_t *count)
+static status count_synced(js_store *s, store_bytes key, uint64_t *last, uint32_t *count)
+{
+    TRY(js_stream_last_seq(&s->st, key, last));
+    return count_after(s, key, *last, count);
+}
+
+/* ---- publishing one event ---- */
+
+/* Sends the job's current event (its message is built on the first try and kept for retries).
+ * NATS_OK: in flight, its acknowledgement (or a timeout) comes to on_ack. Otherwise the message
+ * was not sent (the job holds it again). */
+static natsStatus job_publish(js_store *s, js_job *job)
+{
+    uint32_t order = job->expected + (uint32_t)job->stored;
+    char msg_id[64];
+    snprintf(msg_id, sizeof msg_id, "%s:%" PRIu32, job->nonce, order);
+    if (job->msg == NULL) {
+        char order_text[16], time_text[24];
+        snprintf(order_text, sizeof order_text, "%" PRIu32, order);
+        snprintf(time_text, sizeof time_text, "%" PRId64, job->time_ms);
+        store_bytes v = job->values[job->stored];
+        natsStatus ns = natsMsg_Create(&job->msg, job->subject, NULL, v.data, (int)v.len);
+        if (ns == NATS_OK) ns = natsMsgHeader_Set(job->msg, JS_HDR_ORDER, order_text);
+        if (ns == NATS_OK) ns = natsMsgHeader_Set(job->msg, JS_HDR_TIME, time_text);
+        if (ns != NATS_OK) return ns;
+    }
+    jsPubOptions po;
+    jsPubOptions_Init(&po);
+    po.MsgId = msg_id;
+    po.ExpectStream = s->st.stream;
+    if (job->expect_seq == 0)
+        po.ExpectNoMessage = true;
+    else
+        po.ExpectLastSubjectSeq = job->expect_seq;
+    int64_t left = job->deadline - clock_mono_ms();
+    po.MaxWait = left < s->opt.publish_wait_ms ? (left > 50 ? left : 50) : s->opt.publish_wait_ms;
+
+    natsMsg *m = job->msg;
+    job->msg = NULL;
+    job->sent = m;
+    job->attempt++;
+    mutex_lock(&s->mu);
+    hmap_insert(&s->inflight, &job->inflight_node, msg_hash(m));
+    s->stats.publishes++;
+    if (job->attempt > 1) s->stats.retries++;
+    s->stats.in_flight = hmap_count(&s->inflight);
+    if (s->stats.in_flight > s->stats.max_in_flight) s->stats.max_in_flight = s->stats.in_flight;
+    mutex_unlock(&s->mu);
+    /* From here on the acknowledgement may come (on the reply thread) before this call returns:
+     * on success the job is not touched again here. */
+    natsStatus ns = js_PublishMsgAsync(s->js, &m, &po);
+    if (ns == NATS_OK) return NATS_OK;
+    /* Not sent (libnats keeps no trace of it, so no acknowledgement will come). */
+    assert(m != NULL);
+    mutex_lock(&s->mu);
+    hmap_remove(&s->inflight, &job->inflight_node);
+    s->stats.in_flight = hmap_count(&s->inflight);
+    mutex_unlock(&s->mu);
+    job->msg = m;
+    return ns;
+}
+
+/* Publishes the job's current event; one that could not be sent goes to its lane to be judged. */
+static void job_send(js_store *s, js_job *job)
+{
+    natsStatus ns = job_publish(s, job);
+    if (ns == NATS_OK) return;
+    job->ack_status = ns;
+    job->ack_err = 0;
+    job->ack_seq = 0;
+    to_lane(s, job, PHASE_ACKED);
+}
+
+/* Prepares the publishing of an append whose expectation held (`expect_seq` is its key's last
+ * sequence) and sends its first event. */
+static void job_go(js_store *s, js_job *job)
+{
+    unsigned char nonce[16];
+    random_bytes(nonce, sizeof nonce);
+    for (size_t i = 0; i < sizeof nonce; i++)
+        snprintf(job->nonce + 2 * i, 3, "%02x", nonce[i]);
+    job->time_ms = clock_wall_ms();
+    job->deadline = clock_mono_ms() + s->opt.append_timeout_ms;
+    job_send(s, job);
+}
+
+/* Starts an append that has its key's turn, on the calling thread when the index shows the key
+ * exactly as expected (the common case: nothing here waits), else on its lane. */
+static void job_start(js_store *s, js_job *job)
+{
+    if (job->expected > 0 && known_matches(s, job, &job->expect_seq) &&
+        js_stream_subject_of(&s->st, job->key, &job->subject) == ST_OK) {
+        job_go(s, job);
+        return;
+    }
+    uint32_t count = 0;
+    bool quick = jsindex_usable(s->ix) == ST_OK &&
+                 jsindex_count(s->ix, job->key, &count) == ST_OK && count == job->expected &&
+                 (job->expected == 0 ||
+                  jsindex_seq_of(s->ix, job->key, job->expected - 1, &job->expect_seq) == ST_OK) &&
+                 js_stream_subject_of(&s->st, job->key, &job->subject) == ST_OK;
+    if (!quick) {
+        status_clear();
+        to_lane(s, job, PHASE_BEGIN);
+        return;
+    }
+    job_go(s, job);
+}
+
+/* ---- answers ---- */
+
+static void job_free(js_store *s, js_job *job)
+{
+    natsMsg_Destroy(job->msg);
+    free(job->subject);
+    size_t bytes = job->bytes;
+    free(job);
+    store_gate_leave(&s->gate, bytes);
+}
+
+/* Answers `job` (its result is set, its events indexed), frees it, and starts its key's next
+ * append. */
+static void job_answer(js_store *s, js_job *job)
+{
+    mutex_lock(&s->mu);
+    if (job->result == ST_OK) {
+        s->stats.appends++;
+        s->stats.events += job->n;
+        known_put_locked(s, job);
+    } else if (job->result == ST_CONFLICT) {
+        s->stats.conflicts++;
+        known_drop_locked(s, job);
+    } else {
+        s->stats.failures++;
+        known_drop_locked(s, job); /* a prefix of the batch may be stored */
+    }
+    mutex_unlock(&s->mu);
+    if (job->result == ST_OK) {
+        status_clear();
+        store_appended a = {.first_position = job->seqs[0], .timestamp_ms = job->time_ms};
+        job->cb(job->ctx, ST_OK, &a, job->current);
+    } else {
+        status_set(job->result, "%s", job->why);
+        job->cb(job->ctx, job->result, NULL, job->current);
+    }
+    js_job *next = key_release(s, job);
+    job_free(s, job);
+    if (next != NULL) job_start(s, next);
+}
+
+/* Writes `n` stored appends into the index in one transaction (unless the indexer has them
+ * already: it follows the same stream, and often gets there first); when that fails,
+ * read-your-writes rests on the indexer: wait for it to have them. */
+static void index_own(js_store *s, const jsindex_own *own, size_t n)
 {
     uint64_t last = 0;
-    TRY(server_last_seq(s, key, &last));
-    return count_after(s, key, last, count);
+    for (size_t i = 0; i < n; i++)
+        if (own[i].seqs[own[i].n - 1] > last) last = own[i].seqs[own[i].n - 1];
+    if (n == 0 || jsindex_holds(s->ix, last)) return;
+    mutex_lock(&s->mu);
+    s->stats.index_writes++;
+    mutex_unlock(&s->mu);
+    if (jsindex_put_own(s->ix, own, n) == ST_OK) return;
+    LOG_WARN(MOD, "%s: cannot write appended events into the index: %s", s->st.stream,
+             status_message());
+    for (size_t i = 0; i < n; i++) {
+        last = own[i].seqs[own[i].n - 1];
+        if (jsindex_wait(s->ix, last, s->opt.append_timeout_ms) != ST_OK)
+            LOG_WARN(MOD, "%s: appended at %" PRIu64 " but the index lags: %s", s->st.stream, last,
+                     status_message());
+    }
 }
 
-typedef enum publish_result { PUB_OK, PUB_CONFLICT, PUB_FAILED } publish_result;
-
-/* True when the server refused this user's publish to `subject` (a permissions violation is
- * reported asynchronously; the request itself would only time out). */
-static bool refused(js_store *s, const char *subject)
+static jsindex_own own_of(const js_job *job)
 {
-    const char *text = NULL;
-    return natsConnection_GetLastError(s->nc, &text) == NATS_NOT_PERMITTED && text != NULL &&
-           strstr(text, subject) != NULL;
+    return (jsindex_own){job->key, job->expected, job->seqs, job->time_ms, job->values, job->n};
 }
 
-/* After an attempt whose outcome is unknown (timeout) a retry may be refused with 10071 rather
+/* An acknowledged event: the next one goes out, or the append is complete (true). */
+static bool job_stored(js_store *s, js_job *job, uint64_t seq)
+{
+    natsMsg_Destroy(job->msg);
+    job->msg = NULL;
+    job->seqs[job->stored++] = seq;
+    job->expect_seq = seq;
+    job->attempt = 0;
+    job->unknown_outcome = false;
+    if (job->stored < job->n) {
+        job_send(s, job);
+        return false;
+    }
+    job->result = ST_OK;
+    job->current = job->expected + (uint32_t)job->n;
+    return true;
+}
+
+/* libnats' reply thread: an acknowledgement, a JetStream error, or a timeout of one publish. A
+ * plain acknowledgement is handled here (the next event, or the index, the answer and the key's
+ * next append); anything else goes to the job's lane. */
+static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closure)
+{
+    (void)js;
+    js_store *s = closure;
+    answering_thread = true;
+    mutex_lock(&s->mu);
+    hmap_node *n = hmap_find(&s->inflight, msg_hash(msg), inflight_eq, msg);
+    if (n != NULL) hmap_remove(&s->inflight, n);
+    s->stats.in_flight = hmap_count(&s->inflight);
+    if (pa != NULL && pa->Duplicate) s->stats.duplicates++;
+    mutex_unlock(&s->mu);
+    if (n == NULL) { /* not one of ours: cannot happen, every publish is registered first */
+        natsMsg_Destroy(msg);
+        return;
+    }
+    js_job *job = hmap_entry(n, js_job, inflight_node);
+    job->msg = msg; /* ours again: to publish again or to destroy */
+    if (pa == NULL) {
+        job->ack_status = pae->Err;
+        job->ack_err = pae->ErrCode;
+        job->ack_seq = 0;
+        to_lane(s, job, PHASE_ACKED);
+        return;
+    }
+    if (!job_stored(s, job, pa->Sequence)) return;
+    jsindex_own own = own_of(job);
+    index_own(s, &own, 1);
+    job_answer(s, job);
+}
+
+/* ---- the lanes: what may wait ---- */
+
+/* What the last publish of the job's current event came to, judged on libnats' and JetStream's
+ * codes only. */
+typedef enum pub_verdict {
+    PUB_STORED,   /* acknowledged (also as a duplicate of an earlier try) */
+    PUB_CONFLICT, /* the key's last sequence was not the expected one */
+    PUB_RETRY,    /* no answer, or refused for now (leader election): publish it again */
+    PUB_FAILED,   /* refused for good, or out of time: the job's answer is set */
+} pub_verdict;
+
+static pub_verdict classify(js_store *s, js_job *job)
+{
+    natsStatus ns = job->ack_status;
+    jsErrCode jerr = job->ack_err;
+    if (ns == NATS_OK) return PUB_STORED;
+    if (jerr == JSStreamWrongLastSequenceErr) return PUB_CONFLICT;
+    if (jerr == JSStreamMessageExceedsMaximumErr || ns == NATS_MAX_PAYLOAD) {
+        status_set(ST_LIMIT,
+                   "the event of %zu bytes is larger than the server accepts (max_payload / "
+                   "max_msg_size; NATS status %d, JetStream error %d)",
+                   job->values[job->stored].len, (int)ns, (int)jerr);
+        job_fail(job, ST_LIMIT, 0);
+        return PUB_FAILED;
+    }
+    if (jerr == JSStorageResourcesExceededErr || jerr == JSInsufficientResourcesErr ||
+        jerr == JSMemoryResourcesExceededErr || jerr == JSStreamStoreFailedErr) {
+        /* The server refused to store it: publishing the same message again will not help. */
+        status_set(ST_IO, "JetStream did not store the event (JetStream error %d)", (int)jerr);
+        job_fail(job, ST_IO, 0);
+        return PUB_FAILED;
+    }
+    /* Leader elections answer "no responders" or time out; other JetStream errors during a
+     * failover are retried too, until the deadline. */
+    bool transient = ns == NATS_TIMEOUT || ns == NATS_NO_RESPONDERS ||
+                     ns == NATS_CONNECTION_DISCONNECTED || ns == NATS_NOT_YET_CONNECTED ||
+                     ns == NATS_STALE_CONNECTION || ns == NATS_CONNECTION_CLOSED || jerr != 0;
+    if (!transient) {
+        job_fail(job, nats_conn_status(ns, "publishing an event"), 0);
+        return PUB_FAILED;
+    }
+    if (nats_conn_was_refused(s->nc)) {
+        status_set(ST_INVALID,
+                   "the server refuses this user (NATS_USER) publishing to %s: permissions "
+                   "violation (only command handlers may append)",
+                   job->subject);
+        job_fail(job, ST_INVALID, 0);
+        return PUB_FAILED;
+    }
+    if (clock_mono_ms() >= job->deadline) {
+        status_set(ST_TIMEOUT,
+                   "no acknowledgement from JetStream within %" PRId64
+                   " ms (the event may or may not be stored; last try: %s, JetStream error %d)",
+                   s->opt.append_timeout_ms, natsStatus_GetText(ns), (int)jerr);
+        job_fail(job, ST_TIMEOUT, 0);
+        return PUB_FAILED;
+    }
+    return PUB_RETRY;
+}
+
+/* After a publish whose outcome is unknown (timeout), a retry may be refused as a conflict rather
  * than answered "duplicate" (e.g. when a new stream leader has not rebuilt its dedup table). Then
- * the event at `order` may be our own: it is if it carries our message id. */
-static bool landed_as(js_store *s, store_bytes key, uint32_t order, const char *msg_id,
-                      uint64_t server_last, uint64_t *seq)
+ * the event at the job's order may be our own: it is if it carries our message id. */
+static bool landed_as(js_store *s, js_job *job, uint64_t *seq)
 {
-    uint64_t found = 0;
-    if (server_last == 0 || wait_indexed(s, server_last, s->append_timeout_ms) != ST_OK ||
-        jsindex_seq_of(s->ix, key, order, &found) != ST_OK)
+    uint32_t order = job->expected + (uint32_t)job->stored;
+    char msg_id[64];
+    snprintf(msg_id, sizeof msg_id, "%s:%" PRIu32, job->nonce, order);
+    uint64_t last = 0, found = 0;
+    uint32_t count = 0;
+    if (count_synced(s, job->key, &last, &count) != ST_OK || count <= order ||
+        jsindex_seq_of(s->ix, job->key, order, &found) != ST_OK)
         return false;
     natsMsg *m = NULL;
     jsErrCode jerr = 0;
-    if (js_GetMsg(&m, s->js, s->stream, found, NULL, &jerr) != NATS_OK) return false;
+    if (js_GetMsg(&m, s->js, s->st.stream, found, NULL, &jerr) != NATS_OK) return false;
     const char *id = NULL;
     bool ours = natsMsgHeader_Get(m, "Nats-Msg-Id", &id) == NATS_OK && id != NULL &&
                 strcmp(id, msg_id) == 0;
@@ -473,209 +635,141 @@ static bool landed_as(js_store *s, store_bytes key, uint32_t order, const char *
     return ours;
 }
 
-/* Publishes one event, retrying with the same message id and expectation until `deadline`.
- * PUB_CONFLICT sets *server_last to the key's real last sequence (0 if unknown). */
-static publish_result publish_one(js_store *s, store_bytes key, const char *subject,
-                                  const char *nonce, uint32_t order, uint64_t expect_seq,
-                                  int64_t time_ms, store_bytes value, int64_t deadline,
-                                  uint64_t *seq, uint64_t *server_last, status *st)
+/* The answer to a refused expectation: the key's real count (and what of the batch was stored). */
+static void job_conflict(js_store *s, js_job *job)
 {
-    char msg_id[64], order_text[16], time_text[24];
-    snprintf(msg_id, sizeof msg_id, "%s:%" PRIu32, nonce, order);
-    snprintf(order_text, sizeof order_text, "%" PRIu32, order);
-    snprintf(time_text, sizeof time_text, "%" PRId64, time_ms);
-    natsMsg *m = NULL;
-    natsStatus ns = natsMsg_Create(&m, subject, NULL, value.data, (int)value.len);
-    if (ns == NATS_OK) ns = natsMsgHeader_Set(m, HDR_ORDER, order_text);
-    if (ns == NATS_OK) ns = natsMsgHeader_Set(m, HDR_TIME, time_text);
-    if (ns != NATS_OK) {
-        natsMsg_Destroy(m);
-        *st = jsconn_status(ns, "building a message");
-        return PUB_FAILED;
-    }
-    jsPubOptions po;
-    jsPubOptions_Init(&po);
-    po.MsgId = msg_id;
-    po.ExpectStream = s->stream;
-    if (expect_seq == 0)
-        po.ExpectNoMessage = true;
-    else
-        po.ExpectLastSubjectSeq = expect_seq;
-
-    publish_result result = PUB_FAILED;
-    bool unknown_outcome = false; /* an earlier attempt may have been stored */
-    for (int attempt = 0;; attempt++) {
-        int64_t left = deadline - clock_mono_ms();
-        po.MaxWait = left < s->wait_ms ? (left > 50 ? left : 50) : s->wait_ms;
-        jsPubAck *ack = NULL;
-        jsErrCode jerr = 0;
-        ns = js_PublishMsg(&ack, s->js, m, &po, &jerr);
-        if (ns == NATS_OK && attempt == 0 && s->fault_lose_acks) {
-            jsPubAck_Destroy(ack);
-            ack = NULL;
-            ns = NATS_TIMEOUT;
-        }
-        if (ns == NATS_OK) {
-            *seq = ack->Sequence;
-            if (ack->Duplicate)
-                LOG_INFO(MOD, "%s: publish of %s answered as duplicate (an earlier try landed)",
-                         s->stream, msg_id);
-            jsPubAck_Destroy(ack);
-            result = PUB_OK;
-            break;
-        }
-        if (jerr == JSStreamWrongLastSequenceErr) {
-            const char *text = jsconn_last_error();
-            const char *p = text ? strstr(text, "wrong last sequence: ") : NULL;
-            *server_last = p ? strtoull(p + strlen("wrong last sequence: "), NULL, 10) : 0;
-            result = PUB_CONFLICT;
-            if (unknown_outcome && landed_as(s, key, order, msg_id, *server_last, seq)) {
-                LOG_INFO(MOD, "%s: %s was stored by an earlier try", s->stream, msg_id);
-                result = PUB_OK;
-            }
-            break;
-        }
-        if (jerr == JSStreamMessageExceedsMaximumErr || ns == NATS_MAX_PAYLOAD) {
-            *st = status_set(ST_LIMIT,
-                             "the event of %zu bytes is larger than the server accepts "
-                             "(max_payload / max_msg_size): %s",
-                             value.len, jsconn_last_error());
-            break;
-        }
-        if (jerr == JSStorageResourcesExceededErr || jerr == JSInsufficientResourcesErr ||
-            jerr == JSMemoryResourcesExceededErr || jerr == JSStreamStoreFailedErr) {
-            /* The server refused to store it: retrying the same message will not help. */
-            *st = status_set(ST_IO, "JetStream did not store the event (error %d): %s", (int)jerr,
-                             jsconn_last_error());
-            break;
-        }
-        /* Leader elections answer "no responders" (libnats: 10076) or time out; other JetStream
-         * errors during a failover are retried too, until the deadline. */
-        bool transient = ns == NATS_TIMEOUT || ns == NATS_NO_RESPONDERS ||
-                         ns == NATS_CONNECTION_DISCONNECTED || ns == NATS_NOT_YET_CONNECTED ||
-                         ns == NATS_STALE_CONNECTION || (jerr >= 10000 && jerr != 0);
-        if (transient && refused(s, subject)) {
-            *st = status_set(ST_INVALID,
-                             "the server refuses this user (NATS_USER) publishing to %s: "
-                             "permissions violation (only command handlers may append)",
-                             subject);
-            break;
-        }
-        if (!transient || clock_mono_ms() >= deadline) {
-            *st = jsconn_status(ns, "publishing an event");
-            if (transient) {
-                char cause[256];
-                snprintf(cause, sizeof cause, "%s", status_message());
-                *st = status_set(ST_TIMEOUT,
-                                 "no acknowledgement from JetStream within %" PRId64
-                                 " ms (the event may or may not be stored): %s",
-                                 s->append_timeout_ms, cause);
-            }
-            break;
-        }
-        if (ns != NATS_NO_RESPONDERS) unknown_outcome = true;
-        LOG_WARN(MOD, "%s: publish of %s failed (%s, code %d), retrying", s->stream, msg_id,
-                 natsStatus_GetText(ns), (int)jerr);
-        int64_t pause = 20 * (attempt + 1);
-        clock_sleep_ms(pause > 500 ? 500 : pause);
-    }
-    natsMsg_Destroy(m);
-    return result;
+    uint32_t count = 0;
+    uint64_t last = 0;
+    if (count_synced(s, job->key, &last, &count) != ST_OK)
+        LOG_WARN(MOD, "%s: cannot re-sync a key: %s", s->st.stream, status_message());
+    status_set(ST_CONFLICT, "the key holds %u events, not %u%s", count,
+               job->expected + (uint32_t)job->stored,
+               job->stored ? " (part of the batch was stored before the conflict)" : "");
+    job_fail(job, ST_CONFLICT, count);
 }
 
-static void run_job(js_store *s, js_job *job)
+/* A failed job whose batch was partly stored says so. */
+static void job_note_prefix(js_job *job)
 {
-    store_bytes key = job->key;
-    uint32_t count = 0, expected = job->expected_order;
-    status st = index_usable(s);
-    if (st == ST_OK) st = jsindex_count(s->ix, key, &count);
+    if (job->stored == 0 || job->result == ST_CONFLICT) return;
+    char why[WHY_MAX];
+    snprintf(why, sizeof why, "%s", job->why);
+    snprintf(job->why, sizeof job->why,
+             "%.200s; %zu of the %zu events of the batch were stored (orders %u..%u)", why,
+             job->stored, job->n, job->expected, job->expected + (uint32_t)job->stored - 1);
+    job->current = job->expected + (uint32_t)job->stored;
+}
+
+/* Judges the outcome of the current event's publish, on a lane: the job is done (onto `done`), in
+ * flight again, or to be published again (onto `retry`). */
+static void lane_acked(js_store *s, js_job *job, list_node *done, list_node *retry)
+{
+    pub_verdict v = classify(s, job);
+    if (v == PUB_CONFLICT && job->unknown_outcome && landed_as(s, job, &job->ack_seq)) {
+        LOG_INFO(MOD, "%s: event %u of an append was stored by an earlier try", s->st.stream,
+                 job->expected + (uint32_t)job->stored);
+        v = PUB_STORED;
+    }
+    switch (v) {
+    case PUB_STORED:
+        if (job_stored(s, job, job->ack_seq)) list_push_back(done, &job->link);
+        return;
+    case PUB_CONFLICT:
+        job_conflict(s, job);
+        list_push_back(done, &job->link);
+        return;
+    case PUB_FAILED:
+        job_note_prefix(job);
+        list_push_back(done, &job->link);
+        return;
+    case PUB_RETRY:
+        if (job->ack_status != NATS_NO_RESPONDERS) job->unknown_outcome = true;
+        list_push_back(retry, &job->link);
+        return;
+    }
+}
+
+/* Checks the expectation of an append that has its key's turn, bringing the key up to date in the
+ * index first when it shows fewer events than expected (another process appended), then sends its
+ * first event; or puts it onto `done` with its answer. */
+static void lane_begin(js_store *s, js_job *job, list_node *done)
+{
+    uint32_t count = 0;
+    uint64_t last = 0;
+    status st = jsindex_usable(s->ix);
+    if (st == ST_OK) st = jsindex_count(s->ix, job->key, &count);
     /* The index may lag other writers; only a count below the expectation can be stale. */
-    if (st == ST_OK && count < expected) st = count_synced(s, key, &count);
-    if (st == ST_OK && count != expected) {
-        status_set(ST_CONFLICT, "the key holds %u events, not %u", count, expected);
-        job->cb(job->ctx, ST_CONFLICT, NULL, count);
-        return;
-    }
-    uint64_t expect_seq = 0;
-    if (st == ST_OK && expected > 0) st = jsindex_seq_of(s->ix, key, expected - 1, &expect_seq);
-    char *subject = NULL;
-    if (st == ST_OK) st = subject_of(s, key, &subject);
+    if (st == ST_OK && count < job->expected) st = count_synced(s, job->key, &last, &count);
+    if (st == ST_OK && count != job->expected)
+        st = status_set(ST_CONFLICT, "the key holds %u events, not %u", count, job->expected);
+    if (st == ST_OK && job->expected > 0)
+        st = jsindex_seq_of(s->ix, job->key, job->expected - 1, &job->expect_seq);
+    if (st == ST_OK && job->subject == NULL)
+        st = js_stream_subject_of(&s->st, job->key, &job->subject);
     if (st != ST_OK) {
-        job->cb(job->ctx, st, NULL, count);
+        job_fail(job, st, count);
+        list_push_back(done, &job->link);
         return;
     }
-    unsigned char nonce_bytes[16];
-    random_bytes(nonce_bytes, sizeof nonce_bytes);
-    char nonce[33];
-    for (size_t i = 0; i < sizeof nonce_bytes; i++)
-        snprintf(nonce + 2 * i, 3, "%02x", nonce_bytes[i]);
-    int64_t time_ms = clock_wall_ms();
-    int64_t deadline = clock_mono_ms() + s->append_timeout_ms;
-    store_appended appended = {.first_position = 0, .timestamp_ms = time_ms};
-    uint64_t *seqs = job->seqs;
-    size_t stored = 0;
-    publish_result r = PUB_OK;
-    uint64_t server_last = 0;
-    for (size_t i = 0; i < job->n && r == PUB_OK; i++) {
-        r = publish_one(s, key, subject, nonce, expected + (uint32_t)i, expect_seq, time_ms,
-                        job->values[i], deadline, &seqs[i], &server_last, &st);
-        if (r != PUB_OK) break;
-        expect_seq = seqs[i];
-        stored++;
-    }
-    free(subject);
-    if (r == PUB_OK) {
-        appended.first_position = seqs[0];
-        /* Read-your-writes: the key's earlier events are in the index (the expectation held), so
-         * the batch goes in right behind them; if that fails, wait for the indexer instead. */
-        status wst = jsindex_put_own(s->ix, key, expected, seqs, time_ms, job->values, job->n);
-        if (wst != ST_OK) wst = wait_indexed(s, expect_seq, s->append_timeout_ms);
-        if (wst != ST_OK)
-            LOG_WARN(MOD, "%s: appended at %" PRIu64 " but the index lags: %s", s->stream,
-                     expect_seq, status_message());
-        job->cb(job->ctx, ST_OK, &appended, expected + (uint32_t)job->n);
-        return;
-    }
-    if (r == PUB_CONFLICT) {
-        status cst =
-            server_last ? count_after(s, key, server_last, &count) : count_synced(s, key, &count);
-        if (cst != ST_OK)
-            LOG_WARN(MOD, "%s: cannot re-sync a key: %s", s->stream, status_message());
-        st = status_set(ST_CONFLICT, "the key holds %u events, not %u%s", count,
-                        expected + (uint32_t)stored,
-                        stored ? " (part of the batch was stored before the conflict)" : "");
-    } else if (stored > 0) {
-        st =
-            status_set(st, "%s; %zu of the %zu events of the batch were stored (orders %u..%u)",
-                       status_message(), stored, job->n, expected, expected + (uint32_t)stored - 1);
-        count = expected + (uint32_t)stored;
-    }
-    job->cb(job->ctx, st, NULL, count);
+    job_go(s, job);
 }
 
-static void *worker_main(void *arg)
+/* Publishes again every job of `retry`, after one pause for all of them when one was refused at
+ * once (a leader election answers "no responders" immediately: do not spin). The pause grows to
+ * RETRY_PAUSE_MAX_MS only: once a new leader is elected, appends resume within that much. */
+static void lane_retry(js_store *s, list_node *retry)
 {
-    js_lane *lane = arg;
-    js_store *s = lane->s;
-    on_worker = true;
-    for (;;) {
-        pthread_mutex_lock(&s->mu);
-        while (lane->head == NULL && !s->closing)
-            pthread_cond_wait(&lane->cv, &s->mu);
-        js_job *job = lane->head;
-        if (job == NULL) {
-            pthread_mutex_unlock(&s->mu);
-            return NULL;
-        }
-        lane->head = job->next;
-        if (lane->head == NULL) lane->tail = NULL;
-        s->queued--;
-        s->queued_bytes -= job->bytes;
-        pthread_cond_broadcast(&s->space_cv);
-        pthread_mutex_unlock(&s->mu);
-        run_job(s, job);
-        free(job);
+    int64_t pause = 0;
+    list_for_each(pos, retry)
+    {
+        js_job *job = list_entry(pos, js_job, link);
+        if (job->ack_status == NATS_TIMEOUT) continue; /* it waited already */
+        int64_t p = 20 * (int64_t)job->attempt;
+        p = p > RETRY_PAUSE_MAX_MS ? RETRY_PAUSE_MAX_MS : p;
+        if (pause == 0 || p < pause) pause = p;
     }
+    js_job *first = list_entry(retry->next, js_job, link);
+    LOG_WARN(MOD, "%s: publishing again (%s, JetStream error %d)%s", s->st.stream,
+             natsStatus_GetText(first->ack_status), (int)first->ack_err,
+             pause ? " after a pause" : "");
+    if (pause > 0) clock_sleep_ms(pause);
+    list_node *n;
+    while ((n = list_pop_front(retry)) != NULL)
+        job_send(s, list_entry(n, js_job, link));
+}
+
+/* A lane: what may wait. Jobs it finishes together are indexed in one transaction. */
+static void lane_run(void *ctx, void **items, size_t n)
+{
+    js_store *s = ctx;
+    answering_thread = true;
+    list_node done, retry;
+    list_init(&done);
+    list_init(&retry);
+    for (size_t i = 0; i < n; i++) {
+        js_job *job = items[i];
+        switch (job->phase) {
+        case PHASE_BEGIN:
+            lane_begin(s, job, &done);
+            break;
+        case PHASE_ACKED:
+            lane_acked(s, job, &done, &retry);
+            break;
+        }
+    }
+    if (!list_empty(&retry)) lane_retry(s, &retry);
+    jsindex_own own[LANE_BATCH];
+    size_t n_own = 0;
+    list_for_each(pos, &done)
+    {
+        js_job *job = list_entry(pos, js_job, link);
+        assert(n_own < LANE_BATCH); /* `done` holds jobs of this batch only */
+        if (job->result == ST_OK) own[n_own++] = own_of(job);
+    }
+    index_own(s, own, n_own);
+    list_node *node;
+    while ((node = list_pop_front(&done)) != NULL)
+        job_answer(s, list_entry(node, js_job, link));
 }
 
 static status js_append_async(store *base, store_bytes key, uint32_t expected_order,
@@ -685,91 +779,60 @@ static status js_append_async(store *base, store_bytes key, uint32_t expected_or
     size_t total = sizeof(js_job) + n * (sizeof(store_bytes) + sizeof(uint64_t)) + key.len;
     for (size_t i = 0; i < n; i++)
         total += values[i].len;
+    TRY(store_gate_enter(&s->gate, total, !answering_thread, s->st.stream));
     js_job *job = malloc(total);
-    if (job == NULL) return status_set(ST_NOMEM, "out of memory for an append of %zu bytes", total);
-    job->next = NULL;
-    job->bytes = total;
-    job->expected_order = expected_order;
-    job->n = n;
-    job->cb = cb;
-    job->ctx = ctx;
+    if (job == NULL) {
+        store_gate_leave(&s->gate, total);
+        return status_set(ST_NOMEM, "out of memory for an append of %zu bytes", total);
+    }
+    *job =
+        (js_job){.s = s, .bytes = total, .expected = expected_order, .n = n, .cb = cb, .ctx = ctx};
+    list_init(&job->waiting);
+    list_init(&job->link);
     job->values = (store_bytes *)(job + 1);
     job->seqs = (uint64_t *)(job->values + n);
     unsigned char *p = (unsigned char *)(job->seqs + n);
     memcpy(p, key.data, key.len);
     job->key = (store_bytes){p, key.len};
+    job->key_hash = hash_bytes(key.data, key.len, 0);
     p += key.len;
     for (size_t i = 0; i < n; i++) {
         if (values[i].len) memcpy(p, values[i].data, values[i].len);
         job->values[i] = (store_bytes){p, values[i].len};
         p += values[i].len;
     }
-    pthread_mutex_lock(&s->mu);
-    /* Back-pressure: the caller waits while the queue is full (by count or by bytes). */
-    while (!s->closing && !on_worker &&
-           (s->queued >= QUEUE_MAX || (s->queued > 0 && s->queued_bytes + total > QUEUE_BYTES_MAX)))
-        pthread_cond_wait(&s->space_cv, &s->mu);
-    if (s->closing) {
-        pthread_mutex_unlock(&s->mu);
-        free(job);
-        return status_set(ST_CLOSED, "the store is closing");
-    }
-    /* FNV-1a of the key picks the lane. */
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < key.len; i++)
-        h = (h ^ ((const unsigned char *)key.data)[i]) * 16777619u;
-    js_lane *lane = &s->lanes[h % (uint32_t)s->n_workers];
-    if (lane->tail)
-        lane->tail->next = job;
-    else
-        lane->head = job;
-    lane->tail = job;
-    s->queued++;
-    s->queued_bytes += total;
-    pthread_cond_signal(&lane->cv);
-    pthread_mutex_unlock(&s->mu);
+    if (key_take(s, job)) job_start(s, job);
     return ST_OK;
 }
 
 /* ---- reads ---- */
 
-/* Reads come from the index: refuse them once it stopped following the stream (e.g. a full
- * disk), rather than answer from a copy that no longer grows. */
-static status index_usable(js_store *s)
-{
-    pthread_mutex_lock(&s->mu);
-    status st = s->indexer_status;
-    if (st != ST_OK) st = status_set(st, "%s", s->indexer_error);
-    pthread_mutex_unlock(&s->mu);
-    return st;
-}
-
 /* Makes a read of `key` see every event the server acknowledged before the read began, whichever
  * process appended it: one round trip for the key's last sequence, then (only if the index does
- * not hold that one yet) a wait for the indexer. Without it (BANK_NATS_READ_BARRIER=0, or while the
- * server cannot answer) reads show this index as it is, a push delivery behind other processes. */
+ * not hold that one yet) a wait for the indexer. Without it (local_reads, or while the server
+ * cannot answer) reads show this index as it is, a push delivery behind other processes. */
 static status read_barrier(js_store *s, store_bytes key)
 {
-    if (!s->read_barrier) return ST_OK;
+    if (s->opt.local_reads) return ST_OK;
     uint64_t last = 0;
-    status st = server_last_seq(s, key, &last);
+    status st = js_stream_last_seq(&s->st, key, &last);
     if (st == ST_TIMEOUT || st == ST_UNAVAILABLE) {
         /* The server cannot answer now (e.g. a leader election): serve the index as it is rather
          * than fail the read; appends stay safe, the server checks their expectation. */
-        LOG_WARN(MOD, "%s: reading from the local index only: %s", s->stream, status_message());
+        LOG_WARN(MOD, "%s: reading from the local index only: %s", s->st.stream, status_message());
         return ST_OK;
     }
     TRY(st);
     uint32_t order = 0;
     if (last == 0 || jsindex_order_of(s->ix, last, &order) == ST_OK) return ST_OK;
-    return wait_indexed(s, last, s->append_timeout_ms);
+    return jsindex_wait(s->ix, last, s->opt.append_timeout_ms);
 }
 
 static status js_read(store *base, store_bytes key, uint32_t from_order, store_event_cb cb,
                       void *ctx)
 {
     js_store *s = (js_store *)base;
-    TRY(index_usable(s));
+    TRY(jsindex_usable(s->ix));
     TRY(read_barrier(s, key));
     return jsindex_read(s->ix, key, from_order, cb, ctx);
 }
@@ -777,7 +840,7 @@ static status js_read(store *base, store_bytes key, uint32_t from_order, store_e
 static status js_count(store *base, store_bytes key, uint32_t *count)
 {
     js_store *s = (js_store *)base;
-    TRY(index_usable(s));
+    TRY(jsindex_usable(s->ix));
     TRY(read_barrier(s, key));
     return jsindex_count(s->ix, key, count);
 }
@@ -787,7 +850,8 @@ static status js_head(store *base, uint64_t *position)
     js_store *s = (js_store *)base;
     jsStreamInfo *si = NULL;
     jsErrCode jerr = 0;
-    TRY(jsconn_status(js_GetStreamInfo(&si, s->js, s->stream, NULL, &jerr), "reading stream info"));
+    TRY(nats_conn_status(js_GetStreamInfo(&si, s->js, s->st.stream, NULL, &jerr),
+                         "reading stream info"));
     *position = si->State.LastSeq;
     jsStreamInfo_Destroy(si);
     return ST_OK;
@@ -795,88 +859,103 @@ static status js_head(store *base, uint64_t *position)
 
 /* ---- subscriptions ---- */
 
+static void sub_free(js_sub *sub)
+{
+    mutex_destroy(&sub->mu);
+    pthread_cond_destroy(&sub->cv);
+    free(sub);
+}
+
+static void sub_set_stopped(js_sub *sub)
+{
+    mutex_lock(&sub->mu);
+    sub->stopped = true;
+    mutex_unlock(&sub->mu);
+}
+
+/* The order of the event at `seq`: our header, else (a message someone else published) the index.
+ * ST_OK with *order set, or the reason there is none. */
+static status sub_order_of(js_store *s, natsMsg *msg, uint64_t seq, uint32_t *order)
+{
+    uint64_t o = 0;
+    if (js_msg_header_u64(msg, JS_HDR_ORDER, &o) && o <= UINT32_MAX) {
+        *order = (uint32_t)o;
+        return ST_OK;
+    }
+    TRY(jsindex_wait(s->ix, seq, s->opt.append_timeout_ms));
+    return jsindex_order_of(s->ix, seq, order);
+}
+
+/* Delivers one message to the subscriber (its delivery thread). */
+static void sub_deliver(js_sub *sub, natsMsg *msg, const jsMsgMetaData *md)
+{
+    js_store *s = sub->s;
+    uint64_t seq = md->Sequence.Stream;
+    if (seq < sub->next_seq) return; /* already delivered */
+    unsigned char key[STORE_KEY_MAX];
+    size_t key_len = 0;
+    if (!js_stream_key_of(&s->st, natsMsg_GetSubject(msg), key, &key_len)) {
+        LOG_WARN(MOD, "%s: subscription skips message %" PRIu64 " on '%s': not a key of this store",
+                 s->st.stream, seq, natsMsg_GetSubject(msg));
+        sub->next_seq = seq + 1;
+        return;
+    }
+    uint32_t order = 0;
+    if (sub_order_of(s, msg, seq, &order) != ST_OK) {
+        LOG_ERROR(MOD, "%s: subscription ends: no order for message %" PRIu64 ": %s", s->st.stream,
+                  seq, status_message());
+        sub_set_stopped(sub);
+        return;
+    }
+    /* An event a subscriber sees is readable through this store: let the index reach it first
+     * (it usually has; both are pushed by the same server). */
+    if (jsindex_wait(s->ix, seq, s->opt.append_timeout_ms) != ST_OK)
+        LOG_WARN(MOD, "%s: delivering %" PRIu64 " before the index has it: %s", s->st.stream, seq,
+                 status_message());
+    store_event e = {
+        .position = seq,
+        .key = {key, key_len},
+        .order = order,
+        .timestamp_ms = js_msg_time_ms(msg, md),
+        .value = {natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg)},
+    };
+    sub->next_seq = seq + 1;
+    if (sub->cb(sub->ctx, &e) != ST_OK) sub_set_stopped(sub);
+}
+
 static void on_sub_msg(natsConnection *nc, natsSubscription *ns, natsMsg *msg, void *closure)
 {
     js_sub *sub = closure;
-    js_store *s = sub->s;
-    jsMsgMetaData *md = NULL;
-    pthread_mutex_lock(&sub->mu);
+    mutex_lock(&sub->mu);
     bool stopped = sub->stopped;
     if (!stopped) {
         sub->in_cb = true;
         sub->cb_thread = pthread_self();
     }
-    pthread_mutex_unlock(&sub->mu);
-    if (stopped || natsMsg_GetMetaData(&md, msg) != NATS_OK) goto done;
-    uint64_t seq = md->Sequence.Stream;
-    if (seq < sub->next_seq) goto done; /* already delivered */
-    unsigned char key[STORE_KEY_MAX];
-    size_t key_len = 0;
-    if (!key_of_subject(s, natsMsg_GetSubject(msg), key, &key_len)) {
-        LOG_WARN(MOD, "%s: subscription skips message %" PRIu64 " on '%s': not a key of this store",
-                 s->stream, seq, natsMsg_GetSubject(msg));
-        sub->next_seq = seq + 1;
-        goto done;
-    }
-    uint64_t order = 0;
-    if (!header_u64(msg, HDR_ORDER, &order) || order > UINT32_MAX) {
-        /* Not published by this adapter: the index knows its order. */
-        uint32_t o = 0;
-        status st = wait_indexed(s, seq, s->append_timeout_ms);
-        if (st == ST_OK) st = jsindex_order_of(s->ix, seq, &o);
-        if (st != ST_OK) {
-            LOG_ERROR(MOD, "%s: subscription ends: no order for message %" PRIu64 ": %s", s->stream,
-                      seq, status_message());
-            pthread_mutex_lock(&sub->mu);
-            sub->stopped = true;
-            pthread_mutex_unlock(&sub->mu);
-            goto done;
-        }
-        order = o;
-    }
-    /* An event a subscriber sees is readable through this store: let the index reach it first
-     * (it usually has; both are pushed by the same server). */
-    if (wait_indexed(s, seq, s->append_timeout_ms) != ST_OK)
-        LOG_WARN(MOD, "%s: delivering %" PRIu64 " before the index has it: %s", s->stream, seq,
-                 status_message());
-    store_event e = {
-        .position = seq,
-        .key = {key, key_len},
-        .order = (uint32_t)order,
-        .timestamp_ms = message_time_ms(msg, md),
-        .value = {natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg)},
-    };
-    sub->next_seq = seq + 1;
-    if (sub->cb(sub->ctx, &e) != ST_OK) {
-        pthread_mutex_lock(&sub->mu);
-        sub->stopped = true;
-        pthread_mutex_unlock(&sub->mu);
-    }
-done:
+    mutex_unlock(&sub->mu);
+    jsMsgMetaData *md = NULL;
+    if (!stopped && natsMsg_GetMetaData(&md, msg) == NATS_OK) sub_deliver(sub, msg, md);
     jsMsgMetaData_Destroy(md);
     natsMsg_Destroy(msg);
-    pthread_mutex_lock(&sub->mu);
+    if (stopped) return;
+    mutex_lock(&sub->mu);
     sub->in_cb = false;
+    mutex_unlock(&sub->mu);
     pthread_cond_broadcast(&sub->cv);
-    pthread_mutex_unlock(&sub->mu);
 }
 
 static void on_sub_complete(void *closure)
 {
     js_sub *sub = closure;
-    pthread_mutex_lock(&sub->mu);
+    mutex_lock(&sub->mu);
     sub->complete = true;
     bool free_now = sub->free_on_leave; /* closed from its own callback, which has returned */
+    mutex_unlock(&sub->mu);
+    if (free_now) {
+        sub_free(sub);
+        return;
+    }
     pthread_cond_broadcast(&sub->cv);
-    pthread_mutex_unlock(&sub->mu);
-    if (free_now) sub_free(sub);
-}
-
-static void sub_free(js_sub *sub)
-{
-    pthread_mutex_destroy(&sub->mu);
-    pthread_cond_destroy(&sub->cv);
-    free(sub);
 }
 
 static status js_subscribe(store *base, uint64_t from_position, store_event_cb cb, void *ctx,
@@ -890,19 +969,18 @@ static status js_subscribe(store *base, uint64_t from_position, store_event_cb c
     sub->cb = cb;
     sub->ctx = ctx;
     sub->next_seq = from_position ? from_position : 1;
-    pthread_mutex_init(&sub->mu, NULL);
-    pthread_cond_init(&sub->cv, NULL);
-    status st = ordered_subscribe(s, sub->next_seq, on_sub_msg, on_sub_complete, sub,
-                                  64 * 1024 * 1024, &sub->ns);
+    list_init(&sub->link);
+    mutex_init(&sub->mu);
+    clock_cond_init(&sub->cv);
+    status st = js_stream_follow(&s->st, sub->next_seq, on_sub_msg, on_sub_complete, sub,
+                                 SUB_PENDING_BYTES, &sub->ns);
     if (st != ST_OK) {
         sub_free(sub);
         return st;
     }
-    pthread_mutex_lock(&s->mu);
-    sub->next = s->subs;
-    if (s->subs) s->subs->prev = sub;
-    s->subs = sub;
-    pthread_mutex_unlock(&s->mu);
+    mutex_lock(&s->mu);
+    list_push_back(&s->subs, &sub->link);
+    mutex_unlock(&s->mu);
     *out = &sub->base;
     return ST_OK;
 }
@@ -913,26 +991,23 @@ static status js_subscribe(store *base, uint64_t from_position, store_event_cb c
  * last message callback returned. */
 static bool sub_stop(js_sub *sub)
 {
-    pthread_mutex_lock(&sub->mu);
+    mutex_lock(&sub->mu);
     sub->stopped = true;
     bool from_cb = sub->in_cb && pthread_equal(sub->cb_thread, pthread_self());
     sub->free_on_leave = from_cb;
-    pthread_mutex_unlock(&sub->mu);
+    mutex_unlock(&sub->mu);
     natsSubscription_Unsubscribe(sub->ns);
     if (from_cb) return true;
-    pthread_mutex_lock(&sub->mu);
+    mutex_lock(&sub->mu);
     int64_t deadline = clock_mono_ms() + 10000;
-    while ((!sub->complete || sub->in_cb) && clock_mono_ms() < deadline) {
-        int64_t w = clock_wall_ms() + 100;
-        struct timespec ts = {.tv_sec = w / 1000, .tv_nsec = (w % 1000) * 1000000};
-        pthread_cond_timedwait(&sub->cv, &sub->mu, &ts);
-    }
+    while ((!sub->complete || sub->in_cb) && clock_mono_ms() < deadline)
+        mutex_cond_wait_ms(&sub->cv, &sub->mu, 100);
     bool pending = !sub->complete || sub->in_cb;
     if (pending) sub->free_on_leave = true;
-    pthread_mutex_unlock(&sub->mu);
+    mutex_unlock(&sub->mu);
     if (pending)
         LOG_WARN(MOD, "%s: a subscription did not end within 10 s; it is freed when it does",
-                 sub->s->stream);
+                 sub->s->st.stream);
     return pending;
 }
 
@@ -940,13 +1015,9 @@ static void js_subscription_close(store_subscription *base)
 {
     js_sub *sub = (js_sub *)base;
     js_store *s = sub->s;
-    pthread_mutex_lock(&s->mu);
-    if (sub->prev)
-        sub->prev->next = sub->next;
-    else
-        s->subs = sub->next;
-    if (sub->next) sub->next->prev = sub->prev;
-    pthread_mutex_unlock(&s->mu);
+    mutex_lock(&s->mu);
+    list_remove(&sub->link);
+    mutex_unlock(&s->mu);
     bool keep = sub_stop(sub);
     natsSubscription_Destroy(sub->ns);
     if (!keep) sub_free(sub);
@@ -954,230 +1025,163 @@ static void js_subscription_close(store_subscription *base)
 
 /* ---- open and close ---- */
 
+static void js_free(js_store *s)
+{
+    jsindex_close(s->ix);
+    jsCtx_Destroy(s->js);
+    if (s->nc) natsConnection_Destroy(s->nc);
+    assert(hmap_count(&s->inflight) == 0 && hmap_count(&s->busy) == 0);
+    mutex_lock(&s->mu);
+    known_clear_locked(s);
+    mutex_unlock(&s->mu);
+    hmap_destroy(&s->inflight);
+    hmap_destroy(&s->busy);
+    hmap_destroy(&s->known);
+    store_gate_destroy(&s->gate);
+    mutex_destroy(&s->mu);
+    free(s);
+}
+
 static void js_close(store *base)
 {
     js_store *s = (js_store *)base;
     if (s == NULL) return;
-    pthread_mutex_lock(&s->mu);
-    s->closing = true;
-    for (int i = 0; i < s->n_workers; i++)
-        pthread_cond_broadcast(&s->lanes[i].cv);
-    pthread_cond_broadcast(&s->space_cv);
-    pthread_mutex_unlock(&s->mu);
-    for (int i = 0; i < s->n_workers; i++) {
-        pthread_join(s->lanes[i].thread, NULL);
-        pthread_cond_destroy(&s->lanes[i].cv);
+    if (answering_thread) {
+        LOG_ERROR(MOD, "%s: store_close called from an append callback; ignored", s->st.stream);
+        return;
     }
-    while (s->subs != NULL)
-        js_subscription_close(&s->subs->base);
-    stop_indexer(s);
-    jsCtx_Destroy(s->js);
-    if (s->nc) natsConnection_Destroy(s->nc);
-    jsindex_close(s->ix);
-    pthread_cond_destroy(&s->indexed_cv);
-    pthread_cond_destroy(&s->space_cv);
-    pthread_mutex_destroy(&s->mu);
-    free(s);
-}
-
-static status ensure_stream_once(js_store *s, jsStreamInfo **out, bool *transient)
-{
-    jsErrCode jerr = 0;
-    natsStatus ns = js_GetStreamInfo(out, s->js, s->stream, NULL, &jerr);
-    if (ns == NATS_OK) return ST_OK;
-    *transient = ns == NATS_TIMEOUT || ns == NATS_NO_RESPONDERS;
-    if (ns != NATS_NOT_FOUND && jerr != JSStreamNotFoundErr)
-        return jsconn_status(ns, "reading stream info");
-    int replicas = (int)env_int("BANK_NATS_REPLICAS", 1, 1, 5);
-    const char *subjects[] = {s->filter};
-    jsStreamConfig cfg;
-    jsStreamConfig_Init(&cfg);
-    cfg.Name = s->stream;
-    cfg.Subjects = subjects;
-    cfg.SubjectsLen = 1;
-    cfg.Storage = js_FileStorage;
-    cfg.Replicas = replicas;
-    cfg.AllowDirect = true;
-    cfg.DenyDelete = true;
-    cfg.DenyPurge = true;
-    cfg.Duplicates = (int64_t)120 * 1000 * 1000 * 1000; /* 2 min dedup window, in ns */
-    ns = js_AddStream(out, s->js, &cfg, NULL, &jerr);
-    if (ns == NATS_OK) {
-        LOG_INFO(MOD, "created stream %s (subjects %s, %d replica%s)", s->stream, s->filter,
-                 replicas, replicas == 1 ? "" : "s");
-        return ST_OK;
-    }
-    /* Another process may have created it at the same time; in a cluster its info can take a
-     * moment to be served, so "name already in use" means: look again. */
-    jsErrCode add_err = jerr;
-    if (js_GetStreamInfo(out, s->js, s->stream, NULL, &jerr) == NATS_OK) return ST_OK;
-    *transient = ns == NATS_TIMEOUT || ns == NATS_NO_RESPONDERS ||
-                 add_err == JSStreamNameExistErr || add_err == JSClusterNotAvailErr;
-    return jsconn_status(ns, "creating the stream");
-}
-
-/* Finds or creates the stream, retrying while the cluster elects its leaders. */
-static status ensure_stream(js_store *s, jsStreamInfo **out)
-{
-    int64_t deadline = clock_mono_ms() + s->append_timeout_ms;
+    /* Every append already accepted is answered (it is stored, fails, or times out), then the
+     * lanes end. */
+    store_gate_close(&s->gate);
+    store_gate_wait_empty(&s->gate);
+    workers_free(s->lanes);
     for (;;) {
-        bool transient = false;
-        status st = ensure_stream_once(s, out, &transient);
-        if (st != ST_OK && refused(s, s->stream))
-            return status_set(ST_INVALID,
-                              "the server refuses this user (NATS_USER) the JetStream API of "
-                              "stream %s: permissions violation",
-                              s->stream);
-        if (st == ST_OK || !transient || clock_mono_ms() >= deadline) return st;
-        LOG_WARN(MOD, "%s: %s; retrying", s->stream, status_message());
-        clock_sleep_ms(250);
+        mutex_lock(&s->mu);
+        list_node *n = list_first(&s->subs);
+        mutex_unlock(&s->mu);
+        if (n == NULL) break;
+        js_subscription_close(&list_entry(n, js_sub, link)->base);
     }
+    js_free(s);
 }
 
-static status check_subjects(const js_store *s, const jsStreamInfo *si)
-{
-    for (int i = 0; si->Config != NULL && i < si->Config->SubjectsLen; i++) {
-        const char *subj = si->Config->Subjects[i];
-        if (strcmp(subj, s->filter) == 0 || strcmp(subj, ">") == 0 || strcmp(subj, "bank.>") == 0)
-            return ST_OK;
-    }
-    return status_set(ST_INVALID, "stream %s exists but does not hold the subjects %s", s->stream,
-                      s->filter);
-}
-
-/* Splits "HOSTS[/NAME]" and fills the names. */
-static status parse_target(js_store *s, const char *servers, const char *name, char **hosts)
+/* Splits "HOSTS[/NAME]" into the hosts (caller frees) and the store's name. */
+static status parse_target(const char *servers, const char *name, char **hosts,
+                           const char **name_out)
 {
     const char *slash = strchr(servers, '/');
     /* A "nats://" inside the list is part of the list, not a path. */
     while (slash != NULL && slash[1] == '/')
         slash = strchr(slash + 2, '/');
     if (slash != NULL && slash[1] != '\0') name = slash + 1;
-    if (name == NULL || name[0] == '\0')
-        return status_set(ST_INVALID, "the jetstream store needs a name (user, bank, transfer)");
-    size_t len = strlen(name);
-    if (len > NAME_MAX_LEN)
-        return status_set(ST_INVALID, "store name '%s' is longer than %d characters", name,
-                          NAME_MAX_LEN);
-    for (size_t i = 0; i < len; i++) {
-        char c = name[i];
-        bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
-        if (!ok)
-            return status_set(ST_INVALID,
-                              "store name '%s' may hold only a-z, 0-9, '_' and '-' (it becomes a "
-                              "stream and subject name)",
-                              name);
-        s->name[i] = c;
-    }
-    s->name[len] = '\0';
-    snprintf(s->stream, sizeof s->stream, "BANK_");
-    for (size_t i = 0; i < len; i++)
-        s->stream[5 + i] = (char)(s->name[i] >= 'a' && s->name[i] <= 'z' ? s->name[i] - 32
-                                  : s->name[i] == '-'                    ? '_'
-                                                                         : s->name[i]);
-    s->stream[5 + len] = '\0';
-    snprintf(s->prefix, sizeof s->prefix, "bank.%s.events.", s->name);
-    snprintf(s->filter, sizeof s->filter, "bank.%s.events.>", s->name);
     size_t hl = slash ? (size_t)(slash - servers) : strlen(servers);
     *hosts = strndup(servers, hl);
     if (*hosts == NULL) return status_set(ST_NOMEM, "out of memory");
+    *name_out = name;
     return ST_OK;
 }
 
-static status open_index(js_store *s, const jsStreamInfo *si)
+/* The options with every default filled in, checked. */
+static status resolve_options(const store_options *opts, store_jetstream_options *o)
 {
-    const char *dir = getenv("BANK_NATS_INDEX_DIR");
-    if (dir == NULL || dir[0] == '\0') dir = "./data/nats-index";
-    char path[4096];
-    if (snprintf(path, sizeof path, "%s/%s.db", dir, s->stream) >= (int)sizeof path)
-        return status_set(ST_INVALID, "BANK_NATS_INDEX_DIR is too long");
-    TRY(jsindex_open(path, &s->ix));
-    int64_t created = 0;
-    uint64_t last = 0;
-    TRY(jsindex_meta(s->ix, &created, &last));
-    if (created != si->Created || last > si->State.LastSeq) {
-        if (last > 0)
-            LOG_WARN(MOD,
-                     "%s: the index %s follows another stream (created %" PRId64 ", last %" PRIu64
-                     "); rebuilding it",
-                     s->stream, path, created, last);
-        TRY(jsindex_reset(s->ix, si->Created));
-        last = 0;
-    }
-    s->indexed_seq = last;
+    static const store_jetstream_options none = {0};
+    *o = opts && opts->jetstream ? *opts->jetstream : none;
+    if (o->index_dir == NULL || o->index_dir[0] == '\0') o->index_dir = "./data/nats-index";
+    if (o->replicas == 0) o->replicas = 1;
+    if (o->append_workers == 0) o->append_workers = 2;
+    if (o->publish_wait_ms == 0) o->publish_wait_ms = 1000;
+    if (o->append_timeout_ms == 0) o->append_timeout_ms = 15000;
+    if (o->heartbeat_ms == 0) o->heartbeat_ms = 1000;
+    if (o->sync_timeout_ms == 0) o->sync_timeout_ms = 120000;
+    if (o->replicas < 1 || o->replicas > 5)
+        return status_set(ST_INVALID, "jetstream replicas must be 1..5, not %d", o->replicas);
+    if (o->append_workers < 1 || o->append_workers > LANES_MAX)
+        return status_set(ST_INVALID, "jetstream append workers must be 1..%d, not %d", LANES_MAX,
+                          o->append_workers);
+    if (o->publish_wait_ms < 10 || o->append_timeout_ms < 10 || o->heartbeat_ms < 100 ||
+        o->sync_timeout_ms < 100)
+        return status_set(ST_INVALID, "jetstream wait times are too short (publish wait >= 10 ms, "
+                                      "append timeout >= 10 ms, heartbeat >= 100 ms, sync "
+                                      "timeout >= 100 ms)");
     return ST_OK;
 }
 
-static status open_store(js_store *s, const char *hosts)
+static status open_store(js_store *s, const char *hosts, const store_options *opts)
 {
-    char client[NAME_MAX_LEN + 16];
-    snprintf(client, sizeof client, "bank-store-%s", s->name);
-    TRY(jsconn_connect(hosts, client, false, &s->nc));
-    s->wait_ms = env_int("BANK_NATS_PUBLISH_WAIT_MS", 2000, 10, 600000);
-    s->append_timeout_ms = env_int("BANK_NATS_APPEND_TIMEOUT_MS", 15000, 10, 3600000);
-    s->heartbeat_ms = env_int("BANK_NATS_HEARTBEAT_MS", 1000, 100, 60000);
-    s->read_barrier = env_int("BANK_NATS_READ_BARRIER", 1, 0, 1) == 1;
-    s->fault_lose_acks = env_int("BANK_NATS_FAULT_LOSE_ACKS", 0, 0, 1) == 1;
+    char client[JS_NAME_MAX + 16];
+    snprintf(client, sizeof client, "bank-store-%s", s->st.name);
+    const struct nats_conn_options *nopts = opts ? opts->nats : NULL;
+    /* Every publish leaves at once (no flusher thread in between): appends are latency. */
+    TRY(nopts ? nats_conn_connect_with(hosts, nopts, client, true, &s->nc)
+              : nats_conn_connect(hosts, client, true, &s->nc));
     jsOptions jo;
     jsOptions_Init(&jo);
-    jo.Wait = s->wait_ms;
-    TRY(jsconn_status(natsConnection_JetStream(&s->js, s->nc, &jo), "JetStream context"));
+    jo.Wait = s->opt.publish_wait_ms;
+    jo.PublishAsync.AckHandler = on_ack;
+    jo.PublishAsync.AckHandlerClosure = s;
+    TRY(nats_conn_status(natsConnection_JetStream(&s->js, s->nc, &jo), "JetStream context"));
+    s->st.nc = s->nc;
+    s->st.js = s->js;
+    s->st.retry_ms = s->opt.append_timeout_ms;
+    s->st.heartbeat_ms = s->opt.heartbeat_ms;
     jsStreamInfo *si = NULL;
-    TRY(ensure_stream(s, &si));
-    status st = check_subjects(s, si);
-    if (st == ST_OK) st = open_index(s, si);
-    uint64_t target = si->State.LastSeq;
+    TRY(js_stream_ensure(&s->st, s->opt.replicas, &si));
+    char path[4096];
+    status st = ST_OK;
+    if (snprintf(path, sizeof path, "%s/%s.db", s->opt.index_dir, s->st.stream) >= (int)sizeof path)
+        st = status_set(ST_INVALID, "the jetstream index directory is too long");
+    if (st == ST_OK) st = jsindex_open(&s->st, path, si, s->opt.sync_timeout_ms, &s->ix);
     jsStreamInfo_Destroy(si);
     TRY(st);
-    TRY(start_indexer(s, s->indexed_seq + 1));
-    if (target > s->indexed_seq) {
-        int64_t timeout = env_int("BANK_NATS_SYNC_TIMEOUT_MS", 120000, 100, 86400000);
-        LOG_INFO(MOD, "%s: syncing the index from %" PRIu64 " to %" PRIu64, s->stream,
-                 s->indexed_seq + 1, target);
-        st = wait_indexed(s, target, timeout);
-        if (st == ST_TIMEOUT) {
-            /* The stream may hold messages on subjects the index does not follow. */
-            pthread_mutex_lock(&s->mu);
-            bool caught_up = s->caught_up;
-            pthread_mutex_unlock(&s->mu);
-            if (caught_up) st = ST_OK;
-        }
-        TRY(st);
-    }
-    int n = (int)env_int("BANK_NATS_APPEND_WORKERS", 4, 1, WORKERS_MAX);
-    for (int i = 0; i < n; i++) {
-        js_lane *lane = &s->lanes[i];
-        lane->s = s;
-        pthread_cond_init(&lane->cv, NULL);
-        if (pthread_create(&lane->thread, NULL, worker_main, lane) != 0) {
-            pthread_cond_destroy(&lane->cv);
-            return status_set(ST_IO, "cannot start an append worker thread");
-        }
-        s->n_workers++;
-    }
-    return ST_OK;
+    workers_config wc = {.name = "js-append",
+                         .threads = s->opt.append_workers,
+                         .capacity = APPENDS_MAX,
+                         .max_batch = LANE_BATCH,
+                         .ordered = true,
+                         .run = lane_run,
+                         .ctx = s};
+    return workers_new(&wc, &s->lanes);
 }
 
-status store_jetstream_open(const char *servers, const char *name, store **out)
+status store_jetstream_open(const char *servers, const char *name, const store_options *opts,
+                            store **out)
 {
     *out = NULL;
     js_store *s = calloc(1, sizeof *s);
     if (s == NULL) return status_set(ST_NOMEM, "out of memory");
     s->base.ops = &JS_OPS;
-    pthread_mutex_init(&s->mu, NULL);
-    pthread_cond_init(&s->indexed_cv, NULL);
-    pthread_cond_init(&s->space_cv, NULL);
+    mutex_init(&s->mu);
+    list_init(&s->subs);
+    store_gate_init(&s->gate, APPENDS_MAX, APPEND_BYTES_MAX);
+    status st = hmap_init(&s->inflight, 256);
+    if (st == ST_OK) st = hmap_init(&s->busy, 256);
+    if (st == ST_OK) st = hmap_init(&s->known, 1024);
     char *hosts = NULL;
-    status st = parse_target(s, servers ? servers : "", name, &hosts);
-    if (st == ST_OK) st = open_store(s, hosts);
+    const char *store_name = name;
+    if (st == ST_OK) st = resolve_options(opts, &s->opt);
+    if (st == ST_OK) st = parse_target(servers ? servers : "", name, &hosts, &store_name);
+    if (st == ST_OK) st = js_stream_names(&s->st, store_name);
+    if (st == ST_OK) st = open_store(s, hosts, opts);
     free(hosts);
     if (st != ST_OK) {
         char message[512];
         snprintf(message, sizeof message, "%s", status_message());
-        js_close(&s->base);
+        workers_free(s->lanes);
+        js_free(s);
         return status_set(st, "%s", message);
     }
     *out = &s->base;
+    return ST_OK;
+}
+
+status store_jetstream_stats_get(store *base, store_jetstream_stats *out)
+{
+    if (base == NULL || base->ops != &JS_OPS || out == NULL)
+        return status_set(ST_INVALID, "store_jetstream_stats_get needs an open jetstream store");
+    js_store *s = (js_store *)base;
+    mutex_lock(&s->mu);
+    *out = s->stats;
+    mutex_unlock(&s->mu);
     return ST_OK;
 }
 

@@ -1,8 +1,17 @@
+/* The local index of a stream (see jetstream_index.h): the SQLite file and the indexer.
+ *
+ * The indexer is an ordered push consumer from the last indexed sequence on; it adds the events it
+ * receives in transactions of up to INDEX_BATCH (or fewer when nothing more is waiting), records
+ * the last sequence with them, and then wakes whoever waits for that sequence. The appenders write
+ * their own events beside it (jsindex_put_own, INSERT OR IGNORE on a connection of their own); the
+ * indexer skips a sequence that is already there. */
 #include "store/jetstream_index.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,7 +19,15 @@
 
 #include <sqlite3.h>
 
+#include "base/clock.h"
+#include "base/list.h"
+#include "base/log.h"
+#include "base/mutex.h"
+
+#define MOD "jetstream"
 #define READERS_KEPT 8
+#define INDEX_BATCH 512
+#define INDEXER_PENDING_BYTES (256 * 1024 * 1024)
 
 static const char SCHEMA[] =
     "PRAGMA journal_mode=WAL;"
@@ -25,19 +42,36 @@ static const char SCHEMA[] =
 typedef struct reader {
     sqlite3 *db;
     sqlite3_stmt *count, *seq_of, *order_of, *read, *meta;
-    struct reader *next;
+    list_node idle_link; /* in ix->idle while not in use */
 } reader;
 
 struct jsindex {
     char *path;
-    sqlite3 *wdb; /* the indexer's connection */
+    const js_stream *st;
+
+    /* The indexer's connection and state: its delivery thread only (and open/close). */
+    sqlite3 *wdb;
     sqlite3_stmt *w_has_seq, *w_last_ord, *w_insert, *w_set_last;
-    pthread_mutex_t own_mu; /* guards the appenders' connection */
+    natsSubscription *indexer;
+    bool in_txn;
+    uint64_t txn_last;
+    int txn_count;
+
+    mutex own_mu; /* guards the appenders' connection */
     sqlite3 *odb;
     sqlite3_stmt *o_insert;
-    pthread_mutex_t mu; /* guards `idle` */
-    reader *idle;
+
+    mutex pool_mu; /* guards idle and n_idle */
+    list_node idle;
     int n_idle;
+
+    mutex mu;                  /* guards what follows */
+    pthread_cond_t indexed_cv; /* indexed_seq grew, or the indexer failed or ended */
+    uint64_t indexed_seq;      /* every event up to here is in the file */
+    bool caught_up;            /* the indexer saw NumPending == 0 at least once */
+    status failure;            /* the indexer stopped following the stream */
+    char failure_text[256];
+    bool complete; /* libnats' on-complete callback ran: no more deliveries */
 };
 
 static status db_error(sqlite3 *db, const char *path, const char *what)
@@ -105,6 +139,7 @@ static status reader_new(jsindex *ix, reader **out)
 {
     reader *r = calloc(1, sizeof *r);
     if (r == NULL) return status_set(ST_NOMEM, "out of memory");
+    list_init(&r->idle_link);
     status st = open_db(ix->path, &r->db);
     if (st == ST_OK)
         st = prepare(r->db, ix->path,
@@ -128,15 +163,12 @@ static status reader_new(jsindex *ix, reader **out)
 
 static status reader_get(jsindex *ix, reader **out)
 {
-    pthread_mutex_lock(&ix->mu);
-    reader *r = ix->idle;
-    if (r != NULL) {
-        ix->idle = r->next;
-        ix->n_idle--;
-    }
-    pthread_mutex_unlock(&ix->mu);
-    if (r != NULL) {
-        *out = r;
+    mutex_lock(&ix->pool_mu);
+    list_node *n = list_pop_front(&ix->idle);
+    if (n != NULL) ix->n_idle--;
+    mutex_unlock(&ix->pool_mu);
+    if (n != NULL) {
+        *out = list_entry(n, reader, idle_link);
         return ST_OK;
     }
     return reader_new(ix, out);
@@ -144,18 +176,20 @@ static status reader_get(jsindex *ix, reader **out)
 
 static void reader_put(jsindex *ix, reader *r)
 {
-    pthread_mutex_lock(&ix->mu);
+    mutex_lock(&ix->pool_mu);
     if (ix->n_idle < READERS_KEPT) {
-        r->next = ix->idle;
-        ix->idle = r;
+        list_push_front(&ix->idle, &r->idle_link);
         ix->n_idle++;
         r = NULL;
     }
-    pthread_mutex_unlock(&ix->mu);
+    mutex_unlock(&ix->pool_mu);
     reader_free(r);
 }
 
-status jsindex_open(const char *path, jsindex **out)
+static void file_close(jsindex *ix);
+
+/* Opens the SQLite file and prepares every connection's statements (no indexer yet). */
+static status file_open(const char *path, jsindex **out)
 {
     *out = NULL;
     TRY(mkdirs(path));
@@ -164,8 +198,11 @@ status jsindex_open(const char *path, jsindex **out)
         free(ix);
         return status_set(ST_NOMEM, "out of memory");
     }
-    pthread_mutex_init(&ix->mu, NULL);
-    pthread_mutex_init(&ix->own_mu, NULL);
+    mutex_init(&ix->mu);
+    mutex_init(&ix->own_mu);
+    mutex_init(&ix->pool_mu);
+    clock_cond_init(&ix->indexed_cv);
+    list_init(&ix->idle);
     status st = open_db(path, &ix->wdb);
     if (st == ST_OK && sqlite3_exec(ix->wdb, SCHEMA, NULL, NULL, NULL) != SQLITE_OK)
         st = db_error(ix->wdb, path, "create schema");
@@ -190,21 +227,18 @@ status jsindex_open(const char *path, jsindex **out)
                      "INSERT OR IGNORE INTO events(key, ord, seq, ts, value) VALUES(?,?,?,?,?)",
                      &ix->o_insert);
     if (st != ST_OK) {
-        jsindex_close(ix);
+        file_close(ix);
         return st;
     }
     *out = ix;
     return ST_OK;
 }
 
-void jsindex_close(jsindex *ix)
+static void file_close(jsindex *ix)
 {
-    if (ix == NULL) return;
-    while (ix->idle != NULL) {
-        reader *r = ix->idle;
-        ix->idle = r->next;
-        reader_free(r);
-    }
+    list_node *n;
+    while ((n = list_pop_front(&ix->idle)) != NULL)
+        reader_free(list_entry(n, reader, idle_link));
     sqlite3_finalize(ix->w_has_seq);
     sqlite3_finalize(ix->w_last_ord);
     sqlite3_finalize(ix->w_insert);
@@ -212,13 +246,17 @@ void jsindex_close(jsindex *ix)
     sqlite3_close(ix->wdb);
     sqlite3_finalize(ix->o_insert);
     sqlite3_close(ix->odb);
-    pthread_mutex_destroy(&ix->own_mu);
-    pthread_mutex_destroy(&ix->mu);
+    mutex_destroy(&ix->own_mu);
+    mutex_destroy(&ix->pool_mu);
+    mutex_destroy(&ix->mu);
+    pthread_cond_destroy(&ix->indexed_cv);
     free(ix->path);
     free(ix);
 }
 
-status jsindex_meta(jsindex *ix, int64_t *stream_created_ns, uint64_t *last_seq)
+/* What the index was built from: the stream's creation time (ns) and the last sequence indexed
+ * (0 for an empty index). */
+static status index_meta(jsindex *ix, int64_t *stream_created_ns, uint64_t *last_seq)
 {
     reader *r = NULL;
     TRY(reader_get(ix, &r));
@@ -237,7 +275,9 @@ status jsindex_meta(jsindex *ix, int64_t *stream_created_ns, uint64_t *last_seq)
     return st;
 }
 
-status jsindex_reset(jsindex *ix, int64_t created_ns)
+/* Forgets every event and records that the index now follows the stream created at `created_ns`.
+ */
+static status index_reset(jsindex *ix, int64_t created_ns)
 {
     char sql[256];
     snprintf(sql, sizeof sql,
@@ -252,15 +292,19 @@ status jsindex_reset(jsindex *ix, int64_t created_ns)
     return ST_OK;
 }
 
-status jsindex_begin(jsindex *ix)
+/* The indexer's write transaction. */
+static status index_begin(jsindex *ix)
 {
     if (sqlite3_exec(ix->wdb, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
         return db_error(ix->wdb, ix->path, "begin");
     return ST_OK;
 }
 
-status jsindex_add(jsindex *ix, store_bytes key, uint64_t seq, int64_t timestamp_ms,
-                   store_bytes value, uint32_t *order)
+/* Adds the event at stream sequence `seq` of `key` inside the transaction; its order is the number
+ * of events the key already has. A sequence already indexed is skipped. `*order` gets the order
+ * (or the existing one). */
+static status index_add(jsindex *ix, store_bytes key, uint64_t seq, int64_t timestamp_ms,
+                        store_bytes value, uint32_t *order)
 {
     sqlite3_stmt *s = ix->w_has_seq;
     sqlite3_bind_int64(s, 1, (sqlite3_int64)seq);
@@ -292,7 +336,8 @@ status jsindex_add(jsindex *ix, store_bytes key, uint64_t seq, int64_t timestamp
     return ST_OK;
 }
 
-status jsindex_commit(jsindex *ix, uint64_t last_seq)
+/* Records `last_seq` as indexed and commits. */
+static status index_commit(jsindex *ix, uint64_t last_seq)
 {
     sqlite3_stmt *s = ix->w_set_last;
     sqlite3_bind_int64(s, 1, (sqlite3_int64)last_seq);
@@ -304,34 +349,37 @@ status jsindex_commit(jsindex *ix, uint64_t last_seq)
     return ST_OK;
 }
 
-void jsindex_rollback(jsindex *ix)
+static void index_rollback(jsindex *ix)
 {
     sqlite3_exec(ix->wdb, "ROLLBACK", NULL, NULL, NULL);
 }
 
-status jsindex_put_own(jsindex *ix, store_bytes key, uint32_t first_order, const uint64_t *seqs,
-                       int64_t timestamp_ms, const store_bytes *values, size_t n)
+status jsindex_put_own(jsindex *ix, const jsindex_own *own, size_t n)
 {
-    pthread_mutex_lock(&ix->own_mu);
+    mutex_lock(&ix->own_mu);
     status st = ST_OK;
     if (sqlite3_exec(ix->odb, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
         st = db_error(ix->odb, ix->path, "begin");
     sqlite3_stmt *s = ix->o_insert;
-    for (size_t i = 0; st == ST_OK && i < n; i++) {
-        sqlite3_bind_blob(s, 1, key.data, (int)key.len, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 2, (sqlite3_int64)first_order + (sqlite3_int64)i);
-        sqlite3_bind_int64(s, 3, (sqlite3_int64)seqs[i]);
-        sqlite3_bind_int64(s, 4, timestamp_ms);
-        sqlite3_bind_blob(s, 5, values[i].len ? values[i].data : "", (int)values[i].len,
-                          SQLITE_STATIC);
-        if (sqlite3_step(s) != SQLITE_DONE) st = db_error(ix->odb, ix->path, "insert own event");
-        sqlite3_reset(s);
-        sqlite3_clear_bindings(s);
+    for (size_t a = 0; st == ST_OK && a < n; a++) {
+        const jsindex_own *o = &own[a];
+        for (size_t i = 0; st == ST_OK && i < o->n; i++) {
+            sqlite3_bind_blob(s, 1, o->key.data, (int)o->key.len, SQLITE_STATIC);
+            sqlite3_bind_int64(s, 2, (sqlite3_int64)o->first_order + (sqlite3_int64)i);
+            sqlite3_bind_int64(s, 3, (sqlite3_int64)o->seqs[i]);
+            sqlite3_bind_int64(s, 4, o->timestamp_ms);
+            sqlite3_bind_blob(s, 5, o->values[i].len ? o->values[i].data : "",
+                              (int)o->values[i].len, SQLITE_STATIC);
+            if (sqlite3_step(s) != SQLITE_DONE)
+                st = db_error(ix->odb, ix->path, "insert own event");
+            sqlite3_reset(s);
+            sqlite3_clear_bindings(s);
+        }
     }
     if (st == ST_OK && sqlite3_exec(ix->odb, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
         st = db_error(ix->odb, ix->path, "commit");
     if (st != ST_OK) sqlite3_exec(ix->odb, "ROLLBACK", NULL, NULL, NULL);
-    pthread_mutex_unlock(&ix->own_mu);
+    mutex_unlock(&ix->own_mu);
     return st;
 }
 
@@ -411,4 +459,231 @@ status jsindex_read(jsindex *ix, store_bytes key, uint32_t from_order, store_eve
     sqlite3_clear_bindings(s);
     reader_put(ix, r);
     return st;
+}
+
+/* ---- the indexer ---- */
+
+/* Records the indexer's failure (the first one counts) and wakes every waiter. */
+static void indexer_fail(jsindex *ix, status st)
+{
+    mutex_lock(&ix->mu);
+    if (ix->failure == ST_OK) {
+        ix->failure = st;
+        snprintf(ix->failure_text, sizeof ix->failure_text, "%s", status_message());
+    }
+    mutex_unlock(&ix->mu);
+    pthread_cond_broadcast(&ix->indexed_cv);
+    LOG_ERROR(MOD, "%s: the index stopped following the stream: %s", ix->st->stream,
+              status_message());
+}
+
+static void indexer_commit(jsindex *ix)
+{
+    status st = index_commit(ix, ix->txn_last);
+    ix->in_txn = false;
+    ix->txn_count = 0;
+    if (st != ST_OK) {
+        index_rollback(ix);
+        indexer_fail(ix, st);
+        return;
+    }
+    mutex_lock(&ix->mu);
+    if (ix->txn_last > ix->indexed_seq) ix->indexed_seq = ix->txn_last;
+    mutex_unlock(&ix->mu);
+    pthread_cond_broadcast(&ix->indexed_cv);
+}
+
+/* Adds one delivered message inside the indexer's transaction. */
+static status indexer_add(jsindex *ix, natsMsg *msg, const jsMsgMetaData *md)
+{
+    if (!ix->in_txn) {
+        TRY(index_begin(ix));
+        ix->in_txn = true;
+    }
+    uint64_t seq = md->Sequence.Stream;
+    unsigned char key[STORE_KEY_MAX];
+    size_t key_len = 0;
+    if (!js_stream_key_of(ix->st, natsMsg_GetSubject(msg), key, &key_len)) {
+        LOG_WARN(MOD, "%s: skipping message %" PRIu64 " on subject '%s': not a key of this store",
+                 ix->st->stream, seq, natsMsg_GetSubject(msg));
+        return ST_OK;
+    }
+    uint32_t order = 0;
+    store_bytes k = {key, key_len};
+    store_bytes v = {natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg)};
+    TRY(index_add(ix, k, seq, js_msg_time_ms(msg, md), v, &order));
+    uint64_t claimed = 0;
+    if (js_msg_header_u64(msg, JS_HDR_ORDER, &claimed) && claimed != order)
+        LOG_WARN(MOD, "%s: message %" PRIu64 " says order %" PRIu64 " but is event %u of its key",
+                 ix->st->stream, seq, claimed, order);
+    return ST_OK;
+}
+
+static void on_index_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
+{
+    jsindex *ix = closure;
+    jsMsgMetaData *md = NULL;
+    mutex_lock(&ix->mu);
+    bool failed = ix->failure != ST_OK;
+    mutex_unlock(&ix->mu);
+    if (failed || natsMsg_GetMetaData(&md, msg) != NATS_OK) {
+        if (!failed) LOG_WARN(MOD, "%s: indexer got a message without metadata", ix->st->stream);
+        natsMsg_Destroy(msg);
+        return;
+    }
+    bool last_pending = md->NumPending == 0;
+    status st = indexer_add(ix, msg, md);
+    if (st == ST_OK) {
+        if (md->Sequence.Stream > ix->txn_last) ix->txn_last = md->Sequence.Stream;
+        ix->txn_count++;
+        int local_pending = 0;
+        natsSubscription_GetPending(sub, &local_pending, NULL);
+        if (last_pending || local_pending == 0 || ix->txn_count >= INDEX_BATCH) indexer_commit(ix);
+        if (last_pending) {
+            mutex_lock(&ix->mu);
+            ix->caught_up = true;
+            mutex_unlock(&ix->mu);
+            pthread_cond_broadcast(&ix->indexed_cv);
+        }
+    } else {
+        if (ix->in_txn) index_rollback(ix);
+        ix->in_txn = false;
+        indexer_fail(ix, st);
+    }
+    jsMsgMetaData_Destroy(md);
+    natsMsg_Destroy(msg);
+}
+
+static void on_index_complete(void *closure)
+{
+    jsindex *ix = closure;
+    mutex_lock(&ix->mu);
+    ix->complete = true;
+    mutex_unlock(&ix->mu);
+    pthread_cond_broadcast(&ix->indexed_cv);
+}
+
+status jsindex_usable(jsindex *ix)
+{
+    mutex_lock(&ix->mu);
+    status st = ix->failure;
+    if (st != ST_OK) st = status_set(st, "%s", ix->failure_text);
+    mutex_unlock(&ix->mu);
+    return st;
+}
+
+bool jsindex_holds(jsindex *ix, uint64_t seq)
+{
+    mutex_lock(&ix->mu);
+    bool holds = ix->indexed_seq >= seq;
+    mutex_unlock(&ix->mu);
+    return holds;
+}
+
+status jsindex_wait(jsindex *ix, uint64_t seq, int64_t timeout_ms)
+{
+    int64_t deadline = clock_mono_ms() + timeout_ms;
+    mutex_lock(&ix->mu);
+    for (;;) {
+        if (ix->indexed_seq >= seq || ix->failure != ST_OK || ix->complete) break;
+        int64_t left = deadline - clock_mono_ms();
+        if (left <= 0) break;
+        mutex_cond_wait_ms(&ix->indexed_cv, &ix->mu, left);
+    }
+    status st;
+    if (ix->indexed_seq >= seq)
+        st = ST_OK;
+    else if (ix->failure != ST_OK)
+        st = status_set(ix->failure, "%s", ix->failure_text);
+    else if (ix->complete)
+        st = status_set(ST_CLOSED, "the store is closing");
+    else
+        st = status_set(ST_TIMEOUT,
+                        "the local index of %s did not reach sequence %" PRIu64 " within %" PRId64
+                        " ms (it holds %" PRIu64 ")",
+                        ix->st->stream, seq, timeout_ms, ix->indexed_seq);
+    mutex_unlock(&ix->mu);
+    return st;
+}
+
+/* Empties an index built from another stream; sets indexed_seq from the file. */
+static status index_check_origin(jsindex *ix, const jsStreamInfo *si)
+{
+    int64_t created = 0;
+    uint64_t last = 0;
+    TRY(index_meta(ix, &created, &last));
+    if (created != si->Created || last > si->State.LastSeq) {
+        if (last > 0)
+            LOG_WARN(MOD,
+                     "%s: the index %s follows another stream (created %" PRId64 ", last %" PRIu64
+                     "); rebuilding it",
+                     ix->st->stream, ix->path, created, last);
+        TRY(index_reset(ix, si->Created));
+        last = 0;
+    }
+    ix->indexed_seq = last;
+    return ST_OK;
+}
+
+/* Waits until the index holds what the stream held at open (up to `timeout_ms`). */
+static status index_sync(jsindex *ix, uint64_t target, int64_t timeout_ms)
+{
+    if (target <= ix->indexed_seq) return ST_OK;
+    LOG_INFO(MOD, "%s: syncing the index from %" PRIu64 " to %" PRIu64, ix->st->stream,
+             ix->indexed_seq + 1, target);
+    status st = jsindex_wait(ix, target, timeout_ms);
+    if (st == ST_TIMEOUT) {
+        /* The stream may hold messages on subjects the index does not follow. */
+        mutex_lock(&ix->mu);
+        bool caught_up = ix->caught_up;
+        mutex_unlock(&ix->mu);
+        if (caught_up) st = ST_OK;
+    }
+    return st;
+}
+
+static void indexer_stop(jsindex *ix)
+{
+    if (ix->indexer == NULL) return;
+    natsSubscription_Unsubscribe(ix->indexer);
+    /* libnats confirms the end with the on-complete callback, after the last delivery returned. */
+    int64_t deadline = clock_mono_ms() + 5000;
+    mutex_lock(&ix->mu);
+    while (!ix->complete && clock_mono_ms() < deadline)
+        mutex_cond_wait_ms(&ix->indexed_cv, &ix->mu, 100);
+    bool complete = ix->complete;
+    mutex_unlock(&ix->mu);
+    if (!complete) LOG_WARN(MOD, "%s: the indexer did not confirm its end", ix->st->stream);
+    if (ix->in_txn) index_rollback(ix);
+    ix->in_txn = false;
+    natsSubscription_Destroy(ix->indexer);
+    ix->indexer = NULL;
+}
+
+status jsindex_open(const js_stream *st, const char *path, const jsStreamInfo *si,
+                    int64_t sync_timeout_ms, jsindex **out)
+{
+    jsindex *ix = NULL;
+    TRY(file_open(path, &ix));
+    ix->st = st;
+    status s = index_check_origin(ix, si);
+    if (s == ST_OK)
+        s = js_stream_follow(st, ix->indexed_seq + 1, on_index_msg, on_index_complete, ix,
+                             INDEXER_PENDING_BYTES, &ix->indexer);
+    if (s == ST_OK) s = index_sync(ix, si->State.LastSeq, sync_timeout_ms);
+    if (s != ST_OK) {
+        char message[512];
+        snprintf(message, sizeof message, "%s", status_message());
+        jsindex_close(ix);
+        return status_set(s, "%s", message);
+    }
+    *out = ix;
+    return ST_OK;
+}
+
+void jsindex_close(jsindex *ix)
+{
+    if (ix == NULL) return;
+    indexer_stop(ix);
+    file_close(ix);
 }

@@ -1,15 +1,21 @@
 /* The SQLite adapter of the store port: see sqlite_store.h for the threading model.
  *
  * Table: events(position INTEGER PRIMARY KEY, key, ord, ts, value, UNIQUE(key, ord)). The writer
- * thread assigns positions in commit order, so every read snapshot holds a prefix of the positions:
- * a subscription that pages through `position >= next` can neither skip nor repeat an event.
+ * assigns positions in commit order, so every read snapshot holds a prefix of the positions: a
+ * subscription that pages through `position >= next` can neither skip nor repeat an event.
  *
- * Group commit: the writer takes every queued append (up to GROUP_MAX_EVENTS events), checks each
- * one's expected order against its count of the key (a cache in front of SELECT max(ord)), inserts
- * the accepted ones in one transaction, commits, publishes the new head to the subscriptions and
- * then answers every caller. An append sees the appends before it in the same group. If anything in
- * the transaction fails, it is rolled back, every append of the group fails with the same message,
- * and the count cache is emptied (it may hold counts of the rolled-back appends). */
+ * Group commit: the writer (the kit's workers, one thread) takes every queued append (up to
+ * GROUP_MAX at once), checks each one's expected order against its count of the key (a cache in
+ * front of SELECT max(ord)), inserts the accepted ones in one transaction, commits, publishes the
+ * new head to the subscriptions and then answers every caller. An append sees the appends before
+ * it in the same group. If anything in the transaction fails, it is rolled back, every append of
+ * the group fails with the same message, and the count cache is emptied (it may hold counts of the
+ * rolled-back appends).
+ *
+ * Lock rule: s->mu guards the fields marked "under mu"; the write connection and what belongs to
+ * it are held by whoever holds `wconn` (the writer, or a lone blocking store_append). s->mu is
+ * held around the kit's queue pushes (workers_submit), whose lock is a leaf; otherwise no lock is
+ * held while calling out (SQLite aside: its connections are each used by one thread at a time). */
 #include "store/sqlite_store.h"
 
 #include <errno.h>
@@ -19,6 +25,7 @@
 #include <semaphore.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,17 +33,22 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/bqueue.h"
 #include "base/clock.h"
+#include "base/hmap.h"
+#include "base/list.h"
 #include "base/log.h"
+#include "base/mutex.h"
+#include "base/workers.h"
+#include "store/store_gate.h"
 #include "store/store_impl.h"
 
 #define QUEUE_MAX_APPENDS 4096
 #define QUEUE_MAX_BYTES ((size_t)64 << 20)
-#define GROUP_MAX_EVENTS 8192
+#define GROUP_MAX 512 /* appends the writer takes into one transaction */
 #define READERS_MAX 64
 #define SUBS_MAX 64
 #define SUB_PAGE 256
-#define CACHE_BUCKETS 4096
 #define CACHE_MAX 16384
 #define BUSY_TIMEOUT_MS 10000
 #define CHECKPOINT_FRAMES 4000 /* WAL pages that make the checkpointer run */
@@ -46,13 +58,13 @@
 #define ERR_MAX 512
 
 typedef struct pending {
-    struct pending *next;
+    list_node link; /* in a group being written */
     store_append_cb cb;
     void *ctx;
     uint32_t expected;
     uint32_t n;
-    size_t bytes; /* what it counts against QUEUE_MAX_BYTES */
-    int heap; /* malloc'd with copies of the bytes (append_async), else the caller's (blocking) */
+    size_t bytes; /* what it holds of the gate (0: a lone blocking append, not admitted) */
+    bool heap;    /* malloc'd with copies of the bytes (append_async), else the caller's */
     const unsigned char *key;
     size_t key_len;
     const store_bytes *values; /* n of them; queued: key and values live in this allocation */
@@ -62,16 +74,15 @@ typedef struct pending {
     store_appended appended;
 } pending;
 
+/* The writer's count of one key (a cache in front of SELECT max(ord)). */
 typedef struct cache_entry {
-    struct cache_entry *next;
-    uint64_t hash;
+    hmap_node node;
     uint32_t count;
     size_t len;
     unsigned char key[];
 } cache_entry;
 
 typedef struct reader {
-    struct reader *next;
     sqlite3 *db;
     sqlite3_stmt *read;
     sqlite3_stmt *max_ord;
@@ -84,13 +95,12 @@ typedef struct sqlite_sub {
     sqlite_store *s;
     store_event_cb cb;
     void *ctx;
-    uint64_t next;
+    uint64_t next; /* its thread only */
     sqlite3 *db;
     sqlite3_stmt *page;
-    pthread_t thread;
-    atomic_int stop;
-    int self_closed; /* closed from its own callback: the thread frees itself (under s->mu) */
-    struct sqlite_sub *prev, *after;
+    workers *thread; /* one thread; woken by an item after each commit */
+    atomic_bool stop;
+    list_node link; /* in s->subs, or s->dead once closed from its own callback; under mu */
 } sqlite_sub;
 
 struct sqlite_store {
@@ -99,46 +109,29 @@ struct sqlite_store {
     char *db_path;
     int lock_fd;
 
-    /* Writer thread only. */
+    /* The write connection: whoever holds wconn. */
+    pthread_mutex_t wconn;
     sqlite3 *wdb;
     sqlite3_stmt *w_begin, *w_commit, *w_rollback, *w_insert, *w_max_ord;
-    cache_entry *cache[CACHE_BUCKETS];
-    size_t cache_size;
+    hmap cache; /* key -> cache_entry */
     uint64_t next_position;
     char group_err[ERR_MAX];
 
-    pthread_t writer;
-    int writer_started;
+    store_gate gate; /* appends queued for the writer */
+    workers *writer; /* one thread: group commit */
+    workers *ckpt;   /* one thread: copies the WAL into events.db beside the writer */
+    sqlite3 *cdb;    /* the checkpointer's connection */
+    bqueue *readers; /* idle read connections (at most READERS_MAX exist) */
+    atomic_size_t n_readers;
 
-    /* The checkpointer copies the WAL into the database beside the writer, so no append waits
-     * for a checkpoint (SQLite's automatic one would run inside the writer's commits). */
-    sqlite3 *cdb;
-    pthread_t checkpointer;
-    /* Under mu: */
-    int checkpoint_wanted, checkpoint_running, checkpointer_stop;
+    mutex mu; /* guards what follows */
+    bool closing;
+    uint64_t committed; /* the newest durable position */
+    bool checkpoint_running;
     int checkpoint_copied; /* WAL pages the last bulk checkpoint copied (0: none pending) */
-    pthread_cond_t checkpoint_cv;
-
-    pthread_mutex_t mu;
-    pthread_cond_t work_cv;   /* the writer waits for appends */
-    pthread_cond_t space_cv;  /* append_async waits for room in the queue */
-    pthread_cond_t commit_cv; /* subscriptions wait for new commits */
-    pthread_cond_t subs_cv;   /* store_close waits for self-closed subscriptions to end */
-    pending *q_head, *q_tail;
-    size_t q_count, q_bytes;
-    int closing;
-    int writer_waiting;   /* the writer sleeps on work_cv */
-    int writing;          /* someone holds the write connection (the writer, or store_append) */
-    size_t space_waiters; /* appenders sleeping on space_cv */
-    uint64_t committed;   /* the newest durable position */
     store_sqlite_stats stats;
-    sqlite_sub *subs;
-    size_t n_subs, n_detached;
-
-    pthread_mutex_t pool_mu;
-    pthread_cond_t pool_cv;
-    reader *free_readers;
-    size_t n_readers;
+    list_node subs, dead; /* open subscriptions; those closed from their own callback */
+    size_t n_subs;
 };
 
 static const store_ops sqlite_ops;
@@ -163,17 +156,6 @@ static const char *key_text(const void *key, size_t len, char *out, size_t size)
     }
     out[o] = '\0';
     return out;
-}
-
-static uint64_t key_hash(const void *key, size_t len)
-{
-    const unsigned char *k = key;
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < len; i++) {
-        h ^= k[i];
-        h *= 1099511628211ull;
-    }
-    return h;
 }
 
 static status sqlite_status(int rc)
@@ -295,25 +277,33 @@ static status take_lock(const char *dir, int *out_fd)
 
 /* --- the writer's count cache ------------------------------------------------------------ */
 
+typedef struct key_ref {
+    const unsigned char *key;
+    size_t len;
+} key_ref;
+
+static bool cache_eq(const hmap_node *node, const void *key)
+{
+    const cache_entry *e = hmap_entry(node, cache_entry, node);
+    const key_ref *k = key;
+    return e->len == k->len && memcmp(e->key, k->key, k->len) == 0;
+}
+
+/* The cache belongs to the write connection: callers hold wconn. */
 static void cache_clear(sqlite_store *s)
 {
-    for (size_t i = 0; i < CACHE_BUCKETS; i++) {
-        cache_entry *e = s->cache[i];
-        while (e) {
-            cache_entry *next = e->next;
-            free(e);
-            e = next;
-        }
-        s->cache[i] = NULL;
+    hmap_for_each(pos, &s->cache)
+    {
+        hmap_remove(&s->cache, pos);
+        free(hmap_entry(pos, cache_entry, node));
     }
-    s->cache_size = 0;
 }
 
 static cache_entry *cache_find(sqlite_store *s, const unsigned char *key, size_t len, uint64_t h)
 {
-    for (cache_entry *e = s->cache[h % CACHE_BUCKETS]; e; e = e->next)
-        if (e->hash == h && e->len == len && memcmp(e->key, key, len) == 0) return e;
-    return NULL;
+    key_ref k = {key, len};
+    hmap_node *n = hmap_find(&s->cache, h, cache_eq, &k);
+    return n ? hmap_entry(n, cache_entry, node) : NULL;
 }
 
 /* Remembers `count` for `key`. A failed allocation only costs a later SELECT. */
@@ -325,16 +315,13 @@ static void cache_put(sqlite_store *s, const unsigned char *key, size_t len, uin
         e->count = count;
         return;
     }
-    if (s->cache_size >= CACHE_MAX) cache_clear(s);
+    if (hmap_count(&s->cache) >= CACHE_MAX) cache_clear(s);
     e = malloc(sizeof *e + len);
     if (!e) return;
-    e->hash = h;
     e->count = count;
     e->len = len;
     memcpy(e->key, key, len);
-    e->next = s->cache[h % CACHE_BUCKETS];
-    s->cache[h % CACHE_BUCKETS] = e;
-    s->cache_size++;
+    hmap_insert(&s->cache, &e->node, h);
 }
 
 /* --- the writer -------------------------------------------------------------------------- */
@@ -381,15 +368,32 @@ static int writer_insert(sqlite_store *s, const pending *p, int64_t ts)
     return SQLITE_OK;
 }
 
-/* Writes one group in one transaction and sets each append's result. */
-static void writer_write_group(sqlite_store *s, pending *group)
+/* Makes the subscription's thread look for new events. Its queue holds one wake-up: when that is
+ * taken (ST_BUSY), the thread will look anyway. */
+static void sub_wake(sqlite_sub *sub)
+{
+    if (workers_submit(sub->thread, 0, sub) != ST_OK) return;
+}
+
+/* Wakes every open subscription after a commit. */
+static void wake_subs_locked(sqlite_store *s)
+{
+    mutex_assert_held(&s->mu);
+    list_for_each(pos, &s->subs) sub_wake(list_entry(pos, sqlite_sub, link));
+}
+
+/* Writes one group in one transaction and sets each append's result. Holds wconn. */
+static void writer_write_group(sqlite_store *s, list_node *group)
 {
     int64_t ts = clock_wall_ms();
     int rc = db_step_done(s->w_begin);
     const char *what = "starting a transaction";
     uint64_t written = 0;
-    for (pending *p = group; p && rc == SQLITE_OK; p = p->next) {
-        uint64_t h = key_hash(p->key, p->key_len);
+    list_for_each(pos, group)
+    {
+        if (rc != SQLITE_OK) break;
+        pending *p = list_entry(pos, pending, link);
+        uint64_t h = hash_bytes(p->key, p->key_len, 0);
         uint32_t cur = 0;
         what = "reading the count of a key";
         rc = writer_count(s, p->key, p->key_len, h, &cur);
@@ -423,21 +427,24 @@ static void writer_write_group(sqlite_store *s, pending *group)
         LOG_ERROR("store", "%s", s->group_err);
         if (!sqlite3_get_autocommit(s->wdb)) db_step_done(s->w_rollback);
         cache_clear(s);
+        mutex_lock(&s->mu);
         s->next_position = s->committed + 1;
-        pthread_mutex_lock(&s->mu);
-        for (pending *p = group; p; p = p->next) {
-            p->st = st;
+        list_for_each(pos, group)
+        {
+            list_entry(pos, pending, link)->st = st;
             s->stats.failures++;
         }
-        pthread_mutex_unlock(&s->mu);
+        mutex_unlock(&s->mu);
         return;
     }
-    pthread_mutex_lock(&s->mu);
+    mutex_lock(&s->mu);
     uint64_t answered = 0;
+    assert(s->next_position - 1 >= s->committed); /* positions only grow */
     s->committed = s->next_position - 1;
-    for (pending *p = group; p; p = p->next) {
+    list_for_each(pos, group)
+    {
         answered++;
-        if (p->st == ST_OK)
+        if (list_entry(pos, pending, link)->st == ST_OK)
             s->stats.appends++;
         else
             s->stats.conflicts++;
@@ -445,11 +452,10 @@ static void writer_write_group(sqlite_store *s, pending *group)
     if (written) {
         s->stats.transactions++;
         s->stats.events += written;
+        wake_subs_locked(s);
     }
     if (answered > s->stats.largest_group) s->stats.largest_group = answered;
-    int wake_subs = written && s->n_subs;
-    pthread_mutex_unlock(&s->mu);
-    if (wake_subs) pthread_cond_broadcast(&s->commit_cv);
+    mutex_unlock(&s->mu);
 }
 
 /* Records the calling thread's status message for a written append's result. The message of a
@@ -472,33 +478,55 @@ static void pending_set_status(sqlite_store *s, const pending *p)
     }
 }
 
-/* Answers and frees every append of a written group. */
-static void writer_answer_group(sqlite_store *s, pending *group)
+/* Answers every append of a written group and frees the queued ones. */
+static void writer_answer_group(sqlite_store *s, list_node *group)
 {
-    while (group) {
-        pending *p = group;
-        group = p->next;
+    list_node *n;
+    while ((n = list_pop_front(group)) != NULL) {
+        pending *p = list_entry(n, pending, link);
         pending_set_status(s, p);
-        int heap = p->heap; /* a blocking caller's pending is gone once it is answered */
+        bool heap = p->heap; /* a blocking caller's pending is gone once it is answered */
         p->cb(p->ctx, p->st, p->st == ST_OK ? &p->appended : NULL,
               p->st == ST_CONFLICT || p->st == ST_OK ? p->current : 0);
         if (heap) free(p);
     }
 }
 
-/* Runs a passive checkpoint on `db`; returns the WAL's size and how much of it is now copied. */
-static void checkpoint(sqlite_store *s, sqlite3 *db, int *log, int *copied)
+/* The writer's thread: one group at a time. The group leaves the queue's bound (the gate) once the
+ * writer holds the write connection, so a lone blocking append that finds the gate empty and the
+ * connection free can never overtake an append queued before it. */
+static void writer_run(void *ctx, void **items, size_t n)
 {
-    *log = *copied = 0;
-    int rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, log, copied);
-    if (rc != SQLITE_OK && rc != SQLITE_BUSY)
-        LOG_WARN("store", "store %s: checkpoint failed: %s", s->dir, sqlite3_errmsg(db));
-    pthread_mutex_lock(&s->mu);
-    s->stats.checkpoints++;
-    pthread_mutex_unlock(&s->mu);
+    sqlite_store *s = ctx;
+    list_node group;
+    list_init(&group);
+    pthread_mutex_lock(&s->wconn); /* a lone blocking append may be writing */
+    for (size_t i = 0; i < n; i++) {
+        pending *p = items[i];
+        list_push_back(&group, &p->link);
+        store_gate_leave(&s->gate, p->bytes);
+    }
+    writer_write_group(s, &group);
+    pthread_mutex_unlock(&s->wconn);
+    writer_answer_group(s, &group);
 }
 
-/* SQLite calls this on the writer thread after each commit, with the WAL's size in pages.
+/* --- checkpoints ------------------------------------------------------------------------- */
+
+/* Runs a passive checkpoint on `db`; returns how much of the WAL is now copied. */
+static int checkpoint(sqlite_store *s, sqlite3 *db)
+{
+    int log = 0, copied = 0;
+    int rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &copied);
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+        LOG_WARN("store", "store %s: checkpoint failed: %s", s->dir, sqlite3_errmsg(db));
+    mutex_lock(&s->mu);
+    s->stats.checkpoints++;
+    mutex_unlock(&s->mu);
+    return copied;
+}
+
+/* SQLite calls this on the writing thread after each commit, with the WAL's size in pages.
  * Checkpoints come in two steps: the checkpointer copies the bulk of the WAL beside the writer;
  * then the writer copies the few pages written meanwhile itself, between two commits, so the
  * checkpoint completes and the next transaction starts the WAL over (a checkpoint running beside
@@ -507,128 +535,29 @@ static int writer_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 {
     sqlite_store *s = arg;
     if (frames < CHECKPOINT_FRAMES) return SQLITE_OK;
-    pthread_mutex_lock(&s->mu);
-    int busy = s->checkpoint_wanted || s->checkpoint_running;
-    int finish = frames >= WAL_HARD_FRAMES ||
-                 (!busy && s->checkpoint_copied && frames - s->checkpoint_copied <= CATCHUP_FRAMES);
-    int wake = !busy && !finish;
-    if (wake) s->checkpoint_wanted = 1;
+    mutex_lock(&s->mu);
+    bool busy = s->checkpoint_running;
+    bool finish = frames >= WAL_HARD_FRAMES || (!busy && s->checkpoint_copied &&
+                                                frames - s->checkpoint_copied <= CATCHUP_FRAMES);
     if (finish) s->checkpoint_copied = 0;
-    pthread_mutex_unlock(&s->mu);
-    if (wake) pthread_cond_signal(&s->checkpoint_cv);
-    if (finish) {
-        int log, copied;
-        checkpoint(s, db, &log, &copied);
-    }
+    /* A checkpoint already queued keeps the queue (of one) full: ST_BUSY, nothing to do. */
+    if (!busy && !finish && workers_submit(s->ckpt, 0, s) == ST_OK) s->checkpoint_running = true;
+    mutex_unlock(&s->mu);
+    if (finish) checkpoint(s, db);
     return SQLITE_OK;
 }
 
-static void *checkpointer_main(void *arg)
+static void checkpointer_run(void *ctx, void **items, size_t n)
 {
-    sqlite_store *s = arg;
-    pthread_setname_np(pthread_self(), "store-ckpt");
-    for (;;) {
-        pthread_mutex_lock(&s->mu);
-        while (!s->checkpoint_wanted && !s->checkpointer_stop)
-            pthread_cond_wait(&s->checkpoint_cv, &s->mu);
-        int stop = s->checkpointer_stop;
-        s->checkpoint_wanted = 0;
-        s->checkpoint_running = !stop;
-        pthread_mutex_unlock(&s->mu);
-        if (stop) return NULL;
-        int log, copied;
-        checkpoint(s, s->cdb, &log, &copied);
-        pthread_mutex_lock(&s->mu);
-        s->checkpoint_running = 0;
-        s->checkpoint_copied = copied > 0 ? copied : 0;
-        pthread_mutex_unlock(&s->mu);
-    }
-}
-
-static void *writer_main(void *arg)
-{
-    sqlite_store *s = arg;
-    pthread_setname_np(pthread_self(), "store-writer");
-    for (;;) {
-        pthread_mutex_lock(&s->mu);
-        /* Wait for appends and for the write connection; when closing, for the queue to be
-         * empty and a store_append writing by itself to be done. */
-        while ((!s->q_head || s->writing) && !(s->closing && !s->q_head && !s->writing)) {
-            s->writer_waiting = 1;
-            pthread_cond_wait(&s->work_cv, &s->mu);
-            s->writer_waiting = 0;
-        }
-        if (!s->q_head) {
-            pthread_mutex_unlock(&s->mu);
-            return NULL;
-        }
-        s->writing = 1;
-        /* Take the queue's front, up to GROUP_MAX_EVENTS events (always at least one append). */
-        pending *group = s->q_head, *last = group;
-        size_t events = group->n, count = 1, bytes = group->bytes;
-        while (last->next && events + last->next->n <= GROUP_MAX_EVENTS) {
-            last = last->next;
-            events += last->n;
-            bytes += last->bytes;
-            count++;
-        }
-        s->q_head = last->next;
-        if (!s->q_head) s->q_tail = NULL;
-        last->next = NULL;
-        s->q_count -= count;
-        s->q_bytes -= bytes;
-        int wake_appenders = s->space_waiters > 0;
-        pthread_mutex_unlock(&s->mu);
-        if (wake_appenders) pthread_cond_broadcast(&s->space_cv);
-
-        writer_write_group(s, group);
-        writer_answer_group(s, group);
-        pthread_mutex_lock(&s->mu);
-        s->writing = 0;
-        pthread_mutex_unlock(&s->mu);
-    }
+    sqlite_store *s = ctx;
+    int copied = checkpoint(s, s->cdb);
+    mutex_lock(&s->mu);
+    s->checkpoint_running = false;
+    s->checkpoint_copied = copied > 0 ? copied : 0;
+    mutex_unlock(&s->mu);
 }
 
 /* --- operations -------------------------------------------------------------------------- */
-
-/* Queues `p` for the writer, waiting for room if the queue is full. On failure `p` is not queued
- * (the caller still owns it). */
-static status pending_enqueue(sqlite_store *s, pending *p)
-{
-    pthread_mutex_lock(&s->mu);
-    int on_writer = s->writer_started && pthread_equal(pthread_self(), s->writer);
-    for (;;) {
-        int full = s->q_count >= QUEUE_MAX_APPENDS ||
-                   (s->q_count > 0 && s->q_bytes + p->bytes > QUEUE_MAX_BYTES);
-        if (s->closing || !full) break;
-        if (on_writer) {
-            pthread_mutex_unlock(&s->mu);
-            return status_set(ST_BUSY,
-                              "store %s: the append queue is full and an append "
-                              "callback cannot wait for room",
-                              s->dir);
-        }
-        s->space_waiters++;
-        pthread_cond_wait(&s->space_cv, &s->mu);
-        s->space_waiters--;
-    }
-    if (s->closing) {
-        pthread_mutex_unlock(&s->mu);
-        return status_set(ST_CLOSED, "store %s is closing", s->dir);
-    }
-    if (s->q_tail)
-        s->q_tail->next = p;
-    else
-        s->q_head = p;
-    s->q_tail = p;
-    s->q_count++;
-    s->q_bytes += p->bytes;
-    /* Signalled after unlocking, so the writer does not wake up only to wait for the lock. */
-    int wake_writer = s->writer_waiting;
-    pthread_mutex_unlock(&s->mu);
-    if (wake_writer) pthread_cond_signal(&s->work_cv);
-    return ST_OK;
-}
 
 static size_t append_bytes(store_bytes key, const store_bytes *values, size_t n)
 {
@@ -638,16 +567,33 @@ static size_t append_bytes(store_bytes key, const store_bytes *values, size_t n)
     return bytes;
 }
 
+/* Queues `p` (admitted with p->bytes) for the writer. The writer's queue holds as many appends as
+ * the gate admits, so the only refusal is ST_CLOSED. */
+static status pending_submit(sqlite_store *s, pending *p)
+{
+    status st = workers_submit(s->writer, 0, p);
+    if (st != ST_OK) store_gate_leave(&s->gate, p->bytes);
+    return st;
+}
+
 static status sq_append_async(store *base, store_bytes key, uint32_t expected_order,
                               const store_bytes *values, size_t n, store_append_cb cb, void *ctx)
 {
     sqlite_store *s = (sqlite_store *)base;
     size_t bytes = append_bytes(key, values, n);
+    /* The writer thread (an append callback) must not wait for room only it frees. */
+    char what[64];
+    snprintf(what, sizeof what, "store %.50s", s->dir);
+    TRY(store_gate_enter(&s->gate, bytes, !workers_on_thread(s->writer), what));
     pending *p = malloc(bytes);
-    if (!p) return status_set(ST_NOMEM, "no memory for an append of %zu bytes", bytes);
+    if (!p) {
+        store_gate_leave(&s->gate, bytes);
+        return status_set(ST_NOMEM, "no memory for an append of %zu bytes", bytes);
+    }
     *p = (pending){.cb = cb, .ctx = ctx, .expected = expected_order, .n = (uint32_t)n};
+    list_init(&p->link);
     p->bytes = bytes;
-    p->heap = 1;
+    p->heap = true;
     store_bytes *copies = (store_bytes *)(p + 1);
     p->values = copies;
     unsigned char *at = (unsigned char *)(copies + n);
@@ -661,15 +607,16 @@ static status sq_append_async(store *base, store_bytes key, uint32_t expected_or
         copies[i].len = values[i].len;
         at += values[i].len;
     }
-    status st = pending_enqueue(s, p);
+    status st = pending_submit(s, p);
     if (st != ST_OK) free(p);
     return st;
 }
 
-/* The blocking append. When nobody writes and nothing is queued (a lone writer), the caller
+/* The blocking append. When nothing is queued and nobody writes (a lone writer), the caller
  * writes and commits its append itself: no hand-off to the writer thread and back, which costs
  * two thread wake-ups (milliseconds on a busy machine). Otherwise it queues like
- * store_append_async and waits for its answer. */
+ * store_append_async (without copying: the bytes stay valid while it waits) and waits for its
+ * answer. */
 typedef struct waiter {
     sem_t done;
     status st;
@@ -693,23 +640,29 @@ static status sq_append(store *base, store_bytes key, uint32_t expected_order,
                         uint32_t *current_order)
 {
     sqlite_store *s = (sqlite_store *)base;
-    pthread_mutex_lock(&s->mu);
-    int alone = !s->closing && !s->writing && !s->q_head;
-    if (alone) s->writing = 1;
-    pthread_mutex_unlock(&s->mu);
     pending p = {.expected = expected_order,
                  .n = (uint32_t)n,
                  .key = key.data,
                  .key_len = key.len,
                  .values = values};
+    list_init(&p.link);
+    /* Alone: nothing admitted (queued or being answered) and the write connection free. An
+     * append queued earlier by this very thread is admitted until answered, so it is never
+     * overtaken. */
+    mutex_lock(&s->mu);
+    bool alone =
+        !s->closing && store_gate_items(&s->gate) == 0 && pthread_mutex_trylock(&s->wconn) == 0;
+    mutex_unlock(&s->mu);
     if (!alone) {
-        /* Queued without copies: the bytes stay valid while this call waits. */
         waiter w;
         sem_init(&w.done, 0, 0);
         p.cb = waiter_answered;
         p.ctx = &w;
         p.bytes = append_bytes(key, values, n);
-        status st = pending_enqueue(s, &p);
+        char what[64];
+        snprintf(what, sizeof what, "store %.50s", s->dir);
+        status st = store_gate_enter(&s->gate, p.bytes, !workers_on_thread(s->writer), what);
+        if (st == ST_OK) st = pending_submit(s, &p);
         if (st == ST_OK) {
             while (sem_wait(&w.done) != 0) {
             }
@@ -720,13 +673,12 @@ static status sq_append(store *base, store_bytes key, uint32_t expected_order,
         sem_destroy(&w.done);
         return st;
     }
-    writer_write_group(s, &p);
+    list_node group;
+    list_init(&group);
+    list_push_back(&group, &p.link);
+    writer_write_group(s, &group);
     pending_set_status(s, &p); /* before another writer may overwrite s->group_err */
-    pthread_mutex_lock(&s->mu);
-    s->writing = 0;
-    int wake = (s->q_head || s->closing) && s->writer_waiting;
-    pthread_mutex_unlock(&s->mu);
-    if (wake) pthread_cond_signal(&s->work_cv);
+    pthread_mutex_unlock(&s->wconn);
     if (current_order && (p.st == ST_OK || p.st == ST_CONFLICT)) *current_order = p.current;
     if (p.st == ST_OK && out) *out = p.appended;
     return p.st;
@@ -761,37 +713,34 @@ static status reader_new(sqlite_store *s, reader **out)
     return ST_OK;
 }
 
-/* Takes a read connection from the pool, opening one if none is free (at most READERS_MAX). */
+/* Takes an idle read connection, opening one while fewer than READERS_MAX exist, else waiting
+ * for one to be given back. */
 static status reader_take(sqlite_store *s, reader **out)
 {
-    pthread_mutex_lock(&s->pool_mu);
-    while (!s->free_readers && s->n_readers >= READERS_MAX)
-        pthread_cond_wait(&s->pool_cv, &s->pool_mu);
-    if (s->free_readers) {
-        *out = s->free_readers;
-        s->free_readers = (*out)->next;
-        pthread_mutex_unlock(&s->pool_mu);
+    void *item = NULL;
+    size_t got = 0;
+    if (bqueue_pop(s->readers, &item, 1, &got, 0) == ST_OK) {
+        *out = item;
         return ST_OK;
     }
-    s->n_readers++;
-    pthread_mutex_unlock(&s->pool_mu);
-    status st = reader_new(s, out);
-    if (st != ST_OK) {
-        pthread_mutex_lock(&s->pool_mu);
-        s->n_readers--;
-        pthread_cond_signal(&s->pool_cv);
-        pthread_mutex_unlock(&s->pool_mu);
+    if (atomic_fetch_add(&s->n_readers, 1) < READERS_MAX) {
+        status st = reader_new(s, out);
+        if (st != ST_OK) atomic_fetch_sub(&s->n_readers, 1);
+        return st;
     }
-    return st;
+    atomic_fetch_sub(&s->n_readers, 1);
+    status st = bqueue_pop(s->readers, &item, 1, &got, -1);
+    if (st != ST_OK) return status_set(ST_CLOSED, "store %s is closing", s->dir);
+    *out = item;
+    return ST_OK;
 }
 
 static void reader_give(sqlite_store *s, reader *r)
 {
-    pthread_mutex_lock(&s->pool_mu);
-    r->next = s->free_readers;
-    s->free_readers = r;
-    pthread_cond_signal(&s->pool_cv);
-    pthread_mutex_unlock(&s->pool_mu);
+    /* Room for every reader that exists: this cannot be refused. */
+    status st = bqueue_push(s->readers, r);
+    assert(st == ST_OK);
+    (void)st;
 }
 
 static store_bytes column_bytes(sqlite3_stmt *st, int col)
@@ -854,19 +803,41 @@ static status sq_count(store *base, store_bytes key, uint32_t *count)
 static status sq_head(store *base, uint64_t *position)
 {
     sqlite_store *s = (sqlite_store *)base;
-    pthread_mutex_lock(&s->mu);
+    mutex_lock(&s->mu);
     *position = s->committed;
-    pthread_mutex_unlock(&s->mu);
+    mutex_unlock(&s->mu);
     return ST_OK;
 }
 
 /* --- subscriptions ----------------------------------------------------------------------- */
 
+/* Ends the subscription's thread (after its current page) and frees it. Not from that thread. */
 static void sub_free(sqlite_sub *sub)
 {
+    atomic_store(&sub->stop, true);
+    workers_free(sub->thread);
     sqlite3_finalize(sub->page);
     sqlite3_close(sub->db);
     free(sub);
+}
+
+/* Frees the subscriptions closed from their own callback (their threads have returned or will
+ * at their next event), except the calling thread's own. */
+static void reap_dead(sqlite_store *s)
+{
+    list_node dead;
+    list_init(&dead);
+    mutex_lock(&s->mu);
+    list_for_each_safe(pos, &s->dead)
+    {
+        if (workers_on_thread(list_entry(pos, sqlite_sub, link)->thread)) continue;
+        list_remove(pos);
+        list_push_back(&dead, pos);
+    }
+    mutex_unlock(&s->mu);
+    list_node *n;
+    while ((n = list_pop_front(&dead)) != NULL)
+        sub_free(list_entry(n, sqlite_sub, link));
 }
 
 /* Delivers one page of stored events from sub->next. Returns 0 to go on, -1 when the
@@ -904,36 +875,29 @@ static int sub_deliver_page(sqlite_sub *sub)
     return end ? -1 : 0;
 }
 
-static void *sub_main(void *arg)
+/* A subscription's thread, woken after commits: delivers pages until it has every committed event.
+ * Once the callback said stop (or the database failed) it delivers nothing more. */
+static void sub_run(void *ctx, void **items, size_t n)
 {
-    sqlite_sub *sub = arg;
+    sqlite_sub *sub = ctx;
     sqlite_store *s = sub->s;
-    pthread_setname_np(pthread_self(), "store-sub");
     for (;;) {
-        pthread_mutex_lock(&s->mu);
-        while (!atomic_load(&sub->stop) && s->committed < sub->next)
-            pthread_cond_wait(&s->commit_cv, &s->mu);
-        int stop = atomic_load(&sub->stop);
-        pthread_mutex_unlock(&s->mu);
-        if (stop || sub_deliver_page(sub) != 0) break;
+        mutex_lock(&s->mu);
+        bool more = s->committed >= sub->next;
+        mutex_unlock(&s->mu);
+        if (!more || atomic_load(&sub->stop)) break;
+        if (sub_deliver_page(sub) != 0) {
+            atomic_store(&sub->stop, true);
+            break;
+        }
     }
-    pthread_mutex_lock(&s->mu);
-    int self_closed = sub->self_closed;
-    pthread_mutex_unlock(&s->mu);
-    if (self_closed) {
-        sub_free(sub);
-        pthread_mutex_lock(&s->mu);
-        s->n_detached--;
-        pthread_cond_broadcast(&s->subs_cv);
-        pthread_mutex_unlock(&s->mu);
-    }
-    return NULL;
 }
 
 static status sq_subscribe(store *base, uint64_t from_position, store_event_cb cb, void *ctx,
                            store_subscription **out)
 {
     sqlite_store *s = (sqlite_store *)base;
+    reap_dead(s);
     sqlite_sub *sub = calloc(1, sizeof *sub);
     if (!sub) return status_set(ST_NOMEM, "no memory for a subscription");
     sub->base.ops = &sqlite_ops;
@@ -941,7 +905,8 @@ static status sq_subscribe(store *base, uint64_t from_position, store_event_cb c
     sub->cb = cb;
     sub->ctx = ctx;
     sub->next = from_position ? from_position : 1;
-    atomic_init(&sub->stop, 0);
+    atomic_init(&sub->stop, false);
+    list_init(&sub->link);
     status st = db_open(s->db_path, s->dir, &sub->db);
     if (st == ST_OK) st = db_exec(sub->db, s->dir, "PRAGMA query_only=1; PRAGMA cache_size=-512");
     if (st == ST_OK)
@@ -949,25 +914,23 @@ static status sq_subscribe(store *base, uint64_t from_position, store_event_cb c
                         "SELECT position, key, ord, ts, value FROM events WHERE position>=?1 "
                         "ORDER BY position LIMIT ?2",
                         &sub->page);
-    if (st != ST_OK) {
-        sub_free(sub);
-        return st;
+    workers_config wc = {
+        .name = "store-sub", .threads = 1, .capacity = 1, .run = sub_run, .ctx = sub};
+    if (st == ST_OK) st = workers_new(&wc, &sub->thread);
+    if (st == ST_OK) {
+        mutex_lock(&s->mu);
+        if (s->closing)
+            st = status_set(ST_CLOSED, "store %s is closing", s->dir);
+        else if (s->n_subs >= SUBS_MAX)
+            st = status_set(ST_LIMIT, "store %s already has %d subscriptions, the limit", s->dir,
+                            SUBS_MAX);
+        if (st == ST_OK) {
+            list_push_back(&s->subs, &sub->link);
+            s->n_subs++;
+            sub_wake(sub); /* the backlog */
+        }
+        mutex_unlock(&s->mu);
     }
-    pthread_mutex_lock(&s->mu);
-    if (s->closing) {
-        st = status_set(ST_CLOSED, "store %s is closing", s->dir);
-    } else if (s->n_subs >= SUBS_MAX) {
-        st = status_set(ST_LIMIT, "store %s already has %d subscriptions, the limit", s->dir,
-                        SUBS_MAX);
-    } else if (pthread_create(&sub->thread, NULL, sub_main, sub) != 0) {
-        st = status_set(ST_NOMEM, "cannot start a subscription thread");
-    } else {
-        sub->after = s->subs;
-        if (s->subs) s->subs->prev = sub;
-        s->subs = sub;
-        s->n_subs++;
-    }
-    pthread_mutex_unlock(&s->mu);
     if (st != ST_OK) {
         sub_free(sub);
         return st;
@@ -976,28 +939,18 @@ static status sq_subscribe(store *base, uint64_t from_position, store_event_cb c
     return ST_OK;
 }
 
-/* Unlinks and stops a subscription; joins and frees it unless it is the calling thread's own. */
+/* Unlinks and stops a subscription and frees it, or, called from its own callback, leaves it to
+ * be freed by the next subscribe or close on another thread. */
 static void sub_close(sqlite_store *s, sqlite_sub *sub)
 {
-    pthread_mutex_lock(&s->mu);
-    atomic_store(&sub->stop, 1);
-    pthread_cond_broadcast(&s->commit_cv);
-    if (sub->prev)
-        sub->prev->after = sub->after;
-    else
-        s->subs = sub->after;
-    if (sub->after) sub->after->prev = sub->prev;
+    atomic_store(&sub->stop, true);
+    bool own_thread = workers_on_thread(sub->thread);
+    mutex_lock(&s->mu);
+    list_remove(&sub->link);
     s->n_subs--;
-    if (pthread_equal(pthread_self(), sub->thread)) {
-        sub->self_closed = 1;
-        s->n_detached++;
-        pthread_mutex_unlock(&s->mu);
-        pthread_detach(sub->thread);
-        return;
-    }
-    pthread_mutex_unlock(&s->mu);
-    pthread_join(sub->thread, NULL);
-    sub_free(sub);
+    if (own_thread) list_push_back(&s->dead, &sub->link);
+    mutex_unlock(&s->mu);
+    if (!own_thread) sub_free(sub);
 }
 
 static void sq_subscription_close(store_subscription *base)
@@ -1010,10 +963,13 @@ static void sq_subscription_close(store_subscription *base)
 
 static void sq_free(sqlite_store *s)
 {
-    while (s->free_readers) {
-        reader *r = s->free_readers;
-        s->free_readers = r->next;
-        reader_free(r);
+    if (s->readers) {
+        bqueue_close(s->readers);
+        void *item;
+        size_t got = 0;
+        while (bqueue_pop(s->readers, &item, 1, &got, 0) == ST_OK)
+            reader_free(item);
+        bqueue_free(s->readers);
     }
     sqlite3_finalize(s->w_begin);
     sqlite3_finalize(s->w_commit);
@@ -1025,55 +981,53 @@ static void sq_free(sqlite_store *s)
         LOG_ERROR("store", "store %s: closing events.db failed: %s", s->dir,
                   sqlite3_errmsg(s->wdb));
     cache_clear(s);
+    hmap_destroy(&s->cache);
     if (s->lock_fd >= 0) close(s->lock_fd);
-    pthread_mutex_destroy(&s->mu);
-    pthread_cond_destroy(&s->work_cv);
-    pthread_cond_destroy(&s->space_cv);
-    pthread_cond_destroy(&s->commit_cv);
-    pthread_cond_destroy(&s->subs_cv);
-    pthread_cond_destroy(&s->checkpoint_cv);
-    pthread_mutex_destroy(&s->pool_mu);
-    pthread_cond_destroy(&s->pool_cv);
+    store_gate_destroy(&s->gate);
+    mutex_destroy(&s->mu);
+    pthread_mutex_destroy(&s->wconn);
     free(s->dir);
     free(s->db_path);
     free(s);
 }
 
+/* True on a thread of the store (the writer, a subscription), where store_close must not run. */
+static bool on_store_thread(sqlite_store *s)
+{
+    if (workers_on_thread(s->writer)) return true;
+    mutex_lock(&s->mu);
+    bool on = false;
+    list_for_each(pos, &s->subs) on |= workers_on_thread(list_entry(pos, sqlite_sub, link)->thread);
+    list_for_each(pos, &s->dead) on |= workers_on_thread(list_entry(pos, sqlite_sub, link)->thread);
+    mutex_unlock(&s->mu);
+    return on;
+}
+
 static void sq_close(store *base)
 {
     sqlite_store *s = (sqlite_store *)base;
-    pthread_t self = pthread_self();
-    pthread_mutex_lock(&s->mu);
-    int on_store_thread = pthread_equal(self, s->writer);
-    for (sqlite_sub *sub = s->subs; sub; sub = sub->after)
-        on_store_thread |= pthread_equal(self, sub->thread);
-    if (on_store_thread) {
-        pthread_mutex_unlock(&s->mu);
+    if (on_store_thread(s)) {
         LOG_ERROR("store", "store %s: store_close called from a store callback; ignored", s->dir);
         return;
     }
-    s->closing = 1;
-    pthread_cond_broadcast(&s->work_cv);
-    pthread_cond_broadcast(&s->space_cv);
-    pthread_mutex_unlock(&s->mu);
-
-    pthread_join(s->writer, NULL); /* it writes what is queued, then ends */
-    pthread_mutex_lock(&s->mu);
-    s->checkpointer_stop = 1;
-    pthread_mutex_unlock(&s->mu);
-    pthread_cond_signal(&s->checkpoint_cv);
-    pthread_join(s->checkpointer, NULL);
+    mutex_lock(&s->mu);
+    s->closing = true;
+    mutex_unlock(&s->mu);
+    /* Appends still waiting for room get ST_CLOSED; those admitted are written and answered. */
+    store_gate_close(&s->gate);
+    store_gate_wait_empty(&s->gate);
+    pthread_mutex_lock(&s->wconn); /* a lone blocking append that began before is done */
+    pthread_mutex_unlock(&s->wconn);
+    workers_free(s->writer);
+    workers_free(s->ckpt);
     for (;;) {
-        pthread_mutex_lock(&s->mu);
-        sqlite_sub *sub = s->subs;
-        pthread_mutex_unlock(&s->mu);
-        if (!sub) break;
-        sub_close(s, sub);
+        mutex_lock(&s->mu);
+        list_node *n = list_first(&s->subs);
+        mutex_unlock(&s->mu);
+        if (!n) break;
+        sub_close(s, list_entry(n, sqlite_sub, link));
     }
-    pthread_mutex_lock(&s->mu);
-    while (s->n_detached)
-        pthread_cond_wait(&s->subs_cv, &s->mu);
-    pthread_mutex_unlock(&s->mu);
+    reap_dead(s);
     sq_free(s);
 }
 
@@ -1082,10 +1036,10 @@ status store_sqlite_stats_get(store *base, store_sqlite_stats *out)
     if (!base || base->ops != &sqlite_ops || !out)
         return status_set(ST_INVALID, "store_sqlite_stats_get needs an open sqlite store");
     sqlite_store *s = (sqlite_store *)base;
-    pthread_mutex_lock(&s->mu);
+    mutex_lock(&s->mu);
     *out = s->stats;
-    out->queued = s->q_count;
-    pthread_mutex_unlock(&s->mu);
+    mutex_unlock(&s->mu);
+    out->queued = store_gate_items(&s->gate);
     return ST_OK;
 }
 
@@ -1149,19 +1103,18 @@ status store_sqlite_open(const char *dir, const char *name, store **out)
     if (!s) return status_set(ST_NOMEM, "no memory for a store");
     s->base.ops = &sqlite_ops;
     s->lock_fd = -1;
-    pthread_mutex_init(&s->mu, NULL);
-    pthread_cond_init(&s->work_cv, NULL);
-    pthread_cond_init(&s->space_cv, NULL);
-    pthread_cond_init(&s->commit_cv, NULL);
-    pthread_cond_init(&s->subs_cv, NULL);
-    pthread_cond_init(&s->checkpoint_cv, NULL);
-    pthread_mutex_init(&s->pool_mu, NULL);
-    pthread_cond_init(&s->pool_cv, NULL);
+    mutex_init(&s->mu);
+    pthread_mutex_init(&s->wconn, NULL);
+    store_gate_init(&s->gate, QUEUE_MAX_APPENDS, QUEUE_MAX_BYTES);
+    list_init(&s->subs);
+    list_init(&s->dead);
+    atomic_init(&s->n_readers, 0);
     s->dir = strdup(dir);
     size_t path_len = strlen(dir) + sizeof "/events.db";
     s->db_path = malloc(path_len);
-    status st = ST_OK;
-    if (!s->dir || !s->db_path) st = status_set(ST_NOMEM, "no memory for a store");
+    status st = hmap_init(&s->cache, 1024);
+    if (st == ST_OK && (!s->dir || !s->db_path)) st = status_set(ST_NOMEM, "no memory for a store");
+    if (st == ST_OK) st = bqueue_new(READERS_MAX, &s->readers);
     if (st == ST_OK) {
         snprintf(s->db_path, path_len, "%s/events.db", dir);
         st = take_lock(dir, &s->lock_fd);
@@ -1171,23 +1124,25 @@ status store_sqlite_open(const char *dir, const char *name, store **out)
     /* A connection only knows the database is in WAL mode once it has read it; until then its
      * checkpoints do nothing. */
     if (st == ST_OK) st = db_exec(s->cdb, s->dir, "SELECT count(*) FROM sqlite_master");
-    if (st == ST_OK && pthread_create(&s->checkpointer, NULL, checkpointer_main, s) != 0)
-        st = status_set(ST_NOMEM, "cannot start the checkpoint thread of store %s", dir);
+    workers_config cc = {
+        .name = "store-ckpt", .threads = 1, .capacity = 1, .run = checkpointer_run, .ctx = s};
+    if (st == ST_OK) st = workers_new(&cc, &s->ckpt);
+    /* The writer's queue holds every append the gate admits: a submit is never refused. */
+    workers_config wc = {.name = "store-writer",
+                         .threads = 1,
+                         .capacity = QUEUE_MAX_APPENDS,
+                         .max_batch = GROUP_MAX,
+                         .run = writer_run,
+                         .ctx = s};
+    if (st == ST_OK) st = workers_new(&wc, &s->writer);
     if (st != ST_OK) {
+        char message[ERR_MAX];
+        snprintf(message, sizeof message, "%s", status_message());
+        workers_free(s->writer);
+        workers_free(s->ckpt);
         sq_free(s);
-        return st;
+        return status_set(st, "%s", message);
     }
-    if (pthread_create(&s->writer, NULL, writer_main, s) != 0) {
-        st = status_set(ST_NOMEM, "cannot start the writer thread of store %s", dir);
-        pthread_mutex_lock(&s->mu);
-        s->checkpointer_stop = 1;
-        pthread_mutex_unlock(&s->mu);
-        pthread_cond_signal(&s->checkpoint_cv);
-        pthread_join(s->checkpointer, NULL);
-        sq_free(s);
-        return st;
-    }
-    s->writer_started = 1;
     LOG_DEBUG("store", "opened %s store %s at position %llu", name ? name : "a", dir,
               (unsigned long long)s->committed);
     *out = &s->base;

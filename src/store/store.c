@@ -3,6 +3,7 @@
 #include "store/store.h"
 
 #include <semaphore.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -61,17 +62,29 @@ status store_open_with(const char *url, const char *name, const store_options *o
         if (!*dir) return status_set(ST_INVALID, "the store URL '%s' names no directory", url);
         return store_sqlite_open(dir, name, out);
     }
-    if (strncmp(url, "bkes://", 7) == 0) {
-        if (!url[7]) return status_set(ST_INVALID, "the store URL '%s' names no server", url);
-        return store_bkes_open(url + 7, name, false, opts, out);
-    }
-    if (strncmp(url, "bkes+tls://", 11) == 0) {
-        if (!url[11]) return status_set(ST_INVALID, "the store URL '%s' names no server", url);
-        return store_bkes_open(url + 11, name, true, opts, out);
+    bool tls = strncmp(url, "bkes+tls://", 11) == 0;
+    if (tls || strncmp(url, "bkes://", 7) == 0) {
+        const char *target = url + (tls ? 11 : 7);
+        if (!*target) return status_set(ST_INVALID, "the store URL '%s' names no server", url);
+#if BANK_WITH_BKES_CLIENT
+        return store_bkes_open(target, name, tls, opts, out);
+#else
+        return status_set(ST_INVALID,
+                          "this build has no bkes client (built with BANK_WITH_BKES_CLIENT=OFF): "
+                          "store URL %s",
+                          url);
+#endif
     }
     if (strncmp(url, "nats://", 7) == 0) {
         if (!url[7]) return status_set(ST_INVALID, "the store URL '%s' names no server", url);
-        return store_jetstream_open(url + 7, name, out);
+#if BANK_WITH_NATS
+        return store_jetstream_open(url + 7, name, opts, out);
+#else
+        return status_set(ST_INVALID,
+                          "this build has no jetstream adapter (built with BANK_WITH_NATS=OFF): "
+                          "store URL %s",
+                          url);
+#endif
     }
     if (strstr(url, "://"))
         return status_set(ST_INVALID,
@@ -183,25 +196,3 @@ void store_subscription_close(store_subscription *sub)
 {
     if (sub) sub->ops->subscription_close(sub);
 }
-
-/* Builds without the bkes or jetstream adapter still link: these weak stand-ins refuse the URL,
- * and the adapter's own (strong) definition replaces them. src/store/CMakeLists.txt compiles the
- * adapter into the same library and defines STORE_HAVE_* so an archive never resolves the call
- * to the stand-in while the adapter is present. */
-#ifndef STORE_HAVE_BKES
-__attribute__((weak)) status store_bkes_open(const char *host_port, const char *name, bool tls,
-                                             const store_options *opts, store **out)
-{
-    return status_set(ST_INVALID, "this build has no bkes adapter (store URL bkes://%s)",
-                      host_port);
-}
-#endif
-
-#ifndef STORE_HAVE_JETSTREAM
-__attribute__((weak)) status store_jetstream_open(const char *servers, const char *name,
-                                                  store **out)
-{
-    return status_set(ST_INVALID, "this build has no jetstream adapter (store URL nats://%s)",
-                      servers);
-}
-#endif

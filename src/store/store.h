@@ -12,6 +12,7 @@
 #ifndef STORE_STORE_H
 #define STORE_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -56,8 +57,26 @@ typedef void (*store_append_cb)(void *ctx, status st, const store_appended *appe
  * a subscription ends). */
 typedef status (*store_event_cb)(void *ctx, const store_event *event);
 
-/* How a client of a remote store proves who it is and checks whom it talks to. Filled by the
- * program from its flags (src/cmd) and passed down; adapters read the files it names. */
+struct nats_conn_options; /* src/nats/nats_conn.h */
+
+/* How the jetstream adapter (nats://) works. Zero, NULL and false take the default in brackets. */
+typedef struct store_jetstream_options {
+    const char *index_dir;     /* the local index files, DIR/<STREAM>.db ["./data/nats-index"] */
+    int replicas;              /* of a stream the adapter creates, 1..5 [1] */
+    int append_workers;        /* threads running appends, 1..64 [2] */
+    int64_t publish_wait_ms;   /* wait for one acknowledgement before publishing again [1000] */
+    int64_t append_timeout_ms; /* an append's whole time before ST_TIMEOUT; also bounds the
+                                  retries of stream lookups and consumers [15000] */
+    int64_t heartbeat_ms;      /* idle heartbeat of the ordered consumers [1000] */
+    int64_t sync_timeout_ms;   /* start-up may take this long to bring the index up to date
+                                  [120000] */
+    bool local_reads;          /* reads and counts from the local index alone, without the round
+                                  trip that shows other processes' appends [false] */
+} store_jetstream_options;
+
+/* How a client of a remote store proves who it is and checks whom it talks to, and how the
+ * jetstream adapter works. Filled by the program from its flags and environment (src/cmd) and
+ * passed down; adapters read the files it names. */
 typedef struct store_options {
     /* bkes+tls://: PEM CA certificates that sign the server's certificate (NULL: the public
      * roots grpc ships, /usr/share/grpc/roots.pem on Debian). */
@@ -68,6 +87,11 @@ typedef struct store_options {
     /* bkes:// and bkes+tls://: the bearer token sent with every call (NULL: none). Over plain
      * bkes:// only to a loopback server, so it never crosses a network in clear. */
     const char *token;
+    /* nats://: credentials and TLS of the NATS connection (NULL: the process defaults that the
+     * program installed with nats_conn_set_defaults). */
+    const struct nats_conn_options *nats;
+    /* nats://: the adapter's settings (NULL: every default). */
+    const store_jetstream_options *jetstream;
 } store_options;
 
 /* Opens a store from a URL: "sqlite:DIR" (or a plain directory path), "bkes://HOST:PORT",

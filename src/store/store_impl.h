@@ -40,6 +40,8 @@ status store_sqlite_open(const char *dir, const char *name, store **out);
 /* `tls`: the URL was bkes+tls://. `opts` may be NULL. */
 status store_bkes_open(const char *host_port, const char *name, bool tls, const store_options *opts,
                        store **out);
-status store_jetstream_open(const char *servers, const char *name, store **out);
+/* `servers` is "HOSTS[/NAME]"; `opts` may be NULL. */
+status store_jetstream_open(const char *servers, const char *name, const store_options *opts,
+                            store **out);
 
 #endif

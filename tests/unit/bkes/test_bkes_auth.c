@@ -228,13 +228,13 @@ static void loopback_peers_and_hosts(void **state)
     assert_false(bkes_auth_peer_is_loopback("unix:/tmp/x"));
     assert_false(bkes_auth_peer_is_loopback(""));
     assert_false(bkes_auth_peer_is_loopback(NULL));
-    assert_true(bkes_auth_host_is_loopback("127.0.0.1"));
-    assert_true(bkes_auth_host_is_loopback("::1"));
-    assert_true(bkes_auth_host_is_loopback("localhost"));
-    assert_false(bkes_auth_host_is_loopback(""));
-    assert_false(bkes_auth_host_is_loopback("0.0.0.0"));
-    assert_false(bkes_auth_host_is_loopback("::"));
-    assert_false(bkes_auth_host_is_loopback("bkes.example"));
+    assert_true(bkes_host_is_loopback("127.0.0.1"));
+    assert_true(bkes_host_is_loopback("::1"));
+    assert_true(bkes_host_is_loopback("localhost"));
+    assert_false(bkes_host_is_loopback(""));
+    assert_false(bkes_host_is_loopback("0.0.0.0"));
+    assert_false(bkes_host_is_loopback("::"));
+    assert_false(bkes_host_is_loopback("bkes.example"));
 }
 
 static void fresh_tokens_differ_and_hash_as_sha256(void **state)

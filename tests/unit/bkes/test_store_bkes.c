@@ -24,7 +24,7 @@
 
 #include "base/buf.h"
 #include "bkes/bkes_auth.h"
-#include "bkes/bkes_wire.h"
+#include "wire/bkes_wire.h"
 #include "store/store.h"
 #include "store_contract.h"
 #include "store_test_util.h"

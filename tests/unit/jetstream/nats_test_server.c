@@ -259,6 +259,12 @@ void nts_stop_node(nts_cluster *c, int i, bool hard)
     nd->pid = 0;
 }
 
+void nts_pause_node(nts_cluster *c, int i, bool paused)
+{
+    nts_node *nd = &c->nodes[i];
+    if (nd->pid > 0) kill(nd->pid, paused ? SIGSTOP : SIGCONT);
+}
+
 bool nts_restart_node(nts_cluster *c, int i)
 {
     return spawn(c, i) && wait_listening(&c->nodes[i], 10000);

@@ -39,6 +39,10 @@ bool nts_start_from_conf(nts_cluster *c, const char *conf_path);
 /* Stops node `i` (SIGKILL when `hard`, else SIGTERM) and waits for it. */
 void nts_stop_node(nts_cluster *c, int i, bool hard);
 
+/* Stops node `i` from running (SIGSTOP: a stalled server; its sockets stay open and fill up) or
+ * lets it run again (SIGCONT). */
+void nts_pause_node(nts_cluster *c, int i, bool paused);
+
 /* Starts node `i` again with its config and data. */
 bool nts_restart_node(nts_cluster *c, int i);
 

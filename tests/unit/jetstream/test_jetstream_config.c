@@ -1,6 +1,6 @@
 /* Configuration errors of the NATS adapters, found before any server is contacted: server lists,
- * store names, credential and TLS variables. Each gives a clear status and message, never a crash.
- * No nats-server is needed. */
+ * store names, credential and TLS options, the jetstream adapter's options. Each gives a clear
+ * status and message, never a crash. No nats-server is needed. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,19 +14,25 @@
 #include <nats/nats.h>
 
 #include "bus/bus.h"
-#include "store/jetstream_conn.h"
+#include "nats/nats_conn.h"
 #include "store/store.h"
 
-static void expect_connect(const char *servers, status want, const char *text)
+static void expect_connect_with(const char *servers, const nats_conn_options *o, status want,
+                                const char *text)
 {
     natsConnection *nc = (natsConnection *)1;
-    status st = jsconn_connect(servers, "test", false, &nc);
+    status st = nats_conn_connect_with(servers, o, "test", false, &nc);
     if (st != want)
         fail_msg("'%s': got %s (%s), want %s", servers, status_name(st), status_message(),
                  status_name(want));
     assert_null(nc);
     if (text != NULL && strstr(status_message(), text) == NULL)
         fail_msg("'%s': message '%s' lacks '%s'", servers, status_message(), text);
+}
+
+static void expect_connect(const char *servers, status want, const char *text)
+{
+    expect_connect_with(servers, NULL, want, text);
 }
 
 static void server_lists(void **state)
@@ -37,7 +43,7 @@ static void server_lists(void **state)
     expect_connect("127.0.0.1:4222,,127.0.0.1:4223", ST_INVALID, "empty or too long");
     expect_connect("127.0.0.1:4222/extra", ST_INVALID, "HOST:PORT");
     char many[1024] = "";
-    for (int i = 0; i < JSCONN_SERVERS_MAX + 1; i++)
+    for (int i = 0; i < NATS_CONN_SERVERS_MAX + 1; i++)
         snprintf(many + strlen(many), sizeof many - strlen(many), "%s127.0.0.1:%d", i ? "," : "",
                  1000 + i);
     expect_connect(many, ST_LIMIT, "more than");
@@ -49,21 +55,49 @@ static void server_lists(void **state)
 static void credentials_and_tls(void **state)
 {
     (void)state;
-    setenv("NATS_NKEY", "UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4", 1);
-    expect_connect("127.0.0.1:1", ST_INVALID, "NATS_NKEY");
-    unsetenv("NATS_NKEY");
-    setenv("NATS_CERT", "/nonexistent/cert.pem", 1);
-    expect_connect("127.0.0.1:1", ST_INVALID, "NATS_CERT and NATS_KEY");
-    setenv("NATS_KEY", "/nonexistent/key.pem", 1);
-    expect_connect("127.0.0.1:1", ST_IO, "NATS_CERT/NATS_KEY");
-    unsetenv("NATS_CERT");
-    unsetenv("NATS_KEY");
-    setenv("NATS_CA", "/nonexistent/ca.pem", 1);
-    expect_connect("127.0.0.1:1", ST_IO, "NATS_CA");
-    unsetenv("NATS_CA");
-    setenv("NATS_INBOX_PREFIX", "_INBOX.*", 1);
-    expect_connect("127.0.0.1:1", ST_INVALID, "NATS_INBOX_PREFIX");
-    unsetenv("NATS_INBOX_PREFIX");
+    nats_conn_options o = {.nkey = "UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4"};
+    expect_connect_with("127.0.0.1:1", &o, ST_INVALID, "NATS_NKEY");
+    o = (nats_conn_options){.cert_file = "/nonexistent/cert.pem"};
+    expect_connect_with("127.0.0.1:1", &o, ST_INVALID, "NATS_CERT and NATS_KEY");
+    o.key_file = "/nonexistent/key.pem";
+    expect_connect_with("127.0.0.1:1", &o, ST_IO, "NATS client certificate");
+    o = (nats_conn_options){.ca_file = "/nonexistent/ca.pem"};
+    expect_connect_with("127.0.0.1:1", &o, ST_IO, "NATS CA");
+    o = (nats_conn_options){.inbox_prefix = "_INBOX.*"};
+    expect_connect_with("127.0.0.1:1", &o, ST_INVALID, "inbox prefix");
+    /* The process defaults refuse the same, and keep what they had. */
+    assert_int_equal(nats_conn_set_defaults(&o), ST_INVALID);
+    assert_string_equal(nats_conn_inbox_prefix(), "_INBOX");
+    o = (nats_conn_options){.inbox_prefix = "_INBOX.test"};
+    assert_int_equal(nats_conn_set_defaults(&o), ST_OK);
+    assert_string_equal(nats_conn_inbox_prefix(), "_INBOX.test");
+    o = (nats_conn_options){.cert_file = "/nonexistent/cert.pem"};
+    assert_int_equal(nats_conn_set_defaults(&o), ST_OK);
+    natsConnection *nc = NULL;
+    assert_int_equal(nats_conn_connect("127.0.0.1:1", "test", false, &nc), ST_INVALID);
+    assert_non_null(strstr(status_message(), "NATS_CERT and NATS_KEY"));
+    assert_int_equal(nats_conn_set_defaults(NULL), ST_OK);
+    assert_string_equal(nats_conn_inbox_prefix(), "_INBOX");
+}
+
+/* The jetstream adapter's options are checked before it connects. */
+static void jetstream_options(void **state)
+{
+    (void)state;
+    store *s = NULL;
+    store_jetstream_options jo = {.replicas = 7};
+    store_options so = {.jetstream = &jo};
+    assert_int_equal(store_open_with("nats://127.0.0.1:1", "user", &so, &s), ST_INVALID);
+    assert_non_null(strstr(status_message(), "replicas must be 1..5"));
+    jo = (store_jetstream_options){.append_workers = 65};
+    assert_int_equal(store_open_with("nats://127.0.0.1:1", "user", &so, &s), ST_INVALID);
+    assert_non_null(strstr(status_message(), "append workers"));
+    jo = (store_jetstream_options){.heartbeat_ms = 5};
+    assert_int_equal(store_open_with("nats://127.0.0.1:1", "user", &so, &s), ST_INVALID);
+    assert_non_null(strstr(status_message(), "too short"));
+    jo = (store_jetstream_options){.replicas = 3, .append_workers = 8};
+    assert_int_equal(store_open_with("nats://127.0.0.1:1", "user", &so, &s), ST_UNAVAILABLE);
+    assert_null(s);
 }
 
 static void store_names_and_urls(void **state)
@@ -87,16 +121,10 @@ static void store_names_and_urls(void **state)
 
 int main(void)
 {
-    unsetenv("NATS_USER");
-    unsetenv("NATS_NKEY");
-    unsetenv("NATS_NKEY_SEED");
-    unsetenv("NATS_CA");
-    unsetenv("NATS_CERT");
-    unsetenv("NATS_KEY");
-    unsetenv("NATS_INBOX_PREFIX");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(server_lists),
         cmocka_unit_test(credentials_and_tls),
+        cmocka_unit_test(jetstream_options),
         cmocka_unit_test(store_names_and_urls),
     };
     int failed = cmocka_run_group_tests_name("nats adapters: configuration", tests, NULL, NULL);

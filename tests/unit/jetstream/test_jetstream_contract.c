@@ -21,8 +21,9 @@ static status open_current(store **out, factory_ctx *f)
     char url[700], name[32];
     snprintf(name, sizeof name, "c%d", f->fresh_count);
     snprintf(url, sizeof url, "nats://%s/%s", f->server->servers, name);
-    setenv("BANK_NATS_INDEX_DIR", f->index_dir, 1);
-    return store_open(url, name, out);
+    store_jetstream_options jo = {.index_dir = f->index_dir};
+    store_options so = {.jetstream = &jo};
+    return store_open_with(url, name, &so, out);
 }
 
 static status open_fresh(store **out, void *ctx)

@@ -18,32 +18,37 @@
 #include "../store/store_test_util.h"
 #include "base/clock.h"
 #include "bus/bus.h"
+#include "nats/nats_conn.h"
 #include "nats_test_server.h"
 #include "store/store.h"
 
 static nts_cluster server;
 
-static void as_user(const char *user)
+/* The password nats-server was given for `user` (its environment, set in main). */
+static char password_buf[64], prefix_buf[64];
+
+/* The connection options of the role `user` (its password, replies under _INBOX.<user>), also
+ * installed as the process defaults, which the bus uses. */
+static nats_conn_options as_user(const char *user)
 {
-    char var[64];
-    snprintf(var, sizeof var, "BANK_NATS_%s_PASSWORD", user);
-    for (char *p = var + 10; *p; p++)
-        if (*p >= 'a' && *p <= 'z') *p = (char)(*p - 32);
-    setenv("NATS_USER", user, 1);
-    setenv("NATS_PASSWORD", getenv(var), 1);
-    char prefix[64];
-    snprintf(prefix, sizeof prefix, "_INBOX.%s", user);
-    setenv("NATS_INBOX_PREFIX", prefix, 1);
+    snprintf(password_buf, sizeof password_buf, "%s-secret", user);
+    snprintf(prefix_buf, sizeof prefix_buf, "_INBOX.%s", user);
+    nats_conn_options o = {.user = user, .password = password_buf, .inbox_prefix = prefix_buf};
+    assert_int_equal(nats_conn_set_defaults(&o), ST_OK);
+    return o;
 }
 
 static status open_store(const char *user, const char *name, store **out)
 {
-    as_user(user);
+    nats_conn_options o = as_user(user);
     char url[600], dir[600];
     snprintf(url, sizeof url, "nats://%s", server.servers);
     snprintf(dir, sizeof dir, "%s/index-%s", server.dir, user);
-    setenv("BANK_NATS_INDEX_DIR", dir, 1);
-    return store_open(url, name, out);
+    /* Refused publishes and API calls are not answered: keep their waits short. */
+    store_jetstream_options jo = {
+        .index_dir = dir, .publish_wait_ms = 500, .append_timeout_ms = 1500};
+    store_options so = {.nats = &o, .jetstream = &jo};
+    return store_open_with(url, name, &so, out);
 }
 
 static status open_bus(const char *user, bus **out)
@@ -159,8 +164,7 @@ static void replies_are_private(void **state)
     natsOptions *o = NULL;
     assert_int_equal(natsOptions_Create(&o), NATS_OK);
     assert_int_equal(natsOptions_SetURL(o, url), NATS_OK);
-    assert_int_equal(
-        natsOptions_SetUserInfo(o, "projector", getenv("BANK_NATS_PROJECTOR_PASSWORD")), NATS_OK);
+    assert_int_equal(natsOptions_SetUserInfo(o, "projector", "projector-secret"), NATS_OK);
     natsConnection *nc = NULL;
     assert_int_equal(natsConnection_Connect(&nc, o), NATS_OK);
     natsSubscription *own = NULL, *other = NULL;
@@ -181,8 +185,8 @@ static void replies_are_private(void **state)
 static void wrong_password_is_refused(void **state)
 {
     (void)state;
-    setenv("NATS_USER", "api", 1);
-    setenv("NATS_PASSWORD", "not-the-password", 1);
+    nats_conn_options o = {.user = "api", .password = "not-the-password"};
+    assert_int_equal(nats_conn_set_defaults(&o), ST_OK);
     char url[600];
     snprintf(url, sizeof url, "nats://%s", server.servers);
     bus *b = NULL;
@@ -202,9 +206,6 @@ int main(void)
     setenv("BANK_NATS_PROJECTOR_PASSWORD", "projector-secret", 1);
     setenv("BANK_NATS_SYNC_PASSWORD", "sync-secret", 1);
     setenv("BANK_NATS_SYS_PASSWORD", "sys-secret", 1);
-    /* Refused publishes and API calls are not answered: keep their waits short. */
-    setenv("BANK_NATS_PUBLISH_WAIT_MS", "500", 1);
-    setenv("BANK_NATS_APPEND_TIMEOUT_MS", "1500", 1);
     if (!nts_start_from_conf(&server, conf)) {
         fprintf(stderr, "FAILED: cannot start nats-server from %s\n", conf);
         return 1;

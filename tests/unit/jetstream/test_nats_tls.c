@@ -15,6 +15,7 @@
 
 #include "../store/store_test_util.h"
 #include "bus/bus.h"
+#include "nats/nats_conn.h"
 #include "nats_test_server.h"
 #include "store/store.h"
 
@@ -61,34 +62,34 @@ static bool make_certificates(void)
     return true;
 }
 
-static void set_tls_env(bool ca, bool client)
+static char ca_path[600], cert_path[600], key_path[600];
+
+/* TLS options with the CA and/or the client certificate, also installed as the process defaults
+ * (which the bus uses). */
+static nats_conn_options tls_options(bool ca, bool client)
 {
-    char path[600];
-    unsetenv("NATS_CA");
-    unsetenv("NATS_CERT");
-    unsetenv("NATS_KEY");
-    if (ca) {
-        snprintf(path, sizeof path, "%s/ca.pem", certs);
-        setenv("NATS_CA", path, 1);
-    }
-    if (client) {
-        snprintf(path, sizeof path, "%s/client.pem", certs);
-        setenv("NATS_CERT", path, 1);
-        snprintf(path, sizeof path, "%s/client.key", certs);
-        setenv("NATS_KEY", path, 1);
-    }
+    snprintf(ca_path, sizeof ca_path, "%s/ca.pem", certs);
+    snprintf(cert_path, sizeof cert_path, "%s/client.pem", certs);
+    snprintf(key_path, sizeof key_path, "%s/client.key", certs);
+    nats_conn_options o = {.ca_file = ca ? ca_path : NULL,
+                           .cert_file = client ? cert_path : NULL,
+                           .key_file = client ? key_path : NULL};
+    assert_int_equal(nats_conn_set_defaults(&o), ST_OK);
+    return o;
 }
 
 static void mutual_tls_store_and_bus(void **state)
 {
     (void)state;
-    set_tls_env(true, true);
+    nats_conn_options o = tls_options(true, true);
     char url[600], dir[600];
     snprintf(url, sizeof url, "nats://%s", server.servers);
     snprintf(dir, sizeof dir, "%s/index", server.dir);
-    setenv("BANK_NATS_INDEX_DIR", dir, 1);
+    store_jetstream_options jo = {.index_dir = dir};
+    store_options so = {.nats = &o, .jetstream = &jo};
     store *s = NULL;
-    if (store_open(url, "tls", &s) != ST_OK) fail_msg("store over TLS: %s", status_message());
+    if (store_open_with(url, "tls", &so, &s) != ST_OK)
+        fail_msg("store over TLS: %s", status_message());
     append_one(s, "k", 0, "over tls");
     uint32_t n = 0;
     assert_int_equal(store_count(s, tb("k"), &n), ST_OK);
@@ -105,10 +106,10 @@ static void refused_without_client_certificate_or_ca(void **state)
     char url[600];
     snprintf(url, sizeof url, "nats://%s", server.servers);
     bus *b = NULL;
-    set_tls_env(true, false); /* the server wants a client certificate */
+    tls_options(true, false); /* the server wants a client certificate */
     assert_int_not_equal(bus_open(url, &b), ST_OK);
     printf("# no client certificate: %s\n", status_message());
-    set_tls_env(false, false); /* plain text to a TLS server */
+    tls_options(false, false); /* plain text to a TLS server */
     assert_int_not_equal(bus_open(url, &b), ST_OK);
     printf("# no TLS: %s\n", status_message());
     assert_null(b);

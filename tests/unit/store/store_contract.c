@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -241,6 +242,190 @@ static void async_appends_answered_once(void **state)
     assert_int_equal(store_append_async(s, tb(""), 0, &v, 1, answer_cb, &refused), ST_INVALID);
     assert_int_equal(refused.calls, 0);
     free(slots);
+    store_close(s);
+}
+
+/* --- pipelined appends: many in flight, several per key --------------------------------- */
+
+/* Submits `n` values as one append of `key` at `expected`, answered into `slot`. */
+static void submit(store *s, const char *key, uint32_t expected, const char *const *values,
+                   size_t n, answer_slot *slot)
+{
+    store_bytes v[8];
+    assert_true(n <= 8);
+    for (size_t i = 0; i < n; i++)
+        v[i] = tb(values[i]);
+    assert_int_equal(store_append_async(s, tb(key), expected, v, n, answer_cb, slot), ST_OK);
+}
+
+/* Several appends of one key in flight at once (orders n, n+1, ... sent before the first is
+ * answered), for many keys: every one is stored, in the order it was made. */
+static void pipelined_appends_keep_order_per_key(void **state)
+{
+    store *s = fresh();
+    enum { KEYS = 40, PER_KEY = 6 };
+    answers a = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+    answer_slot *slots = calloc(KEYS * PER_KEY, sizeof *slots);
+    assert_non_null(slots);
+    for (int o = 0; o < PER_KEY; o++)
+        for (int k = 0; k < KEYS; k++) {
+            char key[16], value[32];
+            snprintf(key, sizeof key, "pipe-%d", k);
+            snprintf(value, sizeof value, "%d/%d", k, o);
+            const char *one[] = {value};
+            answer_slot *slot = &slots[k * PER_KEY + o];
+            slot->all = &a;
+            submit(s, key, (uint32_t)o, one, 1, slot);
+        }
+    answers_wait(&a, KEYS * PER_KEY);
+    if (a.ok != KEYS * PER_KEY)
+        fail_msg("%zu of %d pipelined appends failed: %s", KEYS * PER_KEY - a.ok, KEYS * PER_KEY,
+                 a.last_message);
+    for (int k = 0; k < KEYS; k++) {
+        char key[16];
+        snprintf(key, sizeof key, "pipe-%d", k);
+        collector c;
+        collector_init(&c);
+        assert_int_equal(store_read(s, tb(key), 0, collector_cb, &c), ST_OK);
+        assert_int_equal(c.n, PER_KEY);
+        for (int o = 0; o < PER_KEY; o++) {
+            char value[32];
+            snprintf(value, sizeof value, "%d/%d", k, o);
+            assert_event(&c.events[o], key, (uint32_t)o, value);
+            const answer_slot *slot = &slots[k * PER_KEY + o];
+            assert_int_equal(slot->calls, 1);
+            assert_int_equal(c.events[o].position, slot->appended.first_position);
+            if (o > 0) assert_true(c.events[o].position > c.events[o - 1].position);
+        }
+        collector_free(&c);
+    }
+    free(slots);
+    store_close(s);
+}
+
+/* In a pipeline of one key, an append whose expectation is wrong fails alone: the appends before
+ * and after it are stored, and it reports the count it met. */
+static void pipelined_conflict_fails_exactly_its_append(void **state)
+{
+    store *s = fresh();
+    answers a = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+    answer_slot slot[5];
+    memset(slot, 0, sizeof slot);
+    for (int i = 0; i < 5; i++)
+        slot[i].all = &a;
+    const char *v0[] = {"a"}, *v1[] = {"b"}, *stale[] = {"stale"}, *v2[] = {"c"}, *other[] = {"o"};
+    submit(s, "k", 0, v0, 1, &slot[0]);
+    submit(s, "k", 1, v1, 1, &slot[1]);
+    submit(s, "k", 1, stale, 1, &slot[2]); /* the key holds 2 by then */
+    submit(s, "other", 0, other, 1, &slot[3]);
+    submit(s, "k", 2, v2, 1, &slot[4]);
+    answers_wait(&a, 5);
+    assert_int_equal(slot[0].st, ST_OK);
+    assert_int_equal(slot[1].st, ST_OK);
+    assert_int_equal(slot[2].st, ST_CONFLICT);
+    assert_int_equal(slot[3].st, ST_OK);
+    assert_int_equal(slot[4].st, ST_OK);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(slot[i].calls, 1);
+    collector c;
+    collector_init(&c);
+    assert_int_equal(store_read(s, tb("k"), 0, collector_cb, &c), ST_OK);
+    assert_int_equal(c.n, 3);
+    assert_event(&c.events[0], "k", 0, "a");
+    assert_event(&c.events[1], "k", 1, "b");
+    assert_event(&c.events[2], "k", 2, "c");
+    collector_free(&c);
+    /* The conflict reported the count it met: the stale append came after "b". */
+    uint32_t cur = 0;
+    assert_int_equal(append_strs(s, "k", 1, stale, 1, NULL, &cur), ST_CONFLICT);
+    assert_int_equal(cur, 3);
+    store_close(s);
+}
+
+/* A batch that is refused in a pipeline stores none of its events, and only it fails: batches
+ * before and after it (of this key and others) are stored whole. */
+static void pipelined_failed_batch_fails_exactly_its_items(void **state)
+{
+    store *s = fresh();
+    answers a = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+    answer_slot slot[4];
+    memset(slot, 0, sizeof slot);
+    for (int i = 0; i < 4; i++)
+        slot[i].all = &a;
+    const char *first[] = {"a0", "a1"}, *bad[] = {"x0", "x1", "x2"}, *next[] = {"b0", "b1"},
+               *other[] = {"o0", "o1", "o2"};
+    submit(s, "k", 0, first, 2, &slot[0]);
+    submit(s, "k", 1, bad, 3, &slot[1]); /* expects 1: the key holds 2 */
+    submit(s, "other", 0, other, 3, &slot[2]);
+    submit(s, "k", 2, next, 2, &slot[3]);
+    answers_wait(&a, 4);
+    assert_int_equal(slot[0].st, ST_OK);
+    assert_int_equal(slot[1].st, ST_CONFLICT);
+    assert_int_equal(slot[2].st, ST_OK);
+    assert_int_equal(slot[3].st, ST_OK);
+    collector c;
+    collector_init(&c);
+    assert_int_equal(store_read(s, tb("k"), 0, collector_cb, &c), ST_OK);
+    assert_int_equal(c.n, 4);
+    assert_event(&c.events[0], "k", 0, "a0");
+    assert_event(&c.events[1], "k", 1, "a1");
+    assert_event(&c.events[2], "k", 2, "b0");
+    assert_event(&c.events[3], "k", 3, "b1");
+    assert_int_equal(c.events[2].position, slot[3].appended.first_position);
+    collector_free(&c);
+    assert_int_equal(count_of(s, "other"), 3);
+    store_close(s);
+}
+
+/* Many keys with an append each, all in flight at once from several threads: each is answered
+ * once, stored once. */
+typedef struct burst {
+    store *s;
+    int id, keys;
+    answers *a;
+    answer_slot *slots;
+} burst;
+
+static void *burst_main(void *arg)
+{
+    burst *b = arg;
+    for (int k = 0; k < b->keys; k++) {
+        char key[32];
+        snprintf(key, sizeof key, "burst-%d-%d", b->id, k);
+        const char *one[] = {key};
+        b->slots[k].all = b->a;
+        submit(b->s, key, 0, one, 1, &b->slots[k]);
+    }
+    return NULL;
+}
+
+static void many_keys_in_flight(void **state)
+{
+    store *s = fresh();
+    enum { THREADS = 4, KEYS = 250 };
+    answers a = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+    burst b[THREADS];
+    pthread_t t[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        b[i] = (burst){s, i, KEYS, &a, calloc(KEYS, sizeof(answer_slot))};
+        assert_non_null(b[i].slots);
+        pthread_create(&t[i], NULL, burst_main, &b[i]);
+    }
+    for (int i = 0; i < THREADS; i++)
+        pthread_join(t[i], NULL);
+    answers_wait(&a, THREADS * KEYS);
+    if (a.ok != THREADS * KEYS)
+        fail_msg("%zu of %d appends failed: %s", THREADS * KEYS - a.ok, THREADS * KEYS,
+                 a.last_message);
+    for (int i = 0; i < THREADS; i++) {
+        for (int k = 0; k < KEYS; k++) {
+            assert_int_equal(b[i].slots[k].calls, 1);
+            char key[32];
+            snprintf(key, sizeof key, "burst-%d-%d", i, k);
+            assert_int_equal(count_of(s, key), 1);
+        }
+        free(b[i].slots);
+    }
     store_close(s);
 }
 
@@ -789,6 +974,10 @@ int store_contract_run(const char *adapter_name, const store_contract_factory *f
         cmocka_unit_test(append_read_count_head),
         cmocka_unit_test(conflict_reports_current_count),
         cmocka_unit_test(async_appends_answered_once),
+        cmocka_unit_test(pipelined_appends_keep_order_per_key),
+        cmocka_unit_test(pipelined_conflict_fails_exactly_its_append),
+        cmocka_unit_test(pipelined_failed_batch_fails_exactly_its_items),
+        cmocka_unit_test(many_keys_in_flight),
         cmocka_unit_test(batch_is_atomic),
         cmocka_unit_test(limits_and_empty_key),
         cmocka_unit_test(keys_and_values_are_bytes),

@@ -1,4 +1,4 @@
-#include "bkes/bkes_wire.h"
+#include "wire/bkes_wire.h"
 
 #include <grpc/byte_buffer_reader.h>
 #include <grpc/slice.h>

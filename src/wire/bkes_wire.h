@@ -1,9 +1,10 @@
-/* What the bkes server and the bkes:// client share: the generated protobuf-c types under short
- * names, the method paths, the size limits of the wire, packing a message into a gRPC byte buffer
- * and unpacking one, and the lossy UTF-8 rendering of keys used in error texts.
+/* What the bkes server (src/bkes) and the bkes:// client (src/store/bkes_client.c) share, in the
+ * wire layer below both: the generated protobuf-c types under short names, the method paths, the
+ * size limits of the wire, packing a message into a gRPC byte buffer and unpacking one, and the
+ * lossy UTF-8 rendering of keys used in error texts.
  * Threads: every function is pure or works on caller-owned data; any thread may call them. */
-#ifndef BKES_BKES_WIRE_H
-#define BKES_BKES_WIRE_H
+#ifndef WIRE_BKES_WIRE_H
+#define WIRE_BKES_WIRE_H
 
 #include <grpc/grpc.h>
 #include <stddef.h>
