@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "bank/employee.h"
+#include "bank/fresh.h"
 #include "bank/login_guard.h"
 #include "base/clock.h"
 #include "base/log.h"
@@ -136,6 +137,7 @@ struct bank_api {
     gql_schema *schema;
     http_server *srv;
     int64_t deadline_ms;
+    password_options password;
     bus_subscription *tx_sub;
     subscriber *subscribers; /* loop thread only */
 
@@ -308,6 +310,7 @@ static const char *bus_failure_text(op *o)
         snprintf(text, sizeof text, "timed out after %lld ms", (long long)o->api->deadline_ms);
         return text;
     }
+    if (o->st == ST_BUSY || o->st == ST_LIMIT) return REASON_BUSY; /* a full queue on the way */
     return status_name(o->st);
 }
 
@@ -656,7 +659,7 @@ static void create_bank_account(op *o)
 {
     message m = {.type = MSG_CREATE_BANK_ACCOUNT_COMMAND};
     m.u.create_bank_account.id = uuid_v4();
-    iban_generate(o->iban);
+    fresh_iban(o->iban);
     MSG_SET(m.u.create_bank_account.iban, o->iban);
     MSG_SET(m.u.create_bank_account.username, o->username);
     op_request(o, BUS_SUBJECT_BANK_COMMANDS, &m, bank_account_created);
@@ -1074,7 +1077,7 @@ static void *password_main(void *arg)
         /* The clear password stays until the op ends (op_free wipes it): a login whose user was
          * created by a racing login verifies it against that user's hash. */
         if (o->pw_work == PW_HASH) {
-            if (password_hash(o->password, o->hash) != ST_OK) o->hash[0] = '\0';
+            if (password_hash(&o->api->password, o->password, o->hash) != ST_OK) o->hash[0] = '\0';
         } else {
             o->password_ok = password_verify(o->hash, o->password);
         }
@@ -1530,6 +1533,7 @@ status bank_api_new(bus *b, const char *sdl, size_t sdl_len, const bank_api_conf
     if (!api) return status_set(ST_NOMEM, "out of memory starting the API");
     api->bus = b;
     api->deadline_ms = c.deadline_ms > 0 ? c.deadline_ms : BUS_DEFAULT_DEADLINE_MS;
+    api->password = c.password;
     if (c.login)
         api->limits = *c.login;
     else
