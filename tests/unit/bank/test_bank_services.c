@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -528,14 +529,14 @@ static void handler_refuses_beyond_its_bound(void **state)
 /* A lease that only the instance whose ctx says so may take (the other one "runs elsewhere"). */
 static bool lease_acquire_if(void *ctx, const uuid *id)
 {
-    return *(bool *)ctx;
+    return atomic_load((atomic_bool *)ctx);
 }
 
 /* An instance dies after storing a transfer: the other instance, following the transfer store,
  * takes the transfer over once it is stale, if its lease is free. */
 static void stale_transfers_are_taken_over(void **state)
 {
-    bool may_take = false;
+    atomic_bool may_take = false;
     saga_lease lease = {.ctx = &may_take, .acquire = lease_acquire_if};
     runner_cfg = (saga_runner_config){.lease = &lease, .stale_ms = 100, .renew_ms = 50};
     env e;
@@ -557,7 +558,7 @@ static void stale_transfers_are_taken_over(void **state)
     assert_int_equal(aggregate_load_transfer(e.s.transfer, &cmd.u.money_transfer.id, &t), ST_OK);
     assert_int_equal(t.status, TRANSFER_STATUS_STARTED);
 
-    may_take = true; /* the other instance's lease expired */
+    atomic_store(&may_take, true); /* the other instance's lease expired */
     for (int i = 0; i < 500 && t.status == TRANSFER_STATUS_STARTED; i++) {
         clock_sleep_ms(10);
         transfer_state_init(&t);
