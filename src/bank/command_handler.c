@@ -454,8 +454,10 @@ static void entry_flush(lane *l, entry *e)
     command_handler *h = l->h;
     if (e->in_flight) return; /* flushed when it comes back */
     if (!list_empty(&e->waiting) && e->stale && entry_reload(l, e) != ST_OK) {
-        LOG_ERROR("commands", "cannot restore '%s': %s", e->key, status_message());
-        entry_fail_waiting(l, e, status_message());
+        msg_text why; /* the answers' callbacks may set this thread's message again */
+        text_copy_truncated(why, sizeof why, status_message());
+        LOG_ERROR("commands", "cannot restore '%s': %s", e->key, why);
+        entry_fail_waiting(l, e, why);
     }
     if (list_empty(&e->waiting)) {
         if (e->stale)
@@ -503,9 +505,11 @@ static void entry_flush(lane *l, entry *e)
         status st = codec_encode(&d.event, &l->bytes);
         if (st == ST_LIMIT && b->n_events > 0) break; /* full: the rest goes in the next one */
         if (st == ST_OK && evolve(e, &d.event) != ST_OK) {
+            msg_text why; /* status_set must not read the message it writes */
+            text_copy_truncated(why, sizeof why, status_message());
             l->bytes.len = before;
             st = status_set(ST_INTERNAL, "the decided event does not apply to '%s': %s", e->key,
-                            status_message());
+                            why);
         }
         list_remove(&j->link);
         if (st != ST_OK) {
