@@ -1,5 +1,6 @@
 #include "bank/aggregates.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "codec/codec.h"
@@ -26,9 +27,11 @@ static status apply_stored(void *arg, const store_event *ev)
         st = ctx->evolve(ctx->state, &m);
         message_clear(&m);
     }
-    if (st != ST_OK)
-        return status_set(st, "stored event %u of '%s' is unusable: %s", ev->order, ctx->key,
-                          status_message());
+    if (st != ST_OK) {
+        char why[256]; /* status_set must not read the message it writes */
+        snprintf(why, sizeof why, "%s", status_message());
+        return status_set(st, "stored event %u of '%s' is unusable: %s", ev->order, ctx->key, why);
+    }
     return ST_OK;
 }
 

@@ -10,7 +10,7 @@
 #include "domain/user.h"
 #include "store/store.h"
 
-/* The bank's three event stores (spec 0.2), not owned. */
+/* The bank's three event stores (user, bank account, transfer), not owned. */
 typedef struct bank_stores {
     store *user;     /* key: username */
     store *bank;     /* key: IBAN */

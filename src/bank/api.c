@@ -8,6 +8,7 @@
 #include "bank/api_internal.h"
 #include "base/clock.h"
 #include "base/log.h"
+#include "domain/reasons.h"
 
 /* A published transaction waiting for the loop thread. */
 typedef struct tx_item {
@@ -152,6 +153,7 @@ const char *api_bus_failure_text(op *o)
         snprintf(text, sizeof text, "timed out after %lld ms", (long long)o->api->deadline_ms);
         return text;
     }
+    if (o->st == ST_BUSY || o->st == ST_LIMIT) return REASON_BUSY; /* a full queue on the way */
     return status_name(o->st);
 }
 
@@ -307,6 +309,7 @@ status bank_api_new(bus *b, const char *sdl, size_t sdl_len, const bank_api_conf
     if (!api) return status_set(ST_NOMEM, "out of memory starting the API");
     api->bus = b;
     api->deadline_ms = c.deadline_ms > 0 ? c.deadline_ms : BUS_DEFAULT_DEADLINE_MS;
+    api->password = c.password;
     if (c.login)
         api->limits = *c.login;
     else

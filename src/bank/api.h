@@ -23,6 +23,7 @@
 #include "bank/login_guard.h"
 #include "base/buf.h"
 #include "bus/bus.h"
+#include "domain/password.h"
 #include "graphql/graphql.h"
 #include "http/http_server.h"
 
@@ -39,6 +40,7 @@ typedef struct bank_api_config {
      * account (of either side of the transfer). false: the seed's public default. */
     bool private_mode;
     const employee_keys *employees; /* the employees' key hashes (copied); NULL: none */
+    password_options password;      /* how new users' passwords are hashed */
 } bank_api_config;
 
 /* Builds the schema from `sdl` (the text of graphql/bank.graphql), registers the resolvers and

@@ -115,6 +115,7 @@ struct bank_api {
     gql_schema *schema;
     http_server *srv;
     int64_t deadline_ms;
+    password_options password;
     bus_subscription *tx_sub;
 
     mutex mu;            /* guards the fields down to `stopping` */

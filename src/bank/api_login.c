@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "bank/api_internal.h"
+#include "bank/fresh.h"
 #include "base/clock.h"
 #include "base/log.h"
 #include "domain/iban.h"
@@ -60,7 +61,7 @@ static void create_bank_account(op *o)
 {
     message m = {.type = MSG_CREATE_BANK_ACCOUNT_COMMAND};
     m.u.create_bank_account.id = uuid_v4();
-    iban_generate(o->iban);
+    fresh_iban(o->iban);
     MSG_SET(m.u.create_bank_account.iban, o->iban);
     MSG_SET(m.u.create_bank_account.username, o->username);
     api_op_request(o, BUS_SUBJECT_BANK_COMMANDS, &m, bank_account_created);
@@ -400,7 +401,7 @@ static void password_run(void *ctx, void **items, size_t n)
     for (size_t i = 0; i < n; i++) {
         op *o = items[i];
         if (o->pw_work == PW_HASH) {
-            if (password_hash(o->password, o->hash) != ST_OK) o->hash[0] = '\0';
+            if (password_hash(&o->api->password, o->password, o->hash) != ST_OK) o->hash[0] = '\0';
         } else {
             o->password_ok = password_verify(o->hash, o->password);
         }

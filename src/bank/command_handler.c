@@ -1,15 +1,21 @@
 #include "bank/command_handler.h"
 
+#include <assert.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "bank/fresh.h"
 #include "base/buf.h"
+#include "base/hmap.h"
+#include "base/list.h"
 #include "base/log.h"
-#include "base/random.h"
+#include "base/mutex.h"
+#include "base/workers.h"
 #include "codec/codec.h"
 #include "domain/bank_account.h"
 #include "domain/iban.h"
@@ -18,53 +24,96 @@
 #include "domain/transfer.h"
 #include "domain/user.h"
 
-#define MAX_ATTEMPTS                                                                               \
-    8 /* decide again after this many concurrency conflicts in a row, then fail                    \
-       */
+/* A command whose batch met this many concurrency conflicts in a row fails instead. */
+#define MAX_ATTEMPTS 8
+/* The encoded events of one append (one more event always fits: events are small). */
+#define BATCH_BYTES_MAX ((size_t)4 << 20)
 
 typedef enum aggregate_kind { AGG_USER, AGG_BANK, AGG_TRANSFER } aggregate_kind;
 
-/* A cached aggregate. The state comes last: an entry is allocated with room for its kind only. */
-typedef struct entry {
+/* What a worker's queue holds: a command, or an append that came back from its store. */
+typedef enum item_kind { ITEM_JOB, ITEM_APPENDED } item_kind;
+
+/* How the batch a job is in decided it (answered once the batch's append is done). */
+typedef enum job_outcome { OUTCOME_APPEND, OUTCOME_REFUSED, OUTCOME_DONE } job_outcome;
+
+typedef struct job {
+    item_kind item; /* ITEM_JOB */
+    message command;
+    command_done_fn done;
+    void *ctx;
+    bool payer_checked; /* a MoneyTransfer whose credentials checked out at its payer's account */
+    uint8_t conflicts;  /* batches it was in that met a conflict */
+    job_outcome outcome;
+    msg_text text;  /* OUTCOME_REFUSED: the reason; OUTCOME_APPEND: additional info, if any */
+    bool has_text;  /* OUTCOME_APPEND: additional info given */
+    list_node link; /* in its entry's `waiting`, or in its batch's `jobs` */
+} job;
+
+typedef struct entry entry;
+
+/* One append on its way: the jobs whose events it holds, and those decided after them. */
+typedef struct batch {
+    item_kind item; /* ITEM_APPENDED */
+    struct command_handler *h;
+    entry *e;
+    list_node jobs; /* in decision order */
+    uint32_t first_order;
+    uint32_t n_events;
+    /* The store's answer, written on its thread before the batch is queued back. */
+    status st;
+    uint32_t current;
+    char message[256];
+} batch;
+
+/* A cached aggregate. The state comes last: an entry is allocated with room for its kind only.
+ * Invariants: it is on its worker's idle list exactly when it has no waiting job and no append
+ * in flight (only idle entries are evicted); its state holds the durable events plus those of the
+ * append in flight; `stale` is never set while an append is in flight. */
+struct entry {
+    hmap_node node;  /* in its worker's cache */
+    list_node idle;  /* in its worker's idle list (most recently used first) */
+    list_node dirty; /* in its worker's list of entries to flush after this run */
     aggregate_kind kind;
-    msg_iban key; /* username, IBAN or transfer id text: all fit */
-    uint64_t hash;
-    struct entry *lru_prev, *lru_next; /* most recent first */
-    struct entry *bucket_next;
+    msg_iban key;      /* username, IBAN or transfer id text: all fit */
+    list_node waiting; /* jobs not decided yet, in arrival order */
+    batch *in_flight;
+    bool stale; /* the state cannot be trusted (an append failed): reload before deciding */
     union {
         user_state user;
         bank_account_state bank;
         transfer_state transfer;
     } s;
-} entry;
+};
 
-typedef struct job {
-    message command;
-    command_done_fn done;
-    void *ctx;
-    bool payer_checked; /* a MoneyTransfer whose credentials checked out at its payer's account */
-} job;
-
-typedef struct worker {
+/* The state one worker thread keeps; touched by that thread only. */
+typedef struct lane {
     struct command_handler *h;
-    pthread_t thread;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    job **ring; /* pointers: memory follows the queue's depth, not its capacity */
-    size_t head, count;
-    bool stopping;
-    /* the cache, touched by this worker's thread only */
-    entry **buckets;
-    size_t n_buckets, n_entries, max_entries;
-    entry *lru_head, *lru_tail;
-    buf event_bytes;
-} worker;
+    hmap cache;
+    list_node idle;
+    size_t max_entries;
+    list_node dirty;
+    buf bytes;           /* the encoded events of the batch being built */
+    size_t *ends;        /* where each event of it ends in `bytes` */
+    store_bytes *values; /* the events handed to the store */
+} lane;
 
 struct command_handler {
     bank_stores stores;
-    int n_workers;
-    size_t queue_capacity;
-    worker *workers;
+    workers *pool;
+    lane *lanes;
+    int n_lanes;
+    size_t max_commands, max_batch;
+    unsigned char set_key[TRANSFER_SET_KEY_BYTES]; /* for the bank accounts' transfer sets */
+
+    atomic_size_t n_jobs; /* submitted and not answered yet */
+    atomic_size_t n_in_flight;
+    atomic_bool closing;
+    atomic_uint_fast64_t submitted, refused_busy, appends, appended_events, conflicts,
+        append_failures, largest_batch;
+
+    mutex mu; /* guards the wait for the last answer at free */
+    pthread_cond_t drained;
 };
 
 uuid command_id(const message *c)
@@ -152,85 +201,120 @@ static bool job_route(const job *j, aggregate_kind *kind, msg_iban key)
     return route(c, kind, key);
 }
 
-static uint64_t hash_key(aggregate_kind kind, const char *key)
+/* The hash of an aggregate: its worker is hash % workers, its cache bucket follows from it. */
+static uint64_t key_hash(aggregate_kind kind, const char *key)
 {
-    uint64_t h = 1469598103934665603ull ^ (uint64_t)kind; /* FNV-1a */
-    for (const unsigned char *p = (const unsigned char *)key; *p; p++)
-        h = (h ^ *p) * 1099511628211ull;
-    return h;
+    return hash_str(key, (uint64_t)kind + 1); /* the kinds are separate key spaces */
 }
 
-/* ---- the per-worker cache ---- */
-
-static void lru_unlink(worker *w, entry *e)
+static store *store_of(command_handler *h, aggregate_kind kind)
 {
-    if (e->lru_prev)
-        e->lru_prev->lru_next = e->lru_next;
+    const bank_stores *s = &h->stores;
+    return kind == AGG_USER ? s->user : kind == AGG_BANK ? s->bank : s->transfer;
+}
+
+/* ---- answers ---- */
+
+void command_failed_feedback(const message *command, const char *reason, message *out)
+{
+    memset(out, 0, sizeof *out);
+    out->type = MSG_COMMAND_FAILED;
+    out->u.command_failed.id = command_id(command);
+    out->u.command_failed.command_name = command->type;
+    if (!MSG_SET(out->u.command_failed.reason, reason))
+        MSG_SET(out->u.command_failed.reason, "the command failed (reason too long to tell)");
+}
+
+static void succeeded_feedback(const message *command, const char *info, message *out)
+{
+    memset(out, 0, sizeof *out);
+    out->type = MSG_COMMAND_SUCCEEDED;
+    out->u.command_succeeded.id = command_id(command);
+    out->u.command_succeeded.command_name = command->type;
+    out->u.command_succeeded.has_additional_info = info != NULL;
+    if (info) MSG_SET(out->u.command_succeeded.additional_info, info);
+}
+
+/* Calls the job's `done` with `feedback` and frees the job: its last moment in the handler. */
+static void job_finish(command_handler *h, job *j, const message *feedback)
+{
+    j->done(j->ctx, &j->command, feedback);
+    free(j);
+    if (atomic_fetch_sub(&h->n_jobs, 1) == 1 && atomic_load(&h->closing)) {
+        mutex_lock(&h->mu);
+        pthread_cond_broadcast(&h->drained);
+        mutex_unlock(&h->mu);
+    }
+}
+
+static void job_fail(command_handler *h, job *j, const char *reason)
+{
+    message f;
+    command_failed_feedback(&j->command, reason, &f);
+    job_finish(h, j, &f);
+}
+
+static void job_succeed(command_handler *h, job *j, const char *info)
+{
+    message f;
+    succeeded_feedback(&j->command, info, &f);
+    job_finish(h, j, &f);
+}
+
+/* Answers a job of a batch whose append went through, as it was decided. */
+static void job_answer_decided(command_handler *h, job *j)
+{
+    if (j->outcome == OUTCOME_REFUSED)
+        job_fail(h, j, j->text);
     else
-        w->lru_head = e->lru_next;
-    if (e->lru_next)
-        e->lru_next->lru_prev = e->lru_prev;
-    else
-        w->lru_tail = e->lru_prev;
-    e->lru_prev = e->lru_next = NULL;
+        job_succeed(h, j, j->outcome == OUTCOME_APPEND && j->has_text ? j->text : NULL);
 }
 
-static void lru_push_front(worker *w, entry *e)
+/* ---- the cache of one lane ---- */
+
+typedef struct entry_key {
+    aggregate_kind kind;
+    const char *key;
+} entry_key;
+
+static bool entry_has_key(const hmap_node *node, const void *arg)
 {
-    e->lru_next = w->lru_head;
-    e->lru_prev = NULL;
-    if (w->lru_head) w->lru_head->lru_prev = e;
-    w->lru_head = e;
-    if (!w->lru_tail) w->lru_tail = e;
+    const entry *e = hmap_entry(node, entry, node);
+    const entry_key *wanted = arg;
+    return e->kind == wanted->kind && !strcmp(e->key, wanted->key);
 }
 
-static void entry_free(entry *e)
+static void state_destroy(entry *e)
 {
     if (e->kind == AGG_BANK) bank_account_state_destroy(&e->s.bank);
-    free(e);
 }
 
-static void cache_remove(worker *w, entry *e)
+static status state_load(command_handler *h, entry *e)
 {
-    entry **pp = &w->buckets[e->hash & (w->n_buckets - 1)];
-    while (*pp != e)
-        pp = &(*pp)->bucket_next;
-    *pp = e->bucket_next;
-    lru_unlink(w, e);
-    w->n_entries--;
-    entry_free(e);
-}
-
-static entry *cache_find(worker *w, aggregate_kind kind, const char *key, uint64_t hash)
-{
-    for (entry *e = w->buckets[hash & (w->n_buckets - 1)]; e; e = e->bucket_next) {
-        if (e->hash == hash && e->kind == kind && !strcmp(e->key, key)) {
-            lru_unlink(w, e);
-            lru_push_front(w, e);
-            return e;
-        }
-    }
-    return NULL;
-}
-
-static status load_entry(worker *w, entry *e)
-{
-    const bank_stores *st = &w->h->stores;
+    const bank_stores *st = &h->stores;
     switch (e->kind) {
     case AGG_USER:
         user_state_init(&e->s.user);
         return aggregate_load_user(st->user, e->key, &e->s.user);
     case AGG_BANK:
-        bank_account_state_init(&e->s.bank);
+        bank_account_state_init(&e->s.bank, h->set_key);
         return aggregate_load_bank_account(st->bank, e->key, &e->s.bank);
     case AGG_TRANSFER: {
         transfer_state_init(&e->s.transfer);
         uuid id;
-        if (uuid_parse(e->key, &id) != ST_OK) return ST_INVALID;
+        if (uuid_parse(e->key, &id) != ST_OK)
+            return status_set(ST_INVALID, "'%s' is not a transfer id", e->key);
         return aggregate_load_transfer(st->transfer, &id, &e->s.transfer);
     }
     }
     return status_set(ST_INTERNAL, "unknown aggregate kind");
+}
+
+static uint32_t state_order(const entry *e)
+{
+    return e->kind == AGG_USER   ? e->s.user.order
+           : e->kind == AGG_BANK ? e->s.bank.order
+                                 : e->s.transfer.order;
 }
 
 /* An entry holds only the state of its kind: a bank account's state is ten times a transfer's. */
@@ -242,33 +326,80 @@ static size_t entry_size(aggregate_kind kind)
     return offsetof(entry, s) + state;
 }
 
-/* The cached aggregate, restored from its store when missing. */
-static status cache_get(worker *w, aggregate_kind kind, const char *key, entry **out)
+static bool entry_busy(const entry *e)
 {
-    uint64_t hash = hash_key(kind, key);
-    entry *e = cache_find(w, kind, key, hash);
-    if (e) {
+    return e->in_flight || !list_empty(&e->waiting);
+}
+
+/* Takes an idle entry out of the cache and frees it. */
+static void entry_evict(lane *l, entry *e)
+{
+    assert(!entry_busy(e) && !list_linked(&e->dirty));
+    list_remove(&e->idle);
+    hmap_remove(&l->cache, &e->node);
+    state_destroy(e);
+    free(e);
+}
+
+/* Puts an entry that has nothing to do on the idle list, most recently used first. */
+static void entry_rest(lane *l, entry *e)
+{
+    assert(!entry_busy(e));
+    if (list_linked(&e->idle)) list_remove(&e->idle);
+    list_push_front(&l->idle, &e->idle);
+}
+
+/* The cached aggregate, restored from its store when missing. */
+static status cache_get(lane *l, aggregate_kind kind, const char *key, entry **out)
+{
+    entry_key wanted = {.kind = kind, .key = key};
+    uint64_t hash = key_hash(kind, key);
+    hmap_node *found = hmap_find(&l->cache, hash, entry_has_key, &wanted);
+    if (found) {
+        entry *e = hmap_entry(found, entry, node);
+        if (list_linked(&e->idle)) entry_rest(l, e); /* most recently used now */
         *out = e;
         return ST_OK;
     }
-    e = calloc(1, entry_size(kind));
+    entry *e = calloc(1, entry_size(kind));
     if (!e) return status_set(ST_NOMEM, "out of memory caching an aggregate");
     e->kind = kind;
-    e->hash = hash;
     strcpy(e->key, key);
-    status st = load_entry(w, e);
+    list_init(&e->idle);
+    list_init(&e->dirty);
+    list_init(&e->waiting);
+    status st = state_load(l->h, e);
     if (st != ST_OK) {
-        entry_free(e);
+        state_destroy(e);
+        free(e);
         return st;
     }
-    if (w->n_entries >= w->max_entries && w->lru_tail) cache_remove(w, w->lru_tail);
-    size_t b = hash & (w->n_buckets - 1);
-    e->bucket_next = w->buckets[b];
-    w->buckets[b] = e;
-    lru_push_front(w, e);
-    w->n_entries++;
+    /* Make room among the idle entries; busy ones stay (their number is bounded by the jobs). */
+    while (hmap_count(&l->cache) >= l->max_entries && !list_empty(&l->idle))
+        entry_evict(l, list_entry(list_last(&l->idle), entry, idle));
+    hmap_insert(&l->cache, &e->node, hash);
+    entry_rest(l, e);
     *out = e;
     return ST_OK;
+}
+
+/* Reads the aggregate again from its store (its cached state is not to be trusted). */
+static status entry_reload(lane *l, entry *e)
+{
+    assert(!e->in_flight);
+    state_destroy(e);
+    memset(&e->s, 0, entry_size(e->kind) - offsetof(entry, s));
+    status st = state_load(l->h, e);
+    e->stale = st != ST_OK;
+    return st;
+}
+
+/* Gives the entry something to do: it leaves the idle list, and is flushed after this run unless
+ * its append in flight will flush it when it comes back. */
+static void entry_mark_dirty(lane *l, entry *e)
+{
+    if (list_linked(&e->idle)) list_remove(&e->idle);
+    if (!e->in_flight && !list_linked(&e->dirty)) list_push_back(&l->dirty, &e->dirty);
 }
 
 /* ---- deciding ---- */
@@ -279,9 +410,13 @@ static void decide(entry *e, const message *command, decision *d)
     case AGG_USER:
         user_decide(e->s.user.exists ? &e->s.user : NULL, command, d);
         break;
-    case AGG_BANK:
-        bank_account_decide(e->s.bank.exists ? &e->s.bank : NULL, command, d);
+    case AGG_BANK: {
+        msg_token token;
+        bool needs = bank_account_needs_token(command);
+        if (needs) fresh_token(token);
+        bank_account_decide(e->s.bank.exists ? &e->s.bank : NULL, command, needs ? token : NULL, d);
         break;
+    }
     case AGG_TRANSFER:
         transfer_decide(e->s.transfer.exists ? &e->s.transfer : NULL, command, d);
         break;
@@ -298,218 +433,352 @@ static status evolve(entry *e, const message *event)
     case AGG_TRANSFER:
         return transfer_evolve(&e->s.transfer, event);
     }
-    return ST_INTERNAL;
+    return status_set(ST_INTERNAL, "unknown aggregate kind");
 }
 
-static store *store_of(worker *w, aggregate_kind kind)
+/* Fails every job waiting at `e` with `reason`. */
+static void entry_fail_waiting(lane *l, entry *e, const char *reason)
 {
-    const bank_stores *s = &w->h->stores;
-    return kind == AGG_USER ? s->user : kind == AGG_BANK ? s->bank : s->transfer;
+    for (list_node *n; (n = list_pop_front(&e->waiting));)
+        job_fail(l->h, list_entry(n, job, link), reason);
 }
 
-void command_failed_feedback(const message *command, const char *reason, message *out)
-{
-    memset(out, 0, sizeof *out);
-    out->type = MSG_COMMAND_FAILED;
-    out->u.command_failed.id = command_id(command);
-    out->u.command_failed.command_name = command->type;
-    if (!MSG_SET(out->u.command_failed.reason, reason))
-        MSG_SET(out->u.command_failed.reason, "the command failed (reason too long to tell)");
-}
+static void on_appended(void *ctx, status st, const store_appended *appended, uint32_t current);
+static void take_appended(lane *l, batch *b);
 
-static void succeeded(const message *command, const decision *d, message *out)
+/* Decides the jobs waiting at `e` in order, each against the state the previous ones left, and
+ * appends their events in one call. Jobs refused or already done before any event of the batch
+ * are answered at once (nothing of theirs depends on an append); later ones wait for it. */
+static void entry_flush(lane *l, entry *e)
 {
-    memset(out, 0, sizeof *out);
-    out->type = MSG_COMMAND_SUCCEEDED;
-    out->u.command_succeeded.id = command_id(command);
-    out->u.command_succeeded.command_name = command->type;
-    out->u.command_succeeded.has_additional_info = d->has_additional_info;
-    if (d->has_additional_info)
-        MSG_SET(out->u.command_succeeded.additional_info, d->additional_info);
-}
-
-/* Appends the decided event; ST_CONFLICT means decide again on a fresh aggregate. */
-static status append_event(worker *w, aggregate_kind kind, const char *key, const decision *d)
-{
-    buf_reset(&w->event_bytes);
-    TRY(codec_encode(&d->event, &w->event_bytes));
-    store_bytes value = {.data = w->event_bytes.data, .len = w->event_bytes.len};
-    store_appended appended;
-    uint32_t current;
-    return store_append(store_of(w, kind), aggregate_key(key), d->expected_order, &value, 1,
-                        &appended, &current);
-}
-
-static void process(worker *w, const message *command, message *feedback)
-{
-    aggregate_kind kind;
-    msg_iban key;
-    if (!route(command, &kind, key) || !key[0]) {
-        command_failed_feedback(command, "the command has no aggregate key", feedback);
+    command_handler *h = l->h;
+    if (e->in_flight) return; /* flushed when it comes back */
+    if (!list_empty(&e->waiting) && e->stale && entry_reload(l, e) != ST_OK) {
+        msg_text why; /* the answers' callbacks may set this thread's message again */
+        text_copy_truncated(why, sizeof why, status_message());
+        LOG_ERROR("commands", "cannot restore '%s': %s", e->key, why);
+        entry_fail_waiting(l, e, why);
+    }
+    if (list_empty(&e->waiting)) {
+        if (e->stale)
+            entry_evict(l, e); /* nothing to keep it for: the next command reads it afresh */
+        else
+            entry_rest(l, e);
         return;
     }
-    for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-        entry *e = NULL;
-        status st = cache_get(w, kind, key, &e);
-        if (st != ST_OK) {
-            LOG_ERROR("commands", "cannot restore '%s': %s", key, status_message());
-            command_failed_feedback(command, status_message(), feedback);
-            return;
-        }
+    batch *b = calloc(1, sizeof *b);
+    if (!b) {
+        entry_fail_waiting(l, e, "out of memory deciding a command");
+        entry_rest(l, e);
+        return;
+    }
+    b->item = ITEM_APPENDED;
+    b->h = h;
+    b->e = e;
+    list_init(&b->jobs);
+    b->first_order = state_order(e);
+    buf_reset(&l->bytes);
+    size_t n_jobs = 0;
+    while (!list_empty(&e->waiting) && n_jobs < h->max_batch && b->n_events < STORE_BATCH_MAX) {
+        job *j = list_entry(list_first(&e->waiting), job, link);
         decision d;
-        decide(e, command, &d);
-        if (d.kind == DECISION_REJECTED) {
-            command_failed_feedback(command, d.reason, feedback);
-            return;
-        }
-        if (d.kind == DECISION_ALREADY_DONE) {
-            succeeded(command, &d, feedback);
-            return;
-        }
-        st = append_event(w, kind, key, &d);
-        if (st == ST_CONFLICT) {
-            /* Another process wrote first: reload and decide again, after a short random pause
-             * that grows with each attempt, so competing writers do not collide in lockstep. */
-            cache_remove(w, e);
-            usleep(random_below(500u * (unsigned)(attempt + 1)));
+        decide(e, &j->command, &d);
+        if (d.kind != DECISION_APPEND) {
+            list_remove(&j->link);
+            if (b->n_events == 0) { /* decided on durable state only */
+                if (d.kind == DECISION_REJECTED)
+                    job_fail(h, j, d.reason);
+                else
+                    job_succeed(h, j, NULL);
+                continue;
+            }
+            j->outcome = d.kind == DECISION_REJECTED ? OUTCOME_REFUSED : OUTCOME_DONE;
+            memcpy(j->text, d.reason, sizeof j->text);
+            list_push_back(&b->jobs, &j->link);
+            n_jobs++;
             continue;
         }
+        /* Each event is decided against the state the earlier ones of the batch left. */
+        assert(d.expected_order == b->first_order + b->n_events);
+        assert(d.expected_order == state_order(e));
+        size_t before = l->bytes.len;
+        status st = codec_encode(&d.event, &l->bytes);
+        if (st == ST_LIMIT && b->n_events > 0) break; /* full: the rest goes in the next one */
+        if (st == ST_OK && evolve(e, &d.event) != ST_OK) {
+            msg_text why; /* status_set must not read the message it writes */
+            text_copy_truncated(why, sizeof why, status_message());
+            l->bytes.len = before;
+            st = status_set(ST_INTERNAL, "the decided event does not apply to '%s': %s", e->key,
+                            why);
+        }
+        list_remove(&j->link);
         if (st != ST_OK) {
-            LOG_ERROR("commands", "cannot store the event for '%s': %s", key, status_message());
-            command_failed_feedback(command, status_message(), feedback);
-            cache_remove(w, e); /* the outcome is unknown: never trust the cached copy */
-            return;
+            LOG_ERROR("commands", "cannot store the event for '%s': %s", e->key, status_message());
+            job_fail(h, j, status_message());
+            continue;
         }
-        if (evolve(e, &d.event) != ST_OK) {
-            LOG_ERROR("commands", "stored event does not apply to '%s': %s", key, status_message());
-            cache_remove(w, e);
-        }
-        succeeded(command, &d, feedback);
+        j->outcome = OUTCOME_APPEND;
+        j->has_text = d.has_additional_info;
+        if (d.has_additional_info) memcpy(j->text, d.additional_info, sizeof j->text);
+        l->ends[b->n_events++] = l->bytes.len;
+        list_push_back(&b->jobs, &j->link);
+        n_jobs++;
+    }
+    if (b->n_events == 0) {
+        assert(list_empty(&b->jobs));
+        free(b);
+        if (list_empty(&e->waiting))
+            entry_rest(l, e);
+        else
+            entry_mark_dirty(l, e); /* cannot happen: a batch ends early only after an event */
         return;
     }
-    command_failed_feedback(command, "the account kept changing, please try again", feedback);
+    for (uint32_t i = 0; i < b->n_events; i++) {
+        size_t start = i ? l->ends[i - 1] : 0;
+        l->values[i] = (store_bytes){.data = l->bytes.data + start, .len = l->ends[i] - start};
+    }
+    e->in_flight = b;
+    atomic_fetch_add(&h->n_in_flight, 1);
+    status st = store_append_async(store_of(h, e->kind), aggregate_key(e->key), b->first_order,
+                                   l->values, b->n_events, on_appended, b);
+    if (st != ST_OK) { /* not queued: the same as an append that failed */
+        b->st = st;
+        snprintf(b->message, sizeof b->message, "%s", status_message());
+        take_appended(l, b);
+    }
 }
+
+/* On a store thread: hands the finished append back to the worker of its aggregate. */
+static void on_appended(void *ctx, status st, const store_appended *appended, uint32_t current)
+{
+    (void)appended;
+    batch *b = ctx;
+    b->st = st;
+    b->current = current;
+    if (st != ST_OK) snprintf(b->message, sizeof b->message, "%s", status_message());
+    /* Never refused: the lanes have room for every job and one append per job (see
+     * command_handler_new), and the workers close only once every job is answered. */
+    status queued = workers_submit(b->h->pool, key_hash(b->e->kind, b->e->key), b);
+    assert(queued == ST_OK);
+    if (queued != ST_OK)
+        LOG_ERROR("commands", "an append of '%s' cannot reach its worker: %s", b->e->key,
+                  status_message());
+}
+
+/* A job goes back to the front of its entry's waiting jobs, to be decided again. */
+static void requeue_front(entry *e, list_node *jobs)
+{
+    list_splice_back(jobs, &e->waiting);
+    list_splice_back(&e->waiting, jobs);
+}
+
+/* The append of `b` is done (or could not be queued): answer, or decide again, its jobs. */
+static void take_appended(lane *l, batch *b)
+{
+    command_handler *h = l->h;
+    entry *e = b->e;
+    assert(e->in_flight == b);
+    e->in_flight = NULL;
+    atomic_fetch_sub(&h->n_in_flight, 1);
+    if (b->st == ST_OK) {
+        atomic_fetch_add(&h->appends, 1);
+        atomic_fetch_add(&h->appended_events, b->n_events);
+        uint_fast64_t big = atomic_load(&h->largest_batch);
+        while (b->n_events > big &&
+               !atomic_compare_exchange_weak(&h->largest_batch, &big, (uint_fast64_t)b->n_events)) {
+        }
+        for (list_node *n; (n = list_pop_front(&b->jobs));)
+            job_answer_decided(h, list_entry(n, job, link));
+    } else if (b->st == ST_CONFLICT) {
+        /* Another process wrote first: decide the whole batch again on the stored aggregate. */
+        atomic_fetch_add(&h->conflicts, 1);
+        e->stale = true;
+        list_for_each_safe(n, &b->jobs)
+        {
+            job *j = list_entry(n, job, link);
+            if (++j->conflicts < MAX_ATTEMPTS) continue;
+            list_remove(n);
+            job_fail(h, j, "the account kept changing, please try again");
+        }
+        requeue_front(e, &b->jobs);
+    } else {
+        /* The events may or may not be stored: fail exactly the commands whose events were in
+         * the append; decide the others again on the aggregate as the store has it. */
+        atomic_fetch_add(&h->append_failures, 1);
+        if (b->n_events == 1)
+            LOG_ERROR("commands", "cannot store the event for '%s': %s", e->key, b->message);
+        else
+            LOG_ERROR("commands", "cannot store the %u events for '%s': %s", b->n_events, e->key,
+                      b->message);
+        e->stale = true;
+        list_for_each_safe(n, &b->jobs)
+        {
+            job *j = list_entry(n, job, link);
+            if (j->outcome != OUTCOME_APPEND) continue;
+            list_remove(n);
+            job_fail(h, j, b->message);
+        }
+        requeue_front(e, &b->jobs);
+    }
+    free(b);
+    if (!list_empty(&e->waiting) || e->stale) {
+        if (list_linked(&e->idle)) list_remove(&e->idle);
+        if (!list_linked(&e->dirty)) list_push_back(&l->dirty, &e->dirty);
+    } else {
+        entry_rest(l, e);
+    }
+}
+
+/* ---- taking commands ---- */
+
+static status enqueue(command_handler *h, job *j);
 
 /* The credential check of a MoneyTransfer against its payer's account (payer.h), so that one whose
  * credentials do not check out is refused before anything is stored. It reads the account from
  * this worker's cache like a debit would; a made-up IBAN is not kept in the cache, and a text that
  * is not an open IBAN is never looked up (no account can have it). NULL when it checks out, else
  * the reason (into `reason`). */
-static const char *payer_check(worker *w, const money_transfer_command *c, msg_text reason)
+static const char *payer_check(lane *l, const money_transfer_command *c, msg_text reason)
 {
     const char *iban = payer_iban(c);
     if (payer_refusal_of_command(c) || !iban_valid_open(iban))
         return strcpy(reason, payer_refusal(c, NULL)); /* decided without any account */
     entry *e = NULL;
-    if (cache_get(w, AGG_BANK, iban, &e) != ST_OK) {
+    if (cache_get(l, AGG_BANK, iban, &e) != ST_OK) {
         LOG_ERROR("commands", "cannot restore '%s': %s", iban, status_message());
         text_copy_truncated(reason, sizeof(msg_text), status_message());
         return reason;
     }
     const char *refusal = payer_refusal(c, &e->s.bank);
-    if (!e->s.bank.exists) cache_remove(w, e);
+    if (!e->s.bank.exists && !entry_busy(e) && !list_linked(&e->dirty)) entry_evict(l, e);
     return refusal ? strcpy(reason, refusal) : NULL;
 }
 
-static status enqueue(command_handler *h, job *j);
-
-/* Decides `j` into `feedback`, or hands it on to another worker (true: the job is no longer
- * ours, nothing to answer yet). */
-static bool process_job(worker *w, job *j, message *feedback)
+static void take_job(lane *l, job *j)
 {
+    command_handler *h = l->h;
     const message *c = &j->command;
     if (c->type == MSG_MONEY_TRANSFER_COMMAND && !j->payer_checked) {
         msg_text reason;
-        if (payer_check(w, &c->u.money_transfer, reason)) {
-            command_failed_feedback(c, reason, feedback);
-            return false;
+        if (payer_check(l, &c->u.money_transfer, reason)) {
+            job_fail(h, j, reason);
+            return;
         }
         j->payer_checked = true;
-        if (enqueue(w->h, j) == ST_OK) return true;
-        command_failed_feedback(c, status_message(), feedback);
-        return false;
+        if (enqueue(h, j) != ST_OK) job_fail(h, j, status_message());
+        return;
     }
-    process(w, c, feedback);
-    return false;
+    aggregate_kind kind;
+    msg_iban key;
+    if (!route(c, &kind, key) || !key[0]) {
+        job_fail(h, j, "the command has no aggregate key");
+        return;
+    }
+    entry *e = NULL;
+    if (cache_get(l, kind, key, &e) != ST_OK) {
+        LOG_ERROR("commands", "cannot restore '%s': %s", key, status_message());
+        job_fail(h, j, status_message());
+        return;
+    }
+    list_push_back(&e->waiting, &j->link);
+    entry_mark_dirty(l, e);
 }
 
-static void *worker_main(void *arg)
+/* Runs on a worker thread: takes the commands and finished appends of its lane, then decides what
+ * they left to decide, one append per aggregate. */
+static void lane_run(void *ctx, void **items, size_t n)
 {
-    worker *w = arg;
-    pthread_mutex_lock(&w->mu);
-    for (;;) {
-        while (!w->count && !w->stopping)
-            pthread_cond_wait(&w->cv, &w->mu);
-        if (!w->count) break;
-        job *j = w->ring[w->head];
-        w->head = (w->head + 1) % w->h->queue_capacity;
-        w->count--;
-        pthread_mutex_unlock(&w->mu);
-        message feedback;
-        if (!process_job(w, j, &feedback)) {
-            j->done(j->ctx, &j->command, &feedback);
-            free(j);
+    command_handler *h = ctx;
+    int index = workers_index(h->pool);
+    assert(index >= 0);
+    lane *l = &h->lanes[index];
+    for (size_t i = 0; i < n; i++) {
+        if (*(item_kind *)items[i] == ITEM_JOB)
+            take_job(l, items[i]);
+        else
+            take_appended(l, items[i]);
+    }
+    for (list_node *d; (d = list_pop_front(&l->dirty));)
+        entry_flush(l, list_entry(d, entry, dirty));
+}
+
+/* ---- the handler ---- */
+
+static void lane_destroy(lane *l)
+{
+    if (l->cache.buckets) {
+        hmap_for_each(n, &l->cache)
+        {
+            entry *e = hmap_entry(n, entry, node);
+            assert(!entry_busy(e));
+            hmap_remove(&l->cache, n);
+            state_destroy(e);
+            free(e);
         }
-        pthread_mutex_lock(&w->mu);
     }
-    pthread_mutex_unlock(&w->mu);
-    return NULL;
-}
-
-static void worker_destroy(worker *w)
-{
-    while (w->lru_head)
-        cache_remove(w, w->lru_head);
-    free(w->buckets);
-    free(w->ring);
-    buf_free(&w->event_bytes);
-    pthread_mutex_destroy(&w->mu);
-    pthread_cond_destroy(&w->cv);
-}
-
-static size_t pow2_at_least(size_t n)
-{
-    size_t p = 16;
-    while (p < n)
-        p *= 2;
-    return p;
+    hmap_destroy(&l->cache);
+    buf_free(&l->bytes);
+    free(l->ends);
+    free(l->values);
 }
 
 status command_handler_new(const bank_stores *stores, const command_handler_config *cfg,
                            command_handler **out)
 {
     command_handler_config c = cfg ? *cfg : (command_handler_config){0};
-    if (c.workers <= 0) c.workers = 16;
+    if (c.workers <= 0) c.workers = 4;
     if (!c.cache_entries) c.cache_entries = 16384;
-    if (!c.queue_capacity) c.queue_capacity = 4096;
+    if (!c.max_commands) c.max_commands = 16384;
+    if (!c.max_batch) c.max_batch = 256;
+    if (c.max_batch > STORE_BATCH_MAX) c.max_batch = STORE_BATCH_MAX;
     command_handler *h = calloc(1, sizeof *h);
-    worker *workers = calloc((size_t)c.workers, sizeof *workers);
-    if (!h || !workers) {
+    lane *lanes = calloc((size_t)c.workers, sizeof *lanes);
+    if (!h || !lanes) {
         free(h);
-        free(workers);
+        free(lanes);
         return status_set(ST_NOMEM, "out of memory starting the command handler");
     }
     h->stores = *stores;
-    h->queue_capacity = c.queue_capacity;
-    h->workers = workers;
-    size_t per_worker = c.cache_entries / (size_t)c.workers + 1;
-    for (int i = 0; i < c.workers; i++) {
-        worker *w = &workers[i];
-        w->h = h;
-        w->max_entries = per_worker;
-        w->n_buckets = pow2_at_least(per_worker);
-        w->buckets = calloc(w->n_buckets, sizeof *w->buckets);
-        w->ring = malloc(c.queue_capacity * sizeof *w->ring);
-        buf_init(&w->event_bytes, STORE_VALUE_MAX);
-        pthread_mutex_init(&w->mu, NULL);
-        pthread_cond_init(&w->cv, NULL);
-        if (!w->buckets || !w->ring || pthread_create(&w->thread, NULL, worker_main, w) != 0) {
-            worker_destroy(w);
-            h->n_workers = i;
-            command_handler_free(h);
-            return status_set(ST_NOMEM, "cannot start command handler worker %d", i);
-        }
-        h->n_workers = i + 1;
+    h->lanes = lanes;
+    h->n_lanes = c.workers;
+    h->max_commands = c.max_commands;
+    h->max_batch = c.max_batch;
+    fresh_set_key(h->set_key);
+    mutex_init(&h->mu);
+    pthread_cond_init(&h->drained, NULL);
+    size_t per_lane = c.cache_entries / (size_t)c.workers + 1;
+    status st = ST_OK;
+    for (int i = 0; i < c.workers && st == ST_OK; i++) {
+        lane *l = &lanes[i];
+        l->h = h;
+        l->max_entries = per_lane;
+        list_init(&l->idle);
+        list_init(&l->dirty);
+        buf_init(&l->bytes, BATCH_BYTES_MAX);
+        l->ends = malloc(STORE_BATCH_MAX * sizeof *l->ends);
+        l->values = malloc(STORE_BATCH_MAX * sizeof *l->values);
+        st = hmap_init(&l->cache, per_lane);
+        if (st == ST_OK && (!l->ends || !l->values))
+            st = status_set(ST_NOMEM, "out of memory starting the command handler");
+    }
+    /* A lane holds at most every job in the handler plus one finished append per job (an append
+     * carries one job at least), so the appends coming back from the stores always fit. */
+    workers_config wc = {.name = "commands",
+                         .threads = c.workers,
+                         .capacity = 2 * c.max_commands + 16,
+                         .max_batch = 64,
+                         .ordered = true,
+                         .run = lane_run,
+                         .ctx = h};
+    if (st == ST_OK) st = workers_new(&wc, &h->pool);
+    if (st != ST_OK) {
+        for (int i = 0; i < c.workers; i++)
+            lane_destroy(&lanes[i]);
+        pthread_cond_destroy(&h->drained);
+        mutex_destroy(&h->mu);
+        free(lanes);
+        free(h);
+        return st;
     }
     *out = h;
     return ST_OK;
@@ -518,18 +787,17 @@ status command_handler_new(const bank_stores *stores, const command_handler_conf
 void command_handler_free(command_handler *h)
 {
     if (!h) return;
-    for (int i = 0; i < h->n_workers; i++) {
-        worker *w = &h->workers[i];
-        pthread_mutex_lock(&w->mu);
-        w->stopping = true;
-        pthread_cond_signal(&w->cv);
-        pthread_mutex_unlock(&w->mu);
-    }
-    for (int i = 0; i < h->n_workers; i++) {
-        pthread_join(h->workers[i].thread, NULL);
-        worker_destroy(&h->workers[i]);
-    }
-    free(h->workers);
+    atomic_store(&h->closing, true);
+    mutex_lock(&h->mu);
+    while (atomic_load(&h->n_jobs) > 0)
+        mutex_cond_wait(&h->drained, &h->mu);
+    mutex_unlock(&h->mu);
+    workers_free(h->pool); /* nothing is queued any more */
+    for (int i = 0; i < h->n_lanes; i++)
+        lane_destroy(&h->lanes[i]);
+    pthread_cond_destroy(&h->drained);
+    mutex_destroy(&h->mu);
+    free(h->lanes);
     free(h);
 }
 
@@ -540,19 +808,7 @@ static status enqueue(command_handler *h, job *j)
     msg_iban key;
     if (!job_route(j, &kind, key))
         return status_set(ST_INVALID, "%s has no aggregate key", msg_type_name(j->command.type));
-    worker *w = &h->workers[hash_key(kind, key) % (uint64_t)h->n_workers];
-    pthread_mutex_lock(&w->mu);
-    if (w->stopping || w->count == h->queue_capacity) {
-        bool stopping = w->stopping;
-        pthread_mutex_unlock(&w->mu);
-        return stopping ? status_set(ST_CLOSED, "the command handler is stopping")
-                        : status_set(ST_BUSY, "too many commands waiting, try again");
-    }
-    w->ring[(w->head + w->count) % h->queue_capacity] = j;
-    w->count++;
-    pthread_cond_signal(&w->cv);
-    pthread_mutex_unlock(&w->mu);
-    return ST_OK;
+    return workers_submit(h->pool, key_hash(kind, key), j);
 }
 
 status command_handler_submit(command_handler *h, const message *command, command_done_fn done,
@@ -562,12 +818,22 @@ status command_handler_submit(command_handler *h, const message *command, comman
     msg_iban key;
     if (!msg_type_is_command(command->type) || !route(command, &kind, key))
         return status_set(ST_INVALID, "%s is not a command", msg_type_name(command->type));
-    job *j = malloc(sizeof *j);
-    if (!j) return status_set(ST_NOMEM, "out of memory queueing a command");
+    if (atomic_load(&h->closing)) return status_set(ST_CLOSED, "the command handler is stopping");
+    if (atomic_fetch_add(&h->n_jobs, 1) >= h->max_commands) {
+        atomic_fetch_sub(&h->n_jobs, 1);
+        atomic_fetch_add(&h->refused_busy, 1);
+        return status_set(ST_BUSY, COMMAND_BUSY_REASON);
+    }
+    job *j = calloc(1, sizeof *j);
+    if (!j) {
+        atomic_fetch_sub(&h->n_jobs, 1);
+        return status_set(ST_NOMEM, "out of memory queueing a command");
+    }
+    j->item = ITEM_JOB;
     j->command = *command;
     j->done = done;
     j->ctx = ctx;
-    j->payer_checked = false;
+    list_init(&j->link);
     if (command->type == MSG_MONEY_TRANSFER_COMMAND) {
         /* As a person typed them: the payer check must find the account the transfer names. */
         money_transfer_command *t = &j->command.u.money_transfer;
@@ -578,6 +844,27 @@ status command_handler_submit(command_handler *h, const message *command, comman
         memcpy(t->to, party, sizeof party);
     }
     status st = enqueue(h, j);
-    if (st != ST_OK) free(j);
-    return st;
+    if (st != ST_OK) {
+        free(j);
+        atomic_fetch_sub(&h->n_jobs, 1);
+        return st;
+    }
+    atomic_fetch_add(&h->submitted, 1);
+    return ST_OK;
+}
+
+void command_handler_stats_get(command_handler *h, command_handler_stats *out)
+{
+    *out = (command_handler_stats){
+        .commands = atomic_load(&h->n_jobs),
+        .queued = workers_depth(h->pool),
+        .appends_in_flight = atomic_load(&h->n_in_flight),
+        .submitted = atomic_load(&h->submitted),
+        .refused_busy = atomic_load(&h->refused_busy),
+        .appends = atomic_load(&h->appends),
+        .appended_events = atomic_load(&h->appended_events),
+        .conflicts = atomic_load(&h->conflicts),
+        .append_failures = atomic_load(&h->append_failures),
+        .largest_batch = atomic_load(&h->largest_batch),
+    };
 }

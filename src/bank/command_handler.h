@@ -1,11 +1,21 @@
-/* The command handler: decides every command of spec 4.5 against its aggregate and appends the
- * resulting event with optimistic concurrency.
+/* The command handler: decides every command against its aggregate (the user, bank account and
+ * transfer rules of src/domain) and appends the resulting events with optimistic concurrency.
  *
- * Commands are routed by aggregate key to a fixed set of worker threads, so the commands of one
- * aggregate are decided one at a time, in arrival order. Each worker keeps a bounded LRU cache of
- * aggregates and restores a missing one from its store. On a concurrency conflict (another process
- * wrote first) it reloads the aggregate and decides again, so a caller never sees a concurrency
- * text (F16). Nothing is answered before its event is durable.
+ * Commands are routed by aggregate key to a fixed set of worker threads (the kit's ordered
+ * workers), so the commands of one aggregate are decided by one thread, in arrival order, against
+ * that thread's cached copy of the aggregate (a bounded LRU cache, restored from the store on a
+ * miss). Each aggregate is a pipeline with at most one append in flight: the commands that arrive
+ * meanwhile wait; when the append is durable, its commands are answered and the waiting ones are
+ * decided in order, each against the state the previous ones left, into one append of
+ * consecutive orders (one group commit for a hot account however many commands it took). A
+ * worker never waits for an append (store_append_async): it decides other aggregates meanwhile.
+ *
+ * Nothing is answered before its event is durable, and refusals decided against events still in
+ * flight wait for them too. A failed append fails exactly the commands whose events were in it;
+ * the others of its batch (refused or already done against its events) are decided again on
+ * the aggregate reloaded from the store. On a concurrency conflict (another process wrote first)
+ * the whole batch is decided again on the reloaded aggregate, so a caller never sees a
+ * concurrency text.
  *
  * No free writes: a MoneyTransferCommand first visits the worker of its payer's account (`from`,
  * or `to` for a cash deposit), which checks its username and token against that account (payer.h,
@@ -13,26 +23,50 @@
  * whose credentials do not check out is refused with nothing stored. The saga's debit or credit
  * checks again (the authoritative check); the pre-check only refuses earlier.
  *
- * Threads: submit from any thread; `done` runs on a worker thread and must not block for long
- * (it may submit further commands). */
+ * Admission: at most `max_commands` commands are in the handler at once (waiting, deciding or
+ * being appended); beyond that submit refuses at once with ST_BUSY, so memory stays bounded and
+ * the caller can answer "busy" instead of letting the command wait for its deadline.
+ *
+ * Threads: submit and stats from any thread; `done` runs on a worker thread and must not block
+ * for long (it may submit further commands). */
 #ifndef BANK_COMMAND_HANDLER_H
 #define BANK_COMMAND_HANDLER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "bank/aggregates.h"
 #include "base/status.h"
 #include "domain/messages.h"
+#include "domain/reasons.h"
+
+/* The reason a refused command is answered with when the bank is at capacity. */
+#define COMMAND_BUSY_REASON REASON_BUSY
 
 typedef struct command_handler command_handler;
 
 typedef struct command_handler_config {
-    int workers;           /* deciding threads; 0: 16 */
-    size_t cache_entries;  /* aggregates kept in memory over all workers; 0: 16384 */
-    size_t queue_capacity; /* commands waiting per worker; 0: 4096 */
+    int workers;          /* deciding threads; 0: 4 */
+    size_t cache_entries; /* aggregates kept in memory over all workers; 0: 16384 */
+    size_t max_commands;  /* commands in the handler at once; 0: 16384 */
+    size_t max_batch;     /* most commands of one aggregate decided into one append; 0: 256 */
 } command_handler_config;
 
-/* Receives the answer to `command`: a CommandSucceeded (with additional_info where the spec has
+/* Counters for /metrics: gauges are a moment's truth, totals count since the start. */
+typedef struct command_handler_stats {
+    size_t commands;          /* in the handler now */
+    size_t queued;            /* waiting in the workers' queues now (commands and appends done) */
+    size_t appends_in_flight; /* appends on their way to the stores now */
+    uint64_t submitted;       /* commands accepted by submit */
+    uint64_t refused_busy;    /* submits refused because max_commands were in the handler */
+    uint64_t appends;         /* appends that succeeded */
+    uint64_t appended_events; /* events in them (appended_events / appends: the batch size) */
+    uint64_t conflicts;       /* appends refused because another process wrote first */
+    uint64_t append_failures; /* appends that failed otherwise (their commands failed) */
+    uint64_t largest_batch;   /* the most events of one append */
+} command_handler_stats;
+
+/* Receives the answer to `command`: a CommandSucceeded (with additional_info where the rules give
  * one) or a CommandFailed with the exact reason. Both are valid during the call only. */
 typedef void (*command_done_fn)(void *ctx, const message *command, const message *feedback);
 
@@ -41,16 +75,19 @@ typedef void (*command_done_fn)(void *ctx, const message *command, const message
 status command_handler_new(const bank_stores *stores, const command_handler_config *cfg,
                            command_handler **out);
 
-/* Decides and answers every command already submitted, then stops the workers and frees. */
+/* Refuses further submits (ST_CLOSED), waits until every command already submitted is decided,
+ * durable and answered, then stops the workers and frees. Not from a `done` callback. */
 void command_handler_free(command_handler *h);
 
 /* Queues `command` (copied) for its aggregate's worker; `done` is called exactly once unless this
- * returns non-OK: ST_INVALID for a record that is not a command, ST_BUSY when the worker's queue
- * is full, ST_CLOSED when the handler is stopping. A MoneyTransfer whose credentials checked out
- * but whose transfer's worker is full or stopping is answered with that failure (nothing stored).
+ * returns non-OK: ST_INVALID for a record that is not a command, ST_BUSY when max_commands are in
+ * the handler (status_message() is COMMAND_BUSY_REASON), ST_CLOSED when the handler is stopping.
  */
 status command_handler_submit(command_handler *h, const message *command, command_done_fn done,
                               void *ctx);
+
+/* Fills `out` with the handler's counters. Any thread. */
+void command_handler_stats_get(command_handler *h, command_handler_stats *out);
 
 /* The id field of a command (every command starts with one). */
 uuid command_id(const message *command);

@@ -1,12 +1,16 @@
 #include "bank/saga_runner.h"
 
-#include <pthread.h>
+#include <assert.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "bank/fresh.h"
 #include "base/clock.h"
+#include "base/hmap.h"
 #include "base/log.h"
+#include "base/mutex.h"
+#include "base/timer.h"
 #include "codec/codec.h"
 #include "domain/iban.h"
 #include "domain/saga.h"
@@ -15,126 +19,87 @@
 #define RETRY_MAX_MS 5000
 #define STALE_CHECK_MS 1000
 
-/* ---- a set of transfer ids with a time each (open addressing, tombstones) ---- */
-
-typedef struct id_set {
-    uuid *ids;
-    int64_t *times;
-    uint8_t *used; /* 0 empty, 1 used, 2 removed */
-    size_t cap, count, filled;
-} id_set;
-
-static size_t slot_of(size_t cap, const uuid *id)
-{
-    uint64_t h;
-    memcpy(&h, id->bytes + 8, sizeof h); /* random bits of a v4 uuid */
-    return (size_t)(h ^ (h >> 29)) & (cap - 1);
-}
-
-static void id_set_free(id_set *s)
-{
-    free(s->ids);
-    free(s->times);
-    free(s->used);
-    memset(s, 0, sizeof *s);
-}
-
-static status id_set_rehash(id_set *s, size_t cap)
-{
-    id_set bigger = {.cap = cap};
-    bigger.ids = calloc(cap, sizeof *bigger.ids);
-    bigger.times = calloc(cap, sizeof *bigger.times);
-    bigger.used = calloc(cap, 1);
-    if (!bigger.ids || !bigger.times || !bigger.used) {
-        id_set_free(&bigger);
-        return status_set(ST_NOMEM, "out of memory tracking transfers");
-    }
-    for (size_t i = 0; i < s->cap; i++) {
-        if (s->used[i] != 1) continue;
-        size_t j = slot_of(cap, &s->ids[i]);
-        while (bigger.used[j])
-            j = (j + 1) & (cap - 1);
-        bigger.ids[j] = s->ids[i];
-        bigger.times[j] = s->times[i];
-        bigger.used[j] = 1;
-        bigger.count++;
-        bigger.filled++;
-    }
-    id_set_free(s);
-    *s = bigger;
-    return ST_OK;
-}
-
-static status id_set_put(id_set *s, const uuid *id, int64_t time)
-{
-    if ((s->filled + 1) * 2 > s->cap) {
-        size_t cap = s->cap ? s->cap : 64;
-        while ((s->count + 1) * 2 > cap / 2)
-            cap *= 2; /* grow from live entries; tombstones are dropped by the rehash */
-        TRY(id_set_rehash(s, cap));
-    }
-    size_t i = slot_of(s->cap, id);
-    while (s->used[i]) {
-        if (s->used[i] == 1 && uuid_equal(&s->ids[i], id)) return ST_OK;
-        i = (i + 1) & (s->cap - 1);
-    }
-    s->ids[i] = *id;
-    s->times[i] = time;
-    s->used[i] = 1;
-    s->count++;
-    s->filled++;
-    return ST_OK;
-}
-
-static size_t id_set_find(const id_set *s, const uuid *id)
-{
-    if (!s->cap) return SIZE_MAX;
-    for (size_t i = slot_of(s->cap, id); s->used[i]; i = (i + 1) & (s->cap - 1))
-        if (s->used[i] == 1 && uuid_equal(&s->ids[i], id)) return i;
-    return SIZE_MAX;
-}
-
-static void id_set_remove(id_set *s, const uuid *id)
-{
-    size_t i = id_set_find(s, id);
-    if (i == SIZE_MAX) return;
-    s->used[i] = 2;
-    s->count--;
-}
-
-/* ---- the runner ---- */
-
+/* One saga running here, in the runner's `active` map by transfer id. */
 typedef struct instance {
+    hmap_node node;
     saga_runner *runner;
     saga s;
     message cmd; /* the step in flight */
     saga_end_fn end;
     void *ctx;
     int64_t retry_ms; /* current back-off */
-    int64_t due_ms;   /* when in the retry list */
-    struct instance *next_retry;
+    timer retry;      /* pending while the step waits to be sent again */
 } instance;
+
+/* A transfer started and not ended, as seen in the transfer store, with when it was first seen
+ * (or last looked at); in the runner's `open` map. */
+typedef struct open_transfer {
+    hmap_node node;
+    uuid id;
+    int64_t seen_ms;
+} open_transfer;
 
 struct saga_runner {
     command_handler *handler;
     bank_stores stores;
     saga_lease lease; /* ops NULL: one process */
     int64_t stale_ms, renew_ms;
-    atomic_size_t n_active;
+    unsigned char set_key[TRANSFER_SET_KEY_BYTES];
+    timers *timers; /* retries, the stale check, lease renewals */
+    timer stale_check, renew;
+    atomic_size_t n_active, n_waiting;
+    atomic_uint_fast64_t retries, resumed;
 
-    pthread_mutex_t mu; /* guards everything below */
-    pthread_cond_t cv;
-    instance *retries;
-    bool stopping;
-    bool timer_stopped; /* saga_runner_stop ran */
-    id_set active;      /* sagas running here */
-    id_set open;        /* transfers started and not ended, with when they were first seen */
+    mutex mu;              /* guards everything below */
+    pthread_cond_t caught; /* the watch has read the store's backlog */
+    hmap active;           /* instance, by transfer id: sagas running here */
+    hmap open;             /* open_transfer, by transfer id */
     uint64_t head_at_start;
     bool caught_up;
     bool watching;
+    bool stopped;
     store_subscription *watch;
-    pthread_t timer_thread;
 };
+
+static uint64_t id_hash(const uuid *id)
+{
+    return hash_bytes(id->bytes, sizeof id->bytes, 0);
+}
+
+static bool instance_has_id(const hmap_node *n, const void *id)
+{
+    return uuid_equal(&hmap_entry(n, instance, node)->s.start.id, id);
+}
+
+static bool open_has_id(const hmap_node *n, const void *id)
+{
+    return uuid_equal(&hmap_entry(n, open_transfer, node)->id, id);
+}
+
+static bool running_here_locked(saga_runner *r, const uuid *id)
+{
+    mutex_assert_held(&r->mu);
+    return hmap_find(&r->active, id_hash(id), instance_has_id, id) != NULL;
+}
+
+static void open_forget_locked(saga_runner *r, const uuid *id)
+{
+    mutex_assert_held(&r->mu);
+    hmap_node *n = hmap_find(&r->open, id_hash(id), open_has_id, id);
+    if (!n) return;
+    hmap_remove(&r->open, n);
+    free(hmap_entry(n, open_transfer, node));
+}
+
+static void open_clear_locked(saga_runner *r)
+{
+    mutex_assert_held(&r->mu);
+    hmap_for_each(n, &r->open)
+    {
+        hmap_remove(&r->open, n);
+        free(hmap_entry(n, open_transfer, node));
+    }
+}
 
 static void send_step(instance *in);
 
@@ -147,25 +112,30 @@ static void finish(instance *in, bool completed, const char *reason)
 {
     saga_runner *r = in->runner;
     if (in->end) in->end(in->ctx, completed, reason);
-    pthread_mutex_lock(&r->mu);
-    id_set_remove(&r->active, &in->s.start.id);
-    pthread_mutex_unlock(&r->mu);
+    mutex_lock(&r->mu);
+    hmap_remove(&r->active, &in->node);
+    mutex_unlock(&r->mu);
     if (r->lease.release) r->lease.release(r->lease.ctx, &in->s.start.id);
     atomic_fetch_sub(&r->n_active, 1);
     free(in);
 }
 
+static void retry_due(void *ctx)
+{
+    instance *in = ctx;
+    atomic_fetch_sub(&in->runner->n_waiting, 1);
+    atomic_fetch_add(&in->runner->retries, 1);
+    send_step(in);
+}
+
+/* Sends the step in flight again after a pause that doubles each time (up to RETRY_MAX_MS). */
 static void schedule_retry(instance *in)
 {
     saga_runner *r = in->runner;
     in->retry_ms = in->retry_ms ? in->retry_ms * 2 : RETRY_FIRST_MS;
     if (in->retry_ms > RETRY_MAX_MS) in->retry_ms = RETRY_MAX_MS;
-    in->due_ms = clock_mono_ms() + in->retry_ms;
-    pthread_mutex_lock(&r->mu);
-    in->next_retry = r->retries;
-    r->retries = in;
-    pthread_cond_signal(&r->cv);
-    pthread_mutex_unlock(&r->mu);
+    atomic_fetch_add(&r->n_waiting, 1);
+    timer_start(r->timers, &in->retry, in->retry_ms, retry_due, in);
 }
 
 static void on_step_done(void *ctx, const message *command, const message *feedback)
@@ -200,7 +170,7 @@ static void on_step_done(void *ctx, const message *command, const message *feedb
 static void send_step(instance *in)
 {
     if (command_handler_submit(in->runner->handler, &in->cmd, on_step_done, in) != ST_OK)
-        schedule_retry(in); /* queue full or stopping: try again later */
+        schedule_retry(in); /* busy or stopping: try again later */
 }
 
 /* A new saga instance for transfer `id`, registered as running here; NULL on failure. */
@@ -208,16 +178,14 @@ static instance *instance_new(saga_runner *r, const uuid *id, saga_end_fn end, v
 {
     instance *in = calloc(1, sizeof *in);
     if (!in) return NULL;
-    pthread_mutex_lock(&r->mu);
-    status st = id_set_put(&r->active, id, clock_mono_ms());
-    pthread_mutex_unlock(&r->mu);
-    if (st != ST_OK) {
-        free(in);
-        return NULL;
-    }
     in->runner = r;
     in->end = end;
     in->ctx = ctx;
+    in->s.start.id = *id; /* the key in `active` until saga_begin/restore fills the rest */
+    timer_init(&in->retry);
+    mutex_lock(&r->mu);
+    hmap_insert(&r->active, &in->node, id_hash(id));
+    mutex_unlock(&r->mu);
     atomic_fetch_add(&r->n_active, 1);
     return in;
 }
@@ -240,6 +208,7 @@ status saga_runner_start(saga_runner *r, const transfer_started_event *started, 
     if (!lease_acquire(r, &started->id))
         LOG_WARN("saga", "the lease of a new transfer was taken; running it all the same");
     saga_begin(&in->s, started);
+    assert(uuid_equal(&in->s.start.id, &started->id));
     drive(in);
     return ST_OK;
 }
@@ -247,6 +216,14 @@ status saga_runner_start(saga_runner *r, const transfer_started_event *started, 
 size_t saga_runner_active(saga_runner *r)
 {
     return atomic_load(&r->n_active);
+}
+
+void saga_runner_stats_get(saga_runner *r, saga_runner_stats *out)
+{
+    *out = (saga_runner_stats){.active = atomic_load(&r->n_active),
+                               .waiting = atomic_load(&r->n_waiting),
+                               .retries = atomic_load(&r->retries),
+                               .resumed = atomic_load(&r->resumed)};
 }
 
 /* Restores one open transfer's saga from the stores and sends its next step. */
@@ -260,8 +237,8 @@ static status resume(saga_runner *r, const uuid *id)
         return ST_OK;
     }
     bank_account_state from, to;
-    bank_account_state_init(&from);
-    bank_account_state_init(&to);
+    bank_account_state_init(&from, r->set_key);
+    bank_account_state_init(&to, r->set_key);
     status st = ST_OK;
     if (iban_valid_open(t.start.from))
         st = aggregate_load_bank_account(r->stores.bank, t.start.from, &from);
@@ -270,6 +247,7 @@ static status resume(saga_runner *r, const uuid *id)
     instance *in = st == ST_OK ? instance_new(r, id, NULL, NULL) : NULL;
     if (in) {
         saga_restore(&in->s, &t, from.exists ? &from : NULL, to.exists ? &to : NULL);
+        atomic_fetch_add(&r->resumed, 1);
         drive(in);
     } else if (st == ST_OK) {
         st = status_set(ST_NOMEM, "out of memory resuming a saga");
@@ -279,20 +257,22 @@ static status resume(saga_runner *r, const uuid *id)
     return st;
 }
 
-/* Takes over the open transfers older than `older_than` (mono ms) that do not run here and whose
- * lease is free. Returns how many it resumed. */
+/* Takes over the open transfers first seen before `older_than` (mono ms) that do not run here
+ * and whose lease is free. Returns how many it resumed. */
 static size_t take_over(saga_runner *r, int64_t older_than)
 {
-    pthread_mutex_lock(&r->mu);
-    size_t n = 0, cap = r->open.count;
+    mutex_lock(&r->mu);
+    size_t n = 0, cap = hmap_count(&r->open);
     uuid *ids = cap ? malloc(cap * sizeof *ids) : NULL;
-    for (size_t i = 0; ids && i < r->open.cap; i++) {
-        if (r->open.used[i] != 1 || r->open.times[i] > older_than) continue;
-        if (id_set_find(&r->active, &r->open.ids[i]) != SIZE_MAX) continue;
-        r->open.times[i] = clock_mono_ms(); /* look again only after another stale period */
-        ids[n++] = r->open.ids[i];
+    int64_t now = clock_mono_ms();
+    hmap_for_each(node, &r->open)
+    {
+        open_transfer *o = hmap_entry(node, open_transfer, node);
+        if (!ids || o->seen_ms > older_than || running_here_locked(r, &o->id)) continue;
+        o->seen_ms = now; /* look again only after another stale period */
+        ids[n++] = o->id;
     }
-    pthread_mutex_unlock(&r->mu);
+    mutex_unlock(&r->mu);
     size_t resumed = 0;
     for (size_t i = 0; i < n; i++) {
         if (!lease_acquire(r, &ids[i])) continue; /* running elsewhere */
@@ -309,66 +289,36 @@ static size_t take_over(saga_runner *r, int64_t older_than)
     return resumed;
 }
 
-static void renew_leases(saga_runner *r)
+/* Every STALE_CHECK_MS once the backlog is read: takes over transfers left by dead instances. */
+static void stale_check_due(void *ctx)
 {
-    if (!r->lease.renew) return;
-    pthread_mutex_lock(&r->mu);
-    size_t n = 0;
-    uuid *ids = r->active.count ? malloc(r->active.count * sizeof *ids) : NULL;
-    for (size_t i = 0; ids && i < r->active.cap; i++)
-        if (r->active.used[i] == 1) ids[n++] = r->active.ids[i];
-    pthread_mutex_unlock(&r->mu);
+    saga_runner *r = ctx;
+    mutex_lock(&r->mu);
+    bool caught_up = r->caught_up;
+    mutex_unlock(&r->mu);
+    if (caught_up) {
+        size_t n = take_over(r, clock_mono_ms() - r->stale_ms);
+        if (n) LOG_WARN("saga", "took over %zu transfers left running elsewhere", n);
+    }
+    timer_start(r->timers, &r->stale_check, STALE_CHECK_MS, stale_check_due, r);
+}
+
+/* Every renew_ms: renews the leases of the sagas running here. */
+static void renew_due(void *ctx)
+{
+    saga_runner *r = ctx;
+    mutex_lock(&r->mu);
+    size_t n = 0, cap = hmap_count(&r->active);
+    uuid *ids = cap ? malloc(cap * sizeof *ids) : NULL;
+    hmap_for_each(node, &r->active)
+    {
+        if (ids) ids[n++] = hmap_entry(node, instance, node)->s.start.id;
+    }
+    mutex_unlock(&r->mu);
     for (size_t i = 0; i < n; i++)
         r->lease.renew(r->lease.ctx, &ids[i]);
     free(ids);
-}
-
-/* Retries due steps, takes over stale transfers and renews leases. */
-static void *timer_main(void *arg)
-{
-    saga_runner *r = arg;
-    int64_t next_stale_check = clock_mono_ms() + STALE_CHECK_MS;
-    int64_t next_renew = clock_mono_ms() + r->renew_ms;
-    pthread_mutex_lock(&r->mu);
-    while (!r->stopping) {
-        int64_t now = clock_mono_ms();
-        instance **pp = &r->retries, *due = NULL;
-        int64_t next = next_stale_check < next_renew ? next_stale_check : next_renew;
-        for (; *pp; pp = &(*pp)->next_retry) {
-            if ((*pp)->due_ms <= now) {
-                due = *pp;
-                *pp = due->next_retry;
-                break;
-            }
-            if ((*pp)->due_ms < next) next = (*pp)->due_ms;
-        }
-        if (due) {
-            pthread_mutex_unlock(&r->mu);
-            send_step(due);
-            pthread_mutex_lock(&r->mu);
-            continue;
-        }
-        if (now >= next_stale_check) {
-            next_stale_check = now + STALE_CHECK_MS;
-            if (r->caught_up) {
-                pthread_mutex_unlock(&r->mu);
-                size_t n = take_over(r, now - r->stale_ms);
-                if (n) LOG_WARN("saga", "took over %zu transfers left running elsewhere", n);
-                pthread_mutex_lock(&r->mu);
-            }
-            continue;
-        }
-        if (now >= next_renew) {
-            next_renew = now + r->renew_ms;
-            pthread_mutex_unlock(&r->mu);
-            renew_leases(r);
-            pthread_mutex_lock(&r->mu);
-            continue;
-        }
-        clock_cond_wait_ms(&r->cv, &r->mu, next - now);
-    }
-    pthread_mutex_unlock(&r->mu);
-    return NULL;
+    timer_start(r->timers, &r->renew, r->renew_ms, renew_due, r);
 }
 
 status saga_runner_new(command_handler *handler, const bank_stores *stores,
@@ -381,15 +331,23 @@ status saga_runner_new(command_handler *handler, const bank_stores *stores,
     if (cfg && cfg->lease) r->lease = *cfg->lease;
     r->stale_ms = cfg && cfg->stale_ms > 0 ? cfg->stale_ms : 10000;
     r->renew_ms = cfg && cfg->renew_ms > 0 ? cfg->renew_ms : 3000;
-    atomic_init(&r->n_active, 0);
-    pthread_mutex_init(&r->mu, NULL);
-    clock_cond_init(&r->cv);
-    if (pthread_create(&r->timer_thread, NULL, timer_main, r) != 0) {
-        pthread_cond_destroy(&r->cv);
-        pthread_mutex_destroy(&r->mu);
+    fresh_set_key(r->set_key);
+    mutex_init(&r->mu);
+    pthread_cond_init(&r->caught, NULL);
+    timer_init(&r->stale_check);
+    timer_init(&r->renew);
+    status st = hmap_init(&r->active, 64);
+    if (st == ST_OK) st = hmap_init(&r->open, 64);
+    if (st == ST_OK) st = timers_new("saga-timer", &r->timers);
+    if (st != ST_OK) {
+        hmap_destroy(&r->active);
+        hmap_destroy(&r->open);
+        pthread_cond_destroy(&r->caught);
+        mutex_destroy(&r->mu);
         free(r);
-        return status_set(ST_INTERNAL, "cannot start the saga timer thread");
+        return st;
     }
+    if (r->lease.renew) timer_start(r->timers, &r->renew, r->renew_ms, renew_due, r);
     *out = r;
     return ST_OK;
 }
@@ -397,37 +355,53 @@ status saga_runner_new(command_handler *handler, const bank_stores *stores,
 void saga_runner_stop(saga_runner *r)
 {
     if (!r) return;
-    pthread_mutex_lock(&r->mu);
-    bool already = r->timer_stopped;
-    r->timer_stopped = true;
-    pthread_mutex_unlock(&r->mu);
-    if (already) return;
-    if (r->watch) store_subscription_close(r->watch);
+    mutex_lock(&r->mu);
+    bool already = r->stopped;
+    r->stopped = true;
+    store_subscription *watch = r->watch;
     r->watch = NULL;
-    pthread_mutex_lock(&r->mu);
-    r->stopping = true;
-    pthread_cond_broadcast(&r->cv);
-    pthread_mutex_unlock(&r->mu);
-    pthread_join(r->timer_thread, NULL);
+    mutex_unlock(&r->mu);
+    if (already) return;
+    if (watch) store_subscription_close(watch);
+    timers_stop(r->timers); /* no retry, take-over or renewal runs after this */
 }
 
 void saga_runner_free(saga_runner *r)
 {
     if (!r) return;
     saga_runner_stop(r);
-    while (r->retries) {
-        instance *in = r->retries;
-        r->retries = in->next_retry;
+    /* What still waits for a retry ends now; it resumes at the next start. */
+    for (timer *t; (t = timers_pop(r->timers));) {
+        if (t == &r->stale_check || t == &r->renew) continue;
+        instance *in = (instance *)((char *)t - offsetof(instance, retry));
+        atomic_fetch_sub(&r->n_waiting, 1);
         finish(in, false, "the bank is shutting down; the transfer ends after its restart");
     }
-    id_set_free(&r->active);
-    id_set_free(&r->open);
-    pthread_cond_destroy(&r->cv);
-    pthread_mutex_destroy(&r->mu);
+    timers_free(r->timers);
+    mutex_lock(&r->mu);
+    assert(hmap_count(&r->active) == 0); /* the handler, freed first, answered every step */
+    open_clear_locked(r);
+    mutex_unlock(&r->mu);
+    hmap_destroy(&r->active);
+    hmap_destroy(&r->open);
+    pthread_cond_destroy(&r->caught);
+    mutex_destroy(&r->mu);
     free(r);
 }
 
 /* ---- following the transfer store ---- */
+
+static status open_remember_locked(saga_runner *r, const uuid *id)
+{
+    mutex_assert_held(&r->mu);
+    if (hmap_find(&r->open, id_hash(id), open_has_id, id)) return ST_OK;
+    open_transfer *o = malloc(sizeof *o);
+    if (!o) return status_set(ST_NOMEM, "out of memory tracking transfers");
+    o->id = *id;
+    o->seen_ms = clock_mono_ms();
+    hmap_insert(&r->open, &o->node, id_hash(id));
+    return ST_OK;
+}
 
 static status watch_event(void *arg, const store_event *ev)
 {
@@ -437,21 +411,22 @@ static status watch_event(void *arg, const store_event *ev)
     if (st != ST_OK) {
         LOG_ERROR("saga", "transfer event at position %llu is unreadable: %s",
                   (unsigned long long)ev->position, status_message());
-        st = ST_OK; /* one bad record must not stop the watch (F14) */
+        m.type = MSG_NONE; /* one bad record must not stop the watch: skip it */
     }
-    pthread_mutex_lock(&r->mu);
+    mutex_lock(&r->mu);
+    st = ST_OK;
     if (m.type == MSG_TRANSFER_STARTED_EVENT)
-        st = id_set_put(&r->open, &m.u.transfer_started.id, clock_mono_ms());
+        st = open_remember_locked(r, &m.u.transfer_started.id);
     else if (m.type == MSG_TRANSFER_COMPLETED_EVENT)
-        id_set_remove(&r->open, &m.u.transfer_completed.id);
+        open_forget_locked(r, &m.u.transfer_completed.id);
     else if (m.type == MSG_TRANSFER_FAILED_EVENT)
-        id_set_remove(&r->open, &m.u.transfer_failed.id);
+        open_forget_locked(r, &m.u.transfer_failed.id);
     if (!r->caught_up && ev->position >= r->head_at_start) {
         r->caught_up = true;
-        pthread_cond_broadcast(&r->cv);
+        pthread_cond_broadcast(&r->caught);
     }
-    pthread_mutex_unlock(&r->mu);
-    message_clear(&m);
+    mutex_unlock(&r->mu);
+    if (m.type != MSG_NONE) message_clear(&m);
     if (st != ST_OK) LOG_ERROR("saga", "cannot track a transfer: %s", status_message());
     return ST_OK;
 }
@@ -462,25 +437,33 @@ status saga_runner_recover(saga_runner *r, size_t *resumed)
     if (r->watching) return status_set(ST_INVALID, "the saga runner already follows the store");
     uint64_t head;
     TRY(store_head(r->stores.transfer, &head));
-    pthread_mutex_lock(&r->mu);
+    mutex_lock(&r->mu);
     r->head_at_start = head;
     r->caught_up = head == 0;
     r->watching = true;
-    pthread_mutex_unlock(&r->mu);
-    TRY(store_subscribe(r->stores.transfer, 1, watch_event, r, &r->watch));
-    pthread_mutex_lock(&r->mu);
+    mutex_unlock(&r->mu);
+    store_subscription *watch = NULL;
+    TRY(store_subscribe(r->stores.transfer, 1, watch_event, r, &watch));
+    mutex_lock(&r->mu);
+    r->watch = watch;
     while (!r->caught_up)
-        pthread_cond_wait(&r->cv, &r->mu);
-    pthread_mutex_unlock(&r->mu);
+        mutex_cond_wait(&r->caught, &r->mu);
+    mutex_unlock(&r->mu);
     /* Everything open in the backlog: with one process, or after a full stop, nothing runs it. */
     *resumed = take_over(r, clock_mono_ms());
     if (!r->lease.acquire) {
         /* One process (no lease): no other instance can leave a transfer behind, so following the
          * store any further would only cost a decode per transfer event. */
-        store_subscription_close(r->watch);
-        pthread_mutex_lock(&r->mu);
+        mutex_lock(&r->mu);
+        watch = r->watch;
         r->watch = NULL;
-        pthread_mutex_unlock(&r->mu);
+        mutex_unlock(&r->mu);
+        if (watch) store_subscription_close(watch);
+        mutex_lock(&r->mu);
+        open_clear_locked(r);
+        mutex_unlock(&r->mu);
+        return ST_OK;
     }
+    timer_start(r->timers, &r->stale_check, STALE_CHECK_MS, stale_check_due, r);
     return ST_OK;
 }

@@ -3,17 +3,20 @@
  * again later (a return that did not go through), and tells the starter how the transfer ended.
  *
  * saga_runner_recover follows the transfer store: at start-up it drives every transfer still
- * `started` to its end (F5), and afterwards it takes over any transfer that stays `started` for
- * longer than `stale_ms` without running here (its instance died). With several instances, a
- * lease (below) makes sure one transfer's saga runs in one place at a time.
+ * `started` to its end (no transfer stays `started` forever, whatever crashed where), and
+ * afterwards it takes over any transfer that stays `started` for longer than `stale_ms` without
+ * running here (its instance died). With several instances, a lease (below) makes sure one
+ * transfer's saga runs in one place at a time.
  *
  * Threads: any thread may start sagas; steps run on command handler workers and on the runner's
- * retry thread; `end` callbacks run on either and must not block for long. */
+ * timer thread (retries, take-overs, lease renewals: base/timer.h); `end` callbacks run on either
+ * and must not block for long. */
 #ifndef BANK_SAGA_RUNNER_H
 #define BANK_SAGA_RUNNER_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "bank/aggregates.h"
 #include "bank/command_handler.h"
@@ -68,5 +71,15 @@ status saga_runner_recover(saga_runner *r, size_t *resumed);
 
 /* How many sagas are running now (started and not ended). */
 size_t saga_runner_active(saga_runner *r);
+
+/* Counters for /metrics. */
+typedef struct saga_runner_stats {
+    size_t active;    /* sagas running here now */
+    size_t waiting;   /* of them, waiting to send a step again */
+    uint64_t retries; /* steps sent again (unknown outcome, a busy handler, a return refused) */
+    uint64_t resumed; /* transfers taken over from the store (at start-up or stale) */
+} saga_runner_stats;
+
+void saga_runner_stats_get(saga_runner *r, saga_runner_stats *out);
 
 #endif

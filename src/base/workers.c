@@ -130,8 +130,13 @@ size_t workers_depth(workers *w)
 
 bool workers_on_thread(const workers *w)
 {
+    return workers_index(w) >= 0;
+}
+
+int workers_index(const workers *w)
+{
     pthread_t self = pthread_self();
     for (int i = 0; i < w->cfg.threads; i++)
-        if (w->lanes[i].started && pthread_equal(w->lanes[i].thread, self)) return true;
-    return false;
+        if (w->lanes[i].started && pthread_equal(w->lanes[i].thread, self)) return i;
+    return -1;
 }

@@ -56,4 +56,9 @@ size_t workers_depth(workers *w);
 /* True when the calling thread is one of `w`'s. */
 bool workers_on_thread(const workers *w);
 
+/* The index (0 .. threads-1) of the calling thread among `w`'s, or -1 for another thread. With
+ * ordered workers, thread i serves the lane of the keys with key % threads == i, so `run` can
+ * find the state it keeps for those keys. */
+int workers_index(const workers *w);
+
 #endif

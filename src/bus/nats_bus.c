@@ -2,10 +2,11 @@
  *
  * Requests: every request is published with a reply subject "<inbox>.<token>" under one inbox per
  * bus; a single wildcard subscription on "<inbox>.*" receives the answers and finds the pending
- * request by its token. A timer thread ends requests whose deadline passed (ST_TIMEOUT). A request
- * to a subject nobody serves is answered at once by the server's "no responders" status
- * (ST_UNAVAILABLE). A request is finished exactly once: whoever removes it from the table (answer,
- * timer or close) calls its callback.
+ * request by its token (a hash map). Its deadline is a timer (base/timer.h): it ends the request
+ * with ST_TIMEOUT. A request to a subject nobody serves is answered at once by the server's "no
+ * responders" status (ST_UNAVAILABLE). A request is finished exactly once: whoever takes it out
+ * of the map (answer, deadline or close) calls its callback; it is freed by whoever takes its
+ * timer off last (the deadline's callback, or the one that cancelled the timer).
  * Serving: natsConnection_QueueSubscribe, so every server in the same queue group gets a share;
  * each served subject is delivered on its own libnats thread, in order. A request that cannot be
  * decoded is answered with an empty message carrying a "Bank-Error" header (ST_INVALID for the
@@ -28,7 +29,11 @@
 
 #include "base/buf.h"
 #include "base/clock.h"
+#include "base/hmap.h"
+#include "base/list.h"
 #include "base/log.h"
+#include "base/mutex.h"
+#include "base/timer.h"
 #include "bus/bus_impl.h"
 #include "codec/codec.h"
 #include "nats/nats_conn.h"
@@ -37,7 +42,6 @@
 #define SUBJECT_MAX 256
 #define ENCODED_MAX (MSG_QUERY_RESULT_MAX + 64 * 1024)
 #define PENDING_MAX 65536
-#define BUCKETS 1024
 #define HDR_ERROR "Bank-Error"
 
 typedef struct core {
@@ -52,13 +56,16 @@ static void core_release(core *c)
     free(c);
 }
 
+typedef struct nats_bus nats_bus;
+
 typedef struct pending {
+    hmap_node node; /* in the bus's table while pending */
+    atomic_int refs;
     uint64_t token;
     bus_reply_cb cb;
     void *ctx;
-    int64_t deadline_ms;           /* monotonic */
-    struct pending *hnext;         /* bucket chain */
-    struct pending *dprev, *dnext; /* deadline list, sorted */
+    nats_bus *bus;
+    timer deadline;
 } pending;
 
 typedef struct nats_reply {
@@ -66,8 +73,6 @@ typedef struct nats_reply {
     core *core;
     char *reply_subject; /* NULL when the request wanted no answer */
 } nats_reply;
-
-typedef struct nats_bus nats_bus;
 
 typedef struct nats_sub {
     bus_subscription base;
@@ -80,7 +85,7 @@ typedef struct nats_sub {
     bool complete, in_cb;
     bool free_on_leave; /* unsubscribed from its own callback: freed by the on-complete callback */
     pthread_t cb_thread;
-    struct nats_sub *next, *prev;
+    list_node link; /* in the bus's subscriptions */
 } nats_sub;
 
 struct nats_bus {
@@ -88,15 +93,11 @@ struct nats_bus {
     core *core;
     char inbox[128];
     natsSubscription *replies;
-    pthread_mutex_t mu; /* guards the table, the deadline list, the subscription list */
-    pthread_cond_t timer_cv;
-    pending *table[BUCKETS];
-    pending *dhead, *dtail;
-    size_t n_pending;
+    mutex mu;   /* guards the table, the next token, the subscription list, closing */
+    hmap table; /* pending, by token */
     uint64_t next_token;
-    nats_sub *subs;
-    pthread_t timer;
-    bool timer_started;
+    list_node subs;
+    timers *deadlines;
     bool closing;
     pthread_mutex_t replies_mu; /* replies subscription completion */
     pthread_cond_t replies_cv;
@@ -107,70 +108,58 @@ static const bus_ops NATS_OPS;
 
 /* ---- the pending table ---- */
 
-static void pending_add_locked(nats_bus *b, pending *p)
+static bool pending_has_token(const hmap_node *n, const void *token)
 {
-    pending **bucket = &b->table[p->token % BUCKETS];
-    p->hnext = *bucket;
-    *bucket = p;
-    /* Deadlines are mostly equal: walk from the tail. */
-    pending *after = b->dtail;
-    while (after != NULL && after->deadline_ms > p->deadline_ms)
-        after = after->dprev;
-    p->dprev = after;
-    p->dnext = after ? after->dnext : b->dhead;
-    if (p->dnext)
-        p->dnext->dprev = p;
-    else
-        b->dtail = p;
-    if (after)
-        after->dnext = p;
-    else
-        b->dhead = p;
-    b->n_pending++;
+    return hmap_entry(n, pending, node)->token == *(const uint64_t *)token;
 }
 
-/* Removes the request with `token`; NULL if it is no longer pending. */
+static uint64_t token_hash(uint64_t token)
+{
+    return hash_bytes(&token, sizeof token, 0);
+}
+
+/* Removes the request with `token` from the table; NULL if it is no longer pending. */
 static pending *pending_take_locked(nats_bus *b, uint64_t token)
 {
-    for (pending **pp = &b->table[token % BUCKETS]; *pp != NULL; pp = &(*pp)->hnext) {
-        pending *p = *pp;
-        if (p->token != token) continue;
-        *pp = p->hnext;
-        if (p->dprev)
-            p->dprev->dnext = p->dnext;
-        else
-            b->dhead = p->dnext;
-        if (p->dnext)
-            p->dnext->dprev = p->dprev;
-        else
-            b->dtail = p->dprev;
-        b->n_pending--;
-        return p;
-    }
-    return NULL;
+    mutex_assert_held(&b->mu);
+    hmap_node *n = hmap_find(&b->table, token_hash(token), pending_has_token, &token);
+    if (n == NULL) return NULL;
+    hmap_remove(&b->table, n);
+    return hmap_entry(n, pending, node);
 }
 
-static void *timer_main(void *arg)
+static pending *pending_take(nats_bus *b, uint64_t token)
 {
-    nats_bus *b = arg;
-    pthread_mutex_lock(&b->mu);
-    while (!b->closing) {
-        int64_t now = clock_mono_ms();
-        pending *p = b->dhead;
-        if (p != NULL && p->deadline_ms <= now) {
-            pending_take_locked(b, p->token);
-            pthread_mutex_unlock(&b->mu);
-            status_set(ST_TIMEOUT, "no answer within the deadline");
-            p->cb(p->ctx, ST_TIMEOUT, NULL);
-            free(p);
-            pthread_mutex_lock(&b->mu);
-            continue;
-        }
-        int64_t wait_ms = p ? p->deadline_ms - now : 1000;
-        clock_cond_wait_ms(&b->timer_cv, &b->mu, wait_ms);
+    mutex_lock(&b->mu);
+    pending *p = pending_take_locked(b, token);
+    mutex_unlock(&b->mu);
+    return p;
+}
+
+/* Two references: the table's (whoever takes the request out of it answers it) and the
+ * deadline's (dropped by its callback, or by whoever cancels the timer). */
+static void pending_release(pending *p)
+{
+    if (atomic_fetch_sub(&p->refs, 1) == 1) free(p);
+}
+
+/* The taker of `p` (out of the table) is done with it. */
+static void pending_done(pending *p)
+{
+    if (timer_cancel(p->bus->deadlines, &p->deadline)) pending_release(p);
+    pending_release(p);
+}
+
+/* The deadline passed (timer thread): ends the request with ST_TIMEOUT if nobody took it. */
+static void on_deadline(void *ctx)
+{
+    pending *p = ctx;
+    if (pending_take(p->bus, p->token) != NULL) {
+        status_set(ST_TIMEOUT, "no answer within the deadline");
+        p->cb(p->ctx, ST_TIMEOUT, NULL);
+        pending_release(p);
     }
-    pthread_mutex_unlock(&b->mu);
-    return NULL;
+    pending_release(p);
 }
 
 /* ---- answers to our requests ---- */
@@ -187,11 +176,7 @@ static void on_reply_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg
     if (strncmp(subject, b->inbox, ilen) == 0 && subject[ilen] == '.')
         token = strtoull(subject + ilen + 1, &end, 10);
     pending *p = NULL;
-    if (end != NULL && *end == '\0') {
-        pthread_mutex_lock(&b->mu);
-        p = pending_take_locked(b, token);
-        pthread_mutex_unlock(&b->mu);
-    }
+    if (end != NULL && *end == '\0') p = pending_take(b, token);
     if (p == NULL) { /* late (after the deadline) or not ours */
         natsMsg_Destroy(msg);
         return;
@@ -216,7 +201,7 @@ static void on_reply_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg
             p->cb(p->ctx, ST_INVALID, NULL);
         }
     }
-    free(p);
+    pending_done(p);
     natsMsg_Destroy(msg);
 }
 
@@ -261,19 +246,21 @@ static status nats_request(bus *base, const char *subject, const message *reques
     }
     p->cb = cb;
     p->ctx = ctx;
-    p->deadline_ms = clock_mono_ms() + deadline_ms;
-    pthread_mutex_lock(&b->mu);
+    p->bus = b;
+    atomic_init(&p->refs, 2);
+    timer_init(&p->deadline);
+    mutex_lock(&b->mu);
     status st = ST_OK;
     if (b->closing)
         st = status_set(ST_CLOSED, "the bus is closing");
-    else if (b->n_pending >= PENDING_MAX)
+    else if (hmap_count(&b->table) >= PENDING_MAX)
         st = status_set(ST_LIMIT, "%d requests are already waiting for answers", PENDING_MAX);
     if (st == ST_OK) {
         p->token = ++b->next_token;
-        pending_add_locked(b, p);
-        if (b->dhead == p) pthread_cond_signal(&b->timer_cv);
+        hmap_insert(&b->table, &p->node, token_hash(p->token));
+        timer_start(b->deadlines, &p->deadline, deadline_ms, on_deadline, p);
     }
-    pthread_mutex_unlock(&b->mu);
+    mutex_unlock(&b->mu);
     if (st != ST_OK) {
         free(p);
         buf_free(&data);
@@ -287,11 +274,9 @@ static status nats_request(bus *base, const char *subject, const message *reques
     buf_free(&data);
     if (ns != NATS_OK) {
         st = nats_conn_status(ns, "sending a request");
-        pthread_mutex_lock(&b->mu);
-        pending *mine = pending_take_locked(b, token);
-        pthread_mutex_unlock(&b->mu);
+        pending *mine = pending_take(b, token);
         if (mine != NULL) { /* not finished yet: the caller gets the error, not the callback */
-            free(mine);
+            pending_done(mine);
             return st;
         }
         /* Already finished (timer or close called back): report success to keep "exactly once". */
@@ -475,11 +460,9 @@ static status add_sub(nats_bus *b, const char *subject, const char *queue_group,
         sub_free(s);
         return st;
     }
-    pthread_mutex_lock(&b->mu);
-    s->next = b->subs;
-    if (b->subs) b->subs->prev = s;
-    b->subs = s;
-    pthread_mutex_unlock(&b->mu);
+    mutex_lock(&b->mu);
+    list_push_front(&b->subs, &s->link);
+    mutex_unlock(&b->mu);
     *out = &s->base;
     return ST_OK;
 }
@@ -524,13 +507,9 @@ static void nats_unsubscribe(bus_subscription *base)
 {
     nats_sub *s = (nats_sub *)base;
     nats_bus *b = (nats_bus *)base->owner;
-    pthread_mutex_lock(&b->mu);
-    if (s->prev)
-        s->prev->next = s->next;
-    else
-        b->subs = s->next;
-    if (s->next) s->next->prev = s->prev;
-    pthread_mutex_unlock(&b->mu);
+    mutex_lock(&b->mu);
+    list_remove(&s->link);
+    mutex_unlock(&b->mu);
     pthread_mutex_lock(&s->mu);
     bool from_cb = s->in_cb && pthread_equal(s->cb_thread, pthread_self());
     pthread_mutex_unlock(&s->mu);
@@ -557,12 +536,16 @@ static void nats_unsubscribe(bus_subscription *base)
 static void nats_close(bus *base)
 {
     nats_bus *b = (nats_bus *)base;
-    pthread_mutex_lock(&b->mu);
+    mutex_lock(&b->mu);
     b->closing = true;
-    pthread_cond_signal(&b->timer_cv);
-    pthread_mutex_unlock(&b->mu);
-    while (b->subs != NULL)
-        nats_unsubscribe(&b->subs->base);
+    mutex_unlock(&b->mu);
+    for (;;) {
+        mutex_lock(&b->mu);
+        list_node *first = list_first(&b->subs);
+        mutex_unlock(&b->mu);
+        if (first == NULL) break;
+        nats_unsubscribe(&list_entry(first, nats_sub, link)->base);
+    }
     if (b->replies != NULL) {
         natsSubscription_Unsubscribe(b->replies);
         pthread_mutex_lock(&b->replies_mu);
@@ -575,24 +558,27 @@ static void nats_close(bus *base)
         pthread_mutex_unlock(&b->replies_mu);
         natsSubscription_Destroy(b->replies);
     }
-    if (b->timer_started) pthread_join(b->timer, NULL);
-    for (;;) {
-        pthread_mutex_lock(&b->mu);
-        pending *p = b->dhead;
-        if (p != NULL) pending_take_locked(b, p->token);
-        pthread_mutex_unlock(&b->mu);
-        if (p == NULL) break;
-        status_set(ST_CLOSED, "the bus was closed");
-        p->cb(p->ctx, ST_CLOSED, NULL);
-        free(p);
+    if (b->deadlines != NULL) {
+        /* No answer can arrive any more: what is still pending ends now. */
+        timers_stop(b->deadlines);
+        for (timer *t; (t = timers_pop(b->deadlines)) != NULL;) {
+            pending *p = t->ctx;
+            if (pending_take(b, p->token) != NULL) {
+                status_set(ST_CLOSED, "the bus was closed");
+                p->cb(p->ctx, ST_CLOSED, NULL);
+                pending_release(p);
+            }
+            pending_release(p); /* the deadline's reference: its timer is off */
+        }
+        timers_free(b->deadlines);
     }
     if (b->core != NULL) {
         natsConnection_FlushTimeout(b->core->nc, 1000);
         natsConnection_Close(b->core->nc);
         core_release(b->core);
     }
-    pthread_cond_destroy(&b->timer_cv);
-    pthread_mutex_destroy(&b->mu);
+    hmap_destroy(&b->table);
+    mutex_destroy(&b->mu);
     pthread_cond_destroy(&b->replies_cv);
     pthread_mutex_destroy(&b->replies_mu);
     free(b);
@@ -601,6 +587,8 @@ static void nats_close(bus *base)
 static status open_bus(nats_bus *b, const char *servers)
 {
     TRY(codec_init());
+    TRY(hmap_init(&b->table, 1024));
+    TRY(timers_new("bus-deadlines", &b->deadlines));
     b->core = calloc(1, sizeof *b->core);
     if (b->core == NULL) return status_set(ST_NOMEM, "out of memory");
     atomic_init(&b->core->refs, 1);
@@ -622,9 +610,6 @@ static status open_bus(nats_bus *b, const char *servers)
     if (ns == NATS_OK) ns = natsSubscription_SetOnCompleteCB(b->replies, on_replies_complete, b);
     if (ns == NATS_OK) ns = natsConnection_FlushTimeout(b->core->nc, 5000);
     TRY(nats_conn_status(ns, "subscribing to the reply inbox"));
-    if (pthread_create(&b->timer, NULL, timer_main, b) != 0)
-        return status_set(ST_IO, "cannot start the bus timer thread");
-    b->timer_started = true;
     return ST_OK;
 }
 
@@ -634,10 +619,10 @@ status bus_nats_open(const char *servers, bus **out)
     nats_bus *b = calloc(1, sizeof *b);
     if (b == NULL) return status_set(ST_NOMEM, "out of memory");
     b->base.ops = &NATS_OPS;
-    pthread_mutex_init(&b->mu, NULL);
+    mutex_init(&b->mu);
+    list_init(&b->subs);
     pthread_mutex_init(&b->replies_mu, NULL);
     pthread_cond_init(&b->replies_cv, NULL);
-    clock_cond_init(&b->timer_cv);
     status st = open_bus(b, servers ? servers : "");
     if (st != ST_OK) {
         char text[512];

@@ -55,6 +55,8 @@ typedef struct options {
     const char *store_key;
     const char *store_token_file;
     int64_t workers;
+    int64_t max_transfers;
+    bool password_fast;
     int64_t deadline_ms;
     int64_t password_workers;
     login_limits login;
@@ -216,6 +218,7 @@ static status start_commands(bank *b)
 {
     command_handler_config hc = {.workers = (int)b->opt.workers};
     TRY(command_handler_new(&b->s, &hc, &b->handler));
+    command_service_config sc = {.max_transfers = (size_t)b->opt.max_transfers};
     saga_runner_config rc = {0};
 #if BANK_WITH_NATS
     if (!strncmp(b->opt.bus, "nats://", 7)) {
@@ -227,8 +230,9 @@ static status start_commands(bank *b)
     size_t resumed = 0;
     TRY(saga_runner_recover(b->runner, &resumed));
     if (resumed) LOG_INFO(MODULE, "resumed %zu transfers that were still running", resumed);
-    TRY(command_service_new(b->bus, b->handler, b->runner, &b->commands));
-    return company_account_init(b->handler, b->runner, &b->s);
+    TRY(command_service_new(b->bus, b->handler, b->runner, &sc, &b->commands));
+    password_options pw = {.fast = b->opt.password_fast};
+    return company_account_init(b->handler, b->runner, &b->s, &pw);
 }
 
 /* --employee-key-hash and the lines of --employee-keys into b->opt.employees. */
@@ -261,6 +265,14 @@ static status load_employee_keys(options *o)
     return ST_OK;
 }
 
+/* /metrics: the API's counters, then the command path's when it runs in this process. */
+static status app_metrics(void *arg, buf *out)
+{
+    bank *b = arg;
+    TRY(bank_api_metrics(b->api, out));
+    return b->commands ? command_service_metrics(b->commands, out) : ST_OK;
+}
+
 static status start_api(bank *b, char *web, char *ide)
 {
     TRY(load_employee_keys(&b->opt));
@@ -273,7 +285,8 @@ static status start_api(bank *b, char *web, char *ide)
                           .password_workers = (int)b->opt.password_workers,
                           .login = &b->opt.login,
                           .private_mode = b->opt.private_mode,
-                          .employees = &b->opt.employees};
+                          .employees = &b->opt.employees,
+                          .password = {.fast = b->opt.password_fast}};
     TRY(bank_api_new(b->bus, bank_graphql_schema, bank_graphql_schema_len, &ac, &b->api));
     gql_executor_config ec = {.schema = bank_api_schema(b->api),
                               .context = bank_api_context(b->api)};
@@ -291,8 +304,8 @@ static status start_api(bank *b, char *web, char *ide)
     hc.static_root = web;
     hc.ide_root = ide;
     hc.cors_origins = b->opt.cors;
-    hc.app_metrics = bank_api_metrics;
-    hc.app_metrics_arg = b->api;
+    hc.app_metrics = app_metrics;
+    hc.app_metrics_arg = b;
     hc.not_ready_message = "the bank is starting: its read model is catching up; try again in a "
                            "moment";
     hc.max_connections = (size_t)b->opt.max_connections;
@@ -320,7 +333,7 @@ static status start_api(bank *b, char *web, char *ide)
 static status start(bank *b, char *web, char *ide)
 {
     TRY(codec_init());
-    password_library_init();
+    TRY(password_library_init());
     TRY(bus_open(b->opt.bus, &b->bus));
     if (b->opt.roles & (ROLE_COMMANDS | ROLE_PROJECTOR)) TRY(open_stores(b));
     if (b->opt.roles & ROLE_PROJECTOR) {
@@ -383,7 +396,8 @@ static int serve(const char *command, int argc, char **argv, int roles)
                       .bus = "local:",
                       .data = "./data",
                       .listen = "127.0.0.1:8888",
-                      .workers = 16,
+                      .workers = 4,
+                      .max_transfers = 1024,
                       .deadline_ms = 2000,
                       .password_workers = 2,
                       .max_connections = 10000,
@@ -426,6 +440,11 @@ static int serve(const char *command, int argc, char **argv, int roles)
          0},
         {"--workers", "BANK_WORKERS", CONFIG_INT, &b.opt.workers, "N", "command handler threads", 1,
          256},
+        {"--max-transfers", "BANK_MAX_TRANSFERS", CONFIG_INT, &b.opt.max_transfers, "N",
+         "money transfers in progress at once; more are answered `the bank is busy, try again`", 1,
+         1 << 20},
+        {"--password-fast", "BANK_PWHASH_FAST", CONFIG_BOOL, &b.opt.password_fast, NULL,
+         "hash new passwords at libsodium's minimum cost (tests and development only)", 0, 0},
         {"--deadline-ms", "BANK_DEADLINE_MS", CONFIG_INT, &b.opt.deadline_ms, "MS",
          "how long the API waits for a command or query", 1, 600000},
         {"--log-level", "LOG_LEVEL", CONFIG_STRING, &b.opt.level, "LEVEL",
@@ -635,7 +654,10 @@ static int employee_key_command(int argc, char **argv)
                 argv[1]);
         return 2;
     }
-    password_library_init(); /* libsodium */
+    if (password_library_init() != ST_OK) { /* libsodium */
+        fprintf(stderr, "error: %s\n", status_message());
+        return 1;
+    }
     char key[EMPLOYEE_HEX_LEN + 1], hash[EMPLOYEE_HEX_LEN + 1];
     employee_key_new(key, hash);
     printf("key:  %s\nhash: %s\n", key, hash);

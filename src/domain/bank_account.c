@@ -1,5 +1,6 @@
 #include "domain/bank_account.h"
 
+#include <assert.h>
 #include <string.h>
 
 #include "domain/iban.h"
@@ -7,11 +8,12 @@
 #include "domain/reasons.h"
 #include "domain/token.h"
 
-void bank_account_state_init(bank_account_state *s)
+void bank_account_state_init(bank_account_state *s,
+                             const unsigned char hash_key[TRANSFER_SET_KEY_BYTES])
 {
     memset(s, 0, sizeof *s);
     s->limit = MONEY_LIMIT_CENTS;
-    transfer_set_init(&s->transfers);
+    transfer_set_init(&s->transfers, hash_key);
 }
 
 void bank_account_state_destroy(bank_account_state *s)
@@ -24,7 +26,7 @@ status bank_account_state_copy(bank_account_state *dst, const bank_account_state
     *dst = *src;
     status st = transfer_set_copy(&dst->transfers, &src->transfers);
     if (st != ST_OK) {
-        bank_account_state_init(dst);
+        bank_account_state_init(dst, src->transfers.key);
         return st;
     }
     return ST_OK;
@@ -49,21 +51,21 @@ const transfer_mark *bank_account_transfer(const bank_account_state *s, const uu
 }
 
 static void decide_create(const bank_account_state *s, const create_bank_account_command *c,
-                          decision *out)
+                          const char *new_token, decision *out)
 {
     if (!iban_valid_open(c->iban)) DECISION_REJECT(out, REASON_INVALID_OPEN_IBAN);
     if (s->exists) DECISION_REJECT(out, REASON_IBAN_ALREADY_EXIST);
     message ev = {.type = MSG_BANK_ACCOUNT_CREATED_EVENT};
     bank_account_created_event *e = &ev.u.bank_account_created;
     memcpy(e->iban, c->iban, sizeof e->iban);
-    token_generate(e->token);
+    msg_copy_str(e->token, sizeof e->token, new_token);
     memcpy(e->username, c->username, sizeof e->username);
     decision_append(out, 0, &ev);
     decision_set_info(out, e->token);
 }
 
 static void decide_add_user(const bank_account_state *s, const add_user_to_bank_account_command *c,
-                            decision *out)
+                            const char *new_token, decision *out)
 {
     if (!s->exists) DECISION_REJECT(out, REASON_IBAN_NOT_KNOWN);
     if (user_index(s, c->user_to_add) >= 0) DECISION_REJECT(out, REASON_USER_TO_ADD_ALREADY_OWNER);
@@ -75,7 +77,7 @@ static void decide_add_user(const bank_account_state *s, const add_user_to_bank_
     user_added_to_bank_account_event *e = &ev.u.user_added_to_bank_account;
     memcpy(e->username, c->user_to_add, sizeof e->username);
     memcpy(e->iban, s->iban, sizeof e->iban);
-    token_generate(e->token);
+    msg_copy_str(e->token, sizeof e->token, new_token);
     decision_append(out, s->order, &ev);
     decision_set_info(out, e->token);
 }
@@ -149,7 +151,7 @@ static void decide_credit(const bank_account_state *s, const credit_money_comman
     if (!s->exists) DECISION_REJECT(out, REASON_IBAN_NOT_KNOWN);
     if (replayed(s, &c->id, TRANSFER_CREDITED, c->amount, out)) return;
     if (c->amount <= 0) DECISION_REJECT(out, REASON_AMOUNT_NOT_POSITIVE);
-    /* F7: a cash deposit names its depositor, who must be on the account with its token. */
+    /* A cash deposit names its depositor, who must be on the account with its token. */
     bool cash_deposit = c->token[0] || c->username[0];
     if (cash_deposit && unauthorised(s, c->username, c->token, out)) return;
     int64_t after;
@@ -181,8 +183,23 @@ static void decide_return(const bank_account_state *s, const return_money_comman
     decision_append(out, s->order, &ev);
 }
 
-void bank_account_decide(const bank_account_state *s, const message *command, decision *out)
+bool bank_account_needs_token(const message *command)
 {
+    return command->type == MSG_CREATE_BANK_ACCOUNT_COMMAND ||
+           command->type == MSG_ADD_USER_TO_BANK_ACCOUNT_COMMAND;
+}
+
+void bank_account_decide(const bank_account_state *s, const message *command, const char *new_token,
+                         decision *out)
+{
+    /* A token of the wrong shape is the caller's bug, never outside input. */
+    assert(
+        !bank_account_needs_token(command) ||
+        (new_token && strspn(new_token, "0123456789") == TOKEN_DIGITS && !new_token[TOKEN_DIGITS]));
+    if (bank_account_needs_token(command) && !new_token) {
+        decision_reject(out, REASON_COMMAND_NOT_HANDLED);
+        return;
+    }
     bank_account_state missing;
     if (!s) {
         /* Only `exists` is read on this path; no transfer set is needed. */
@@ -191,10 +208,10 @@ void bank_account_decide(const bank_account_state *s, const message *command, de
     }
     switch (command->type) {
     case MSG_CREATE_BANK_ACCOUNT_COMMAND:
-        decide_create(s, &command->u.create_bank_account, out);
+        decide_create(s, &command->u.create_bank_account, new_token, out);
         break;
     case MSG_ADD_USER_TO_BANK_ACCOUNT_COMMAND:
-        decide_add_user(s, &command->u.add_user_to_bank_account, out);
+        decide_add_user(s, &command->u.add_user_to_bank_account, new_token, out);
         break;
     case MSG_REMOVE_USER_FROM_BANK_ACCOUNT_COMMAND:
         decide_remove_user(s, &command->u.remove_user_from_bank_account, out);

@@ -1,13 +1,15 @@
 /* The bank account aggregate (key: IBAN). decide() checks Create/AddUser/RemoveUser and the
- * saga's Debit/Credit/Return commands (spec 4.5, plus amount checks and cash-deposit
- * authentication, F6/F7); evolve() applies one stored event.
+ * saga's Debit/Credit/Return commands (the seed's rules, plus: amounts must be positive, and a
+ * cash deposit names a user of the account with its token); evolve() applies one stored event.
  *
- * Idempotency (F2-F5): the state remembers, per transfer id, whether this account was debited,
- * credited or returned and by how much (transfer_set, rebuilt from the money events). A money
- * command whose transfer id already did that step here decides DECISION_ALREADY_DONE (success,
- * nothing to append), so a saga step can be replayed after a crash without a double effect.
+ * Idempotency: the state remembers, per transfer id, whether this account was debited, credited
+ * or returned and by how much (transfer_set, rebuilt from the money events). A money command
+ * whose transfer id already did that step here decides DECISION_ALREADY_DONE (success, nothing
+ * to append), so a saga step can be replayed after a crash without a double effect.
  *
- * Pure, no I/O (except the CSPRNG for new tokens); one owner per state, no shared state. */
+ * Pure: randomness is an input (the new token a creation or AddUser gives out, the transfer
+ * set's hash key), so a decision is a function of its arguments. One owner per state, no shared
+ * state. */
 #ifndef DOMAIN_BANK_ACCOUNT_H
 #define DOMAIN_BANK_ACCOUNT_H
 
@@ -39,8 +41,10 @@ typedef struct bank_account_state {
     transfer_set transfers;                          /* what each transfer id did here */
 } bank_account_state;
 
-/* Sets `s` to "no such account". Allocates nothing; pair with bank_account_state_destroy. */
-void bank_account_state_init(bank_account_state *s);
+/* Sets `s` to "no such account", its transfer set hashing with `hash_key` (secret and random,
+ * see transfer_set.h). Allocates nothing; pair with bank_account_state_destroy. */
+void bank_account_state_init(bank_account_state *s,
+                             const unsigned char hash_key[TRANSFER_SET_KEY_BYTES]);
 
 /* Frees what the state owns; it may be initialised again. */
 void bank_account_state_destroy(bank_account_state *s);
@@ -56,8 +60,14 @@ const char *bank_account_user_token(const bank_account_state *s, const char *use
  * or NULL if nothing. Owned by s, valid until the next evolve. */
 const transfer_mark *bank_account_transfer(const bank_account_state *s, const uuid *id);
 
-/* Decides a bank command against `s` (NULL = the account does not exist). Reasons, in check
- * order:
+/* True for the commands whose event gives out a new token (CreateBankAccount,
+ * AddUserToBankAccount): their caller draws one for bank_account_decide. */
+bool bank_account_needs_token(const message *command);
+
+/* Decides a bank command against `s` (NULL = the account does not exist). `new_token` is the
+ * token a CreateBankAccount or AddUserToBankAccount gives out (TOKEN_DIGITS digits the caller
+ * drew at random; NULL for the other commands): the same arguments give the same decision.
+ * Reasons, in check order:
  *  CreateBankAccount: invalid open iban, iban already exist -> BankAccountCreated at order 0,
  *    additional_info = the new 20-digit token.
  *  AddUserToBankAccount: iban not known, user to add is already owner of bank account, user is not
@@ -74,7 +84,8 @@ const transfer_mark *bank_account_transfer(const bank_account_state *s, const uu
  *    this account, amount does not match the debit of this transfer, balance would overflow.
  * [replay]: the same step of the same transfer id was applied here already: DECISION_ALREADY_DONE
  * when the amount is the same, else `transfer id was already used with another amount`. */
-void bank_account_decide(const bank_account_state *s, const message *command, decision *out);
+void bank_account_decide(const bank_account_state *s, const message *command, const char *new_token,
+                         decision *out);
 
 /* Applies one stored bank event. On failure the state is unchanged: ST_INVALID for an event that
  * does not fit (not a bank event, other IBAN, before creation, created twice, a transfer step

@@ -11,7 +11,7 @@
 #include "domain/messages.h"
 
 typedef enum decision_kind {
-    DECISION_REJECTED = 0, /* `reason` holds the exact spec string; nothing to append */
+    DECISION_REJECTED = 0, /* `reason` holds the exact reason (reasons.h); nothing to append */
     DECISION_APPEND,       /* append `event` to the aggregate's key, expecting `expected_order` */
     DECISION_ALREADY_DONE, /* the command was applied before (same transfer id): success, no event
                             */

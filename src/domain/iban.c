@@ -3,8 +3,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "base/random.h"
-
 /* The SWIFT IBAN registry (release of December 2024; 89 countries and territories whose IBANs
  * carry their own country code): the IBAN length and the BBAN structure, i.e. what follows the
  * check digits, as runs of <count><kind> with kind n = digits, a = upper-case letters, c = letters
@@ -274,11 +272,6 @@ void iban_from_number(uint32_t number, msg_iban out)
     char account[11];
     snprintf(account, sizeof account, "0%09u", (unsigned)(number % 1000000000u));
     iban_from_account(account, out);
-}
-
-void iban_generate(msg_iban out)
-{
-    iban_from_number(random_below(1000000000u), out);
 }
 
 bool iban_valid_open(const char *text)

@@ -1,9 +1,9 @@
 /* IBANs. Any IBAN (ISO 13616): normalisation of what a person typed (spaces removed, upper case)
  * and validation against the SWIFT IBAN registry (country code, per-country length and BBAN
  * structure, mod-97 check digits), so that a mistyped destination is refused instead of leaving
- * the bank. And the "open" IBANs of this bank (spec 3.1): `NL` + 2 check digits + `OPEN` + 10
- * digits; new ones are `NLccOPEN0ddddddddd` (9 random digits from the kernel CSPRNG).
- * Pure, no I/O (except the CSPRNG for iban_generate); any thread, no shared state. */
+ * the bank. And the "open" IBANs of this bank: `NL` + 2 check digits + `OPEN` + 10 digits; new
+ * ones are `NLccOPEN0ddddddddd` (9 digits the caller draws at random: bank/fresh.h).
+ * Pure, no I/O; any thread, no shared state. */
 #ifndef DOMAIN_IBAN_H
 #define DOMAIN_IBAN_H
 
@@ -15,7 +15,7 @@
 #define IBAN_OPEN_LEN 18
 #define IBAN_MAX_LEN 34 /* ISO 13616: the longest IBAN of any country */
 #define IBAN_COMPANY_ACCOUNT "NL66OPEN0000000000"
-#define IBAN_CASH "cash" /* the pseudo-IBAN of money entering from outside (spec 3.3) */
+#define IBAN_CASH "cash" /* the counter party of money entering or leaving the bank as cash */
 
 /* What is wrong with a text given as an IBAN, in the order the checks run (the first one found
  * is reported). */
@@ -64,10 +64,7 @@ int iban_check_digits(const char *account);
 bool iban_from_account(const char *account, msg_iban out);
 
 /* Builds `NLccOPEN0` + `number` as 9 zero-padded digits (number < 10^9; larger values are
- * reduced mod 10^9). Deterministic: the generator below feeds it random numbers. */
+ * reduced mod 10^9). A uniform random number gives a new open IBAN (bank/fresh.h). */
 void iban_from_number(uint32_t number, msg_iban out);
-
-/* A new random open IBAN `NLccOPEN0ddddddddd` from the kernel CSPRNG. */
-void iban_generate(msg_iban out);
 
 #endif

@@ -1,6 +1,6 @@
 /* Every record the bank exchanges, as plain C data: commands, events, feedback, queries and the
- * derived TransactionHappenedEvent (spec section 2). The Avro schemas in schemas/ describe the
- * same records field for field; src/codec/ turns these structs into bytes and back.
+ * derived TransactionHappenedEvent, as the seed named and shaped them. The Avro schemas in schemas/
+ * describe the same records field for field; src/codec/ turns these structs into bytes and back.
  *
  * Strings are fixed-size, NUL-terminated arrays with documented limits, so a record never owns
  * memory, except QuerySucceeded.query_result (heap, see message_clear). A decoder refuses
@@ -120,8 +120,9 @@ typedef struct credit_money_command {
     uuid id;
     msg_iban iban;
     int64_t amount;
-    /* Beyond the seed (F7): a cash deposit names the depositor, who must own `iban` with this
-     * token. Both empty ("", the schema default) for the credit step of a normal transfer. */
+    /* Beyond the seed: a cash deposit names the depositor, who must own `iban` with this token
+     * (so nobody credits an account they do not hold). Both empty ("", the schema default) for the
+     * credit step of a normal transfer. */
     msg_token token;
     msg_username username;
 } credit_money_command;

@@ -1,5 +1,6 @@
-/* Money in euro cents (int64): the overdraft rule (spec 3.5) and the nl_NL euro text (spec 3.6),
- * formatted exactly from the integer, INT64_MIN included.
+/* Money in euro cents (int64): the overdraft rule (a debit must leave the balance strictly above
+ * the limit of -€500,00) and the nl_NL euro text (`€1.234,56`), formatted exactly from the
+ * integer, INT64_MIN included.
  * Pure, no I/O; any thread, no shared state. */
 #ifndef DOMAIN_MONEY_H
 #define DOMAIN_MONEY_H
@@ -16,10 +17,11 @@
  * Returns the length written, or 0 (out = "") when `cap` is too small. */
 size_t money_format_euro(int64_t cents, char *out, size_t cap);
 
-/* The same for |cents| (spec 6.3 changed_by), exact even for INT64_MIN. */
+/* The same for |cents| (a transaction's changed_by is shown without its sign), exact even for
+ * INT64_MIN. */
 size_t money_format_euro_abs(int64_t cents, char *out, size_t cap);
 
-/* True when a debit of `amount` leaves `balance - amount` strictly above `limit` (spec 3.5).
+/* True when a debit of `amount` leaves `balance - amount` strictly above `limit`.
  * Exact for every int64 (no overflow). */
 bool money_debit_allowed(int64_t balance, int64_t amount, int64_t limit);
 

@@ -1,46 +1,26 @@
 #include "domain/password.h"
 
-#include <pthread.h>
 #include <sodium.h>
-#include <stdatomic.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-static pthread_once_t once = PTHREAD_ONCE_INIT;
-static atomic_bool fast;
-
-static void init_once(void)
+status password_library_init(void)
 {
-    if (sodium_init() < 0) {
-        fputs("libsodium could not be initialised\n", stderr);
-        abort(); /* no CSPRNG: nothing safe can be done */
-    }
-    const char *env = getenv("BANK_PWHASH_FAST");
-    if (env && (!strcmp(env, "1") || !strcmp(env, "true"))) atomic_store(&fast, true);
+    /* sodium_init is idempotent and thread-safe: 0 the first time, 1 afterwards, -1 on failure. */
+    if (sodium_init() < 0)
+        return status_set(ST_INTERNAL, "libsodium could not be initialised (no usable CSPRNG)");
+    return ST_OK;
 }
 
-void password_library_init(void)
-{
-    pthread_once(&once, init_once);
-}
-
-void password_set_fast(bool value)
-{
-    password_library_init();
-    atomic_store(&fast, value);
-}
-
-status password_hash(const char *clear, msg_password out)
+status password_hash(const password_options *opts, const char *clear, msg_password out)
 {
     _Static_assert(crypto_pwhash_STRBYTES <= sizeof(msg_password), "msg_password too small");
-    password_library_init();
     out[0] = '\0';
+    TRY(password_library_init());
     if (!clear || !clear[0]) return status_set(ST_INVALID, "the password is empty");
     size_t len = strnlen(clear, PASSWORD_CLEAR_MAX + 1);
     if (len > PASSWORD_CLEAR_MAX)
         return status_set(ST_INVALID, "the password is longer than %d bytes", PASSWORD_CLEAR_MAX);
-    bool cheap = atomic_load(&fast);
+    bool cheap = opts && opts->fast;
     unsigned long long ops =
         cheap ? crypto_pwhash_OPSLIMIT_MIN : crypto_pwhash_OPSLIMIT_INTERACTIVE;
     size_t mem = cheap ? crypto_pwhash_MEMLIMIT_MIN : crypto_pwhash_MEMLIMIT_INTERACTIVE;
@@ -62,7 +42,7 @@ bool password_is_hash(const char *text)
 
 bool password_verify(const char *hash, const char *clear)
 {
-    password_library_init();
+    if (password_library_init() != ST_OK) return false;
     if (!clear || !password_is_hash(hash)) return false;
     size_t len = strnlen(clear, PASSWORD_CLEAR_MAX + 1);
     if (len > PASSWORD_CLEAR_MAX) return false;

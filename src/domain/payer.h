@@ -1,14 +1,14 @@
 /* Who pays for a money transfer, and whether the transfer's credentials check out, decided before
  * anything is stored (no free writes: a MoneyTransferCommand whose credentials are wrong leaves no
  * TransferStarted behind). The saga's steps check the same again; these functions only refuse
- * earlier, with the same reasons and in the same order as the saga would (spec 4.5, 4.6):
+ * earlier, with the same reasons and in the same order as the saga would (saga.h):
  *   from == to ............................. from and to can't be same for transfer
  *   from neither `cash` nor an open IBAN ..... from is invalid
  *   cash without username / without token .... user is no owner of bank account / token is not
  * valid the payer's account does not exist ........ iban not known username not on the payer's
  * account ....... user is no owner of bank account token not that user's token ................
- * token is not valid The payer is the `from` account, or the `to` account for a cash deposit (F7:
- * the depositor must hold a token of the account credited). Balances are not looked at: the debit
+ * token is not valid The payer is the `from` account, or the `to` account for a cash deposit (the
+ * depositor must hold a token of the account credited). Balances are not looked at: the debit
  * decides those. Pure, no I/O; any thread, no shared state. */
 #ifndef DOMAIN_PAYER_H
 #define DOMAIN_PAYER_H

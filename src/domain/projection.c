@@ -35,7 +35,8 @@ status projection_transaction(const message *money_event, const transfer_started
         iban = e->iban;
         id = &e->id;
         changed_by = e->amount;
-        /* INTENDED (spec 5.3): the original `to`, the party the money was meant for. */
+        /* The original `to`, the party the money was meant for (the seed showed the account's
+         * own IBAN, which tells the reader nothing). */
         if (transfer) from_to = transfer->to;
         char text[UUID_STR_LEN + 1];
         snprintf(cancelled, sizeof cancelled, "Cancelled transaction with id %s because %s",

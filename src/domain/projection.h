@@ -1,4 +1,4 @@
-/* Projection functions (spec 5.3, 6.3): from one money event, the transfer it belongs to and the
+/* Projection functions: from one money event, the transfer it belongs to and the
  * account balance before it, the TransactionHappened record; and the GraphQL view of a record
  * (euro strings, direction). Pure, no I/O; any thread, no shared state. */
 #ifndef DOMAIN_PROJECTION_H
@@ -19,8 +19,8 @@
  *  changed_by  +amount (credit, return) or -amount (debit); new_balance = balance_before +
  *              changed_by;
  *  from_to     credit: transfer.from (e.g. `cash`); debit: transfer.to; return: transfer.to (the
- *              INTENDED choice of spec 5.3: the counter party the money was meant for, not the
- *              account's own IBAN as the original does);
+ *              counter party the money was meant for, not the account's own IBAN as the seed
+ *              showed);
  *  description `Cancelled transaction with id {uuid} because {reason}` for a return (the reason
  *              cut at a character boundary to fit msg_text), else transfer.description.
  *  at          at_ms;
@@ -39,7 +39,7 @@ void projection_time_text(int64_t at_ms, char out[PROJECTION_TIME_MAX]);
 /* "DEBIT" when changed_by < 0, else "CREDIT" (0 is CREDIT). Static string. */
 const char *projection_direction(int64_t changed_by);
 
-/* A transaction as the GraphQL API shows it (spec 6.3). */
+/* A transaction as the GraphQL API shows it (graphql/bank.graphql: euro texts, a direction). */
 typedef struct transaction_view {
     char new_balance[MONEY_EURO_MAX]; /* euro text, may be negative */
     char changed_by[MONEY_EURO_MAX];  /* euro text of |changed_by| */

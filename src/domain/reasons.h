@@ -1,6 +1,6 @@
-/* Every reason string the domain gives when it refuses a command (spec 4.5, 4.6), exactly as the
- * seed spells them, plus the few this project adds (marked "beyond the seed", see docs/domain.md).
- * Pure, no I/O; any thread, no shared state. */
+/* Every reason string the domain gives when it refuses a command, exactly as the seed spells
+ * them (its clients compare the texts), plus the few this project adds (marked "beyond the seed",
+ * see docs/domain.md). Pure, no I/O; any thread, no shared state. */
 #ifndef DOMAIN_REASONS_H
 #define DOMAIN_REASONS_H
 
@@ -10,9 +10,9 @@
 #include "domain/iban.h"
 #include "domain/messages.h"
 
-/* user (spec 4.5) */
+/* user */
 #define REASON_USER_ALREADY_EXISTS "user already exists"
-/* bank account (spec 4.5) */
+/* bank account */
 #define REASON_INVALID_OPEN_IBAN "invalid open iban"
 #define REASON_IBAN_ALREADY_EXIST "iban already exist"
 #define REASON_IBAN_NOT_KNOWN "iban not known"
@@ -23,18 +23,18 @@
 #define REASON_USER_NO_OWNER "user is no owner of bank account"
 #define REASON_TOKEN_NOT_VALID "token is not valid"
 #define REASON_INSUFFICIENT_FUNDS_PREFIX "insufficient funds would be below the limit of "
-/* transfer (spec 4.5) */
+/* transfer */
 #define REASON_TRANSFER_ALREADY_STARTED_PREFIX "transfer was already started, current status: "
 #define REASON_TRANSFER_NOT_KNOWN "transfer not known"
 #define REASON_STATE_OF_TRANSFER_PREFIX "state of transfer was "
-/* saga (spec 4.6) */
+/* saga */
 #define REASON_FROM_TO_SAME "from and to can't be same for transfer"
 #define REASON_FROM_INVALID "from is invalid"
 /* Beyond the seed: a MoneyTransfer whose `to` is neither `cash` nor a valid IBAN (ISO 13616) is
  * refused before anything is stored; the prefix is followed by iban_problem_text. */
 #define REASON_TO_INVALID_PREFIX "to is not a valid IBAN: "
 
-/* Beyond the seed (spec 4.5 recommends amount checks and asks to document the text). */
+/* Beyond the seed: the seed took any amount (a negative debit raised the payer's balance). */
 #define REASON_AMOUNT_NOT_POSITIVE "amount should be positive"
 /* Beyond the seed: a credit or return that would push the balance past INT64_MAX cents. */
 #define REASON_BALANCE_OVERFLOW "balance would overflow"
@@ -51,7 +51,7 @@
 /* Beyond the seed: a command type that the aggregate does not handle (a routing bug). */
 #define REASON_COMMAND_NOT_HANDLED "command not handled here"
 
-/* Query failures of the projector and texts of the API (spec 5.4, 6.6), for the read side; they
+/* Query failures of the projector and texts of the API, for the read side; they
  * are not command refusals, so reason_is_domain does not count them. */
 #define REASON_USERNAME_DOES_NOT_EXIST "username does not exist"
 #define REASON_IBAN_DOES_NOT_EXIST "iban does not exist"
@@ -59,6 +59,10 @@
 #define REASON_TRANSACTION_DOES_NOT_EXIST "transaction does not exist"
 #define REASON_INVALID_PASSWORD "invalid password"
 #define REASON_NO_LINKED_BANK_ACCOUNT "no linked bank account found"
+/* Beyond the seed: the bank is at capacity and refuses a command at once instead of letting it
+ * wait for its deadline; nothing of it was done, so it may be sent again. Not a refusal of the
+ * domain: a saga step answered so is sent again later. */
+#define REASON_BUSY "the bank is busy, try again"
 
 /* Writes `insufficient funds would be below the limit of €-500,00` for `limit_cents` into out. */
 void reason_insufficient_funds(int64_t limit_cents, msg_text out);

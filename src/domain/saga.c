@@ -51,7 +51,7 @@ static const char *invalid_start(const transfer_started_event *e)
     bool cash = !strcmp(e->from, IBAN_CASH);
     if (!strcmp(e->from, e->to)) return REASON_FROM_TO_SAME;
     if (!cash && !iban_valid_open(e->from)) return REASON_FROM_INVALID;
-    /* F7: a cash deposit must name its depositor; the credit then checks owner and token. */
+    /* A cash deposit must name its depositor; the credit then checks owner and token. */
     if (cash && !e->username[0]) return REASON_USER_NO_OWNER;
     if (cash && !e->token[0]) return REASON_TOKEN_NOT_VALID;
     return NULL;
@@ -77,7 +77,7 @@ static saga_outcome emit(saga *s, message *cmd, msg_type type)
         c->id = e->id;
         memcpy(c->iban, e->to, sizeof c->iban);
         c->amount = e->amount;
-        if (!strcmp(e->from, IBAN_CASH)) { /* a cash deposit names its depositor (F7) */
+        if (!strcmp(e->from, IBAN_CASH)) { /* a cash deposit names its depositor */
             memcpy(c->token, e->token, sizeof c->token);
             memcpy(c->username, e->username, sizeof c->username);
         }
@@ -123,7 +123,7 @@ saga_outcome saga_next(saga *s, message *cmd)
     if (!strcmp(e->from, IBAN_CASH)) return emit(s, cmd, MSG_CREDIT_MONEY_COMMAND);
     if (!s->debited) return emit(s, cmd, MSG_DEBIT_MONEY_COMMAND);
     if (iban_valid_open(e->to)) return emit(s, cmd, MSG_CREDIT_MONEY_COMMAND);
-    /* Not one of ours: the money leaves the bank (spec 4.6). */
+    /* Not one of ours: the money leaves the bank (another bank's account, or a withdrawal). */
     return emit(s, cmd, MSG_MARK_TRANSFER_COMPLETED_COMMAND);
 }
 
@@ -143,7 +143,7 @@ saga_outcome saga_feedback(saga *s, msg_type command, saga_feedback_kind kind, c
         if (kind == SAGA_REFUSED) fail_with(s, reason ? reason : "");
         break;
     case MSG_RETURN_MONEY_COMMAND:
-        /* Never give up on a return: the money would be lost (F4). */
+        /* Never give up on a return: the debited money would be lost. */
         if (kind == SAGA_SUCCEEDED)
             s->returned = true;
         else

@@ -1,4 +1,5 @@
-/* The transfer saga as a pure state machine (spec 4.6 with the INTENDED fixes F2-F5).
+/* The transfer saga as a pure state machine: debit, credit, complete; a refused credit after a
+ * debit is returned; steps are idempotent and recoverable, so no money is created or lost.
  *
  * Every command it produces carries the transfer id, and every step is idempotent per transfer
  * id at the aggregate that applies it (bank_account.h, transfer.h), so any step may be sent again

@@ -1,6 +1,7 @@
 /* The money transfer aggregate (key: the transfer id as a lower-case UUID string; events:
  * TransferStarted, TransferCompleted, TransferFailed). decide() checks MoneyTransfer and the
- * saga's MarkTransferCompleted/Failed (spec 4.5, plus the amount check of F6); evolve() applies
+ * saga's MarkTransferCompleted/Failed (the seed's rules, plus: the amount must be positive and
+ * `to` must be `cash` or a valid IBAN); evolve() applies
  * one stored event (restoring never starts a saga: that is the runner's job, see saga.h).
  * Pure, no I/O; one owner per state, no shared state. */
 #ifndef DOMAIN_TRANSFER_H
@@ -27,7 +28,7 @@ typedef struct transfer_state {
     msg_text reason;              /* FAILED: why */
 } transfer_state;
 
-/* "started", "complete" or "failed" (the spec's words); "" for an unknown value. */
+/* "started", "complete" or "failed" (the words the reasons use); "" for an unknown value. */
 const char *transfer_status_name(transfer_status value);
 
 /* Sets `s` to "no such transfer". */
@@ -37,7 +38,7 @@ void transfer_state_init(transfer_state *s);
  *  MoneyTransfer: `transfer was already started, current status: {status}`, `amount should be
  *    positive`, `to is not a valid IBAN: {why}` (`to` must be `cash` or an IBAN of any country,
  *    iban.h) -> TransferStarted at order 0 with the parties normalised (transfer_started_from);
- *    from (and from == to) is checked by the saga, spec 4.6.
+ *    from (and from == to) is checked by the saga (saga.h) and the payer check (payer.h).
  *  MarkTransferCompleted: `transfer not known`, `state of transfer was {status} so could not be
  *    completed` -> TransferCompleted.
  *  MarkTransferFailed: `transfer not known`, `state of transfer was {status} so could not be

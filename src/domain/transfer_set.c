@@ -4,16 +4,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/random.h"
-#include "domain/password.h"
+_Static_assert(crypto_shorthash_KEYBYTES == TRANSFER_SET_KEY_BYTES, "SipHash key size");
 
-_Static_assert(crypto_shorthash_KEYBYTES == 16, "SipHash key size");
-
-void transfer_set_init(transfer_set *s)
+void transfer_set_init(transfer_set *s, const unsigned char key[TRANSFER_SET_KEY_BYTES])
 {
-    password_library_init(); /* libsodium wants sodium_init before any use */
     memset(s, 0, sizeof *s);
-    random_bytes(s->key, sizeof s->key);
+    memcpy(s->key, key, sizeof s->key);
 }
 
 void transfer_set_destroy(transfer_set *s)

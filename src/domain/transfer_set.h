@@ -1,7 +1,10 @@
 /* The transfer ids one bank account has applied, with what was done (debited, credited,
  * returned) and the amounts: the memory that makes every saga step idempotent per transfer id
- * (spec 9.2 F2-F5). An open-addressing hash table keyed by the 16-byte id, hashed with SipHash
- * under a random per-set key (transfer ids come from outside: no crafted collisions).
+ * (a step sent twice, or lost and sent again, moves the money once). An open-addressing hash
+ * table keyed by the 16-byte id, hashed with SipHash under a secret key the owner draws at random
+ * and passes in (transfer ids come from outside: nobody can craft colliding ids without the key).
+ * Why not the kit's hmap: one slot of 56 bytes per id in one array, against a node and a separate
+ * allocation per id; the company account holds millions of ids.
  * Rebuilt from the account's money events. Bounded: at most TRANSFER_SET_MAX ids.
  * Pure, no I/O; one owner at a time (not thread-safe), no shared state. */
 #ifndef DOMAIN_TRANSFER_SET_H
@@ -15,6 +18,7 @@
 #include "base/uuid.h"
 
 #define TRANSFER_SET_MAX (1u << 22) /* ids per account; beyond it evolve fails with ST_LIMIT */
+#define TRANSFER_SET_KEY_BYTES 16   /* the SipHash key */
 
 enum {
     TRANSFER_DEBITED = 1,
@@ -34,11 +38,12 @@ typedef struct transfer_set {
     transfer_mark *slots; /* NULL until the first mark */
     size_t cap;           /* a power of two, or 0 */
     size_t count;
-    unsigned char key[16];
+    unsigned char key[TRANSFER_SET_KEY_BYTES];
 } transfer_set;
 
-/* Prepares an empty set with a fresh random hash key. Allocates nothing. */
-void transfer_set_init(transfer_set *s);
+/* Prepares an empty set hashing with `key` (secret, random: where ids sit in the table depends
+ * on it, what the set answers does not). Allocates nothing. */
+void transfer_set_init(transfer_set *s, const unsigned char key[TRANSFER_SET_KEY_BYTES]);
 
 /* Frees everything the set owns and leaves it empty (reusable after transfer_set_init). */
 void transfer_set_destroy(transfer_set *s);

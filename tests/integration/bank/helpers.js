@@ -120,7 +120,7 @@ async function startRole(dir, role, natsUrl, { extra = [], env = {}, timeoutMs =
 
 // BANK_E2E_TOPOLOGY=nats: the same bank as separate role processes on a real nats-server (one
 // API, one command handler, one projector), so the GraphQL suites run against the scale-out.
-async function startSplitBank() {
+async function startSplitBank(opts = {}) {
   const dir = tempDir();
   const natsPort = await freePort();
   const nats = `nats://127.0.0.1:${natsPort}`;
@@ -133,9 +133,10 @@ async function startSplitBank() {
     await sleep(100);
   }
   assert.strictEqual(synced.status, 0, 'bank sync: ' + synced.stderr);
-  const commands = await startRole(dir, 'commands', nats);
-  const projector = await startRole(dir, 'projector', nats);
-  const api = await startRole(dir, 'api', nats);
+  const env = opts.env || {};
+  const commands = await startRole(dir, 'commands', nats, { env });
+  const projector = await startRole(dir, 'projector', nats, { env });
+  const api = await startRole(dir, 'api', nats, { env });
   const port = Number(new URL(api.url).port);
   const roles = [api, commands, projector];
   const url = `http://127.0.0.1:${port}`;
@@ -195,7 +196,7 @@ async function startBankOnTlsBkes() {
 // { proc, pid, port, url, wsUrl, dataDir, log(), stop(), kill9() } once it listens and /healthz
 // answers 200 (the read model caught up).
 async function startBank(opts = {}) {
-  if (process.env.BANK_E2E_TOPOLOGY === 'nats' && !opts.dataDir && !opts.args) return startSplitBank();
+  if (process.env.BANK_E2E_TOPOLOGY === 'nats' && !opts.dataDir && !opts.args) return startSplitBank(opts);
   if (process.env.BANK_E2E_TOPOLOGY === 'bkes-tls' && !opts.dataDir && !opts.args) return startBankOnTlsBkes();
   const dataDir = opts.dataDir || tempDir();
   const proc = spawn(path.join(BIN_DIR, 'bank'), ['run', '--data', dataDir, '--listen', '127.0.0.1:0', ...(opts.args || [])], {

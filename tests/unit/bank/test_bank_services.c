@@ -1,5 +1,7 @@
 /* The command handler and saga runner on real SQLite stores: accounts and deposits, concurrent
- * transfers from two handler instances sharing the stores (as two processes would), and the
+ * transfers from two handler instances sharing the stores (as two processes would), a hot
+ * account whose commands are decided in batches, an append that fails (another process holds
+ * the store's write lock) failing exactly its commands, the handler's bound on commands, and the
  * recovery of a transfer left `started` by a crash. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -8,11 +10,14 @@
 #include <cmocka.h>
 
 #include <pthread.h>
+#include <stdatomic.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bank/command_handler.h"
+#include "bank/fresh.h"
 #include "bank/saga_runner.h"
 #include "base/buf.h"
 #include "base/clock.h"
@@ -93,12 +98,26 @@ static void track_done(outcome *o, bool ok, const char *text)
     pthread_mutex_unlock(&T.mu);
 }
 
-static void track_wait(void)
+/* The handler's counters once its last answer has returned (the gauge of commands in the handler
+ * drops just after the answer's callback). */
+static void stats_when_idle(command_handler *h, command_handler_stats *st)
+{
+    for (command_handler_stats_get(h, st); st->commands; command_handler_stats_get(h, st))
+        clock_sleep_ms(1);
+}
+
+/* Waits until only `left` of the tracked answers are still to come. */
+static void track_wait_until(int left)
 {
     pthread_mutex_lock(&T.mu);
-    while (T.pending)
+    while (T.pending > left)
         pthread_cond_wait(&T.cv, &T.mu);
     pthread_mutex_unlock(&T.mu);
+}
+
+static void track_wait(void)
+{
+    track_wait_until(0);
 }
 
 static void on_feedback(void *ctx, const message *command, const message *f)
@@ -168,7 +187,7 @@ static void open_account(env *e, const char *user, msg_iban iban, msg_token toke
 {
     message m = {.type = MSG_CREATE_BANK_ACCOUNT_COMMAND};
     m.u.create_bank_account.id = uuid_v4();
-    iban_generate(iban);
+    fresh_iban(iban);
     MSG_SET(m.u.create_bank_account.iban, iban);
     MSG_SET(m.u.create_bank_account.username, user);
     outcome o = run_command(e->h[0], &m);
@@ -180,7 +199,9 @@ static void open_account(env *e, const char *user, msg_iban iban, msg_token toke
 static int64_t balance_of(env *e, const char *iban)
 {
     bank_account_state s;
-    bank_account_state_init(&s);
+    unsigned char key[TRANSFER_SET_KEY_BYTES];
+    fresh_set_key(key);
+    bank_account_state_init(&s, key);
     assert_int_equal(aggregate_load_bank_account(e->s.bank, iban, &s), ST_OK);
     int64_t b = s.balance;
     bank_account_state_destroy(&s);
@@ -202,7 +223,9 @@ static void accounts_and_deposits(void **state)
     message u = {.type = MSG_CREATE_USER_ACCOUNT_COMMAND};
     u.u.create_user_account.id = uuid_v4();
     MSG_SET(u.u.create_user_account.username, "alice");
-    assert_int_equal(password_hash("secret12", u.u.create_user_account.password), ST_OK);
+    assert_int_equal(password_hash(&(password_options){.fast = true}, "secret12",
+                                   u.u.create_user_account.password),
+                     ST_OK);
     assert_true(run_command(e.h[0], &u).ok);
     outcome again = run_command(e.h[0], &u);
     assert_false(again.ok);
@@ -214,7 +237,7 @@ static void accounts_and_deposits(void **state)
     deposit(&e, "alice", token, iban, 1000);
     assert_int_equal(balance_of(&e, iban), 1000);
 
-    /* F7: a deposit needs the account's token. */
+    /* A deposit needs the account's token. */
     transfer_call c = {.e = &e, .cmd = transfer_cmd("alice", "cash", 500, "cash", iban)};
     submit_transfer(&c);
     track_wait();
@@ -356,17 +379,164 @@ static void transfers_with_bad_credentials_store_nothing(void **state)
     env_close(&e);
 }
 
+/* A hot account: 1,000 transfers of €1 from one account holding €100, all at once. Its debits
+ * are decided in batches against the state the earlier ones left (one append each), and the
+ * overdraft limit holds exactly: 599 fit (100 - 599 = -499 > -500), the 600th would reach it. */
+static void hot_account_is_batched_and_never_overdrawn(void **state)
+{
+    env e;
+    env_open(&e, 1);
+    msg_iban a, b;
+    msg_token ta, tb;
+    open_account(&e, "payer", a, ta);
+    open_account(&e, "payee", b, tb);
+    deposit(&e, "payer", ta, a, 10000);
+    enum { N = 1000 };
+    static transfer_call calls[N];
+    for (int i = 0; i < N; i++) {
+        calls[i] = (transfer_call){.e = &e, .cmd = transfer_cmd("payer", ta, 100, a, b)};
+        submit_transfer(&calls[i]);
+    }
+    track_wait();
+    int ok = 0;
+    for (int i = 0; i < N; i++) {
+        if (calls[i].result.ok)
+            ok++;
+        else
+            assert_string_equal(calls[i].result.text,
+                                "insufficient funds would be below the limit of €-500,00");
+    }
+    assert_int_equal(ok, 599);
+    assert_int_equal(balance_of(&e, a), 10000 - 599 * 100);
+    assert_int_equal(balance_of(&e, b), 599 * 100);
+    command_handler_stats st;
+    stats_when_idle(e.h[0], &st);
+    assert_true(st.largest_batch > 1); /* one append carried several commands */
+    assert_true(st.appends < st.appended_events);
+    assert_int_equal(st.commands, 0);
+    assert_int_equal(st.append_failures, 0);
+    env_close(&e);
+}
+
+static void submit_tracked(command_handler *h, const message *cmd, outcome *o)
+{
+    track_start();
+    assert_int_equal(command_handler_submit(h, cmd, on_feedback, o), ST_OK);
+}
+
+static message debit_cmd(const char *iban, int64_t amount, const char *token, const char *user)
+{
+    message m = {.type = MSG_DEBIT_MONEY_COMMAND};
+    m.u.debit_money.id = uuid_v4();
+    MSG_SET(m.u.debit_money.iban, iban);
+    m.u.debit_money.amount = amount;
+    MSG_SET(m.u.debit_money.token, token);
+    MSG_SET(m.u.debit_money.username, user);
+    return m;
+}
+
+/* Another process holds the bank store's write lock, so appends fail (after the store's busy
+ * timeout). A batch that fails fails exactly the commands whose events were in it; a command of
+ * that batch refused only because of those events is decided again, and goes through once the
+ * lock is gone. Nothing failed is stored. */
+static void failed_append_fails_exactly_its_commands(void **state)
+{
+    env e;
+    env_open(&e, 1);
+    msg_iban a;
+    msg_token ta;
+    open_account(&e, "payer", a, ta);
+    deposit(&e, "payer", ta, a, 1000);
+    char path[128];
+    snprintf(path, sizeof path, "%s/bank/events.db", e.dir);
+    sqlite3 *other;
+    assert_int_equal(sqlite3_open(path, &other), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+
+    /* d[0] is appended alone and waits for the lock; d[1..6] queue behind it, so they are decided
+     * together when it fails: d[1..5] fit (1000 - 5 * 10000 = -49000), d[6] is refused against
+     * their events. */
+    enum { N = 7 };
+    message d[N];
+    outcome o[N];
+    for (int i = 0; i < N; i++)
+        d[i] = debit_cmd(a, 10000, ta, "payer");
+    submit_tracked(e.h[0], &d[0], &o[0]);
+    command_handler_stats st;
+    do {
+        clock_sleep_ms(1);
+        command_handler_stats_get(e.h[0], &st);
+    } while (st.appends_in_flight == 0);
+    for (int i = 1; i < N; i++)
+        submit_tracked(e.h[0], &d[i], &o[i]);
+    track_wait_until(1); /* d[0..5] answered */
+    assert_int_equal(sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(other);
+    track_wait();
+
+    for (int i = 0; i < N - 1; i++) {
+        assert_false(o[i].ok);
+        assert_non_null(strstr(o[i].text, "database is locked")); /* the store's own message */
+    }
+    assert_true(o[N - 1].ok);
+    assert_int_equal(balance_of(&e, a), 1000 - 10000);
+    uint32_t count = 0;
+    assert_int_equal(store_count(e.s.bank, aggregate_key(a), &count), ST_OK);
+    assert_int_equal(count, 3); /* created, the deposit, d[6]: nothing of the failed batches */
+    stats_when_idle(e.h[0], &st);
+    assert_int_equal(st.append_failures, 2);
+    env_close(&e);
+}
+
+/* At most max_commands commands are in the handler: the next is refused at once with the busy
+ * reason, and every admitted one is answered. */
+static void handler_refuses_beyond_its_bound(void **state)
+{
+    env e;
+    memset(&e, 0, sizeof e);
+    env_open(&e, 0);
+    command_handler_config cfg = {.workers = 2, .max_commands = 8};
+    assert_int_equal(command_handler_new(&e.s, &cfg, &e.h[0]), ST_OK);
+    enum { N = 200 };
+    static outcome o[N];
+    int admitted = 0, busy = 0;
+    for (int i = 0; i < N; i++) {
+        message m = {.type = MSG_CREATE_BANK_ACCOUNT_COMMAND};
+        m.u.create_bank_account.id = uuid_v4();
+        fresh_iban(m.u.create_bank_account.iban);
+        MSG_SET(m.u.create_bank_account.username, "someone");
+        track_start();
+        status st = command_handler_submit(e.h[0], &m, on_feedback, &o[i]);
+        if (st == ST_OK) {
+            admitted++;
+            continue;
+        }
+        track_done(&o[i], false, "");
+        assert_int_equal(st, ST_BUSY);
+        assert_string_equal(status_message(), "the bank is busy, try again");
+        busy++;
+    }
+    track_wait();
+    assert_int_equal(admitted + busy, N);
+    assert_true(admitted >= 8);
+    command_handler_stats st;
+    stats_when_idle(e.h[0], &st);
+    assert_int_equal(st.refused_busy, (uint64_t)busy);
+    assert_int_equal(st.commands, 0);
+    env_close(&e);
+}
+
 /* A lease that only the instance whose ctx says so may take (the other one "runs elsewhere"). */
 static bool lease_acquire_if(void *ctx, const uuid *id)
 {
-    return *(bool *)ctx;
+    return atomic_load((atomic_bool *)ctx);
 }
 
 /* An instance dies after storing a transfer: the other instance, following the transfer store,
  * takes the transfer over once it is stale, if its lease is free. */
 static void stale_transfers_are_taken_over(void **state)
 {
-    bool may_take = false;
+    atomic_bool may_take = false;
     saga_lease lease = {.ctx = &may_take, .acquire = lease_acquire_if};
     runner_cfg = (saga_runner_config){.lease = &lease, .stale_ms = 100, .renew_ms = 50};
     env e;
@@ -388,7 +558,7 @@ static void stale_transfers_are_taken_over(void **state)
     assert_int_equal(aggregate_load_transfer(e.s.transfer, &cmd.u.money_transfer.id, &t), ST_OK);
     assert_int_equal(t.status, TRANSFER_STATUS_STARTED);
 
-    may_take = true; /* the other instance's lease expired */
+    atomic_store(&may_take, true); /* the other instance's lease expired */
     for (int i = 0; i < 500 && t.status == TRANSFER_STATUS_STARTED; i++) {
         clock_sleep_ms(10);
         transfer_state_init(&t);
@@ -404,13 +574,15 @@ static void stale_transfers_are_taken_over(void **state)
 
 int main(void)
 {
-    password_set_fast(true);
     assert_int_equal(codec_init(), ST_OK);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(accounts_and_deposits),
         cmocka_unit_test(concurrent_transfers_from_two_handlers),
         cmocka_unit_test(recovery_finishes_a_started_transfer),
         cmocka_unit_test(transfers_with_bad_credentials_store_nothing),
+        cmocka_unit_test(hot_account_is_batched_and_never_overdrawn),
+        cmocka_unit_test(failed_append_fails_exactly_its_commands),
+        cmocka_unit_test(handler_refuses_beyond_its_bound),
         cmocka_unit_test(stale_transfers_are_taken_over),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

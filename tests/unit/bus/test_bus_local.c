@@ -111,7 +111,7 @@ static void no_server_is_unavailable(void **state)
 }
 
 /* Keeps the reply handle and answers only when told, after the deadline. */
-static bus_reply *kept;
+static _Atomic(bus_reply *) kept; /* set on the served thread, read by the test */
 static void keeping_handler(void *ctx, const message *req, bus_reply *reply)
 {
     kept = reply;

@@ -83,7 +83,7 @@ static void direction_and_iban(void **state)
     tx_filter f;
     tx_filter_init(&f);
     assert_true(tx_filter_set_direction(&f, "DEBIT"));
-    assert_false(keeps(&f, 0)); /* 0 is a CREDIT (spec 6.3) */
+    assert_false(keeps(&f, 0)); /* 0 is a CREDIT */
     assert_false(keeps(&f, 1));
     assert_true(keeps(&f, -1));
     assert_true(tx_filter_set_direction(&f, "CREDIT"));

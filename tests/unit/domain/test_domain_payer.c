@@ -30,10 +30,10 @@ static void accounts_open(accounts *x)
     const char *ibans[] = {A, B}, *owners[] = {"alice", "bob"};
     char *tokens[] = {x->token_a, x->token_b};
     for (int i = 0; i < 2; i++) {
-        bank_account_state_init(states[i]);
+        bank_account_state_init(states[i], TEST_SET_KEY);
         decision d;
         message create = cmd_create_account(ibans[i], owners[i]);
-        bank_account_decide(NULL, &create, &d);
+        test_bank_decide(NULL, &create, &d);
         assert_int_equal(d.kind, DECISION_APPEND);
         assert_int_equal(bank_account_evolve(states[i], &d.event), ST_OK);
         msg_copy_str(tokens[i], sizeof(msg_token), d.additional_info);
@@ -41,7 +41,7 @@ static void accounts_open(accounts *x)
     /* Enough money that no debit of this test meets the limit: only credentials can refuse. */
     message credit = cmd_credit(test_id(200), A, 100000, "", "");
     decision d;
-    bank_account_decide(&x->a, &credit, &d);
+    test_bank_decide(&x->a, &credit, &d);
     assert_int_equal(bank_account_evolve(&x->a, &d.event), ST_OK);
 }
 
@@ -76,7 +76,7 @@ static const char *saga_first_refusal(const accounts *x, const money_transfer_co
         step.type == MSG_DEBIT_MONEY_COMMAND ? step.u.debit_money.iban : step.u.credit_money.iban;
     assert_true(step.type == MSG_DEBIT_MONEY_COMMAND || step.type == MSG_CREDIT_MONEY_COMMAND);
     decision d;
-    bank_account_decide(lookup(x, iban), &step, &d);
+    test_bank_decide(lookup(x, iban), &step, &d);
     if (d.kind != DECISION_REJECTED) return NULL;
     snprintf(reason, sizeof(msg_text), "%s", d.reason);
     return reason;

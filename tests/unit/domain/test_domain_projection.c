@@ -1,4 +1,4 @@
-/* Unit tests of the projection functions (spec 5.3, 6.3; checklist 46-48, 53): the
+/* Unit tests of the projection functions: the
  * TransactionHappened fields of each money event and its GraphQL view. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -117,7 +117,7 @@ static void debit_to_counter_party(void **state)
     transaction_view v;
     projection_view(&out, &v);
     assert_string_equal(v.new_balance, "€-234,56");
-    assert_string_equal(v.changed_by, "€1.234,56"); /* absolute, spec 6.3 */
+    assert_string_equal(v.changed_by, "€1.234,56"); /* shown without its sign */
     assert_string_equal(v.direction, "DEBIT");
 }
 
@@ -129,7 +129,7 @@ static void return_is_a_cancellation(void **state)
     assert_int_equal(projection_transaction(&ev, &t, 600, 0, &out), ST_OK);
     assert_true(out.changed_by == 400);
     assert_true(out.new_balance == 1000);
-    /* INTENDED choice: the original `to`, not the account's own IBAN. */
+    /* The original `to`, not the account's own IBAN. */
     assert_string_equal(out.from_to, "NL61OPEN0305797828");
     assert_string_equal(out.description, "Cancelled transaction with id "
                                          "00112233-4455-4677-8899-aabbccddeeff because iban not "
@@ -172,20 +172,20 @@ static void refuses_what_is_not_money(void **state)
     ev = money(MSG_MONEY_DEBITED_EVENT, A, INT64_MIN, &id, NULL);
     assert_int_equal(projection_transaction(&ev, NULL, 0, 0, &out), ST_INVALID);
     assert_string_equal(out.iban, "");
-    /* Zero is CREDIT (spec 6.3). */
+    /* Zero is CREDIT. */
     assert_string_equal(projection_direction(0), "CREDIT");
     assert_string_equal(projection_direction(-1), "DEBIT");
 }
 
 /* Every money event of a run of decisions projects to exactly one record whose new balance is
- * the account's balance after that event (checklist 53). */
+ * the account's balance after that event (one transaction per money event). */
 static void projection_follows_the_account(void **state)
 {
     bank_account_state s;
-    bank_account_state_init(&s);
+    bank_account_state_init(&s, TEST_SET_KEY);
     message c = cmd_create_account(A, "alice");
     decision d;
-    bank_account_decide(NULL, &c, &d);
+    test_bank_decide(NULL, &c, &d);
     assert_int_equal(bank_account_evolve(&s, &d.event), ST_OK);
     char token[MSG_TOKEN_MAX + 1];
     strcpy(token, d.additional_info);
@@ -195,7 +195,7 @@ static void projection_follows_the_account(void **state)
         uuid id = test_id((uint8_t)i);
         message cmd =
             i % 3 ? cmd_credit(id, A, i * 100, "", "") : cmd_debit(id, A, i * 7, token, "alice");
-        bank_account_decide(&s, &cmd, &d);
+        test_bank_decide(&s, &cmd, &d);
         assert_int_equal(d.kind, DECISION_APPEND);
         transaction_happened_event out;
         assert_int_equal(projection_transaction(&d.event, &t, projected, 0, &out), ST_OK);

@@ -5,6 +5,27 @@
 #include <string.h>
 
 #include "domain/domain.h"
+#include "domain/token.h"
+
+/* The hash key of the transfer sets in tests (any 16 bytes do: it never changes an answer). */
+static const unsigned char TEST_SET_KEY[TRANSFER_SET_KEY_BYTES] = "test-set-key-16";
+
+/* A token as a caller would draw it: deterministic here, a different one at each call. */
+static inline const char *test_new_token(void)
+{
+    static unsigned n;
+    static msg_token token;
+    n++;
+    uint32_t groups[TOKEN_GROUPS] = {n / TOKEN_GROUP_BOUND, n % TOKEN_GROUP_BOUND, 31415, 92653};
+    token_from_groups(groups, token);
+    return token;
+}
+
+/* bank_account_decide with a new token for the commands that give one out. */
+static inline void test_bank_decide(const bank_account_state *s, const message *cmd, decision *d)
+{
+    bank_account_decide(s, cmd, bank_account_needs_token(cmd) ? test_new_token() : NULL, d);
+}
 
 static inline uuid test_id(uint8_t n)
 {

@@ -1,6 +1,6 @@
-/* Unit tests of the kit every module shares: intrusive list, hash map, bounded queue, workers and
- * the owner-aware mutex. The contention tests run under ASan+UBSan (test_kit) and under
- * ThreadSanitizer (test_kit_tsan, built from the same sources). */
+/* Unit tests of the kit every module shares: intrusive list, hash map, bounded queue, workers,
+ * deadline timers and the owner-aware mutex. The contention tests run under ASan+UBSan (test_kit)
+ * and under ThreadSanitizer (test_kit_tsan, built from the same sources). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,7 +16,9 @@
 #include "base/bqueue.h"
 #include "base/hmap.h"
 #include "base/list.h"
+#include "base/clock.h"
 #include "base/mutex.h"
+#include "base/timer.h"
 #include "base/workers.h"
 
 /* ---- list ---- */
@@ -257,6 +259,7 @@ typedef struct ordered_ctx {
     _Atomic size_t biggest_batch;
     workers *w;
     _Atomic int on_own_thread;
+    _Atomic int wrong_lane; /* a key run by a thread whose index is not key % threads */
 } ordered_ctx;
 
 static void run_ordered(void *arg, void **items, size_t n)
@@ -267,6 +270,7 @@ static void run_ordered(void *arg, void **items, size_t n)
     if (n > big) atomic_store(&c->biggest_batch, n);
     for (size_t i = 0; i < n; i++) {
         job *j = items[i];
+        if (j->key % 3 != workers_index(c->w)) atomic_fetch_add(&c->wrong_lane, 1);
         if (j->seq != c->last_seq[j->key] + 1) atomic_fetch_add(&c->out_of_order, 1);
         c->last_seq[j->key] = j->seq;
         atomic_fetch_add(&c->runs, 1);
@@ -306,6 +310,7 @@ static void ordered_workers_keep_key_order(void **state)
                           .ctx = c};
     assert_int_equal(workers_new(&cfg, &c->w), ST_OK);
     assert_false(workers_on_thread(c->w));
+    assert_int_equal(workers_index(c->w), -1);
     pthread_t t[KEYS / 2];
     submitter s[KEYS / 2];
     for (int i = 0; i < KEYS / 2; i++) {
@@ -317,6 +322,7 @@ static void ordered_workers_keep_key_order(void **state)
     workers_free(c->w); /* runs what is still queued */
     assert_int_equal(atomic_load(&c->runs), (long)KEYS * PER_KEY);
     assert_int_equal(atomic_load(&c->out_of_order), 0);
+    assert_int_equal(atomic_load(&c->wrong_lane), 0);
     assert_true(atomic_load(&c->biggest_batch) <= 8);
     assert_int_equal(atomic_load(&c->on_own_thread), 1);
     for (int k = 0; k < KEYS; k++)
@@ -385,6 +391,204 @@ static void workers_refuse_bad_config(void **state)
     assert_null(w);
 }
 
+/* ---- timers ---- */
+
+typedef struct fired {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int n;
+    int64_t due[512];
+    uint64_t seq[512];
+} fired;
+
+typedef struct tnode {
+    timer t;
+    fired *f;
+    timers *ts;
+    int repeat; /* restart itself this many more times */
+} tnode;
+
+static void fired_init(fired *f)
+{
+    memset(f, 0, sizeof *f);
+    pthread_mutex_init(&f->mu, NULL);
+    pthread_cond_init(&f->cv, NULL);
+}
+
+static void fired_wait(fired *f, int n)
+{
+    pthread_mutex_lock(&f->mu);
+    while (f->n < n)
+        pthread_cond_wait(&f->cv, &f->mu);
+    pthread_mutex_unlock(&f->mu);
+}
+
+static void on_timer(void *ctx)
+{
+    tnode *node = ctx;
+    fired *f = node->f;
+    pthread_mutex_lock(&f->mu);
+    if (f->n < 512) {
+        f->due[f->n] = node->t.due_ms;
+        f->seq[f->n] = node->t.seq;
+    }
+    f->n++;
+    pthread_cond_broadcast(&f->cv);
+    pthread_mutex_unlock(&f->mu);
+    if (node->repeat > 0) {
+        node->repeat--;
+        timer_start(node->ts, &node->t, 1, on_timer, node); /* from its own callback */
+    }
+}
+
+static bool in_order(int64_t due_a, uint64_t seq_a, int64_t due_b, uint64_t seq_b)
+{
+    return due_a < due_b || (due_a == due_b && seq_a < seq_b);
+}
+
+static void timers_run_in_due_order(void **state)
+{
+    timers *ts;
+    assert_int_equal(timers_new("test-timers", &ts), ST_OK);
+    fired f;
+    fired_init(&f);
+    enum { N = 300 };
+    tnode *nodes = calloc(N, sizeof *nodes);
+    unsigned seed = 7;
+    for (int i = 0; i < N; i++) {
+        nodes[i].f = &f;
+        timer_init(&nodes[i].t);
+        timer_start(ts, &nodes[i].t, rand_r(&seed) % 40, on_timer, &nodes[i]);
+    }
+    fired_wait(&f, N);
+    /* Each ran once, and none before an earlier one (due time, then start order). */
+    for (int i = 1; i < N; i++)
+        assert_true(in_order(f.due[i - 1], f.seq[i - 1], f.due[i], f.seq[i]));
+    assert_int_equal(timers_pending(ts), 0);
+    timers_free(ts);
+    free(nodes);
+}
+
+static void timers_cancel_and_restart(void **state)
+{
+    timers *ts;
+    assert_int_equal(timers_new("test-timers", &ts), ST_OK);
+    fired f;
+    fired_init(&f);
+    tnode late = {.f = &f}, soon = {.f = &f}, never = {.f = &f}, periodic = {.f = &f, .ts = ts};
+    timer_init(&late.t);
+    timer_init(&soon.t);
+    timer_init(&never.t);
+    timer_init(&periodic.t);
+    assert_false(timer_cancel(ts, &never.t)); /* never started */
+    timer_start(ts, &never.t, 3600000, on_timer, &never);
+    timer_start(ts, &late.t, 3600000, on_timer, &late);
+    assert_int_equal(timers_pending(ts), 2);
+    assert_true(timer_cancel(ts, &never.t));
+    assert_false(timer_cancel(ts, &never.t));     /* once */
+    timer_start(ts, &late.t, 0, on_timer, &late); /* moved from an hour to now */
+    fired_wait(&f, 1);
+    assert_false(timer_cancel(ts, &late.t)); /* it ran */
+    periodic.repeat = 4;
+    timer_start(ts, &periodic.t, 0, on_timer, &periodic);
+    fired_wait(&f, 6);
+    timer_start(ts, &soon.t, 0, on_timer, &soon);
+    fired_wait(&f, 7);
+    assert_int_equal(timers_pending(ts), 0);
+    assert_int_equal(f.n, 7); /* late once, periodic five times, soon once; never not at all */
+    timers_free(ts);
+}
+
+/* The heap under random starts, restarts and cancels, checked through timers_pop once the thread
+ * is stopped (so nothing runs meanwhile): every pending timer comes out once, in order. */
+static void timers_heap_keeps_order(void **state)
+{
+    timers *ts;
+    assert_int_equal(timers_new("test-timers", &ts), ST_OK);
+    timers_stop(ts);
+    enum { N = 2000 };
+    tnode *nodes = calloc(N, sizeof *nodes);
+    bool *pending = calloc(N, sizeof *pending);
+    unsigned seed = 42;
+    for (int round = 0; round < 5 * N; round++) {
+        int i = rand_r(&seed) % N;
+        if (rand_r(&seed) % 3 == 0) {
+            assert_int_equal(timer_cancel(ts, &nodes[i].t), pending[i]);
+            pending[i] = false;
+        } else {
+            /* few distinct times, so that ties are common */
+            timer_start(ts, &nodes[i].t, 1000 + rand_r(&seed) % 50, on_timer, &nodes[i]);
+            pending[i] = true;
+        }
+    }
+    size_t expected = 0;
+    for (int i = 0; i < N; i++)
+        expected += pending[i];
+    assert_int_equal(timers_pending(ts), expected);
+    size_t popped = 0;
+    int64_t last_due = INT64_MIN;
+    uint64_t last_seq = 0;
+    for (timer *t; (t = timers_pop(ts));) {
+        tnode *node = (tnode *)t;
+        int i = (int)(node - nodes);
+        assert_true(pending[i]);
+        pending[i] = false;
+        assert_false(t->pending);
+        if (popped) assert_true(in_order(last_due, last_seq, t->due_ms, t->seq));
+        last_due = t->due_ms;
+        last_seq = t->seq;
+        popped++;
+    }
+    assert_int_equal(popped, expected);
+    timers_free(ts);
+    free(nodes);
+    free(pending);
+}
+
+/* Several threads start and cancel timers while the facility runs them. */
+typedef struct churn {
+    timers *ts;
+    fired *f;
+    atomic_int cancelled;
+} churn;
+
+static void *churn_main(void *arg)
+{
+    churn *c = arg;
+    enum { N = 200 };
+    tnode *nodes = calloc(N, sizeof *nodes);
+    for (int i = 0; i < N; i++) {
+        nodes[i].f = c->f;
+        timer_start(c->ts, &nodes[i].t, i % 3, on_timer, &nodes[i]);
+        if (i % 2 && timer_cancel(c->ts, &nodes[i].t)) atomic_fetch_add(&c->cancelled, 1);
+    }
+    /* The nodes are freed by the test once every one ran or was cancelled. */
+    return nodes;
+}
+
+static void timers_under_contention(void **state)
+{
+    static fired f;
+    fired_init(&f);
+    churn c = {.f = &f};
+    assert_int_equal(timers_new("test-timers", &c.ts), ST_OK);
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++)
+        pthread_create(&t[i], NULL, churn_main, &c);
+    void *nodes[4];
+    for (int i = 0; i < 4; i++)
+        pthread_join(t[i], &nodes[i]);
+    /* Every timer either ran or was cancelled, exactly once. */
+    fired_wait(c.f, 4 * 200 - atomic_load(&c.cancelled));
+    timers_stop(c.ts);
+    pthread_mutex_lock(&c.f->mu);
+    assert_int_equal(c.f->n + atomic_load(&c.cancelled), 4 * 200);
+    pthread_mutex_unlock(&c.f->mu);
+    timers_free(c.ts);
+    for (int i = 0; i < 4; i++)
+        free(nodes[i]);
+}
+
 /* ---- mutex ---- */
 
 typedef struct counter {
@@ -437,6 +641,10 @@ int main(void)
         cmocka_unit_test(ordered_workers_keep_key_order),
         cmocka_unit_test(shared_workers_refuse_when_full),
         cmocka_unit_test(workers_refuse_bad_config),
+        cmocka_unit_test(timers_run_in_due_order),
+        cmocka_unit_test(timers_cancel_and_restart),
+        cmocka_unit_test(timers_heap_keeps_order),
+        cmocka_unit_test(timers_under_contention),
         cmocka_unit_test(mutex_knows_its_owner),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
