@@ -298,8 +298,7 @@ static status start_api(bank *b, char *web, char *ide)
     char admin_host[256];
     if (b->opt.admin_listen) {
         hc.admin_listen = true;
-        if (!host_port_split(b->opt.admin_listen, admin_host, sizeof admin_host,
-                                    &hc.admin_port))
+        if (!host_port_split(b->opt.admin_listen, admin_host, sizeof admin_host, &hc.admin_port))
             return status_set(ST_INVALID, "--admin-listen must be HOST:PORT, not '%s'",
                               b->opt.admin_listen);
         hc.admin_host = *admin_host ? admin_host : NULL;
