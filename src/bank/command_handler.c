@@ -307,12 +307,14 @@ static store *store_of(worker *w, aggregate_kind kind)
     return kind == AGG_USER ? s->user : kind == AGG_BANK ? s->bank : s->transfer;
 }
 
-void command_failed_feedback(const message *command, const char *reason, message *out)
+void command_failed_feedback(const message *command, reason_code code, const char *reason,
+                             message *out)
 {
     memset(out, 0, sizeof *out);
     out->type = MSG_COMMAND_FAILED;
     out->u.command_failed.id = command_id(command);
     out->u.command_failed.command_name = command->type;
+    out->u.command_failed.code = code;
     if (!MSG_SET(out->u.command_failed.reason, reason))
         MSG_SET(out->u.command_failed.reason, "the command failed (reason too long to tell)");
 }
@@ -345,7 +347,8 @@ static void process(worker *w, const message *command, message *feedback)
     aggregate_kind kind;
     msg_iban key;
     if (!route(command, &kind, key) || !key[0]) {
-        command_failed_feedback(command, "the command has no aggregate key", feedback);
+        command_failed_feedback(command, REASON_CODE_NONE, "the command has no aggregate key",
+                                feedback);
         return;
     }
     for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
@@ -353,13 +356,13 @@ static void process(worker *w, const message *command, message *feedback)
         status st = cache_get(w, kind, key, &e);
         if (st != ST_OK) {
             LOG_ERROR("commands", "cannot restore '%s': %s", key, status_message());
-            command_failed_feedback(command, status_message(), feedback);
+            command_failed_feedback(command, REASON_CODE_NONE, status_message(), feedback);
             return;
         }
         decision d;
         decide(e, command, &d);
         if (d.kind == DECISION_REJECTED) {
-            command_failed_feedback(command, d.reason, feedback);
+            command_failed_feedback(command, d.code, d.reason, feedback);
             return;
         }
         if (d.kind == DECISION_ALREADY_DONE) {
@@ -376,7 +379,7 @@ static void process(worker *w, const message *command, message *feedback)
         }
         if (st != ST_OK) {
             LOG_ERROR("commands", "cannot store the event for '%s': %s", key, status_message());
-            command_failed_feedback(command, status_message(), feedback);
+            command_failed_feedback(command, REASON_CODE_NONE, status_message(), feedback);
             cache_remove(w, e); /* the outcome is unknown: never trust the cached copy */
             return;
         }
@@ -387,28 +390,33 @@ static void process(worker *w, const message *command, message *feedback)
         succeeded(command, &d, feedback);
         return;
     }
-    command_failed_feedback(command, "the account kept changing, please try again", feedback);
+    command_failed_feedback(command, REASON_CODE_NONE,
+                            "the account kept changing, please try again", feedback);
 }
 
 /* The credential check of a MoneyTransfer against its payer's account (payer.h), so that one whose
  * credentials do not check out is refused before anything is stored. It reads the account from
  * this worker's cache like a debit would; a made-up IBAN is not kept in the cache, and a text that
  * is not an open IBAN is never looked up (no account can have it). NULL when it checks out, else
- * the reason (into `reason`). */
-static const char *payer_check(worker *w, const money_transfer_command *c, msg_text reason)
+ * the reason (into `reason`) and its code (REASON_CODE_NONE when the account could not be read). */
+static const char *payer_check(worker *w, const money_transfer_command *c, reason_code *code,
+                               msg_text reason)
 {
     const char *iban = payer_iban(c);
-    if (payer_refusal_of_command(c) || !iban_valid_open(iban))
-        return strcpy(reason, payer_refusal(c, NULL)); /* decided without any account */
+    *code = REASON_CODE_NONE;
+    if (payer_refusal_of_command(c) || !iban_valid_open(iban)) {
+        *code = payer_refusal(c, NULL); /* decided without any account */
+        return strcpy(reason, reason_text(*code));
+    }
     entry *e = NULL;
     if (cache_get(w, AGG_BANK, iban, &e) != ST_OK) {
         LOG_ERROR("commands", "cannot restore '%s': %s", iban, status_message());
         text_copy_truncated(reason, sizeof(msg_text), status_message());
         return reason;
     }
-    const char *refusal = payer_refusal(c, &e->s.bank);
+    *code = payer_refusal(c, &e->s.bank);
     if (!e->s.bank.exists) cache_remove(w, e);
-    return refusal ? strcpy(reason, refusal) : NULL;
+    return *code ? strcpy(reason, reason_text(*code)) : NULL;
 }
 
 static status enqueue(command_handler *h, job *j);
@@ -420,13 +428,14 @@ static bool process_job(worker *w, job *j, message *feedback)
     const message *c = &j->command;
     if (c->type == MSG_MONEY_TRANSFER_COMMAND && !j->payer_checked) {
         msg_text reason;
-        if (payer_check(w, &c->u.money_transfer, reason)) {
-            command_failed_feedback(c, reason, feedback);
+        reason_code code;
+        if (payer_check(w, &c->u.money_transfer, &code, reason)) {
+            command_failed_feedback(c, code, reason, feedback);
             return false;
         }
         j->payer_checked = true;
         if (enqueue(w->h, j) == ST_OK) return true;
-        command_failed_feedback(c, status_message(), feedback);
+        command_failed_feedback(c, REASON_CODE_NONE, status_message(), feedback);
         return false;
     }
     process(w, c, feedback);

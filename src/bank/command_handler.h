@@ -23,6 +23,7 @@
 #include "bank/aggregates.h"
 #include "base/status.h"
 #include "domain/messages.h"
+#include "domain/reasons.h"
 
 typedef struct command_handler command_handler;
 
@@ -55,7 +56,9 @@ status command_handler_submit(command_handler *h, const message *command, comman
 /* The id field of a command (every command starts with one). */
 uuid command_id(const message *command);
 
-/* Fills `out` with CommandFailed for `command` and `reason`. */
-void command_failed_feedback(const message *command, const char *reason, message *out);
+/* Fills `out` with CommandFailed for `command`: `code` (a reason_code, REASON_CODE_NONE for a
+ * failure outside the rules) for programs, `reason` for people. */
+void command_failed_feedback(const message *command, reason_code code, const char *reason,
+                             message *out);
 
 #endif

@@ -20,7 +20,7 @@ typedef struct call {
 static void answer_failed(call *c, const char *reason)
 {
     message f;
-    command_failed_feedback(&c->command, reason, &f);
+    command_failed_feedback(&c->command, REASON_CODE_NONE, reason, &f);
     bus_answer(c->reply, &f);
     free(c);
 }
@@ -63,7 +63,7 @@ static void on_command(void *ctx, const message *request, bus_reply *reply)
     call *c = malloc(sizeof *c);
     if (!c) {
         message f;
-        command_failed_feedback(request, "out of memory", &f);
+        command_failed_feedback(request, REASON_CODE_NONE, "out of memory", &f);
         bus_answer(reply, &f);
         return;
     }
