@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "base/clock.h"
-#include "base/config.h"
+#include "cmd/config.h"
 #include "store/store.h"
 
 #define SAMPLES_MAX (4u << 20)

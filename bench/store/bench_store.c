@@ -25,7 +25,7 @@
 #include <unistd.h>
 
 #include "base/clock.h"
-#include "base/config.h"
+#include "cmd/config.h"
 #include "base/random.h"
 #include "store/jetstream_store.h"
 #include "store/sqlite_store.h"

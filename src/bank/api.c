@@ -173,6 +173,14 @@ const char *api_answer_reason(op *o)
     }
 }
 
+reason_code api_answer_code(op *o)
+{
+    if (o->st != ST_OK) return REASON_CODE_NONE;
+    if (o->reply.type == MSG_COMMAND_FAILED) return (reason_code)o->reply.u.command_failed.code;
+    if (o->reply.type == MSG_QUERY_FAILED) return (reason_code)o->reply.u.query_failed.code;
+    return REASON_CODE_NONE;
+}
+
 json_t *api_query_result(op *o)
 {
     if (o->st != ST_OK || o->reply.type != MSG_QUERY_SUCCEEDED) return NULL;

@@ -22,6 +22,7 @@
 #include "base/workers.h"
 #include "domain/messages.h"
 #include "domain/password.h"
+#include "domain/reasons.h"
 #include "domain/tx_filter.h"
 
 /* The read model follows the stores a moment after a command: a login that just created (or saw
@@ -169,8 +170,11 @@ void api_op_later(op *o, op_step next);
 void api_inbox_push(op *o);
 /* The seed's text for a request without an answer ("timed out after 2000 ms"). */
 const char *api_bus_failure_text(op *o);
-/* The reason of a failed command or query answer, or NULL when it succeeded. */
+/* The reason of a failed command or query answer (for people), or NULL when it succeeded. */
 const char *api_answer_reason(op *o);
+/* The code of a failed answer, what the API branches on: REASON_CODE_NONE when it succeeded, when
+ * no answer came (a deadline, the bus), or when the failure has no code (a store, memory). */
+reason_code api_answer_code(op *o);
 /* The JSON of a successful query answer (new reference), or NULL. */
 json_t *api_query_result(op *o);
 /* An empty query record of `type` with a fresh id. */

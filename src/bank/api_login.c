@@ -45,7 +45,7 @@ static void account_result(op *o, const char *iban, const char *token, const cha
 static void bank_account_created(op *o)
 {
     const char *reason = api_answer_reason(o);
-    if (reason && !strcmp(reason, REASON_IBAN_ALREADY_EXIST) && ++o->attempts < IBAN_ATTEMPTS) {
+    if (api_answer_code(o) == REASON_CODE_IBAN_ALREADY_EXIST && ++o->attempts < IBAN_ATTEMPTS) {
         create_bank_account(o); /* that random IBAN was taken: draw another */
         return;
     }
@@ -70,7 +70,7 @@ static void create_bank_account(op *o)
 static void user_created(op *o)
 {
     const char *reason = api_answer_reason(o);
-    if (reason && !strcmp(reason, REASON_USER_ALREADY_EXISTS)) {
+    if (api_answer_code(o) == REASON_CODE_USER_ALREADY_EXISTS) {
         /* Another login created the user a moment ago: log in as that user once it is in the
          * read model (the same password gives the same account). */
         o->lost_create = true;
@@ -107,8 +107,7 @@ static void accounts_found(op *o)
     const char *reason = api_answer_reason(o);
     json_t *accounts = reason ? NULL : api_query_result(o);
     json_t *first = json_array_get(accounts, 0);
-    bool none =
-        (reason && !strcmp(reason, "username does not have accounts")) || (!reason && !first);
+    bool none = api_answer_code(o) == REASON_CODE_USERNAME_HAS_NO_ACCOUNTS || (!reason && !first);
     if (none && ++o->attempts < API_PROJECTION_ATTEMPTS) {
         /* The account may be in creation (a racing login) or not projected yet. */
         json_decref(accounts);
@@ -116,9 +115,9 @@ static void accounts_found(op *o)
         return;
     }
     if (none) {
-        /* Issue 12: the user exists and gave its password, but has no account (its creation
-         * failed after the user's, e.g. the bank store refused): make it now, rather than lock
-         * the user out for ever. */
+        /* The user exists and gave its password, but has no account (its creation failed after
+         * the user's, e.g. the bank store refused): make it now, rather than lock the user out
+         * for ever. */
         json_decref(accounts);
         LOG_WARN("api", "user %s has no bank account: creating one", o->username);
         o->attempts = 0;
@@ -145,7 +144,7 @@ static void password_checked(op *o)
     if (!o->password_ok) {
         o->api->counters.wrong_password++;
         login_guard_failed(o->api->guard, o->username, clock_mono_ms());
-        account_result(o, NULL, NULL, "invalid password");
+        account_result(o, NULL, NULL, REASON_INVALID_PASSWORD);
         return;
     }
     message m = api_query(MSG_FIND_BANK_ACCOUNTS_FOR_USER_QUERY);
@@ -156,7 +155,7 @@ static void password_checked(op *o)
 static void user_found(op *o)
 {
     const char *reason = api_answer_reason(o);
-    if (reason && !strcmp(reason, "username does not exist")) {
+    if (api_answer_code(o) == REASON_CODE_USERNAME_DOES_NOT_EXIST) {
         if (!o->lost_create) {
             password_job(o, PW_HASH, password_hashed); /* a new user: hash, then create */
             return;

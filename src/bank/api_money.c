@@ -1,6 +1,7 @@
-/* The bank's GraphQL API: money_transfer. The amount and the parties are checked here (a
- * destination that is no IBAN is refused before anything is sent); the answer comes once the
- * transfer's saga has ended. */
+/* The bank's GraphQL API: money_transfer. The amount and the parties are checked here with the
+ * domain's rules (an amount that is not positive or over the most one transfer moves, a
+ * destination that is no IBAN, are refused before anything is sent; the transfer's decision
+ * refuses them again from anywhere); the answer comes once the transfer's saga has ended. */
 #include <stdio.h>
 #include <string.h>
 
@@ -8,9 +9,7 @@
 #include "base/log.h"
 #include "domain/iban.h"
 #include "domain/reasons.h"
-
-#define MAX_TRANSFER_CENTS 1000000000LL /* at most €10.000.000,00 per transfer */
-#define REASON_AMOUNT_TOO_LARGE "amount should not be more than €10.000.000,00"
+#include "domain/transfer.h"
 
 static void transfer_result(op *o, bool success, const char *reason)
 {
@@ -73,7 +72,7 @@ gql_result api_resolve_money_transfer(json_t *parent, json_t *args, void *contex
     msg_text reason;
     if (t->amount <= 0)
         transfer_result(o, false, REASON_AMOUNT_NOT_POSITIVE);
-    else if (t->amount > MAX_TRANSFER_CENTS)
+    else if (t->amount > TRANSFER_AMOUNT_MAX_CENTS)
         transfer_result(o, false, REASON_AMOUNT_TOO_LARGE);
     else if (!normalize_parties(t, reason))
         transfer_result(o, false, reason);

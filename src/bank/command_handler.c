@@ -45,6 +45,7 @@ typedef struct job {
     bool payer_checked; /* a MoneyTransfer whose credentials checked out at its payer's account */
     uint8_t conflicts;  /* batches it was in that met a conflict */
     job_outcome outcome;
+    reason_code code; /* OUTCOME_REFUSED: the reason's code */
     msg_text text;  /* OUTCOME_REFUSED: the reason; OUTCOME_APPEND: additional info, if any */
     bool has_text;  /* OUTCOME_APPEND: additional info given */
     list_node link; /* in its entry's `waiting`, or in its batch's `jobs` */
@@ -215,12 +216,14 @@ static store *store_of(command_handler *h, aggregate_kind kind)
 
 /* ---- answers ---- */
 
-void command_failed_feedback(const message *command, const char *reason, message *out)
+void command_failed_feedback(const message *command, reason_code code, const char *reason,
+                             message *out)
 {
     memset(out, 0, sizeof *out);
     out->type = MSG_COMMAND_FAILED;
     out->u.command_failed.id = command_id(command);
     out->u.command_failed.command_name = command->type;
+    out->u.command_failed.code = code;
     if (!MSG_SET(out->u.command_failed.reason, reason))
         MSG_SET(out->u.command_failed.reason, "the command failed (reason too long to tell)");
 }
@@ -247,11 +250,18 @@ static void job_finish(command_handler *h, job *j, const message *feedback)
     }
 }
 
-static void job_fail(command_handler *h, job *j, const char *reason)
+/* Answers a job refused by the rules (`code`, and its text) or by a failure outside them
+ * (REASON_CODE_NONE: the text says what happened). */
+static void job_refuse(command_handler *h, job *j, reason_code code, const char *reason)
 {
     message f;
-    command_failed_feedback(&j->command, reason, &f);
+    command_failed_feedback(&j->command, code, reason, &f);
     job_finish(h, j, &f);
+}
+
+static void job_fail(command_handler *h, job *j, const char *reason)
+{
+    job_refuse(h, j, REASON_CODE_NONE, reason);
 }
 
 static void job_succeed(command_handler *h, job *j, const char *info)
@@ -265,7 +275,7 @@ static void job_succeed(command_handler *h, job *j, const char *info)
 static void job_answer_decided(command_handler *h, job *j)
 {
     if (j->outcome == OUTCOME_REFUSED)
-        job_fail(h, j, j->text);
+        job_refuse(h, j, j->code, j->text);
     else
         job_succeed(h, j, j->outcome == OUTCOME_APPEND && j->has_text ? j->text : NULL);
 }
@@ -487,12 +497,13 @@ static void entry_flush(lane *l, entry *e)
             list_remove(&j->link);
             if (b->n_events == 0) { /* decided on durable state only */
                 if (d.kind == DECISION_REJECTED)
-                    job_fail(h, j, d.reason);
+                    job_refuse(h, j, d.code, d.reason);
                 else
                     job_succeed(h, j, NULL);
                 continue;
             }
             j->outcome = d.kind == DECISION_REJECTED ? OUTCOME_REFUSED : OUTCOME_DONE;
+            j->code = d.code;
             memcpy(j->text, d.reason, sizeof j->text);
             list_push_back(&b->jobs, &j->link);
             n_jobs++;
@@ -637,21 +648,25 @@ static status enqueue(command_handler *h, job *j);
  * credentials do not check out is refused before anything is stored. It reads the account from
  * this worker's cache like a debit would; a made-up IBAN is not kept in the cache, and a text that
  * is not an open IBAN is never looked up (no account can have it). NULL when it checks out, else
- * the reason (into `reason`). */
-static const char *payer_check(lane *l, const money_transfer_command *c, msg_text reason)
+ * the reason (into `reason`) and its code (REASON_CODE_NONE when the account could not be read). */
+static const char *payer_check(lane *l, const money_transfer_command *c, reason_code *code,
+                               msg_text reason)
 {
     const char *iban = payer_iban(c);
-    if (payer_refusal_of_command(c) || !iban_valid_open(iban))
-        return strcpy(reason, payer_refusal(c, NULL)); /* decided without any account */
+    *code = REASON_CODE_NONE;
+    if (payer_refusal_of_command(c) || !iban_valid_open(iban)) {
+        *code = payer_refusal(c, NULL); /* decided without any account */
+        return strcpy(reason, reason_text(*code));
+    }
     entry *e = NULL;
     if (cache_get(l, AGG_BANK, iban, &e) != ST_OK) {
         LOG_ERROR("commands", "cannot restore '%s': %s", iban, status_message());
         text_copy_truncated(reason, sizeof(msg_text), status_message());
         return reason;
     }
-    const char *refusal = payer_refusal(c, &e->s.bank);
+    *code = payer_refusal(c, &e->s.bank);
     if (!e->s.bank.exists && !entry_busy(e) && !list_linked(&e->dirty)) entry_evict(l, e);
-    return refusal ? strcpy(reason, refusal) : NULL;
+    return *code ? strcpy(reason, reason_text(*code)) : NULL;
 }
 
 static void take_job(lane *l, job *j)
@@ -660,8 +675,9 @@ static void take_job(lane *l, job *j)
     const message *c = &j->command;
     if (c->type == MSG_MONEY_TRANSFER_COMMAND && !j->payer_checked) {
         msg_text reason;
-        if (payer_check(l, &c->u.money_transfer, reason)) {
-            job_fail(h, j, reason);
+        reason_code code;
+        if (payer_check(l, &c->u.money_transfer, &code, reason)) {
+            job_refuse(h, j, code, reason);
             return;
         }
         j->payer_checked = true;

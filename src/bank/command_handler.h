@@ -92,7 +92,9 @@ void command_handler_stats_get(command_handler *h, command_handler_stats *out);
 /* The id field of a command (every command starts with one). */
 uuid command_id(const message *command);
 
-/* Fills `out` with CommandFailed for `command` and `reason`. */
-void command_failed_feedback(const message *command, const char *reason, message *out);
+/* Fills `out` with CommandFailed for `command`: `code` (a reason_code, REASON_CODE_NONE for a
+ * failure outside the rules) for programs, `reason` for people. */
+void command_failed_feedback(const message *command, reason_code code, const char *reason,
+                             message *out);
 
 #endif

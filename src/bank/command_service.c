@@ -29,10 +29,10 @@ static void call_end(call *c, const message *answer)
     free(c);
 }
 
-static void answer_failed(call *c, const char *reason)
+static void answer_failed(call *c, reason_code code, const char *reason)
 {
     message f;
-    command_failed_feedback(&c->command, reason, &f);
+    command_failed_feedback(&c->command, code, reason, &f);
     call_end(c, &f);
 }
 
@@ -40,7 +40,7 @@ static void on_saga_end(void *ctx, bool completed, const char *reason)
 {
     call *c = ctx;
     if (!completed) {
-        answer_failed(c, reason);
+        answer_failed(c, REASON_CODE_NONE, reason);
         return;
     }
     message ok = {.type = MSG_COMMAND_SUCCEEDED};
@@ -59,7 +59,7 @@ static void on_decided(void *ctx, const message *command, const message *feedbac
         if (saga_runner_start(c->svc->runner, &started, on_saga_end, c) != ST_OK) {
             /* The transfer is stored: recovery at the next start will finish it. */
             LOG_ERROR("commands", "cannot start a saga now: %s", status_message());
-            answer_failed(c, "the transfer was accepted but could not be run yet");
+            answer_failed(c, REASON_CODE_NONE, "the transfer was accepted but could not be run yet");
         }
         return;
     }
@@ -72,7 +72,7 @@ static void on_command(void *ctx, const message *request, bus_reply *reply)
     call *c = malloc(sizeof *c);
     if (!c) {
         message f;
-        command_failed_feedback(request, "out of memory", &f);
+        command_failed_feedback(request, REASON_CODE_NONE, "out of memory", &f);
         bus_answer(reply, &f);
         return;
     }
@@ -84,7 +84,7 @@ static void on_command(void *ctx, const message *request, bus_reply *reply)
         if (atomic_fetch_add(&svc->transfers, 1) >= svc->max_transfers) {
             atomic_fetch_sub(&svc->transfers, 1);
             atomic_fetch_add(&svc->refused_door, 1);
-            answer_failed(c, COMMAND_BUSY_REASON);
+            answer_failed(c, REASON_CODE_BUSY, COMMAND_BUSY_REASON);
             return;
         }
         c->counted = true;
@@ -92,9 +92,9 @@ static void on_command(void *ctx, const message *request, bus_reply *reply)
     status st = command_handler_submit(svc->handler, request, on_decided, c);
     if (st == ST_BUSY) {
         atomic_fetch_add(&svc->refused_full, 1);
-        answer_failed(c, COMMAND_BUSY_REASON);
+        answer_failed(c, REASON_CODE_BUSY, COMMAND_BUSY_REASON);
     } else if (st != ST_OK) {
-        answer_failed(c, status_message());
+        answer_failed(c, REASON_CODE_NONE, status_message());
     }
 }
 

@@ -335,7 +335,7 @@ static void answer_query(query_server *qs, const message *q, bus_reply *reply)
         case MSG_ALL_LAST_TRANSACTIONS_QUERY:
             st = rm_all_last_transactions(r, &result);
             break;
-        case MSG_FIND_TRANSFER_QUERY: /* unknown: "transfer does not exist" */
+        case MSG_FIND_TRANSFER_QUERY:
             st = rm_find_transfer(r, &q->u.find_transfer.transfer, &result);
             break;
         default:
@@ -357,6 +357,7 @@ static void answer_query(query_server *qs, const message *q, bus_reply *reply)
         a.u.query_failed.id = id;
         a.u.query_failed.query_name = q->type;
         MSG_SET(a.u.query_failed.reason, st == ST_OK ? "out of memory" : status_message());
+        if (st == ST_NOT_FOUND) a.u.query_failed.code = rm_not_found_code(q->type);
         free(text);
     }
     bus_answer(reply, &a);

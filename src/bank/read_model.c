@@ -309,7 +309,7 @@ status read_model_balance(read_model *rm, const char *iban, int64_t *balance)
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
     if (rc == SQLITE_ROW) return ST_OK;
-    if (rc == SQLITE_DONE) return status_set(ST_NOT_FOUND, "iban does not exist");
+    if (rc == SQLITE_DONE) return status_set(ST_NOT_FOUND, "%s", REASON_IBAN_DOES_NOT_EXIST);
     return db_error(rm->db, "reading a balance");
 }
 
@@ -492,6 +492,30 @@ static json_t *transaction_row(sqlite3_stmt *s)
     return o;
 }
 
+/* A query that found nothing: each query has one such answer (rm_not_found_code). */
+static status not_found(reason_code code)
+{
+    return status_set(ST_NOT_FOUND, "%s", reason_text(code));
+}
+
+reason_code rm_not_found_code(msg_type query)
+{
+    switch (query) {
+    case MSG_FIND_USER_QUERY:
+        return REASON_CODE_USERNAME_DOES_NOT_EXIST;
+    case MSG_FIND_BANK_ACCOUNT_QUERY:
+        return REASON_CODE_IBAN_DOES_NOT_EXIST;
+    case MSG_FIND_BANK_ACCOUNTS_FOR_USER_QUERY:
+        return REASON_CODE_USERNAME_HAS_NO_ACCOUNTS;
+    case MSG_TRANSACTION_BY_ID_QUERY:
+        return REASON_CODE_TRANSACTION_DOES_NOT_EXIST;
+    case MSG_FIND_TRANSFER_QUERY:
+        return REASON_CODE_TRANSFER_DOES_NOT_EXIST;
+    default:
+        return REASON_CODE_NONE; /* the lists answer empty, never "not found" */
+    }
+}
+
 static void done(sqlite3_stmt *s)
 {
     sqlite3_reset(s);
@@ -508,7 +532,7 @@ status rm_find_user(read_model_reader *r, const char *username, json_t **out)
                          column_string(s, 1));
     done(s);
     if (rc == SQLITE_ROW) return ST_OK;
-    if (rc == SQLITE_DONE) return status_set(ST_NOT_FOUND, "username does not exist");
+    if (rc == SQLITE_DONE) return not_found(REASON_CODE_USERNAME_DOES_NOT_EXIST);
     return db_error(r->db, "finding a user");
 }
 
@@ -523,7 +547,7 @@ status rm_find_bank_account(read_model_reader *r, const char *iban, json_t **out
                             column_string(s, 1), "balance", (json_int_t)sqlite3_column_int64(s, 2),
                             "limit", -50000);
     done(s);
-    if (rc == SQLITE_DONE) return status_set(ST_NOT_FOUND, "iban does not exist");
+    if (rc == SQLITE_DONE) return not_found(REASON_CODE_IBAN_DOES_NOT_EXIST);
     if (rc != SQLITE_ROW || !account) return db_error(r->db, "finding an account");
     json_t *users = json_object();
     s = r->stmt[R_OWNERS];
@@ -556,7 +580,7 @@ status rm_find_bank_accounts_for_user(read_model_reader *r, const char *username
     }
     if (json_array_size(ibans) == 0) {
         json_decref(ibans);
-        return status_set(ST_NOT_FOUND, "username does not have accounts");
+        return not_found(REASON_CODE_USERNAME_HAS_NO_ACCOUNTS);
     }
     json_t *accounts = json_array();
     size_t i;
@@ -580,7 +604,7 @@ status rm_transaction_by_id(read_model_reader *r, int32_t id, json_t **out)
     if (rc == SQLITE_ROW) *out = transaction_row(s);
     done(s);
     if (rc == SQLITE_ROW) return ST_OK;
-    if (rc == SQLITE_DONE) return status_set(ST_NOT_FOUND, "transaction does not exist");
+    if (rc == SQLITE_DONE) return not_found(REASON_CODE_TRANSACTION_DOES_NOT_EXIST);
     return db_error(r->db, "finding a transaction");
 }
 
@@ -661,6 +685,6 @@ status rm_find_transfer(read_model_reader *r, const uuid *id, json_t **out)
     }
     done(s);
     if (rc == SQLITE_ROW) return ST_OK;
-    if (rc == SQLITE_DONE) return status_set(ST_NOT_FOUND, "transfer does not exist");
+    if (rc == SQLITE_DONE) return not_found(REASON_CODE_TRANSFER_DOES_NOT_EXIST);
     return db_error(r->db, "finding a transfer");
 }

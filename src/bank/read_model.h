@@ -13,6 +13,7 @@
 
 #include "base/status.h"
 #include "domain/messages.h"
+#include "domain/reasons.h"
 #include "domain/tx_filter.h"
 
 typedef struct read_model read_model;
@@ -86,10 +87,14 @@ status read_model_add_transaction(read_model *rm, rm_transaction *t);
 status read_model_reader_open(const char *path, read_model_reader **out);
 void read_model_reader_close(read_model_reader *r);
 
-/* Query answers as JSON (spec 5.4, keys with dashes as the seed's EDN). Each returns ST_OK with a
- * new json_t (caller decrefs) or ST_NOT_FOUND with the spec's failure reason in status_message().
- */
+/* Query answers as JSON (keys with dashes as the seed's EDN). Each returns ST_OK with a new json_t
+ * (caller decrefs) or ST_NOT_FOUND with the reason of its query (rm_not_found_code) in
+ * status_message(). */
 status rm_find_user(read_model_reader *r, const char *username, json_t **out);
+/* The code of the one "not found" answer of `query` (the seed's reasons: `username does not
+ * exist`, `iban does not exist`, `username does not have accounts`, `transaction does not
+ * exist`, and `transfer does not exist`); REASON_CODE_NONE for the lists, which answer empty. */
+reason_code rm_not_found_code(msg_type query);
 status rm_find_bank_account(read_model_reader *r, const char *iban, json_t **out);
 status rm_find_bank_accounts_for_user(read_model_reader *r, const char *username, json_t **out);
 status rm_transaction_by_id(read_model_reader *r, int32_t id, json_t **out);

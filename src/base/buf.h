@@ -9,6 +9,9 @@
 
 #include "base/status.h"
 
+/* Every append can fail (the bound, or memory): its result must be looked at (curl's dynbuf). */
+#define BUF_MUST_CHECK __attribute__((warn_unused_result))
+
 typedef struct buf {
     char *data; /* NULL until the first append */
     size_t len;
@@ -27,17 +30,18 @@ void buf_reset(buf *b);
 
 /* Appends `n` bytes. ST_LIMIT if that would pass `max`, ST_NOMEM on allocation failure;
  * on failure the buffer is unchanged. */
-status buf_append(buf *b, const void *p, size_t n);
+status buf_append(buf *b, const void *p, size_t n) BUF_MUST_CHECK;
 
 /* Appends a C string (without its NUL). */
-status buf_append_str(buf *b, const char *s);
+status buf_append_str(buf *b, const char *s) BUF_MUST_CHECK;
 
 /* Appends one byte. */
-status buf_append_byte(buf *b, char c);
+status buf_append_byte(buf *b, char c) BUF_MUST_CHECK;
 
 /* Appends printf-formatted text. Unchanged on failure. */
-status buf_appendf(buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-status buf_vappendf(buf *b, const char *fmt, va_list ap);
+status buf_appendf(buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3))) BUF_MUST_CHECK;
+status buf_vappendf(buf *b, const char *fmt, va_list ap) BUF_MUST_CHECK;
 
 /* The content as a C string ("" when empty). Valid until the next change. */
 const char *buf_cstr(const buf *b);

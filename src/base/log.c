@@ -3,12 +3,11 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
-static atomic_int current_level = -1;
+static atomic_int current_level = LOG_LEVEL_INFO;
 
 static const char *const level_names[] = {"DEBUG", "INFO", "WARN", "ERROR", "OFF"};
 
@@ -26,15 +25,7 @@ status log_level_parse(const char *text, log_level *out)
 
 log_level log_get_level(void)
 {
-    int level = atomic_load(&current_level);
-    if (level < 0) {
-        log_level parsed = LOG_LEVEL_INFO;
-        const char *env = getenv("LOG_LEVEL");
-        if (env && log_level_parse(env, &parsed) != ST_OK) parsed = LOG_LEVEL_INFO;
-        atomic_store(&current_level, (int)parsed);
-        level = (int)parsed;
-    }
-    return (log_level)level;
+    return (log_level)atomic_load_explicit(&current_level, memory_order_relaxed);
 }
 
 void log_set_level(log_level level)

@@ -11,7 +11,8 @@ typedef enum log_level {
     LOG_LEVEL_OFF
 } log_level;
 
-/* Sets the lowest level that is printed (default INFO, or LOG_LEVEL from the environment). */
+/* Sets the lowest level that is printed (default INFO). A program sets it from its flags
+ * (`--log-level`, or LOG_LEVEL in its environment: cmd/config.h). Any thread. */
 void log_set_level(log_level level);
 log_level log_get_level(void);
 

@@ -20,7 +20,8 @@
 #include "bank/login_guard.h"
 #include "bank/projector.h"
 #include "bank/saga_runner.h"
-#include "base/config.h"
+#include "base/host_port.h"
+#include "cmd/config.h"
 #include "cmd/nats_flags.h"
 #include "base/log.h"
 #include "codec/codec.h"
@@ -297,7 +298,7 @@ static status start_api(bank *b, char *web, char *ide)
     http_config_defaults(&hc);
     char host[256];
     int port;
-    if (!config_split_host_port(b->opt.listen, host, sizeof host, &port))
+    if (!host_port_split(b->opt.listen, host, sizeof host, &port))
         return status_set(ST_INVALID, "--listen must be HOST:PORT, not '%s'", b->opt.listen);
     hc.host = *host ? host : NULL;
     hc.port = port;
@@ -319,8 +320,7 @@ static status start_api(bank *b, char *web, char *ide)
     char admin_host[256];
     if (b->opt.admin_listen) {
         hc.admin_listen = true;
-        if (!config_split_host_port(b->opt.admin_listen, admin_host, sizeof admin_host,
-                                    &hc.admin_port))
+        if (!host_port_split(b->opt.admin_listen, admin_host, sizeof admin_host, &hc.admin_port))
             return status_set(ST_INVALID, "--admin-listen must be HOST:PORT, not '%s'",
                               b->opt.admin_listen);
         hc.admin_host = *admin_host ? admin_host : NULL;

@@ -12,7 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "base/config.h"
+#include "base/host_port.h"
+#include "cmd/config.h"
 #include "base/log.h"
 #include "bkes/bkes_auth.h"
 #include "cmd/nats_flags.h"
@@ -297,7 +298,7 @@ int main(int argc, char **argv)
     }
     char host[256];
     int lport;
-    if (!config_split_host_port(listen, host, sizeof host, &lport)) {
+    if (!host_port_split(listen, host, sizeof host, &lport)) {
         fprintf(stderr, "error: --listen must be HOST:PORT, not '%s'\n", listen);
         return 2;
     }

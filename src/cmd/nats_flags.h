@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "base/config.h"
+#include "cmd/config.h"
 #include "store/store.h"
 
 /* Mirrors nats_conn_options (src/nats/nats_conn.h) without needing libnats' headers. */

@@ -152,12 +152,13 @@ static const field_desc f_command_succeeded[] = {
     F_ID(command_succeeded, id), F_CMD(command_succeeded, command_name),
     F_OPT(command_succeeded, additional_info, has_additional_info)};
 static const field_desc f_command_failed[] = {
-    F_ID(command_failed, id), F_CMD(command_failed, command_name), F_STR(command_failed, reason)};
+    F_ID(command_failed, id), F_CMD(command_failed, command_name), F_STR(command_failed, reason),
+    F_INT(command_failed, code)};
 static const field_desc f_query_succeeded[] = {F_ID(query_succeeded, id),
                                                F_QRY(query_succeeded, query_name),
                                                F_HEAP(query_succeeded, query_result)};
 static const field_desc f_query_failed[] = {F_ID(query_failed, id), F_QRY(query_failed, query_name),
-                                            F_STR(query_failed, reason)};
+                                            F_STR(query_failed, reason), F_INT(query_failed, code)};
 
 static const field_desc f_find_user[] = {F_ID(find_user, id), F_STR(find_user, username)};
 static const field_desc f_all_last[] = {F_ID(all_last_transactions, id)};

@@ -53,8 +53,8 @@ const transfer_mark *bank_account_transfer(const bank_account_state *s, const uu
 static void decide_create(const bank_account_state *s, const create_bank_account_command *c,
                           const char *new_token, decision *out)
 {
-    if (!iban_valid_open(c->iban)) DECISION_REJECT(out, REASON_INVALID_OPEN_IBAN);
-    if (s->exists) DECISION_REJECT(out, REASON_IBAN_ALREADY_EXIST);
+    if (!iban_valid_open(c->iban)) DECISION_REJECT(out, REASON_CODE_INVALID_OPEN_IBAN);
+    if (s->exists) DECISION_REJECT(out, REASON_CODE_IBAN_ALREADY_EXIST);
     message ev = {.type = MSG_BANK_ACCOUNT_CREATED_EVENT};
     bank_account_created_event *e = &ev.u.bank_account_created;
     memcpy(e->iban, c->iban, sizeof e->iban);
@@ -67,12 +67,13 @@ static void decide_create(const bank_account_state *s, const create_bank_account
 static void decide_add_user(const bank_account_state *s, const add_user_to_bank_account_command *c,
                             const char *new_token, decision *out)
 {
-    if (!s->exists) DECISION_REJECT(out, REASON_IBAN_NOT_KNOWN);
-    if (user_index(s, c->user_to_add) >= 0) DECISION_REJECT(out, REASON_USER_TO_ADD_ALREADY_OWNER);
+    if (!s->exists) DECISION_REJECT(out, REASON_CODE_IBAN_NOT_KNOWN);
+    if (user_index(s, c->user_to_add) >= 0)
+        DECISION_REJECT(out, REASON_CODE_USER_TO_ADD_ALREADY_OWNER);
     const char *token = bank_account_user_token(s, c->username);
-    if (!token) DECISION_REJECT(out, REASON_USER_NOT_OWNER_OF_ACCOUNT);
-    if (!token_equal(token, c->token)) DECISION_REJECT(out, REASON_TOKEN_NOT_VALID);
-    if (s->n_users >= BANK_ACCOUNT_USERS_MAX) DECISION_REJECT(out, REASON_TOO_MANY_USERS);
+    if (!token) DECISION_REJECT(out, REASON_CODE_USER_NOT_OWNER_OF_ACCOUNT);
+    if (!token_equal(token, c->token)) DECISION_REJECT(out, REASON_CODE_TOKEN_NOT_VALID);
+    if (s->n_users >= BANK_ACCOUNT_USERS_MAX) DECISION_REJECT(out, REASON_CODE_TOO_MANY_USERS);
     message ev = {.type = MSG_USER_ADDED_TO_BANK_ACCOUNT_EVENT};
     user_added_to_bank_account_event *e = &ev.u.user_added_to_bank_account;
     memcpy(e->username, c->user_to_add, sizeof e->username);
@@ -85,11 +86,12 @@ static void decide_add_user(const bank_account_state *s, const add_user_to_bank_
 static void decide_remove_user(const bank_account_state *s,
                                const remove_user_from_bank_account_command *c, decision *out)
 {
-    if (!s->exists) DECISION_REJECT(out, REASON_IBAN_NOT_KNOWN);
+    if (!s->exists) DECISION_REJECT(out, REASON_CODE_IBAN_NOT_KNOWN);
     const char *token = bank_account_user_token(s, c->username);
-    if (!token) DECISION_REJECT(out, REASON_USER_TO_REMOVE_NOT_OWNER);
-    if (!token_equal(token, c->token)) DECISION_REJECT(out, REASON_TOKEN_NOT_VALID);
-    if (s->n_users == 1 && s->balance != 0) DECISION_REJECT(out, REASON_LAST_USER_BALANCE_NOT_ZERO);
+    if (!token) DECISION_REJECT(out, REASON_CODE_USER_TO_REMOVE_NOT_OWNER);
+    if (!token_equal(token, c->token)) DECISION_REJECT(out, REASON_CODE_TOKEN_NOT_VALID);
+    if (s->n_users == 1 && s->balance != 0)
+        DECISION_REJECT(out, REASON_CODE_LAST_USER_BALANCE_NOT_ZERO);
     message ev = {.type = MSG_USER_REMOVED_FROM_BANK_ACCOUNT_EVENT};
     memcpy(ev.u.user_removed_from_bank_account.username, c->username, sizeof(msg_username));
     memcpy(ev.u.user_removed_from_bank_account.iban, s->iban, sizeof(msg_iban));
@@ -108,7 +110,7 @@ static bool replayed(const bank_account_state *s, const uuid *id, uint8_t flag, 
     if (done == amount)
         decision_already_done(out);
     else
-        decision_reject(out, REASON_TRANSFER_ID_OTHER_AMOUNT);
+        decision_reject(out, REASON_CODE_TRANSFER_ID_OTHER_AMOUNT);
     return true;
 }
 
@@ -118,11 +120,11 @@ static bool unauthorised(const bank_account_state *s, const char *username, cons
 {
     const char *expected = bank_account_user_token(s, username);
     if (!expected) {
-        decision_reject(out, REASON_USER_NO_OWNER);
+        decision_reject(out, REASON_CODE_USER_NO_OWNER);
         return true;
     }
     if (!token_equal(expected, token)) {
-        decision_reject(out, REASON_TOKEN_NOT_VALID);
+        decision_reject(out, REASON_CODE_TOKEN_NOT_VALID);
         return true;
     }
     return false;
@@ -130,14 +132,15 @@ static bool unauthorised(const bank_account_state *s, const char *username, cons
 
 static void decide_debit(const bank_account_state *s, const debit_money_command *c, decision *out)
 {
-    if (!s->exists) DECISION_REJECT(out, REASON_IBAN_NOT_KNOWN);
+    if (!s->exists) DECISION_REJECT(out, REASON_CODE_IBAN_NOT_KNOWN);
     if (replayed(s, &c->id, TRANSFER_DEBITED, c->amount, out)) return;
-    if (c->amount <= 0) DECISION_REJECT(out, REASON_AMOUNT_NOT_POSITIVE);
+    if (c->amount <= 0) DECISION_REJECT(out, REASON_CODE_AMOUNT_NOT_POSITIVE);
     if (unauthorised(s, c->username, c->token, out)) return;
     if (!money_debit_allowed(s->balance, c->amount, s->limit)) {
         msg_text reason;
         reason_insufficient_funds(s->limit, reason);
-        DECISION_REJECT(out, reason);
+        decision_reject_text(out, REASON_CODE_INSUFFICIENT_FUNDS, reason);
+        return;
     }
     message ev = {.type = MSG_MONEY_DEBITED_EVENT};
     memcpy(ev.u.money_debited.iban, s->iban, sizeof(msg_iban));
@@ -148,14 +151,15 @@ static void decide_debit(const bank_account_state *s, const debit_money_command 
 
 static void decide_credit(const bank_account_state *s, const credit_money_command *c, decision *out)
 {
-    if (!s->exists) DECISION_REJECT(out, REASON_IBAN_NOT_KNOWN);
+    if (!s->exists) DECISION_REJECT(out, REASON_CODE_IBAN_NOT_KNOWN);
     if (replayed(s, &c->id, TRANSFER_CREDITED, c->amount, out)) return;
-    if (c->amount <= 0) DECISION_REJECT(out, REASON_AMOUNT_NOT_POSITIVE);
+    if (c->amount <= 0) DECISION_REJECT(out, REASON_CODE_AMOUNT_NOT_POSITIVE);
     /* A cash deposit names its depositor, who must be on the account with its token. */
     bool cash_deposit = c->token[0] || c->username[0];
     if (cash_deposit && unauthorised(s, c->username, c->token, out)) return;
     int64_t after;
-    if (!money_add(s->balance, c->amount, &after)) DECISION_REJECT(out, REASON_BALANCE_OVERFLOW);
+    if (!money_add(s->balance, c->amount, &after))
+        DECISION_REJECT(out, REASON_CODE_BALANCE_OVERFLOW);
     message ev = {.type = MSG_MONEY_CREDITED_EVENT};
     memcpy(ev.u.money_credited.iban, s->iban, sizeof(msg_iban));
     ev.u.money_credited.amount = c->amount;
@@ -165,15 +169,17 @@ static void decide_credit(const bank_account_state *s, const credit_money_comman
 
 static void decide_return(const bank_account_state *s, const return_money_command *c, decision *out)
 {
-    if (!s->exists) DECISION_REJECT(out, REASON_IBAN_NOT_KNOWN);
+    if (!s->exists) DECISION_REJECT(out, REASON_CODE_IBAN_NOT_KNOWN);
     if (replayed(s, &c->id, TRANSFER_RETURNED, c->amount, out)) return;
-    if (c->amount <= 0) DECISION_REJECT(out, REASON_AMOUNT_NOT_POSITIVE);
+    if (c->amount <= 0) DECISION_REJECT(out, REASON_CODE_AMOUNT_NOT_POSITIVE);
     /* A return gives back a debit of the same transfer: it never creates money. */
     const transfer_mark *m = transfer_set_find(&s->transfers, &c->id);
-    if (!m || !(m->flags & TRANSFER_DEBITED)) DECISION_REJECT(out, REASON_RETURN_WITHOUT_DEBIT);
-    if (m->debited != c->amount) DECISION_REJECT(out, REASON_RETURN_AMOUNT_MISMATCH);
+    if (!m || !(m->flags & TRANSFER_DEBITED))
+        DECISION_REJECT(out, REASON_CODE_RETURN_WITHOUT_DEBIT);
+    if (m->debited != c->amount) DECISION_REJECT(out, REASON_CODE_RETURN_AMOUNT_MISMATCH);
     int64_t after;
-    if (!money_add(s->balance, c->amount, &after)) DECISION_REJECT(out, REASON_BALANCE_OVERFLOW);
+    if (!money_add(s->balance, c->amount, &after))
+        DECISION_REJECT(out, REASON_CODE_BALANCE_OVERFLOW);
     message ev = {.type = MSG_MONEY_RETURNED_EVENT};
     money_returned_event *e = &ev.u.money_returned;
     memcpy(e->iban, s->iban, sizeof e->iban);
@@ -197,7 +203,7 @@ void bank_account_decide(const bank_account_state *s, const message *command, co
         !bank_account_needs_token(command) ||
         (new_token && strspn(new_token, "0123456789") == TOKEN_DIGITS && !new_token[TOKEN_DIGITS]));
     if (bank_account_needs_token(command) && !new_token) {
-        decision_reject(out, REASON_COMMAND_NOT_HANDLED);
+        decision_reject(out, REASON_CODE_COMMAND_NOT_HANDLED);
         return;
     }
     bank_account_state missing;
@@ -226,7 +232,7 @@ void bank_account_decide(const bank_account_state *s, const message *command, co
         decide_return(s, &command->u.return_money, out);
         break;
     default:
-        decision_reject(out, REASON_COMMAND_NOT_HANDLED);
+        decision_reject(out, REASON_CODE_COMMAND_NOT_HANDLED);
         break;
     }
 }

@@ -1,14 +1,23 @@
 #include "domain/decision.h"
 
+#include <assert.h>
 #include <string.h>
 
 #include "domain/reasons.h"
 
-void decision_reject(decision *d, const char *reason)
+void decision_reject(decision *d, reason_code code)
+{
+    const char *text = reason_text(code);
+    assert(text); /* a code whose text varies goes through decision_reject_text */
+    decision_reject_text(d, code, text ? text : "");
+}
+
+void decision_reject_text(decision *d, reason_code code, const char *text)
 {
     memset(d, 0, sizeof *d);
     d->kind = DECISION_REJECTED;
-    text_copy_truncated(d->reason, sizeof d->reason, reason);
+    d->code = code;
+    text_copy_truncated(d->reason, sizeof d->reason, text);
 }
 
 void decision_append(decision *d, uint32_t expected_order, const message *event)

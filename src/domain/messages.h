@@ -215,7 +215,8 @@ typedef struct command_succeeded {
 typedef struct command_failed {
     uuid id;
     msg_type command_name;
-    msg_text reason;
+    msg_text reason; /* for people */
+    int32_t code;    /* for programs: a reason_code (domain/reasons.h), 0 when none */
 } command_failed;
 
 typedef struct query_succeeded {
@@ -227,7 +228,8 @@ typedef struct query_succeeded {
 typedef struct query_failed {
     uuid id;
     msg_type query_name;
-    msg_text reason;
+    msg_text reason; /* for people */
+    int32_t code;    /* for programs: a reason_code (domain/reasons.h), 0 when none */
 } query_failed;
 
 /* ---- queries ---- */

@@ -33,45 +33,69 @@ void reason_to_invalid(iban_problem problem, const char *normalized, msg_text ou
     text_copy_truncated(out + prefix, sizeof(msg_text) - prefix, what);
 }
 
-static const char *const fixed[] = {
-    REASON_USER_ALREADY_EXISTS,
-    REASON_INVALID_OPEN_IBAN,
-    REASON_IBAN_ALREADY_EXIST,
-    REASON_IBAN_NOT_KNOWN,
-    REASON_USER_TO_ADD_ALREADY_OWNER,
-    REASON_USER_NOT_OWNER_OF_ACCOUNT,
-    REASON_USER_TO_REMOVE_NOT_OWNER,
-    REASON_LAST_USER_BALANCE_NOT_ZERO,
-    REASON_USER_NO_OWNER,
-    REASON_TOKEN_NOT_VALID,
-    REASON_TRANSFER_NOT_KNOWN,
-    REASON_FROM_TO_SAME,
-    REASON_FROM_INVALID,
-    REASON_AMOUNT_NOT_POSITIVE,
-    REASON_BALANCE_OVERFLOW,
-    REASON_RETURN_WITHOUT_DEBIT,
-    REASON_RETURN_AMOUNT_MISMATCH,
-    REASON_TRANSFER_ID_OTHER_AMOUNT,
-    REASON_TOO_MANY_USERS,
-    REASON_PASSWORD_NOT_HASHED,
-    REASON_USERNAME_EMPTY,
-    REASON_COMMAND_NOT_HANDLED,
+/* Every code with its text; `prefix`: the text is the beginning of a longer one. */
+static const struct {
+    reason_code code;
+    const char *text;
+    bool prefix;
+} reasons[] = {
+    {REASON_CODE_USER_ALREADY_EXISTS, REASON_USER_ALREADY_EXISTS, false},
+    {REASON_CODE_INVALID_OPEN_IBAN, REASON_INVALID_OPEN_IBAN, false},
+    {REASON_CODE_IBAN_ALREADY_EXIST, REASON_IBAN_ALREADY_EXIST, false},
+    {REASON_CODE_IBAN_NOT_KNOWN, REASON_IBAN_NOT_KNOWN, false},
+    {REASON_CODE_USER_TO_ADD_ALREADY_OWNER, REASON_USER_TO_ADD_ALREADY_OWNER, false},
+    {REASON_CODE_USER_NOT_OWNER_OF_ACCOUNT, REASON_USER_NOT_OWNER_OF_ACCOUNT, false},
+    {REASON_CODE_USER_TO_REMOVE_NOT_OWNER, REASON_USER_TO_REMOVE_NOT_OWNER, false},
+    {REASON_CODE_LAST_USER_BALANCE_NOT_ZERO, REASON_LAST_USER_BALANCE_NOT_ZERO, false},
+    {REASON_CODE_USER_NO_OWNER, REASON_USER_NO_OWNER, false},
+    {REASON_CODE_TOKEN_NOT_VALID, REASON_TOKEN_NOT_VALID, false},
+    {REASON_CODE_INSUFFICIENT_FUNDS, REASON_INSUFFICIENT_FUNDS_PREFIX, true},
+    {REASON_CODE_TRANSFER_ALREADY_STARTED, REASON_TRANSFER_ALREADY_STARTED_PREFIX, true},
+    {REASON_CODE_TRANSFER_NOT_KNOWN, REASON_TRANSFER_NOT_KNOWN, false},
+    {REASON_CODE_STATE_OF_TRANSFER, REASON_STATE_OF_TRANSFER_PREFIX, true},
+    {REASON_CODE_FROM_TO_SAME, REASON_FROM_TO_SAME, false},
+    {REASON_CODE_FROM_INVALID, REASON_FROM_INVALID, false},
+    {REASON_CODE_TO_INVALID, REASON_TO_INVALID_PREFIX, true},
+    {REASON_CODE_AMOUNT_NOT_POSITIVE, REASON_AMOUNT_NOT_POSITIVE, false},
+    {REASON_CODE_AMOUNT_TOO_LARGE, REASON_AMOUNT_TOO_LARGE, false},
+    {REASON_CODE_BALANCE_OVERFLOW, REASON_BALANCE_OVERFLOW, false},
+    {REASON_CODE_RETURN_WITHOUT_DEBIT, REASON_RETURN_WITHOUT_DEBIT, false},
+    {REASON_CODE_RETURN_AMOUNT_MISMATCH, REASON_RETURN_AMOUNT_MISMATCH, false},
+    {REASON_CODE_TRANSFER_ID_OTHER_AMOUNT, REASON_TRANSFER_ID_OTHER_AMOUNT, false},
+    {REASON_CODE_TOO_MANY_USERS, REASON_TOO_MANY_USERS, false},
+    {REASON_CODE_PASSWORD_NOT_HASHED, REASON_PASSWORD_NOT_HASHED, false},
+    {REASON_CODE_USERNAME_EMPTY, REASON_USERNAME_EMPTY, false},
+    {REASON_CODE_COMMAND_NOT_HANDLED, REASON_COMMAND_NOT_HANDLED, false},
+    {REASON_CODE_USERNAME_DOES_NOT_EXIST, REASON_USERNAME_DOES_NOT_EXIST, false},
+    {REASON_CODE_IBAN_DOES_NOT_EXIST, REASON_IBAN_DOES_NOT_EXIST, false},
+    {REASON_CODE_USERNAME_HAS_NO_ACCOUNTS, REASON_USERNAME_HAS_NO_ACCOUNTS, false},
+    {REASON_CODE_TRANSACTION_DOES_NOT_EXIST, REASON_TRANSACTION_DOES_NOT_EXIST, false},
+    {REASON_CODE_TRANSFER_DOES_NOT_EXIST, REASON_TRANSFER_DOES_NOT_EXIST, false},
+    {REASON_CODE_BUSY, REASON_BUSY, false},
 };
 
-static const char *const prefixes[] = {
-    REASON_INSUFFICIENT_FUNDS_PREFIX,
-    REASON_TRANSFER_ALREADY_STARTED_PREFIX,
-    REASON_STATE_OF_TRANSFER_PREFIX,
-    REASON_TO_INVALID_PREFIX,
-};
+#define N_REASONS (sizeof reasons / sizeof reasons[0])
+
+const char *reason_text(reason_code code)
+{
+    for (size_t i = 0; i < N_REASONS; i++)
+        if (reasons[i].code == code) return reasons[i].prefix ? NULL : reasons[i].text;
+    return NULL;
+}
+
+bool reason_code_is_domain(int32_t code)
+{
+    return code >= 1 && code <= 99;
+}
 
 bool reason_is_domain(const char *reason)
 {
     if (!reason) return false;
-    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
-        if (!strcmp(reason, fixed[i])) return true;
-    for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
-        if (!strncmp(reason, prefixes[i], strlen(prefixes[i]))) return true;
+    for (size_t i = 0; i < N_REASONS; i++) {
+        if (!reason_code_is_domain(reasons[i].code)) continue;
+        const char *t = reasons[i].text;
+        if (reasons[i].prefix ? !strncmp(reason, t, strlen(t)) : !strcmp(reason, t)) return true;
+    }
     return false;
 }
 

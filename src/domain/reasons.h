@@ -1,11 +1,14 @@
-/* Every reason string the domain gives when it refuses a command, exactly as the seed spells
- * them (its clients compare the texts), plus the few this project adds (marked "beyond the seed",
- * see docs/domain.md). Pure, no I/O; any thread, no shared state. */
+/* Every reason the domain gives when it refuses a command, and the read side's "not found"
+ * reasons: a code for programs to branch on (reason_code, carried in CommandFailed.code and
+ * QueryFailed.code) and a text for people, exactly as the seed spells it, plus the few this
+ * project adds (marked "beyond the seed", see docs/domain.md).
+ * Pure, no I/O; any thread, no shared state. */
 #ifndef DOMAIN_REASONS_H
 #define DOMAIN_REASONS_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "domain/iban.h"
 #include "domain/messages.h"
@@ -34,8 +37,11 @@
  * refused before anything is stored; the prefix is followed by iban_problem_text. */
 #define REASON_TO_INVALID_PREFIX "to is not a valid IBAN: "
 
-/* Beyond the seed: the seed took any amount (a negative debit raised the payer's balance). */
+/* Beyond the seed (the seed's documents recommend amount checks and ask to document the text):
+ * an amount must be positive, and one transfer moves at most TRANSFER_AMOUNT_MAX_CENTS
+ * (transfer.h). */
 #define REASON_AMOUNT_NOT_POSITIVE "amount should be positive"
+#define REASON_AMOUNT_TOO_LARGE "amount should not be more than €10.000.000,00"
 /* Beyond the seed: a credit or return that would push the balance past INT64_MAX cents. */
 #define REASON_BALANCE_OVERFLOW "balance would overflow"
 /* Beyond the seed: a return needs the debit of the same transfer on the same account. */
@@ -51,18 +57,77 @@
 /* Beyond the seed: a command type that the aggregate does not handle (a routing bug). */
 #define REASON_COMMAND_NOT_HANDLED "command not handled here"
 
-/* Query failures of the projector and texts of the API, for the read side; they
- * are not command refusals, so reason_is_domain does not count them. */
+/* Query failures of the read model (a query that finds nothing), as the seed's projector spells
+ * them; they are not command refusals, so reason_is_domain does not count them. */
 #define REASON_USERNAME_DOES_NOT_EXIST "username does not exist"
 #define REASON_IBAN_DOES_NOT_EXIST "iban does not exist"
 #define REASON_USERNAME_HAS_NO_ACCOUNTS "username does not have accounts"
 #define REASON_TRANSACTION_DOES_NOT_EXIST "transaction does not exist"
+/* Beyond the seed: FindTransferQuery for an unknown transfer id. */
+#define REASON_TRANSFER_DOES_NOT_EXIST "transfer does not exist"
+/* Texts of the API's login, never in a record. */
 #define REASON_INVALID_PASSWORD "invalid password"
 #define REASON_NO_LINKED_BANK_ACCOUNT "no linked bank account found"
 /* Beyond the seed: the bank is at capacity and refuses a command at once instead of letting it
  * wait for its deadline; nothing of it was done, so it may be sent again. Not a refusal of the
  * domain: a saga step answered so is sent again later. */
 #define REASON_BUSY "the bank is busy, try again"
+/* Beyond the seed: the bank is at capacity and refuses a command at once instead of letting it
+ * wait for its deadline; nothing of it was done, so it may be sent again. Not a refusal of the
+ * domain: a saga step answered so is sent again later. */
+#define REASON_BUSY "the bank is busy, try again"
+
+/* The code of each reason above. The numbers travel on the wire (CommandFailed.code,
+ * QueryFailed.code): never renumber or reuse one, add new ones at the end of their range.
+ *   0        no code: a failure outside the rules (a store, the bus, memory, a deadline); its text
+ *            says what happened
+ *   1-99     refusals of the domain (reason_code_is_domain)
+ *   100-199  the read model's "not found" answers
+ *   200-299  the bank's refusals for now (nothing done: send it again later) */
+typedef enum reason_code {
+    REASON_CODE_NONE = 0,
+    REASON_CODE_USER_ALREADY_EXISTS = 1,
+    REASON_CODE_INVALID_OPEN_IBAN = 2,
+    REASON_CODE_IBAN_ALREADY_EXIST = 3,
+    REASON_CODE_IBAN_NOT_KNOWN = 4,
+    REASON_CODE_USER_TO_ADD_ALREADY_OWNER = 5,
+    REASON_CODE_USER_NOT_OWNER_OF_ACCOUNT = 6,
+    REASON_CODE_USER_TO_REMOVE_NOT_OWNER = 7,
+    REASON_CODE_LAST_USER_BALANCE_NOT_ZERO = 8,
+    REASON_CODE_USER_NO_OWNER = 9,
+    REASON_CODE_TOKEN_NOT_VALID = 10,
+    REASON_CODE_INSUFFICIENT_FUNDS = 11,       /* text: reason_insufficient_funds */
+    REASON_CODE_TRANSFER_ALREADY_STARTED = 12, /* text: reason_transfer_already_started */
+    REASON_CODE_TRANSFER_NOT_KNOWN = 13,
+    REASON_CODE_STATE_OF_TRANSFER = 14, /* text: reason_state_of_transfer */
+    REASON_CODE_FROM_TO_SAME = 15,
+    REASON_CODE_FROM_INVALID = 16,
+    REASON_CODE_TO_INVALID = 17, /* text: reason_to_invalid */
+    REASON_CODE_AMOUNT_NOT_POSITIVE = 18,
+    REASON_CODE_AMOUNT_TOO_LARGE = 19,
+    REASON_CODE_BALANCE_OVERFLOW = 20,
+    REASON_CODE_RETURN_WITHOUT_DEBIT = 21,
+    REASON_CODE_RETURN_AMOUNT_MISMATCH = 22,
+    REASON_CODE_TRANSFER_ID_OTHER_AMOUNT = 23,
+    REASON_CODE_TOO_MANY_USERS = 24,
+    REASON_CODE_PASSWORD_NOT_HASHED = 25,
+    REASON_CODE_USERNAME_EMPTY = 26,
+    REASON_CODE_COMMAND_NOT_HANDLED = 27,
+    REASON_CODE_USERNAME_DOES_NOT_EXIST = 100,
+    REASON_CODE_IBAN_DOES_NOT_EXIST = 101,
+    REASON_CODE_USERNAME_HAS_NO_ACCOUNTS = 102,
+    REASON_CODE_TRANSACTION_DOES_NOT_EXIST = 103,
+    REASON_CODE_TRANSFER_DOES_NOT_EXIST = 104,
+    REASON_CODE_BUSY = 200,
+} reason_code;
+
+/* The text of a code whose text is fixed (one of the strings above); NULL for REASON_CODE_NONE,
+ * for the codes whose text has a part that varies (marked "text:" above: use their function),
+ * and for a number that is no code. */
+const char *reason_text(reason_code code);
+
+/* True for the refusals of the domain (codes 1-99). */
+bool reason_code_is_domain(int32_t code);
 
 /* Writes `insufficient funds would be below the limit of €-500,00` for `limit_cents` into out. */
 void reason_insufficient_funds(int64_t limit_cents, msg_text out);
@@ -80,7 +145,8 @@ void reason_to_invalid(iban_problem problem, const char *normalized, msg_text ou
 
 /* True when `reason` is a refusal the domain itself gives (any string above, parameterised ones by
  * their fixed part). A saga runner uses it to tell a definitive refusal from a transport or store
- * failure (bkes order mismatch, timeout), whose outcome is unknown and must be retried. */
+ * failure (bkes order mismatch, timeout), whose outcome is unknown and must be retried. Where a
+ * record carries a code, reason_code_is_domain says the same without reading text. */
 bool reason_is_domain(const char *reason);
 
 /* Copies `src` into `dst` (capacity `cap` with the NUL), cutting it at a UTF-8 character boundary

@@ -23,14 +23,22 @@ void transfer_state_init(transfer_state *s)
     memset(s, 0, sizeof *s);
 }
 
+bool transfer_amount_too_large(const money_transfer_command *c)
+{
+    bool bank_funds_itself = !strcmp(c->from, IBAN_CASH) && !strcmp(c->to, IBAN_COMPANY_ACCOUNT);
+    return c->amount > TRANSFER_AMOUNT_MAX_CENTS && !bank_funds_itself;
+}
+
 static void decide_start(const transfer_state *s, const money_transfer_command *c, decision *out)
 {
     if (s && s->exists) {
         msg_text reason;
         reason_transfer_already_started(transfer_status_name(s->status), reason);
-        DECISION_REJECT(out, reason);
+        decision_reject_text(out, REASON_CODE_TRANSFER_ALREADY_STARTED, reason);
+        return;
     }
-    if (c->amount <= 0) DECISION_REJECT(out, REASON_AMOUNT_NOT_POSITIVE);
+    if (c->amount <= 0) DECISION_REJECT(out, REASON_CODE_AMOUNT_NOT_POSITIVE);
+    if (transfer_amount_too_large(c)) DECISION_REJECT(out, REASON_CODE_AMOUNT_TOO_LARGE);
     /* A destination that is not an IBAN would look like another bank's: the money would leave. */
     msg_iban to;
     iban_problem problem = iban_normalize_party(c->to, to);
@@ -38,7 +46,8 @@ static void decide_start(const transfer_state *s, const money_transfer_command *
         msg_text reason;
         iban_normalize(c->to, to);
         reason_to_invalid(problem, to, reason);
-        DECISION_REJECT(out, reason);
+        decision_reject_text(out, REASON_CODE_TO_INVALID, reason);
+        return;
     }
     message ev = {.type = MSG_TRANSFER_STARTED_EVENT};
     transfer_started_from(c, &ev.u.transfer_started);
@@ -48,12 +57,13 @@ static void decide_start(const transfer_state *s, const money_transfer_command *
 static void decide_end(const transfer_state *s, const uuid *id, const char *reason, decision *out)
 {
     bool failing = reason != NULL;
-    if (!s || !s->exists) DECISION_REJECT(out, REASON_TRANSFER_NOT_KNOWN);
+    if (!s || !s->exists) DECISION_REJECT(out, REASON_CODE_TRANSFER_NOT_KNOWN);
     if (s->status != TRANSFER_STATUS_STARTED) {
         msg_text text;
         reason_state_of_transfer(transfer_status_name(s->status), failing ? "failed" : "completed",
                                  text);
-        DECISION_REJECT(out, text);
+        decision_reject_text(out, REASON_CODE_STATE_OF_TRANSFER, text);
+        return;
     }
     message ev;
     memset(&ev, 0, sizeof ev);
@@ -83,7 +93,7 @@ void transfer_decide(const transfer_state *s, const message *command, decision *
                    out);
         break;
     default:
-        decision_reject(out, REASON_COMMAND_NOT_HANDLED);
+        decision_reject(out, REASON_CODE_COMMAND_NOT_HANDLED);
         break;
     }
 }

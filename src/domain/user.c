@@ -13,11 +13,11 @@ void user_state_init(user_state *s)
 void user_decide(const user_state *s, const message *command, decision *out)
 {
     if (command->type != MSG_CREATE_USER_ACCOUNT_COMMAND)
-        DECISION_REJECT(out, REASON_COMMAND_NOT_HANDLED);
+        DECISION_REJECT(out, REASON_CODE_COMMAND_NOT_HANDLED);
     const create_user_account_command *c = &command->u.create_user_account;
-    if (s && s->exists) DECISION_REJECT(out, REASON_USER_ALREADY_EXISTS);
-    if (!c->username[0]) DECISION_REJECT(out, REASON_USERNAME_EMPTY);
-    if (!password_is_hash(c->password)) DECISION_REJECT(out, REASON_PASSWORD_NOT_HASHED);
+    if (s && s->exists) DECISION_REJECT(out, REASON_CODE_USER_ALREADY_EXISTS);
+    if (!c->username[0]) DECISION_REJECT(out, REASON_CODE_USERNAME_EMPTY);
+    if (!password_is_hash(c->password)) DECISION_REJECT(out, REASON_CODE_PASSWORD_NOT_HASHED);
     message ev = {.type = MSG_USER_ACCOUNT_CREATED_EVENT};
     memcpy(ev.u.user_account_created.username, c->username, sizeof c->username);
     memcpy(ev.u.user_account_created.password, c->password, sizeof c->password);

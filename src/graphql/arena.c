@@ -186,83 +186,72 @@ void gql_print_type(const ast_type *t, char *out, size_t n)
     }
 }
 
-static void print_string(buf *b, const char *s, size_t len)
+/* Appends `s` as a GraphQL string literal. */
+static status print_string(buf *b, const char *s, size_t len)
 {
-    buf_append_byte(b, '"');
+    TRY(buf_append_byte(b, '"'));
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
-        switch (c) {
-        case '"':
-            buf_append_str(b, "\\\"");
-            break;
-        case '\\':
-            buf_append_str(b, "\\\\");
-            break;
-        case '\n':
-            buf_append_str(b, "\\n");
-            break;
-        case '\r':
-            buf_append_str(b, "\\r");
-            break;
-        case '\t':
-            buf_append_str(b, "\\t");
-            break;
-        case '\b':
-            buf_append_str(b, "\\b");
-            break;
-        case '\f':
-            buf_append_str(b, "\\f");
-            break;
-        default:
-            if (c < 0x20 || c == 0x7f)
-                buf_appendf(b, "\\u%04X", c);
-            else
-                buf_append_byte(b, (char)c);
-        }
+        const char *escape = c == '"'    ? "\\\""
+                             : c == '\\' ? "\\\\"
+                             : c == '\n' ? "\\n"
+                             : c == '\r' ? "\\r"
+                             : c == '\t' ? "\\t"
+                             : c == '\b' ? "\\b"
+                             : c == '\f' ? "\\f"
+                                         : NULL;
+        if (escape)
+            TRY(buf_append_str(b, escape));
+        else if (c < 0x20 || c == 0x7f)
+            TRY(buf_appendf(b, "\\u%04X", c));
+        else
+            TRY(buf_append_byte(b, (char)c));
     }
-    buf_append_byte(b, '"');
+    return buf_append_byte(b, '"');
 }
 
-static void print_value(buf *b, const ast_value *v)
+static status print_value(buf *b, const ast_value *v);
+
+/* Appends the items of a list or object literal between `open` and `close`. */
+static status print_items(buf *b, const ast_value *v, char open, char close, bool named)
+{
+    TRY(buf_append_byte(b, open));
+    for (const ast_value *i = v->items; i; i = i->next) {
+        if (named) TRY(buf_appendf(b, "%s: ", i->name));
+        TRY(print_value(b, i));
+        if (i->next) TRY(buf_append_str(b, ", "));
+    }
+    return buf_append_byte(b, close);
+}
+
+static status print_value(buf *b, const ast_value *v)
 {
     switch (v->kind) {
     case AV_VARIABLE:
-        buf_appendf(b, "$%s", v->s);
-        return;
+        return buf_appendf(b, "$%s", v->s);
     case AV_STRING:
-        print_string(b, v->s, v->len);
-        return;
+        return print_string(b, v->s, v->len);
     case AV_INT:
     case AV_FLOAT:
     case AV_BOOLEAN:
     case AV_NULL:
     case AV_ENUM:
-        buf_append(b, v->s, v->len);
-        return;
+        return buf_append(b, v->s, v->len);
     case AV_LIST:
-        buf_append_byte(b, '[');
-        for (const ast_value *i = v->items; i; i = i->next) {
-            print_value(b, i);
-            if (i->next) buf_append_str(b, ", ");
-        }
-        buf_append_byte(b, ']');
-        return;
+        return print_items(b, v, '[', ']', false);
     case AV_OBJECT:
-        buf_append_byte(b, '{');
-        for (const ast_value *i = v->items; i; i = i->next) {
-            buf_appendf(b, "%s: ", i->name);
-            print_value(b, i);
-            if (i->next) buf_append_str(b, ", ");
-        }
-        buf_append_byte(b, '}');
-        return;
+        return print_items(b, v, '{', '}', true);
     }
+    return status_set(ST_INTERNAL, "unknown value kind %d", (int)v->kind);
 }
 
 char *gql_print_value(const ast_value *v)
 {
     buf b;
     buf_init(&b, 1 << 20);
-    print_value(&b, v);
+    if (print_value(&b, v) != ST_OK) {
+        buf_free(&b);
+        return NULL;
+    }
     return buf_detach(&b, NULL);
 }

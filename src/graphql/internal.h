@@ -5,6 +5,7 @@
 
 #include <stdint.h>
 
+#include "base/hmap.h"
 #include "graphql/graphql.h"
 
 /* ---- Arena: bump allocator, freed all at once ---- */
@@ -242,6 +243,7 @@ typedef struct gql_enumdef {
 } gql_enumdef;
 
 typedef struct gql_typedef {
+    hmap_node by_name; /* in gql_schema.types_by_name */
     gql_kind kind;
     const char *name;
     const char *description;
@@ -304,8 +306,7 @@ struct gql_schema {
     gql_document *builtin; /* built-in scalars, directives and introspection types */
     gql_typedef **types;   /* all named types, in definition order */
     unsigned n_types;
-    gql_typedef **table; /* open-addressing hash by name, size table_size */
-    unsigned table_size;
+    hmap types_by_name; /* the same types, by name */
     gql_directivedef *directives;
     unsigned n_directives;
     gql_typedef *roots[3]; /* query, mutation, subscription (NULL if none) */
@@ -329,7 +330,8 @@ bool gql_possible_type(const gql_typedef *abstract, const gql_typedef *object);
 gql_typedef *gql_named(const gql_schema *s, const ast_type *t);
 /* Prints a type reference like "[Int!]!" into buf (size n). */
 void gql_print_type(const ast_type *t, char *out, size_t n);
-/* Prints a value literal as graphql-js print() would (a new malloc'd string). */
+/* Prints a value literal as graphql-js print() would: a new malloc'd string, or NULL when it
+ * is over 1 MiB or memory ran out. */
 char *gql_print_value(const ast_value *v);
 
 /* Registers introspection resolvers (introspection.c). */
@@ -341,7 +343,8 @@ void gql_introspection_install(gql_schema *s);
 json_t *gql_coerce_input_json(const gql_schema *s, const ast_type *type, json_t *value, char *err,
                               size_t errsz, const char *name, char *path, size_t pathsz,
                               json_t **bad);
-/* A value as graphql-js's inspect() prints it (malloc'd; bounded at 4 KiB). */
+/* A value as graphql-js's inspect() prints it (malloc'd; at most 4 KiB, a longer one is cut and
+ * ends in "..."), or NULL when memory ran out. */
 char *gql_inspect(json_t *v);
 /* Coerces a literal; `vars` holds coerced variable values (NULL: validation mode, variables are
  * accepted as they are). A variable absent from vars sets *missing_var (no error). On error the

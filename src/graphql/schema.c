@@ -7,23 +7,16 @@
 
 #include "graphql/builtin_sdl.h"
 
-static unsigned hash_name(const char *s)
+static bool type_has_name(const hmap_node *node, const void *name)
 {
-    unsigned h = 2166136261u;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 16777619u;
-    return h;
+    return !strcmp(hmap_entry(node, gql_typedef, by_name)->name, name);
 }
 
 gql_typedef *gql_schema_type(const gql_schema *s, const char *name)
 {
-    if (!s->table_size) return NULL;
-    unsigned i = hash_name(name) & (s->table_size - 1);
-    while (s->table[i]) {
-        if (!strcmp(s->table[i]->name, name)) return s->table[i];
-        i = (i + 1) & (s->table_size - 1);
-    }
-    return NULL;
+    if (!s->types_by_name.buckets) return NULL; /* not built yet */
+    hmap_node *n = hmap_find(&s->types_by_name, hash_str(name, 0), type_has_name, name);
+    return n ? hmap_entry(n, gql_typedef, by_name) : NULL;
 }
 
 gql_fielddef *gql_type_field(const gql_schema *s, const gql_typedef *t, const char *name)
@@ -213,10 +206,7 @@ static status add_type(builder *b, ast_typedef *d, bool builtin)
     t->builtin = builtin;
     t->introspection = !strncmp(d->name, "__", 2);
     s->types[s->n_types++] = t;
-    unsigned i = hash_name(t->name) & (s->table_size - 1);
-    while (s->table[i])
-        i = (i + 1) & (s->table_size - 1);
-    s->table[i] = t;
+    hmap_insert(&s->types_by_name, &t->by_name, hash_str(t->name, 0));
     return ST_OK;
 }
 
@@ -460,16 +450,12 @@ static status build(builder *b)
 {
     gql_schema *s = b->s;
     unsigned max_types = count_defs(s->builtin, false) + count_defs(s->sdl, false) + 1;
-    unsigned size = 16;
-    while (size < max_types * 2)
-        size *= 2;
-    s->table_size = size;
-    s->table = gql_arena_alloc(&s->arena, size * sizeof *s->table);
+    TRY(hmap_init(&s->types_by_name, max_types));
     s->types = gql_arena_alloc(&s->arena, max_types * sizeof *s->types);
     s->directives =
         gql_arena_alloc(&s->arena, (count_defs(s->builtin, true) + count_defs(s->sdl, true) + 1) *
                                        sizeof *s->directives);
-    if (!s->table || !s->types || !s->directives) return ST_NOMEM;
+    if (!s->types || !s->directives) return ST_NOMEM;
     for (ast_typedef *d = s->builtin->defs; d; d = d->next)
         if (d->kind != DEF_DIRECTIVE) TRY(add_type(b, d, true));
     for (ast_typedef *d = s->sdl->defs; d; d = d->next)
@@ -599,6 +585,7 @@ void gql_schema_free(gql_schema *schema)
     if (!schema) return;
     gql_document_free(schema->sdl);
     gql_document_free(schema->builtin);
+    hmap_destroy(&schema->types_by_name);
     gql_arena_destroy(&schema->arena);
     free(schema);
 }

@@ -1,5 +1,5 @@
-/* Validation (spec section 5) with graphql-js's messages, plus the depth/field/alias limits,
- * and gql_prepare (parse + validate through a small LRU cache). */
+/* Validation (spec section 5) with graphql-js's messages, plus the depth/field/alias limits.
+ * gql_prepare and its cache of prepared documents are in prepare.c. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -934,92 +934,4 @@ status gql_validate(const gql_schema *schema, const gql_document *doc, const gql
     }
     *errors = v.errors;
     return st;
-}
-
-/* ---- Prepared-document cache (per thread, LRU) ---- */
-
-enum { CACHE_SLOTS = 64 };
-
-typedef struct cache_entry {
-    unsigned long schema_id;
-    gql_limits limits;
-    char *text;
-    size_t len;
-    gql_document *doc;
-    unsigned long stamp;
-} cache_entry;
-
-static __thread cache_entry cache[CACHE_SLOTS];
-static __thread unsigned long cache_clock;
-
-static gql_document *cache_get(const gql_schema *s, const gql_limits *lim, const char *text,
-                               size_t len)
-{
-    for (int i = 0; i < CACHE_SLOTS; i++) {
-        cache_entry *c = &cache[i];
-        if (c->doc && c->schema_id == s->id && c->len == len && !memcmp(c->text, text, len) &&
-            !memcmp(&c->limits, lim, sizeof *lim)) {
-            c->stamp = ++cache_clock;
-            return gql_document_ref(c->doc);
-        }
-    }
-    return NULL;
-}
-
-static void cache_put(const gql_schema *s, const gql_limits *lim, const char *text, size_t len,
-                      gql_document *doc)
-{
-    if (len > 16384) return;
-    cache_entry *victim = &cache[0];
-    for (int i = 0; i < CACHE_SLOTS; i++) {
-        if (!cache[i].doc) {
-            victim = &cache[i];
-            break;
-        }
-        if (cache[i].stamp < victim->stamp) victim = &cache[i];
-    }
-    char *copy = malloc(len ? len : 1);
-    if (!copy) return;
-    memcpy(copy, text, len);
-    gql_document_free(victim->doc);
-    free(victim->text);
-    victim->schema_id = s->id;
-    victim->limits = *lim;
-    victim->text = copy;
-    victim->len = len;
-    victim->doc = gql_document_ref(doc);
-    victim->stamp = ++cache_clock;
-}
-
-void gql_cache_clear(void)
-{
-    for (int i = 0; i < CACHE_SLOTS; i++) {
-        gql_document_free(cache[i].doc);
-        free(cache[i].text);
-        memset(&cache[i], 0, sizeof cache[i]);
-    }
-}
-
-status gql_prepare(const gql_schema *schema, const char *text, size_t len, const gql_limits *limits,
-                   bool use_cache, gql_document **doc, json_t **response)
-{
-    json_t *errors = NULL;
-    *response = NULL;
-    *doc = NULL;
-    gql_limits lim = *gql_limits_or_default(limits);
-    if (use_cache && (*doc = cache_get(schema, &lim, text, len))) return ST_OK;
-    status st = gql_parse(text, len, limits, doc, &errors);
-    if (st == ST_OK) {
-        st = gql_validate(schema, *doc, limits, &errors);
-        if (st != ST_OK) {
-            gql_document_free(*doc);
-            *doc = NULL;
-        }
-    }
-    if (st != ST_OK) {
-        *response = json_pack("{s:o}", "errors", errors);
-        return st;
-    }
-    if (use_cache) cache_put(schema, &lim, text, len, *doc);
-    return ST_OK;
 }

@@ -227,53 +227,67 @@ static json_t *coerce_json(const gql_schema *s, const ast_type *type, json_t *va
     return r ? r : vfail(vp, value);
 }
 
-/* Appends v as graphql-js's inspect() shows it: { a: 1, b: [2] }. */
-static void inspect(json_t *v, buf *b, int depth)
+/* Appends v as graphql-js's inspect() shows it: { a: 1, b: [2] }. Stops at the first append
+ * that does not fit. */
+static status inspect(json_t *v, buf *b, int depth)
 {
     if (json_is_object(v)) {
-        if (json_object_size(v) == 0) {
-            buf_append_str(b, "{}");
-            return;
-        }
-        if (depth > 2) {
-            buf_append_str(b, "[Object]");
-            return;
-        }
-        buf_append_str(b, "{ ");
+        if (json_object_size(v) == 0) return buf_append_str(b, "{}");
+        if (depth > 2) return buf_append_str(b, "[Object]");
+        TRY(buf_append_str(b, "{ "));
         const char *k;
         json_t *x;
         bool first = true;
         json_object_foreach(v, k, x)
         {
-            buf_appendf(b, "%s%s: ", first ? "" : ", ", k);
-            inspect(x, b, depth + 1);
+            TRY(buf_appendf(b, "%s%s: ", first ? "" : ", ", k));
+            TRY(inspect(x, b, depth + 1));
             first = false;
         }
-        buf_append_str(b, " }");
-    } else if (json_is_array(v)) {
-        if (depth > 2) {
-            buf_append_str(b, "[Array]");
-            return;
-        }
-        buf_append_byte(b, '[');
-        for (size_t i = 0; i < json_array_size(v); i++) {
-            if (i) buf_append_str(b, ", ");
-            inspect(json_array_get(v, i), b, depth + 1);
-        }
-        buf_append_byte(b, ']');
-    } else {
-        char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
-        buf_append_str(b, s ? s : "null");
-        free(s);
+        return buf_append_str(b, " }");
     }
+    if (json_is_array(v)) {
+        if (depth > 2) return buf_append_str(b, "[Array]");
+        TRY(buf_append_byte(b, '['));
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            if (i) TRY(buf_append_str(b, ", "));
+            TRY(inspect(json_array_get(v, i), b, depth + 1));
+        }
+        return buf_append_byte(b, ']');
+    }
+    char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+    status st = buf_append_str(b, s ? s : "null");
+    free(s);
+    return st;
 }
+
+#define INSPECT_MAX 4096
 
 char *gql_inspect(json_t *v)
 {
     buf b;
-    buf_init(&b, 4096);
-    inspect(v, &b, 0);
-    return buf_detach(&b, NULL);
+    buf_init(&b, INSPECT_MAX);
+    status st = inspect(v, &b, 0);
+    if (st == ST_NOMEM) {
+        buf_free(&b);
+        return NULL;
+    }
+    size_t len;
+    char *text = buf_detach(&b, &len);
+    if (text && st == ST_LIMIT) {
+        /* Too long to show: what fitted, cut at a character boundary, and "...". */
+        size_t keep = len > 3 ? len - 3 : 0;
+        while (keep > 0 && ((unsigned char)text[keep] & 0xC0) == 0x80)
+            keep--;
+        char *shown = realloc(text, keep + 4);
+        if (!shown) {
+            free(text);
+            return NULL;
+        }
+        memcpy(shown + keep, "...", 4);
+        text = shown;
+    }
+    return text;
 }
 
 /* A literal as JSON without a type (custom scalars): valueFromASTUntyped. */

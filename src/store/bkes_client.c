@@ -35,8 +35,8 @@
 #include <string.h>
 
 #include "base/clock.h"
-#include "base/config.h"
 #include "base/hmap.h"
+#include "base/host_port.h"
 #include "base/list.h"
 #include "base/log.h"
 #include "base/workers.h"
@@ -952,7 +952,7 @@ status store_bkes_open(const char *host_port, const char *name, bool tls, const 
     (void)name;
     char host[256];
     int port;
-    if (!host_port || !config_split_host_port(host_port, host, sizeof host, &port))
+    if (!host_port || !host_port_split(host_port, host, sizeof host, &port))
         return status_set(ST_INVALID, "%s needs HOST:PORT, not '%s'",
                           tls ? "bkes+tls://" : "bkes://", host_port ? host_port : "");
     if (!tls && opts && (opts->ca_file || opts->cert_file || opts->key_file))

@@ -15,7 +15,9 @@ Checks:
   * a string over the C limit is refused; the seed's CreditMoneyCommand (schemas/history) written
     by python reads in C with token and username "";
   * QueryFailed/QuerySucceeded written by python with the QueryName before FindTransferQuery was
-    appended (schemas/history) read in C like python's schema resolution reads them.
+    appended (schemas/history) read in C like python's schema resolution reads them;
+  * CommandFailed/QueryFailed written by python before the field `code` (schemas/history) read
+    in C with code 0, as python's schema resolution reads them.
 
 python3-avro 1.11 writes a named type used a second time in one schema (FindTransferQuery uses Id
 twice) as its whole definition again in the canonical form; the specification says the full name.
@@ -275,6 +277,10 @@ def main():
             ("CommandSucceeded.1.bin", "command_name", "MarkTransferFailedCommand"),
             ("QueryFailed.0.bin", "query_name", "TransactionsByIbanQuery"),
             ("QueryFailed.1.bin", "query_name", "FindTransferQuery"),
+            ("QueryFailed.0.bin", "code", 100),
+            ("QueryFailed.1.bin", "code", -(2 ** 31)),
+            ("CommandFailed.0.bin", "code", 11),
+            ("CommandFailed.1.bin", "code", 2 ** 31 - 1),
             ("FindTransferQuery.0.bin", "id", ids),
             ("FindTransferQuery.0.bin", "transfer", bytes(0xFF - i * 0x11 for i in range(16))),
             ("FindTransferQuery.1.bin", "transfer", ids),
@@ -365,8 +371,33 @@ def main():
             if ok:
                 got = decode_framed(bytes.fromhex(out[3:]), new)
                 py_resolved = decode_framed(frame(old, datum), old, new)
+                want = dict(datum, code=0) if rec == "QueryFailed" else datum
                 r.check("...and reads as python's schema resolution reads it",
-                        got == py_resolved == datum, "%r / %r" % (got, py_resolved))
+                        got == py_resolved == want, "%r / %r" % (got, py_resolved))
+
+        # Feedback written before the reason code: C reads it with code 0 (none) and writes the
+        # current schema, which python reads back as its own old -> new resolution does.
+        for rec, old_file, datum in (
+                ("CommandFailed", "history/CommandFailed.1.avsc",
+                 {"id": ids, "command_name": "CreateBankAccountCommand", "reason": "iban already exist"}),
+                ("QueryFailed", "history/QueryFailed.2.avsc",
+                 {"id": ids, "query_name": "FindUserQuery", "reason": "username does not exist"})):
+            old = history[old_file]
+            new = current["%s.avsc" % rec]
+            r.check("%s lacks code, %s.avsc has it last with default 0" % (old_file, rec),
+                    "code" not in old.fields_dict and new.fields[-1].name == "code"
+                    and new.fields[-1].default == 0)
+            path = os.path.join(tmp, "uncoded-%s.bin" % rec)
+            with open(path, "wb") as f:
+                f.write(frame(old, datum))
+            out = reencode(args, [path])[0]
+            ok = out.startswith("OK ")
+            r.check("%s without code decodes in C" % rec, ok, out)
+            if ok:
+                got = decode_framed(bytes.fromhex(out[3:]), new)
+                py_resolved = decode_framed(frame(old, datum), old, new)
+                r.check("...and reads with code 0 like python's schema resolution",
+                        got == py_resolved == dict(datum, code=0), "%r / %r" % (got, py_resolved))
 
         # The seed's TransactionsByIbanQuery and TransactionHappenedEvent, written by python, read
         # in C with the fields added after the seed at their defaults, as python resolves them.

@@ -11,7 +11,8 @@
 #include <string.h>
 
 #include "base/clock.h"
-#include "base/config.h"
+#include "base/host_port.h"
+#include "cmd/config.h"
 #include "http/gql_executor.h"
 #include "http/http_server.h"
 #include "test_flags.h"
@@ -295,7 +296,7 @@ int main(int argc, char **argv)
 
     char host[256];
     int port = 0;
-    if (!config_split_host_port(listen, host, sizeof(host), &port)) return 2;
+    if (!host_port_split(listen, host, sizeof(host), &port)) return 2;
     http_config cfg;
     http_config_defaults(&cfg);
     cfg.host = host[0] ? host : NULL;

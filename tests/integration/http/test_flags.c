@@ -46,7 +46,7 @@ bool test_limit_apply(const test_limit_flags *f, http_config *cfg, char *host, s
     cfg->hide_ide = f->hide_ide;
     if (!f->admin) return true;
     cfg->admin_listen = true;
-    if (!config_split_host_port(f->admin, host, host_size, &cfg->admin_port)) return false;
+    if (!host_port_split(f->admin, host, host_size, &cfg->admin_port)) return false;
     cfg->admin_host = host[0] ? host : NULL;
     return true;
 }

@@ -3,7 +3,8 @@
 #ifndef TEST_FLAGS_H
 #define TEST_FLAGS_H
 
-#include "base/config.h"
+#include "base/host_port.h"
+#include "cmd/config.h"
 #include "http/http_server.h"
 
 typedef struct test_limit_flags {

@@ -6,7 +6,8 @@
 #include <stdlib.h>
 
 #include "base/clock.h"
-#include "base/config.h"
+#include "base/host_port.h"
+#include "cmd/config.h"
 #include "base/log.h"
 #include "http/http_server.h"
 #include "test_executor.h"
@@ -75,7 +76,7 @@ int main(int argc, char **argv)
     http_config_defaults(&cfg);
     char host[256];
     int port = 0;
-    if (!config_split_host_port(listen, host, sizeof(host), &port)) {
+    if (!host_port_split(listen, host, sizeof(host), &port)) {
         fprintf(stderr, "bad --listen %s\n", listen);
         return 2;
     }

@@ -71,6 +71,7 @@ static void env_close(env *e)
 typedef struct outcome {
     bool ok;
     msg_text text;
+    int32_t code; /* CommandFailed.code */
 } outcome;
 
 typedef struct tracker {
@@ -123,6 +124,7 @@ static void track_wait(void)
 static void on_feedback(void *ctx, const message *command, const message *f)
 {
     bool ok = f->type == MSG_COMMAND_SUCCEEDED;
+    ((outcome *)ctx)->code = ok ? 0 : f->u.command_failed.code;
     track_done(ctx, ok, ok ? f->u.command_succeeded.additional_info : f->u.command_failed.reason);
 }
 
@@ -230,6 +232,7 @@ static void accounts_and_deposits(void **state)
     outcome again = run_command(e.h[0], &u);
     assert_false(again.ok);
     assert_string_equal(again.text, "user already exists");
+    assert_int_equal(again.code, REASON_CODE_USER_ALREADY_EXISTS);
 
     msg_iban iban;
     msg_token token;
@@ -358,6 +361,7 @@ static void transfers_with_bad_credentials_store_nothing(void **state)
             outcome o = run_command(e.h[0], &cmd);
             assert_false(o.ok);
             assert_string_equal(o.text, cases[i].reason);
+            assert_string_equal(reason_text(o.code), cases[i].reason); /* refused with its code */
         }
     uint64_t head_after = 0, bank_after = 0;
     assert_int_equal(store_head(e.s.transfer, &head_after), ST_OK);

@@ -157,6 +157,43 @@ static void new_file_and_newer_layout(void **state)
     tmp_remove(&t);
 }
 
+/* A query that finds nothing answers its one reason, with its code. */
+static void not_found_has_its_code(void **state)
+{
+    tmp t;
+    tmp_init(&t);
+    read_model *rm;
+    assert_int_equal(read_model_open(t.path, &rm), ST_OK);
+    read_model_close(rm);
+    read_model_reader *r;
+    assert_int_equal(read_model_reader_open(t.path, &r), ST_OK);
+    json_t *out = NULL;
+    uuid nobody = {{0}};
+    struct {
+        status st;
+        msg_type query;
+        const char *text;
+    } cases[] = {
+        {rm_find_user(r, "nobody", &out), MSG_FIND_USER_QUERY, "username does not exist"},
+        {rm_find_bank_account(r, A, &out), MSG_FIND_BANK_ACCOUNT_QUERY, "iban does not exist"},
+        {rm_find_bank_accounts_for_user(r, "nobody", &out), MSG_FIND_BANK_ACCOUNTS_FOR_USER_QUERY,
+         "username does not have accounts"},
+        {rm_transaction_by_id(r, 7, &out), MSG_TRANSACTION_BY_ID_QUERY,
+         "transaction does not exist"},
+        {rm_find_transfer(r, &nobody, &out), MSG_FIND_TRANSFER_QUERY, "transfer does not exist"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        assert_int_equal(cases[i].st, ST_NOT_FOUND);
+        reason_code code = rm_not_found_code(cases[i].query);
+        assert_true(code >= 100 && code < 200);
+        assert_string_equal(reason_text(code), cases[i].text);
+    }
+    assert_null(out);
+    assert_int_equal(rm_not_found_code(MSG_ALL_LAST_TRANSACTIONS_QUERY), REASON_CODE_NONE);
+    read_model_reader_close(r);
+    tmp_remove(&t);
+}
+
 /* Row k (1..N) of the big account: every third a debit; amounts 1..5000; a few descriptions. */
 static void big_row(int k, rm_transaction *tx)
 {
@@ -275,6 +312,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(older_layout_is_rebuilt),
         cmocka_unit_test(new_file_and_newer_layout),
+        cmocka_unit_test(not_found_has_its_code),
         cmocka_unit_test(filtered_history_gives_max_items_matches),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,4 +1,4 @@
-/* Unit tests of the base library: status, bounded buffers, uuid, config parsing. */
+/* Unit tests of the base library: status, bounded buffers, uuid, host:port. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "base/buf.h"
-#include "base/config.h"
+#include "base/host_port.h"
 #include "base/random.h"
 #include "base/status.h"
 #include "base/uuid.h"
@@ -70,58 +70,27 @@ static void random_below_stays_in_range(void **state)
         assert_true(random_below(10) < 10);
 }
 
-static void config_flags_env_and_positionals(void **state)
-{
-    const char *data = "./data";
-    int64_t port = 50030;
-    bool verbose = false;
-    config_option opts[] = {
-        {"--data", "TEST_DATA_PATH", CONFIG_STRING, &data, "DIR", "data directory", 0, 0},
-        {"--port", "TEST_API_PORT", CONFIG_INT, &port, "PORT", "port", 1, 65535},
-        {"--verbose", NULL, CONFIG_BOOL, &verbose, NULL, "more logs", 0, 0},
-    };
-    setenv("TEST_API_PORT", "50031", 1);
-    char *argv[] = {"prog", "run", "--data=/tmp/x", "--verbose", "extra", NULL};
-    int npos = -1;
-    assert_int_equal(config_parse("prog", "about", opts, 3, 5, argv, &npos), CONFIG_CONTINUE);
-    assert_string_equal(data, "/tmp/x");
-    assert_int_equal(port, 50031);
-    assert_true(verbose);
-    assert_int_equal(npos, 2);
-    assert_string_equal(argv[1], "run");
-    assert_string_equal(argv[2], "extra");
-
-    char *bad[] = {"prog", "--port", "70000", NULL};
-    assert_int_equal(config_parse("prog", "about", opts, 3, 3, bad, &npos), CONFIG_EXIT_USAGE);
-    char *unknown[] = {"prog", "--nope", NULL};
-    assert_int_equal(config_parse("prog", "about", opts, 3, 2, unknown, &npos), CONFIG_EXIT_USAGE);
-    unsetenv("TEST_API_PORT");
-}
-
-static void host_port_split(void **state)
+static void host_port_splits(void **state)
 {
     char host[64];
     int port;
-    assert_true(config_split_host_port("127.0.0.1:8888", host, sizeof host, &port));
+    assert_true(host_port_split("127.0.0.1:8888", host, sizeof host, &port));
     assert_string_equal(host, "127.0.0.1");
     assert_int_equal(port, 8888);
-    assert_true(config_split_host_port(":50030", host, sizeof host, &port));
+    assert_true(host_port_split(":50030", host, sizeof host, &port));
     assert_string_equal(host, "");
-    assert_true(config_split_host_port("[::1]:80", host, sizeof host, &port));
+    assert_true(host_port_split("[::1]:80", host, sizeof host, &port));
     assert_string_equal(host, "::1");
-    assert_false(config_split_host_port("localhost", host, sizeof host, &port));
-    assert_false(config_split_host_port("h:99999", host, sizeof host, &port));
+    assert_false(host_port_split("localhost", host, sizeof host, &port));
+    assert_false(host_port_split("h:99999", host, sizeof host, &port));
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(status_keeps_message),
-        cmocka_unit_test(buf_is_bounded),
-        cmocka_unit_test(uuid_round_trip),
-        cmocka_unit_test(random_below_stays_in_range),
-        cmocka_unit_test(config_flags_env_and_positionals),
-        cmocka_unit_test(host_port_split),
+        cmocka_unit_test(status_keeps_message), cmocka_unit_test(buf_is_bounded),
+        cmocka_unit_test(uuid_round_trip),      cmocka_unit_test(random_below_stays_in_range),
+        cmocka_unit_test(host_port_splits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -184,6 +184,7 @@ static inline void sample_message(msg_type type, int variant, message *m)
         m->u.command_failed.command_name =
             variant ? MSG_CREATE_USER_ACCOUNT_COMMAND : MSG_DEBIT_MONEY_COMMAND;
         SAMPLE_STR(m->u.command_failed.reason, "insufficient funds");
+        m->u.command_failed.code = variant ? INT32_MAX : 11;
         break;
     case MSG_QUERY_SUCCEEDED:
         m->u.query_succeeded.id = id;
@@ -196,6 +197,7 @@ static inline void sample_message(msg_type type, int variant, message *m)
         m->u.query_failed.query_name =
             variant ? MSG_FIND_TRANSFER_QUERY : MSG_TRANSACTIONS_BY_IBAN_QUERY;
         SAMPLE_STR(m->u.query_failed.reason, "no user anna");
+        m->u.query_failed.code = variant ? INT32_MIN : 100;
         break;
     case MSG_FIND_USER_QUERY:
         m->u.find_user.id = id;

@@ -43,9 +43,9 @@ static const uint64_t pinned[MSG_TYPE_COUNT] = {
     [MSG_TRANSFER_COMPLETED_EVENT] = 0x6e36c34706caf2ad,
     [MSG_TRANSFER_FAILED_EVENT] = 0xa50a05eee4227db0,
     [MSG_COMMAND_SUCCEEDED] = 0xce953cd2bd3bebb9,
-    [MSG_COMMAND_FAILED] = 0xfb632b235f8d3079,
+    [MSG_COMMAND_FAILED] = 0x11a06268e27fbb28,  /* with code */
     [MSG_QUERY_SUCCEEDED] = 0xee2c842d74964c0a, /* QueryName with FindTransferQuery appended */
-    [MSG_QUERY_FAILED] = 0x69be2780e4e986b9,
+    [MSG_QUERY_FAILED] = 0x9f37fa6064ebd6cf,    /* with code */
     [MSG_FIND_USER_QUERY] = 0x85e60bb07e1674ab,
     [MSG_ALL_LAST_TRANSACTIONS_QUERY] = 0xf5dd36f3da5dafe4,
     [MSG_FIND_BANK_ACCOUNT_QUERY] = 0x3c16ccc8f2b3da92,
@@ -61,6 +61,9 @@ static const uint64_t seed_credit_money = 0xabc22a9e448e2e81;
  * pinned here before the symbol was appended). */
 static const uint64_t old_query_succeeded = 0x43df1cc4d771a01e;
 static const uint64_t old_query_failed = 0x05daae812bb0f854;
+/* schemas/history/CommandFailed.1.avsc and QueryFailed.2.avsc: before the reason code. */
+static const uint64_t uncoded_command_failed = 0xfb632b235f8d3079;
+static const uint64_t uncoded_query_failed = 0x69be2780e4e986b9;
 /* schemas/history/TransactionsByIbanQuery.1.avsc and TransactionHappenedEvent.1.avsc: the seed's
  * versions, before the filters and before at/transfer. */
 static const uint64_t seed_transactions_by_iban = 0x362ab729cc2f3eb3;
@@ -72,8 +75,10 @@ static const struct {
     msg_type type;
     uint64_t fingerprint;
 } history[] = {
+    {"history/CommandFailed.1.avsc", MSG_COMMAND_FAILED, 0xfb632b235f8d3079},
     {"history/CreditMoneyCommand.1.avsc", MSG_CREDIT_MONEY_COMMAND, 0xabc22a9e448e2e81},
     {"history/QueryFailed.1.avsc", MSG_QUERY_FAILED, 0x05daae812bb0f854},
+    {"history/QueryFailed.2.avsc", MSG_QUERY_FAILED, 0x69be2780e4e986b9},
     {"history/QuerySucceeded.1.avsc", MSG_QUERY_SUCCEEDED, 0x43df1cc4d771a01e},
     {"history/TransactionsByIbanQuery.1.avsc", MSG_TRANSACTIONS_BY_IBAN_QUERY, 0x362ab729cc2f3eb3},
     {"history/TransactionHappenedEvent.1.avsc", MSG_TRANSACTION_HAPPENED_EVENT, 0xac206b497b9f4b34},
@@ -301,12 +306,12 @@ static const vector vectors[] = {
                                 "\x04"
                                 "ok"),
     /* CreateUserAccountCommand is symbol 0. */
-    V(MSG_COMMAND_FAILED, ID "\x00" NO),
+    V(MSG_COMMAND_FAILED, ID "\x00" NO "\x06" /* code 3 */),
     /* TransactionsByIbanQuery is symbol 5 (0a). */
     V(MSG_QUERY_SUCCEEDED, ID "\x0a"
                               "\x04"
                               "[]"),
-    V(MSG_QUERY_FAILED, ID "\x00" NO),
+    V(MSG_QUERY_FAILED, ID "\x00" NO "\xc8\x01" /* code 100 */),
     V(MSG_FIND_USER_QUERY, ID ANN),
     V(MSG_ALL_LAST_TRANSACTIONS_QUERY, ID),
     V(MSG_FIND_BANK_ACCOUNT_QUERY, ID NL01),
@@ -445,6 +450,7 @@ static void vector_message(msg_type t, message *m)
         m->u.command_failed.id = id;
         m->u.command_failed.command_name = MSG_CREATE_USER_ACCOUNT_COMMAND;
         MSG_SET(m->u.command_failed.reason, "no");
+        m->u.command_failed.code = 3;
         break;
     case MSG_QUERY_SUCCEEDED:
         m->u.query_succeeded.id = id;
@@ -455,6 +461,7 @@ static void vector_message(msg_type t, message *m)
         m->u.query_failed.id = id;
         m->u.query_failed.query_name = MSG_FIND_USER_QUERY;
         MSG_SET(m->u.query_failed.reason, "no");
+        m->u.query_failed.code = 100;
         break;
     case MSG_FIND_USER_QUERY:
         m->u.find_user.id = id;
@@ -556,7 +563,7 @@ static void hand_written_vectors(void **state)
     message_clear(&m);
     vector_message(MSG_QUERY_FAILED, &m);
     m.u.query_failed.query_name = MSG_FIND_TRANSFER_QUERY;
-    static const char body_qf[] = ID "\x0c" NO;
+    static const char body_qf[] = ID "\x0c" NO "\xc8\x01";
     check_vector(MSG_QUERY_FAILED, body_qf, sizeof body_qf - 1, &m);
 
     /* Multi-byte varints at the int64 edges: INT64_MIN -> zigzag 2^64-1 -> ff x9 01. */
@@ -894,6 +901,33 @@ static void seed_transaction_records_read_with_defaults(void **state)
     assert_rejected(f, n, "union branch 2 out of range 0..1");
 }
 
+static void uncoded_feedback_reads_as_code_zero(void **state)
+{
+    /* Written before the reason code: it reads as code 0 (none), and the current schema writes
+     * the same fields followed by the code. */
+    static const char cf[] = ID "\x00" NO, qf[] = ID "\x0a" NO;
+    unsigned char f[128], want[128];
+    message got;
+    size_t n = frame(uncoded_command_failed, cf, sizeof cf - 1, f);
+    assert_int_equal(codec_decode(f, n, &got), ST_OK);
+    assert_int_equal(got.type, MSG_COMMAND_FAILED);
+    assert_string_equal(got.u.command_failed.reason, "no");
+    assert_int_equal(got.u.command_failed.code, 0);
+    buf b;
+    buf_init(&b, 256);
+    encode_ok(&got, &b);
+    static const char cf_now[] = ID "\x00" NO "\x00";
+    size_t wn = frame(pinned[MSG_COMMAND_FAILED], cf_now, sizeof cf_now - 1, want);
+    assert_int_equal(b.len, wn);
+    assert_memory_equal(b.data, want, wn);
+
+    n = frame(uncoded_query_failed, qf, sizeof qf - 1, f);
+    assert_int_equal(codec_decode(f, n, &got), ST_OK);
+    assert_int_equal(got.u.query_failed.query_name, MSG_TRANSACTIONS_BY_IBAN_QUERY);
+    assert_int_equal(got.u.query_failed.code, 0);
+    buf_free(&b);
+}
+
 static void old_query_name_reads_by_name(void **state)
 {
     /* Written before FindTransferQuery was appended: the six older symbols keep their index, so
@@ -907,10 +941,12 @@ static void old_query_name_reads_by_name(void **state)
     assert_int_equal(got.type, MSG_QUERY_FAILED);
     assert_int_equal(got.u.query_failed.query_name, MSG_TRANSACTIONS_BY_IBAN_QUERY);
     assert_string_equal(got.u.query_failed.reason, "no");
+    assert_int_equal(got.u.query_failed.code, 0);
     buf b;
     buf_init(&b, 256);
     encode_ok(&got, &b);
-    size_t wn = frame(pinned[MSG_QUERY_FAILED], failed, sizeof failed - 1, want);
+    static const char failed_now[] = ID "\x0a" NO "\x00" /* code 0 */;
+    size_t wn = frame(pinned[MSG_QUERY_FAILED], failed_now, sizeof failed_now - 1, want);
     assert_int_equal(b.len, wn);
     assert_memory_equal(b.data, want, wn);
 
@@ -940,6 +976,8 @@ static void old_query_name_reads_by_name(void **state)
     "{\"type\":\"record\",\"name\":\"" name                                                        \
     "\",\"namespace\":\"nl.openweb.data\",\"fields\":[" fields "]}"
 #define FIELD(name, type) "{\"name\":\"" name "\",\"type\":" type "}"
+/* The reason code that ends CommandFailed and QueryFailed. */
+#define CODE_FIELD "{\"name\":\"code\",\"type\":\"int\",\"default\":0}"
 
 /* The embedded schema set with the entry for `file` replaced by `json` (NULL: removed; `file` not
  * in the set: added as an older version), checked as at start-up. */
@@ -1007,7 +1045,8 @@ static void startup_checks_refuse_broken_schema_files(void **state)
                   "\"AddUserToBankAccountCommand\",\"RemoveUserFromBankAccountCommand\","
                   "\"MoneyTransferCommand\",\"DebitMoneyCommand\",\"CreditMoneyCommand\","
                   "\"ReturnMoneyCommand\",\"MarkTransferCompletedCommand\","
-                  "\"MarkTransferFailedCommand\"]}") "," FIELD("reason", "\"string\"")),
+                  "\"MarkTransferFailedCommand\"]}") "," FIELD("reason",
+                                                               "\"string\"") "," CODE_FIELD),
         "define the enum of field 'command_name' differently");
     assert_set_refused(
         "CommandFailed.avsc",
@@ -1015,7 +1054,8 @@ static void startup_checks_refuse_broken_schema_files(void **state)
               FIELD("id", ID_T) "," FIELD(
                   "command_name",
                   "{\"type\":\"enum\",\"name\":\"CommandName\","
-                  "\"symbols\":[\"FindUserQuery\"]}") "," FIELD("reason", "\"string\"")),
+                  "\"symbols\":[\"FindUserQuery\"]}") "," FIELD("reason",
+                                                                "\"string\"") "," CODE_FIELD),
         "enum symbol FindUserQuery is not a record of its kind");
     /* The current QueryName must name every query, FindTransferQuery included ... */
 #define QUERY_NAME_T(symbols) "{\"type\":\"enum\",\"name\":\"QueryName\",\"symbols\":[" symbols "]}"
@@ -1024,26 +1064,27 @@ static void startup_checks_refuse_broken_schema_files(void **state)
     "\"FindBankAccountsForUserQuery\",\"TransactionByIdQuery\",\"TransactionsByIbanQuery\""
     assert_set_refused(
         "QueryFailed.avsc",
-        REC_T("QueryFailed",
-              FIELD("id", ID_T) "," FIELD(
-                  "query_name",
-                  QUERY_NAME_T(
-                      "\"AllLastTransactionsQuery\",\"FindUserQuery\","
-                      "\"FindBankAccountQuery\","
-                      "\"FindBankAccountsForUserQuery\","
-                      "\"TransactionByIdQuery\",\"TransactionsByIbanQuery\"")) "," FIELD("reason",
-                                                                                         "\"string"
-                                                                                         "\"")),
-        "schemas/QueryFailed.avsc: the enum lacks symbol FindTransferQuery");
-    /* ... and list the symbols in the same order in QueryFailed and QuerySucceeded. */
-    assert_set_refused(
-        "QueryFailed.avsc",
         REC_T(
             "QueryFailed",
             FIELD("id", ID_T) "," FIELD(
                 "query_name",
-                QUERY_NAME_T("\"FindTransferQuery\"," OLD_QUERY_SYMBOLS)) "," FIELD("reason",
-                                                                                    "\"string\"")),
+                QUERY_NAME_T(
+                    "\"AllLastTransactionsQuery\",\"FindUserQuery\","
+                    "\"FindBankAccountQuery\","
+                    "\"FindBankAccountsForUserQuery\","
+                    "\"TransactionByIdQuery\",\"TransactionsByIbanQuery\"")) "," FIELD("reason",
+                                                                                       "\"string"
+                                                                                       "\"") "," CODE_FIELD),
+        "schemas/QueryFailed.avsc: the enum lacks symbol FindTransferQuery");
+    /* ... and list the symbols in the same order in QueryFailed and QuerySucceeded. */
+    assert_set_refused(
+        "QueryFailed.avsc",
+        REC_T("QueryFailed",
+              FIELD("id", ID_T) "," FIELD(
+                  "query_name",
+                  QUERY_NAME_T("\"FindTransferQuery\""
+                               "," OLD_QUERY_SYMBOLS)) "," FIELD("reason",
+                                                                 "\"string\"") "," CODE_FIELD),
         "define the enum of field 'query_name' differently");
     /* The new record's second field must be an Id too. */
     assert_set_refused(
@@ -1216,6 +1257,7 @@ int main(void)
         cmocka_unit_test(seed_credit_money_command_reads_with_defaults),
         cmocka_unit_test(seed_transaction_records_read_with_defaults),
         cmocka_unit_test(old_query_name_reads_by_name),
+        cmocka_unit_test(uncoded_feedback_reads_as_code_zero),
         cmocka_unit_test(startup_checks_refuse_broken_schema_files),
         cmocka_unit_test(random_mutations_are_safe),
         cmocka_unit_test(concurrent_encode_and_decode),

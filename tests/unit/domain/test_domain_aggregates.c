@@ -14,6 +14,7 @@
 #include "test_helpers.h"
 
 #define A_IBAN "NL80OPEN0123456789"
+#define B_IBAN "NL61OPEN0305797828"
 #define LOG_MAX 6000
 
 /* An account plus its event log, as the store would hold it. */
@@ -59,6 +60,10 @@ static void expect_reason(account_fixture *f, message cmd, const char *reason)
     decision d = run(f, cmd);
     assert_int_equal(d.kind, DECISION_REJECTED);
     assert_string_equal(d.reason, reason);
+    /* Every refusal has its code: the text of a fixed one, the beginning of a varying one. */
+    assert_true(reason_code_is_domain(d.code));
+    const char *fixed = reason_text(d.code);
+    if (fixed) assert_string_equal(fixed, reason);
     assert_int_equal(f->state.order, order);
     assert_true(f->state.balance == balance);
 }
@@ -451,14 +456,37 @@ static void transfer_rules(void **state)
     transfer_state s;
     transfer_state_init(&s);
     decision d = transfer_run(&s, cmd_mark_completed(id));
-    assert_string_equal(d.reason, "transfer not known"); /* 41 */
+    assert_string_equal(d.reason, "transfer not known");
+    assert_int_equal(d.code, REASON_CODE_TRANSFER_NOT_KNOWN);
     d = transfer_run(&s, cmd_mark_failed(id, "x"));
     assert_string_equal(d.reason, "transfer not known");
     d = transfer_run(&s, cmd_transfer(id, "t", 0, "cash", A_IBAN, "d", "alice"));
-    assert_string_equal(d.reason, "amount should be positive"); /* 44 */
+    assert_string_equal(d.reason, "amount should be positive");
     d = transfer_run(&s, cmd_transfer(id, "t", -10, "cash", A_IBAN, "d", "alice"));
     assert_string_equal(d.reason, "amount should be positive");
+    assert_int_equal(d.code, REASON_CODE_AMOUNT_NOT_POSITIVE);
+    /* At most €10.000.000,00 per transfer, from any sender (the API refuses it earlier). */
+    d = transfer_run(
+        &s, cmd_transfer(id, "t", TRANSFER_AMOUNT_MAX_CENTS + 1, A_IBAN, B_IBAN, "d", "alice"));
+    assert_string_equal(d.reason, "amount should not be more than €10.000.000,00");
+    assert_int_equal(d.code, REASON_CODE_AMOUNT_TOO_LARGE);
+    assert_true(reason_is_domain(d.reason));
     assert_false(s.exists);
+    transfer_state most;
+    transfer_state_init(&most);
+    d = transfer_run(
+        &most, cmd_transfer(id, "t", TRANSFER_AMOUNT_MAX_CENTS, A_IBAN, B_IBAN, "d", "alice"));
+    assert_int_equal(d.kind, DECISION_APPEND);
+    /* The bank's initial funds: cash into its own account, the one transfer exempt. */
+    transfer_state funds;
+    transfer_state_init(&funds);
+    d = transfer_run(&funds, cmd_transfer(id, "t", TRANSFER_AMOUNT_MAX_CENTS * 1000, "cash",
+                                          IBAN_COMPANY_ACCOUNT, "initial funds", "openweb"));
+    assert_int_equal(d.kind, DECISION_APPEND);
+    transfer_state_init(&funds);
+    d = transfer_run(&funds, cmd_transfer(test_id(5), "t", TRANSFER_AMOUNT_MAX_CENTS + 1,
+                                          IBAN_COMPANY_ACCOUNT, A_IBAN, "d", "openweb"));
+    assert_int_equal(d.code, REASON_CODE_AMOUNT_TOO_LARGE);
 
     d = transfer_run(&s, cmd_transfer(id, "t", 1000, "cash", A_IBAN, "deposit", "alice"));
     assert_int_equal(d.kind, DECISION_APPEND);
@@ -476,16 +504,17 @@ static void transfer_rules(void **state)
 
     d = transfer_run(&s, cmd_transfer(id, "t", 1000, "cash", A_IBAN, "deposit", "alice"));
     assert_string_equal(d.reason, "transfer was already started, current status: started");
+    assert_int_equal(d.code, REASON_CODE_TRANSFER_ALREADY_STARTED);
     d = transfer_run(&s, cmd_mark_completed(id));
     assert_int_equal(d.kind, DECISION_APPEND);
     assert_int_equal(d.expected_order, 1);
     assert_int_equal(d.event.type, MSG_TRANSFER_COMPLETED_EVENT);
     assert_false(d.has_additional_info);
     d = transfer_run(&s, cmd_transfer(id, "t", 5, "cash", A_IBAN, "again", "alice"));
-    assert_string_equal(d.reason,
-                        "transfer was already started, current status: complete"); /* 40 */
+    assert_string_equal(d.reason, "transfer was already started, current status: complete");
     d = transfer_run(&s, cmd_mark_completed(id));
     assert_string_equal(d.reason, "state of transfer was complete so could not be completed");
+    assert_int_equal(d.code, REASON_CODE_STATE_OF_TRANSFER);
     d = transfer_run(&s, cmd_mark_failed(id, "late"));
     assert_string_equal(d.reason, "state of transfer was complete so could not be failed");
     assert_int_equal(s.order, 2);
@@ -507,8 +536,8 @@ static void transfer_rules(void **state)
     assert_string_equal(d.reason, "state of transfer was failed so could not be completed");
 }
 
-/* Issue 12: a destination that is not an IBAN would leave the bank like another bank's; it is
- * refused before anything is stored, and the parties are stored normalised. */
+/* A destination that is not an IBAN would leave the bank like another bank's: it is refused
+ * before anything is stored, and the parties are stored normalised. */
 static void transfer_destination_is_checked_and_normalised(void **state)
 {
     static const struct {
@@ -535,6 +564,7 @@ static void transfer_destination_is_checked_and_normalised(void **state)
             &s, cmd_transfer(test_id(9), "t", 100, A_IBAN, refused[i].to, "d", "alice"));
         assert_int_equal(d.kind, DECISION_REJECTED);
         assert_string_equal(d.reason, refused[i].reason);
+        assert_int_equal(d.code, REASON_CODE_TO_INVALID);
         assert_true(reason_is_domain(d.reason));
         assert_false(s.exists); /* nothing stored */
     }

@@ -439,6 +439,38 @@ static void reason_strings_are_exact(void **state)
     assert_false(reason_is_domain(NULL));
 }
 
+/* The codes that travel in CommandFailed/QueryFailed: each text once, the numbers pinned (they
+ * are on the wire), the ranges as documented. */
+static void reason_codes_are_stable_and_distinct(void **state)
+{
+    assert_int_equal(REASON_CODE_USER_ALREADY_EXISTS, 1);
+    assert_int_equal(REASON_CODE_IBAN_ALREADY_EXIST, 3);
+    assert_int_equal(REASON_CODE_INSUFFICIENT_FUNDS, 11);
+    assert_int_equal(REASON_CODE_AMOUNT_TOO_LARGE, 19);
+    assert_int_equal(REASON_CODE_COMMAND_NOT_HANDLED, 27);
+    assert_int_equal(REASON_CODE_USERNAME_DOES_NOT_EXIST, 100);
+    assert_int_equal(REASON_CODE_USERNAME_HAS_NO_ACCOUNTS, 102);
+    assert_int_equal(REASON_CODE_TRANSFER_DOES_NOT_EXIST, 104);
+    assert_null(reason_text(REASON_CODE_NONE));
+    assert_null(reason_text((reason_code)28));
+    assert_null(reason_text(REASON_CODE_INSUFFICIENT_FUNDS)); /* its text varies */
+    assert_string_equal(reason_text(REASON_CODE_IBAN_ALREADY_EXIST), "iban already exist");
+    assert_string_equal(reason_text(REASON_CODE_USERNAME_HAS_NO_ACCOUNTS),
+                        "username does not have accounts");
+    const char *seen[200] = {0};
+    for (int c = 1; c < 200; c++) {
+        const char *t = reason_text((reason_code)c);
+        if (!t) continue;
+        for (int k = 1; k < c; k++)
+            if (seen[k]) assert_string_not_equal(seen[k], t);
+        seen[c] = t;
+        /* The text counts as the domain's exactly when the code does. */
+        assert_int_equal(reason_is_domain(t), reason_code_is_domain(c));
+    }
+    assert_false(reason_code_is_domain(0));
+    assert_false(reason_code_is_domain(100));
+}
+
 static void truncation_keeps_utf8_whole(void **state)
 {
     char out[6];
@@ -466,6 +498,7 @@ int main(void)
         cmocka_unit_test(passwords_hash_and_verify),
         cmocka_unit_test(passwords_default_cost_is_interactive),
         cmocka_unit_test(reason_strings_are_exact),
+        cmocka_unit_test(reason_codes_are_stable_and_distinct),
         cmocka_unit_test(truncation_keeps_utf8_whole),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

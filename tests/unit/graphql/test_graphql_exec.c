@@ -524,8 +524,32 @@ static void test_cache(void **state)
     gql_document *a = prepare(f, "{ hello }");
     gql_document *b = prepare(f, "{ hello }");
     assert_ptr_equal(a, b);
-    gql_document_free(a);
     gql_document_free(b);
+    /* Other limits: another entry. */
+    gql_limits lim;
+    gql_limits_default(&lim);
+    lim.max_depth = 7;
+    json_t *response = NULL;
+    gql_document *c = NULL;
+    assert_int_equal(gql_prepare(f->schema, "{ hello }", 9, &lim, true, &c, &response), ST_OK);
+    assert_ptr_not_equal(a, c);
+    gql_document_free(c);
+    /* 64 documents per thread: 64 other queries push the first out (least recently used). */
+    gql_document *last = NULL;
+    for (int i = 0; i < 64; i++) {
+        char q[64];
+        snprintf(q, sizeof q, "{ a%d: hello }", i);
+        gql_document_free(last);
+        last = prepare(f, q);
+    }
+    gql_document *again = prepare(f, "{ hello }");
+    assert_ptr_not_equal(a, again); /* a is still alive (we hold it): a new document */
+    gql_document *still = prepare(f, "{ a63: hello }");
+    assert_ptr_equal(last, still); /* the most recent ones stayed */
+    gql_document_free(still);
+    gql_document_free(last);
+    gql_document_free(again);
+    gql_document_free(a);
 }
 
 static void on_event(json_t *response, void *arg)

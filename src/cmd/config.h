@@ -1,8 +1,10 @@
-/* Program configuration from command-line flags and environment variables.
+/* Program configuration from command-line flags and environment variables, for the programs
+ * only (their main(), test servers, benchmarks): this is the one place that reads the
+ * environment. Libraries take options structs that the program fills from here.
  * Precedence: flag, then environment variable, then the default already in `dest`.
  * Every program gets `--help` (and `-h`) from the same table. */
-#ifndef BASE_CONFIG_H
-#define BASE_CONFIG_H
+#ifndef CMD_CONFIG_H
+#define CMD_CONFIG_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -39,9 +41,5 @@ config_result config_parse(const char *usage, const char *about, const config_op
 /* Prints the help text of `opts` to stdout. */
 void config_print_help(const char *usage, const char *about, const config_option *opts,
                        size_t n_opts);
-
-/* Splits "HOST:PORT" (or ":PORT", "[v6]:PORT") into host (without brackets) and port.
- * Returns false on bad syntax. `host` gets "" when only a port is given. */
-bool config_split_host_port(const char *text, char *host, size_t host_size, int *port);
 
 #endif
