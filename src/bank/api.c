@@ -37,6 +37,25 @@ void api_inbox_push(op *o)
     mutex_unlock(&api->mu);
 }
 
+typedef enum tx_fate { TX_TAKEN, TX_DUPLICATE, TX_DROPPED } tx_fate;
+
+/* Whether the transaction `id` goes to the fan-out: not when another projector published it
+ * first (each projector publishes every transaction), nor when too many wait already. */
+static tx_fate take_transaction_locked(bank_api *api, int32_t id)
+{
+    mutex_assert_held(&api->mu);
+    api->stream.received++;
+    if (!seen_window_add(&api->seen, id)) {
+        api->stream.duplicates++;
+        return TX_DUPLICATE;
+    }
+    if (api->n_published >= API_STREAM_BACKLOG_MAX) {
+        api->stream.dropped++;
+        return TX_DROPPED;
+    }
+    return TX_TAKEN;
+}
+
 void api_on_transaction(void *ctx, const message *m)
 {
     bank_api *api = ctx;
@@ -48,9 +67,18 @@ void api_on_transaction(void *ctx, const message *m)
     }
     t->tx = m->u.transaction_happened;
     mutex_lock(&api->mu);
-    list_push_back(&api->published, &t->link);
-    wake_locked(api);
+    tx_fate fate = take_transaction_locked(api, t->tx.transaction_id);
+    if (fate == TX_TAKEN) {
+        list_push_back(&api->published, &t->link);
+        api->n_published++;
+        wake_locked(api);
+    }
     mutex_unlock(&api->mu);
+    if (fate == TX_TAKEN) return;
+    if (fate == TX_DROPPED)
+        LOG_WARN("api", "%d transactions wait for the stream already: transaction %d dropped",
+                 API_STREAM_BACKLOG_MAX, (int)t->tx.transaction_id);
+    free(t);
 }
 
 /* Runs what other threads handed in: the ops' next steps, then the published transactions. */
@@ -65,6 +93,7 @@ static void drain(void *arg)
         api->wake_posted = false;
         list_splice_back(&ops, &api->inbox);
         list_splice_back(&txs, &api->published);
+        api->n_published = 0;
         mutex_unlock(&api->mu);
         if (list_empty(&ops) && list_empty(&txs)) return;
         for (list_node *n; (n = list_pop_front(&ops));) {
@@ -251,7 +280,24 @@ static void *later_main(void *arg)
 
 status bank_api_metrics(void *arg, buf *out)
 {
-    const bank_api *api = arg;
+    bank_api *api = arg;
+    mutex_lock(&api->mu);
+    unsigned long long s[] = {api->stream.received, api->stream.duplicates, api->stream.dropped};
+    mutex_unlock(&api->mu);
+    TRY(buf_appendf(out,
+                    "# HELP bank_stream_transactions_received_total Transactions received from "
+                    "the projectors (every projector publishes every one).\n"
+                    "# TYPE bank_stream_transactions_received_total counter\n"
+                    "bank_stream_transactions_received_total %llu\n"
+                    "# HELP bank_stream_transactions_duplicate_total Transactions received again "
+                    "(from another projector, or a rebuild) and not streamed again.\n"
+                    "# TYPE bank_stream_transactions_duplicate_total counter\n"
+                    "bank_stream_transactions_duplicate_total %llu\n"
+                    "# HELP bank_stream_transactions_dropped_total Transactions not streamed "
+                    "because too many waited for the loop thread.\n"
+                    "# TYPE bank_stream_transactions_dropped_total counter\n"
+                    "bank_stream_transactions_dropped_total %llu\n",
+                    s[0], s[1], s[2]));
     unsigned long long c[] = {api->counters.refused_address_rate,
                               api->counters.refused_username,
                               api->counters.refused_address_busy,
@@ -328,6 +374,7 @@ status bank_api_new(bus *b, const char *sdl, size_t sdl_len, const bank_api_conf
     clock_cond_init(&api->later_cv);
     list_init(&api->inbox);
     list_init(&api->published);
+    seen_window_init(&api->seen);
     list_init(&api->later);
     list_init(&api->lanes);
     list_init(&api->subscribers);

@@ -17,6 +17,7 @@
 #include <stdbool.h>
 
 #include "bank/api.h"
+#include "bank/seen_window.h"
 #include "base/list.h"
 #include "base/mutex.h"
 #include "base/workers.h"
@@ -29,6 +30,9 @@
  * another login create) a user or account asks again this many times, this far apart. */
 #define API_PROJECTION_ATTEMPTS 40
 #define API_PROJECTION_PAUSE_MS 25
+/* Published transactions waiting for the loop thread at most; past it one is dropped (and counted):
+ * memory stays bounded when the loop cannot keep up. */
+#define API_STREAM_BACKLOG_MAX 16384
 
 typedef struct op op;
 typedef void (*op_step)(op *o);
@@ -122,7 +126,12 @@ struct bank_api {
     mutex mu;            /* guards the fields down to `stopping` */
     list_node inbox;     /* ops whose next step is due on the loop thread */
     list_node published; /* tx_items published on the bus, for the fan-out */
-    list_node later;     /* paused ops, earliest first (every pause is as long) */
+    size_t n_published;  /* how many wait in `published`, at most API_STREAM_BACKLOG_MAX */
+    seen_window seen;    /* the transaction ids taken for the fan-out: each one is taken once */
+    struct {
+        uint64_t received, duplicates, dropped; /* for /metrics */
+    } stream;
+    list_node later; /* paused ops, earliest first (every pause is as long) */
     pthread_cond_t later_cv;
     bool wake_posted; /* a drain is queued on the loop */
     bool stopping;
