@@ -45,6 +45,12 @@
 #define REASON_TRANSFER_ID_OTHER_AMOUNT "transfer id was already used with another amount"
 /* Beyond the seed: bounded state. */
 #define REASON_TOO_MANY_USERS "too many users on bank account"
+/* Beyond the seed (issue 15): the company account stays the bank's alone. */
+#define REASON_COMPANY_NOT_SHARED "the company account cannot be shared"
+/* Beyond the seed (issue 15): alert rules (domain/alerts.h); the prefix is followed by the rule's
+ * number (from 1) and what is wrong with it. */
+#define REASON_ALERT_TOO_MANY_RULES "too many alert rules: at most 20"
+#define REASON_ALERT_RULE_PREFIX "alert rule "
 /* Beyond the seed: the user aggregate never stores a clear password or an empty name. */
 #define REASON_PASSWORD_NOT_HASHED "password must be hashed"
 #define REASON_USERNAME_EMPTY "username should not be empty"
