@@ -129,6 +129,8 @@ void api_op_free(op *o)
     api_lane_release(o);
     free(o->held);
     json_decref(o->found);
+    json_decref(o->extra);
+    free(o->command);
     free(o);
 }
 
@@ -346,13 +348,24 @@ static const struct {
     guarded g;
 } resolvers[] = {
     {"Query.transaction_by_id", {api_resolve_transaction_by_id, ACCESS_EMPLOYEE}},
-    {"Query.transactions_by_iban", {api_resolve_transactions_by_iban, ACCESS_ACCOUNT}},
+    {"Query.transactions_by_iban", {api_resolve_transactions_at, ACCESS_ACCOUNT}},
     {"Query.all_last_transactions", {api_resolve_all_last_transactions, ACCESS_EMPLOYEE}},
     {"Query.transfer", {api_resolve_transfer, ACCESS_TRANSFER}},
-    {"Query.account", {api_resolve_account, ACCESS_ANY}},
+    {"Query.account", {api_resolve_account_at, ACCESS_ANY}},
     {"Mutation.get_account", {api_resolve_get_account, ACCESS_ANY}},
     {"Mutation.money_transfer", {api_resolve_money_transfer, ACCESS_ANY}},
     {"Subscription.stream_transactions", {api_resolve_stream_transactions, ACCESS_ACCOUNT}},
+    /* issue 15: each checks a token of the account itself (or an employee key), in both modes */
+    {"Query.account_history", {api_resolve_account_history, ACCESS_ANY}},
+    {"Query.transfer_history", {api_resolve_transfer_history, ACCESS_ANY}},
+    {"Query.alerts", {api_resolve_alerts, ACCESS_ANY}},
+    {"Query.alerts_since", {api_resolve_alerts_since, ACCESS_ANY}},
+    {"Query.accounts", {api_resolve_accounts, ACCESS_ANY}},
+    {"Mutation.set_alerts", {api_resolve_set_alerts, ACCESS_ANY}},
+    {"Mutation.open_account", {api_resolve_open_account, ACCESS_ANY}},
+    {"Mutation.add_owner", {api_resolve_add_owner, ACCESS_ANY}},
+    {"Mutation.remove_owner", {api_resolve_remove_owner, ACCESS_ANY}},
+    {"Subscription.stream_alerts", {api_resolve_stream_alerts, ACCESS_ANY}},
 };
 
 status bank_api_new(bus *b, const char *sdl, size_t sdl_len, const bank_api_config *cfg,
@@ -379,6 +392,8 @@ status bank_api_new(bus *b, const char *sdl, size_t sdl_len, const bank_api_conf
     list_init(&api->lanes);
     list_init(&api->subscribers);
     list_init(&api->authorizing);
+    list_init(&api->alert_subscribers);
+    list_init(&api->alert_checking);
     status st = login_guard_new(&api->limits, &api->guard);
     if (st == ST_OK) st = gql_schema_parse(sdl, sdl_len, &api->schema);
     if (st == ST_OK) {
@@ -395,6 +410,7 @@ status bank_api_new(bus *b, const char *sdl, size_t sdl_len, const bank_api_conf
     if (st == ST_OK) st = api_passwords_start(api, c.password_workers > 0 ? c.password_workers : 2);
     if (st == ST_OK)
         st = bus_subscribe(b, BUS_SUBJECT_TRANSACTIONS, api_on_transaction, api, &api->tx_sub);
+    if (st == ST_OK) st = bus_subscribe(b, BUS_SUBJECT_ALERTS, api_on_alert, api, &api->alert_sub);
     if (st != ST_OK) {
         char why[512];
         snprintf(why, sizeof why, "%s", status_message());
@@ -426,6 +442,7 @@ void bank_api_free(bank_api *api)
 {
     if (!api) return;
     if (api->tx_sub) bus_unsubscribe(api->tx_sub);
+    if (api->alert_sub) bus_unsubscribe(api->alert_sub);
     mutex_lock(&api->mu);
     api->stopping = true;
     api->srv = NULL; /* no more wake-ups: the loop has ended */
@@ -435,6 +452,7 @@ void bank_api_free(bank_api *api)
     if (api->later_started) pthread_join(api->later_thread, NULL); /* hands paused ops on */
     drain(api); /* completes (into nothing) what arrived after the loop ended */
     api_subscribers_end(api);
+    api_alert_subscribers_end(api);
     assert(list_empty(&api->lanes)); /* every login ended: its password work was done or failed */
     login_guard_free(api->guard);
     explicit_bzero(&api->employees, sizeof api->employees);

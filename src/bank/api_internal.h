@@ -7,6 +7,9 @@
  *   api_money.c    money_transfer
  *   api_stream.c   stream_transactions: subscribers and the fan-out of published transactions
  *   api_private.c  the private mode: who may read what
+ *   api_accounts.c open_account, accounts, add_owner, remove_owner; the account check of issue 15
+ *   api_history.c  account_history, transfer_history, account(at), transactions_by_iban(at)
+ *   api_alerts.c   set_alerts, alerts, alerts_since, stream_alerts and the fan-out of alerts
  *
  * Threads: everything here runs on the HTTP loop thread unless it says otherwise; `mu` guards
  * what other threads hand in (the inbox, published transactions, paused ops). */
@@ -91,6 +94,15 @@ struct op {
     json_t *found;       /* ACCESS_TRANSFER: the transfer, shown once a side's token matched */
     int side;            /* ACCESS_TRANSFER: 0 from, 1 to, 2 none left */
     subscriber *checked; /* the stream_transactions subscriber whose token this op checks */
+    /* issue 15 (api_accounts.c, api_history.c, api_alerts.c) */
+    bool employee;       /* the caller presented an employee key: any account opens to it */
+    int64_t at_ms;       /* time travel: the instant asked about */
+    op_step after_check; /* api_account_check: where a caller the account opens to goes on */
+    op_step after_login; /* api_login_check: where the login goes on (`refusal` tells how) */
+    char refusal[160];   /* api_login_check: why the login was refused; "" when it was not */
+    json_t *extra;       /* what a resolver keeps between its steps (api_op_free decrefs it) */
+    message *command;    /* a message kept for a later step (api_op_free frees it) */
+    void *alert_sub;     /* the stream_alerts subscriber whose token this op checks */
 };
 
 /* The logins of one client address (IPv6: its /64) in progress, and those of them waiting for a
@@ -156,6 +168,12 @@ struct bank_api {
     list_node subscribers;
     list_node authorizing; /* private mode: subscribers whose token is being checked */
 
+    /* issue 15: stream_alerts subscribers and the alerts published on the bus */
+    bus_subscription *alert_sub;
+    list_node alert_subscribers;
+    list_node alert_checking; /* subscribers whose token is being checked */
+    size_t n_alert_subscribers;
+
     /* private mode */
     bool private_mode;
     employee_keys employees;
@@ -211,10 +229,21 @@ bool api_account_allows(json_t *account, const char *token);
 /* Resolves transfer(uuid) with the TransferStatus of `answer` (stolen). */
 void api_transfer_status_resolve(op *o, json_t *answer);
 
+/* The Transaction of a projector's JSON {iban, new-balance, changed-by, from-to, description, id,
+ * at, transfer} (a new reference). */
+json_t *api_transaction_from_answer(json_t *j);
+
 /* ---- api_login.c ---- */
 
 gql_result api_resolve_get_account(json_t *parent, json_t *args, void *context,
                                    const gql_info *info);
+/* open_account and accounts (issue 15): the login of get_account without its creation of a new
+ * user. The same checks of username and password and the same limits (login_guard.h, logins in
+ * progress), then FindUser and the password check on the password threads; continues at `next`
+ * on the loop thread with o->username set and o->refusal "" (the password is right) or the reason
+ * (`username does not exist`, `invalid password`, a limit with its retry time). */
+void api_login_check(op *o, const gql_info *info, const char *username, const char *password,
+                     op_step next);
 /* The login of `o` has ended (api_op_free): its address has one login less in progress. */
 void api_lane_release(op *o);
 /* Logins waiting for a password thread. */
@@ -258,5 +287,47 @@ void api_transfer_check_side(op *o);
 /* Registers a new subscriber: at once, or (private mode, a token given) once its token opens the
  * account of its `iban` filter. Returns the stream result of the field. */
 gql_result api_subscriber_add(bank_api *api, subscriber *s);
+/* True when the caller presented a valid employee key (issue 15: any account opens to it). */
+bool api_caller_is_employee(const bank_api *api, const gql_info *info);
+
+/* ---- api_accounts.c (issue 15) ---- */
+
+gql_result api_resolve_open_account(json_t *parent, json_t *args, void *context,
+                                    const gql_info *info);
+gql_result api_resolve_accounts(json_t *parent, json_t *args, void *context, const gql_info *info);
+gql_result api_resolve_add_owner(json_t *parent, json_t *args, void *context, const gql_info *info);
+gql_result api_resolve_remove_owner(json_t *parent, json_t *args, void *context,
+                                    const gql_info *info);
+/* Continues at `next` with o->extra = the account (FindBankAccountQuery's answer) when account
+ * o->iban opens to the caller: an employee, or a holder of o->token. Fails the field otherwise,
+ * with `token is not valid` also for an unknown IBAN (the answer tells nothing about which IBANs
+ * exist), or with the bus failure. */
+void api_account_check(op *o, op_step next);
+
+/* ---- api_history.c (issue 15) ---- */
+
+gql_result api_resolve_account_history(json_t *parent, json_t *args, void *context,
+                                       const gql_info *info);
+gql_result api_resolve_transfer_history(json_t *parent, json_t *args, void *context,
+                                        const gql_info *info);
+/* account and transactions_by_iban: with `at` the past, else the resolvers of api_queries.c. */
+gql_result api_resolve_account_at(json_t *parent, json_t *args, void *context,
+                                  const gql_info *info);
+gql_result api_resolve_transactions_at(json_t *parent, json_t *args, void *context,
+                                       const gql_info *info);
+
+/* ---- api_alerts.c (issue 15) ---- */
+
+gql_result api_resolve_set_alerts(json_t *parent, json_t *args, void *context,
+                                  const gql_info *info);
+gql_result api_resolve_alerts(json_t *parent, json_t *args, void *context, const gql_info *info);
+gql_result api_resolve_alerts_since(json_t *parent, json_t *args, void *context,
+                                    const gql_info *info);
+gql_result api_resolve_stream_alerts(json_t *parent, json_t *args, void *context,
+                                     const gql_info *info);
+/* Bus callback of published alerts (a bus thread): handed to the loop thread for the fan-out. */
+void api_on_alert(void *ctx, const message *m);
+/* Ends every stream_alerts subscription (at api free). */
+void api_alert_subscribers_end(bank_api *api);
 
 #endif

@@ -204,6 +204,63 @@ gql_result api_resolve_get_account(json_t *parent, json_t *args, void *context,
     return gql_later(p);
 }
 
+/* ---- the login of open_account and accounts (issue 15) ---- */
+
+static void check_refused(op *o, const char *reason)
+{
+    snprintf(o->refusal, sizeof o->refusal, "%s", reason);
+    o->after_login(o);
+}
+
+static void check_password_checked(op *o)
+{
+    if (o->pw_unavailable) {
+        check_refused(o, REASON_LOGIN_STOPPING);
+        return;
+    }
+    if (!o->password_ok) {
+        o->api->counters.wrong_password++;
+        login_guard_failed(o->api->guard, o->username, clock_mono_ms());
+        check_refused(o, REASON_INVALID_PASSWORD);
+        return;
+    }
+    o->refusal[0] = '\0';
+    o->after_login(o);
+}
+
+static void check_user_found(op *o)
+{
+    const char *reason = api_answer_reason(o);
+    if (reason) {
+        check_refused(o, reason); /* `username does not exist`: this login creates nobody */
+        return;
+    }
+    json_t *user = api_query_result(o);
+    const char *hash = json_string_value(json_object_get(user, "password"));
+    MSG_SET(o->hash, hash ? hash : "");
+    json_decref(user);
+    password_job(o, PW_VERIFY, check_password_checked);
+}
+
+void api_login_check(op *o, const gql_info *info, const char *username, const char *password,
+                     op_step next)
+{
+    char refusal[128];
+    o->after_login = next;
+    if (!username || !*username || !MSG_SET(o->username, username)) {
+        check_refused(o, "username should have 1 to 64 characters");
+    } else if (!password || !*password ||
+               !msg_copy_str(o->password, sizeof o->password, password)) {
+        check_refused(o, "password should have 1 to 1024 characters");
+    } else if (login_admit(o, info, refusal, sizeof refusal)) {
+        check_refused(o, refusal);
+    } else {
+        message m = api_query(MSG_FIND_USER_QUERY);
+        MSG_SET(m.u.find_user.username, o->username);
+        api_op_request(o, BUS_SUBJECT_USER_QUERIES, &m, check_user_found);
+    }
+}
+
 /* ---- login limits: who may start a login, and whose password work runs next ---- */
 
 /* The client's address as the transport saw it ("" when unknown). */

@@ -38,6 +38,11 @@ static caller_kind caller_of(const bank_api *api, const gql_info *info)
     return employee_keys_match(&api->employees, key) ? CALLER_EMPLOYEE : CALLER_BAD_KEY;
 }
 
+bool api_caller_is_employee(const bank_api *api, const gql_info *info)
+{
+    return caller_of(api, info) == CALLER_EMPLOYEE;
+}
+
 static gql_result private_refusal(bank_api *api, const char *reason)
 {
     api->counters.private_refused++;

@@ -28,7 +28,7 @@ json_t *api_transaction_object(const transaction_happened_event *t)
 
 /* From the projector's JSON {iban, new-balance, changed-by, from-to, description, id, at,
  * transfer}. */
-static json_t *transaction_from_answer(json_t *j)
+json_t *api_transaction_from_answer(json_t *j)
 {
     transaction_happened_event t = {0};
     t.transaction_id = (int32_t)json_integer_value(json_object_get(j, "id"));
@@ -51,7 +51,8 @@ static json_t *transaction_list(json_t *answer)
     json_t *list = json_array();
     size_t i;
     json_t *item;
-    json_array_foreach(answer, i, item) json_array_append_new(list, transaction_from_answer(item));
+    json_array_foreach(answer, i, item)
+        json_array_append_new(list, api_transaction_from_answer(item));
     return list;
 }
 
@@ -68,7 +69,7 @@ static void transactions_answered(op *o)
         return;
     }
     json_t *value =
-        json_is_array(answer) ? transaction_list(answer) : transaction_from_answer(answer);
+        json_is_array(answer) ? transaction_list(answer) : api_transaction_from_answer(answer);
     json_decref(answer);
     api_op_resolve(o, value);
 }

@@ -140,6 +140,8 @@ uuid command_id(const message *c)
         return c->u.mark_transfer_completed.id;
     case MSG_MARK_TRANSFER_FAILED_COMMAND:
         return c->u.mark_transfer_failed.id;
+    case MSG_UPDATE_ALERTS_SETTINGS_COMMAND:
+        return c->u.update_alerts_settings.id;
     default:
         return (uuid){{0}};
     }
@@ -171,6 +173,9 @@ static bool route(const message *c, aggregate_kind *kind, msg_iban key)
         break;
     case MSG_RETURN_MONEY_COMMAND:
         k = c->u.return_money.iban;
+        break;
+    case MSG_UPDATE_ALERTS_SETTINGS_COMMAND:
+        k = c->u.update_alerts_settings.iban;
         break;
     case MSG_MONEY_TRANSFER_COMMAND:
     case MSG_MARK_TRANSFER_COMPLETED_COMMAND:

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bank/event_index.h"
+#include "bank/history_service.h"
 #include "bank/read_model.h"
 #include "base/clock.h"
 #include "base/log.h"
@@ -22,6 +24,7 @@ typedef struct item {
     int store;
     uint64_t position;
     int64_t timestamp_ms; /* when the store accepted the event */
+    uint32_t order;       /* within its key */
     void *value;
     size_t len;
 } item;
@@ -45,6 +48,8 @@ struct projector {
     char *db_path;
     bus *bus;
     read_model *rm;
+    event_index *index;       /* issue 15: history, snapshots, alerts */
+    history_service *history; /* issue 15: the queries that read the stores */
     follower followers[N_STORES];
     query_server user_queries, bank_queries;
 
@@ -86,6 +91,7 @@ static status on_event(void *ctx, const store_event *ev)
     p->ring[(p->head + p->count) % QUEUE_CAPACITY] = (item){.store = f->store,
                                                             .position = ev->position,
                                                             .timestamp_ms = ev->timestamp_ms,
+                                                            .order = ev->order,
                                                             .value = copy,
                                                             .len = ev->value.len};
     p->count++;
@@ -152,7 +158,8 @@ static status apply_money(projector *p, const item *it, const message *m, const 
     TRY(read_model_add_transaction(p->rm, &t));
     th.transaction_id = t.id;
     if (it->position > p->published_until) p->published[p->n_published++] = th;
-    return ST_OK;
+    return event_index_apply(p->index, m, it->order, it->timestamp_ms, &th,
+                             it->position > p->published_until);
 }
 
 static status apply(projector *p, const item *it)
@@ -203,11 +210,17 @@ static status apply(projector *p, const item *it)
         st = read_model_end_transfer(p->rm, &m.u.transfer_failed.id, false,
                                      m.u.transfer_failed.reason);
         break;
+    case MSG_ALERTS_SETTINGS_UPDATED_EVENT: /* the event index keeps the rules */
+        break;
     default:
         LOG_WARN("projector", "%s store position %llu holds a %s, skipped", store_names[it->store],
                  (unsigned long long)it->position, msg_type_name(m.type));
         break;
     }
+    bool money = m.type == MSG_MONEY_CREDITED_EVENT || m.type == MSG_MONEY_DEBITED_EVENT ||
+                 m.type == MSG_MONEY_RETURNED_EVENT; /* indexed by apply_money */
+    if (st == ST_OK && it->store == STORE_BANK && !money)
+        st = event_index_apply(p->index, &m, it->order, it->timestamp_ms, NULL, false);
     message_clear(&m);
     return st;
 }
@@ -216,6 +229,7 @@ static status apply(projector *p, const item *it)
 static status apply_batch(projector *p, item *batch, size_t n, uint64_t done[N_STORES])
 {
     p->n_published = 0;
+    event_index_forget_alerts(p->index);
     TRY(read_model_begin(p->rm));
     status st = ST_OK;
     uint64_t last[N_STORES] = {0};
@@ -236,6 +250,13 @@ static status apply_batch(projector *p, item *batch, size_t n, uint64_t done[N_S
         message m = {.type = MSG_TRANSACTION_HAPPENED_EVENT};
         m.u.transaction_happened = p->published[i];
         bus_publish(p->bus, BUS_SUBJECT_TRANSACTIONS, &m);
+    }
+    size_t n_alerts;
+    const alert_triggered_event *alerts = event_index_take_alerts(p->index, &n_alerts);
+    for (size_t i = 0; p->bus && i < n_alerts; i++) {
+        message m = {.type = MSG_ALERT_TRIGGERED_EVENT};
+        m.u.alert_triggered = alerts[i];
+        bus_publish(p->bus, BUS_SUBJECT_ALERTS, &m);
     }
     return ST_OK;
 }
@@ -410,6 +431,7 @@ status projector_new(const bank_stores *stores, const char *db_path, bus *b, pro
         if (st == ST_OK) st = store_head(p->by_index[s], &p->initial_head[s]);
     }
     if (st == ST_OK) st = read_model_published_until(p->rm, &p->published_until);
+    if (st == ST_OK) st = event_index_new(p->rm, &p->index);
     if (st == ST_OK) {
         p->thread_started = pthread_create(&p->thread, NULL, apply_main, p) == 0;
         if (!p->thread_started) st = status_set(ST_INTERNAL, "cannot start the projector thread");
@@ -421,6 +443,7 @@ status projector_new(const bank_stores *stores, const char *db_path, bus *b, pro
     }
     if (st == ST_OK && b) st = serve(p, &p->user_queries, BUS_SUBJECT_USER_QUERIES);
     if (st == ST_OK && b) st = serve(p, &p->bank_queries, BUS_SUBJECT_BANK_QUERIES);
+    if (st == ST_OK && b) st = history_service_new(b, stores, db_path, &p->history);
     if (st != ST_OK) {
         char why[512];
         snprintf(why, sizeof why, "%s", status_message());
@@ -460,6 +483,7 @@ void projector_free(projector *p)
     if (!p) return;
     query_server_stop(&p->user_queries);
     query_server_stop(&p->bank_queries);
+    history_service_free(p->history);
     pthread_mutex_lock(&p->mu);
     p->stopping = true;
     pthread_cond_broadcast(&p->not_full);
@@ -470,6 +494,7 @@ void projector_free(projector *p)
     if (p->thread_started) pthread_join(p->thread, NULL); /* applies what is queued, then stops */
     for (size_t i = 0; i < p->count; i++)                 /* left only when the thread never ran */
         free(p->ring[(p->head + i) % QUEUE_CAPACITY].value);
+    event_index_free(p->index);
     read_model_close(p->rm);
     pthread_cond_destroy(&p->not_empty);
     pthread_cond_destroy(&p->not_full);

@@ -4,11 +4,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bank/event_index.h"
 #include "base/log.h"
 
 /* PRAGMA user_version of the layout below. 0 is a file from before versions were written (no
- * `at` and `transfer` in transactions): it is rebuilt from the stores (see read_model_open). */
-#define LAYOUT_VERSION 2
+ * `at` and `transfer` in transactions): it is rebuilt from the stores (see read_model_open).
+ * 3: issue 15's tables (event_index.h), which need every event from the start. */
+#define LAYOUT_VERSION 3
 /* The checkpoints row that remembers, after a rebuild, the bank position up to which the
  * transactions had already been published before it. */
 #define PUBLISHED_UNTIL "bank published"
@@ -127,7 +129,10 @@ static status migrate(sqlite3 *db, const char *path)
 {
     int64_t version, tables;
     TRY(query_int(db, "PRAGMA user_version", &version));
-    if (version == LAYOUT_VERSION) return exec(db, schema_sql, "creating the schema");
+    if (version == LAYOUT_VERSION) {
+        TRY(exec(db, schema_sql, "creating the schema"));
+        return exec(db, EVENT_INDEX_SCHEMA_SQL, "creating the event index");
+    }
     if (version > LAYOUT_VERSION)
         return status_set(ST_INVALID,
                           "read model %s has layout %lld, newer than this program's %d: delete it "
@@ -150,10 +155,12 @@ static status migrate(sqlite3 *db, const char *path)
         TRY(exec(db,
                  "DROP TABLE IF EXISTS checkpoints; DROP TABLE IF EXISTS users;"
                  "DROP TABLE IF EXISTS accounts; DROP TABLE IF EXISTS owners;"
-                 "DROP TABLE IF EXISTS transfers; DROP TABLE IF EXISTS transactions;",
+                 "DROP TABLE IF EXISTS transfers; DROP TABLE IF EXISTS "
+                 "transactions;" EVENT_INDEX_DROP_SQL,
                  "dropping the old layout"));
     }
     TRY(exec(db, schema_sql, "creating the schema"));
+    TRY(exec(db, EVENT_INDEX_SCHEMA_SQL, "creating the event index"));
     if (published) {
         char sql[160];
         snprintf(sql, sizeof sql, "INSERT INTO checkpoints(store, position) VALUES('%s', %lld)",
@@ -203,6 +210,11 @@ status read_model_open(const char *path, read_model **out)
     }
     *out = rm;
     return ST_OK;
+}
+
+sqlite3 *read_model_sqlite(read_model *rm)
+{
+    return rm->db;
 }
 
 void read_model_close(read_model *rm)

@@ -50,6 +50,9 @@ typedef struct rm_transaction {
 status read_model_open(const char *path, read_model **out);
 void read_model_close(read_model *rm);
 
+/* The writer's SQLite connection, for what shares its transactions (event_index.h). Owned by rm. */
+struct sqlite3 *read_model_sqlite(read_model *rm);
+
 /* Writer side: a batch is begin, any number of changes, commit (or rollback on error). */
 status read_model_begin(read_model *rm);
 status read_model_commit(read_model *rm);

@@ -23,6 +23,10 @@
 #define BUS_SUBJECT_USER_QUERIES "bank.queries.user"
 #define BUS_SUBJECT_BANK_QUERIES "bank.queries.bank"
 #define BUS_SUBJECT_TRANSACTIONS "bank.transactions"
+/* Beyond the seed (issue 15): the queries that read the event stores (answered by projectors),
+ * and the alerts the projectors derive (fanned out by every API instance). */
+#define BUS_SUBJECT_HISTORY_QUERIES "bank.queries.history"
+#define BUS_SUBJECT_ALERTS "bank.alerts"
 
 /* The seed's deadline for every command and query, and its text when it passes. */
 #define BUS_DEFAULT_DEADLINE_MS 2000

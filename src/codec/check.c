@@ -101,6 +101,31 @@ static status check_value(cursor *c, avro_schema_t s, int depth)
         }
         return check_value(c, avro_schema_union_branch(s, (int)v), depth + 1);
     }
+    case AVRO_ARRAY: {
+        /* Blocks: a count (negative: followed by the block's size in bytes), items, 0 ends. Every
+         * item takes at least one byte here (the arrays of our schemas hold records with fields),
+         * so more items than bytes left is a lie about the length. */
+        avro_schema_t items = avro_schema_array_items(s);
+        for (;;) {
+            TRY(read_long(c, &v));
+            if (v == 0) return ST_OK;
+            if (v < 0) {
+                int64_t size;
+                if (v == INT64_MIN) return fail(c, "malformed array block count");
+                v = -v;
+                TRY(read_long(c, &size));
+                if (size < 0 || (uint64_t)size > (uint64_t)(c->end - c->p))
+                    return fail(c, "array block size past the end of the body");
+            }
+            if ((uint64_t)v > (uint64_t)(c->end - c->p)) {
+                snprintf(msg, sizeof msg, "array block of %" PRId64 " items, more than bytes left",
+                         v);
+                return fail(c, msg);
+            }
+            for (int64_t i = 0; i < v; i++)
+                TRY(check_value(c, items, depth + 1));
+        }
+    }
     case AVRO_RECORD: {
         size_t n = avro_schema_record_size(s);
         const char *outer = c->field;
@@ -147,6 +172,8 @@ bool codec_schema_supported(avro_schema_t s, int depth)
             if (!codec_schema_supported(avro_schema_union_branch(s, (int)i), depth + 1))
                 return false;
         return true;
+    case AVRO_ARRAY:
+        return codec_schema_supported(avro_schema_array_items(s), depth + 1);
     case AVRO_RECORD:
         for (size_t i = 0; i < avro_schema_record_size(s); i++)
             if (!codec_schema_supported(avro_schema_record_field_get_by_index(s, (int)i),

@@ -21,7 +21,7 @@
 #include "codec/fingerprint.h"
 
 #define NAMESPACE "nl.openweb.data"
-#define MAX_FIELDS 8
+#define MAX_FIELDS 12
 #define STACK_ENCODE 1024 /* records up to this size are framed without a heap buffer */
 
 /* ---- the C side of every record ---- */
@@ -36,14 +36,17 @@ typedef enum field_kind {
     FK_OPT_STR,      /* bool + char[cap] <-> ["null","string"] */
     FK_OPT_LONG,     /* bool + int64_t <-> ["null","long"] (an int branch is promoted) */
     FK_HEAP_STR,     /* char * (heap) <-> string, at most MSG_QUERY_RESULT_MAX bytes */
+    FK_ENUM,         /* an int-sized C enum <-> an Avro enum, by symbol name (sub: enum_desc) */
+    FK_ARRAY, /* a counted C array of records <-> an Avro array of records (sub: array_desc) */
 } field_kind;
 
 typedef struct field_desc {
-    const char *name; /* the Avro field name, which is also the C member name */
+    const char *name; /* the Avro field name (the C member name unless given, see F_*_N) */
     field_kind kind;
-    size_t off;      /* of the member within `message` */
+    size_t off;      /* of the member within the record's C struct (`message` at the top) */
     size_t cap;      /* FK_STR/FK_OPT_STR: array size including the NUL */
     size_t flag_off; /* FK_OPT_STR/FK_OPT_LONG: the bool saying the value is set */
+    const void *sub; /* FK_ENUM: enum_desc; FK_ARRAY: array_desc */
 } field_desc;
 
 typedef struct record_desc {
@@ -51,43 +54,82 @@ typedef struct record_desc {
     size_t count;
 } record_desc;
 
+/* FK_ENUM: the C value i is the symbol symbols[i]. */
+typedef struct enum_desc {
+    const char *const *symbols;
+    int count;
+} enum_desc;
+
+/* FK_ARRAY: at the field's offset a struct with a uint32_t count and an array of at most `max`
+ * items of `item_size` bytes, each described by `item` (offsets within the item). */
+typedef struct array_desc {
+    const record_desc *item;
+    size_t item_size, count_off, items_off, max;
+} array_desc;
+
 #define OFF(path) offsetof(message, u.path)
 #define CAP(path) sizeof(((message *)0)->u.path)
 #define F_ID(v, f)                                                                                 \
     {                                                                                              \
-#f, FK_ID, OFF(v.f), 0, 0                                                                  \
+#f, FK_ID, OFF(v.f), 0, 0, NULL                                                            \
     }
 #define F_STR(v, f)                                                                                \
     {                                                                                              \
-#f, FK_STR, OFF(v.f), CAP(v.f), 0                                                          \
+#f, FK_STR, OFF(v.f), CAP(v.f), 0, NULL                                                    \
     }
 #define F_LONG(v, f)                                                                               \
     {                                                                                              \
-#f, FK_LONG, OFF(v.f), 0, 0                                                                \
+#f, FK_LONG, OFF(v.f), 0, 0, NULL                                                          \
     }
 #define F_INT(v, f)                                                                                \
     {                                                                                              \
-#f, FK_INT, OFF(v.f), 0, 0                                                                 \
+#f, FK_INT, OFF(v.f), 0, 0, NULL                                                           \
     }
 #define F_CMD(v, f)                                                                                \
     {                                                                                              \
-#f, FK_COMMAND_NAME, OFF(v.f), 0, 0                                                        \
+#f, FK_COMMAND_NAME, OFF(v.f), 0, 0, NULL                                                  \
     }
 #define F_QRY(v, f)                                                                                \
     {                                                                                              \
-#f, FK_QUERY_NAME, OFF(v.f), 0, 0                                                          \
+#f, FK_QUERY_NAME, OFF(v.f), 0, 0, NULL                                                    \
     }
 #define F_OPT(v, f, flag)                                                                          \
     {                                                                                              \
-#f, FK_OPT_STR, OFF(v.f), CAP(v.f), OFF(v.flag)                                            \
+#f, FK_OPT_STR, OFF(v.f), CAP(v.f), OFF(v.flag), NULL                                      \
     }
 #define F_OPT_LONG(v, f, flag)                                                                     \
     {                                                                                              \
-#f, FK_OPT_LONG, OFF(v.f), 0, OFF(v.flag)                                                  \
+#f, FK_OPT_LONG, OFF(v.f), 0, OFF(v.flag), NULL                                            \
     }
 #define F_HEAP(v, f)                                                                               \
     {                                                                                              \
-#f, FK_HEAP_STR, OFF(v.f), 0, 0                                                            \
+#f, FK_HEAP_STR, OFF(v.f), 0, 0, NULL                                                      \
+    }
+/* Fields whose Avro name differs from the C path (a flat Avro record over a nested C struct). */
+#define F_STR_N(n, v, f)                                                                           \
+    {                                                                                              \
+        n, FK_STR, OFF(v.f), CAP(v.f), 0, NULL                                                     \
+    }
+#define F_LONG_N(n, v, f)                                                                          \
+    {                                                                                              \
+        n, FK_LONG, OFF(v.f), 0, 0, NULL                                                           \
+    }
+#define F_INT_N(n, v, f)                                                                           \
+    {                                                                                              \
+        n, FK_INT, OFF(v.f), 0, 0, NULL                                                            \
+    }
+#define F_ENUM(v, f, e)                                                                            \
+    {                                                                                              \
+#f, FK_ENUM, OFF(v.f), 0, 0, &e                                                            \
+    }
+#define F_ARRAY(v, f, a)                                                                           \
+    {                                                                                              \
+#f, FK_ARRAY, OFF(v.f), 0, 0, &a                                                           \
+    }
+/* Fields of a nested record: offsets within its own C struct. */
+#define I_FIELD(kind_, t, f, cap_, sub_)                                                           \
+    {                                                                                              \
+#f, kind_, offsetof(t, f), cap_, 0, sub_                                                   \
     }
 
 /* Field order as in spec 2.2-2.6 (and as in schemas/NAME.avsc: checked at start-up). */
@@ -175,9 +217,52 @@ static const field_desc f_transactions_by_iban[] = {
     F_OPT_LONG(transactions_by_iban, min_amount, has_min_amount),
     F_OPT_LONG(transactions_by_iban, max_amount, has_max_amount),
     F_STR(transactions_by_iban, direction),
-    F_STR(transactions_by_iban, descr_includes)};
+    F_STR(transactions_by_iban, descr_includes),
+    F_OPT_LONG(transactions_by_iban, at, has_at)};
 static const field_desc f_find_transfer[] = {F_ID(find_transfer, id),
                                              F_ID(find_transfer, transfer)};
+
+/* Beyond the seed (issue 15): alert rules. */
+static const enum_desc e_alert_kind = {msg_alert_kind_names, ALERT_KIND_COUNT};
+static const field_desc f_alert_rule[] = {
+    I_FIELD(FK_ENUM, alert_rule, kind, 0, &e_alert_kind),
+    I_FIELD(FK_LONG, alert_rule, amount_cents, 0, NULL),
+    I_FIELD(FK_STR, alert_rule, iban, sizeof(((alert_rule *)0)->iban), NULL),
+    I_FIELD(FK_STR, alert_rule, word, sizeof(((alert_rule *)0)->word), NULL)};
+static const record_desc r_alert_rule = {f_alert_rule,
+                                         sizeof f_alert_rule / sizeof f_alert_rule[0]};
+static const array_desc a_alert_rules = {&r_alert_rule, sizeof(alert_rule),
+                                         offsetof(alert_rule_list, n),
+                                         offsetof(alert_rule_list, items), MSG_ALERT_RULES_MAX};
+static const field_desc f_update_alerts[] = {
+    F_ID(update_alerts_settings, id), F_STR(update_alerts_settings, iban),
+    F_STR(update_alerts_settings, token), F_ARRAY(update_alerts_settings, rules, a_alert_rules)};
+static const field_desc f_alerts_updated[] = {
+    F_STR(alerts_settings_updated, iban), F_STR(alerts_settings_updated, username),
+    F_ARRAY(alerts_settings_updated, rules, a_alert_rules)};
+static const field_desc f_account_history[] = {
+    F_ID(account_history, id), F_STR(account_history, iban), F_INT(account_history, max_items),
+    F_OPT_LONG(account_history, before_order, has_before_order)};
+static const field_desc f_transfer_history[] = {F_ID(transfer_history, id),
+                                                F_ID(transfer_history, transfer)};
+static const field_desc f_account_at[] = {F_ID(account_at, id), F_STR(account_at, iban),
+                                          F_LONG(account_at, at)};
+static const field_desc f_find_alerts_settings[] = {F_ID(find_alerts_settings, id),
+                                                    F_STR(find_alerts_settings, iban)};
+static const field_desc f_alerts_since[] = {F_ID(alerts_since, id), F_STR(alerts_since, iban),
+                                            F_INT(alerts_since, after_id)};
+static const field_desc f_alert_triggered[] = {
+    F_INT(alert_triggered, alert_id),
+    F_STR_N("iban", alert_triggered, transaction.iban),
+    F_ENUM(alert_triggered, kind, e_alert_kind),
+    F_STR(alert_triggered, message),
+    F_INT_N("transaction_id", alert_triggered, transaction.transaction_id),
+    F_LONG_N("new_balance", alert_triggered, transaction.new_balance),
+    F_LONG_N("changed_by", alert_triggered, transaction.changed_by),
+    F_STR_N("from_to", alert_triggered, transaction.from_to),
+    F_STR_N("description", alert_triggered, transaction.description),
+    F_LONG_N("at", alert_triggered, transaction.at),
+    F_STR_N("transfer", alert_triggered, transaction.transfer)};
 
 static const field_desc f_transaction_happened[] = {F_INT(transaction_happened, transaction_id),
                                                     F_STR(transaction_happened, iban),
@@ -222,21 +307,34 @@ static const record_desc records[MSG_TYPE_COUNT] = {
     REC(MSG_TRANSACTIONS_BY_IBAN_QUERY, f_transactions_by_iban),
     REC(MSG_FIND_TRANSFER_QUERY, f_find_transfer),
     REC(MSG_TRANSACTION_HAPPENED_EVENT, f_transaction_happened),
+    REC(MSG_UPDATE_ALERTS_SETTINGS_COMMAND, f_update_alerts),
+    REC(MSG_ALERTS_SETTINGS_UPDATED_EVENT, f_alerts_updated),
+    REC(MSG_ACCOUNT_HISTORY_QUERY, f_account_history),
+    REC(MSG_TRANSFER_HISTORY_QUERY, f_transfer_history),
+    REC(MSG_ACCOUNT_AT_QUERY, f_account_at),
+    REC(MSG_FIND_ALERTS_SETTINGS_QUERY, f_find_alerts_settings),
+    REC(MSG_ALERTS_SINCE_QUERY, f_alerts_since),
+    REC(MSG_ALERT_TRIGGERED_EVENT, f_alert_triggered),
 };
 
 /* ---- the writer schemas, loaded once ---- */
 
-typedef struct field_plan {
+typedef struct field_plan field_plan;
+typedef struct schema_entry schema_entry;
+struct field_plan {
     int windex;          /* index of the field in the writer record; -1: absent (zero default) */
     avro_type_t wtype;   /* the writer field's type (links resolved) */
     int string_branch;   /* FK_OPT_STR/FK_OPT_LONG: the union branch holding the value */
     int null_branch;     /* FK_OPT_STR/FK_OPT_LONG: the null branch */
     avro_type_t vtype;   /* FK_OPT_LONG: the value branch's type (long, or int promoted) */
-    msg_type *sym_types; /* enum fields: writer symbol index -> msg_type (owned) */
+    msg_type *sym_types; /* command/query name enums: writer symbol index -> msg_type (owned) */
     int nsyms;
-} field_plan;
+    int *sym_values;  /* FK_ENUM: writer symbol index -> C value, -1 unknown (owned) */
+    int *c_to_sym;    /* FK_ENUM of a current schema: C value -> writer symbol index (owned) */
+    field_plan *item; /* FK_ARRAY: the plan of each field of the item record (owned) */
+};
 
-typedef struct schema_entry {
+struct schema_entry {
     codec_schema_info info;
     avro_schema_t schema;
     avro_value_iface_t *iface;
@@ -244,7 +342,7 @@ typedef struct schema_entry {
     field_plan plan[MAX_FIELDS];
     int sym_of_type[MSG_TYPE_COUNT]; /* current schemas with an enum: msg_type -> index or -1 */
     char *canonical;
-} schema_entry;
+};
 
 /* A loaded set of writer schemas. */
 typedef struct tables {
@@ -277,13 +375,20 @@ static json_t *json_field(json_t *root, const char *name)
     return NULL;
 }
 
-/* A field missing from an older writer reads as the C zero value, so the current schema must
- * declare exactly that default ("" / 0 / null). */
-static status check_zero_default(const schema_entry *cur, const field_desc *d, const char *file)
+/* The record of the items of array field `f` (a field object of a schema's JSON), or NULL. */
+static json_t *json_array_items(json_t *f)
 {
-    json_error_t jerr;
-    json_t *root = json_loads(cur->info.json, 0, &jerr);
-    json_t *f = root ? json_field(root, d->name) : NULL;
+    json_t *type = json_object_get(f, "type");
+    json_t *items = json_is_object(type) ? json_object_get(type, "items") : NULL;
+    return json_is_object(items) ? items : NULL;
+}
+
+/* A field missing from an older writer reads as the C zero value, so the current schema's record
+ * `cur_record` (its JSON) must declare exactly that default ("" / 0 / null / [] / the first
+ * symbol). */
+static status check_zero_default(json_t *cur_record, const field_desc *d, const char *file)
+{
+    json_t *f = cur_record ? json_field(cur_record, d->name) : NULL;
     json_t *def = f ? json_object_get(f, "default") : NULL;
     bool ok = false;
     if (def) {
@@ -300,32 +405,65 @@ static status check_zero_default(const schema_entry *cur, const field_desc *d, c
         case FK_OPT_LONG:
             ok = json_is_null(def);
             break;
+        case FK_ARRAY:
+            ok = json_is_array(def) && json_array_size(def) == 0;
+            break;
+        case FK_ENUM:
+            ok = json_is_string(def) &&
+                 !strcmp(json_string_value(def), ((const enum_desc *)d->sub)->symbols[0]);
+            break;
         default:
             ok = false;
         }
     }
-    json_decref(root);
     if (!ok)
         return status_set(ST_INTERNAL,
                           "schemas/%s lacks field '%s', and the current schema gives it no zero "
-                          "default (\"\", 0 or null)",
+                          "default (\"\", 0, null, [] or the first symbol)",
                           file, d->name);
     return ST_OK;
 }
 
-/* Fills plan[i] for field `d` from the writer record `schema`. */
-static status plan_field(schema_entry *e, size_t i, const schema_entry *cur)
+static status plan_record(const schema_entry *e, avro_schema_t rec, const record_desc *desc,
+                          field_plan *plans, json_t *cur_record);
+
+/* FK_ENUM: maps the writer's symbols to C values by name; a current schema must have them all. */
+static status plan_enum(const schema_entry *e, avro_schema_t ws, const field_desc *d, field_plan *p)
 {
-    const field_desc *d = &e->desc->fields[i];
-    field_plan *p = &e->plan[i];
+    const enum_desc *ed = d->sub;
     const char *file = e->info.file;
-    p->windex = avro_schema_record_field_get_index(e->schema, d->name);
+    p->nsyms = avro_schema_enum_number_of_symbols(ws);
+    p->sym_values = calloc((size_t)p->nsyms + 1, sizeof *p->sym_values);
+    p->c_to_sym = calloc((size_t)ed->count, sizeof *p->c_to_sym);
+    if (!p->sym_values || !p->c_to_sym)
+        return status_set(ST_INTERNAL, "schemas/%s: out of memory", file);
+    for (int s = 0; s < p->nsyms; s++) {
+        p->sym_values[s] = -1;
+        for (int c = 0; c < ed->count; c++)
+            if (!strcmp(avro_schema_enum_get(ws, s), ed->symbols[c])) p->sym_values[s] = c;
+    }
+    for (int c = 0; c < ed->count; c++) {
+        p->c_to_sym[c] = avro_schema_enum_get_by_name(ws, ed->symbols[c]);
+        if (e->info.current && p->c_to_sym[c] < 0)
+            return status_set(ST_INTERNAL, "schemas/%s: enum of field '%s' lacks symbol %s", file,
+                              d->name, ed->symbols[c]);
+    }
+    return ST_OK;
+}
+
+/* Fills `p` for field `d` (the i-th of its C record) from the writer record `rec`. `cur_record` is
+ * the JSON of the current schema's record holding `d` (for the defaults of missing fields). */
+static status plan_one(const schema_entry *e, avro_schema_t rec, const field_desc *d, size_t i,
+                       field_plan *p, json_t *cur_record)
+{
+    const char *file = e->info.file;
+    p->windex = avro_schema_record_field_get_index(rec, d->name);
     if (p->windex < 0) {
         if (e->info.current)
             return status_set(ST_INTERNAL, "schemas/%s lacks field '%s'", file, d->name);
-        return check_zero_default(cur, d, file);
+        return check_zero_default(cur_record, d, file);
     }
-    avro_schema_t ws = resolve(avro_schema_record_field_get_by_index(e->schema, p->windex));
+    avro_schema_t ws = resolve(avro_schema_record_field_get_by_index(rec, p->windex));
     p->wtype = avro_typeof(ws);
     bool ok = false;
     switch (d->kind) {
@@ -370,6 +508,26 @@ static status plan_field(schema_entry *e, size_t i, const schema_entry *cur)
         }
         ok = ok && p->null_branch != p->string_branch;
         break;
+    case FK_ENUM:
+        if (!is_avro_enum(ws)) break;
+        TRY(plan_enum(e, ws, d, p));
+        ok = true;
+        break;
+    case FK_ARRAY: {
+        if (!is_avro_array(ws)) break;
+        avro_schema_t items = resolve(avro_schema_array_items(ws));
+        const array_desc *ad = d->sub;
+        if (!is_avro_record(items)) break;
+        if (e->info.current && avro_schema_record_size(items) != ad->item->count)
+            return status_set(ST_INTERNAL, "schemas/%s: the items of '%s' differ from the C struct",
+                              file, d->name);
+        p->item = calloc(ad->item->count, sizeof *p->item);
+        if (!p->item) return status_set(ST_INTERNAL, "schemas/%s: out of memory", file);
+        TRY(plan_record(e, items, ad->item, p->item,
+                        json_array_items(json_field(cur_record, d->name))));
+        ok = true;
+        break;
+    }
     case FK_COMMAND_NAME:
     case FK_QUERY_NAME: {
         if (!is_avro_enum(ws)) break;
@@ -389,12 +547,13 @@ static status plan_field(schema_entry *e, size_t i, const schema_entry *cur)
             p->sym_types[s] = t;
         }
         if (e->info.current) {
+            schema_entry *me = (schema_entry *)e; /* the one current enum map of the record */
             for (int t = 1; t < MSG_TYPE_COUNT; t++) {
                 bool want = d->kind == FK_COMMAND_NAME ? msg_type_is_command((msg_type)t)
                                                        : msg_type_is_query((msg_type)t);
-                e->sym_of_type[t] =
+                me->sym_of_type[t] =
                     want ? avro_schema_enum_get_by_name(ws, msg_type_name((msg_type)t)) : -1;
-                if (want && e->sym_of_type[t] < 0)
+                if (want && me->sym_of_type[t] < 0)
                     return status_set(ST_INTERNAL, "schemas/%s: the enum lacks symbol %s", file,
                                       msg_type_name((msg_type)t));
             }
@@ -409,6 +568,37 @@ static status plan_field(schema_entry *e, size_t i, const schema_entry *cur)
         return status_set(ST_INTERNAL, "schemas/%s: field '%s' is not in the order of the spec",
                           file, d->name);
     return ST_OK;
+}
+
+static status plan_record(const schema_entry *e, avro_schema_t rec, const record_desc *desc,
+                          field_plan *plans, json_t *cur_record)
+{
+    for (size_t f = 0; f < desc->count; f++)
+        TRY(plan_one(e, rec, &desc->fields[f], f, &plans[f], cur_record));
+    return ST_OK;
+}
+
+/* Plans every field of `e` against the current schema `cur` of its record. */
+static status plan_entry(schema_entry *e, const schema_entry *cur)
+{
+    json_error_t jerr;
+    json_t *cur_json = json_loads(cur->info.json, 0, &jerr);
+    status st = plan_record(e, e->schema, e->desc, e->plan, cur_json);
+    json_decref(cur_json);
+    return st;
+}
+
+static void plans_free(field_plan *plans, const record_desc *desc)
+{
+    for (size_t f = 0; f < desc->count; f++) {
+        field_plan *p = &plans[f];
+        free(p->sym_types);
+        free(p->sym_values);
+        free(p->c_to_sym);
+        if (p->item) plans_free(p->item, ((const array_desc *)desc->fields[f].sub)->item);
+        free(p->item);
+        memset(p, 0, sizeof *p);
+    }
 }
 
 /* Parses one embedded schema into `e` (type, fingerprint, canonical form, libavro class). */
@@ -497,8 +687,7 @@ static void tables_free(tables *tb)
 {
     for (size_t i = 0; tb->entries && i < tb->count; i++) {
         schema_entry *e = &tb->entries[i];
-        for (size_t f = 0; f < MAX_FIELDS; f++)
-            free(e->plan[f].sym_types);
+        if (e->desc) plans_free(e->plan, e->desc);
         free(e->canonical);
         if (e->iface) avro_value_iface_decref(e->iface);
         if (e->schema) avro_schema_decref(e->schema);
@@ -537,8 +726,7 @@ static status tables_load(tables *tb, const codec_embedded_schema *list, size_t 
     /* Plans last: an older schema's missing fields are checked against the current schema. */
     for (size_t i = 0; i < n; i++) {
         schema_entry *e = &tb->entries[i];
-        for (size_t f = 0; f < e->desc->count; f++)
-            TRY(plan_field(e, f, tb->current_of[e->info.type]));
+        TRY(plan_entry(e, tb->current_of[e->info.type]));
     }
     return check_shared_enums(tb);
 }
@@ -587,11 +775,14 @@ static status put_string(avro_value_t *f, const char *name, const char *s, size_
     return ST_OK;
 }
 
-static status put_field(const schema_entry *e, size_t i, const message *m, avro_value_t *rec)
+static status put_fields(const schema_entry *e, const record_desc *desc, const field_plan *plans,
+                         const char *record, avro_value_t *rec);
+
+/* Writes field `d` of the C record at `record` (a message, or an item of an array) into `rec`. */
+static status put_field(const schema_entry *e, const field_desc *d, const field_plan *p,
+                        const char *record, avro_value_t *rec)
 {
-    const field_desc *d = &e->desc->fields[i];
-    const field_plan *p = &e->plan[i];
-    const char *base = (const char *)m + d->off;
+    const char *base = record + d->off;
     avro_value_t f, branch;
     if (avro_value_get_by_index(rec, (size_t)p->windex, &f, NULL) != 0)
         return status_set(ST_INTERNAL, "codec: no field %s", d->name);
@@ -619,7 +810,7 @@ static status put_field(const schema_entry *e, size_t i, const message *m, avro_
         break;
     }
     case FK_OPT_STR:
-        if (!*(const bool *)((const char *)m + d->flag_off)) {
+        if (!*(const bool *)(record + d->flag_off)) {
             rc = avro_value_set_branch(&f, p->null_branch, &branch);
             if (rc == 0) rc = avro_value_set_null(&branch);
             break;
@@ -628,7 +819,7 @@ static status put_field(const schema_entry *e, size_t i, const message *m, avro_
             return status_set(ST_INTERNAL, "codec: cannot select a union branch");
         return put_string(&branch, d->name, base, d->cap);
     case FK_OPT_LONG:
-        if (!*(const bool *)((const char *)m + d->flag_off)) {
+        if (!*(const bool *)(record + d->flag_off)) {
             rc = avro_value_set_branch(&f, p->null_branch, &branch);
             if (rc == 0) rc = avro_value_set_null(&branch);
             break;
@@ -636,6 +827,27 @@ static status put_field(const schema_entry *e, size_t i, const message *m, avro_
         rc = avro_value_set_branch(&f, p->string_branch, &branch);
         if (rc == 0) rc = avro_value_set_long(&branch, *(const int64_t *)base);
         break;
+    case FK_ENUM: {
+        int c = *(const int *)base;
+        if (c < 0 || c >= ((const enum_desc *)d->sub)->count)
+            return status_set(ST_INVALID, "field '%s': %d is not a symbol", d->name, c);
+        rc = avro_value_set_enum(&f, p->c_to_sym[c]);
+        break;
+    }
+    case FK_ARRAY: {
+        const array_desc *ad = d->sub;
+        uint32_t n = *(const uint32_t *)(base + ad->count_off);
+        if (n > ad->max)
+            return status_set(ST_INVALID, "field '%s' has %u items, more than %zu", d->name, n,
+                              ad->max);
+        for (uint32_t k = 0; k < n; k++) {
+            avro_value_t item;
+            if (avro_value_append(&f, &item, NULL) != 0)
+                return status_set(ST_NOMEM, "codec: cannot add an item to '%s'", d->name);
+            TRY(put_fields(e, ad->item, p->item, base + ad->items_off + k * ad->item_size, &item));
+        }
+        break;
+    }
     case FK_HEAP_STR: {
         const char *s = *(char *const *)base;
         if (!s) s = "";
@@ -647,6 +859,14 @@ static status put_field(const schema_entry *e, size_t i, const message *m, avro_
     }
     }
     if (rc != 0) return status_set(ST_NOMEM, "codec: cannot set field '%s'", d->name);
+    return ST_OK;
+}
+
+static status put_fields(const schema_entry *e, const record_desc *desc, const field_plan *plans,
+                         const char *record, avro_value_t *rec)
+{
+    for (size_t i = 0; i < desc->count; i++)
+        TRY(put_field(e, &desc->fields[i], &plans[i], record, rec));
     return ST_OK;
 }
 
@@ -690,9 +910,7 @@ status codec_encode(const message *m, buf *out)
     avro_value_t val;
     if (avro_generic_value_new(e->iface, &val) != 0)
         return status_set(ST_NOMEM, "codec: cannot create an Avro value");
-    status st = ST_OK;
-    for (size_t i = 0; i < e->desc->count && st == ST_OK; i++)
-        st = put_field(e, i, m, &val);
+    status st = put_fields(e, e->desc, e->plan, (const char *)m, &val);
     size_t size = 0;
     if (st == ST_OK && avro_value_sizeof(&val, &size) != 0)
         st = status_set(ST_INTERNAL, "codec: cannot size a %s", msg_type_name(m->type));
@@ -739,12 +957,14 @@ static status take_string(avro_value_t *f, const field_desc *d, char *dst)
     return ST_OK;
 }
 
-static status take_field(const schema_entry *e, size_t i, avro_value_t *rec, message *m)
+static status take_fields(const record_desc *desc, const field_plan *plans, avro_value_t *rec,
+                          char *record);
+
+/* Reads field `d` of the writer's `rec` into the C record at `record`. */
+static status take_field(const field_desc *d, const field_plan *p, avro_value_t *rec, char *record)
 {
-    const field_desc *d = &e->desc->fields[i];
-    const field_plan *p = &e->plan[i];
     if (p->windex < 0) return ST_OK; /* an older writer: the zero value is the default */
-    char *base = (char *)m + d->off;
+    char *base = record + d->off;
     avro_value_t f, branch;
     if (avro_value_get_by_index(rec, (size_t)p->windex, &f, NULL) != 0)
         return status_set(ST_INTERNAL, "codec: no field %s", d->name);
@@ -787,7 +1007,7 @@ static status take_field(const schema_entry *e, size_t i, avro_value_t *rec, mes
         if (rc == 0) rc = avro_value_get_current_branch(&f, &branch);
         if (rc != 0) break;
         bool set = disc == p->string_branch;
-        *(bool *)((char *)m + d->flag_off) = set;
+        *(bool *)(record + d->flag_off) = set;
         if (set) return take_string(&branch, d, base);
         break;
     }
@@ -797,7 +1017,7 @@ static status take_field(const schema_entry *e, size_t i, avro_value_t *rec, mes
         if (rc == 0) rc = avro_value_get_current_branch(&f, &branch);
         if (rc != 0) break;
         bool set = disc == p->string_branch;
-        *(bool *)((char *)m + d->flag_off) = set;
+        *(bool *)(record + d->flag_off) = set;
         if (!set) break;
         if (p->vtype == AVRO_INT32) {
             int32_t v = 0;
@@ -806,6 +1026,34 @@ static status take_field(const schema_entry *e, size_t i, avro_value_t *rec, mes
         } else {
             rc = avro_value_get_long(&branch, (int64_t *)base);
         }
+        break;
+    }
+    case FK_ENUM: {
+        int sym = -1;
+        rc = avro_value_get_enum(&f, &sym);
+        if (rc == 0 && (sym < 0 || sym >= p->nsyms))
+            return status_set(ST_INVALID, "field '%s': enum symbol %d out of range", d->name, sym);
+        if (rc == 0 && p->sym_values[sym] < 0)
+            return status_set(ST_INVALID, "field '%s': enum symbol %d is unknown to this reader",
+                              d->name, sym);
+        if (rc == 0) *(int *)base = p->sym_values[sym];
+        break;
+    }
+    case FK_ARRAY: {
+        const array_desc *ad = d->sub;
+        size_t n = 0;
+        rc = avro_value_get_size(&f, &n);
+        if (rc != 0) break;
+        if (n > ad->max)
+            return status_set(ST_INVALID, "field '%s' has %zu items, more than its limit of %zu",
+                              d->name, n, ad->max);
+        for (size_t k = 0; k < n; k++) {
+            avro_value_t item;
+            if (avro_value_get_by_index(&f, k, &item, NULL) != 0)
+                return status_set(ST_INTERNAL, "codec: cannot read item %zu of '%s'", k, d->name);
+            TRY(take_fields(ad->item, p->item, &item, base + ad->items_off + k * ad->item_size));
+        }
+        *(uint32_t *)(base + ad->count_off) = (uint32_t)n;
         break;
     }
     case FK_HEAP_STR: {
@@ -821,6 +1069,14 @@ static status take_field(const schema_entry *e, size_t i, avro_value_t *rec, mes
     }
     }
     if (rc != 0) return status_set(ST_INTERNAL, "codec: cannot read field '%s'", d->name);
+    return ST_OK;
+}
+
+static status take_fields(const record_desc *desc, const field_plan *plans, avro_value_t *rec,
+                          char *record)
+{
+    for (size_t i = 0; i < desc->count; i++)
+        TRY(take_field(&desc->fields[i], &plans[i], rec, record));
     return ST_OK;
 }
 
@@ -856,8 +1112,7 @@ status codec_decode(const void *data, size_t len, message *out)
     message tmp;
     memset(&tmp, 0, sizeof tmp);
     tmp.type = e->info.type;
-    for (size_t i = 0; i < e->desc->count && st == ST_OK; i++)
-        st = take_field(e, i, &val, &tmp);
+    if (st == ST_OK) st = take_fields(e->desc, e->plan, &val, (char *)&tmp);
     if (r) avro_reader_free(r);
     avro_value_decref(&val);
     if (st != ST_OK) {
@@ -866,6 +1121,68 @@ status codec_decode(const void *data, size_t len, message *out)
     }
     memcpy(out, &tmp, sizeof tmp); /* padding included: decoded messages compare with memcmp */
     return ST_OK;
+}
+
+/* ---- JSON ---- */
+
+static json_t *fields_json(const record_desc *desc, const char *record);
+
+static json_t *field_json(const field_desc *d, const char *record)
+{
+    const char *base = record + d->off;
+    char text[UUID_STR_LEN + 1];
+    switch (d->kind) {
+    case FK_ID:
+        return json_string(uuid_format((const uuid *)base, text));
+    case FK_STR:
+        return json_stringn(base, strnlen(base, d->cap));
+    case FK_LONG:
+        return json_integer(*(const int64_t *)base);
+    case FK_INT:
+        return json_integer(*(const int32_t *)base);
+    case FK_COMMAND_NAME:
+    case FK_QUERY_NAME:
+        return json_string(msg_type_name(*(const msg_type *)base));
+    case FK_OPT_STR:
+        return *(const bool *)(record + d->flag_off) ? json_stringn(base, strnlen(base, d->cap))
+                                                     : json_null();
+    case FK_OPT_LONG:
+        return *(const bool *)(record + d->flag_off) ? json_integer(*(const int64_t *)base)
+                                                     : json_null();
+    case FK_HEAP_STR: {
+        const char *s = *(char *const *)base;
+        return json_string(s ? s : "");
+    }
+    case FK_ENUM: {
+        const enum_desc *ed = d->sub;
+        int c = *(const int *)base;
+        return c >= 0 && c < ed->count ? json_string(ed->symbols[c]) : json_null();
+    }
+    case FK_ARRAY: {
+        const array_desc *ad = d->sub;
+        uint32_t n = *(const uint32_t *)(base + ad->count_off);
+        json_t *list = json_array();
+        for (uint32_t k = 0; list && k < n && k < ad->max; k++)
+            json_array_append_new(list,
+                                  fields_json(ad->item, base + ad->items_off + k * ad->item_size));
+        return list;
+    }
+    }
+    return json_null();
+}
+
+static json_t *fields_json(const record_desc *desc, const char *record)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; o && i < desc->count; i++)
+        json_object_set_new(o, desc->fields[i].name, field_json(&desc->fields[i], record));
+    return o;
+}
+
+json_t *codec_record_json(const message *m)
+{
+    if ((unsigned)m->type >= MSG_TYPE_COUNT || m->type == MSG_NONE) return NULL;
+    return fields_json(&records[m->type], (const char *)m);
 }
 
 /* ---- lookups ---- */

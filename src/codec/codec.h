@@ -16,6 +16,7 @@
 #ifndef CODEC_CODEC_H
 #define CODEC_CODEC_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -46,6 +47,13 @@ status codec_decode(const void *data, size_t len, message *out);
  * MSG_NONE when the input is shorter than the header, has a bad marker or an unknown
  * fingerprint. */
 msg_type codec_peek_type(const void *data, size_t len);
+
+/* The record `m` as JSON (beyond the seed, issue 15: the audit trail shows stored events), one
+ * member per field of its current schema, named as in schemas/NAME.avsc: an Id as canonical UUID
+ * text, an enum as its symbol, an unset optional as null, an array of records as an array of
+ * objects. A new reference (caller decrefs), or NULL for MSG_NONE, an unknown type or out of
+ * memory. */
+json_t *codec_record_json(const message *m);
 
 /* The fingerprint of the current schema of `type`; 0 for MSG_NONE or an unknown type, or when the
  * embedded schemas are broken. */

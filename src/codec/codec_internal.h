@@ -34,7 +34,8 @@ status codec_pcf_from_schema(avro_schema_t schema, buf *out);
  * every enum index and union branch in range, booleans 0 or 1, and no trailing bytes. After it
  * passes, libavro can read the body without error or large allocation. ST_INVALID with a message
  * naming the record and field otherwise. Supports the types our schemas use (null, boolean, int,
- * long, float, double, bytes, string, fixed, enum, union, record) and nesting up to 16 levels. */
+ * long, float, double, bytes, string, fixed, enum, union, record, array) and nesting up to 16
+ * levels. */
 status codec_check_body(avro_schema_t schema, const unsigned char *body, size_t len);
 
 /* True when `schema` only uses the types codec_check_body supports. */

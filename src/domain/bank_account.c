@@ -3,6 +3,7 @@
 #include <assert.h>
 #include <string.h>
 
+#include "domain/alerts.h"
 #include "domain/iban.h"
 #include "domain/money.h"
 #include "domain/reasons.h"
@@ -73,6 +74,8 @@ static void decide_add_user(const bank_account_state *s, const add_user_to_bank_
     const char *token = bank_account_user_token(s, c->username);
     if (!token) DECISION_REJECT(out, REASON_CODE_USER_NOT_OWNER_OF_ACCOUNT);
     if (!token_equal(token, c->token)) DECISION_REJECT(out, REASON_CODE_TOKEN_NOT_VALID);
+    /* Beyond the seed (issue 15): the bank's own account has one owner, `openweb`. */
+    if (!strcmp(s->iban, IBAN_COMPANY_ACCOUNT)) DECISION_REJECT(out, REASON_CODE_COMPANY_NOT_SHARED);
     if (s->n_users >= BANK_ACCOUNT_USERS_MAX) DECISION_REJECT(out, REASON_CODE_TOO_MANY_USERS);
     message ev = {.type = MSG_USER_ADDED_TO_BANK_ACCOUNT_EVENT};
     user_added_to_bank_account_event *e = &ev.u.user_added_to_bank_account;
@@ -95,6 +98,31 @@ static void decide_remove_user(const bank_account_state *s,
     message ev = {.type = MSG_USER_REMOVED_FROM_BANK_ACCOUNT_EVENT};
     memcpy(ev.u.user_removed_from_bank_account.username, c->username, sizeof(msg_username));
     memcpy(ev.u.user_removed_from_bank_account.iban, s->iban, sizeof(msg_iban));
+    decision_append(out, s->order, &ev);
+}
+
+/* Beyond the seed (issue 15): the holder of any token of the account replaces its alert rules. */
+static void decide_alerts(const bank_account_state *s, const update_alerts_settings_command *c,
+                          decision *out)
+{
+    if (!s->exists) DECISION_REJECT(out, REASON_CODE_IBAN_NOT_KNOWN);
+    const char *holder = NULL;
+    for (size_t i = 0; i < s->n_users; i++)
+        if (token_equal(s->users[i].token, c->token)) holder = s->users[i].username;
+    if (!holder) DECISION_REJECT(out, REASON_CODE_TOKEN_NOT_VALID);
+    message ev = {.type = MSG_ALERTS_SETTINGS_UPDATED_EVENT};
+    alerts_settings_updated_event *e = &ev.u.alerts_settings_updated;
+    memcpy(e->iban, s->iban, sizeof e->iban);
+    memcpy(e->username, holder, sizeof e->username);
+    e->rules = c->rules;
+    msg_text reason;
+    if (!alert_rules_check(&e->rules, reason)) {
+        decision_reject_text(out,
+                             e->rules.n > MSG_ALERT_RULES_MAX ? REASON_CODE_ALERT_TOO_MANY_RULES
+                                                              : REASON_CODE_ALERT_RULE,
+                             reason);
+        return;
+    }
     decision_append(out, s->order, &ev);
 }
 
@@ -231,6 +259,9 @@ void bank_account_decide(const bank_account_state *s, const message *command, co
     case MSG_RETURN_MONEY_COMMAND:
         decide_return(s, &command->u.return_money, out);
         break;
+    case MSG_UPDATE_ALERTS_SETTINGS_COMMAND:
+        decide_alerts(s, &command->u.update_alerts_settings, out);
+        break;
     default:
         decision_reject(out, REASON_CODE_COMMAND_NOT_HANDLED);
         break;
@@ -328,6 +359,10 @@ status bank_account_evolve(bank_account_state *s, const message *event)
         break;
     case MSG_USER_REMOVED_FROM_BANK_ACCOUNT_EVENT:
         st = evolve_user_removed(s, &event->u.user_removed_from_bank_account);
+        break;
+    case MSG_ALERTS_SETTINGS_UPDATED_EVENT:
+        /* The rules are the read side's business (alerts); the account only counts the event. */
+        st = check_iban(s, event->u.alerts_settings_updated.iban);
         break;
     default:
         return status_set(ST_INVALID, "%s is not a bank event", msg_type_name(event->type));

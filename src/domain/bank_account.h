@@ -71,8 +71,8 @@ bool bank_account_needs_token(const message *command);
  *  CreateBankAccount: invalid open iban, iban already exist -> BankAccountCreated at order 0,
  *    additional_info = the new 20-digit token.
  *  AddUserToBankAccount: iban not known, user to add is already owner of bank account, user is not
- *    owner of account, token is not valid, too many users on bank account -> UserAdded with a new
- *    token (also the additional_info).
+ *    owner of account, token is not valid, the company account cannot be shared, too many users on
+ *    bank account -> UserAdded with a new token (also the additional_info).
  *  RemoveUserFromBankAccount: iban not known, user to remove is not owner of bank account, token
  *    is not valid, last user and balance is not zero, so can't be removed -> UserRemoved.
  *  DebitMoney: iban not known, [replay], amount should be positive, user is no owner of bank
@@ -82,6 +82,9 @@ bool bank_account_needs_token(const message *command);
  *    balance would overflow.
  *  ReturnMoney: iban not known, [replay], amount should be positive, transfer was not debited from
  *    this account, amount does not match the debit of this transfer, balance would overflow.
+ *  UpdateAlertsSettings (issue 15): iban not known, token is not valid (not any owner's token),
+ *    then the rules' own reasons (alerts.h alert_rules_check) -> AlertsSettingsUpdated with the
+ *    token holder's username and the rules normalised.
  * [replay]: the same step of the same transfer id was applied here already: DECISION_ALREADY_DONE
  * when the amount is the same, else `transfer id was already used with another amount`. */
 void bank_account_decide(const bank_account_state *s, const message *command, const char *new_token,

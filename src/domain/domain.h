@@ -5,8 +5,10 @@
 #ifndef DOMAIN_DOMAIN_H
 #define DOMAIN_DOMAIN_H
 
+#include "domain/alerts.h"
 #include "domain/bank_account.h"
 #include "domain/decision.h"
+#include "domain/history.h"
 #include "domain/iban.h"
 #include "domain/messages.h"
 #include "domain/money.h"

@@ -15,6 +15,7 @@ static const char *const names[MSG_TYPE_COUNT] = {
     [MSG_RETURN_MONEY_COMMAND] = "ReturnMoneyCommand",
     [MSG_MARK_TRANSFER_COMPLETED_COMMAND] = "MarkTransferCompletedCommand",
     [MSG_MARK_TRANSFER_FAILED_COMMAND] = "MarkTransferFailedCommand",
+    [MSG_UPDATE_ALERTS_SETTINGS_COMMAND] = "UpdateAlertsSettingsCommand",
     [MSG_USER_ACCOUNT_CREATED_EVENT] = "UserAccountCreatedEvent",
     [MSG_BANK_ACCOUNT_CREATED_EVENT] = "BankAccountCreatedEvent",
     [MSG_MONEY_CREDITED_EVENT] = "MoneyCreditedEvent",
@@ -25,6 +26,7 @@ static const char *const names[MSG_TYPE_COUNT] = {
     [MSG_TRANSFER_STARTED_EVENT] = "TransferStartedEvent",
     [MSG_TRANSFER_COMPLETED_EVENT] = "TransferCompletedEvent",
     [MSG_TRANSFER_FAILED_EVENT] = "TransferFailedEvent",
+    [MSG_ALERTS_SETTINGS_UPDATED_EVENT] = "AlertsSettingsUpdatedEvent",
     [MSG_COMMAND_SUCCEEDED] = "CommandSucceeded",
     [MSG_COMMAND_FAILED] = "CommandFailed",
     [MSG_QUERY_SUCCEEDED] = "QuerySucceeded",
@@ -36,7 +38,20 @@ static const char *const names[MSG_TYPE_COUNT] = {
     [MSG_TRANSACTION_BY_ID_QUERY] = "TransactionByIdQuery",
     [MSG_TRANSACTIONS_BY_IBAN_QUERY] = "TransactionsByIbanQuery",
     [MSG_FIND_TRANSFER_QUERY] = "FindTransferQuery",
+    [MSG_ACCOUNT_HISTORY_QUERY] = "AccountHistoryQuery",
+    [MSG_TRANSFER_HISTORY_QUERY] = "TransferHistoryQuery",
+    [MSG_ACCOUNT_AT_QUERY] = "AccountAtQuery",
+    [MSG_FIND_ALERTS_SETTINGS_QUERY] = "FindAlertsSettingsQuery",
+    [MSG_ALERTS_SINCE_QUERY] = "AlertsSinceQuery",
     [MSG_TRANSACTION_HAPPENED_EVENT] = "TransactionHappenedEvent",
+    [MSG_ALERT_TRIGGERED_EVENT] = "AlertTriggeredEvent",
+};
+
+const char *const msg_alert_kind_names[ALERT_KIND_COUNT] = {
+    [ALERT_DEBIT_ABOVE] = "DEBIT_ABOVE",
+    [ALERT_BALANCE_BELOW] = "BALANCE_BELOW",
+    [ALERT_CREDIT_FROM] = "CREDIT_FROM",
+    [ALERT_DESCRIPTION_CONTAINS] = "DESCRIPTION_CONTAINS",
 };
 
 const char *msg_type_name(msg_type type)
@@ -53,17 +68,17 @@ msg_type msg_type_from_name(const char *name)
 
 bool msg_type_is_command(msg_type type)
 {
-    return type >= MSG_CREATE_USER_ACCOUNT_COMMAND && type <= MSG_MARK_TRANSFER_FAILED_COMMAND;
+    return type >= MSG_CREATE_USER_ACCOUNT_COMMAND && type <= MSG_UPDATE_ALERTS_SETTINGS_COMMAND;
 }
 
 bool msg_type_is_event(msg_type type)
 {
-    return type >= MSG_USER_ACCOUNT_CREATED_EVENT && type <= MSG_TRANSFER_FAILED_EVENT;
+    return type >= MSG_USER_ACCOUNT_CREATED_EVENT && type <= MSG_ALERTS_SETTINGS_UPDATED_EVENT;
 }
 
 bool msg_type_is_query(msg_type type)
 {
-    return type >= MSG_FIND_USER_QUERY && type <= MSG_FIND_TRANSFER_QUERY;
+    return type >= MSG_FIND_USER_QUERY && type <= MSG_ALERTS_SINCE_QUERY;
 }
 
 void message_clear(message *m)

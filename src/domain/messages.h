@@ -21,6 +21,10 @@
 #define MSG_TOKEN_MAX 32
 #define MSG_TEXT_MAX 256 /* descriptions and reasons */
 #define MSG_QUERY_RESULT_MAX (4u << 20)
+/* Beyond the seed (issue 15): alert rules of a bank account. */
+#define MSG_ALERT_RULES_MAX 20 /* rules per account */
+#define MSG_ALERT_WORD_MAX 32  /* bytes of a DESCRIPTION_CONTAINS word */
+#define MSG_ALERT_IBAN_MAX 34  /* a CREDIT_FROM IBAN (ISO 13616's longest), or `cash` */
 
 typedef char msg_username[MSG_USERNAME_MAX + 1];
 typedef char msg_password[MSG_PASSWORD_MAX + 1];
@@ -41,6 +45,7 @@ typedef enum msg_type {
     MSG_RETURN_MONEY_COMMAND,
     MSG_MARK_TRANSFER_COMPLETED_COMMAND,
     MSG_MARK_TRANSFER_FAILED_COMMAND,
+    MSG_UPDATE_ALERTS_SETTINGS_COMMAND, /* beyond the seed: replaces an account's alert rules */
     /* events (stored in the event stores) */
     MSG_USER_ACCOUNT_CREATED_EVENT,
     MSG_BANK_ACCOUNT_CREATED_EVENT,
@@ -52,6 +57,7 @@ typedef enum msg_type {
     MSG_TRANSFER_STARTED_EVENT,
     MSG_TRANSFER_COMPLETED_EVENT,
     MSG_TRANSFER_FAILED_EVENT,
+    MSG_ALERTS_SETTINGS_UPDATED_EVENT, /* beyond the seed: the seed names it, issue 15 */
     /* feedback */
     MSG_COMMAND_SUCCEEDED,
     MSG_COMMAND_FAILED,
@@ -65,10 +71,46 @@ typedef enum msg_type {
     MSG_TRANSACTION_BY_ID_QUERY,
     MSG_TRANSACTIONS_BY_IBAN_QUERY,
     MSG_FIND_TRANSFER_QUERY, /* beyond the seed: the state of one money transfer */
+    /* beyond the seed (issue 15): answered from the stores by the projector role */
+    MSG_ACCOUNT_HISTORY_QUERY,
+    MSG_TRANSFER_HISTORY_QUERY,
+    MSG_ACCOUNT_AT_QUERY,
+    MSG_FIND_ALERTS_SETTINGS_QUERY,
+    MSG_ALERTS_SINCE_QUERY,
     /* derived */
     MSG_TRANSACTION_HAPPENED_EVENT,
+    MSG_ALERT_TRIGGERED_EVENT, /* beyond the seed: an alert rule matched a transaction */
     MSG_TYPE_COUNT
 } msg_type;
+
+/* ---- alert rules (beyond the seed, issue 15) ---- */
+
+/* What a rule watches; the Avro enum AlertKind and the GraphQL enum of the same name have these
+ * symbols in this order (msg_alert_kind_names). */
+typedef enum alert_kind {
+    ALERT_DEBIT_ABOVE = 0,      /* a single debit of more than amount_cents */
+    ALERT_BALANCE_BELOW,        /* the balance falling below amount_cents */
+    ALERT_CREDIT_FROM,          /* a credit from the account `iban` */
+    ALERT_DESCRIPTION_CONTAINS, /* a description containing `word`, ignoring case */
+    ALERT_KIND_COUNT
+} alert_kind;
+
+/* One rule. The fields a kind does not use are 0 and "". */
+typedef struct alert_rule {
+    alert_kind kind;
+    int64_t amount_cents;              /* DEBIT_ABOVE, BALANCE_BELOW */
+    char iban[MSG_ALERT_IBAN_MAX + 1]; /* CREDIT_FROM: a normalised IBAN, or `cash` */
+    char word[MSG_ALERT_WORD_MAX + 1]; /* DESCRIPTION_CONTAINS */
+} alert_rule;
+
+/* An account's rules, in the order they were given (the Avro array `rules`). */
+typedef struct alert_rule_list {
+    uint32_t n;
+    alert_rule items[MSG_ALERT_RULES_MAX];
+} alert_rule_list;
+
+/* The symbols of alert_kind, indexed by it. */
+extern const char *const msg_alert_kind_names[ALERT_KIND_COUNT];
 
 /* ---- commands ---- */
 typedef struct create_user_account_command {
@@ -143,6 +185,15 @@ typedef struct mark_transfer_failed_command {
     msg_text reason;
 } mark_transfer_failed_command;
 
+/* Beyond the seed (issue 15): replaces the alert rules of `iban`, for a holder of one of its
+ * tokens (the account tells whose token it is). */
+typedef struct update_alerts_settings_command {
+    uuid id;
+    msg_iban iban;
+    msg_token token;
+    alert_rule_list rules;
+} update_alerts_settings_command;
+
 /* ---- events ---- */
 typedef struct user_account_created_event {
     msg_username username;
@@ -203,6 +254,13 @@ typedef struct transfer_failed_event {
     uuid id;
     msg_text reason;
 } transfer_failed_event;
+
+/* Beyond the seed (issue 15): the account's alert rules are now `rules`, set by `username`. */
+typedef struct alerts_settings_updated_event {
+    msg_iban iban;
+    msg_username username;
+    alert_rule_list rules;
+} alerts_settings_updated_event;
 
 /* ---- feedback ---- */
 typedef struct command_succeeded {
@@ -266,6 +324,9 @@ typedef struct transactions_by_iban_query {
     int64_t min_amount, max_amount; /* cents moved, inclusive */
     char direction[8];              /* "", "DEBIT" or "CREDIT" */
     msg_text descr_includes;        /* "" = any description */
+    /* Beyond the seed (issue 15): the list as it was at `at` (ms since the Unix epoch). */
+    bool has_at;
+    int64_t at;
 } transactions_by_iban_query;
 
 /* Beyond the seed: look up a money transfer by its id (for a client that timed out). */
@@ -273,6 +334,44 @@ typedef struct find_transfer_query {
     uuid id;
     uuid transfer; /* the transfer's id (MoneyTransferCommand.id) */
 } find_transfer_query;
+
+/* Beyond the seed (issue 15): the answers are JSON, see docs/codec.md. */
+
+/* The events of one bank account, newest first: at most max_items of those with an order below
+ * before_order (all when not set). */
+typedef struct account_history_query {
+    uuid id;
+    msg_iban iban;
+    int32_t max_items;
+    bool has_before_order;
+    int64_t before_order;
+} account_history_query;
+
+/* The events of one money transfer (its own and its money events on the accounts). */
+typedef struct transfer_history_query {
+    uuid id;
+    uuid transfer;
+} transfer_history_query;
+
+/* A bank account as it was at `at` (ms since the Unix epoch), folded from its events. */
+typedef struct account_at_query {
+    uuid id;
+    msg_iban iban;
+    int64_t at;
+} account_at_query;
+
+/* The alert rules of an account. */
+typedef struct find_alerts_settings_query {
+    uuid id;
+    msg_iban iban;
+} find_alerts_settings_query;
+
+/* The alerts of an account with an id above after_id, oldest first (at most 1000). */
+typedef struct alerts_since_query {
+    uuid id;
+    msg_iban iban;
+    int32_t after_id;
+} alerts_since_query;
 
 /* ---- derived ---- */
 typedef struct transaction_happened_event {
@@ -288,6 +387,15 @@ typedef struct transaction_happened_event {
     char transfer[UUID_STR_LEN + 1];
 } transaction_happened_event;
 
+/* Beyond the seed (issue 15): rule `kind` of `transaction.iban` matched `transaction`; `alert_id`
+ * increases per account (1 for its first alert). In Avro the transaction's fields are flat. */
+typedef struct alert_triggered_event {
+    int32_t alert_id;
+    alert_kind kind;
+    msg_text message; /* for a person, e.g. `a debit of €600,00 is above €500,00` */
+    transaction_happened_event transaction;
+} alert_triggered_event;
+
 /* Any record, tagged by its type. */
 typedef struct message {
     msg_type type;
@@ -302,6 +410,7 @@ typedef struct message {
         return_money_command return_money;
         mark_transfer_completed_command mark_transfer_completed;
         mark_transfer_failed_command mark_transfer_failed;
+        update_alerts_settings_command update_alerts_settings;
 
         user_account_created_event user_account_created;
         bank_account_created_event bank_account_created;
@@ -313,6 +422,7 @@ typedef struct message {
         transfer_started_event transfer_started;
         transfer_completed_event transfer_completed;
         transfer_failed_event transfer_failed;
+        alerts_settings_updated_event alerts_settings_updated;
 
         command_succeeded command_succeeded;
         command_failed command_failed;
@@ -326,8 +436,14 @@ typedef struct message {
         transaction_by_id_query transaction_by_id;
         transactions_by_iban_query transactions_by_iban;
         find_transfer_query find_transfer;
+        account_history_query account_history;
+        transfer_history_query transfer_history;
+        account_at_query account_at;
+        find_alerts_settings_query find_alerts_settings;
+        alerts_since_query alerts_since;
 
         transaction_happened_event transaction_happened;
+        alert_triggered_event alert_triggered;
     } u;
 } message;
 

@@ -51,6 +51,12 @@
 #define REASON_TRANSFER_ID_OTHER_AMOUNT "transfer id was already used with another amount"
 /* Beyond the seed: bounded state. */
 #define REASON_TOO_MANY_USERS "too many users on bank account"
+/* Beyond the seed (issue 15): the company account stays the bank's alone. */
+#define REASON_COMPANY_NOT_SHARED "the company account cannot be shared"
+/* Beyond the seed (issue 15): alert rules (domain/alerts.h); the prefix is followed by the rule's
+ * number (from 1) and what is wrong with it. */
+#define REASON_ALERT_TOO_MANY_RULES "too many alert rules: at most 20"
+#define REASON_ALERT_RULE_PREFIX "alert rule "
 /* Beyond the seed: the user aggregate never stores a clear password or an empty name. */
 #define REASON_PASSWORD_NOT_HASHED "password must be hashed"
 #define REASON_USERNAME_EMPTY "username should not be empty"
@@ -113,6 +119,9 @@ typedef enum reason_code {
     REASON_CODE_PASSWORD_NOT_HASHED = 25,
     REASON_CODE_USERNAME_EMPTY = 26,
     REASON_CODE_COMMAND_NOT_HANDLED = 27,
+    REASON_CODE_COMPANY_NOT_SHARED = 28,
+    REASON_CODE_ALERT_TOO_MANY_RULES = 29,
+    REASON_CODE_ALERT_RULE = 30, /* text: alerts.h alert_rules_check */
     REASON_CODE_USERNAME_DOES_NOT_EXIST = 100,
     REASON_CODE_IBAN_DOES_NOT_EXIST = 101,
     REASON_CODE_USERNAME_HAS_NO_ACCOUNTS = 102,

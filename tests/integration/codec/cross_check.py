@@ -122,7 +122,9 @@ class Results:
 # String limits of domain/messages.h, by Avro field name.
 LIMITS = {"username": 64, "user_to_add": 64, "password": 160, "iban": 64, "from": 64, "to": 64,
           "from_to": 64, "token": 32, "description": 256, "reason": 256, "additional_info": 256,
-          "query_result": 20000, "direction": 7, "descr_includes": 256, "transfer": 36}
+          "query_result": 20000, "direction": 7, "descr_includes": 256, "transfer": 36,
+          "word": 32, "message": 256, "AlertRule.iban": 34}
+ARRAY_MAX = {"rules": 20}
 ALPHABET = list("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 -_$€é中😀\"\\\n")
 
 
@@ -138,10 +140,15 @@ def random_string(rng, limit):
         size += n
 
 
-def random_value(rng, field_name, schema):
+def random_value(rng, field_name, schema, record=""):
     t = schema.type
     if t == "string":
-        return random_string(rng, LIMITS[field_name])
+        return random_string(rng, LIMITS.get(record + "." + field_name, LIMITS.get(field_name)))
+    if t == "array":
+        n = rng.choice([0, 1, rng.randint(0, ARRAY_MAX[field_name]), ARRAY_MAX[field_name]])
+        return [random_value(rng, field_name, schema.items) for _ in range(n)]
+    if t == "record":
+        return random_record(rng, schema)
     if t == "long":
         return rng.choice([0, -1, 1, -(2 ** 63), 2 ** 63 - 1, rng.randint(-(2 ** 63), 2 ** 63 - 1),
                            rng.randint(-100000, 100000)])
@@ -158,7 +165,7 @@ def random_value(rng, field_name, schema):
 
 
 def random_record(rng, schema):
-    return {f.name: random_value(rng, f.name, f.type) for f in schema.fields}
+    return {f.name: random_value(rng, f.name, f.type, schema.name) for f in schema.fields}
 
 
 def tool(args, *argv):
@@ -210,7 +217,7 @@ def main():
         with open(path, encoding="utf-8") as f:
             schema = avro.schema.parse(f.read())
         (history if rel.startswith("history/") else current)[rel] = schema
-    r.check("32 current schemas", len(current) == 32, str(len(current)))
+    r.check("40 current schemas", len(current) == 40, str(len(current)))
     c_schemas = {}
     for line in tool(args, "schemas").splitlines():
         rel, name, is_current, fp, canonical = line.split("\t")
@@ -276,7 +283,8 @@ def main():
             ("CommandSucceeded.1.bin", "additional_info", None),
             ("CommandSucceeded.1.bin", "command_name", "MarkTransferFailedCommand"),
             ("QueryFailed.0.bin", "query_name", "TransactionsByIbanQuery"),
-            ("QueryFailed.1.bin", "query_name", "FindTransferQuery"),
+            ("QueryFailed.1.bin", "query_name", "AlertsSinceQuery"),
+            ("CommandFailed.1.bin", "command_name", "UpdateAlertsSettingsCommand"),
             ("QueryFailed.0.bin", "code", 100),
             ("QueryFailed.1.bin", "code", -(2 ** 31)),
             ("CommandFailed.0.bin", "code", 11),
@@ -296,11 +304,29 @@ def main():
             ("TransactionsByIbanQuery.1.bin", "min_amount", None),
             ("TransactionsByIbanQuery.1.bin", "max_amount", -(2 ** 63)),
             ("CreditMoneyCommand.0.bin", "token", ""),
+            ("TransactionsByIbanQuery.0.bin", "at", 1764840600123),
+            ("TransactionsByIbanQuery.1.bin", "at", None),
+            ("AccountHistoryQuery.0.bin", "before_order", 12345),
+            ("AccountHistoryQuery.1.bin", "before_order", None),
+            ("AccountAtQuery.1.bin", "at", 2 ** 63 - 1),
+            ("AlertsSinceQuery.0.bin", "after_id", 17),
+            ("AlertTriggeredEvent.0.bin", "kind", "DEBIT_ABOVE"),
+            ("AlertTriggeredEvent.1.bin", "kind", "DESCRIPTION_CONTAINS"),
+            ("AlertTriggeredEvent.0.bin", "changed_by", -60000),
+            ("AlertsSettingsUpdatedEvent.0.bin", "rules", [
+                {"kind": "DEBIT_ABOVE", "amount_cents": 50000, "iban": "NL66OPEN0000000000", "word": "rent"},
+                {"kind": "BALANCE_BELOW", "amount_cents": 50001, "iban": "NL66OPEN0000000000", "word": "rent"},
+                {"kind": "CREDIT_FROM", "amount_cents": 50002, "iban": "NL66OPEN0000000000", "word": "rent"}]),
         ]
         for base, field, value in expect:
             got = decoded.get(base, {}).get(field, "<missing>")
             r.check("%s: %s == %r" % (base, field, value if len(repr(value)) < 40 else "..."),
                     got == value, "got %r" % (got,))
+        rules = decoded.get("UpdateAlertsSettingsCommand.1.bin", {}).get("rules", [])
+        r.check("UpdateAlertsSettingsCommand.1.bin: 20 rules, every field at its limit",
+                len(rules) == 20 and rules[3]["kind"] == "DESCRIPTION_CONTAINS"
+                and rules[1]["amount_cents"] == -(2 ** 63) and rules[0]["word"] == "é" * 16
+                and len(rules[0]["iban"].encode()) == 34, repr(rules[:2]))
         qr = decoded.get("QuerySucceeded.1.bin", {}).get("query_result", "")
         r.check("QuerySucceeded.1.bin: query_result is JSON of 60 items (%d bytes)" % len(qr.encode()),
                 len(json.loads(qr or "[]")) == 60)
@@ -357,11 +383,11 @@ def main():
                                                "query_result": "[]"})):
             old = history["history/%s.1.avsc" % rec]
             new = current["%s.avsc" % rec]
-            r.check("history/%s.1.avsc lacks FindTransferQuery, %s.avsc has it last" % (rec, rec),
-                    "FindTransferQuery" not in old.fields_dict["query_name"].type.symbols
-                    and new.fields_dict["query_name"].type.symbols[-1] == "FindTransferQuery"
-                    and new.fields_dict["query_name"].type.symbols[:-1]
-                    == old.fields_dict["query_name"].type.symbols)
+            old_syms = old.fields_dict["query_name"].type.symbols
+            new_syms = new.fields_dict["query_name"].type.symbols
+            r.check("history/%s.1.avsc lacks FindTransferQuery, %s.avsc has it appended" % (rec, rec),
+                    "FindTransferQuery" not in old_syms and new_syms[:len(old_syms)] == old_syms
+                    and new_syms[len(old_syms)] == "FindTransferQuery")
             path = os.path.join(tmp, "old-%s.bin" % rec)
             with open(path, "wb") as f:
                 f.write(frame(old, datum))
@@ -399,11 +425,57 @@ def main():
                 r.check("...and reads with code 0 like python's schema resolution",
                         got == py_resolved == dict(datum, code=0), "%r / %r" % (got, py_resolved))
 
+        # Issue 15 appended a symbol to CommandName and five to QueryName, and `at` to
+        # TransactionsByIbanQuery: records of the versions before read in C as python resolves them.
+        issue15 = (
+            ("CommandFailed", "history/CommandFailed.1.avsc", "command_name", ["UpdateAlertsSettingsCommand"],
+             {"id": ids, "command_name": "MarkTransferFailedCommand", "reason": "no"}),
+            ("CommandSucceeded", "history/CommandSucceeded.1.avsc", "command_name", ["UpdateAlertsSettingsCommand"],
+             {"id": ids, "command_name": "CreateBankAccountCommand", "additional_info": "042"}),
+            ("QueryFailed", "history/QueryFailed.2.avsc", "query_name",
+             ["AccountHistoryQuery", "TransferHistoryQuery", "AccountAtQuery", "FindAlertsSettingsQuery",
+              "AlertsSinceQuery"], {"id": ids, "query_name": "FindTransferQuery", "reason": "no"}),
+            ("QuerySucceeded", "history/QuerySucceeded.2.avsc", "query_name",
+             ["AccountHistoryQuery", "TransferHistoryQuery", "AccountAtQuery", "FindAlertsSettingsQuery",
+              "AlertsSinceQuery"], {"id": ids, "query_name": "FindTransferQuery", "query_result": "{}"}))
+        for rec, old_file, field, appended, datum in issue15:
+            old, new = history[old_file], current["%s.avsc" % rec]
+            old_syms, new_syms = old.fields_dict[field].type.symbols, new.fields_dict[field].type.symbols
+            r.check("%s: %s.avsc appends %s" % (old_file, rec, ", ".join(appended)),
+                    new_syms == old_syms + appended)
+            path = os.path.join(tmp, "issue15-%s.bin" % rec)
+            with open(path, "wb") as f:
+                f.write(frame(old, datum))
+            out = reencode(args, [path])[0]
+            ok = out.startswith("OK ")
+            r.check("%s of %s decodes in C" % (rec, old_file), ok, out)
+            if ok:
+                got = decode_framed(bytes.fromhex(out[3:]), new)
+                py_resolved = decode_framed(frame(old, datum), old, new)
+                want = dict(datum, code=0) if rec.endswith("Failed") else datum  # and no code yet
+                r.check("...and reads as python's schema resolution reads it",
+                        got == py_resolved == want, "%r / %r" % (got, py_resolved))
+        old, new = history["history/TransactionsByIbanQuery.2.avsc"], current["TransactionsByIbanQuery.avsc"]
+        datum = {"id": ids, "iban": "NL66OPEN0000000000", "max_items": 10, "min_amount": 5, "max_amount": None,
+                 "direction": "DEBIT", "descr_includes": "rent"}
+        path = os.path.join(tmp, "issue15-tbi.bin")
+        with open(path, "wb") as f:
+            f.write(frame(old, datum))
+        out = reencode(args, [path])[0]
+        ok = out.startswith("OK ")
+        r.check("TransactionsByIbanQuery with filters and without at decodes in C", ok, out)
+        if ok:
+            got = decode_framed(bytes.fromhex(out[3:]), new)
+            py_resolved = decode_framed(frame(old, datum), old, new)
+            r.check("...and reads with at null like python's resolution",
+                    got == py_resolved == dict(datum, at=None), "%r / %r" % (got, py_resolved))
+
         # The seed's TransactionsByIbanQuery and TransactionHappenedEvent, written by python, read
         # in C with the fields added after the seed at their defaults, as python resolves them.
         for rec, datum, added in (
                 ("TransactionsByIbanQuery", {"id": ids, "iban": "NL66OPEN0000000000", "max_items": 10},
-                 {"min_amount": None, "max_amount": None, "direction": "", "descr_includes": ""}),
+                 {"min_amount": None, "max_amount": None, "direction": "", "descr_includes": "",
+                  "at": None}),
                 ("TransactionHappenedEvent", {"transaction_id": 3, "iban": "NL66OPEN0000000000",
                                               "new_balance": 500, "changed_by": -500,
                                               "from_to": "cash", "description": "éclair"},

@@ -115,7 +115,7 @@ static void older_layout_is_rebuilt(void **state)
     assert_int_equal(read_model_set_checkpoint(rm, "bank", 3), ST_OK);
     assert_int_equal(read_model_commit(rm), ST_OK);
     read_model_close(rm);
-    assert_int_equal(sql_int(t.path, "PRAGMA user_version"), 2);
+    assert_int_equal(sql_int(t.path, "PRAGMA user_version"), 3);
 
     /* Opened again (a restart in the middle of the rebuild): nothing is dropped any more. */
     assert_int_equal(read_model_open(t.path, &rm), ST_OK);
@@ -150,10 +150,38 @@ static void new_file_and_newer_layout(void **state)
     assert_int_equal(read_model_published_until(rm, &published), ST_OK);
     assert_true(published == 0); /* a new file published nothing before */
     read_model_close(rm);
-    assert_int_equal(sql_int(t.path, "PRAGMA user_version"), 2);
-    sql(t.path, "PRAGMA user_version=3");
+    assert_int_equal(sql_int(t.path, "PRAGMA user_version"), 3);
+    sql(t.path, "PRAGMA user_version=4");
     assert_int_equal(read_model_open(t.path, &rm), ST_INVALID);
-    assert_non_null(strstr(status_message(), "newer than this program's 2"));
+    assert_non_null(strstr(status_message(), "newer than this program's 3"));
+    tmp_remove(&t);
+}
+
+/* A file of layout 2 (before issue 15's event index) is rebuilt like any older one: the index
+ * needs every event from the start; what was published is not published again. */
+static void layout_2_gets_the_event_index_by_a_rebuild(void **state)
+{
+    tmp t;
+    tmp_init(&t);
+    read_model *rm;
+    assert_int_equal(read_model_open(t.path, &rm), ST_OK);
+    assert_int_equal(read_model_begin(rm), ST_OK);
+    assert_int_equal(read_model_create_account(rm, A, "t", "alice", 1), ST_OK);
+    assert_int_equal(read_model_set_checkpoint(rm, "bank", 17), ST_OK);
+    assert_int_equal(read_model_commit(rm), ST_OK);
+    read_model_close(rm);
+    sql(t.path, "DROP TABLE bank_events; DROP TABLE account_snapshots; DROP TABLE alert_rules;"
+                "DROP TABLE alerts; PRAGMA user_version=2");
+    assert_int_equal(read_model_open(t.path, &rm), ST_OK);
+    uint64_t published = 0, position = 1;
+    assert_int_equal(read_model_published_until(rm, &published), ST_OK);
+    assert_true(published == 17);
+    assert_int_equal(read_model_checkpoint(rm, "bank", &position), ST_OK);
+    assert_true(position == 0); /* followed again from the start */
+    read_model_close(rm);
+    assert_int_equal(sql_int(t.path, "SELECT count(*) FROM bank_events"), 0);
+    assert_int_equal(sql_int(t.path, "SELECT count(*) FROM accounts"), 0);
+    assert_int_equal(sql_int(t.path, "PRAGMA user_version"), 3);
     tmp_remove(&t);
 }
 
@@ -313,6 +341,7 @@ int main(void)
         cmocka_unit_test(older_layout_is_rebuilt),
         cmocka_unit_test(new_file_and_newer_layout),
         cmocka_unit_test(not_found_has_its_code),
+        cmocka_unit_test(layout_2_gets_the_event_index_by_a_rebuild),
         cmocka_unit_test(filtered_history_gives_max_items_matches),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

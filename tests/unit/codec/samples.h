@@ -182,7 +182,7 @@ static inline void sample_message(msg_type type, int variant, message *m)
     case MSG_COMMAND_FAILED:
         m->u.command_failed.id = id;
         m->u.command_failed.command_name =
-            variant ? MSG_CREATE_USER_ACCOUNT_COMMAND : MSG_DEBIT_MONEY_COMMAND;
+            variant ? MSG_UPDATE_ALERTS_SETTINGS_COMMAND : MSG_DEBIT_MONEY_COMMAND;
         SAMPLE_STR(m->u.command_failed.reason, "insufficient funds");
         m->u.command_failed.code = variant ? INT32_MAX : 11;
         break;
@@ -195,7 +195,7 @@ static inline void sample_message(msg_type type, int variant, message *m)
     case MSG_QUERY_FAILED:
         m->u.query_failed.id = id;
         m->u.query_failed.query_name =
-            variant ? MSG_FIND_TRANSFER_QUERY : MSG_TRANSACTIONS_BY_IBAN_QUERY;
+            variant ? MSG_ALERTS_SINCE_QUERY : MSG_TRANSACTIONS_BY_IBAN_QUERY;
         SAMPLE_STR(m->u.query_failed.reason, "no user anna");
         m->u.query_failed.code = variant ? INT32_MIN : 100;
         break;
@@ -228,6 +228,8 @@ static inline void sample_message(msg_type type, int variant, message *m)
         m->u.transactions_by_iban.max_amount = variant ? INT64_MIN : 0;
         SAMPLE_STR(m->u.transactions_by_iban.direction, "CREDIT");
         SAMPLE_STR(m->u.transactions_by_iban.descr_includes, "éclair");
+        m->u.transactions_by_iban.has_at = !variant;
+        m->u.transactions_by_iban.at = variant ? 0 : 1764840600123;
         break;
     case MSG_FIND_TRANSFER_QUERY:
         m->u.find_transfer.id = id;
@@ -243,6 +245,72 @@ static inline void sample_message(msg_type type, int variant, message *m)
         m->u.transaction_happened.at = SAMPLE_I64_MAX(1764840600123);
         SAMPLE_STR(m->u.transaction_happened.transfer, "00112233-4455-4677-8899-aabbccddeeff");
         break;
+    case MSG_UPDATE_ALERTS_SETTINGS_COMMAND:
+    case MSG_ALERTS_SETTINGS_UPDATED_EVENT: {
+        alert_rule_list *rules;
+        if (type == MSG_UPDATE_ALERTS_SETTINGS_COMMAND) {
+            update_alerts_settings_command *c = &m->u.update_alerts_settings;
+            c->id = id;
+            SAMPLE_STR(c->iban, "NL66OPEN0000000001");
+            SAMPLE_STR(c->token, "04718237461029384756");
+            rules = &c->rules;
+        } else {
+            alerts_settings_updated_event *e = &m->u.alerts_settings_updated;
+            SAMPLE_STR(e->iban, "NL66OPEN0000000001");
+            SAMPLE_STR(e->username, "anna");
+            rules = &e->rules;
+        }
+        /* variant 1: every rule of the limit, each field at its limit */
+        rules->n = variant ? MSG_ALERT_RULES_MAX : 3;
+        for (uint32_t i = 0; i < rules->n; i++) {
+            alert_rule *r = &rules->items[i];
+            r->kind = (alert_kind)(i % ALERT_KIND_COUNT);
+            r->amount_cents = variant ? (i % 2 ? INT64_MIN : INT64_MAX) : 50000 + i;
+            SAMPLE_STR(r->iban, "NL66OPEN0000000000");
+            SAMPLE_STR(r->word, "rent");
+        }
+        break;
+    }
+    case MSG_ACCOUNT_HISTORY_QUERY:
+        m->u.account_history.id = id;
+        SAMPLE_STR(m->u.account_history.iban, "NL66OPEN0000000001");
+        m->u.account_history.max_items = SAMPLE_I32_MAX(100);
+        m->u.account_history.has_before_order = !variant;
+        m->u.account_history.before_order = variant ? 0 : 12345;
+        break;
+    case MSG_TRANSFER_HISTORY_QUERY:
+        m->u.transfer_history.id = id;
+        m->u.transfer_history.transfer = sample_id(!variant);
+        break;
+    case MSG_ACCOUNT_AT_QUERY:
+        m->u.account_at.id = id;
+        SAMPLE_STR(m->u.account_at.iban, "NL66OPEN0000000001");
+        m->u.account_at.at = SAMPLE_I64_MAX(1764840600123);
+        break;
+    case MSG_FIND_ALERTS_SETTINGS_QUERY:
+        m->u.find_alerts_settings.id = id;
+        SAMPLE_STR(m->u.find_alerts_settings.iban, "NL66OPEN0000000001");
+        break;
+    case MSG_ALERTS_SINCE_QUERY:
+        m->u.alerts_since.id = id;
+        SAMPLE_STR(m->u.alerts_since.iban, "NL66OPEN0000000001");
+        m->u.alerts_since.after_id = SAMPLE_I32_MAX(17);
+        break;
+    case MSG_ALERT_TRIGGERED_EVENT: {
+        alert_triggered_event *a = &m->u.alert_triggered;
+        a->alert_id = SAMPLE_I32_MAX(3);
+        a->kind = variant ? ALERT_DESCRIPTION_CONTAINS : ALERT_DEBIT_ABOVE;
+        SAMPLE_STR(a->message, "a debit of €600,00 is above €500,00");
+        a->transaction.transaction_id = SAMPLE_I32(7);
+        SAMPLE_STR(a->transaction.iban, "NL66OPEN0000000001");
+        a->transaction.new_balance = SAMPLE_I64_MAX(-2500);
+        a->transaction.changed_by = SAMPLE_I64(-60000);
+        SAMPLE_STR(a->transaction.from_to, "NL13OPEN0000000002");
+        SAMPLE_STR(a->transaction.description, "rent – März");
+        a->transaction.at = SAMPLE_I64_MAX(1764840600123);
+        SAMPLE_STR(a->transaction.transfer, "00112233-4455-4677-8899-aabbccddeeff");
+        break;
+    }
     default:
         break;
     }

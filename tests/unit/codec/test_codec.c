@@ -42,18 +42,29 @@ static const uint64_t pinned[MSG_TYPE_COUNT] = {
     [MSG_TRANSFER_STARTED_EVENT] = 0xd4acf975bb9bbcee,
     [MSG_TRANSFER_COMPLETED_EVENT] = 0x6e36c34706caf2ad,
     [MSG_TRANSFER_FAILED_EVENT] = 0xa50a05eee4227db0,
-    [MSG_COMMAND_SUCCEEDED] = 0xce953cd2bd3bebb9,
-    [MSG_COMMAND_FAILED] = 0x11a06268e27fbb28,  /* with code */
-    [MSG_QUERY_SUCCEEDED] = 0xee2c842d74964c0a, /* QueryName with FindTransferQuery appended */
-    [MSG_QUERY_FAILED] = 0x9f37fa6064ebd6cf,    /* with code */
+    /* CommandName with UpdateAlertsSettingsCommand appended (issue 15); Failed with code */
+    [MSG_COMMAND_SUCCEEDED] = 0x71b8527fe75518cb,
+    [MSG_COMMAND_FAILED] = 0x590f523fee7e4beb,
+    /* QueryName with FindTransferQuery, then issue 15's five queries appended; Failed with code */
+    [MSG_QUERY_SUCCEEDED] = 0x51d25ad560d416d6,
+    [MSG_QUERY_FAILED] = 0x8c72a453d12959e9,
     [MSG_FIND_USER_QUERY] = 0x85e60bb07e1674ab,
     [MSG_ALL_LAST_TRANSACTIONS_QUERY] = 0xf5dd36f3da5dafe4,
     [MSG_FIND_BANK_ACCOUNT_QUERY] = 0x3c16ccc8f2b3da92,
     [MSG_FIND_BANK_ACCOUNTS_FOR_USER_QUERY] = 0xde203cface4a7710,
     [MSG_TRANSACTION_BY_ID_QUERY] = 0x787edd167ed7046c,
-    [MSG_TRANSACTIONS_BY_IBAN_QUERY] = 0x8d506a0afbd6cafa, /* with the filters */
+    [MSG_TRANSACTIONS_BY_IBAN_QUERY] = 0x9a28d8da2bac1be2, /* with the filters and at */
     [MSG_FIND_TRANSFER_QUERY] = 0xabdc52ee2b5838ad,
     [MSG_TRANSACTION_HAPPENED_EVENT] = 0x42e38b3f703d51c3, /* with at and transfer */
+    /* issue 15 */
+    [MSG_UPDATE_ALERTS_SETTINGS_COMMAND] = 0xdd953edf7628090a,
+    [MSG_ALERTS_SETTINGS_UPDATED_EVENT] = 0x3cbd314fdba2b2fa,
+    [MSG_ACCOUNT_HISTORY_QUERY] = 0x9af686e5b3937e4e,
+    [MSG_TRANSFER_HISTORY_QUERY] = 0xbaf92c8e9d83e48d,
+    [MSG_ACCOUNT_AT_QUERY] = 0x46402abbd23a0814,
+    [MSG_FIND_ALERTS_SETTINGS_QUERY] = 0xac3c8e7353956ca4,
+    [MSG_ALERTS_SINCE_QUERY] = 0xae10f6126f7d7999,
+    [MSG_ALERT_TRIGGERED_EVENT] = 0x2b7101b8eeb93088,
 };
 /* schemas/history/CreditMoneyCommand.1.avsc: the seed's version (id, iban, amount). */
 static const uint64_t seed_credit_money = 0xabc22a9e448e2e81;
@@ -68,6 +79,11 @@ static const uint64_t uncoded_query_failed = 0x69be2780e4e986b9;
  * versions, before the filters and before at/transfer. */
 static const uint64_t seed_transactions_by_iban = 0x362ab729cc2f3eb3;
 static const uint64_t seed_transaction_happened = 0xac206b497b9f4b34;
+/* schemas/history/Command{Succeeded,Failed}.1.avsc: CommandName before UpdateAlertsSettingsCommand;
+ * schemas/history/TransactionsByIbanQuery.2.avsc: before `at` (issue 15). */
+static const uint64_t old_command_succeeded = 0xce953cd2bd3bebb9;
+static const uint64_t old_command_failed = 0xfb632b235f8d3079;
+static const uint64_t filters_transactions_by_iban = 0x8d506a0afbd6cafa;
 
 /* Every older schema in schemas/history/. */
 static const struct {
@@ -76,11 +92,14 @@ static const struct {
     uint64_t fingerprint;
 } history[] = {
     {"history/CommandFailed.1.avsc", MSG_COMMAND_FAILED, 0xfb632b235f8d3079},
+    {"history/CommandSucceeded.1.avsc", MSG_COMMAND_SUCCEEDED, 0xce953cd2bd3bebb9},
     {"history/CreditMoneyCommand.1.avsc", MSG_CREDIT_MONEY_COMMAND, 0xabc22a9e448e2e81},
     {"history/QueryFailed.1.avsc", MSG_QUERY_FAILED, 0x05daae812bb0f854},
     {"history/QueryFailed.2.avsc", MSG_QUERY_FAILED, 0x69be2780e4e986b9},
     {"history/QuerySucceeded.1.avsc", MSG_QUERY_SUCCEEDED, 0x43df1cc4d771a01e},
+    {"history/QuerySucceeded.2.avsc", MSG_QUERY_SUCCEEDED, 0xee2c842d74964c0a},
     {"history/TransactionsByIbanQuery.1.avsc", MSG_TRANSACTIONS_BY_IBAN_QUERY, 0x362ab729cc2f3eb3},
+    {"history/TransactionsByIbanQuery.2.avsc", MSG_TRANSACTIONS_BY_IBAN_QUERY, 0x8d506a0afbd6cafa},
     {"history/TransactionHappenedEvent.1.avsc", MSG_TRANSACTION_HAPPENED_EVENT, 0xac206b497b9f4b34},
 };
 #define N_HISTORY (sizeof history / sizeof history[0])
@@ -320,10 +339,27 @@ static const vector vectors[] = {
     /* min_amount: branch 1 (02) then 1000; max_amount: branch 0 (00), null. */
     V(MSG_TRANSACTIONS_BY_IBAN_QUERY, ID NL01 "\x28" /* 20 */ "\x02" L1000 "\x00"
                                               "\x0a"
-                                              "DEBIT" RENT),
+                                              "DEBIT" RENT "\x00" /* at: null */),
     V(MSG_FIND_TRANSFER_QUERY, ID ID2), /* two fixed(16), no prefixes */
     V(MSG_TRANSACTION_HAPPENED_EVENT, "\x0e" /* 7 */ NL01 LM1000 "\x01" /* -1 */ "\x08"
                                       "cash" RENT L1000 TOK),
+    /* issue 15. An array is blocks: a count (2 -> 04), the items, 0 ends it. An AlertRule is
+     * kind (enum index), amount_cents, iban, word. */
+    V(MSG_UPDATE_ALERTS_SETTINGS_COMMAND,
+      ID NL01 TOK "\x04" /* 2 rules */
+                  "\x00" /* DEBIT_ABOVE */ L1000 "\x00\x00"
+                  "\x06" /* DESCRIPTION_CONTAINS */ "\x00\x00" RENT "\x00" /* end */),
+    V(MSG_ALERTS_SETTINGS_UPDATED_EVENT, NL01 ANN "\x02" /* 1 rule */
+                                                  "\x04" /* CREDIT_FROM */ "\x00" NL02 "\x00"
+                                                  "\x00" /* end */),
+    V(MSG_ACCOUNT_HISTORY_QUERY, ID NL01 "\x28" /* 20 */ "\x02" L1000 /* before_order 1000 */),
+    V(MSG_TRANSFER_HISTORY_QUERY, ID ID2),
+    V(MSG_ACCOUNT_AT_QUERY, ID NL01 L1000),
+    V(MSG_FIND_ALERTS_SETTINGS_QUERY, ID NL01),
+    V(MSG_ALERTS_SINCE_QUERY, ID NL01 "\x54" /* 42 */),
+    V(MSG_ALERT_TRIGGERED_EVENT, "\x06" /* 3 */ NL01 "\x02" /* BALANCE_BELOW */ NO "\x0e" /* 7 */
+      LM1000 "\x01" /* -1 */ "\x08"
+                                 "cash" RENT L1000 TOK),
 };
 
 /* The message each vector stands for. */
@@ -506,6 +542,67 @@ static void vector_message(msg_type t, message *m)
         m->u.transaction_happened.at = 1000;
         MSG_SET(m->u.transaction_happened.transfer, "t");
         break;
+    case MSG_UPDATE_ALERTS_SETTINGS_COMMAND: {
+        update_alerts_settings_command *c = &m->u.update_alerts_settings;
+        c->id = id;
+        MSG_SET(c->iban, "NL01");
+        MSG_SET(c->token, "t");
+        c->rules.n = 2;
+        c->rules.items[0] = (alert_rule){.kind = ALERT_DEBIT_ABOVE, .amount_cents = 1000};
+        c->rules.items[1] = (alert_rule){.kind = ALERT_DESCRIPTION_CONTAINS};
+        MSG_SET(c->rules.items[1].word, "rent");
+        break;
+    }
+    case MSG_ALERTS_SETTINGS_UPDATED_EVENT: {
+        alerts_settings_updated_event *e = &m->u.alerts_settings_updated;
+        MSG_SET(e->iban, "NL01");
+        MSG_SET(e->username, "ann");
+        e->rules.n = 1;
+        e->rules.items[0].kind = ALERT_CREDIT_FROM;
+        MSG_SET(e->rules.items[0].iban, "NL02");
+        break;
+    }
+    case MSG_ACCOUNT_HISTORY_QUERY:
+        m->u.account_history.id = id;
+        MSG_SET(m->u.account_history.iban, "NL01");
+        m->u.account_history.max_items = 20;
+        m->u.account_history.has_before_order = true;
+        m->u.account_history.before_order = 1000;
+        break;
+    case MSG_TRANSFER_HISTORY_QUERY:
+        m->u.transfer_history.id = id;
+        for (int i = 0; i < 16; i++)
+            m->u.transfer_history.transfer.bytes[i] = (uint8_t)(0x0f + i * 0x0f);
+        break;
+    case MSG_ACCOUNT_AT_QUERY:
+        m->u.account_at.id = id;
+        MSG_SET(m->u.account_at.iban, "NL01");
+        m->u.account_at.at = 1000;
+        break;
+    case MSG_FIND_ALERTS_SETTINGS_QUERY:
+        m->u.find_alerts_settings.id = id;
+        MSG_SET(m->u.find_alerts_settings.iban, "NL01");
+        break;
+    case MSG_ALERTS_SINCE_QUERY:
+        m->u.alerts_since.id = id;
+        MSG_SET(m->u.alerts_since.iban, "NL01");
+        m->u.alerts_since.after_id = 42;
+        break;
+    case MSG_ALERT_TRIGGERED_EVENT: {
+        alert_triggered_event *a = &m->u.alert_triggered;
+        a->alert_id = 3;
+        a->kind = ALERT_BALANCE_BELOW;
+        MSG_SET(a->message, "no");
+        a->transaction.transaction_id = 7;
+        MSG_SET(a->transaction.iban, "NL01");
+        a->transaction.new_balance = -1000;
+        a->transaction.changed_by = -1;
+        MSG_SET(a->transaction.from_to, "cash");
+        MSG_SET(a->transaction.description, "rent");
+        a->transaction.at = 1000;
+        MSG_SET(a->transaction.transfer, "t");
+        break;
+    }
     default:
         fail_msg("no vector message for type %d", t);
     }
@@ -725,11 +822,11 @@ static void decode_rejects_malformed_bodies(void **state)
     reject_body(MSG_FIND_USER_QUERY, long_name, sizeof long_name,
                 "field 'username' has 65 bytes, more than its limit of 64");
 
-    REJECT(MSG_COMMAND_FAILED, ID "\x14" NO,
-           "CommandFailed.command_name: enum symbol index 10 "
-           "out of range 0..9");
+    REJECT(MSG_COMMAND_FAILED, ID "\x16" NO,
+           "CommandFailed.command_name: enum symbol index 11 "
+           "out of range 0..10");
     REJECT(MSG_COMMAND_FAILED, ID "\x01" NO, "enum symbol index -1 out of range");
-    REJECT(MSG_QUERY_FAILED, ID "\x0e" NO, "enum symbol index 7 out of range 0..6");
+    REJECT(MSG_QUERY_FAILED, ID "\x18" NO, "enum symbol index 12 out of range 0..11");
     REJECT(MSG_COMMAND_SUCCEEDED,
            ID "\x00"
               "\x04",
@@ -870,7 +967,7 @@ static void seed_transaction_records_read_with_defaults(void **state)
     buf b;
     buf_init(&b, 256);
     encode_ok(&got, &b);
-    static const char query_now[] = ID NL01 "\x28\x00\x00\x00\x00";
+    static const char query_now[] = ID NL01 "\x28\x00\x00\x00\x00\x00";
     size_t wn =
         frame(pinned[MSG_TRANSACTIONS_BY_IBAN_QUERY], query_now, sizeof query_now - 1, want);
     assert_int_equal(b.len, wn);
@@ -981,6 +1078,130 @@ static void old_query_name_reads_by_name(void **state)
 
 /* The embedded schema set with the entry for `file` replaced by `json` (NULL: removed; `file` not
  * in the set: added as an older version), checked as at start-up. */
+/* Issue 15: the records of before it still read, by name and with `at` unset. */
+static void issue15_older_records_read(void **state)
+{
+    unsigned char f[128], want[128];
+    /* CommandName before UpdateAlertsSettingsCommand: MoneyTransferCommand is symbol 4 in both. */
+    static const char old_ok[] = ID "\x08\x00";
+    size_t n = frame(old_command_succeeded, old_ok, sizeof old_ok - 1, f);
+    message got;
+    assert_int_equal(codec_decode(f, n, &got), ST_OK);
+    assert_int_equal(got.u.command_succeeded.command_name, MSG_MONEY_TRANSFER_COMMAND);
+    static const char old_failed[] = ID "\x12" NO; /* MarkTransferFailedCommand, symbol 9 */
+    n = frame(old_command_failed, old_failed, sizeof old_failed - 1, f);
+    assert_int_equal(codec_decode(f, n, &got), ST_OK);
+    assert_int_equal(got.u.command_failed.command_name, MSG_MARK_TRANSFER_FAILED_COMMAND);
+    /* The new symbol is appended: index 10 (zigzag 14). */
+    got.u.command_failed.command_name = MSG_UPDATE_ALERTS_SETTINGS_COMMAND;
+    buf b;
+    buf_init(&b, 256);
+    encode_ok(&got, &b);
+    static const char new_failed[] = ID "\x14" NO "\x00"; /* code 0: none */
+    size_t wn = frame(pinned[MSG_COMMAND_FAILED], new_failed, sizeof new_failed - 1, want);
+    assert_int_equal(b.len, wn);
+    assert_memory_equal(b.data, want, wn);
+    /* ... and the five queries after FindTransferQuery: AlertsSinceQuery is index 11 (16). */
+    message q;
+    vector_message(MSG_QUERY_FAILED, &q);
+    q.u.query_failed.query_name = MSG_ALERTS_SINCE_QUERY;
+    buf_reset(&b);
+    encode_ok(&q, &b);
+    static const char new_qf[] = ID "\x16" NO "\xc8\x01"; /* code 100 */
+    wn = frame(pinned[MSG_QUERY_FAILED], new_qf, sizeof new_qf - 1, want);
+    assert_int_equal(b.len, wn);
+    assert_memory_equal(b.data, want, wn);
+
+    /* A TransactionsByIbanQuery with the filters and without `at`: now, as before. */
+    static const char filtered[] = ID NL01 "\x28\x00\x00\x00\x00";
+    n = frame(filters_transactions_by_iban, filtered, sizeof filtered - 1, f);
+    assert_int_equal(codec_decode(f, n, &got), ST_OK);
+    assert_false(got.u.transactions_by_iban.has_at);
+    assert_int_equal(got.u.transactions_by_iban.max_items, 20);
+    buf_free(&b);
+}
+
+/* Issue 15: arrays of records and enums by name are checked as strictly as the rest. */
+static void alert_rule_arrays_are_checked(void **state)
+{
+    unsigned char f[2048];
+    /* An array block given as a negative count and a byte size reads the same. */
+    static const char negative[] = NL01 ANN "\x01" /* -1 item */ "\x0c" /* 6 bytes */
+                                            "\x04\x00" NL02 "\x00"
+                                            "\x00";
+    size_t n = frame(pinned[MSG_ALERTS_SETTINGS_UPDATED_EVENT], negative, sizeof negative - 1, f);
+    message got, want;
+    assert_int_equal(codec_decode(f, n, &got), ST_OK);
+    vector_message(MSG_ALERTS_SETTINGS_UPDATED_EVENT, &want);
+    assert_message_equal(&got, &want);
+    /* More items than the struct holds (21), more than bytes left, an enum index past the four. */
+    char body[1024];
+    size_t len = 0;
+    memcpy(body, NL01 ANN, 9);
+    len = 9;
+    body[len++] = 42; /* 21 items */
+    for (int i = 0; i < 21; i++) {
+        memcpy(body + len, "\x00\x02\x00\x00", 4); /* DEBIT_ABOVE 1 "" "" */
+        len += 4;
+    }
+    body[len++] = 0;
+    n = frame(pinned[MSG_ALERTS_SETTINGS_UPDATED_EVENT], body, len, f);
+    assert_rejected(f, n, "field 'rules' has 21 items, more than its limit of 20");
+    static const char liar[] = NL01 ANN "\x80\x01" /* 64 items */ "\x00\x02\x00\x00\x00";
+    n = frame(pinned[MSG_ALERTS_SETTINGS_UPDATED_EVENT], liar, sizeof liar - 1, f);
+    assert_rejected(f, n, "array block of 64 items, more than bytes left");
+    static const char bad_kind[] = NL01 ANN "\x02\x08\x00\x00\x00\x00"; /* index 4 */
+    n = frame(pinned[MSG_ALERTS_SETTINGS_UPDATED_EVENT], bad_kind, sizeof bad_kind - 1, f);
+    assert_rejected(f, n, "enum symbol index 4 out of range 0..3");
+    static const char long_word[] =
+        NL01 ANN "\x02"
+                 "\x06\x00\x00"
+                 "\x42"
+                 "012345678901234567890123456789012" /* 33 bytes */ "\x00";
+    n = frame(pinned[MSG_ALERTS_SETTINGS_UPDATED_EVENT], long_word, sizeof long_word - 1, f);
+    assert_rejected(f, n, "field 'word' has 33 bytes, more than its limit of 32");
+
+    /* Encoding refuses a count past the limit and a kind that is no symbol. */
+    buf b;
+    buf_init(&b, 8192);
+    want.u.alerts_settings_updated.rules.n = MSG_ALERT_RULES_MAX + 1;
+    assert_int_equal(codec_encode(&want, &b), ST_INVALID);
+    want.u.alerts_settings_updated.rules.n = 1;
+    want.u.alerts_settings_updated.rules.items[0].kind = ALERT_KIND_COUNT;
+    assert_int_equal(codec_encode(&want, &b), ST_INVALID);
+    assert_int_equal(b.len, 0);
+    buf_free(&b);
+}
+
+/* Issue 15: a record as JSON, field names as in its schema. */
+static void records_as_json(void **state)
+{
+    message m;
+    vector_message(MSG_UPDATE_ALERTS_SETTINGS_COMMAND, &m);
+    json_t *j = codec_record_json(&m);
+    char *text = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    assert_string_equal(text,
+                        "{\"id\":\"00112233-4455-6677-8899-aabbccddeeff\",\"iban\":\"NL01\","
+                        "\"token\":\"t\",\"rules\":[{\"kind\":\"DEBIT_ABOVE\",\"amount_cents\":"
+                        "1000,\"iban\":\"\",\"word\":\"\"},{\"kind\":\"DESCRIPTION_CONTAINS\","
+                        "\"amount_cents\":0,\"iban\":\"\",\"word\":\"rent\"}]}");
+    free(text);
+    json_decref(j);
+    vector_message(MSG_ACCOUNT_HISTORY_QUERY, &m);
+    m.u.account_history.has_before_order = false;
+    j = codec_record_json(&m);
+    assert_true(json_is_null(json_object_get(j, "before_order")));
+    json_decref(j);
+    vector_message(MSG_ALERT_TRIGGERED_EVENT, &m);
+    j = codec_record_json(&m);
+    assert_string_equal(json_string_value(json_object_get(j, "kind")), "BALANCE_BELOW");
+    assert_string_equal(json_string_value(json_object_get(j, "from_to")), "cash");
+    assert_int_equal(json_integer_value(json_object_get(j, "transaction_id")), 7);
+    json_decref(j);
+    m.type = MSG_NONE;
+    assert_null(codec_record_json(&m));
+}
+
 static void assert_set_refused(const char *file, const char *json, const char *needle)
 {
     size_t n = codec_embedded_schema_count;
@@ -1033,7 +1254,7 @@ static void startup_checks_refuse_broken_schema_files(void **state)
     assert_set_refused(
         "FindUserQuery.avsc",
         REC_T("FindUserQuery",
-              FIELD("id", ID_T) "," FIELD("username", "{\"type\":\"array\",\"items\":\"int\"}")),
+              FIELD("id", ID_T) "," FIELD("username", "{\"type\":\"map\",\"values\":\"int\"}")),
         "uses a type the codec cannot check");
     assert_set_refused(
         "CommandFailed.avsc",
@@ -1042,11 +1263,14 @@ static void startup_checks_refuse_broken_schema_files(void **state)
                   "command_name",
                   "{\"type\":\"enum\",\"name\":\"CommandName\",\"symbols\":["
                   "\"CreateBankAccountCommand\",\"CreateUserAccountCommand\","
-                  "\"AddUserToBankAccountCommand\",\"RemoveUserFromBankAccountCommand\","
-                  "\"MoneyTransferCommand\",\"DebitMoneyCommand\",\"CreditMoneyCommand\","
-                  "\"ReturnMoneyCommand\",\"MarkTransferCompletedCommand\","
-                  "\"MarkTransferFailedCommand\"]}") "," FIELD("reason",
-                                                               "\"string\"") "," CODE_FIELD),
+                  "\"AddUserToBankAccountCommand\","
+                  "\"RemoveUserFromBankAccountCommand\","
+                  "\"MoneyTransferCommand\",\"DebitMoneyCommand\","
+                  "\"CreditMoneyCommand\","
+                  "\"ReturnMoneyCommand\","
+                  "\"MarkTransferCompletedCommand\","
+                  "\"MarkTransferFailedCommand\","
+                  "\"UpdateAlertsSettingsCommand\"]}") "," FIELD("reason", "\"string\"") "," CODE_FIELD),
         "define the enum of field 'command_name' differently");
     assert_set_refused(
         "CommandFailed.avsc",
@@ -1062,6 +1286,9 @@ static void startup_checks_refuse_broken_schema_files(void **state)
 #define OLD_QUERY_SYMBOLS                                                                          \
     "\"FindUserQuery\",\"AllLastTransactionsQuery\",\"FindBankAccountQuery\","                     \
     "\"FindBankAccountsForUserQuery\",\"TransactionByIdQuery\",\"TransactionsByIbanQuery\""
+#define ISSUE15_QUERY_SYMBOLS                                                                      \
+    ",\"AccountHistoryQuery\",\"TransferHistoryQuery\",\"AccountAtQuery\","                        \
+    "\"FindAlertsSettingsQuery\",\"AlertsSinceQuery\""
     assert_set_refused(
         "QueryFailed.avsc",
         REC_T(
@@ -1081,10 +1308,9 @@ static void startup_checks_refuse_broken_schema_files(void **state)
         "QueryFailed.avsc",
         REC_T("QueryFailed",
               FIELD("id", ID_T) "," FIELD(
-                  "query_name",
-                  QUERY_NAME_T("\"FindTransferQuery\""
-                               "," OLD_QUERY_SYMBOLS)) "," FIELD("reason",
-                                                                 "\"string\"") "," CODE_FIELD),
+                  "query_name", QUERY_NAME_T("\"FindTransferQuery\"," OLD_QUERY_SYMBOLS
+                                                 ISSUE15_QUERY_SYMBOLS)) "," FIELD("reason",
+                                                                                   "\"string\"") "," CODE_FIELD),
         "define the enum of field 'query_name' differently");
     /* The new record's second field must be an Id too. */
     assert_set_refused(
@@ -1258,6 +1484,9 @@ int main(void)
         cmocka_unit_test(seed_transaction_records_read_with_defaults),
         cmocka_unit_test(old_query_name_reads_by_name),
         cmocka_unit_test(uncoded_feedback_reads_as_code_zero),
+        cmocka_unit_test(issue15_older_records_read),
+        cmocka_unit_test(alert_rule_arrays_are_checked),
+        cmocka_unit_test(records_as_json),
         cmocka_unit_test(startup_checks_refuse_broken_schema_files),
         cmocka_unit_test(random_mutations_are_safe),
         cmocka_unit_test(concurrent_encode_and_decode),

@@ -452,13 +452,18 @@ static void reason_codes_are_stable_and_distinct(void **state)
     assert_int_equal(REASON_CODE_USERNAME_HAS_NO_ACCOUNTS, 102);
     assert_int_equal(REASON_CODE_TRANSFER_DOES_NOT_EXIST, 104);
     assert_null(reason_text(REASON_CODE_NONE));
-    assert_null(reason_text((reason_code)28));
+    assert_int_equal(REASON_CODE_COMPANY_NOT_SHARED, 28);
+    assert_int_equal(REASON_CODE_ALERT_RULE, 30);
+    assert_int_equal(REASON_CODE_BUSY, 200);
+    assert_null(reason_text((reason_code)31));
+    assert_null(reason_text(REASON_CODE_ALERT_RULE)); /* its text varies */
+    assert_string_equal(reason_text(REASON_CODE_BUSY), "the bank is busy, try again");
     assert_null(reason_text(REASON_CODE_INSUFFICIENT_FUNDS)); /* its text varies */
     assert_string_equal(reason_text(REASON_CODE_IBAN_ALREADY_EXIST), "iban already exist");
     assert_string_equal(reason_text(REASON_CODE_USERNAME_HAS_NO_ACCOUNTS),
                         "username does not have accounts");
-    const char *seen[200] = {0};
-    for (int c = 1; c < 200; c++) {
+    const char *seen[300] = {0};
+    for (int c = 1; c < 300; c++) {
         const char *t = reason_text((reason_code)c);
         if (!t) continue;
         for (int k = 1; k < c; k++)
@@ -469,6 +474,7 @@ static void reason_codes_are_stable_and_distinct(void **state)
     }
     assert_false(reason_code_is_domain(0));
     assert_false(reason_code_is_domain(100));
+    assert_false(reason_code_is_domain(REASON_CODE_BUSY));
 }
 
 static void truncation_keeps_utf8_whole(void **state)
