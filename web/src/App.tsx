@@ -68,7 +68,7 @@ export function App() {
               {middle}
             </div>
             <div class="column is-one-quarter" id="right-column">
-              {s.route === 'client' && <ClientRight login={s.login} />}
+              {s.route === 'client' && <ClientRight login={s.login} tab={s.tab} asOf={s.asOf} />}
               {settings && <Settings maxItems={s.maxItems} show={s.show} />}
             </div>
           </div>

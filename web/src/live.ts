@@ -43,10 +43,15 @@ export type LiveList = TxList & { loading: boolean; error: string | null };
  * filters: the newest `maxItems` that match, filtered by the server), then prepends each streamed
  * transaction. Every row passes `matches` before it is shown, the rule the server applies too.
  * With `asOf` (an ISO-8601 instant) the list is the one of that instant (`transactions_by_iban(at)`)
- * and nothing is subscribed. Starts over whenever an argument changes or the connection comes back;
+ * and nothing is subscribed. `token` (the client's) goes with both, for a bank in private mode. Starts over whenever an argument changes or the connection comes back;
  * with `iban` null the list is empty and nothing is subscribed.
  */
-export function useTransactions(iban: string | null, maxItems: number, show: ShowFields, filters: Filters = NO_FILTERS, asOf: string | null = null): LiveList {
+export function useTransactions(
+  iban: string | null,
+  maxItems: number,
+  show: ShowFields,
+  { filters = NO_FILTERS, asOf = null, token = null }: { filters?: Filters; asOf?: string | null; token?: string | null } = {},
+): LiveList {
   const [txs, setTxs] = useState<TxList>(EMPTY_LIST);
   const [loading, setLoading] = useState(true);
   const [error, setError] = useState<string | null>(null);
@@ -58,7 +63,7 @@ export function useTransactions(iban: string | null, maxItems: number, show: Sho
 
   useEffect(() => {
     // After a reconnect the rows stay until the fresh answer replaces them; anything else starts empty.
-    const key = JSON.stringify([iban, maxItems, showKey, filterKey, asOf]);
+    const key = JSON.stringify([iban, maxItems, showKey, filterKey, asOf, token]);
     if (shownFor.current !== key) {
       shownFor.current = key;
       setTxs(EMPTY_LIST);
@@ -71,7 +76,8 @@ export function useTransactions(iban: string | null, maxItems: number, show: Sho
     const wanted: ShowFields = { ...show };
     for (const k of fieldsNeeded(filters)) wanted[k] = true;
     if (wanted.changed_by) wanted.direction = true;
-    const vars = { iban, ...showVariables(wanted), ...filterArguments(filters) };
+    // A token of the account opens it in private mode (the public default does not look at it).
+    const vars = { iban, ...showVariables(wanted), ...filterArguments(filters), ...(token ? { token } : {}) };
     const keep = (t: Transaction): boolean => (t.iban ?? iban) === iban && matches(t, filters);
     let loaded = false;
     let early: Transaction[] = [];
@@ -81,7 +87,7 @@ export function useTransactions(iban: string | null, maxItems: number, show: Sho
     const stop = asOf
       ? () => undefined
       : subscribe<{ stream_transactions: Transaction | null }>(
-          streamQuery(filters),
+          streamQuery(filters, token !== null),
           vars,
           (d) => {
             const t = d.stream_transactions;
@@ -92,7 +98,7 @@ export function useTransactions(iban: string | null, maxItems: number, show: Sho
           (msg) => active && setError(msg),
         );
 
-    request<{ transactions_by_iban: (Transaction | null)[] | null }>(listQuery(filters, asOf !== null), { ...vars, max_items: maxItems, ...(asOf ? { at: asOf } : {}) })
+    request<{ transactions_by_iban: (Transaction | null)[] | null }>(listQuery(filters, asOf !== null, token !== null), { ...vars, max_items: maxItems, ...(asOf ? { at: asOf } : {}) })
       .then((d) => {
         if (!active) return;
         const rows = (d.transactions_by_iban ?? []).filter((t): t is Transaction => t !== null && keep(t));
@@ -115,7 +121,7 @@ export function useTransactions(iban: string | null, maxItems: number, show: Sho
       active = false;
       stop();
     };
-  }, [iban, maxItems, showKey, filterKey, asOf, epoch]);
+  }, [iban, maxItems, showKey, filterKey, asOf, token, epoch]);
 
   return { ...txs, loading, error };
 }
@@ -137,7 +143,7 @@ export function useBalance(iban: string | null, token: string | null, asOf: stri
     let newestId = -1;
     const stop = asOf
       ? () => undefined
-      : subscribe<{ stream_transactions: { id: number; iban: string | null; new_balance: string | null } | null }>(STREAM_BALANCE, { iban }, (d) => {
+      : subscribe<{ stream_transactions: { id: number; iban: string | null; new_balance: string | null } | null }>(STREAM_BALANCE, { iban, token }, (d) => {
           const t = d.stream_transactions;
           if (!active || !t || t.iban !== iban || !t.new_balance || t.id < newestId) return;
           newestId = t.id;

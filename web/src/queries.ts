@@ -56,11 +56,15 @@ export const ALL_LAST_TRANSACTIONS = `query { all_last_transactions { iban } }`;
  * 2. The newest `max_items` transactions of one IBAN with the selected fields; with filters, the
  * newest `max_items` of those that match (the server filters, so the list is full when it can be).
  */
-export function listQuery(filters: Filters, at = false): string {
+export function listQuery(filters: Filters, at = false, token = false): string {
   const { decl, use } = filterParts(filters);
   if (at) {
     decl.push('$at: String');
     use.push('at: $at');
+  }
+  if (token) {
+    decl.push('$token: String');
+    use.push('token: $token');
   }
   return `query (${['$max_items: Int!', '$iban: String!', ...decl].join(', ')}, ${SHOW_VARS}) { transactions_by_iban(${['iban: $iban', 'max_items: $max_items', ...use].join(', ')}) { ${SELECTION} } }`;
 }
@@ -69,8 +73,12 @@ export function listQuery(filters: Filters, at = false): string {
  * 3. The live transactions of one IBAN with the selected fields. Without filters this is the
  * seed's operation (plus `at transfer`); the filters that are set are added as arguments.
  */
-export function streamQuery(filters: Filters): string {
+export function streamQuery(filters: Filters, token = false): string {
   const { decl, use } = filterParts(filters);
+  if (token) {
+    decl.push('$token: String');
+    use.push('token: $token');
+  }
   return `subscription (${['$iban: String!', ...decl].join(', ')}, ${SHOW_VARS}) { stream_transactions(${['iban: $iban', ...use].join(', ')}) { ${SELECTION} } }`;
 }
 
@@ -137,7 +145,7 @@ export const ALERTS_SINCE = `query ($iban: String!, $token: String!, $after_id: 
 export const STREAM_ALERTS = `subscription ($iban: String!, $token: String!) { stream_alerts(iban: $iban, token: $token) { ${ALERT} } }`;
 
 /** The balance after each new transaction of one account (beyond the seed). */
-export const STREAM_BALANCE = `subscription ($iban: String!) { stream_transactions(iban: $iban) { id iban new_balance } }`;
+export const STREAM_BALANCE = `subscription ($iban: String!, $token: String) { stream_transactions(iban: $iban, token: $token) { id iban new_balance } }`;
 
 /** Every new transaction's IBAN, so the employee's account list grows live (beyond the seed). */
 export const STREAM_ALL_IBANS = `subscription { stream_transactions { id iban } }`;

@@ -33,7 +33,7 @@ export function AsOf({ asOf, what }: { asOf: string | null; what: string }) {
   return (
     <form
       id="as-of-form"
-      class={`as-of box ${asOf ? 'is-past' : ''}`}
+      class={`as-of ${asOf ? 'box is-past' : 'is-live'}`}
       onSubmit={(e) => {
         e.preventDefault();
         apply(value);
@@ -78,7 +78,7 @@ export function AsOf({ asOf, what }: { asOf: string | null; what: string }) {
               {' (your time zone). New transactions do not show here until you go back to live.'}
             </>
           ) : (
-            `Live. Pick a moment to see ${what} as it was then.`
+            `Live now. Pick a past moment to see ${what} as it was then.`
           ))}
       </p>
     </form>

@@ -5,6 +5,7 @@ import { formatCents, parseTransferAmount } from '../money';
 import type { ShowFields } from '../queries';
 import { logIn, logout, openAccount, switchAccount } from '../session';
 import { clientSearch, getState, type Login, pathOf, type Tab, update } from '../store';
+import { formatTime } from '../time';
 import { deposit, describe, dismissOutcome, transfer, useOutcomes } from '../transfers';
 import { AlertFeed, AlertSettings } from './Alerts';
 import { AsOf } from './AsOf';
@@ -246,10 +247,9 @@ const CLIENT_TAB_LINKS: { tab: Tab; label: string; icon: 'swap-horizontal' | 'hi
 
 /** The transactions part of `/client`: the transfer form and the live list, or the list of a past moment. */
 function ClientTransactions({ login, maxItems, show, asOf }: { login: Login; maxItems: number; show: ShowFields; asOf: string | null }) {
-  const txs = useTransactions(login.iban, maxItems, show, undefined, asOf);
+  const txs = useTransactions(login.iban, maxItems, show, { asOf, token: login.token });
   return (
     <div>
-      <AsOf asOf={asOf} what="your account" />
       {asOf ? (
         <p id="transfer-past" class="help mb-3">
           Transfers are sent from the live view.
@@ -288,6 +288,15 @@ export function ClientMiddle({ login, maxItems, show, tab, asOf }: { login: Logi
             {balance ?? (error ? 'unknown' : 'loading…')}
           </strong>
         </p>
+        {past && (
+          <p id="past-note" class="mt-1">
+            {'As it was at '}
+            <time dateTime={past}>{formatTime(past) ?? past}</time>{' '}
+            <button type="button" id="summary-live" class="button is-small is-primary ml-2" onClick={() => update({ asOf: null })}>
+              Back to live
+            </button>
+          </p>
+        )}
         {error && (
           <p id="balance-error" class="is-size-7">
             {error}
@@ -467,8 +476,11 @@ function OpenAccount({ login }: { login: Login }) {
   );
 }
 
-/** The login box of the right column: the form, or who is logged in, their accounts and the Logout button. */
-export function ClientRight({ login }: { login: Login | null }) {
+/**
+ * The login box of the right column: the form, or who is logged in, their accounts and the Logout
+ * button; on the transactions, the "as of" control (with the list's other settings below it).
+ */
+export function ClientRight({ login, tab, asOf }: { login: Login | null; tab: Tab; asOf: string | null }) {
   if (!login) return <LoginForm />;
   return (
     <div class="content mb-5">
@@ -481,6 +493,11 @@ export function ClientRight({ login }: { login: Login | null }) {
       <div class="mt-2">
         <OpenAccount login={login} />
       </div>
+      {tab === 'transactions' && (
+        <div class="mt-4">
+          <AsOf asOf={asOf} what="your account" />
+        </div>
+      )}
     </div>
   );
 }

@@ -411,7 +411,7 @@ export function EmployeeMiddle({
   asOf: string | null;
 }) {
   const past = tab === 'transactions' ? asOf : null;
-  const txs = useTransactions(tab === 'transactions' ? followed : null, maxItems, show, filters, past);
+  const txs = useTransactions(tab === 'transactions' ? followed : null, maxItems, show, { filters, asOf: past });
   if (!followed) {
     return <p class="notification is-info">Select an account from the first column to follow the transactions.</p>;
   }

@@ -61,7 +61,7 @@ export function ViewTabs({ label, tabs }: { label: string; tabs: TabLink[] }) {
         {tabs.map((t) => (
           <li key={t.path} class={t.current ? 'is-active' : ''}>
             <Link to={t.path} aria-current={t.current ? 'page' : undefined} id={`tab-${t.label.toLowerCase()}`}>
-              <Icon name={t.icon} size={18} />
+              <Icon name={t.icon} size={16} />
               <span>{t.label}</span>
             </Link>
           </li>
