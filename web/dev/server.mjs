@@ -100,9 +100,9 @@ function checkAlerts(t) {
     let message = null;
     const moved = t.cbl < 0n ? -t.cbl : t.cbl;
     if (r.kind === 'DEBIT_ABOVE' && t.cbl < 0n && moved > BigInt(r.amount_cents)) message = `a debit of ${euro(moved)} is above ${euro(r.amount_cents)}`;
-    if (r.kind === 'BALANCE_BELOW' && t.newBalance < BigInt(r.amount_cents)) message = `the balance of ${euro(t.newBalance)} is below ${euro(r.amount_cents)}`;
+    if (r.kind === 'BALANCE_BELOW' && t.newBalance < BigInt(r.amount_cents)) message = `the balance fell to ${euro(t.newBalance)}, below ${euro(r.amount_cents)}`;
     if (r.kind === 'CREDIT_FROM' && t.cbl > 0n && t.fromTo === r.iban) message = `a credit of ${euro(moved)} from ${r.iban}`;
-    if (r.kind === 'DESCRIPTION_CONTAINS' && fold(t.descr).includes(fold(r.word))) message = `the description "${t.descr}" contains "${r.word}"`;
+    if (r.kind === 'DESCRIPTION_CONTAINS' && fold(t.descr).includes(fold(r.word))) message = `a ${t.cbl < 0n ? 'debit' : 'credit'} of ${euro(moved)} with "${r.word}" in its description: ${t.descr}`;
     if (message === null) continue;
     const a = { id: list.length + 1, kind: r.kind, message, t };
     list.push(a);
@@ -450,8 +450,10 @@ m.add_owner.resolve = (_, { iban, token, username }) => {
 m.remove_owner.resolve = (_, { iban, token, username }) => {
   if (!opens(iban, token)) return { success: false, reason: 'token is not valid' };
   const acc = accounts.get(iban);
-  if (!acc.owners.has(username)) return { success: false, reason: 'user is no owner of bank account' };
-  if (acc.owners.size === 1) return { success: false, reason: 'the last owner of an account cannot be removed' };
+  if (!acc.owners.has(username)) return { success: false, reason: 'user to remove is not owner of bank account' };
+  // The seed's command carries the removed user's own token: an owner removes only itself.
+  if (acc.owners.get(username) !== token) return { success: false, reason: "an owner can only remove itself: the token is another owner's, not username's" };
+  if (acc.owners.size === 1) return { success: false, reason: 'the last owner cannot be removed: the account would have no owner' };
   acc.owners.delete(username);
   ibansByUser.set(username, (ibansByUser.get(username) ?? []).filter((i) => i !== iban));
   addEvent(iban, 'UserRemovedFromBankAccountEvent', { iban, username }, null, `${username} removed from the owners`);

@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { request } from '../api';
 import { useOnline, useReconnectEpoch } from '../live';
 import { ACCOUNT_OWNERS, ADD_OWNER, type ChangeResult, REMOVE_OWNER } from '../queries';
@@ -24,8 +24,10 @@ function leave(iban: string): void {
 /**
  * The owners of the shown account (issue 15), listed with `account(iban, token) { owners }`; any
  * owner adds a user by username (`add_owner`: that user then sees the account at their next login
- * and uses it with a token of their own) or removes one (`remove_owner`), with the bank's reason
- * when it refuses (the last owner, the company account). Leaving an account takes a second click.
+ * and uses it with a token of their own). Removing is the seed's RemoveUserFromBankAccount, which
+ * takes the removed user's own token: each owner can only take themselves off (`remove_owner` with
+ * their own name), so only the user's own row has a button. The bank's reason shows when it
+ * refuses (an unknown user, the last owner, the company account). Leaving takes a second click.
  */
 export function OwnersView({ login }: { login: Login }) {
   const online = useOnline();
@@ -36,9 +38,12 @@ export function OwnersView({ login }: { login: Login }) {
   const [busy, setBusy] = useState(false);
   const [outcome, setOutcome] = useState<{ ok: boolean; text: string } | null>(null);
   const [leaving, setLeaving] = useState(false);
+  // After leaving an account the view shows another one: the outcome stays to say what happened.
+  const left = useRef(false);
 
   useEffect(() => {
-    setOutcome(null);
+    if (!left.current) setOutcome(null);
+    left.current = false;
     setLeaving(false);
   }, [login.iban]);
   useEffect(() => {
@@ -82,14 +87,16 @@ export function OwnersView({ login }: { login: Login }) {
     if (who === '' || busy) return;
     if (await change(ADD_OWNER, 'add_owner', who, `${who} is now an owner of ${login.iban}: they see it when they log in next.`)) setUsername('');
   };
-  const remove = async (who: string): Promise<void> => {
-    if (who === login.username && !leaving) {
+  const leaveAccount = async (): Promise<void> => {
+    if (!leaving) {
       setLeaving(true);
       return;
     }
     setLeaving(false);
-    const ok = await change(REMOVE_OWNER, 'remove_owner', who, `${who} is no longer an owner of ${login.iban}.`);
-    if (ok && who === login.username) leave(login.iban);
+    if (await change(REMOVE_OWNER, 'remove_owner', login.username, `You are no longer an owner of ${login.iban}.`)) {
+      left.current = true;
+      leave(login.iban);
+    }
   };
 
   return (
@@ -111,18 +118,24 @@ export function OwnersView({ login }: { login: Login }) {
                 <Icon name="account" size={18} /> {o}
                 {o === login.username && <span class="tag-you"> (you)</span>}
               </span>
-              <button
-                type="button"
-                class={`button is-small ${o === login.username && leaving ? 'is-warning' : ''}`}
-                disabled={busy || !online}
-                aria-label={o === login.username ? (leaving ? `Confirm: leave ${login.iban}` : `Leave ${login.iban}`) : `Remove ${o}`}
-                onClick={() => void remove(o)}
-              >
-                {o === login.username ? (leaving ? 'Confirm: leave' : 'Leave') : 'Remove'}
-              </button>
+              {o === login.username && (
+                <button
+                  type="button"
+                  id="owners-leave"
+                  class={`button is-small ${leaving ? 'is-warning' : ''}`}
+                  disabled={busy || !online}
+                  aria-label={leaving ? `Confirm: leave ${login.iban}` : `Leave ${login.iban}`}
+                  onClick={() => void leaveAccount()}
+                >
+                  {leaving ? 'Confirm: leave' : 'Leave'}
+                </button>
+              )}
             </li>
           ))}
         </ul>
+      )}
+      {owners.kind === 'ready' && owners.owners.length > 1 && (
+        <p class="help mb-3">Each owner can take only themselves off an account (with their own token): the others leave it from their own login.</p>
       )}
       {leaving && (
         <p id="owners-leave-note" class="help is-danger mb-3" role="alert">
