@@ -1,8 +1,11 @@
 // The page's state (spec 7.9 plus what the UI adds beyond the seed), kept in one object with
-// subscribers. The login is kept in sessionStorage, so a reload keeps the user logged in while
-// closing the tab logs out; the page size and field toggles in localStorage; the employee's
-// followed account and filters in the address (`/employee?follow=IBAN&direction=DEBIT&min=1000`),
-// so a reload or a shared link shows the same list. Everything runs on the browser's single thread.
+// subscribers. The login (with the token of each of the user's accounts) is kept in
+// sessionStorage, so a reload keeps the user logged in while closing the tab logs out; the page
+// size and field toggles in localStorage; the employee's followed account and filters, and the
+// client's or employee's `as of` instant, in the address
+// (`/employee?follow=IBAN&direction=DEBIT&min=1000&at=2026-12-04T09:30:00.000Z`), so a reload or a
+// shared link shows the same list. The parts of a view have their own paths (`/client/history`).
+// Everything runs on the browser's single thread.
 import { useEffect, useState } from 'preact/hooks';
 import { type Filters, filtersFromParams, filtersToParams, NO_FILTERS } from './filters';
 import { FIELDS, type ShowFields } from './queries';
