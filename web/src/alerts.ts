@@ -16,8 +16,11 @@ import type { OwnAccount } from './store';
 /** An alert as the page lists it. */
 export interface ShownAlert extends Alert {
   iban: string;
-  /** Triggered while this page was not listening (fetched with alerts_since). */
-  missed: boolean;
+  /**
+   * `live`: arrived while the page listened; `away`: triggered while it did not (alerts_since);
+   * `earlier`: from before this browser first saw the account.
+   */
+  when: 'live' | 'away' | 'earlier';
 }
 
 /** The page lists the newest alerts, at most this many. */
@@ -138,11 +141,11 @@ function notify(title: string, body: string, tag: string): void {
 }
 
 /** Adds alerts of one account to the page (and to the browser's notifications, when asked). */
-function show(iban: string, alerts: Alert[], missed: boolean, notifyThem: boolean): void {
+function show(iban: string, alerts: Alert[], when: ShownAlert['when'], notifyThem: boolean): void {
   const seen = lastSeen(iban) ?? -1;
   const fresh = alerts.filter((a) => a.id > seen && !shown.some((s) => s.iban === iban && s.id === a.id)).sort((a, b) => a.id - b.id);
   if (fresh.length === 0) return;
-  const items = fresh.map((a) => ({ ...a, iban, missed }));
+  const items = fresh.map((a) => ({ ...a, iban, when }));
   shown = [...items.reverse(), ...shown].slice(0, KEEP);
   markSeen(iban, Math.max(...fresh.map((a) => a.id)));
   changed();
@@ -168,47 +171,51 @@ async function fetchSince(acc: OwnAccount, after: number): Promise<Alert[]> {
 }
 
 /**
- * Follows the alerts of every account of the logged-in user while `accounts` is not null: their
- * live stream, and what triggered since the last alert this browser saw (also after a reconnect).
- * Errors are left out of the page (a server without alerts answers null): the settings form shows
- * its own.
+ * Follows the alerts of `accounts`: their live streams, and what triggered since the last alert this
+ * browser saw. Returns the function that stops it. Errors are left out of the page (a server without
+ * alerts answers null): the settings form shows its own.
+ */
+export function followAlerts(accounts: OwnAccount[]): () => void {
+  const stops: (() => void)[] = [];
+  let active = true;
+  for (const acc of accounts.slice(0, 10)) {
+    let early: Alert[] | null = [];
+    stops.push(
+      subscribe<{ stream_alerts: Alert | null }>(STREAM_ALERTS, { iban: acc.iban, token: acc.token }, (d) => {
+        const a = d.stream_alerts;
+        if (!active || !a) return;
+        if (early) early.push(a);
+        else show(acc.iban, [a], 'live', true);
+      }),
+    );
+    const seen = lastSeen(acc.iban);
+    fetchSince(acc, seen ?? 0)
+      .then((missed) => {
+        if (!active) return;
+        // A browser that never saw this account shows the past in the page, not as notifications.
+        show(acc.iban, missed, seen === null ? 'earlier' : 'away', seen !== null);
+        if (seen === null) markSeen(acc.iban, 0);
+      })
+      .catch(() => undefined)
+      .finally(() => {
+        if (!active || !early) return;
+        const waiting = early;
+        early = null;
+        show(acc.iban, waiting, 'live', true);
+      });
+  }
+  return () => {
+    active = false;
+    for (const s of stops) s();
+  };
+}
+
+/**
+ * Follows the alerts of every account of the logged-in user while `accounts` is not null (see
+ * followAlerts), starting over after a reconnect (alerts_since then fetches what was missed).
  */
 export function useAlertFeed(accounts: OwnAccount[] | null): void {
   const epoch = useReconnectEpoch();
   const key = JSON.stringify(accounts ?? []);
-  useEffect(() => {
-    if (!accounts || accounts.length === 0) return undefined;
-    const stops: (() => void)[] = [];
-    let active = true;
-    for (const acc of accounts.slice(0, 10)) {
-      let early: Alert[] | null = [];
-      stops.push(
-        subscribe<{ stream_alerts: Alert | null }>(STREAM_ALERTS, { iban: acc.iban, token: acc.token }, (d) => {
-          const a = d.stream_alerts;
-          if (!active || !a) return;
-          if (early) early.push(a);
-          else show(acc.iban, [a], false, true);
-        }),
-      );
-      const seen = lastSeen(acc.iban);
-      fetchSince(acc, seen ?? 0)
-        .then((missed) => {
-          if (!active) return;
-          // A browser that never saw this account shows the past in the page, not as notifications.
-          show(acc.iban, missed, true, seen !== null);
-          if (seen === null) markSeen(acc.iban, 0);
-        })
-        .catch(() => undefined)
-        .finally(() => {
-          if (!active || !early) return;
-          const waiting = early;
-          early = null;
-          show(acc.iban, waiting, false, true);
-        });
-    }
-    return () => {
-      active = false;
-      for (const s of stops) s();
-    };
-  }, [key, epoch]);
+  useEffect(() => (accounts && accounts.length > 0 ? followAlerts(accounts) : undefined), [key, epoch]);
 }

@@ -22,7 +22,7 @@ export function AlertFeed() {
               <Icon name="bell-ring" size={18} /> <strong class="alert-message">{a.message}</strong>
             </p>
             <p class="is-size-7">
-              {`${a.missed ? 'While you were away, on' : 'On'} ${a.iban}: transaction #${a.transaction.id}`}
+              {`${a.when === 'away' ? 'While you were away, on' : a.when === 'earlier' ? 'Earlier, on' : 'On'} ${a.iban}: transaction #${a.transaction.id}`}
               {time && ` at ${time}`}
               {a.transaction.descr && ` (“${a.transaction.descr}”)`}
               {a.transaction.transfer && (
