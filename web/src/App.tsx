@@ -1,4 +1,5 @@
 import { useEffect } from 'preact/hooks';
+import { useAlertFeed } from './alerts';
 import { ClientLeft, ClientMiddle, ClientRight } from './components/Client';
 import { ConnectionBanner } from './components/ConnectionBanner';
 import { EmployeeLeft, EmployeeMiddle } from './components/Employee';
@@ -19,9 +20,11 @@ const VIEW_HEADINGS: Partial<Record<string, string>> = {
 export function App() {
   const s = useAppState();
   useFocusRequests();
+  // The logged-in user's alerts arrive whatever the page shows.
+  useAlertFeed(s.login?.accounts ?? null);
   useEffect(() => {
-    document.title = titleOf(s.route, s.transferUuid);
-  }, [s.route, s.transferUuid]);
+    document.title = titleOf(s.route, s.transferUuid, s.tab);
+  }, [s.route, s.transferUuid, s.tab]);
   let left;
   let middle;
   switch (s.route) {
@@ -31,21 +34,22 @@ export function App() {
       break;
     case 'bank-employee':
       left = <EmployeeLeft followed={s.employeeIban} />;
-      middle = <EmployeeMiddle followed={s.employeeIban} filters={s.filters} maxItems={s.maxItems} show={s.show} />;
+      middle = <EmployeeMiddle followed={s.employeeIban} filters={s.filters} maxItems={s.maxItems} show={s.show} tab={s.tab} asOf={s.asOf} />;
       break;
     case 'client':
-      left = <ClientLeft login={s.login} />;
-      middle = <ClientMiddle login={s.login} maxItems={s.maxItems} show={s.show} />;
+      left = <ClientLeft login={s.login} past={s.tab === 'transactions' && s.asOf !== null} />;
+      middle = <ClientMiddle login={s.login} maxItems={s.maxItems} show={s.show} tab={s.tab} asOf={s.asOf} />;
       break;
     case 'transfer':
       left = null;
-      middle = <TransferView uuid={s.transferUuid ?? ''} />;
+      middle = <TransferView uuid={s.transferUuid ?? ''} login={s.login} />;
       break;
     default:
       left = null;
       middle = <NotFound path={s.path} />;
   }
-  const settings = s.route === 'home' || s.route === 'bank-employee' || s.route === 'client';
+  const settings = s.route === 'home' || ((s.route === 'bank-employee' || s.route === 'client') && s.tab === 'transactions');
+  const heading = s.route === 'home' || s.route === 'bank-employee' || s.route === 'client';
   return (
     <div>
       <a class="skip-link" href="#main">
@@ -54,7 +58,7 @@ export function App() {
       <NavBar route={s.route} mobExpand={s.mobExpand} showLeft={s.showLeft} />
       <ConnectionBanner />
       <main id="main" class="section" tabIndex={-1}>
-        {settings && <h1 class="is-sr-only">{VIEW_HEADINGS[s.route]}</h1>}
+        {heading && <h1 class="is-sr-only">{VIEW_HEADINGS[s.route]}</h1>}
         <div class="container">
           <div class="columns">
             <div class="column is-one-quarter" id="left-column">
@@ -64,7 +68,7 @@ export function App() {
               {middle}
             </div>
             <div class="column is-one-quarter" id="right-column">
-              {s.route === 'client' && <ClientRight login={s.login} />}
+              {s.route === 'client' && <ClientRight login={s.login} tab={s.tab} asOf={s.asOf} />}
               {settings && <Settings maxItems={s.maxItems} show={s.show} />}
             </div>
           </div>

@@ -57,6 +57,60 @@ export function onReconnect(l: () => void): () => void {
 let client: Client | null = null;
 let socket: WebSocket | null = null;
 let pongTimer: ReturnType<typeof setTimeout> | undefined;
+/** Set while the socket is closed on purpose to connect again with a new employee key. */
+let restarting = false;
+
+// The employee key of the bank's private mode (`bank run --private`): kept in sessionStorage (a
+// reload keeps it, closing the tab forgets it), never in the address. When set it goes with every
+// request as `Authorization: Bearer KEY`, and as `authorization` in the WebSocket's connection_init.
+const EMPLOYEE_KEY = 'bank.employeeKey';
+const keyListeners = new Set<Listener<string | null>>();
+
+function loadEmployeeKey(): string | null {
+  try {
+    return window.sessionStorage.getItem(EMPLOYEE_KEY) || null;
+  } catch {
+    return null; // storage disabled: no key until one is entered
+  }
+}
+
+let employeeKey: string | null = loadEmployeeKey();
+
+/** The employee key in use in this tab, or null. */
+export function getEmployeeKey(): string | null {
+  return employeeKey;
+}
+
+/** Calls `l` whenever the employee key changes; returns the unsubscribe function. */
+export function onEmployeeKey(l: Listener<string | null>): () => void {
+  keyListeners.add(l);
+  return () => keyListeners.delete(l);
+}
+
+/**
+ * Uses `key` (null: none) from now on: for HTTP at once, and for the WebSocket by connecting again
+ * with it in connection_init (the views then ask again, as after any reconnect).
+ */
+export function setEmployeeKey(key: string | null): void {
+  const k = key?.trim() || null;
+  if (k === employeeKey) return;
+  employeeKey = k;
+  try {
+    if (k) window.sessionStorage.setItem(EMPLOYEE_KEY, k);
+    else window.sessionStorage.removeItem(EMPLOYEE_KEY);
+  } catch {
+    // Storage disabled: the key lasts until the page is reloaded.
+  }
+  for (const l of keyListeners) l(k);
+  if (client && connection !== 'lost' && connection !== 'connecting') {
+    restarting = true;
+    client.terminate();
+  }
+}
+
+function authorization(): Record<string, string> {
+  return employeeKey ? { Authorization: `Bearer ${employeeKey}` } : {};
+}
 
 /** The single graphql-ws client of the page, created (and connected) on first use. */
 function wsClient(): Client {
@@ -64,6 +118,7 @@ function wsClient(): Client {
   client = createClient({
     url: endpoint('/ws', true),
     lazy: false,
+    connectionParams: () => (employeeKey ? { authorization: `Bearer ${employeeKey}` } : {}),
     retryAttempts: Infinity,
     shouldRetry: () => true,
     // Randomised exponential backoff: 0.5 s, 1 s, 2 s, 4 s, then every 5 s at most.
@@ -88,7 +143,12 @@ function wsClient(): Client {
       },
       connected: () => {
         clearTimeout(restoredTimer);
-        if (everConnected && connection === 'lost') {
+        if (restarting) {
+          // Connected again with a new employee key: no banner, but the views ask again.
+          restarting = false;
+          setState('connected');
+          for (const l of reconnectListeners) l();
+        } else if (everConnected && connection === 'lost') {
           setState('restored');
           restoredTimer = setTimeout(() => setState('connected'), 4000);
           for (const l of reconnectListeners) l();
@@ -100,7 +160,7 @@ function wsClient(): Client {
       closed: () => {
         clearTimeout(restoredTimer);
         clearTimeout(pongTimer);
-        setState('lost');
+        if (!restarting) setState('lost');
       },
     },
   });
@@ -127,7 +187,7 @@ export async function request<T>(query: string, variables: Record<string, unknow
   try {
     res = await fetch(endpoint('/api', false), {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json', Accept: 'application/graphql-response+json, application/json' },
+      headers: { 'Content-Type': 'application/json', Accept: 'application/graphql-response+json, application/json', ...authorization() },
       body: JSON.stringify({ query, variables }),
     });
   } catch {

@@ -56,8 +56,16 @@ export const ALL_LAST_TRANSACTIONS = `query { all_last_transactions { iban } }`;
  * 2. The newest `max_items` transactions of one IBAN with the selected fields; with filters, the
  * newest `max_items` of those that match (the server filters, so the list is full when it can be).
  */
-export function listQuery(filters: Filters): string {
+export function listQuery(filters: Filters, at = false, token = false): string {
   const { decl, use } = filterParts(filters);
+  if (at) {
+    decl.push('$at: String');
+    use.push('at: $at');
+  }
+  if (token) {
+    decl.push('$token: String');
+    use.push('token: $token');
+  }
   return `query (${['$max_items: Int!', '$iban: String!', ...decl].join(', ')}, ${SHOW_VARS}) { transactions_by_iban(${['iban: $iban', 'max_items: $max_items', ...use].join(', ')}) { ${SELECTION} } }`;
 }
 
@@ -65,8 +73,12 @@ export function listQuery(filters: Filters): string {
  * 3. The live transactions of one IBAN with the selected fields. Without filters this is the
  * seed's operation (plus `at transfer`); the filters that are set are added as arguments.
  */
-export function streamQuery(filters: Filters): string {
+export function streamQuery(filters: Filters, token = false): string {
   const { decl, use } = filterParts(filters);
+  if (token) {
+    decl.push('$token: String');
+    use.push('token: $token');
+  }
   return `subscription (${['$iban: String!', ...decl].join(', ')}, ${SHOW_VARS}) { stream_transactions(${['iban: $iban', ...use].join(', ')}) { ${SELECTION} } }`;
 }
 
@@ -82,17 +94,58 @@ export const DEPOSIT = `mutation ($amount: Int!, $uuid: String!, $username: Stri
 /** 6. A transfer from the logged-in account. */
 export const TRANSFER = `mutation ($amount: Int!, $uuid: String!, $username: String!, $to: String!, $token: String!, $from: String!, $descr: String!) { money_transfer(amount: $amount, uuid: $uuid, username: $username, to: $to, token: $token, from: $from, descr: $descr) { reason success uuid } }`;
 
-/** The state of a transfer whose mutation timed out or never got an answer (beyond the seed). */
-export const TRANSFER_STATUS = `query ($uuid: String!) { transfer(uuid: $uuid) { state reason } }`;
+/**
+ * The state of a transfer whose mutation timed out or never got an answer (beyond the seed); the
+ * token of the user's account opens it in private mode (the public default does not look at it).
+ */
+export const TRANSFER_STATUS = `query ($uuid: String!, $token: String) { transfer(uuid: $uuid, token: $token) { state reason } }`;
 
 /** A transfer looked up by uuid for its own page (beyond the seed). */
-export const TRANSFER_DETAILS = `query ($uuid: String!) { transfer(uuid: $uuid) { uuid state reason amount from to descr } }`;
+export const TRANSFER_DETAILS = `query ($uuid: String!, $token: String) { transfer(uuid: $uuid, token: $token) { uuid state reason amount from to descr } }`;
 
-/** The balance of the logged-in account (beyond the seed). */
-export const ACCOUNT_BALANCE = `query ($iban: String!, $token: String!) { account(iban: $iban, token: $token) { balance } }`;
+/** The balance of the logged-in account, now or as it was at `$at` (beyond the seed). */
+export const ACCOUNT_BALANCE = `query ($iban: String!, $token: String!, $at: String) { account(iban: $iban, token: $token, at: $at) { balance } }`;
+
+/** Every account of a user with the user's token of each, asked at login (issue 15). */
+export const ACCOUNTS = `query ($username: String!, $password: String!) { accounts(username: $username, password: $password) { iban token reason } }`;
+
+/** Another account for the logged-in user (issue 15). */
+export const OPEN_ACCOUNT = `mutation ($username: String!, $password: String!) { open_account(username: $username, password: $password) { iban token reason } }`;
+
+/** The owners of an account (issue 15). */
+export const ACCOUNT_OWNERS = `query ($iban: String!, $token: String!) { account(iban: $iban, token: $token) { owners } }`;
+
+/** Makes a user an owner of the account too (issue 15). */
+export const ADD_OWNER = `mutation ($iban: String!, $token: String!, $username: String!) { add_owner(iban: $iban, token: $token, username: $username) { success reason } }`;
+
+/** Takes a user off the owners of the account (issue 15). */
+export const REMOVE_OWNER = `mutation ($iban: String!, $token: String!, $username: String!) { remove_owner(iban: $iban, token: $token, username: $username) { success reason } }`;
+
+const EVENT = 'order type at transfer summary data';
+
+/** One page of an account's events, newest first (issue 15). */
+export const ACCOUNT_HISTORY = `query ($iban: String!, $token: String!, $max_items: Int, $before_order: Int) { account_history(iban: $iban, token: $token, max_items: $max_items, before_order: $before_order) { ${EVENT} } }`;
+
+/** A transfer's events, oldest first (issue 15). */
+export const TRANSFER_HISTORY = `query ($uuid: String!, $token: String!) { transfer_history(uuid: $uuid, token: $token) { ${EVENT} } }`;
+
+const RULE = 'kind amount_cents iban word';
+const ALERT = 'id kind message transaction { id iban changed_by direction descr at transfer }';
+
+/** The alert rules of an account (issue 15). */
+export const ALERT_RULES = `query ($iban: String!, $token: String!) { alerts(iban: $iban, token: $token) { ${RULE} } }`;
+
+/** Replaces the alert rules of an account (issue 15). */
+export const SET_ALERTS = `mutation ($iban: String!, $token: String!, $rules: [AlertRuleInput!]!) { set_alerts(iban: $iban, token: $token, rules: $rules) { ${RULE} } }`;
+
+/** The alerts triggered after `after_id`, oldest first (issue 15). */
+export const ALERTS_SINCE = `query ($iban: String!, $token: String!, $after_id: Int!) { alerts_since(iban: $iban, token: $token, after_id: $after_id) { ${ALERT} } }`;
+
+/** The alerts of an account as they trigger (issue 15). */
+export const STREAM_ALERTS = `subscription ($iban: String!, $token: String!) { stream_alerts(iban: $iban, token: $token) { ${ALERT} } }`;
 
 /** The balance after each new transaction of one account (beyond the seed). */
-export const STREAM_BALANCE = `subscription ($iban: String!) { stream_transactions(iban: $iban) { id iban new_balance } }`;
+export const STREAM_BALANCE = `subscription ($iban: String!, $token: String) { stream_transactions(iban: $iban, token: $token) { id iban new_balance } }`;
 
 /** Every new transaction's IBAN, so the employee's account list grows live (beyond the seed). */
 export const STREAM_ALL_IBANS = `subscription { stream_transactions { id iban } }`;
@@ -129,3 +182,38 @@ export interface TransferDetails {
 }
 
 export type TransferState = 'STARTED' | 'COMPLETED' | 'FAILED';
+
+/** One stored event of an account or a transfer (issue 15). */
+export interface AccountEvent {
+  order: number;
+  /** The Avro record name, e.g. MoneyDebitedEvent. */
+  type: string;
+  at: string;
+  transfer: string | null;
+  summary: string;
+  /** The stored record as JSON text. */
+  data: string;
+}
+
+export type AlertKind = 'DEBIT_ABOVE' | 'BALANCE_BELOW' | 'CREDIT_FROM' | 'DESCRIPTION_CONTAINS';
+
+/** An alert rule as the API has it: the field its kind needs is set. */
+export interface AlertRule {
+  kind: AlertKind;
+  amount_cents?: number | null;
+  iban?: string | null;
+  word?: string | null;
+}
+
+/** A triggered alert with the transaction that triggered it. */
+export interface Alert {
+  id: number;
+  kind: AlertKind;
+  message: string;
+  transaction: Transaction;
+}
+
+export interface ChangeResult {
+  success: boolean;
+  reason: string | null;
+}

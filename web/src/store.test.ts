@@ -27,6 +27,32 @@ describe('routes', () => {
     expect(store.routeOf('/nope')).toBe('unknown');
   });
 
+  it('gives the parts of the client and employee views their own paths', () => {
+    expect(store.routeOf('/client/history')).toBe('client');
+    expect(store.routeOf('/client/alerts/')).toBe('client');
+    expect(store.routeOf('/client/owners')).toBe('client');
+    expect(store.routeOf('/client/transactions')).toBe('unknown');
+    expect(store.routeOf('/employee/history')).toBe('bank-employee');
+    expect(store.routeOf('/employee/alerts')).toBe('unknown');
+    expect(store.tabOf('/client/alerts')).toBe('alerts');
+    expect(store.tabOf('/employee/history')).toBe('history');
+    expect(store.tabOf('/client')).toBe('transactions');
+    expect(store.pathOf('client', 'owners')).toBe('/client/owners');
+    expect(store.pathOf('bank-employee', 'history')).toBe('/employee/history');
+    expect(store.pathOf('client')).toBe('/client');
+    expect(store.titleOf('client', null, 'history')).toBe('Account history · Client · BKES bank');
+    expect(store.titleOf('bank-employee', null, 'history')).toBe('Account history · Bank employee · BKES bank');
+    expect(store.titleOf('client', null, 'alerts')).toBe('Alerts · Client · BKES bank');
+  });
+
+  it('reads an as-of instant from the address only with a time zone', () => {
+    expect(store.asOfFromSearch('?at=2026-12-04T09:30:00.000Z')).toBe('2026-12-04T09:30:00.000Z');
+    expect(store.asOfFromSearch('?at=2026-12-04T10:30:00%2B01:00')).toBe('2026-12-04T10:30:00+01:00');
+    expect(store.asOfFromSearch('?at=2026-12-04T09:30:00')).toBeNull();
+    expect(store.asOfFromSearch('?at=soon')).toBeNull();
+    expect(store.asOfFromSearch('')).toBeNull();
+  });
+
   it('gives each view its own title', () => {
     expect(store.titleOf('home')).toBe('Home · BKES bank');
     expect(store.titleOf('bank-employee')).toBe('Bank employee · BKES bank');
@@ -47,5 +73,8 @@ describe('the employee view in the address', () => {
   it('writes them back, and nothing without a followed account', () => {
     expect(store.employeeSearch('NL66OPEN0000000000', { direction: 'DEBIT', minAmount: null, maxAmount: 500, descrIncludes: null })).toBe('?follow=NL66OPEN0000000000&direction=DEBIT&max=500');
     expect(store.employeeSearch(null, { direction: 'DEBIT', minAmount: 1, maxAmount: null, descrIncludes: null })).toBe('');
+    expect(store.employeeSearch('NL66OPEN0000000000', store.getState().filters, '2026-12-04T09:30:00.000Z')).toBe('?follow=NL66OPEN0000000000&min=1000&descr=rent&at=2026-12-04T09%3A30%3A00.000Z');
+    expect(store.clientSearch('2026-12-04T09:30:00.000Z')).toBe('?at=2026-12-04T09%3A30%3A00.000Z');
+    expect(store.clientSearch(null)).toBe('');
   });
 });

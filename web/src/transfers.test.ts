@@ -29,7 +29,7 @@ const { clearOutcomes, deposit, describe: describeOutcome, dismissOutcome, trans
 const { ApiError } = await import('./api');
 const { getOutcomes } = await import('./transfers');
 
-const login = { username: 'alice-123', iban: 'NL66OPEN0000000000', token: '01234567890123456789' };
+const login = { username: 'alice-123', iban: 'NL66OPEN0000000000', token: '01234567890123456789', accounts: [] };
 const result = (success: boolean, reason: string | null) => () => ({ money_transfer: { uuid: 'x', success, reason } });
 const status = (state: string, reason: string | null = null) => () => ({ transfer: { state, reason } });
 

@@ -108,7 +108,7 @@ function pause(attempt: number): number {
  * Asks `transfer(uuid)` until the transfer is final. `received` says whether the bank surely read
  * the command (it answered "timed out"); if not, a run of unknown answers means it never did.
  */
-async function follow(uuid: string, gen: number, received: boolean): Promise<void> {
+async function follow(uuid: string, gen: number, received: boolean, token: string): Promise<void> {
   const since = Date.now();
   let unknownSince: number | null = null;
   let unknownCount = 0;
@@ -116,7 +116,7 @@ async function follow(uuid: string, gen: number, received: boolean): Promise<voi
     await sleep(pause(attempt));
     if (gen !== generation) return;
     try {
-      const d = await request<{ transfer: { state: TransferState; reason: string | null } | null }>(TRANSFER_STATUS, { uuid });
+      const d = await request<{ transfer: { state: TransferState; reason: string | null } | null }>(TRANSFER_STATUS, { uuid, token });
       const s = d.transfer?.state;
       if (s === 'COMPLETED') return set(uuid, { state: 'completed', note: null });
       if (s === 'FAILED') return set(uuid, { state: 'failed', reason: d.transfer?.reason ?? null, note: null });
@@ -154,7 +154,7 @@ async function run(o: Outcome, query: string, variables: Record<string, unknown>
     if (r.success) return set(o.uuid, { state: 'completed' });
     if (r.reason === TIMED_OUT) {
       set(o.uuid, { note: TIMED_OUT });
-      return follow(o.uuid, gen, true);
+      return follow(o.uuid, gen, true, String(variables.token));
     }
     set(o.uuid, { state: 'failed', reason: r.reason });
   } catch (e) {
@@ -162,7 +162,7 @@ async function run(o: Outcome, query: string, variables: Record<string, unknown>
     if (e instanceof ApiError && !e.transport) return set(o.uuid, { state: 'failed', reason: e.message });
     // The request may or may not have reached the bank: ask it by uuid.
     set(o.uuid, { note: `${(e as Error).message}; checking whether the bank received it` });
-    return follow(o.uuid, gen, false);
+    return follow(o.uuid, gen, false, String(variables.token));
   }
 }
 

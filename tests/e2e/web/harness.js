@@ -9,6 +9,7 @@
 'use strict';
 const assert = require('node:assert/strict');
 const { spawn, spawnSync } = require('node:child_process');
+const crypto = require('node:crypto');
 const fs = require('node:fs');
 const net = require('node:net');
 const os = require('node:os');
@@ -30,12 +31,16 @@ function freePort() {
   });
 }
 
-/** One `bank run` (or the dev stand-in) on a temp data dir; `stop()` and `start()` keep the data. */
+/**
+ * One `bank run` (or the dev stand-in) on a temp data dir; `stop()` and `start()` keep the data.
+ * `args` are more flags for both, e.g. `['--private', '--employee-key-hash', HEX]`.
+ */
 class BankServer {
-  constructor() {
+  constructor(args = []) {
     this.dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bank-web-e2e-'));
     this.log = '';
     this.child = null;
+    this.args = args;
   }
 
   async start() {
@@ -46,8 +51,8 @@ class BankServer {
     const listen = `127.0.0.1:${this.port}`;
     const extra = (process.env.BANK_RUN_ARGS || '').split(' ').filter(Boolean);
     const [cmd, args] = DEV
-      ? [process.execPath, [path.join(SOURCE_DIR, 'web', 'dev', 'server.mjs'), 'run', '--data', this.dataDir, '--listen', listen, '--static', path.join(SOURCE_DIR, 'web', 'dist')]]
-      : [path.resolve(process.env.BIN_DIR || '', 'bank'), ['run', '--data', this.dataDir, '--listen', listen, ...extra]];
+      ? [process.execPath, [path.join(SOURCE_DIR, 'web', 'dev', 'server.mjs'), 'run', '--data', this.dataDir, '--listen', listen, '--static', path.join(SOURCE_DIR, 'web', 'dist'), ...this.args]]
+      : [path.resolve(process.env.BIN_DIR || '', 'bank'), ['run', '--data', this.dataDir, '--listen', listen, ...extra, ...this.args]];
     this.child = spawn(cmd, args, { cwd: SOURCE_DIR, stdio: ['ignore', 'pipe', 'pipe'] });
     const keep = (d) => {
       this.log = (this.log + d.toString()).slice(-20000);
@@ -89,12 +94,17 @@ class BankServer {
     fs.rmSync(this.dataDir, { recursive: true, force: true });
   }
 
-  /** A GraphQL request over HTTP; fails the test on GraphQL errors. */
-  async gql(query, variables = {}) {
-    const r = await fetch(`${this.base}/api`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ query, variables }) });
-    const body = await r.json();
+  /** A GraphQL request over HTTP; fails the test on GraphQL errors. `headers` are added. */
+  async gql(query, variables = {}, headers = {}) {
+    const body = await this.gqlRaw(query, variables, headers);
     assert.equal(body.errors, undefined, JSON.stringify(body.errors));
     return body.data;
+  }
+
+  /** A GraphQL request over HTTP; the whole answer, errors included. */
+  async gqlRaw(query, variables = {}, headers = {}) {
+    const r = await fetch(`${this.base}/api`, { method: 'POST', headers: { 'Content-Type': 'application/json', ...headers }, body: JSON.stringify({ query, variables }) });
+    return r.json();
   }
 }
 
@@ -141,4 +151,21 @@ function assertNoConsoleErrors(page, allow = null) {
 
 const uniq = () => Math.random().toString(36).slice(2, 8);
 
-module.exports = { SOURCE_DIR, DEV, WAIT, BankServer, buildUi, launchBrowser, newPage, assertNoConsoleErrors, uniq };
+/**
+ * A new employee key and the hash the bank is given (`bank employee-key`; the dev stand-in takes
+ * the same SHA-256 of the key's text).
+ */
+function employeeKey() {
+  if (DEV) {
+    const key = crypto.randomBytes(32).toString('hex');
+    return { key, hash: crypto.createHash('sha256').update(key).digest('hex') };
+  }
+  const out = spawnSync(path.resolve(process.env.BIN_DIR || '', 'bank'), ['employee-key'], { encoding: 'utf8' });
+  assert.equal(out.status, 0, out.stderr);
+  const key = /key:\s+(\S+)/.exec(out.stdout)?.[1];
+  const hash = /hash:\s+(\S+)/.exec(out.stdout)?.[1];
+  assert.ok(key && hash, `bank employee-key printed ${out.stdout}`);
+  return { key, hash };
+}
+
+module.exports = { SOURCE_DIR, DEV, WAIT, BankServer, buildUi, launchBrowser, newPage, assertNoConsoleErrors, uniq, employeeKey };

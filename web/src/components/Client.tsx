@@ -1,25 +1,22 @@
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError, request } from '../api';
-import { focusSoon } from '../focus';
 import { checkIban } from '../iban';
 import { useBalance, useOnline, useTransactions } from '../live';
 import { formatCents, parseTransferAmount } from '../money';
-import { type AccountResult, GET_ACCOUNT, type ShowFields } from '../queries';
-import { getState, type Login, update } from '../store';
-import { clearOutcomes, deposit, describe, dismissOutcome, transfer, useOutcomes } from '../transfers';
-import { Icon, Notice } from './common';
+import type { ShowFields } from '../queries';
+import { logIn, logout, openAccount, switchAccount } from '../session';
+import { clientSearch, getState, type Login, pathOf, type Tab, update } from '../store';
+import { formatTime } from '../time';
+import { deposit, describe, dismissOutcome, transfer, useOutcomes } from '../transfers';
+import { AlertFeed, AlertSettings } from './Alerts';
+import { AsOf } from './AsOf';
+import { Icon, Notice, ViewTabs } from './common';
+import { HistoryView } from './History';
+import { OwnersView } from './Owners';
 import { TransactionList } from './Transactions';
 
 const DEPOSITS = [1000, 2000, 5000, 10000, 20000, 50000];
 /** The server's limit on a description, in bytes of UTF-8 (`descr is longer than 256 bytes`). */
 export const DESCR_MAX_BYTES = 256;
-
-/** Ends the session: forgets the login (also in sessionStorage) and the transfer outcomes. */
-function logout(): void {
-  clearOutcomes();
-  update({ login: null });
-  focusSoon('#login-username');
-}
 
 /** Says that sending is off while the server cannot be reached. */
 function OfflineNote({ id }: { id: string }) {
@@ -31,7 +28,7 @@ function OfflineNote({ id }: { id: string }) {
 }
 
 /** Left column of `/client`: the deposit buttons, or the login hint. */
-export function ClientLeft({ login }: { login: Login | null }) {
+export function ClientLeft({ login, past }: { login: Login | null; past: boolean }) {
   const online = useOnline();
   if (!login) return <p class="notification is-primary">Login to create/access your account</p>;
   return (
@@ -42,7 +39,7 @@ export function ClientLeft({ login }: { login: Login | null }) {
             type="button"
             id={`deposit-${cents}`}
             class="button is-fullwidth is-rounded is-danger"
-            disabled={!online}
+            disabled={!online || past}
             onClick={() => void deposit(login, cents)}
           >
             {`deposit ${cents / 100} euro`}
@@ -50,6 +47,11 @@ export function ClientLeft({ login }: { login: Login | null }) {
         </p>
       ))}
       {!online && <OfflineNote id="deposit-offline" />}
+      {online && past && (
+        <p id="deposit-past" class="help">
+          You are looking at the past: go back to live to deposit.
+        </p>
+      )}
     </div>
   );
 }
@@ -217,10 +219,54 @@ function TransferForm({ login }: { login: Login }) {
   );
 }
 
-/** Middle column of `/client`. */
-export function ClientMiddle({ login, maxItems, show }: { login: Login | null; maxItems: number; show: ShowFields }) {
-  const txs = useTransactions(login?.iban ?? null, maxItems, show);
-  const { balance, error } = useBalance(login?.iban ?? null, login?.token ?? null);
+/** The user's accounts to choose from (shown when there are several). */
+function AccountSwitcher({ login }: { login: Login }) {
+  if (login.accounts.length < 2) return null;
+  return (
+    <div class="field account-switcher mt-2">
+      <label class="label is-small" for="account-switcher">{`Your accounts (${login.accounts.length})`}</label>
+      <div class="select is-small">
+        <select id="account-switcher" value={login.iban} onChange={(e) => switchAccount((e.target as HTMLSelectElement).value)}>
+          {login.accounts.map((a) => (
+            <option key={a.iban} value={a.iban}>
+              {a.iban}
+            </option>
+          ))}
+        </select>
+      </div>
+    </div>
+  );
+}
+
+const CLIENT_TAB_LINKS: { tab: Tab; label: string; icon: 'swap-horizontal' | 'history' | 'bell-ring' | 'account-multiple' }[] = [
+  { tab: 'transactions', label: 'Transactions', icon: 'swap-horizontal' },
+  { tab: 'history', label: 'History', icon: 'history' },
+  { tab: 'alerts', label: 'Alerts', icon: 'bell-ring' },
+  { tab: 'owners', label: 'Owners', icon: 'account-multiple' },
+];
+
+/** The transactions part of `/client`: the transfer form and the live list, or the list of a past moment. */
+function ClientTransactions({ login, maxItems, show, asOf }: { login: Login; maxItems: number; show: ShowFields; asOf: string | null }) {
+  const txs = useTransactions(login.iban, maxItems, show, { asOf, token: login.token });
+  return (
+    <div>
+      {asOf ? (
+        <p id="transfer-past" class="help mb-3">
+          Transfers are sent from the live view.
+        </p>
+      ) : (
+        <TransferForm login={login} />
+      )}
+      <hr />
+      <TransactionList txs={txs} show={show} past={asOf !== null} />
+    </div>
+  );
+}
+
+/** Middle column of `/client`: the account, then its transactions, history, alerts or owners. */
+export function ClientMiddle({ login, maxItems, show, tab, asOf }: { login: Login | null; maxItems: number; show: ShowFields; tab: Tab; asOf: string | null }) {
+  const past = tab === 'transactions' ? asOf : null;
+  const { balance, error } = useBalance(login?.iban ?? null, login?.token ?? null, past);
   if (!login) {
     return (
       <div class="content">
@@ -234,12 +280,29 @@ export function ClientMiddle({ login, maxItems, show }: { login: Login | null; m
   }
   return (
     <div>
-      <div id="account-summary" class="notification is-success compact-notice" tabIndex={-1}>
+      <div id="account-summary" class={`notification compact-notice ${past ? 'is-past' : 'is-success'}`} tabIndex={-1}>
         <p>{`Showing transactions from ${login.iban}`}</p>
         <p class="is-size-5 mt-1">
-          Balance: <strong id="balance">{balance ?? (error ? 'unknown' : 'loading…')}</strong>
+          {past ? 'Balance then: ' : 'Balance: '}
+          <strong id="balance" data-past={past ? 'true' : 'false'}>
+            {balance ?? (error ? 'unknown' : 'loading…')}
+          </strong>
         </p>
-        {error && <p class="is-size-7">{error}</p>}
+        {past && (
+          <p id="past-note" class="mt-1">
+            {'As it was at '}
+            <time dateTime={past}>{formatTime(past) ?? past}</time>{' '}
+            <button type="button" id="summary-live" class="button is-small is-primary ml-2" onClick={() => update({ asOf: null })}>
+              Back to live
+            </button>
+          </p>
+        )}
+        {error && (
+          <p id="balance-error" class="is-size-7">
+            {error}
+          </p>
+        )}
+        <AccountSwitcher login={login} />
         <p class="is-hidden-tablet mt-2">
           {`Logged in as: ${login.username} `}
           <button type="button" id="logout-button-mobile" class="button is-warning is-rounded is-small ml-2" onClick={logout}>
@@ -252,9 +315,20 @@ export function ClientMiddle({ login, maxItems, show }: { login: Login | null; m
           {`Welcome, ${login.username}: this username was new, so the bank created it with a new account, ${login.iban}. Log in with the same password to come back.`}
         </Notice>
       )}
-      <TransferForm login={login} />
-      <hr />
-      <TransactionList txs={txs} show={show} />
+      <AlertFeed />
+      <ViewTabs
+        label="Your account"
+        tabs={CLIENT_TAB_LINKS.map((t) => ({
+          path: pathOf('client', t.tab) + (t.tab === 'transactions' && tab === 'transactions' ? clientSearch(asOf) : ''),
+          label: t.label,
+          icon: t.icon,
+          current: t.tab === tab,
+        }))}
+      />
+      {tab === 'transactions' && <ClientTransactions login={login} maxItems={maxItems} show={show} asOf={asOf} />}
+      {tab === 'history' && <HistoryView iban={login.iban} token={login.token} asOfPath={(at) => `/client${clientSearch(at)}`} />}
+      {tab === 'alerts' && <AlertSettings login={login} />}
+      {tab === 'owners' && <OwnersView login={login} />}
     </div>
   );
 }
@@ -272,24 +346,12 @@ function LoginForm() {
   const submit = async (e: Event): Promise<void> => {
     e.preventDefault();
     if (!valid) return;
-    const vars = { username, password };
     setReason(null);
     setBusy(true);
-    try {
-      const d = await request<{ get_account: AccountResult | null }>(GET_ACCOUNT, vars);
-      const r = d.get_account;
-      if (r?.iban && r.token) {
-        clearOutcomes();
-        update({ login: { username: vars.username, iban: r.iban, token: r.token, created: r.created === true } });
-        focusSoon('#account-summary');
-        return;
-      }
-      setReason(r?.reason ?? 'the server gave no account');
-    } catch (err) {
-      setReason(err instanceof ApiError ? err.message : String(err));
-    } finally {
-      setBusy(false);
-    }
+    const refused = await logIn(username, password);
+    setBusy(false);
+    if (refused === null) return;
+    setReason(refused);
     // Refused: the username stays, the password is typed again.
     setPassword('');
     if (getState().login === null) document.getElementById('login-password')?.focus();
@@ -335,8 +397,90 @@ function LoginForm() {
   );
 }
 
-/** The login box of the right column: the form, or who is logged in and the Logout button. */
-export function ClientRight({ login }: { login: Login | null }) {
+/**
+ * Opening another account: the password is asked again (the bank checks it, and the page does not
+ * keep it); the new account is then shown.
+ */
+function OpenAccount({ login }: { login: Login }) {
+  const online = useOnline();
+  const [open, setOpen] = useState(false);
+  const [password, setPassword] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [reason, setReason] = useState<string | null>(null);
+  const [opened, setOpened] = useState<string | null>(null);
+  if (!open) {
+    return (
+      <div>
+        <button
+          type="button"
+          id="open-account"
+          class="button is-info is-small"
+          onClick={() => {
+            setOpen(true);
+            setOpened(null);
+          }}
+        >
+          <Icon name="plus" size={18} />
+          <span>Open another account</span>
+        </button>
+        {opened && (
+          <p id="account-opened" class="help" role="status">
+            {`Opened ${opened}: it is shown now; switch between your accounts above the transactions.`}
+          </p>
+        )}
+      </div>
+    );
+  }
+  const submit = async (e: Event): Promise<void> => {
+    e.preventDefault();
+    if (busy || password.length < 8) return;
+    setBusy(true);
+    setReason(null);
+    const refused = await openAccount(login, password);
+    setBusy(false);
+    setPassword('');
+    if (refused) {
+      setReason(refused);
+      return;
+    }
+    setOpen(false);
+    setOpened(getState().login?.iban ?? null);
+  };
+  return (
+    <form id="open-account-form" class="box" onSubmit={(e) => void submit(e)}>
+      <label class="label is-small" for="open-account-password">
+        Your password, to open another account
+      </label>
+      <input
+        id="open-account-password"
+        class="input is-small mb-2"
+        type="password"
+        autocomplete="current-password"
+        value={password}
+        onInput={(e) => setPassword((e.target as HTMLInputElement).value)}
+      />
+      <div class="buttons">
+        <button id="open-account-button" type="submit" class={`button is-info is-small ${busy ? 'is-loading' : ''}`} disabled={!online || password.length < 8 || busy}>
+          Open account
+        </button>
+        <button type="button" class="button is-small" onClick={() => setOpen(false)}>
+          Cancel
+        </button>
+      </div>
+      {reason && (
+        <p id="open-account-reason" class="notification is-warning compact-notice" role="alert">
+          {reason}
+        </p>
+      )}
+    </form>
+  );
+}
+
+/**
+ * The login box of the right column: the form, or who is logged in, their accounts and the Logout
+ * button; on the transactions, the "as of" control (with the list's other settings below it).
+ */
+export function ClientRight({ login, tab, asOf }: { login: Login | null; tab: Tab; asOf: string | null }) {
   if (!login) return <LoginForm />;
   return (
     <div class="content mb-5">
@@ -346,6 +490,14 @@ export function ClientRight({ login }: { login: Login | null }) {
       <button type="button" id="logout-button" class="button is-warning is-rounded" onClick={logout}>
         Logout
       </button>
+      <div class="mt-2">
+        <OpenAccount login={login} />
+      </div>
+      {tab === 'transactions' && (
+        <div class="mt-4">
+          <AsOf asOf={asOf} what="your account" />
+        </div>
+      )}
     </div>
   );
 }

@@ -1,13 +1,15 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { request, subscribe } from '../api';
+import { request, setEmployeeKey, subscribe } from '../api';
 import { type Filters, hasFilters, NO_FILTERS } from '../filters';
 import { formatIban } from '../iban';
 import { mergeIbans, PAGE_SIZE, pageCount, paginationItems, searchAccounts } from '../lists';
-import { useReconnectEpoch, useTransactions } from '../live';
+import { useEmployeeKey, useReconnectEpoch, useTransactions } from '../live';
 import { formatCents, parseFilterAmount } from '../money';
 import { ALL_LAST_TRANSACTIONS, type ShowFields, STREAM_ALL_IBANS } from '../queries';
-import { update } from '../store';
-import { Icon, Notice } from './common';
+import { employeeSearch, type Tab, update } from '../store';
+import { AsOf } from './AsOf';
+import { Icon, Notice, ViewTabs } from './common';
+import { EmployeeHistory } from './History';
 import { TransactionList } from './Transactions';
 
 interface Accounts {
@@ -32,21 +34,39 @@ function useAccounts(): Accounts {
   const known = useRef(new Set<string>());
   const arrivals = useRef<string[]>([]);
   const epoch = useReconnectEpoch();
+  const key = useEmployeeKey();
+  const keyUsed = useRef(key);
   useEffect(() => {
+    // Another employee key may see other accounts (or none): start over.
+    if (keyUsed.current !== key) {
+      keyUsed.current = key;
+      known.current = new Set();
+      arrivals.current = [];
+      setArrived([]);
+      setListed([]);
+      setLoading(true);
+    }
+    setError(null);
     let active = true;
     let loaded = false;
     const early: string[] = [];
-    const stop = subscribe<{ stream_transactions: { iban: string | null } | null }>(STREAM_ALL_IBANS, {}, (d) => {
-      const iban = d.stream_transactions?.iban;
-      if (!active || !iban || known.current.has(iban)) return;
-      if (!loaded) {
-        early.push(iban);
-        return;
-      }
-      known.current.add(iban);
-      arrivals.current = [iban, ...arrivals.current];
-      setArrived(arrivals.current);
-    });
+    const stop = subscribe<{ stream_transactions: { iban: string | null } | null }>(
+      STREAM_ALL_IBANS,
+      {},
+      (d) => {
+        const iban = d.stream_transactions?.iban;
+        if (!active || !iban || known.current.has(iban)) return;
+        if (!loaded) {
+          early.push(iban);
+          return;
+        }
+        known.current.add(iban);
+        arrivals.current = [iban, ...arrivals.current];
+        setArrived(arrivals.current);
+      },
+      // A refused stream (private mode without a valid key) says why; the list query says it too.
+      (msg) => active && setError((cur) => cur ?? `New accounts do not arrive: ${msg}`),
+    );
     request<{ all_last_transactions: { iban: string | null }[] | null }>(ALL_LAST_TRANSACTIONS)
       .then((d) => {
         if (!active) return;
@@ -68,7 +88,7 @@ function useAccounts(): Accounts {
       active = false;
       stop();
     };
-  }, [epoch]);
+  }, [epoch, key]);
   return { listed, arrived, loading, error };
 }
 
@@ -121,9 +141,77 @@ function AccountButton({ iban, followed }: { iban: string; followed: string | nu
 }
 
 /**
- * Left column of `/employee`: a search box, the accounts that opened while the page is open, then
- * every account by account number, 20 per page; clicking one follows it. New accounts never move
- * the page being looked at.
+ * The employee key of the bank's private mode (`bank run --private`, a key from `bank employee-key`):
+ * typed once per tab and kept in sessionStorage, never in the address; the page sends it with every
+ * request (see api.ts). In the public default no key is needed, and a key is not looked at.
+ */
+function EmployeeKeyForm({ refused }: { refused: boolean }) {
+  const key = useEmployeeKey();
+  const [typed, setTyped] = useState('');
+  if (key) {
+    return (
+      <div id="employee-key-form" class="box employee-key" data-state="set">
+        <p id="employee-key-state" class="mb-2">
+          <Icon name="key" size={18} /> Your employee key is in use in this tab.
+        </p>
+        <button id="employee-key-forget" type="button" class="button is-small" onClick={() => setEmployeeKey(null)}>
+          Forget the key
+        </button>
+      </div>
+    );
+  }
+  // Closed until needed: a public bank never asks; a refusal to list the accounts opens it.
+  return (
+    <details id="employee-key-details" class="employee-key mb-3" open={refused}>
+      <summary>
+        <Icon name="key" size={16} /> Employee key (private mode)
+      </summary>
+    <form
+      id="employee-key-form"
+      class="box employee-key"
+      data-state="none"
+      onSubmit={(e) => {
+        e.preventDefault();
+        if (typed.trim() === '') return;
+        setEmployeeKey(typed);
+        setTyped('');
+      }}
+    >
+      <label class="label is-small" for="employee-key">
+        Your employee key
+      </label>
+      <div class="field has-addons mb-0">
+        <div class="control is-expanded has-icons-left">
+          <input
+            id="employee-key"
+            class="input is-small"
+            type="password"
+            autocomplete="off"
+            spellcheck={false}
+            value={typed}
+            aria-describedby="employee-key-help"
+            onInput={(e) => setTyped((e.target as HTMLInputElement).value)}
+          />
+          <Icon name="key" cls="is-left" size={18} />
+        </div>
+        <div class="control">
+          <button id="employee-key-use" type="submit" class="button is-info is-small" disabled={typed.trim() === ''}>
+            Use key
+          </button>
+        </div>
+      </div>
+      <p id="employee-key-help" class="help">
+        Only a bank in private mode asks for it (from <code>bank employee-key</code>): it is kept in this tab until you close it, never in the address.
+      </p>
+    </form>
+    </details>
+  );
+}
+
+/**
+ * Left column of `/employee`: the employee key (private mode), a search box, the accounts that
+ * opened while the page is open, then every account by account number, 20 per page; clicking one
+ * follows it. New accounts never move the page being looked at.
  */
 export function EmployeeLeft({ followed }: { followed: string | null }) {
   const { listed, arrived, loading, error } = useAccounts();
@@ -145,6 +233,7 @@ export function EmployeeLeft({ followed }: { followed: string | null }) {
   const count = listed.length + arrived.length;
   return (
     <div id="accounts">
+      <EmployeeKeyForm refused={error !== null} />
       <div class="field">
         <label class="label is-small" for="account-search">
           Find an account
@@ -166,7 +255,11 @@ export function EmployeeLeft({ followed }: { followed: string | null }) {
           <Icon name="magnify" cls="is-left" size={18} />
         </div>
       </div>
-      {error && <p class="notification is-warning">{error}</p>}
+      {error && (
+        <p id="accounts-error" class="notification is-warning" role="alert">
+          {error}
+        </p>
+      )}
       {loading && (
         <p id="accounts-loading" class="list-state">
           Loading accounts…
@@ -293,9 +386,32 @@ function FilterForm({ filters }: { filters: Filters }) {
   );
 }
 
-/** Middle column of `/employee`: the followed account with its filters and live list, or a hint. */
-export function EmployeeMiddle({ followed, filters, maxItems, show }: { followed: string | null; filters: Filters; maxItems: number; show: ShowFields }) {
-  const txs = useTransactions(followed, maxItems, show, filters);
+const EMPLOYEE_TAB_LINKS: { tab: Tab; label: string; icon: 'swap-horizontal' | 'history' }[] = [
+  { tab: 'transactions', label: 'Transactions', icon: 'swap-horizontal' },
+  { tab: 'history', label: 'History', icon: 'history' },
+];
+
+/**
+ * Middle column of `/employee`: the followed account with its transactions (filters, as of a past
+ * moment or live) or its history, or a hint.
+ */
+export function EmployeeMiddle({
+  followed,
+  filters,
+  maxItems,
+  show,
+  tab,
+  asOf,
+}: {
+  followed: string | null;
+  filters: Filters;
+  maxItems: number;
+  show: ShowFields;
+  tab: Tab;
+  asOf: string | null;
+}) {
+  const past = tab === 'transactions' ? asOf : null;
+  const txs = useTransactions(tab === 'transactions' ? followed : null, maxItems, show, { filters, asOf: past });
   if (!followed) {
     return <p class="notification is-info">Select an account from the first column to follow the transactions.</p>;
   }
@@ -305,14 +421,31 @@ export function EmployeeMiddle({ followed, filters, maxItems, show }: { followed
       <Notice kind="is-success" closeLabel={`Stop following ${followed}`} onClose={() => update({ employeeIban: null })}>
         <p>{`You currently follow ${followed}`}</p>
       </Notice>
-      <FilterForm key={followed} filters={filters} />
-      <p id="filter-summary" class="help mb-3">
-        {on
-          ? `Filters are on: the ${maxItems} newest matching transactions are listed, and only matching new ones arrive.`
-          : `The ${maxItems} newest transactions are listed; new ones arrive as they happen.`}
-      </p>
-      <TransactionList txs={txs} show={show} filtered={on} />
+      <ViewTabs
+        label={`Account ${followed}`}
+        tabs={EMPLOYEE_TAB_LINKS.map((t) => ({
+          path: `${t.tab === 'history' ? '/employee/history' : '/employee'}${employeeSearch(followed, filters, t.tab === 'transactions' ? past : null)}`,
+          label: t.label,
+          icon: t.icon,
+          current: t.tab === tab,
+        }))}
+      />
+      {tab === 'history' ? (
+        <EmployeeHistory iban={followed} asOfPath={(at) => `/employee${employeeSearch(followed, NO_FILTERS, at)}`} />
+      ) : (
+        <>
+          <AsOf asOf={past} what="this account" />
+          <FilterForm key={followed} filters={filters} />
+          <p id="filter-summary" class="help mb-3">
+            {past
+              ? `As it was then: the ${maxItems} newest ${on ? 'matching ' : ''}transactions of that moment.`
+              : on
+                ? `Filters are on: the ${maxItems} newest matching transactions are listed, and only matching new ones arrive.`
+                : `The ${maxItems} newest transactions are listed; new ones arrive as they happen.`}
+          </p>
+          <TransactionList txs={txs} show={show} filtered={on} past={past !== null} />
+        </>
+      )}
     </div>
   );
 }
-

@@ -81,12 +81,12 @@ function TransactionBox({ t, show, isLast }: { t: Transaction; show: ShowFields;
 
 /**
  * The list container `#transactions`: a loading line, an empty state, or the transactions newest
- * first, then the entry fading out.
+ * first, then the entry fading out. `past`: the list of an earlier moment (`as of`), not live.
  */
-export function TransactionList({ txs, show, filtered = false }: { txs: LiveList; show: ShowFields; filtered?: boolean }) {
+export function TransactionList({ txs, show, filtered = false, past = false }: { txs: LiveList; show: ShowFields; filtered?: boolean; past?: boolean }) {
   const empty = !txs.loading && !txs.error && txs.list.length === 0;
   return (
-    <div id="transactions" aria-live="polite" aria-relevant="additions" aria-busy={txs.loading ? 'true' : 'false'}>
+    <div id="transactions" class={past ? 'is-past' : ''} data-past={past ? 'true' : 'false'} aria-live="polite" aria-relevant="additions" aria-busy={txs.loading ? 'true' : 'false'}>
       {txs.error && <p class="notification is-warning">{txs.error}</p>}
       {txs.loading && (
         <p id="transactions-loading" class="list-state">
@@ -95,7 +95,7 @@ export function TransactionList({ txs, show, filtered = false }: { txs: LiveList
       )}
       {empty && (
         <p id="transactions-empty" class="list-state">
-          {filtered ? 'No transactions match these filters.' : 'No transactions yet.'}
+          {filtered ? (past ? 'No transactions matched these filters at that moment.' : 'No transactions match these filters.') : past ? 'No transactions at that moment.' : 'No transactions yet.'}
         </p>
       )}
       {txs.list.map((t) => (

@@ -44,3 +44,29 @@ export function Notice({ kind, onClose, closeLabel = 'Dismiss', children, id }: 
     </div>
   );
 }
+
+/** One part of a view, reached by its own path. */
+export interface TabLink {
+  path: string;
+  label: string;
+  icon: IconName;
+  current: boolean;
+}
+
+/** The parts of a view (the client's transactions, history, alerts, owners) as links with Bulma's tabs. */
+export function ViewTabs({ label, tabs }: { label: string; tabs: TabLink[] }) {
+  return (
+    <nav class="tabs is-small view-tabs" aria-label={label}>
+      <ul>
+        {tabs.map((t) => (
+          <li key={t.path} class={t.current ? 'is-active' : ''}>
+            <Link to={t.path} aria-current={t.current ? 'page' : undefined} id={`tab-${t.label.toLowerCase()}`}>
+              <Icon name={t.icon} size={16} />
+              <span>{t.label}</span>
+            </Link>
+          </li>
+        ))}
+      </ul>
+    </nav>
+  );
+}
