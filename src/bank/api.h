@@ -1,5 +1,6 @@
-/* The bank's GraphQL API (graphql/bank.graphql): resolvers for the seed's schema (spec 6.2, 6.6,
- * with the INTENDED fixes F6-F9, F13, F21) plus `transfer` and `account`, on top of the bus, and
+/* The bank's GraphQL API (graphql/bank.graphql): resolvers for the seed's schema (with its defects
+ * fixed: amounts checked, IBANs drawn again when taken, deposits only with the account's token,
+ * one meaning per filter) plus what this project adds, on top of the bus, and
  * the fan-out of derived transactions to `stream_transactions` subscribers with their filters.
  *
  * Logins (against floods, issue 11): before any password work a login must pass the limits of

@@ -167,7 +167,7 @@ static status apply(projector *p, const item *it)
     message m;
     status st = codec_decode(it->value, it->len, &m);
     if (st != ST_OK) {
-        /* A record nobody can read must not stop the projection (F14): log it and go on. */
+        /* A record nobody can read must not stop the projection: log it and go on. */
         LOG_ERROR("projector", "%s store position %llu is unreadable, skipped: %s",
                   store_names[it->store], (unsigned long long)it->position, status_message());
         return ST_OK;

@@ -1,10 +1,12 @@
-/* The projector (spec 5 with F8-F11, W1, W7): follows the user, bank and transfer stores from its
- * checkpoints, keeps the read model (bank/read_model.h) and the checkpoints in one SQLite
- * transaction per batch, answers the queries of spec 5.4 over the bus, and publishes each new
+/* The projector: follows the user, bank and transfer stores from its checkpoints, keeps the read
+ * model (bank/read_model.h) and the checkpoints in one SQLite transaction per batch (so a crash
+ * neither loses nor repeats an event), answers the read model's queries over the bus (users, their
+ * accounts, accounts, transactions, transfers), and publishes each new
  * TransactionHappenedEvent once on BUS_SUBJECT_TRANSACTIONS (never again after a restart).
  *
  * Transaction ids follow the bank store's order, so a rebuild gives the same ids. A money event
- * whose transfer is not projected yet reads the transfer from its store (F11).
+ * whose transfer is not projected yet reads the transfer from its store, so the transaction still
+ * names its other party and description.
  *
  * Threads: one apply thread plus the stores' subscription threads; the functions below may be
  * called from any thread. */

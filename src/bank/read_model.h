@@ -31,7 +31,8 @@ typedef struct rm_transfer {
     msg_text reason;
 } rm_transfer;
 
-/* A recorded transaction (spec 5.3); `id` is assigned by read_model_add_transaction. */
+/* A recorded transaction (what TransactionHappened carries); `id` is assigned by
+ * read_model_add_transaction. */
 typedef struct rm_transaction {
     int32_t id;
     msg_iban iban;

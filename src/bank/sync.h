@@ -1,4 +1,4 @@
-/* The synchronizer (`bank sync`, spec 8.3 for JetStream): creates or updates the event streams of
+/* The synchronizer (`bank sync`, for JetStream): creates or updates the event streams of
  * the topology file (schemas/topology.json) and records every Avro schema in a JetStream key-value
  * bucket, refusing a schema change that is not backward compatible (the new schema must read what
  * the recorded one wrote), with a message that names the field. It reports each change on stdout.

@@ -207,7 +207,8 @@ static void *signal_main(void *arg)
 static void *ready_main(void *arg)
 {
     bank *b = arg;
-    /* W1: with a projector in this process, ready only once it has caught up with the stores. */
+    /* With a projector in this process, ready only once it has caught up with the stores (else a
+     * client could log in and not find what it just did). */
     if (!b->projector || projector_wait_caught_up(b->projector, INT32_MAX) == ST_OK) {
         http_server_set_ready(b->srv, true);
         LOG_INFO(MODULE, "ready: the read model has caught up with the stores");

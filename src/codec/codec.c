@@ -132,7 +132,7 @@ typedef struct array_desc {
 #f, kind_, offsetof(t, f), cap_, 0, sub_                                                   \
     }
 
-/* Field order as in spec 2.2-2.6 (and as in schemas/NAME.avsc: checked at start-up). */
+/* Field order as in schemas/NAME.avsc (checked at start-up), which keeps the seed's. */
 static const field_desc f_create_user_account[] = {F_ID(create_user_account, id),
                                                    F_STR(create_user_account, username),
                                                    F_STR(create_user_account, password)};
