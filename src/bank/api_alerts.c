@@ -116,8 +116,8 @@ static const char *rule_from_input(json_t *in, uint32_t i, alert_rule *r, char *
             msg_text text;
             iban_normalize(json_string_value(iban), normalized);
             iban_problem_text(problem, normalized, text);
-            snprintf(why, cap, REASON_ALERT_RULE_PREFIX "%u: iban is not a valid IBAN: %.120s", i + 1,
-                     text);
+            snprintf(why, cap, REASON_ALERT_RULE_PREFIX "%u: iban is not a valid IBAN: %.120s",
+                     i + 1, text);
             return why;
         }
         MSG_SET(r->iban, normalized); /* a valid IBAN has at most 34 characters */

@@ -46,9 +46,9 @@ typedef struct job {
     uint8_t conflicts;  /* batches it was in that met a conflict */
     job_outcome outcome;
     reason_code code; /* OUTCOME_REFUSED: the reason's code */
-    msg_text text;  /* OUTCOME_REFUSED: the reason; OUTCOME_APPEND: additional info, if any */
-    bool has_text;  /* OUTCOME_APPEND: additional info given */
-    list_node link; /* in its entry's `waiting`, or in its batch's `jobs` */
+    msg_text text;    /* OUTCOME_REFUSED: the reason; OUTCOME_APPEND: additional info, if any */
+    bool has_text;    /* OUTCOME_APPEND: additional info given */
+    list_node link;   /* in its entry's `waiting`, or in its batch's `jobs` */
 } job;
 
 typedef struct entry entry;

@@ -59,7 +59,8 @@ static void on_decided(void *ctx, const message *command, const message *feedbac
         if (saga_runner_start(c->svc->runner, &started, on_saga_end, c) != ST_OK) {
             /* The transfer is stored: recovery at the next start will finish it. */
             LOG_ERROR("commands", "cannot start a saga now: %s", status_message());
-            answer_failed(c, REASON_CODE_NONE, "the transfer was accepted but could not be run yet");
+            answer_failed(c, REASON_CODE_NONE,
+                          "the transfer was accepted but could not be run yet");
         }
         return;
     }

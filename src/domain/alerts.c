@@ -23,7 +23,8 @@ bool alert_kind_from_name(const char *name, alert_kind *out)
 static bool refuse(msg_text reason, uint32_t i, const char *what)
 {
     char text[sizeof(msg_text) + 32];
-    snprintf(text, sizeof text, REASON_ALERT_RULE_PREFIX "%u: %.*s", i + 1, (int)MSG_TEXT_MAX, what);
+    snprintf(text, sizeof text, REASON_ALERT_RULE_PREFIX "%u: %.*s", i + 1, (int)MSG_TEXT_MAX,
+             what);
     text_copy_truncated(reason, sizeof(msg_text), text);
     return false;
 }

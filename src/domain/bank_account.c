@@ -75,7 +75,8 @@ static void decide_add_user(const bank_account_state *s, const add_user_to_bank_
     if (!token) DECISION_REJECT(out, REASON_CODE_USER_NOT_OWNER_OF_ACCOUNT);
     if (!token_equal(token, c->token)) DECISION_REJECT(out, REASON_CODE_TOKEN_NOT_VALID);
     /* Beyond the seed (issue 15): the bank's own account has one owner, `openweb`. */
-    if (!strcmp(s->iban, IBAN_COMPANY_ACCOUNT)) DECISION_REJECT(out, REASON_CODE_COMPANY_NOT_SHARED);
+    if (!strcmp(s->iban, IBAN_COMPANY_ACCOUNT))
+        DECISION_REJECT(out, REASON_CODE_COMPANY_NOT_SHARED);
     if (s->n_users >= BANK_ACCOUNT_USERS_MAX) DECISION_REJECT(out, REASON_CODE_TOO_MANY_USERS);
     message ev = {.type = MSG_USER_ADDED_TO_BANK_ACCOUNT_EVENT};
     user_added_to_bank_account_event *e = &ev.u.user_added_to_bank_account;

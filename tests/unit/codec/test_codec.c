@@ -1270,7 +1270,8 @@ static void startup_checks_refuse_broken_schema_files(void **state)
                   "\"ReturnMoneyCommand\","
                   "\"MarkTransferCompletedCommand\","
                   "\"MarkTransferFailedCommand\","
-                  "\"UpdateAlertsSettingsCommand\"]}") "," FIELD("reason", "\"string\"") "," CODE_FIELD),
+                  "\"UpdateAlertsSettingsCommand\"]}") "," FIELD("reason",
+                                                                 "\"string\"") "," CODE_FIELD),
         "define the enum of field 'command_name' differently");
     assert_set_refused(
         "CommandFailed.avsc",
@@ -1308,9 +1309,10 @@ static void startup_checks_refuse_broken_schema_files(void **state)
         "QueryFailed.avsc",
         REC_T("QueryFailed",
               FIELD("id", ID_T) "," FIELD(
-                  "query_name", QUERY_NAME_T("\"FindTransferQuery\"," OLD_QUERY_SYMBOLS
-                                                 ISSUE15_QUERY_SYMBOLS)) "," FIELD("reason",
-                                                                                   "\"string\"") "," CODE_FIELD),
+                  "query_name",
+                  QUERY_NAME_T("\"FindTransferQuery\"," OLD_QUERY_SYMBOLS
+                                   ISSUE15_QUERY_SYMBOLS)) "," FIELD("reason",
+                                                                     "\"string\"") "," CODE_FIELD),
         "define the enum of field 'query_name' differently");
     /* The new record's second field must be an Id too. */
     assert_set_refused(
