@@ -342,6 +342,11 @@ gql_result api_resolve_add_owner(json_t *parent, json_t *args, void *context, co
     if (!o) return gql_error("out of memory");
     gql_pending *p = o->pending;
     const char *why = change_args(o, args);
+    /* Before the token check: only the bank holds the company account's token, so the
+     * aggregate's own refusal is one no client could see; the IBAN is public, nothing leaks. */
+    msg_iban normalized;
+    (void)iban_normalize(o->iban, normalized); /* `normalized` is set whatever the problem */
+    if (!why && !strcmp(normalized, IBAN_COMPANY_ACCOUNT)) why = REASON_COMPANY_NOT_SHARED;
     if (why)
         change_result(o, why);
     else

@@ -300,6 +300,13 @@ async function newUser(url, prefix = 'user', { projected = true } = {}) {
   return { username, password, iban: a.iban, token: a.token };
 }
 
+// newUser, waiting for the read model with no deadline (waitFor).
+async function newUserProjected(url, prefix = 'user') {
+  const u = await newUser(url, prefix, { projected: false });
+  await waitFor(async () => (await account(url, u.iban, u.token)).data.account, 'the account of ' + u.username + ' in the read model');
+  return u;
+}
+
 // Waits until the read model shows `want` (an euro string) as the balance of `user`'s account,
 // then asserts it (so a wrong balance fails with both values after the wait).
 async function balanceIs(url, user, want, ms = 10000) {
@@ -393,6 +400,23 @@ async function eventually(fn, what, ms = 20000) {
   }
 }
 
+// Polls `fn` until it returns a truthy value, with no deadline: for tests that must not fail on a
+// slow machine, a hang is caught by ctest's TIMEOUT (a hang guard). Says on stderr what it still
+// waits for every 1000 polls, so that a hang's output names it.
+async function waitFor(fn, what) {
+  for (let polls = 1; ; polls++) {
+    let last = '';
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (e) {
+      last = ': ' + e.message;
+    }
+    if (polls % 1000 === 0) console.error(`still waiting for ${what}${last}`);
+    await sleep(20);
+  }
+}
+
 // One metric value from the Prometheus text of /metrics.
 async function metric(url, name) {
   const text = await (await fetch(url + '/metrics')).text();
@@ -400,9 +424,9 @@ async function metric(url, name) {
   return line ? Number(line.split(' ').pop()) : undefined;
 }
 
-// A graphql-ws client (sub-protocol graphql-transport-ws).
-function wsClient(bank) {
-  return createClient({ url: bank.wsUrl, webSocketImpl: WebSocket, retryAttempts: 0, lazy: false });
+// A graphql-ws client (sub-protocol graphql-transport-ws); `opts` are more createClient options.
+function wsClient(bank, opts = {}) {
+  return createClient({ url: bank.wsUrl, webSocketImpl: WebSocket, retryAttempts: 0, lazy: false, ...opts });
 }
 
 // Subscribes to stream_transactions with `args` and collects what arrives. Resolves once the
@@ -441,6 +465,7 @@ module.exports = {
   TX_FIELDS,
   getAccount,
   newUser,
+  newUserProjected,
   transfer,
   TRANSFER_MUTATION: TRANSFER,
   deposit,
@@ -451,6 +476,7 @@ module.exports = {
   cents,
   signed,
   eventually,
+  waitFor,
   metric,
   wsClient,
   streamTransactions,
