@@ -398,6 +398,7 @@ status bank_api_new(bus *b, const char *sdl, size_t sdl_len, const bank_api_conf
     if (st == ST_OK) st = gql_schema_parse(sdl, sdl_len, &api->schema);
     if (st == ST_OK) {
         api->later_started = pthread_create(&api->later_thread, NULL, later_main, api) == 0;
+        if (api->later_started) pthread_setname_np(api->later_thread, "api-later");
         if (!api->later_started) st = status_set(ST_INTERNAL, "cannot start the API timer thread");
     }
     for (size_t i = 0; st == ST_OK && i < sizeof resolvers / sizeof resolvers[0]; i++) {

@@ -434,7 +434,10 @@ status projector_new(const bank_stores *stores, const char *db_path, bus *b, pro
     if (st == ST_OK) st = event_index_new(p->rm, &p->index);
     if (st == ST_OK) {
         p->thread_started = pthread_create(&p->thread, NULL, apply_main, p) == 0;
-        if (!p->thread_started) st = status_set(ST_INTERNAL, "cannot start the projector thread");
+        if (!p->thread_started)
+            st = status_set(ST_INTERNAL, "cannot start the projector thread");
+        else
+            pthread_setname_np(p->thread, "projector"); /* for top -H and perf */
     }
     for (int s = 0; s < N_STORES && st == ST_OK; s++) {
         p->followers[s] = (follower){.p = p, .store = s};

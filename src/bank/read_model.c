@@ -196,6 +196,9 @@ status read_model_open(const char *path, read_model **out)
      * commit lost to a power cut is re-applied from the (durable) checkpoint before it. */
     st = open_layout(rm->db, path);
     if (st == ST_OK) st = exec(rm->db, "PRAGMA synchronous=NORMAL", "choosing NORMAL durability");
+    /* Its pages in this process, up to a bound: with SQLite's default 2 MiB every batch read
+     * its indexes back from the kernel's page cache (a third of the projector's time). */
+    if (st == ST_OK) st = exec(rm->db, "PRAGMA cache_size=-65536", "sizing the page cache");
     if (st != ST_OK) {
         read_model_close(rm);
         return st;
