@@ -116,6 +116,7 @@ op *api_op_new(bank_api *api, const gql_info *info)
     if (!o) return NULL;
     o->api = api;
     list_init(&o->link);
+    timer_init(&o->pause);
     o->pending = info ? gql_pending_new(info) : NULL;
     o->gate = api->calling; /* a guarded call's check (private mode), see api_op_request */
     return o;
@@ -239,43 +240,27 @@ gql_result api_start_query(bank_api *api, const gql_info *info, const char *subj
 
 /* ---- pauses: an op continued later, for the read model to catch up ---- */
 
+/* On the pauses' timer thread: the pause is over, the op goes on on the loop thread. */
+static void pause_over(void *ctx)
+{
+    op *o = ctx;
+    api_inbox_push(o);
+}
+
 void api_op_later(op *o, op_step next)
 {
     bank_api *api = o->api;
     o->next = next;
-    o->due_ms = clock_mono_ms() + API_PROJECTION_PAUSE_MS;
     mutex_lock(&api->mu);
     if (api->stopping) {
         mutex_unlock(&api->mu);
         next(o);
         return;
     }
-    list_push_back(&api->later, &o->link); /* every pause is as long: the list stays in order */
-    pthread_cond_signal(&api->later_cv);
+    /* Under the lock: a pause started before `stopping` is either over or handed on by
+     * bank_api_free. */
+    timer_start(api->pauses, &o->pause, API_PROJECTION_PAUSE_MS, pause_over, o);
     mutex_unlock(&api->mu);
-}
-
-static void *later_main(void *arg)
-{
-    bank_api *api = arg;
-    mutex_lock(&api->mu);
-    while (!api->stopping || !list_empty(&api->later)) {
-        list_node *n = list_first(&api->later);
-        op *o = n ? list_entry(n, op, link) : NULL;
-        int64_t now = clock_mono_ms();
-        if (o && (o->due_ms <= now || api->stopping)) {
-            list_remove(&o->link);
-            list_push_back(&api->inbox, &o->link);
-            wake_locked(api);
-            continue;
-        }
-        if (!o)
-            mutex_cond_wait(&api->later_cv, &api->mu);
-        else
-            mutex_cond_wait_ms(&api->later_cv, &api->mu, o->due_ms - now);
-    }
-    mutex_unlock(&api->mu);
-    return NULL;
 }
 
 /* ---- counters for /metrics ---- */
@@ -384,11 +369,9 @@ status bank_api_new(bus *b, const char *sdl, size_t sdl_len, const bank_api_conf
     api->private_mode = c.private_mode;
     if (c.employees) api->employees = *c.employees;
     mutex_init(&api->mu);
-    clock_cond_init(&api->later_cv);
     list_init(&api->inbox);
     list_init(&api->published);
     seen_window_init(&api->seen);
-    list_init(&api->later);
     list_init(&api->lanes);
     list_init(&api->subscribers);
     list_init(&api->authorizing);
@@ -396,11 +379,7 @@ status bank_api_new(bus *b, const char *sdl, size_t sdl_len, const bank_api_conf
     list_init(&api->alert_checking);
     status st = login_guard_new(&api->limits, &api->guard);
     if (st == ST_OK) st = gql_schema_parse(sdl, sdl_len, &api->schema);
-    if (st == ST_OK) {
-        api->later_started = pthread_create(&api->later_thread, NULL, later_main, api) == 0;
-        if (api->later_started) pthread_setname_np(api->later_thread, "api-later");
-        if (!api->later_started) st = status_set(ST_INTERNAL, "cannot start the API timer thread");
-    }
+    if (st == ST_OK) st = timers_new("api-pauses", &api->pauses);
     for (size_t i = 0; st == ST_OK && i < sizeof resolvers / sizeof resolvers[0]; i++) {
         const guarded *g = &resolvers[i].g;
         st = g->rule == ACCESS_ANY
@@ -447,10 +426,12 @@ void bank_api_free(bank_api *api)
     mutex_lock(&api->mu);
     api->stopping = true;
     api->srv = NULL; /* no more wake-ups: the loop has ended */
-    pthread_cond_broadcast(&api->later_cv);
     mutex_unlock(&api->mu);
     api_passwords_stop(api); /* work already handed out still ends in the inbox */
-    if (api->later_started) pthread_join(api->later_thread, NULL); /* hands paused ops on */
+    if (api->pauses) timers_stop(api->pauses);
+    for (timer *t; api->pauses && (t = timers_pop(api->pauses));)
+        api_inbox_push(t->ctx); /* paused ops go on at once, to end */
+    timers_free(api->pauses);
     drain(api); /* completes (into nothing) what arrived after the loop ended */
     api_subscribers_end(api);
     api_alert_subscribers_end(api);
@@ -458,7 +439,6 @@ void bank_api_free(bank_api *api)
     login_guard_free(api->guard);
     explicit_bzero(&api->employees, sizeof api->employees);
     gql_schema_free(api->schema);
-    pthread_cond_destroy(&api->later_cv);
     mutex_destroy(&api->mu);
     free(api);
 }

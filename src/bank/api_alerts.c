@@ -346,6 +346,7 @@ void api_on_alert(void *ctx, const message *m)
     *copy = *m;
     o->api = api;
     list_init(&o->link);
+    timer_init(&o->pause);
     o->command = copy;
     o->next = alert_fan_out;
     api_inbox_push(o);

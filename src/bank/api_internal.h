@@ -23,6 +23,7 @@
 #include "bank/seen_window.h"
 #include "base/list.h"
 #include "base/mutex.h"
+#include "base/timer.h"
 #include "base/workers.h"
 #include "domain/messages.h"
 #include "domain/password.h"
@@ -80,7 +81,7 @@ struct op {
     int attempts;
     bool lost_create;  /* another login created this user first */
     bool created_user; /* this call created the user (AccountResult.created) */
-    int64_t due_ms;    /* when a paused op continues (api_op_later) */
+    timer pause;       /* while the op is paused (api_op_later) */
     /* get_account: the client address it was admitted for, and its password work */
     lane *lane;
     password_work pw_work;
@@ -143,12 +144,9 @@ struct bank_api {
     struct {
         uint64_t received, duplicates, dropped; /* for /metrics */
     } stream;
-    list_node later; /* paused ops, earliest first (every pause is as long) */
-    pthread_cond_t later_cv;
+    timers *pauses;   /* paused ops wait here (api_op_later), then go to the inbox */
     bool wake_posted; /* a drain is queued on the loop */
     bool stopping;
-    bool later_started;
-    pthread_t later_thread;
 
     workers *passwords; /* hashing and checking passwords, off the loop thread */
     int n_pw_threads;

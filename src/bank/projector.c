@@ -7,6 +7,7 @@
 #include "bank/event_index.h"
 #include "bank/history_service.h"
 #include "bank/read_model.h"
+#include "base/bqueue.h"
 #include "base/clock.h"
 #include "base/log.h"
 #include "codec/codec.h"
@@ -53,10 +54,8 @@ struct projector {
     follower followers[N_STORES];
     query_server user_queries, bank_queries;
 
-    pthread_mutex_t mu;
-    pthread_cond_t not_empty, not_full, progress;
-    item *ring;
-    size_t head, count;
+    bqueue *queue;      /* item *: from the followers to the apply thread */
+    pthread_mutex_t mu; /* guards applied and stopping */
     bool stopping;
     uint64_t applied[N_STORES]; /* guarded by mu */
     uint64_t initial_head[N_STORES];
@@ -76,28 +75,27 @@ static status on_event(void *ctx, const store_event *ev)
 {
     follower *f = ctx;
     projector *p = f->p;
+    item *it = malloc(sizeof *it);
     void *copy = malloc(ev->value.len ? ev->value.len : 1);
-    if (!copy)
-        return status_set(ST_NOMEM, "out of memory following the %s store", store_names[f->store]);
-    memcpy(copy, ev->value.data, ev->value.len);
-    pthread_mutex_lock(&p->mu);
-    while (p->count == QUEUE_CAPACITY && !p->stopping)
-        pthread_cond_wait(&p->not_full, &p->mu);
-    if (p->stopping) {
-        pthread_mutex_unlock(&p->mu);
+    if (!it || !copy) {
+        free(it);
         free(copy);
-        return ST_CLOSED;
+        return status_set(ST_NOMEM, "out of memory following the %s store", store_names[f->store]);
     }
-    p->ring[(p->head + p->count) % QUEUE_CAPACITY] = (item){.store = f->store,
-                                                            .position = ev->position,
-                                                            .timestamp_ms = ev->timestamp_ms,
-                                                            .order = ev->order,
-                                                            .value = copy,
-                                                            .len = ev->value.len};
-    p->count++;
-    pthread_cond_signal(&p->not_empty);
-    pthread_mutex_unlock(&p->mu);
-    return ST_OK;
+    memcpy(copy, ev->value.data, ev->value.len);
+    *it = (item){.store = f->store,
+                 .position = ev->position,
+                 .timestamp_ms = ev->timestamp_ms,
+                 .order = ev->order,
+                 .value = copy,
+                 .len = ev->value.len};
+    /* A full queue holds the store's subscription back until the apply thread takes a batch. */
+    status st = bqueue_push_wait(p->queue, it, -1);
+    if (st != ST_OK) { /* closed: the projector is stopping */
+        free(copy);
+        free(it);
+    }
+    return st;
 }
 
 /* ---- applying events ---- */
@@ -264,23 +262,15 @@ static status apply_batch(projector *p, item *batch, size_t n, uint64_t done[N_S
 static void *apply_main(void *arg)
 {
     projector *p = arg;
-    item *batch = malloc(BATCH_MAX * sizeof *batch);
-    for (;;) {
-        pthread_mutex_lock(&p->mu);
-        while (!p->count && !p->stopping)
-            pthread_cond_wait(&p->not_empty, &p->mu);
-        if (!p->count) {
-            pthread_mutex_unlock(&p->mu);
-            break;
+    item batch[BATCH_MAX];
+    void *taken[BATCH_MAX];
+    size_t n;
+    /* Until the queue is closed and empty: what was queued is applied before the thread ends. */
+    while (bqueue_pop(p->queue, taken, BATCH_MAX, &n, -1) == ST_OK) {
+        for (size_t i = 0; i < n; i++) {
+            batch[i] = *(item *)taken[i];
+            free(taken[i]);
         }
-        size_t n = 0;
-        while (p->count && n < BATCH_MAX) {
-            batch[n++] = p->ring[p->head];
-            p->head = (p->head + 1) % QUEUE_CAPACITY;
-            p->count--;
-        }
-        pthread_cond_broadcast(&p->not_full);
-        pthread_mutex_unlock(&p->mu);
 
         uint64_t done[N_STORES] = {0};
         status st;
@@ -299,10 +289,8 @@ static void *apply_main(void *arg)
         pthread_mutex_lock(&p->mu);
         for (int s = 0; s < N_STORES; s++)
             if (done[s]) p->applied[s] = done[s];
-        pthread_cond_broadcast(&p->progress);
         pthread_mutex_unlock(&p->mu);
     }
-    free(batch);
     return NULL;
 }
 
@@ -417,15 +405,12 @@ status projector_new(const bank_stores *stores, const char *db_path, bus *b, pro
     p->by_index[STORE_TRANSFER] = stores->transfer;
     p->bus = b;
     p->db_path = strdup(db_path);
-    p->ring = malloc(QUEUE_CAPACITY * sizeof *p->ring);
     p->published = malloc(BATCH_MAX * sizeof *p->published);
     pthread_mutex_init(&p->mu, NULL);
-    pthread_cond_init(&p->not_empty, NULL);
-    pthread_cond_init(&p->not_full, NULL);
-    pthread_cond_init(&p->progress, NULL);
-    status st = p->db_path && p->ring && p->published
-                    ? read_model_open(db_path, &p->rm)
+    status st = p->db_path && p->published
+                    ? bqueue_new(QUEUE_CAPACITY, &p->queue)
                     : status_set(ST_NOMEM, "out of memory starting the projector");
+    if (st == ST_OK) st = read_model_open(db_path, &p->rm);
     for (int s = 0; s < N_STORES && st == ST_OK; s++) {
         st = read_model_checkpoint(p->rm, store_names[s], &p->applied[s]);
         if (st == ST_OK) st = store_head(p->by_index[s], &p->initial_head[s]);
@@ -489,22 +474,22 @@ void projector_free(projector *p)
     history_service_free(p->history);
     pthread_mutex_lock(&p->mu);
     p->stopping = true;
-    pthread_cond_broadcast(&p->not_full);
-    pthread_cond_broadcast(&p->not_empty);
     pthread_mutex_unlock(&p->mu);
+    if (p->queue) bqueue_close(p->queue); /* releases a follower waiting for room */
     for (int s = 0; s < N_STORES; s++)
         if (p->followers[s].sub) store_subscription_close(p->followers[s].sub);
     if (p->thread_started) pthread_join(p->thread, NULL); /* applies what is queued, then stops */
-    for (size_t i = 0; i < p->count; i++)                 /* left only when the thread never ran */
-        free(p->ring[(p->head + i) % QUEUE_CAPACITY].value);
+    void *left;
+    size_t n;
+    while (p->queue && bqueue_pop(p->queue, &left, 1, &n, 0) == ST_OK) { /* the thread never ran */
+        free(((item *)left)->value);
+        free(left);
+    }
+    bqueue_free(p->queue);
     event_index_free(p->index);
     read_model_close(p->rm);
-    pthread_cond_destroy(&p->not_empty);
-    pthread_cond_destroy(&p->not_full);
-    pthread_cond_destroy(&p->progress);
     pthread_mutex_destroy(&p->mu);
     free(p->published);
-    free(p->ring);
     free(p->db_path);
     free(p);
 }
