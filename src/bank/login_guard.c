@@ -6,26 +6,35 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/hmap.h"
+#include "base/list.h"
+
 #define KEY_MAX 72 /* a username (64) or an address key, with the NUL */
 
 typedef enum slot_kind { SLOT_ADDRESS = 'a', SLOT_USERNAME = 'u' } slot_kind;
 
 /* One remembered bucket. */
 typedef struct slot {
-    uint64_t hash;
-    int64_t tat; /* GCRA: when the bucket will be full again (ms); <= now: full */
-    struct slot *chain, *lru_prev, *lru_next;
+    hmap_node node; /* in `slots`, by the keyed hash of kind and key */
+    list_node lru;  /* in `lru`, most recently used first */
+    int64_t tat;    /* GCRA: when the bucket will be full again (ms); <= now: full */
     char kind;
     char key[KEY_MAX];
 } slot;
 
+/* What a lookup compares: the kind and the key. */
+typedef struct slot_key {
+    char kind;
+    const char *key;
+} slot_key;
+
 struct login_guard {
     login_limits limits;
     int64_t address_interval_ms, failure_interval_ms; /* 0: that limit is off */
+    /* Keyed (SipHash, a secret drawn at start): who picks the usernames cannot pick collisions. */
     unsigned char hash_key[crypto_shorthash_KEYBYTES];
-    slot **buckets;
-    size_t n_buckets, n_slots;
-    slot *lru_head, *lru_tail; /* most recent first */
+    hmap slots;
+    list_node lru;
 };
 
 void login_limits_default(login_limits *l)
@@ -101,47 +110,22 @@ static uint64_t slot_hash(const login_guard *g, char kind, const char *key)
     return h;
 }
 
-static void lru_unlink(login_guard *g, slot *s)
+static bool slot_has(const hmap_node *node, const void *k)
 {
-    if (s->lru_prev)
-        s->lru_prev->lru_next = s->lru_next;
-    else
-        g->lru_head = s->lru_next;
-    if (s->lru_next)
-        s->lru_next->lru_prev = s->lru_prev;
-    else
-        g->lru_tail = s->lru_prev;
-    s->lru_prev = s->lru_next = NULL;
-}
-
-static void lru_push_front(login_guard *g, slot *s)
-{
-    s->lru_next = g->lru_head;
-    s->lru_prev = NULL;
-    if (g->lru_head) g->lru_head->lru_prev = s;
-    g->lru_head = s;
-    if (!g->lru_tail) g->lru_tail = s;
-}
-
-static void chain_unlink(login_guard *g, slot *s)
-{
-    slot **pp = &g->buckets[s->hash & (g->n_buckets - 1)];
-    while (*pp != s)
-        pp = &(*pp)->chain;
-    *pp = s->chain;
+    const slot *s = hmap_entry(node, slot, node);
+    const slot_key *key = k;
+    return s->kind == key->kind && !strncmp(s->key, key->key, KEY_MAX - 1);
 }
 
 static slot *slot_find(login_guard *g, char kind, const char *key)
 {
-    uint64_t h = slot_hash(g, kind, key);
-    for (slot *s = g->buckets[h & (g->n_buckets - 1)]; s; s = s->chain) {
-        if (s->hash == h && s->kind == kind && !strncmp(s->key, key, KEY_MAX - 1)) {
-            lru_unlink(g, s);
-            lru_push_front(g, s);
-            return s;
-        }
-    }
-    return NULL;
+    slot_key k = {.kind = kind, .key = key};
+    hmap_node *n = hmap_find(&g->slots, slot_hash(g, kind, key), slot_has, &k);
+    if (!n) return NULL;
+    slot *s = hmap_entry(n, slot, node);
+    list_remove(&s->lru);
+    list_push_front(&g->lru, &s->lru);
+    return s;
 }
 
 /* The slot of `key`, added (full) when missing; the least recently used one is reused when the
@@ -150,25 +134,21 @@ static slot *slot_get(login_guard *g, char kind, const char *key, int64_t now)
 {
     slot *s = slot_find(g, kind, key);
     if (s) return s;
-    if (g->n_slots >= (size_t)g->limits.tracked && g->lru_tail) {
-        s = g->lru_tail;
-        lru_unlink(g, s);
-        chain_unlink(g, s);
+    if (hmap_count(&g->slots) >= (size_t)g->limits.tracked && !list_empty(&g->lru)) {
+        s = list_entry(list_last(&g->lru), slot, lru);
+        list_remove(&s->lru);
+        hmap_remove(&g->slots, &s->node);
     } else {
         s = malloc(sizeof *s);
         if (!s) return NULL;
-        g->n_slots++;
     }
     memset(s, 0, sizeof *s);
     s->kind = kind;
     size_t n = strnlen(key, KEY_MAX - 1);
     memcpy(s->key, key, n);
-    s->hash = slot_hash(g, kind, s->key);
     s->tat = now;
-    size_t b = s->hash & (g->n_buckets - 1);
-    s->chain = g->buckets[b];
-    g->buckets[b] = s;
-    lru_push_front(g, s);
+    hmap_insert(&g->slots, &s->node, slot_hash(g, kind, s->key));
+    list_push_front(&g->lru, &s->lru);
     return s;
 }
 
@@ -193,11 +173,8 @@ status login_guard_new(const login_limits *l, login_guard **out)
         interval_of(g->limits.address_burst, g->limits.address_per_minute, 60000);
     g->failure_interval_ms =
         interval_of(g->limits.username_failures, g->limits.username_failures_per_hour, 3600000);
-    g->n_buckets = 64;
-    while (g->n_buckets < (size_t)g->limits.tracked)
-        g->n_buckets *= 2;
-    g->buckets = calloc(g->n_buckets, sizeof *g->buckets);
-    if (!g->buckets) {
+    list_init(&g->lru);
+    if (hmap_init(&g->slots, 64) != ST_OK) {
         free(g);
         return status_set(ST_NOMEM, "out of memory starting the login guard");
     }
@@ -209,12 +186,9 @@ status login_guard_new(const login_limits *l, login_guard **out)
 void login_guard_free(login_guard *g)
 {
     if (!g) return;
-    while (g->lru_head) {
-        slot *s = g->lru_head;
-        g->lru_head = s->lru_next;
-        free(s);
-    }
-    free(g->buckets);
+    for (list_node *n; (n = list_pop_front(&g->lru));)
+        free(list_entry(n, slot, lru));
+    hmap_destroy(&g->slots);
     free(g);
 }
 

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/hmap.h"
+
 typedef struct entry {
     http_addr addr;
     uint32_t count; /* 0: empty slot */
@@ -41,9 +43,7 @@ status http_addr_from_sockaddr(const struct sockaddr *sa, socklen_t len, http_ad
 
 static size_t hash_addr(const http_addr *a)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (int i = 0; i < 16; i++)
-        h = (h ^ a->b[i]) * 1099511628211ULL;
+    uint64_t h = hash_bytes(a->b, sizeof a->b, 0);
     return (size_t)(h ^ (h >> 29));
 }
 
