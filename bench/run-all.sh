@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every benchmark program of the release build (build/bin/bench_*), then every scripted
-# benchmark (bench/*/run.sh: HTTP against graphql-js, the bank's transfer load, the NATS roles),
-# one after the other.
+# benchmark (bench/*/run.sh: HTTP against graphql-js, the bank's transfer load, time travel on a
+# 100,000-event account, the NATS roles), one after the other.
 # Benchmarks print figures and never fail on time; a benchmark that crashes makes this exit non-zero.
 # BIN_DIR overrides where the programs are looked for; extra arguments go to every program.
 set -uo pipefail
