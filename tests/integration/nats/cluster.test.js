@@ -22,12 +22,23 @@ async function waitHealthy(nodes, ms = 60000) {
       } catch (e) {
         /* not up yet */
       }
-      if (Date.now() > end) throw new Error(`nats node ${n.name} never became healthy`);
+      if (n.proc.exitCode !== null || n.proc.signalCode !== null) {
+        throw new Error(`nats node ${n.name} exited (${n.proc.exitCode ?? n.proc.signalCode}): ${logTail(n)}`);
+      }
+      if (Date.now() > end) throw new Error(`nats node ${n.name} never became healthy: ${logTail(n)}`);
       await h.sleep(100);
     }
   }
 }
 
+// The last lines of a node's log (why it did not start or join), for the error.
+function logTail(n) {
+  try {
+    return fs.readFileSync(n.log, 'utf8').trim().split('\n').slice(-5).join(' | ');
+  } catch {
+    return '(no log)';
+  }
+}
 
 let dir;
 const nodes = [];
@@ -49,7 +60,8 @@ before(async () => {
         `jetstream { store_dir: "${path.join(dir, 'js-' + n.name)}" }\n` +
         `cluster {\n  name: bank\n  listen: 127.0.0.1:${n.cluster}\n  routes: [\n${routes}\n  ]\n}\n`,
     );
-    n.proc = spawn(natsServerBin(), ['-c', conf], { stdio: 'ignore' });
+    n.log = path.join(dir, `${n.name}.log`);
+    n.proc = spawn(natsServerBin(), ['-c', conf, '-l', n.log], { stdio: 'ignore' });
     h.track(n.proc);
     n.exited = new Promise((resolve) => n.proc.on('exit', resolve));
   }
