@@ -7,7 +7,7 @@ PACKAGES=(
   build-essential cmake pkg-config clang libclang-rt-14-dev clang-format cppcheck valgrind
   libsqlite3-dev sqlite3
   libgrpc-dev protobuf-c-compiler libprotobuf-c-dev
-  libwebsockets-dev libjansson-dev libavro-dev libsodium-dev libcmocka-dev
+  libwebsockets-dev libwebsockets-evlib-ev libev-dev libjansson-dev libavro-dev libsodium-dev libcmocka-dev
   libnats-dev nats-server openssl
   python3-avro wrk chromium
 )

@@ -77,6 +77,11 @@ typedef struct http_job {
 
 struct http_server {
     struct lws_context *ctx;
+    /* With http_config.epoll, the event loop (libev over epoll: a wait costs what is ready, not
+     * what is open); NULL when not asked for or when the evlib plugin is missing, and lws polls
+     * on its own. lws joins it as a foreign loop, so the server can break it to stop. */
+    struct ev_loop *loop;
+    void *foreign_loops[1];
     struct lws_protocols protocols[HTTP_N_PROTOCOLS];
     struct lws_vhost *vhost, *admin_vhost;
     http_executor exec;

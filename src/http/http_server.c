@@ -3,6 +3,7 @@
 #include "http/http_internal.h"
 
 #include <errno.h>
+#include <ev.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -965,6 +966,7 @@ static int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user
         return 1;
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
         if (srv) run_jobs(srv);
+        if (srv && srv->loop && atomic_load(&srv->stopping)) ev_break(srv->loop, EVBREAK_ALL);
         return 0;
     default:
         return lws_callback_http_dummy(wsi, reason, user, in, len);
@@ -1072,7 +1074,23 @@ status http_server_new(const http_config *cfg, const http_executor *exec, http_s
     static const lws_retry_bo_t no_validity = {0};
     info.retry_and_idle_policy = &no_validity;
     info.timeout_secs = (unsigned)(srv->timeout_ms[LINK_BODY] / 1000 + 2);
-    srv->ctx = lws_create_context(&info);
+    srv->loop = cfg->epoll ? ev_loop_new(EVBACKEND_EPOLL) : NULL;
+    if (srv->loop) {
+        srv->foreign_loops[0] = srv->loop;
+        info.foreign_loops = srv->foreign_loops;
+        info.options |= LWS_SERVER_OPTION_LIBEV;
+        srv->ctx = lws_create_context(&info);
+        if (!srv->ctx) { /* no evlib plugin: lws's own poll() loop still works */
+            LOG_WARN(MOD, "libwebsockets cannot use libev (is libwebsockets-evlib-ev installed?): "
+                          "polling every socket instead");
+            ev_loop_destroy(srv->loop);
+            srv->loop = NULL;
+            info.foreign_loops = NULL;
+            info.options &= ~(uint64_t)LWS_SERVER_OPTION_LIBEV;
+        }
+    }
+    if (srv->loop) LOG_INFO(MOD, "waiting for sockets with epoll (libev)");
+    if (!srv->ctx) srv->ctx = lws_create_context(&info);
     if (!srv->ctx) {
         http_server_free(srv);
         return status_set(ST_IO, "http: cannot create the libwebsockets context");
@@ -1124,7 +1142,10 @@ status http_server_run(http_server *srv)
     if (srv->admin_vhost) LOG_INFO(MOD, "admin listener on port %d", srv->admin_port);
     http_ws_mask_attach(srv->mask);
     while (!atomic_load(&srv->stopping)) {
-        if (lws_service(srv->ctx, 0) < 0) break;
+        if (srv->loop)
+            ev_run(srv->loop, 0); /* until http_server_stop breaks it (EVENT_WAIT_CANCELLED) */
+        else if (lws_service(srv->ctx, 0) < 0)
+            break;
     }
     run_jobs(srv);
     return ST_OK;
@@ -1175,6 +1196,8 @@ void http_server_free(http_server *srv)
         lws_context_destroy(srv->ctx);
     }
     srv->ctx = NULL;
+    if (srv->loop) ev_loop_destroy(srv->loop); /* after the context: lws stopped its watchers */
+    srv->loop = NULL;
     http_limits_free(srv);
     http_ws_mask_free(srv->mask);
     if (srv->q) run_jobs(srv);

@@ -153,6 +153,10 @@ typedef struct http_config {
 
     /* Operator switches: keep /metrics and GraphiQL (/ide) off the public listener. */
     bool hide_metrics, hide_ide;
+    /* Wait for sockets with libev over epoll instead of lws's poll() of every socket: a wait then
+     * costs what is ready, not what is open (docs/http.md, "Many idle sockets"). Falls back to
+     * poll() with a warning when the libev plugin of libwebsockets is missing. */
+    bool epoll;
     /* A second listener (admin_port 0: any free port) that serves everything, /metrics and /ide
      * included, outside the connection budget (bind it to a private address). */
     bool admin_listen;
