@@ -22,24 +22,30 @@
 #define HISTORY_DEFAULT_ITEMS 100
 #define HISTORY_MAX_ITEMS 1000
 
-/* The answer of a history query as the field's value, or its reason as the field's error. */
-static void history_answered(op *o)
+/* The readable answer of the query `o` waited for; NULL once `o` has failed with why not (no
+ * answer, the history service's reason, e.g. `account NL.. did not exist yet at ...`, or an
+ * answer that does not read). */
+static json_t *answer_or_fail(op *o)
 {
     if (o->st != ST_OK) {
         api_op_fail(o, api_bus_failure_text(o));
-        return;
+        return NULL;
     }
     const char *reason = api_answer_reason(o);
     if (reason) {
         api_op_fail(o, reason);
-        return;
+        return NULL;
     }
     json_t *answer = api_query_result(o);
-    if (!answer) {
-        api_op_fail(o, "the answer could not be read");
-        return;
-    }
-    api_op_resolve(o, answer);
+    if (!answer) api_op_fail(o, "the answer could not be read");
+    return answer;
+}
+
+/* The answer of a history query as the field's value, or its reason as the field's error. */
+static void history_answered(op *o)
+{
+    json_t *answer = answer_or_fail(o);
+    if (answer) api_op_resolve(o, answer);
 }
 
 /* Copies the iban and token arguments into `o` (a text too long for either is no account's). */
@@ -187,16 +193,8 @@ static const char *at_of(json_t *args, int64_t *at_ms)
 
 static void account_then(op *o)
 {
-    if (o->st != ST_OK) {
-        api_op_fail(o, api_bus_failure_text(o));
-        return;
-    }
-    const char *reason = api_answer_reason(o);
-    if (reason) {
-        api_op_fail(o, reason); /* e.g. `account NL.. did not exist yet at ...` */
-        return;
-    }
-    json_t *answer = api_query_result(o);
+    json_t *answer = answer_or_fail(o);
+    if (!answer) return;
     int64_t balance = json_integer_value(json_object_get(answer, "balance"));
     char euro[MONEY_EURO_MAX];
     money_format_euro(balance, euro, sizeof euro);
@@ -237,16 +235,8 @@ gql_result api_resolve_account_at(json_t *parent, json_t *args, void *context, c
 
 static void transactions_then(op *o)
 {
-    if (o->st != ST_OK) {
-        api_op_fail(o, api_bus_failure_text(o));
-        return;
-    }
-    const char *reason = api_answer_reason(o);
-    if (reason) {
-        api_op_fail(o, reason);
-        return;
-    }
-    json_t *answer = api_query_result(o);
+    json_t *answer = answer_or_fail(o);
+    if (!answer) return;
     json_t *list = json_array();
     size_t i;
     json_t *item;
