@@ -601,7 +601,8 @@ test('with the server down, sending is off and says why; the banner comes and go
   await pageA.fill('#transfer-amount', '3');
   await pageA.fill('#transfer-to', ibanB);
   await pageA.fill('#transfer-descr', 'e2e offline');
-  assert.equal(await pageA.isDisabled('#transfer-button'), false);
+  // Sending is on once the page's socket is up and the form checks out (not at once after load).
+  await pageA.locator('#transfer-button:enabled').waitFor({ timeout: WAIT });
   await server.stop();
   await pageA.getByText('Connection to the server lost, reconnecting…').waitFor({ timeout: WAIT });
   await pageA.locator('#transfer-offline', { hasText: 'No connection to the bank: sending is off until it is back.' }).waitFor({ timeout: WAIT });
