@@ -69,7 +69,7 @@ typedef struct options {
     int64_t max_connections, max_per_address, header_timeout_ms, body_timeout_ms, ws_operations,
         max_response_bytes, max_cost;
     const char *admin_listen;
-    bool no_metrics, no_ide, epoll;
+    bool no_metrics, no_ide, poll;
     nats_flags nats; /* the jetstream store's settings and the NATS connection's */
 } options;
 
@@ -318,7 +318,7 @@ static status start_api(bank *b, char *web, char *ide)
     hc.max_response_bytes = (size_t)b->opt.max_response_bytes;
     hc.hide_metrics = b->opt.no_metrics;
     hc.hide_ide = b->opt.no_ide;
-    hc.epoll = b->opt.epoll;
+    hc.epoll = !b->opt.poll;
     char admin_host[256];
     if (b->opt.admin_listen) {
         hc.admin_listen = true;
@@ -496,8 +496,9 @@ static int serve(const char *command, int argc, char **argv, int roles)
          "no /metrics on --listen", 0, 0},
         {"--no-ide", "BANK_NO_IDE", CONFIG_BOOL, &b.opt.no_ide, NULL,
          "no GraphiQL (/ide) on --listen", 0, 0},
-        {"--epoll", "BANK_EPOLL", CONFIG_BOOL, &b.opt.epoll, NULL,
-         "wait for sockets with epoll (libev) instead of poll(): for many idle connections", 0, 0},
+        {"--poll", "BANK_POLL", CONFIG_BOOL, &b.opt.poll, NULL,
+         "wait for sockets with poll() instead of epoll (libev): slower with many connections", 0,
+         0},
         NATS_FLAGS_STORE_CONFIG(&b.opt.nats),
         NATS_FLAGS_CONN_CONFIG(&b.opt.nats),
     };

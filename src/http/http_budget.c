@@ -1,5 +1,7 @@
 /* The connection budget: an open-addressing table of per-address counts (linear probing, deletion
- * by backward shift), sized once for max_total addresses. */
+ * by backward shift), sized once for max_total addresses; and a ring of the addresses that were
+ * heavy lately and hold nothing now (a hash map over it for the lookups), sized once for
+ * recent_max. */
 #include "http/http_budget.h"
 
 #include <netinet/in.h>
@@ -11,14 +13,25 @@
 
 typedef struct entry {
     http_addr addr;
-    uint32_t count; /* 0: empty slot */
+    uint32_t count;      /* 0: empty slot */
+    int64_t heavy_until; /* the address counts as heavy before this time (ms) */
 } entry;
+
+/* An address that was heavy and holds nothing now. */
+typedef struct recent {
+    hmap_node node;
+    http_addr addr;
+    int64_t heavy_until;
+} recent;
 
 struct http_budget {
     http_budget_config cfg;
     entry *slots;
     size_t mask; /* slots - 1 (a power of two, at least twice max_total) */
     size_t open;
+    recent *ring; /* recent_max places, filled in turn; the oldest is overwritten */
+    size_t ring_used, ring_next;
+    hmap recent_map; /* the ring's addresses */
 };
 
 status http_addr_from_sockaddr(const struct sockaddr *sa, socklen_t len, http_addr *out)
@@ -47,6 +60,44 @@ static size_t hash_addr(const http_addr *a)
     return (size_t)(h ^ (h >> 29));
 }
 
+static bool recent_has_addr(const hmap_node *n, const void *key)
+{
+    return !memcmp(&hmap_entry(n, recent, node)->addr, key, sizeof(http_addr));
+}
+
+static recent *recent_find(const http_budget *b, const http_addr *a)
+{
+    hmap_node *n = hmap_find(&b->recent_map, hash_bytes(a->b, sizeof a->b, 0), recent_has_addr, a);
+    return n ? hmap_entry(n, recent, node) : NULL;
+}
+
+/* Until when `a`, holding nothing now, counts as heavy (0: it does not). */
+static int64_t recent_until(const http_budget *b, const http_addr *a)
+{
+    const recent *r = b->cfg.recent_max ? recent_find(b, a) : NULL;
+    return r ? r->heavy_until : 0;
+}
+
+/* Remembers that `a`, which holds nothing now, is heavy until `until`. */
+static void recent_remember(http_budget *b, const http_addr *a, int64_t until)
+{
+    if (!b->cfg.recent_max) return;
+    recent *r = recent_find(b, a);
+    if (r) {
+        if (until > r->heavy_until) r->heavy_until = until;
+        return;
+    }
+    r = &b->ring[b->ring_next];
+    if (b->ring_used == b->cfg.recent_max)
+        hmap_remove(&b->recent_map, &r->node); /* the oldest is forgotten */
+    else
+        b->ring_used++;
+    b->ring_next = (b->ring_next + 1) % b->cfg.recent_max;
+    r->addr = *a;
+    r->heavy_until = until;
+    hmap_insert(&b->recent_map, &r->node, hash_bytes(a->b, sizeof a->b, 0));
+}
+
 /* The slot holding `a`, or the empty slot where it would go. */
 static size_t find(const http_budget *b, const http_addr *a)
 {
@@ -59,10 +110,12 @@ static size_t find(const http_budget *b, const http_addr *a)
 status http_budget_new(const http_budget_config *cfg, http_budget **out)
 {
     *out = NULL;
-    if (cfg->max_total < 1 || cfg->max_total > (1u << 24) || cfg->reserved >= cfg->max_total)
+    if (cfg->max_total < 1 || cfg->max_total > (1u << 24) || cfg->reserved >= cfg->max_total ||
+        cfg->recent_max > (1u << 20) || cfg->heavy_ms < 0)
         return status_set(ST_INVALID,
-                          "http: connection budget out of range (total %zu, reserved %zu)",
-                          cfg->max_total, cfg->reserved);
+                          "http: connection budget out of range (total %zu, reserved %zu, "
+                          "recent %zu)",
+                          cfg->max_total, cfg->reserved, cfg->recent_max);
     http_budget *b = calloc(1, sizeof *b);
     if (!b) return status_set(ST_NOMEM, "out of memory");
     size_t n = 16;
@@ -75,6 +128,11 @@ status http_budget_new(const http_budget_config *cfg, http_budget **out)
     }
     b->cfg = *cfg;
     b->mask = n - 1;
+    if (cfg->recent_max && (!(b->ring = calloc(cfg->recent_max, sizeof *b->ring)) ||
+                            hmap_init(&b->recent_map, cfg->recent_max) != ST_OK)) {
+        http_budget_free(b);
+        return status_set(ST_NOMEM, "out of memory");
+    }
     *out = b;
     return ST_OK;
 }
@@ -82,30 +140,47 @@ status http_budget_new(const http_budget_config *cfg, http_budget **out)
 void http_budget_free(http_budget *b)
 {
     if (!b) return;
+    hmap_destroy(&b->recent_map);
+    free(b->ring);
     free(b->slots);
     free(b);
 }
 
-http_admission http_budget_admit(http_budget *b, const http_addr *a)
+/* Notes that the entry holds `heavy` connections or more at `now`. */
+static void note_heavy(const http_budget *b, entry *e, int64_t now)
+{
+    if (b->cfg.heavy && e->count >= b->cfg.heavy) e->heavy_until = now + b->cfg.heavy_ms;
+}
+
+http_admission http_budget_admit(http_budget *b, const http_addr *a, int64_t now_ms)
 {
     if (b->open >= b->cfg.max_total) return HTTP_REFUSE_TOTAL;
     size_t i = find(b, a);
-    size_t held = b->slots[i].count;
+    entry *e = &b->slots[i];
+    size_t held = e->count;
     if (b->cfg.max_per_address && held >= b->cfg.max_per_address) return HTTP_REFUSE_ADDRESS;
-    if (b->open >= b->cfg.max_total - b->cfg.reserved && held >= b->cfg.light)
+    if (b->open >= b->cfg.max_total - b->cfg.reserved &&
+        (held >= b->cfg.light || (held ? e->heavy_until : recent_until(b, a)) > now_ms))
         return HTTP_REFUSE_TOTAL;
-    if (!held) b->slots[i].addr = *a;
-    b->slots[i].count++;
+    if (!held) {
+        e->addr = *a;
+        e->heavy_until = recent_until(b, a);
+    }
+    e->count++;
     b->open++;
+    note_heavy(b, e, now_ms);
     return HTTP_ADMIT;
 }
 
-void http_budget_release(http_budget *b, const http_addr *a)
+void http_budget_release(http_budget *b, const http_addr *a, int64_t now_ms)
 {
     size_t i = find(b, a);
-    if (!b->slots[i].count) return; /* never admitted: nothing to forget */
+    entry *e = &b->slots[i];
+    if (!e->count) return;    /* never admitted: nothing to forget */
+    note_heavy(b, e, now_ms); /* it held this many until now */
     b->open--;
-    if (--b->slots[i].count) return;
+    if (--e->count) return;
+    if (e->heavy_until > now_ms) recent_remember(b, a, e->heavy_until);
     /* Backward-shift deletion keeps every other entry reachable from its home slot. */
     size_t j = i;
     for (;;) {

@@ -6,10 +6,15 @@
  * all:
  *   open >= max_total                                   -> refused (HTTP_REFUSE_TOTAL)
  *   max_per_address && n >= max_per_address            -> refused (HTTP_REFUSE_ADDRESS)
- *   open >= max_total - reserved && n >= light          -> refused (HTTP_REFUSE_TOTAL)
+ *   open >= max_total - reserved && (n >= light || A was heavy within heavy_ms)
+ *                                                       -> refused (HTTP_REFUSE_TOTAL)
  *   otherwise                                           -> admitted
  * so the last `reserved` places are kept for clients that hold fewer than `light` connections:
- * a health probe or a new user still gets in when a few addresses have taken everything else. */
+ * a health probe or a new user still gets in when a few addresses have taken everything else.
+ * An address is heavy while it holds `heavy` connections or more, and stays so for `heavy_ms`
+ * after: a flood whose sockets were all just closed (by a deadline) holds none for a moment, but
+ * it cannot take the reserve then. The budget remembers up to `recent_max` addresses that were
+ * heavy and hold nothing now (the oldest is forgotten first), so its memory stays bounded. */
 #ifndef HTTP_HTTP_BUDGET_H
 #define HTTP_HTTP_BUDGET_H
 
@@ -34,6 +39,9 @@ typedef struct http_budget_config {
     size_t max_per_address; /* per address; 0: no per-address cap */
     size_t reserved;        /* of max_total, kept for light clients (< max_total) */
     size_t light;           /* a client holding fewer connections than this is light */
+    size_t heavy;           /* a client holding this many is heavy; 0: none is */
+    int64_t heavy_ms;       /* and stays heavy this long after (ms) */
+    size_t recent_max;      /* heavy addresses remembered once they hold nothing */
 } http_budget_config;
 
 typedef enum http_admission {
@@ -50,11 +58,12 @@ status http_budget_new(const http_budget_config *cfg, http_budget **out)
     __attribute__((warn_unused_result));
 void http_budget_free(http_budget *b);
 
-/* Decides on a new connection from `a`; when admitted it is counted (release it later). */
-http_admission http_budget_admit(http_budget *b, const http_addr *a);
+/* Decides on a new connection from `a` at `now_ms` (a monotonic clock); when admitted it is
+ * counted (release it later). */
+http_admission http_budget_admit(http_budget *b, const http_addr *a, int64_t now_ms);
 
-/* Forgets one admitted connection of `a`. */
-void http_budget_release(http_budget *b, const http_addr *a);
+/* Forgets one admitted connection of `a` at `now_ms`. */
+void http_budget_release(http_budget *b, const http_addr *a, int64_t now_ms);
 
 /* Connections open now, and how many of them `a` holds. */
 size_t http_budget_open(const http_budget *b);

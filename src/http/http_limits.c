@@ -21,8 +21,11 @@
 #include "base/log.h"
 
 #define MOD "http"
-#define FD_HEADROOM 256 /* descriptors kept for everything but client connections */
-#define RESERVE_LIGHT 1 /* a client holding fewer connections may use the reserved places */
+#define FD_HEADROOM 256        /* descriptors kept for everything but client connections */
+#define RESERVE_LIGHT 4        /* a client holding fewer connections may use the reserved places */
+#define RESERVE_HEAVY 16       /* unless it held this many lately: */
+#define RESERVE_HEAVY_MS 10000 /* within this many ms */
+#define RESERVE_RECENT 4096    /* addresses remembered as heavy once they hold none */
 #define SWEEP_MIN_US 10000
 #define SWEEP_MAX_US 250000
 
@@ -76,6 +79,9 @@ status http_limits_init(http_server *srv, const http_config *cfg)
             cfg->max_connections_per_address ? cfg->max_connections_per_address : 256,
         .reserved = reserved,
         .light = RESERVE_LIGHT,
+        .heavy = RESERVE_HEAVY,
+        .heavy_ms = RESERVE_HEAVY_MS,
+        .recent_max = RESERVE_RECENT,
     };
     srv->timeout_ms[LINK_HEADERS] = cfg->header_timeout_ms > 0 ? cfg->header_timeout_ms : 10000;
     srv->timeout_ms[LINK_BODY] = cfg->body_timeout_ms > 0 ? cfg->body_timeout_ms : 30000;
@@ -92,7 +98,7 @@ status http_limits_init(http_server *srv, const http_config *cfg)
 static void link_free(http_server *srv, http_link *k)
 {
     if (list_linked(&k->in_phase)) list_remove(&k->in_phase);
-    if (k->budgeted) http_budget_release(srv->budget, &k->addr);
+    if (k->budgeted) http_budget_release(srv->budget, &k->addr, clock_mono_ms());
     free(k);
 }
 
@@ -101,7 +107,7 @@ void http_limits_free(http_server *srv)
     if (srv->adopting) {
         http_link *k = srv->adopting;
         srv->adopting = NULL;
-        if (k->budgeted) http_budget_release(srv->budget, &k->addr);
+        if (k->budgeted) http_budget_release(srv->budget, &k->addr, clock_mono_ms());
         free(k);
     }
     for (int p = 0; p < LINK_PHASES; p++)
@@ -135,7 +141,7 @@ int http_limits_admit(http_server *srv, struct lws *listener, int fd,
     if (srv->adopting) { /* the previous adoption failed inside lws: never bound */
         http_link *k = srv->adopting;
         srv->adopting = NULL;
-        if (k->budgeted) http_budget_release(srv->budget, &k->addr);
+        if (k->budgeted) http_budget_release(srv->budget, &k->addr, clock_mono_ms());
         free(k);
     }
     http_link *k = calloc(1, sizeof *k);
@@ -146,7 +152,7 @@ int http_limits_admit(http_server *srv, struct lws *listener, int fd,
         if (http_addr_from_sockaddr((const struct sockaddr *)&peer->cli_addr, peer->clilen,
                                     &k->addr) != ST_OK)
             memset(&k->addr, 0, sizeof k->addr); /* not IP: all such clients share one count */
-        http_admission a = http_budget_admit(srv->budget, &k->addr);
+        http_admission a = http_budget_admit(srv->budget, &k->addr, clock_mono_ms());
         if (a != HTTP_ADMIT) {
             char body[200];
             if (a == HTTP_REFUSE_ADDRESS) {

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "base/clock.h"
 #include "base/log.h"
@@ -249,10 +250,28 @@ static int write_some(ws_conn *w)
     return 0;
 }
 
+/* Closes from a WRITEABLE or RECEIVE callback. A socket that never initialised (and has nothing
+ * half-sent) is written its close frame straight to the socket and dropped at once: lws's close
+ * handshake would wait up to 5 s for the client's answer on a timer that lws inserts into one
+ * sorted list of every pending timer, which under a flood of such sockets (thousands closed by
+ * their deadline at once) is where the loop spent its time. The others get the handshake. */
 static int close_now(ws_conn *w)
 {
+    size_t reason_len = strlen(w->close_reason);
+    if (!w->init_received && !lws_partial_buffered(w->wsi)) {
+        unsigned char frame[4 + sizeof w->close_reason]; /* unmasked, payload <= 125 bytes */
+        frame[0] = 0x88;                                 /* FIN + close */
+        frame[1] = (unsigned char)(2 + reason_len);
+        frame[2] = (unsigned char)(w->close_code >> 8);
+        frame[3] = (unsigned char)(w->close_code & 0xff);
+        memcpy(frame + 4, w->close_reason, reason_len);
+        ssize_t n =
+            send(lws_get_socket_fd(w->wsi), frame, 4 + reason_len, MSG_DONTWAIT | MSG_NOSIGNAL);
+        (void)n;   /* best effort: the connection is closed anyway */
+        return -1; /* no close reason given to lws: it closes without waiting for an answer */
+    }
     lws_close_reason(w->wsi, (enum lws_close_status)w->close_code, (unsigned char *)w->close_reason,
-                     strlen(w->close_reason));
+                     reason_len);
     return -1;
 }
 

@@ -52,30 +52,30 @@ static void test_caps_and_reserve(void **state)
     assert_int_equal(http_budget_new(&cfg, &b), ST_OK);
     http_addr x = v4("10.0.0.1"), y = v4("10.0.0.2"), z = v4("10.0.0.3"), w = v4("10.0.0.4");
     for (int i = 0; i < 4; i++)
-        assert_int_equal(http_budget_admit(b, &x), HTTP_ADMIT);
-    assert_int_equal(http_budget_admit(b, &x), HTTP_REFUSE_ADDRESS);
+        assert_int_equal(http_budget_admit(b, &x, 0), HTTP_ADMIT);
+    assert_int_equal(http_budget_admit(b, &x, 0), HTTP_REFUSE_ADDRESS);
     for (int i = 0; i < 3; i++)
-        assert_int_equal(http_budget_admit(b, &y), HTTP_ADMIT);
+        assert_int_equal(http_budget_admit(b, &y, 0), HTTP_ADMIT);
     /* 7 open: the last 3 places are for clients holding no connection yet. */
-    assert_int_equal(http_budget_admit(b, &y), HTTP_REFUSE_TOTAL);
-    assert_int_equal(http_budget_admit(b, &z), HTTP_ADMIT);
-    assert_int_equal(http_budget_admit(b, &z), HTTP_REFUSE_TOTAL);
-    assert_int_equal(http_budget_admit(b, &w), HTTP_ADMIT);
+    assert_int_equal(http_budget_admit(b, &y, 0), HTTP_REFUSE_TOTAL);
+    assert_int_equal(http_budget_admit(b, &z, 0), HTTP_ADMIT);
+    assert_int_equal(http_budget_admit(b, &z, 0), HTTP_REFUSE_TOTAL);
+    assert_int_equal(http_budget_admit(b, &w, 0), HTTP_ADMIT);
     http_addr v = v4("10.0.0.5");
-    assert_int_equal(http_budget_admit(b, &v), HTTP_ADMIT);
+    assert_int_equal(http_budget_admit(b, &v, 0), HTTP_ADMIT);
     assert_int_equal(http_budget_open(b), 10);
-    assert_int_equal(http_budget_admit(b, &(http_addr){{1}}), HTTP_REFUSE_TOTAL); /* full */
-    http_budget_release(b, &x);
+    assert_int_equal(http_budget_admit(b, &(http_addr){{1}}, 0), HTTP_REFUSE_TOTAL); /* full */
+    http_budget_release(b, &x, 0);
     assert_int_equal(http_budget_held(b, &x), 3);
-    assert_int_equal(http_budget_admit(b, &v), HTTP_REFUSE_TOTAL); /* v is no longer light */
-    http_budget_release(b, &x);
-    http_budget_release(b, &x);
-    http_budget_release(b, &x);
+    assert_int_equal(http_budget_admit(b, &v, 0), HTTP_REFUSE_TOTAL); /* v is no longer light */
+    http_budget_release(b, &x, 0);
+    http_budget_release(b, &x, 0);
+    http_budget_release(b, &x, 0);
     assert_int_equal(http_budget_open(b), 6);
-    assert_int_equal(http_budget_admit(b, &y), HTTP_ADMIT);        /* below the reserve again */
-    assert_int_equal(http_budget_admit(b, &z), HTTP_REFUSE_TOTAL); /* 7 open, z holds 1 */
-    assert_int_equal(http_budget_admit(b, &x), HTTP_ADMIT);        /* x holds none now: light */
-    http_budget_release(b, &(http_addr){{0}});                     /* never admitted: ignored */
+    assert_int_equal(http_budget_admit(b, &y, 0), HTTP_ADMIT);        /* below the reserve again */
+    assert_int_equal(http_budget_admit(b, &z, 0), HTTP_REFUSE_TOTAL); /* 7 open, z holds 1 */
+    assert_int_equal(http_budget_admit(b, &x, 0), HTTP_ADMIT);        /* x holds none now: light */
+    http_budget_release(b, &(http_addr){{0}}, 0);                     /* never admitted: ignored */
     assert_int_equal(http_budget_open(b), 8);
     http_budget_free(b);
     cfg.reserved = 10;
@@ -100,19 +100,80 @@ static void test_churn(void **state)
         http_addr a;
         assert_int_equal(http_addr_from_sockaddr((struct sockaddr *)&in, sizeof in, &a), ST_OK);
         if (rand() % 2 && held[i]) {
-            http_budget_release(b, &a);
+            http_budget_release(b, &a, 0);
             held[i]--;
             open--;
         } else {
             http_admission want = open >= cfg.max_total ? HTTP_REFUSE_TOTAL
                                   : held[i] >= 3        ? HTTP_REFUSE_ADDRESS
                                                         : HTTP_ADMIT;
-            assert_int_equal(http_budget_admit(b, &a), want);
+            assert_int_equal(http_budget_admit(b, &a, 0), want);
             if (want == HTTP_ADMIT) held[i]++, open++;
         }
         assert_int_equal(http_budget_held(b, &a), held[i]);
     }
     assert_int_equal(http_budget_open(b), open);
+    http_budget_free(b);
+}
+
+/* An address that held `heavy` connections lately may not take the reserve when it holds none for
+ * a moment (a flood whose sockets a deadline closed all at once); a light one still may. */
+static void test_recently_heavy(void **state)
+{
+    (void)state;
+    http_budget *b;
+    http_budget_config cfg = {.max_total = 10,
+                              .max_per_address = 6,
+                              .reserved = 4,
+                              .light = 1,
+                              .heavy = 3,
+                              .heavy_ms = 1000,
+                              .recent_max = 2};
+    assert_int_equal(http_budget_new(&cfg, &b), ST_OK);
+    http_addr flood = v4("10.0.0.1"), other = v4("10.0.0.2"), probe = v4("10.0.0.9");
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(http_budget_admit(b, &flood, 100), HTTP_ADMIT);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(http_budget_admit(b, &other, 100), HTTP_ADMIT);
+    /* 6 open: the reserve begins. The flood's sockets all close at 500; it comes back at 600. */
+    for (int i = 0; i < 3; i++)
+        http_budget_release(b, &flood, 500);
+    assert_int_equal(http_budget_held(b, &flood), 0);
+    assert_int_equal(http_budget_admit(b, &(http_addr){{7}}, 600), HTTP_ADMIT); /* 4 open */
+    assert_int_equal(http_budget_admit(b, &(http_addr){{8}}, 600), HTTP_ADMIT); /* 5 open */
+    assert_int_equal(http_budget_admit(b, &(http_addr){{9}}, 600), HTTP_ADMIT); /* 6 open */
+    assert_int_equal(http_budget_admit(b, &flood, 600), HTTP_REFUSE_TOTAL);     /* heavy lately */
+    assert_int_equal(http_budget_admit(b, &probe, 600), HTTP_ADMIT);            /* light */
+    /* Heavy until 1000 after it last held 3 (at 500, before its closes): 1500. */
+    assert_int_equal(http_budget_admit(b, &flood, 1499), HTTP_REFUSE_TOTAL);
+    assert_int_equal(http_budget_admit(b, &flood, 1500), HTTP_ADMIT);
+    /* Below the reserve a heavy address is admitted as any other (the total and address caps
+     * bound it). */
+    http_budget_release(b, &flood, 1500);
+    http_budget_release(b, &probe, 1500);
+    for (int i = 0; i < 3; i++)
+        http_budget_release(b, &other, 1500);
+    assert_int_equal(http_budget_open(b), 3);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(http_budget_admit(b, &flood, 1600), HTTP_ADMIT);
+    for (int i = 0; i < 3; i++)
+        http_budget_release(b, &flood, 1700);
+    /* Only recent_max (2) such addresses are remembered: the oldest is forgotten first. */
+    http_addr f2 = v4("10.0.1.1"), f3 = v4("10.0.1.2");
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(http_budget_admit(b, &f2, 1700), HTTP_ADMIT);
+    for (int i = 0; i < 3; i++)
+        http_budget_release(b, &f2, 1700);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(http_budget_admit(b, &f3, 1700), HTTP_ADMIT);
+    for (int i = 0; i < 3; i++)
+        http_budget_release(b, &f3, 1700);
+    for (uint8_t filler = 10; filler < 13; filler++) /* 6 open */
+        assert_int_equal(http_budget_admit(b, &(http_addr){{filler}}, 1800), HTTP_ADMIT);
+    assert_int_equal(http_budget_admit(b, &f3, 1800), HTTP_REFUSE_TOTAL);
+    assert_int_equal(http_budget_admit(b, &f2, 1800), HTTP_REFUSE_TOTAL);
+    assert_int_equal(http_budget_admit(b, &flood, 1800), HTTP_ADMIT); /* forgotten */
+    assert_int_equal(http_budget_admit(b, &other, 1800), HTTP_ADMIT); /* forgotten */
     http_budget_free(b);
 }
 
@@ -122,6 +183,7 @@ int main(void)
         cmocka_unit_test(test_addresses),
         cmocka_unit_test(test_caps_and_reserve),
         cmocka_unit_test(test_churn),
+        cmocka_unit_test(test_recently_heavy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
