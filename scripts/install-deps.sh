@@ -10,6 +10,7 @@ PACKAGES=(
   libwebsockets-dev libwebsockets-evlib-ev libev-dev libjansson-dev libavro-dev libsodium-dev libcmocka-dev
   libnats-dev nats-server openssl
   python3-avro wrk chromium
+  iptables  # bench/http/attacks.sh ATTACK_FIREWALL: the per-address SYN limit of docs/http.md
 )
 
 missing=()

@@ -8,10 +8,12 @@
 // usage: attacks.js BANK_BINARY [attack ...]      (default: all, in the order below; each attack
 //        runs in a child process, `attacks.js --attack NAME PORT VICTIM_IBAN`)
 // env:   ATTACK_SCALE (default 1: the issue's sizes; 0.1 for a quick run), ATTACK_SECONDS (per
-//        attack, default 20), BANK_ARGS (extra `bank run` flags, space separated)
+//        attack, default 20), BANK_ARGS (extra `bank run` flags, space separated),
+//        ATTACK_FIREWALL=RATE,BURST (e.g. 20/second,100; needs root and iptables): during the
+//        run, the per-address SYN rate limit of docs/http.md on the bank's port
 // attacks: baseline, slowloris, idle-ws, init-flood, subscription-flood, long-ids, amplify
 'use strict';
-const { spawn } = require('node:child_process');
+const { spawn, execFileSync } = require('node:child_process');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const net = require('node:net');
@@ -379,6 +381,26 @@ function startAttacker(name, bank, users) {
 
 // ---- main ----
 
+// The operator's answer to a connection-rate flood (docs/http.md): new connections per source
+// address limited in the kernel, on the bank's port only. Off unless ATTACK_FIREWALL is set.
+function firewallRule(port) {
+  const spec = process.env.ATTACK_FIREWALL;
+  if (!spec) return { remove() {} };
+  const [rate, burst] = spec.split(',');
+  const rule = ['INPUT', '-p', 'tcp', '--dport', String(port), '--syn', '-m', 'hashlimit',
+    '--hashlimit-name', `bank${port}`, '--hashlimit-mode', 'srcip', '--hashlimit-above', rate,
+    '--hashlimit-burst', burst || '100', '-j', 'DROP'];
+  execFileSync('iptables', ['-I', ...rule]);
+  console.log(`firewall: new connections per address above ${rate} (burst ${burst || 100}) dropped`);
+  let removed = false;
+  const remove = () => {
+    if (!removed) execFileSync('iptables', ['-D', ...rule]);
+    removed = true;
+  };
+  process.on('exit', remove);
+  return { remove };
+}
+
 function fmt(x) {
   return Number.isFinite(x) ? x.toFixed(x < 10 ? 1 : 0) : '-';
 }
@@ -391,6 +413,7 @@ async function main() {
   }
   const chosen = process.argv.slice(3).length ? process.argv.slice(3) : Object.keys(attacks);
   const bank = await startBank(bin);
+  const firewall = firewallRule(bank.port);
   try {
     const users = {};
     for (const u of ['alice', 'bob', 'carol', 'victim']) users[u] = await account(bank.url, u);
@@ -424,6 +447,7 @@ async function main() {
         console.log(`${''.padEnd(19)}   failures: ${[...p.why].map(([m, n]) => `${n} x ${m}`).join('; ')}`);
     }
   } finally {
+    firewall.remove();
     await bank.stop();
   }
 }
