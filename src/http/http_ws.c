@@ -91,7 +91,9 @@ static void queue_free(ws_conn *w)
 
 /* ---- deadlines: FIFO lists of one delay each, swept together ----------------------------- */
 
-#define WS_SWEEP_US 100000     /* how often deadlines are looked at */
+#define WS_SWEEP_US 100000 /* how often deadlines are looked at */
+#define WS_SWEEP_BATCH 256 /* sockets failed per look; more: look again in WS_SWEEP_SOON_US */
+#define WS_SWEEP_SOON_US 2000
 #define WS_CLOSE_GRACE_MS 1000 /* a closing socket that never becomes writable is dropped */
 
 /* Puts `w` on `list` (off any other) with a deadline `delay_ms` from now. Every list has one
@@ -763,9 +765,13 @@ static void ws_sweep(lws_sorted_usec_list_t *sul)
     http_server *srv = lws_container_of(sul, http_server, ws_sweep);
     int64_t now = clock_mono_ms();
     ws_conn *w;
-    while ((w = timed_due(&srv->ws_awaiting_init, now))) {
+    /* A flood's sockets reach their init deadline together: fail them a batch at a time, so that
+     * the loop serves other sockets between batches instead of closing thousands in one turn. */
+    int left = WS_SWEEP_BATCH;
+    while (left > 0 && (w = timed_due(&srv->ws_awaiting_init, now))) {
         srv->m.ws_limits[WS_REFUSED_INIT_TIMEOUT]++;
         conn_fail(w, CLOSE_INIT_TIMEOUT, "Connection initialisation timeout");
+        left--;
     }
     while ((w = timed_due(&srv->ws_keepalive, now))) {
         send_msg(w, "ka", NULL, NULL);
@@ -773,7 +779,8 @@ static void ws_sweep(lws_sorted_usec_list_t *sul)
     }
     while ((w = timed_due(&srv->ws_closing, now)))
         lws_set_timeout(w->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
-    lws_sul_schedule(srv->ctx, 0, &srv->ws_sweep, ws_sweep, WS_SWEEP_US);
+    lws_sul_schedule(srv->ctx, 0, &srv->ws_sweep, ws_sweep,
+                     left > 0 ? WS_SWEEP_US : WS_SWEEP_SOON_US);
 }
 
 void http_ws_init(http_server *srv)
