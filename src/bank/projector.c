@@ -17,6 +17,10 @@
 #define BATCH_MAX 512        /* events taken from the queues per read model transaction */
 /* Transfer store events a batch may take besides, to find the transfer of a money event. */
 #define BATCH_EXTRA 512
+/* A batch is committed at most this often unless it is full: each commit writes every page it
+ * changed to the WAL, so one event per commit (the projector keeping up at a moderate rate) cost
+ * several pages per event; waiting a few milliseconds lets the events of that time share them. */
+#define BATCH_PACE_MS 5
 #define TRANSFER_LOOKUPS 100 /* tries to read a money event's transfer (see transfer_of) */
 #define TRANSFER_LOOKUP_PAUSE_MS 20
 
@@ -348,10 +352,13 @@ static void *apply_main(void *arg)
     projector *p = arg;
     void *bell;
     size_t rung;
+    int64_t last_commit_ms = 0;
     for (;;) {
         /* Once the doorbell is closed (stopping): what is still queued is applied, then the thread
          * ends. */
         if (bqueue_pop(p->doorbell, &bell, 1, &rung, -1) != ST_OK && queues_empty(p)) break;
+        int64_t wait_ms = last_commit_ms + BATCH_PACE_MS - clock_mono_ms();
+        if (wait_ms > 0) clock_sleep_ms(wait_ms);
         take_batch(p);
         size_t n = p->n_batch;
         if (!n) continue;
@@ -369,6 +376,7 @@ static void *apply_main(void *arg)
             pthread_mutex_unlock(&p->mu);
             if (stop) break;
         }
+        last_commit_ms = clock_mono_ms();
         for (size_t i = 0; i < p->n_batch; i++)
             free(p->batch[i].value);
         p->n_batch = 0;
