@@ -13,8 +13,8 @@
 #include "codec/codec.h"
 #include "domain/projection.h"
 
-#define QUEUE_CAPACITY 4096  /* events of one store waiting to be applied */
-#define BATCH_MAX 512        /* events taken from the queues per read model transaction */
+#define QUEUE_CAPACITY 4096 /* events of one store waiting to be applied */
+#define BATCH_MAX 512       /* events taken from the queues per read model transaction */
 /* Transfer store events a batch may take besides, to find the transfer of a money event. */
 #define BATCH_EXTRA 512
 /* A batch is committed at most this often unless it is full: each commit writes every page it
@@ -578,7 +578,7 @@ void projector_free(projector *p)
         if (p->followers[s].sub) store_subscription_close(p->followers[s].sub);
     if (p->doorbell) bqueue_close(p->doorbell);
     if (p->thread_started) pthread_join(p->thread, NULL); /* applies what is queued, then stops */
-    for (int s = 0; s < N_STORES; s++) { /* the thread never ran */
+    for (int s = 0; s < N_STORES; s++) {                  /* the thread never ran */
         void *left;
         size_t n;
         while (p->queue[s] && bqueue_pop(p->queue[s], &left, 1, &n, 0) == ST_OK) {

@@ -222,8 +222,7 @@ static int writer_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
                                                 frames - rm->checkpoint_copied <= CATCHUP_FRAMES);
     if (finish) rm->checkpoint_copied = 0;
     /* A checkpoint already queued keeps the queue (of one) full: ST_BUSY, nothing to do. */
-    if (!busy && !finish && workers_submit(rm->ckpt, 0, rm) == ST_OK)
-        rm->checkpoint_running = true;
+    if (!busy && !finish && workers_submit(rm->ckpt, 0, rm) == ST_OK) rm->checkpoint_running = true;
     mutex_unlock(&rm->mu);
     if (finish) checkpoint(db);
     return SQLITE_OK;
@@ -249,11 +248,8 @@ static status start_checkpointer(read_model *rm, const char *path)
     /* A connection only knows the database is in WAL mode once it has read it; until then its
      * checkpoints do nothing. */
     TRY(exec(rm->cdb, "SELECT count(*) FROM sqlite_master", "reading the layout"));
-    workers_config cc = {.name = "rm-ckpt",
-                         .threads = 1,
-                         .capacity = 1,
-                         .run = checkpointer_run,
-                         .ctx = rm};
+    workers_config cc = {
+        .name = "rm-ckpt", .threads = 1, .capacity = 1, .run = checkpointer_run, .ctx = rm};
     TRY(workers_new(&cc, &rm->ckpt));
     sqlite3_wal_hook(rm->db, writer_wal_hook, rm);
     return ST_OK;

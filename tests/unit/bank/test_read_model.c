@@ -372,7 +372,7 @@ static void wal_is_checkpointed_as_it_grows(void **state)
     }
     int64_t db = file_size(t.path, ""), wal = file_size(t.path, "-wal");
     read_model_close(rm);
-    assert_true(db > 4 << 20); /* most of the 40,000 transactions, not only in the WAL */
+    assert_true(db > 4 << 20);       /* most of the 40,000 transactions, not only in the WAL */
     assert_true(wal < 32768 * 4120); /* WAL_HARD_FRAMES pages of 4 KiB with their headers */
     assert_int_equal(sql_int(t.path, "SELECT count(*) FROM transactions"), 40000);
     tmp_remove(&t);
