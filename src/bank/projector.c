@@ -13,8 +13,14 @@
 #include "codec/codec.h"
 #include "domain/projection.h"
 
-#define QUEUE_CAPACITY 4096  /* events waiting to be applied */
-#define BATCH_MAX 512        /* events per read model transaction */
+#define QUEUE_CAPACITY 4096 /* events of one store waiting to be applied */
+#define BATCH_MAX 512       /* events taken from the queues per read model transaction */
+/* Transfer store events a batch may take besides, to find the transfer of a money event. */
+#define BATCH_EXTRA 512
+/* A batch is committed at most this often unless it is full: each commit writes every page it
+ * changed to the WAL, so one event per commit (the projector keeping up at a moderate rate) cost
+ * several pages per event; waiting a few milliseconds lets the events of that time share them. */
+#define BATCH_PACE_MS 5
 #define TRANSFER_LOOKUPS 100 /* tries to read a money event's transfer (see transfer_of) */
 #define TRANSFER_LOOKUP_PAUSE_MS 20
 
@@ -54,7 +60,11 @@ struct projector {
     follower followers[N_STORES];
     query_server user_queries, bank_queries;
 
-    bqueue *queue;      /* item *: from the followers to the apply thread */
+    /* item *: from each store's follower to the apply thread, one queue per store so that a
+     * store's events never wait behind another's (see take_batch); the doorbell (of one) tells
+     * the apply thread that some queue has events. */
+    bqueue *queue[N_STORES];
+    bqueue *doorbell;
     pthread_mutex_t mu; /* guards applied and stopping */
     bool stopping;
     uint64_t applied[N_STORES]; /* guarded by mu */
@@ -62,6 +72,9 @@ struct projector {
     pthread_t thread;
     bool thread_started;
 
+    item *batch; /* BATCH_MAX + BATCH_EXTRA: the events of the batch being applied */
+    size_t n_batch;
+    uint64_t batch_last[N_STORES]; /* the last position of each store applied in the batch */
     transaction_happened_event *published; /* per batch, before publishing */
     size_t n_published;
     /* After a rebuild of an older read model: the transactions of bank positions up to here were
@@ -70,6 +83,13 @@ struct projector {
 };
 
 /* ---- following the stores ---- */
+
+/* Tells the apply thread that a queue has events. */
+static void ring(projector *p)
+{
+    status st = bqueue_push(p->doorbell, p);
+    (void)st; /* ST_BUSY: rung already; ST_CLOSED: stopping, the queues are drained anyway */
+}
 
 static status on_event(void *ctx, const store_event *ev)
 {
@@ -90,20 +110,50 @@ static status on_event(void *ctx, const store_event *ev)
                  .value = copy,
                  .len = ev->value.len};
     /* A full queue holds the store's subscription back until the apply thread takes a batch. */
-    status st = bqueue_push_wait(p->queue, it, -1);
+    status st = bqueue_push_wait(p->queue[f->store], it, -1);
     if (st != ST_OK) { /* closed: the projector is stopping */
         free(copy);
         free(it);
+        return st;
     }
-    return st;
+    ring(p);
+    return ST_OK;
 }
 
 /* ---- applying events ---- */
+
+static status apply(projector *p, const item *it);
+
+/* Applies the transfer store's events that are queued now (up to the batch's room), within the
+ * batch: a money event's transfer is usually among them when the transfer store's follower is
+ * behind the bank store's. *more is false when none was queued. */
+static status apply_queued_transfers(projector *p, bool *more)
+{
+    void *taken[BATCH_EXTRA];
+    size_t room = BATCH_MAX + BATCH_EXTRA - p->n_batch, n = 0;
+    if (room > BATCH_EXTRA) room = BATCH_EXTRA;
+    if (room) (void)bqueue_pop(p->queue[STORE_TRANSFER], taken, room, &n, 0);
+    *more = n > 0;
+    for (size_t i = 0; i < n; i++) {
+        item *it = taken[i];
+        p->batch[p->n_batch++] = *it; /* freed with the batch, applied again if it is retried */
+        free(it);
+    }
+    for (size_t i = p->n_batch - n; i < p->n_batch; i++) {
+        TRY(apply(p, &p->batch[i]));
+        p->batch_last[STORE_TRANSFER] = p->batch[i].position;
+    }
+    return ST_OK;
+}
 
 static status transfer_of(projector *p, const uuid *id, transfer_started_event *out, bool *found)
 {
     rm_transfer t;
     status st = read_model_transfer(p->rm, id, &t);
+    for (bool more = true; st == ST_NOT_FOUND && more;) {
+        TRY(apply_queued_transfers(p, &more));
+        if (more) st = read_model_transfer(p->rm, id, &t);
+    }
     if (st == ST_OK) {
         memset(out, 0, sizeof *out);
         out->id = t.id;
@@ -223,17 +273,22 @@ static status apply(projector *p, const item *it)
     return st;
 }
 
-/* Applies a batch in one transaction with its checkpoints; publishes its transactions after. */
-static status apply_batch(projector *p, item *batch, size_t n, uint64_t done[N_STORES])
+/* Applies the batch (p->batch) in one transaction with its checkpoints; publishes its
+ * transactions after. */
+static status apply_batch(projector *p, uint64_t done[N_STORES])
 {
     p->n_published = 0;
     event_index_forget_alerts(p->index);
     TRY(read_model_begin(p->rm));
     status st = ST_OK;
-    uint64_t last[N_STORES] = {0};
+    uint64_t *last = p->batch_last;
+    memset(p->batch_last, 0, sizeof p->batch_last);
+    /* n_batch may grow meanwhile (apply_queued_transfers), and those events are applied there. */
+    size_t n = p->n_batch;
     for (size_t i = 0; i < n && st == ST_OK; i++) {
-        st = apply(p, &batch[i]);
-        last[batch[i].store] = batch[i].position;
+        st = apply(p, &p->batch[i]);
+        if (p->batch[i].position > last[p->batch[i].store])
+            last[p->batch[i].store] = p->batch[i].position;
     }
     for (int s = 0; s < N_STORES && st == ST_OK; s++)
         if (last[s]) st = read_model_set_checkpoint(p->rm, store_names[s], last[s]);
@@ -259,22 +314,59 @@ static status apply_batch(projector *p, item *batch, size_t n, uint64_t done[N_S
     return ST_OK;
 }
 
+/* Takes up to `max` queued events of store `from` into the batch. */
+static void take(projector *p, int from, size_t max)
+{
+    void *taken[BATCH_MAX];
+    size_t n = 0;
+    if (max > BATCH_MAX) max = BATCH_MAX;
+    if (max) (void)bqueue_pop(p->queue[from], taken, max, &n, 0);
+    for (size_t i = 0; i < n; i++) {
+        p->batch[p->n_batch++] = *(item *)taken[i];
+        free(taken[i]);
+    }
+}
+
+/* Fills the batch from the queues: the transfer store's events first (up to half the batch), as a
+ * money event needs its transfer (transfer_of), then the user and bank stores', then more of the
+ * transfer store's. Only the order within a store matters: transaction ids follow the bank
+ * store's. */
+static void take_batch(projector *p)
+{
+    p->n_batch = 0;
+    take(p, STORE_TRANSFER, BATCH_MAX / 2);
+    take(p, STORE_USER, BATCH_MAX - p->n_batch);
+    take(p, STORE_BANK, BATCH_MAX - p->n_batch);
+    take(p, STORE_TRANSFER, BATCH_MAX - p->n_batch);
+}
+
+static bool queues_empty(projector *p)
+{
+    for (int s = 0; s < N_STORES; s++)
+        if (bqueue_depth(p->queue[s])) return false;
+    return true;
+}
+
 static void *apply_main(void *arg)
 {
     projector *p = arg;
-    item batch[BATCH_MAX];
-    void *taken[BATCH_MAX];
-    size_t n;
-    /* Until the queue is closed and empty: what was queued is applied before the thread ends. */
-    while (bqueue_pop(p->queue, taken, BATCH_MAX, &n, -1) == ST_OK) {
-        for (size_t i = 0; i < n; i++) {
-            batch[i] = *(item *)taken[i];
-            free(taken[i]);
-        }
+    void *bell;
+    size_t rung;
+    int64_t last_commit_ms = 0;
+    for (;;) {
+        /* Once the doorbell is closed (stopping): what is still queued is applied, then the thread
+         * ends. */
+        if (bqueue_pop(p->doorbell, &bell, 1, &rung, -1) != ST_OK && queues_empty(p)) break;
+        int64_t wait_ms = last_commit_ms + BATCH_PACE_MS - clock_mono_ms();
+        if (wait_ms > 0) clock_sleep_ms(wait_ms);
+        take_batch(p);
+        size_t n = p->n_batch;
+        if (!n) continue;
+        if (n == BATCH_MAX) ring(p); /* more may wait: come back */
 
         uint64_t done[N_STORES] = {0};
         status st;
-        while ((st = apply_batch(p, batch, n, done)) != ST_OK) {
+        while ((st = apply_batch(p, done)) != ST_OK) {
             /* The read model could not be written (disk full, I/O): nothing was applied, so
              * try the same batch again rather than lose or skip it. */
             LOG_ERROR("projector", "cannot apply %zu events, retrying: %s", n, status_message());
@@ -284,8 +376,10 @@ static void *apply_main(void *arg)
             pthread_mutex_unlock(&p->mu);
             if (stop) break;
         }
-        for (size_t i = 0; i < n; i++)
-            free(batch[i].value);
+        last_commit_ms = clock_mono_ms();
+        for (size_t i = 0; i < p->n_batch; i++)
+            free(p->batch[i].value);
+        p->n_batch = 0;
         pthread_mutex_lock(&p->mu);
         for (int s = 0; s < N_STORES; s++)
             if (done[s]) p->applied[s] = done[s];
@@ -405,11 +499,14 @@ status projector_new(const bank_stores *stores, const char *db_path, bus *b, pro
     p->by_index[STORE_TRANSFER] = stores->transfer;
     p->bus = b;
     p->db_path = strdup(db_path);
-    p->published = malloc(BATCH_MAX * sizeof *p->published);
+    p->published = malloc((BATCH_MAX + BATCH_EXTRA) * sizeof *p->published);
+    p->batch = malloc((BATCH_MAX + BATCH_EXTRA) * sizeof *p->batch);
     pthread_mutex_init(&p->mu, NULL);
-    status st = p->db_path && p->published
-                    ? bqueue_new(QUEUE_CAPACITY, &p->queue)
+    status st = p->db_path && p->published && p->batch
+                    ? bqueue_new(1, &p->doorbell)
                     : status_set(ST_NOMEM, "out of memory starting the projector");
+    for (int s = 0; s < N_STORES && st == ST_OK; s++)
+        st = bqueue_new(QUEUE_CAPACITY, &p->queue[s]);
     if (st == ST_OK) st = read_model_open(db_path, &p->rm);
     for (int s = 0; s < N_STORES && st == ST_OK; s++) {
         st = read_model_checkpoint(p->rm, store_names[s], &p->applied[s]);
@@ -475,17 +572,23 @@ void projector_free(projector *p)
     pthread_mutex_lock(&p->mu);
     p->stopping = true;
     pthread_mutex_unlock(&p->mu);
-    if (p->queue) bqueue_close(p->queue); /* releases a follower waiting for room */
+    for (int s = 0; s < N_STORES; s++) /* releases a follower waiting for room */
+        if (p->queue[s]) bqueue_close(p->queue[s]);
     for (int s = 0; s < N_STORES; s++)
         if (p->followers[s].sub) store_subscription_close(p->followers[s].sub);
+    if (p->doorbell) bqueue_close(p->doorbell);
     if (p->thread_started) pthread_join(p->thread, NULL); /* applies what is queued, then stops */
-    void *left;
-    size_t n;
-    while (p->queue && bqueue_pop(p->queue, &left, 1, &n, 0) == ST_OK) { /* the thread never ran */
-        free(((item *)left)->value);
-        free(left);
+    for (int s = 0; s < N_STORES; s++) {                  /* the thread never ran */
+        void *left;
+        size_t n;
+        while (p->queue[s] && bqueue_pop(p->queue[s], &left, 1, &n, 0) == ST_OK) {
+            free(((item *)left)->value);
+            free(left);
+        }
+        bqueue_free(p->queue[s]);
     }
-    bqueue_free(p->queue);
+    bqueue_free(p->doorbell);
+    free(p->batch);
     event_index_free(p->index);
     read_model_close(p->rm);
     pthread_mutex_destroy(&p->mu);

@@ -6,6 +6,8 @@
 
 #include "bank/event_index.h"
 #include "base/log.h"
+#include "base/mutex.h"
+#include "base/workers.h"
 
 /* PRAGMA user_version of the layout below. 0 is a file from before versions were written (no
  * `at` and `transfer` in transactions): it is rebuilt from the stores (see read_model_open).
@@ -14,6 +16,15 @@
 /* The checkpoints row that remembers, after a rebuild, the bank position up to which the
  * transactions had already been published before it. */
 #define PUBLISHED_UNTIL "bank published"
+/* WAL checkpoints (as the SQLite store does them, sqlite_store.c): a checkpointer thread copies
+ * the WAL into the database beside the projector once it holds CHECKPOINT_FRAMES pages; the
+ * projector then copies the last few pages itself between two batches, so the checkpoint
+ * completes and the WAL starts over. SQLite's own automatic checkpoints (every 1,000 pages, with
+ * their writes and fsyncs) ran on the projector's thread; a larger WAL also copies a page that
+ * many batches changed (an account's last index page) once instead of at every checkpoint. */
+#define CHECKPOINT_FRAMES 4000
+#define CATCHUP_FRAMES 256
+#define WAL_HARD_FRAMES 32768 /* pages that make the projector checkpoint by itself */
 
 static const char *const schema_sql =
     "CREATE TABLE IF NOT EXISTS checkpoints(store TEXT PRIMARY KEY, position INTEGER NOT NULL);"
@@ -82,6 +93,12 @@ struct read_model {
     sqlite3 *db;
     sqlite3_stmt *stmt[W_COUNT];
     int64_t last_tx_id; /* -1 until read from the database */
+
+    workers *ckpt;           /* one thread: copies the WAL into the database beside the writer */
+    sqlite3 *cdb;            /* the checkpointer's connection */
+    mutex mu;                /* guards the two fields below */
+    bool checkpoint_running; /* under mu */
+    int checkpoint_copied;   /* under mu: WAL pages the last bulk checkpoint copied (0: none) */
 };
 
 static status db_error(sqlite3 *db, const char *what)
@@ -182,11 +199,68 @@ static status open_layout(sqlite3 *db, const char *path)
     return st;
 }
 
+/* Runs a passive checkpoint on `db`; returns how much of the WAL is now copied. */
+static int checkpoint(sqlite3 *db)
+{
+    int log = 0, copied = 0;
+    int rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &copied);
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+        LOG_WARN("read model", "checkpoint failed: %s", sqlite3_errmsg(db));
+    return copied;
+}
+
+/* SQLite calls this on the projector's thread after each commit, with the WAL's size in pages
+ * (see CHECKPOINT_FRAMES). */
+static int writer_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+    (void)name;
+    read_model *rm = arg;
+    if (frames < CHECKPOINT_FRAMES) return SQLITE_OK;
+    mutex_lock(&rm->mu);
+    bool busy = rm->checkpoint_running;
+    bool finish = frames >= WAL_HARD_FRAMES || (!busy && rm->checkpoint_copied &&
+                                                frames - rm->checkpoint_copied <= CATCHUP_FRAMES);
+    if (finish) rm->checkpoint_copied = 0;
+    /* A checkpoint already queued keeps the queue (of one) full: ST_BUSY, nothing to do. */
+    if (!busy && !finish && workers_submit(rm->ckpt, 0, rm) == ST_OK) rm->checkpoint_running = true;
+    mutex_unlock(&rm->mu);
+    if (finish) checkpoint(db);
+    return SQLITE_OK;
+}
+
+static void checkpointer_run(void *ctx, void **items, size_t n)
+{
+    (void)items;
+    (void)n;
+    read_model *rm = ctx;
+    int copied = checkpoint(rm->cdb);
+    mutex_lock(&rm->mu);
+    rm->checkpoint_running = false;
+    rm->checkpoint_copied = copied > 0 ? copied : 0;
+    mutex_unlock(&rm->mu);
+}
+
+/* The checkpointer's connection and thread; then the writer's commits call writer_wal_hook
+ * instead of SQLite's automatic checkpoints. */
+static status start_checkpointer(read_model *rm, const char *path)
+{
+    TRY(open_db(path, SQLITE_OPEN_READWRITE, &rm->cdb));
+    /* A connection only knows the database is in WAL mode once it has read it; until then its
+     * checkpoints do nothing. */
+    TRY(exec(rm->cdb, "SELECT count(*) FROM sqlite_master", "reading the layout"));
+    workers_config cc = {
+        .name = "rm-ckpt", .threads = 1, .capacity = 1, .run = checkpointer_run, .ctx = rm};
+    TRY(workers_new(&cc, &rm->ckpt));
+    sqlite3_wal_hook(rm->db, writer_wal_hook, rm);
+    return ST_OK;
+}
+
 status read_model_open(const char *path, read_model **out)
 {
     read_model *rm = calloc(1, sizeof *rm);
     if (!rm) return status_set(ST_NOMEM, "out of memory opening the read model");
     rm->last_tx_id = -1;
+    mutex_init(&rm->mu);
     status st = open_db(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, &rm->db);
     if (st != ST_OK) {
         free(rm);
@@ -199,6 +273,7 @@ status read_model_open(const char *path, read_model **out)
     /* Its pages in this process, up to a bound: with SQLite's default 2 MiB every batch read
      * its indexes back from the kernel's page cache (a third of the projector's time). */
     if (st == ST_OK) st = exec(rm->db, "PRAGMA cache_size=-65536", "sizing the page cache");
+    if (st == ST_OK) st = start_checkpointer(rm, path);
     if (st != ST_OK) {
         read_model_close(rm);
         return st;
@@ -223,9 +298,14 @@ sqlite3 *read_model_sqlite(read_model *rm)
 void read_model_close(read_model *rm)
 {
     if (!rm) return;
+    /* The checkpointer first: it uses its own connection, and the hook may still submit to it. */
+    if (rm->db) sqlite3_wal_hook(rm->db, NULL, NULL);
+    workers_free(rm->ckpt);
+    sqlite3_close(rm->cdb);
     for (int i = 0; i < W_COUNT; i++)
         sqlite3_finalize(rm->stmt[i]);
     sqlite3_close(rm->db);
+    mutex_destroy(&rm->mu);
     free(rm);
 }
 

@@ -1,7 +1,8 @@
 /* Unit tests of the read model on a real SQLite file: a file of the older layout (no `at` and
  * `transfer`) is emptied for a rebuild and remembers what was published; a newer layout is
  * refused; the filtered history (issue 12) gives the newest max_items matches of an account of
- * 100,000 transactions, exactly the ones the domain's filter keeps. */
+ * 100,000 transactions, exactly the ones the domain's filter keeps; the WAL is checkpointed as
+ * it grows. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -335,6 +337,47 @@ static void filtered_history_gives_max_items_matches(void **state)
     tmp_remove(&t);
 }
 
+static int64_t file_size(const char *path, const char *suffix)
+{
+    char p[160];
+    snprintf(p, sizeof p, "%s%s", path, suffix);
+    struct stat st;
+    return stat(p, &st) == 0 ? (int64_t)st.st_size : 0;
+}
+
+/* The writer's WAL is copied into the database as it grows (by the checkpointer thread, and by
+ * the writer between batches to complete it), so the WAL stays bounded and the file holds the
+ * data: 40,000 transactions (about 16 MiB of pages) in batches of 500. */
+static void wal_is_checkpointed_as_it_grows(void **state)
+{
+    tmp t;
+    tmp_init(&t);
+    read_model *rm;
+    assert_int_equal(read_model_open(t.path, &rm), ST_OK);
+    assert_int_equal(read_model_begin(rm), ST_OK);
+    assert_int_equal(read_model_create_account(rm, A, "t", "alice", 1), ST_OK);
+    assert_int_equal(read_model_commit(rm), ST_OK);
+    rm_transaction tx = {.new_balance = 1, .changed_by = 1, .at = 1764840600123};
+    strcpy(tx.iban, A);
+    strcpy(tx.from_to, B);
+    memset(tx.description, 'd', 200);
+    strcpy(tx.transfer, "00112233-4455-4677-8899-aabbccddeeff");
+    for (int batch = 0; batch < 80; batch++) {
+        assert_int_equal(read_model_begin(rm), ST_OK);
+        for (int i = 0; i < 500; i++)
+            assert_int_equal(read_model_add_transaction(rm, &tx), ST_OK);
+        assert_int_equal(read_model_set_checkpoint(rm, "bank", (uint64_t)batch + 1), ST_OK);
+        assert_int_equal(read_model_commit(rm), ST_OK);
+        usleep(2000); /* the checkpointer's turn, as between the projector's batches */
+    }
+    int64_t db = file_size(t.path, ""), wal = file_size(t.path, "-wal");
+    read_model_close(rm);
+    assert_true(db > 4 << 20);       /* most of the 40,000 transactions, not only in the WAL */
+    assert_true(wal < 32768 * 4120); /* WAL_HARD_FRAMES pages of 4 KiB with their headers */
+    assert_int_equal(sql_int(t.path, "SELECT count(*) FROM transactions"), 40000);
+    tmp_remove(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -343,6 +386,7 @@ int main(void)
         cmocka_unit_test(not_found_has_its_code),
         cmocka_unit_test(layout_2_gets_the_event_index_by_a_rebuild),
         cmocka_unit_test(filtered_history_gives_max_items_matches),
+        cmocka_unit_test(wal_is_checkpointed_as_it_grows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
