@@ -142,7 +142,7 @@ async function startNats(dir, n) {
       await sleep(200);
     }
   }
-  return { url: 'nats://' + nodes.map((x) => `127.0.0.1:${x.port}`).join(','), nodes };
+  return { url: 'nats://' + nodes.map((x) => `127.0.0.1:${x.port}`).join(','), nodes, varz: `http://127.0.0.1:${nodes[0].http}/varz` };
 }
 
 function roleEnv(data, replicas) {
@@ -206,6 +206,7 @@ async function runLoad(o, api, pids, rates, stepSeconds, jsonFile, quiet) {
     '--users', String(o.users),
     '--json', jsonFile,
   ];
+  if (o.varz && !quiet) args.push('--varz', o.varz);
   const child = track(spawn(process.execPath, args, { stdio: ['ignore', quiet ? 'ignore' : 'inherit', 'inherit'] }), 'loadgen');
   const { code } = await child.exitedP;
   if (code !== 0) console.log(`(the load generator exited with status ${code})`);
@@ -275,6 +276,7 @@ async function scenario(o, key, label, title, natsNodes, commandHandlers) {
     const t0 = Date.now();
     const nats = await startNats(dir, natsNodes);
     const replicas = natsNodes > 1 ? 3 : 1;
+    o.varz = natsNodes === 1 ? nats.varz : '';
     const sync = spawnSync(o.bank, ['sync', '--nats', nats.url], {
       env: { ...process.env, BANK_NATS_REPLICAS: String(replicas) },
       encoding: 'utf8',

@@ -80,6 +80,8 @@ struct entry {
     list_node waiting; /* jobs not decided yet, in arrival order */
     batch *in_flight;
     bool stale; /* the state cannot be trusted (an append failed): reload before deciding */
+    bool local; /* read from the store's local copy and not confirmed by an append since */
+    uint32_t epoch; /* its partition's epoch when it was read (partitions.h) */
     union {
         user_state user;
         bank_account_state bank;
@@ -105,6 +107,7 @@ struct command_handler {
     lane *lanes;
     int n_lanes;
     size_t max_commands, max_batch;
+    const partitions *parts; /* NULL: everything is ours (one process) */
     unsigned char set_key[TRANSFER_SET_KEY_BYTES]; /* for the bank accounts' transfer sets */
 
     atomic_size_t n_jobs; /* submitted and not answered yet */
@@ -145,6 +148,14 @@ uuid command_id(const message *c)
     default:
         return (uuid){{0}};
     }
+}
+
+static bool route(const message *c, aggregate_kind *kind, msg_iban key);
+
+bool command_key(const message *command, msg_iban key)
+{
+    aggregate_kind kind;
+    return route(command, &kind, key) && key[0];
 }
 
 /* Which aggregate a command is for, and its key. False for a record that is not a command. */
@@ -304,22 +315,29 @@ static void state_destroy(entry *e)
     if (e->kind == AGG_BANK) bank_account_state_destroy(&e->s.bank);
 }
 
-static status state_load(command_handler *h, entry *e)
+/* Reads the entry's aggregate: from the store's local copy when `local` (see
+ * command_handler_config.parts), else fresh. */
+static status state_load(command_handler *h, entry *e, bool local)
 {
     const bank_stores *st = &h->stores;
+    e->local = local;
+    e->epoch = partitions_epoch(h->parts, partitions_of(e->key));
     switch (e->kind) {
     case AGG_USER:
         user_state_init(&e->s.user);
-        return aggregate_load_user(st->user, e->key, &e->s.user);
+        return local ? aggregate_load_user_local(st->user, e->key, &e->s.user)
+                     : aggregate_load_user(st->user, e->key, &e->s.user);
     case AGG_BANK:
         bank_account_state_init(&e->s.bank, h->set_key);
-        return aggregate_load_bank_account(st->bank, e->key, &e->s.bank);
+        return local ? aggregate_load_bank_account_local(st->bank, e->key, &e->s.bank)
+                     : aggregate_load_bank_account(st->bank, e->key, &e->s.bank);
     case AGG_TRANSFER: {
         transfer_state_init(&e->s.transfer);
         uuid id;
         if (uuid_parse(e->key, &id) != ST_OK)
             return status_set(ST_INVALID, "'%s' is not a transfer id", e->key);
-        return aggregate_load_transfer(st->transfer, &id, &e->s.transfer);
+        return local ? aggregate_load_transfer_local(st->transfer, &id, &e->s.transfer)
+                     : aggregate_load_transfer(st->transfer, &id, &e->s.transfer);
     }
     }
     return status_set(ST_INTERNAL, "unknown aggregate kind");
@@ -364,6 +382,14 @@ static void entry_rest(lane *l, entry *e)
     list_push_front(&l->idle, &e->idle);
 }
 
+static status entry_reload(lane *l, entry *e);
+
+/* True when the key's partition is this process's: its aggregates may be read locally. */
+static bool key_owned(const command_handler *h, const char *key)
+{
+    return h->parts && partitions_owned(h->parts, partitions_of(key));
+}
+
 /* The cached aggregate, restored from its store when missing. */
 static status cache_get(lane *l, aggregate_kind kind, const char *key, entry **out)
 {
@@ -373,6 +399,10 @@ static status cache_get(lane *l, aggregate_kind kind, const char *key, entry **o
     if (found) {
         entry *e = hmap_entry(found, entry, node);
         if (list_linked(&e->idle)) entry_rest(l, e); /* most recently used now */
+        /* Cached in an earlier epoch of its partition: another owner may have written since. */
+        if (l->h->parts && !entry_busy(e) &&
+            e->epoch != partitions_epoch(l->h->parts, partitions_of(key)))
+            TRY(entry_reload(l, e));
         *out = e;
         return ST_OK;
     }
@@ -383,7 +413,7 @@ static status cache_get(lane *l, aggregate_kind kind, const char *key, entry **o
     list_init(&e->idle);
     list_init(&e->dirty);
     list_init(&e->waiting);
-    status st = state_load(l->h, e);
+    status st = state_load(l->h, e, key_owned(l->h, key));
     if (st != ST_OK) {
         state_destroy(e);
         free(e);
@@ -404,7 +434,8 @@ static status entry_reload(lane *l, entry *e)
     assert(!e->in_flight);
     state_destroy(e);
     memset(&e->s, 0, entry_size(e->kind) - offsetof(entry, s));
-    status st = state_load(l->h, e);
+    /* Fresh after a conflict or a failure; local when only the epoch changed and it is ours. */
+    status st = state_load(l->h, e, !e->stale && key_owned(l->h, e->key));
     e->stale = st != ST_OK;
     return st;
 }
@@ -501,6 +532,20 @@ static void entry_flush(lane *l, entry *e)
         if (d.kind != DECISION_APPEND) {
             list_remove(&j->link);
             if (b->n_events == 0) { /* decided on durable state only */
+                if (d.kind == DECISION_REJECTED && e->local) {
+                    /* A local copy may lag: refuse only on the state read fresh. */
+                    list_push_front(&e->waiting, &j->link);
+                    e->stale = true;
+                    if (entry_reload(l, e) != ST_OK) {
+                        msg_text why;
+                        text_copy_truncated(why, sizeof why, status_message());
+                        LOG_ERROR("commands", "cannot restore '%s': %s", e->key, why);
+                        entry_fail_waiting(l, e, why);
+                        break;
+                    }
+                    b->first_order = state_order(e);
+                    continue;
+                }
                 if (d.kind == DECISION_REJECTED)
                     job_refuse(h, j, d.code, d.reason);
                 else
@@ -597,6 +642,7 @@ static void take_appended(lane *l, batch *b)
     e->in_flight = NULL;
     atomic_fetch_sub(&h->n_in_flight, 1);
     if (b->st == ST_OK) {
+        e->local = false; /* the store checked the state this batch was decided on */
         atomic_fetch_add(&h->appends, 1);
         atomic_fetch_add(&h->appended_events, b->n_events);
         uint_fast64_t big = atomic_load(&h->largest_batch);
@@ -670,6 +716,15 @@ static const char *payer_check(lane *l, const money_transfer_command *c, reason_
         return reason;
     }
     *code = payer_refusal(c, &e->s.bank);
+    if (*code && e->local && !entry_busy(e)) {
+        e->stale = true; /* a local copy may lag: refuse only on the state read fresh */
+        if (entry_reload(l, e) != ST_OK) {
+            *code = REASON_CODE_NONE;
+            text_copy_truncated(reason, sizeof(msg_text), status_message());
+            return reason;
+        }
+        *code = payer_refusal(c, &e->s.bank);
+    }
     if (!e->s.bank.exists && !entry_busy(e) && !list_linked(&e->dirty)) entry_evict(l, e);
     return *code ? strcpy(reason, reason_text(*code)) : NULL;
 }
@@ -764,6 +819,7 @@ status command_handler_new(const bank_stores *stores, const command_handler_conf
     h->n_lanes = c.workers;
     h->max_commands = c.max_commands;
     h->max_batch = c.max_batch;
+    h->parts = c.parts;
     fresh_set_key(h->set_key);
     mutex_init(&h->mu);
     pthread_cond_init(&h->drained, NULL);

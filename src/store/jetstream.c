@@ -837,6 +837,14 @@ static status js_read(store *base, store_bytes key, uint32_t from_order, store_e
     return jsindex_read(s->ix, key, from_order, cb, ctx);
 }
 
+static status js_read_local(store *base, store_bytes key, uint32_t from_order,
+                            store_event_cb cb, void *ctx)
+{
+    js_store *s = (js_store *)base;
+    TRY(jsindex_usable(s->ix));
+    return jsindex_read(s->ix, key, from_order, cb, ctx);
+}
+
 static status js_count(store *base, store_bytes key, uint32_t *count)
 {
     js_store *s = (js_store *)base;
@@ -1190,6 +1198,7 @@ static const store_ops JS_OPS = {
     .append_async = js_append_async,
     .read = js_read,
     .count = js_count,
+    .read_local = js_read_local,
     .head = js_head,
     .subscribe = js_subscribe,
     .subscription_close = js_subscription_close,

@@ -124,6 +124,13 @@ status store_append_async(store *s, store_bytes key, uint32_t expected_order,
  * A key with no events is not an error (no call). */
 status store_read(store *s, store_bytes key, uint32_t from_order, store_event_cb cb, void *ctx);
 
+/* store_read without what makes other processes' latest appends visible (the jetstream adapter's
+ * read barrier, a round trip to the server): what this instance's copy holds now. For a caller
+ * that is the only writer of the key (a command handler owning its partition), whose appends the
+ * store checks anyway (a stale read only costs a conflict). The other adapters: store_read. */
+status store_read_local(store *s, store_bytes key, uint32_t from_order, store_event_cb cb,
+                        void *ctx);
+
 /* The number of events `key` holds (0 if none). */
 status store_count(store *s, store_bytes key, uint32_t *count);
 
