@@ -399,10 +399,16 @@ static status cache_get(lane *l, aggregate_kind kind, const char *key, entry **o
     if (found) {
         entry *e = hmap_entry(found, entry, node);
         if (list_linked(&e->idle)) entry_rest(l, e); /* most recently used now */
-        /* Cached in an earlier epoch of its partition: another owner may have written since. */
-        if (l->h->parts && !entry_busy(e) &&
-            e->epoch != partitions_epoch(l->h->parts, partitions_of(key)))
+        /* Cached in an earlier epoch of its partition (another owner may have written since), or
+         * its lease lapsed without the keeper having noticed yet (this process was paused). */
+        const partitions *parts = l->h->parts;
+        int p = parts ? partitions_of(key) : 0;
+        if (parts && !entry_busy(e) &&
+            (e->epoch != partitions_epoch(parts, p) ||
+             (partitions_held(parts, p) && !partitions_owned(parts, p)))) {
+            e->stale = true; /* read fresh */
             TRY(entry_reload(l, e));
+        }
         *out = e;
         return ST_OK;
     }
