@@ -171,12 +171,12 @@ void api_op_request(op *o, const char *subject, const message *m, op_step next)
         return;
     }
     o->next = next;
-    bool command = !strcmp(subject, BUS_SUBJECT_BANK_COMMANDS) ||
-                   !strcmp(subject, BUS_SUBJECT_USER_COMMANDS);
-    status st = command && o->api->partitioned_commands
-                    ? command_router_request(o->api->bus, subject, m, o->api->deadline_ms,
-                                             on_bus_reply, o)
-                    : bus_request(o->api->bus, subject, m, o->api->deadline_ms, on_bus_reply, o);
+    bool command =
+        !strcmp(subject, BUS_SUBJECT_BANK_COMMANDS) || !strcmp(subject, BUS_SUBJECT_USER_COMMANDS);
+    status st =
+        command && o->api->partitioned_commands
+            ? command_router_request(o->api->bus, subject, m, o->api->deadline_ms, on_bus_reply, o)
+            : bus_request(o->api->bus, subject, m, o->api->deadline_ms, on_bus_reply, o);
     if (st != ST_OK) {
         o->st = st;
         message_clear(&o->reply);

@@ -79,8 +79,8 @@ struct entry {
     msg_iban key;      /* username, IBAN or transfer id text: all fit */
     list_node waiting; /* jobs not decided yet, in arrival order */
     batch *in_flight;
-    bool stale; /* the state cannot be trusted (an append failed): reload before deciding */
-    bool local; /* read from the store's local copy and not confirmed by an append since */
+    bool stale;     /* the state cannot be trusted (an append failed): reload before deciding */
+    bool local;     /* read from the store's local copy and not confirmed by an append since */
     uint32_t epoch; /* its partition's epoch when it was read (partitions.h) */
     union {
         user_state user;
@@ -107,7 +107,7 @@ struct command_handler {
     lane *lanes;
     int n_lanes;
     size_t max_commands, max_batch;
-    const partitions *parts; /* NULL: everything is ours (one process) */
+    const partitions *parts;                       /* NULL: everything is ours (one process) */
     unsigned char set_key[TRANSFER_SET_KEY_BYTES]; /* for the bank accounts' transfer sets */
 
     atomic_size_t n_jobs; /* submitted and not answered yet */

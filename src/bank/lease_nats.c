@@ -56,8 +56,7 @@ bool kv_lease_create(kv_lease *l, const char *key, const char *value, uint64_t *
     return kvStore_CreateString(rev, l->kv, key, value) == NATS_OK;
 }
 
-bool kv_lease_update(kv_lease *l, const char *key, const char *value, uint64_t last,
-                     uint64_t *rev)
+bool kv_lease_update(kv_lease *l, const char *key, const char *value, uint64_t last, uint64_t *rev)
 {
     return kvStore_UpdateString(rev, l->kv, key, value, last) == NATS_OK;
 }

@@ -34,8 +34,7 @@ bool kv_lease_create(kv_lease *l, const char *key, const char *value, uint64_t *
 
 /* Writes `value` at `key` only if its last revision is `last`: true with the new *rev, false when
  * someone else wrote it since (or it expired, or the server could not be asked). */
-bool kv_lease_update(kv_lease *l, const char *key, const char *value, uint64_t last,
-                     uint64_t *rev);
+bool kv_lease_update(kv_lease *l, const char *key, const char *value, uint64_t last, uint64_t *rev);
 
 /* Writes `value` at `key` unconditionally. ST_OK or why not. */
 status kv_lease_put(kv_lease *l, const char *key, const char *value);

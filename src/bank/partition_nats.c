@@ -87,7 +87,8 @@ static void round_due(void *ctx)
     bool listed_me = false;
     for (int i = 0; i < k->n_members; i++)
         listed_me |= !strcmp(k->members[i], k->me);
-    if (!listed_me && k->n_members < MEMBERS_MAX) memcpy(k->members[k->n_members++], k->me, sizeof k->me);
+    if (!listed_me && k->n_members < MEMBERS_MAX)
+        memcpy(k->members[k->n_members++], k->me, sizeof k->me);
     int taken = 0, released = 0, lost = 0;
     for (int p = 0; p < PARTITIONS_COUNT; p++) {
         bool want = should_own(k, p);
@@ -122,8 +123,8 @@ static void round_due(void *ctx)
         }
     }
     if (taken || released || lost)
-        LOG_INFO(MOD, "%d members; took %d partitions, released %d, lost %d; owning %d", k->n_members,
-                 taken, released, lost, partitions_owned_count(k->table));
+        LOG_INFO(MOD, "%d members; took %d partitions, released %d, lost %d; owning %d",
+                 k->n_members, taken, released, lost, partitions_owned_count(k->table));
     timer_start(k->timers, &k->round, k->ttl_ms / 3, round_due, k);
 }
 

@@ -233,8 +233,7 @@ static status start_commands(bank *b)
     command_handler_config hc = {.workers = (int)b->opt.workers, .parts = b->parts};
     TRY(command_handler_new(&b->s, &hc, &b->handler));
     TRY(command_router_new(b->bus, b->handler, b->parts, &b->router));
-    command_service_config sc = {.max_transfers = (size_t)b->opt.max_transfers,
-                                 .parts = b->parts};
+    command_service_config sc = {.max_transfers = (size_t)b->opt.max_transfers, .parts = b->parts};
     saga_runner_config rc = {0};
     if (b->parts) {
         command_router_saga_lease(b->parts, &b->lease);

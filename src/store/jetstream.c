@@ -837,8 +837,8 @@ static status js_read(store *base, store_bytes key, uint32_t from_order, store_e
     return jsindex_read(s->ix, key, from_order, cb, ctx);
 }
 
-static status js_read_local(store *base, store_bytes key, uint32_t from_order,
-                            store_event_cb cb, void *ctx)
+static status js_read_local(store *base, store_bytes key, uint32_t from_order, store_event_cb cb,
+                            void *ctx)
 {
     js_store *s = (js_store *)base;
     TRY(jsindex_usable(s->ix));
