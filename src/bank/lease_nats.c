@@ -1,10 +1,10 @@
 #include "bank/lease_nats.h"
 
 #include <nats/nats.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/log.h"
 #include "nats/nats_conn.h"
 
 struct kv_lease {
@@ -98,61 +98,4 @@ status kv_lease_keys(kv_lease *l, const char *prefix, void (*fn)(void *ctx, cons
         if (list.Keys[i] && !strncmp(list.Keys[i], prefix, n)) fn(ctx, list.Keys[i]);
     kvKeysList_Destroy(&list);
     return ST_OK;
-}
-
-/* ---- saga leases ---- */
-
-struct lease_nats {
-    kv_lease *kv;
-    char owner[UUID_STR_LEN + 1]; /* this instance */
-};
-
-static bool acquire(void *ctx, const uuid *transfer)
-{
-    lease_nats *l = ctx;
-    char key[UUID_STR_LEN + 1];
-    uuid_format(transfer, key);
-    uint64_t rev = 0;
-    if (kv_lease_create(l->kv, key, l->owner, &rev)) return true;
-    /* Taken: by us already (a retry), or by another instance. */
-    char holder[UUID_STR_LEN + 1];
-    return kv_lease_get(l->kv, key, holder, sizeof holder, &rev) && !strcmp(holder, l->owner);
-}
-
-static void renew(void *ctx, const uuid *transfer)
-{
-    lease_nats *l = ctx;
-    char key[UUID_STR_LEN + 1];
-    if (kv_lease_put(l->kv, uuid_format(transfer, key), l->owner) != ST_OK)
-        LOG_WARN("saga", "cannot renew the lease of transfer %s: %s", key, status_message());
-}
-
-static void release(void *ctx, const uuid *transfer)
-{
-    lease_nats *l = ctx;
-    char key[UUID_STR_LEN + 1];
-    kv_lease_delete(l->kv, uuid_format(transfer, key));
-}
-
-status lease_nats_open(const char *servers, int64_t ttl_ms, saga_lease *out, lease_nats **handle)
-{
-    lease_nats *l = calloc(1, sizeof *l);
-    if (!l) return status_set(ST_NOMEM, "out of memory opening the saga leases");
-    uuid me = uuid_v4();
-    uuid_format(&me, l->owner);
-    status st = kv_lease_open(servers, LEASE_BUCKET, ttl_ms, &l->kv);
-    if (st != ST_OK) {
-        free(l);
-        return st;
-    }
-    *out = (saga_lease){.ctx = l, .acquire = acquire, .renew = renew, .release = release};
-    *handle = l;
-    return ST_OK;
-}
-
-void lease_nats_close(lease_nats *l)
-{
-    if (!l) return;
-    kv_lease_close(l->kv);
-    free(l);
 }

@@ -1,13 +1,7 @@
-/* Leases in JetStream key-value buckets: the expiring, exclusive ownership that lets several
- * command handler instances share work. Two users:
- *
- * - saga leases (bank/saga_runner.h): the key <transfer id> holds the owner's instance id, so that
- *   one transfer's saga runs in one place at a time and a transfer whose instance died is taken
- *   over once its lease expired (lease_nats_open);
- * - partition leases (bank/partition_nats.h), built on the generic bucket operations below
- *   (kv_lease_*).
- *
- * The bucket's TTL expires a key its owner stopped writing. Threads: any thread. */
+/* Leases in a JetStream key-value bucket: the expiring, exclusive ownership that lets several
+ * command handler instances share work (bank/partition_nats.h keeps the partition leases with
+ * these operations; a transfer's saga belongs to its partition's owner). The bucket's TTL expires
+ * a key its owner stopped writing. Threads: any thread. */
 #ifndef BANK_LEASE_NATS_H
 #define BANK_LEASE_NATS_H
 
@@ -15,9 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "bank/saga_runner.h"
-
-#define LEASE_BUCKET "BANK_SAGA_LEASES"
+#include "base/status.h"
 
 /* ---- a bucket of expiring keys ---- */
 
@@ -50,14 +42,5 @@ void kv_lease_delete(kv_lease *l, const char *key);
  * keys could not be listed (then `fn` was called for none or some). */
 status kv_lease_keys(kv_lease *l, const char *prefix, void (*fn)(void *ctx, const char *key),
                      void *ctx);
-
-/* ---- saga leases ---- */
-
-typedef struct lease_nats lease_nats;
-
-/* Opens the saga lease bucket (LEASE_BUCKET) with a `ttl_ms` TTL; fills `out` with the lease
- * operations (its ctx is the returned object). Free with lease_nats_close after the saga runner. */
-status lease_nats_open(const char *servers, int64_t ttl_ms, saga_lease *out, lease_nats **handle);
-void lease_nats_close(lease_nats *l);
 
 #endif

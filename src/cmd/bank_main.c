@@ -360,6 +360,9 @@ static status start(bank *b, char *web, char *ide)
     TRY(codec_init());
     TRY(password_library_init());
     TRY(bus_open(b->opt.bus, &b->bus));
+    /* A command handler that owns partitions reads what it appended from its cache: its appends
+     * need not write the local index themselves (the indexer does, in batches). */
+    if ((b->opt.roles & ROLE_COMMANDS) && partitioned(b)) b->opt.nats.store.own_writes_lazy = true;
     if (b->opt.roles & (ROLE_COMMANDS | ROLE_PROJECTOR)) TRY(open_stores(b));
     if (b->opt.roles & ROLE_PROJECTOR) {
         char db[PATH_MAX];

@@ -477,6 +477,7 @@ static void job_answer(js_store *s, js_job *job)
  * read-your-writes rests on the indexer: wait for it to have them. */
 static void index_own(js_store *s, const jsindex_own *own, size_t n)
 {
+    if (s->opt.own_writes_lazy) return; /* the indexer's batches will have them */
     uint64_t last = 0;
     for (size_t i = 0; i < n; i++)
         if (own[i].seqs[own[i].n - 1] > last) last = own[i].seqs[own[i].n - 1];

@@ -72,6 +72,11 @@ typedef struct store_jetstream_options {
                                   [120000] */
     bool local_reads;          /* reads and counts from the local index alone, without the round
                                   trip that shows other processes' appends [false] */
+    bool own_writes_lazy;      /* appends answer without writing their events into the local
+                                  index first: the indexer adds them a moment later, in batches.
+                                  store_read (its barrier waits for the indexer) still shows them;
+                                  store_read_local may not yet. For a command handler, whose cache
+                                  holds what it appended [false] */
 } store_jetstream_options;
 
 /* How a client of a remote store proves who it is and checks whom it talks to, and how the
