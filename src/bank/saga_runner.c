@@ -209,8 +209,8 @@ status saga_runner_start(saga_runner *r, const transfer_started_event *started, 
     instance *in = instance_new(r, &started->id, end, ctx);
     if (!in) return status_set(ST_NOMEM, "out of memory starting a saga");
     /* A transfer stored a moment ago cannot look stale anywhere yet: the lease is free. */
-    if (!lease_acquire(r, &started->id))
-        LOG_WARN("saga", "the lease of a new transfer was taken; running it all the same");
+    if (!lease_acquire(r, &started->id)) /* e.g. its partition is being handed over */
+        LOG_DEBUG("saga", "a new transfer's lease is not ours; running it all the same");
     saga_begin(&in->s, started);
     assert(uuid_equal(&in->s.start.id, &started->id));
     drive(in);
