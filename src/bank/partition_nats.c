@@ -14,12 +14,14 @@
 #define MOD "partitions"
 #define MEMBERS_MAX 256
 #define MEMBER_PREFIX "m."
+/* How soon a member looks again for a partition it should own that another still holds. */
+#define RETRY_SOON_MS 250
 
 struct partition_nats {
     partitions *table;
     kv_lease *kv;
     timers *timers;
-    timer round;
+    timer round, take; /* the full round; the quick retries of partitions still held by others */
     int64_t ttl_ms;
     char me[UUID_STR_LEN + 1];
     char member_key[UUID_STR_LEN + 8];
@@ -74,6 +76,33 @@ static void try_take(partition_nats *k, int p)
     partitions_set_acquired(k->table, p);
 }
 
+/* Tries the partitions this member should own and does not hold yet (by the member list of the
+ * last round); true when some are still missing. */
+static bool take_missing(partition_nats *k)
+{
+    bool missing = false;
+    for (int p = 0; p < PARTITIONS_COUNT; p++) {
+        if (partitions_held(k->table, p) || !should_own(k, p)) continue;
+        try_take(k, p);
+        missing |= !partitions_held(k->table, p);
+    }
+    return missing;
+}
+
+/* Between rounds, while a partition this member should own is still held by another (which lets
+ * it go at its own next round, or loses it at the TTL): so that it has no owner only briefly. */
+static void take_due(void *ctx)
+{
+    partition_nats *k = ctx;
+    int before = partitions_owned_count(k->table);
+    bool missing = take_missing(k);
+    int after = partitions_owned_count(k->table);
+    if (after > before)
+        LOG_INFO(MOD, "took %d partitions released by another member; owning %d", after - before,
+                 after);
+    if (missing) timer_start(k->timers, &k->take, RETRY_SOON_MS, take_due, k);
+}
+
 static void round_due(void *ctx)
 {
     partition_nats *k = ctx;
@@ -126,6 +155,10 @@ static void round_due(void *ctx)
         LOG_INFO(MOD, "%d members; took %d partitions, released %d, lost %d; owning %d",
                  k->n_members, taken, released, lost, partitions_owned_count(k->table));
     timer_start(k->timers, &k->round, k->ttl_ms / 3, round_due, k);
+    bool missing = false;
+    for (int p = 0; p < PARTITIONS_COUNT && !missing; p++)
+        missing = !partitions_held(k->table, p) && should_own(k, p);
+    if (missing) timer_start(k->timers, &k->take, RETRY_SOON_MS, take_due, k);
 }
 
 status partition_nats_start(const char *servers, int64_t ttl_ms, partitions *table,
@@ -140,6 +173,7 @@ status partition_nats_start(const char *servers, int64_t ttl_ms, partitions *tab
     uuid_format(&me, k->me);
     snprintf(k->member_key, sizeof k->member_key, MEMBER_PREFIX "%s", k->me);
     timer_init(&k->round);
+    timer_init(&k->take);
     status st = kv_lease_open(servers, PARTITION_BUCKET, ttl_ms, &k->kv);
     if (st == ST_OK) st = timers_new("partitions", &k->timers);
     if (st != ST_OK) {

@@ -9,7 +9,8 @@
  * leases "p.<n>" it holds and should keep (a compare-and-set on the revision it last wrote: one
  * that fails means somebody else took it, and the partition is lost), releases those another member
  * should own (lost here first, then deleted), and takes those it should own that are free
- * (create-if-absent; a lease still holding its own id, e.g. after a missed renewal, is taken back).
+ * (create-if-absent; a lease still holding its own id, e.g. after a missed renewal, is taken back);
+ * one it should own that another still holds is tried again every 250 ms until it is free.
  * A partition not renewed within ttl/2 counts as lost (partitions_owned), whatever the keeper is
  * doing.
  *
