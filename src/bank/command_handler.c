@@ -43,7 +43,8 @@ typedef struct job {
     command_done_fn done;
     void *ctx;
     bool payer_checked; /* a MoneyTransfer whose credentials checked out at its payer's account */
-    uint8_t conflicts;  /* batches it was in that met a conflict */
+    bool owned_only;   /* decided only while its partition is ours (command_handler_submit_owned) */
+    uint8_t conflicts; /* batches it was in that met a conflict */
     job_outcome outcome;
     reason_code code; /* OUTCOME_REFUSED: the reason's code */
     msg_text text;    /* OUTCOME_REFUSED: the reason; OUTCOME_APPEND: additional info, if any */
@@ -533,6 +534,14 @@ static void entry_flush(lane *l, entry *e)
     size_t n_jobs = 0;
     while (!list_empty(&e->waiting) && n_jobs < h->max_batch && b->n_events < STORE_BATCH_MAX) {
         job *j = list_entry(list_first(&e->waiting), job, link);
+        if (j->owned_only && !key_owned(h, e->key)) {
+            /* Sent to the owner, which we no longer are (a request that waited while this
+             * process was paused): deciding it now could contradict what the owner decided
+             * meanwhile. Nothing is done; the sender sends it again, to the owner. */
+            list_remove(&j->link);
+            job_fail(h, j, COMMAND_NOT_OWNER_REASON);
+            continue;
+        }
         decision d;
         decide(e, &j->command, &d);
         if (d.kind != DECISION_APPEND) {
@@ -894,8 +903,23 @@ static status enqueue(command_handler *h, job *j)
     return workers_submit(h->pool, key_hash(kind, key), j);
 }
 
+static status submit(command_handler *h, const message *command, command_done_fn done, void *ctx,
+                     bool owned_only);
+
 status command_handler_submit(command_handler *h, const message *command, command_done_fn done,
                               void *ctx)
+{
+    return submit(h, command, done, ctx, false);
+}
+
+status command_handler_submit_owned(command_handler *h, const message *command,
+                                    command_done_fn done, void *ctx)
+{
+    return submit(h, command, done, ctx, h->parts != NULL);
+}
+
+static status submit(command_handler *h, const message *command, command_done_fn done, void *ctx,
+                     bool owned_only)
 {
     aggregate_kind kind;
     msg_iban key;
@@ -916,6 +940,7 @@ status command_handler_submit(command_handler *h, const message *command, comman
     j->command = *command;
     j->done = done;
     j->ctx = ctx;
+    j->owned_only = owned_only;
     list_init(&j->link);
     if (command->type == MSG_MONEY_TRANSFER_COMMAND) {
         /* As a person typed them: the payer check must find the account the transfer names. */

@@ -95,6 +95,19 @@ void command_handler_free(command_handler *h);
 status command_handler_submit(command_handler *h, const message *command, command_done_fn done,
                               void *ctx);
 
+/* The reason a command sent to its partition's owner fails with when this process is no longer
+ * the owner at the moment it would decide it (not a domain reason: an unknown outcome). */
+#define COMMAND_NOT_OWNER_REASON                                                                   \
+    "the command reached a handler that no longer owns its partition; nothing was done, try again"
+
+/* command_handler_submit for a command sent to this process as the owner of its aggregate's
+ * partition (a partition subject, or a saga step routed here as owned): when the partition is
+ * not ours any more when its turn comes to be decided, it fails with COMMAND_NOT_OWNER_REASON and
+ * nothing is done, so a request that waited (a paused process) cannot contradict what the new
+ * owner decided meanwhile. Without partitions (config.parts NULL) the same as submit. */
+status command_handler_submit_owned(command_handler *h, const message *command,
+                                    command_done_fn done, void *ctx);
+
 /* Fills `out` with the handler's counters. Any thread. */
 void command_handler_stats_get(command_handler *h, command_handler_stats *out);
 

@@ -112,8 +112,10 @@ status command_router_send(void *router, const message *command, command_done_fn
     command_router *r = router;
     if (atomic_load(&r->stopped)) return status_set(ST_CLOSED, "the command router is stopping");
     msg_iban key;
-    if (!r->parts || !command_key(command, key) || partitions_owned(r->parts, partitions_of(key)))
+    if (!r->parts || !command_key(command, key))
         return command_handler_submit(r->handler, command, done, ctx);
+    if (partitions_owned(r->parts, partitions_of(key)))
+        return command_handler_submit_owned(r->handler, command, done, ctx);
     step *s = malloc(sizeof *s);
     if (!s) return status_set(ST_NOMEM, "out of memory sending a saga step");
     *s = (step){.r = r, .command = *command, .done = done, .ctx = ctx};

@@ -72,9 +72,24 @@ static void on_decided(void *ctx, const message *command, const message *feedbac
     call_end(c, feedback);
 }
 
+static void take_command(command_service *svc, const message *request, bus_reply *reply,
+                         bool owned_only);
+
+/* The plain subjects: any handler decides (reading fresh what it does not own). */
 static void on_command(void *ctx, const message *request, bus_reply *reply)
 {
-    command_service *svc = ctx;
+    take_command(ctx, request, reply, false);
+}
+
+/* A partition's subject: decided only while the partition is still ours. */
+static void on_partition_command(void *ctx, const message *request, bus_reply *reply)
+{
+    take_command(ctx, request, reply, true);
+}
+
+static void take_command(command_service *svc, const message *request, bus_reply *reply,
+                         bool owned_only)
+{
     call *c = malloc(sizeof *c);
     if (!c) {
         message f;
@@ -95,7 +110,8 @@ static void on_command(void *ctx, const message *request, bus_reply *reply)
         }
         c->counted = true;
     }
-    status st = command_handler_submit(svc->handler, request, on_decided, c);
+    status st = owned_only ? command_handler_submit_owned(svc->handler, request, on_decided, c)
+                           : command_handler_submit(svc->handler, request, on_decided, c);
     if (st == ST_BUSY) {
         atomic_fetch_add(&svc->refused_full, 1);
         answer_failed(c, REASON_CODE_BUSY, COMMAND_BUSY_REASON);
@@ -112,8 +128,8 @@ static void on_partition_acquired(void *ctx, int partition)
     partitions_subject(partition, subject);
     mutex_lock(&s->mu);
     if (!s->stopped && !s->part_sub[partition] &&
-        bus_serve(s->bus, subject, "command-handler", on_command, s, &s->part_sub[partition]) !=
-            ST_OK) {
+        bus_serve(s->bus, subject, "command-handler", on_partition_command, s,
+                  &s->part_sub[partition]) != ST_OK) {
         s->part_sub[partition] = NULL;
         LOG_ERROR("commands", "cannot serve %s: %s", subject, status_message());
     }
