@@ -142,7 +142,11 @@ async function checkBooks(us, startCents, sent, state) {
     // The projector follows the stores a moment behind.
     await h.waitFor(async () => {
       const a = await h.account(api.url, u.iban, u.token);
-      return a.data && a.data.account && BigInt(a.data.account.balance_cents) === want.get(u.iban);
+      if (!(a.data && a.data.account)) return false;
+      const got = BigInt(a.data.account.balance_cents);
+      // Thrown, so that a wait that never ends says what the read model shows (h.waitFor).
+      if (got !== want.get(u.iban)) throw new Error(`the read model shows ${got} cents`);
+      return true;
     }, `the balance of ${u.iban} to be ${want.get(u.iban)} cents`);
     assert.ok(want.get(u.iban) >= -50000n, `${u.iban} below its overdraft limit: ${want.get(u.iban)}`);
     total += want.get(u.iban);
