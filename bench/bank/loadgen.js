@@ -19,6 +19,11 @@
 // usage: loadgen.js --url http://127.0.0.1:PORT[,http://...] [--pid BANK_PID | --pids NAME=PID,...]
 //                   [--rates 100,300,...] [--step-seconds 10] [--users 100] [--connections 100]
 //                   [--drain-ms 3000] [--hot 0..1] [--hot-iban IBAN] [--keep-going] [--json FILE]
+//                   [--varz http://127.0.0.1:MONITOR_PORT/varz]
+//
+// Each step also prints the CPU per delivered transfer summed over the --pids processes, and with
+// --varz (nats-server's monitoring endpoint) the NATS messages per transfer (in_msgs and out_msgs
+// of the server, deltas over the step).
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
@@ -41,6 +46,7 @@ function parseArgs() {
     hot: 0,
     hotIban: 'NL66OPEN0000000000',
     keepGoing: false,
+    varz: '',
   };
   const a = process.argv.slice(2);
   for (let i = 0; i < a.length; i += 2) {
@@ -62,6 +68,7 @@ function parseArgs() {
         });
         break;
       case '--json': o.json = v; break;
+      case '--varz': o.varz = v; break;
       case '--drain-ms': o.drainMs = Number(v); break;
       case '--rates': o.rates = v.split(',').map(Number); break;
       case '--step-seconds': o.stepSeconds = Number(v); break;
@@ -77,6 +84,16 @@ function parseArgs() {
 
 const now = () => Number(process.hrtime.bigint()) / 1e6; // ms, monotonic
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// nats-server's counters (in_msgs, out_msgs), or null without --varz or when it does not answer.
+async function varz(o) {
+  if (!o.varz) return null;
+  try {
+    return await (await fetch(o.varz)).json();
+  } catch (e) {
+    return null;
+  }
+}
 
 async function post(url, query, variables) {
   const res = await fetch(url + '/api', {
@@ -251,6 +268,7 @@ async function main() {
   for (const rate of o.rates) {
     const st = { rate, sent: 0, delivered: 0, errors: 0, busy: 0, streamErrors: 0, latencies: [], answerLatencies: [], busyLatencies: [], errorSamples: [], rssMax: 0 };
     step = st;
+    const v0 = await varz(o);
     const p0 = o.pids.map((p) => procStat(p.pid));
     st.procs = o.pids.map((p) => ({ name: p.name, cpu: NaN, rssMax: 0 }));
     const c0 = process.cpuUsage();
@@ -273,6 +291,7 @@ async function main() {
     const sendEnd = now();
     const p1 = o.pids.map((p) => procStat(p.pid));
     const c1 = process.cpuUsage(c0);
+    const v1 = await varz(o);
     // Wait for stragglers.
     const drainEnd = now() + o.drainMs;
     while (now() < drainEnd && [...flight.values()].some((f) => f.step === st)) await sleep(10);
@@ -325,6 +344,14 @@ async function main() {
         ),
       ].join(' '),
     );
+    st.cpuMsPerTransfer = st.procs.reduce((a, q) => a + (Number.isFinite(q.cpu) ? q.cpu : 0), 0) * 10 / st.deliveredRate;
+    let per = `  CPU per delivered transfer (listed processes): ${f1(st.cpuMsPerTransfer * 1000 / 1000)} ms`;
+    if (v0 && v1 && st.delivered > 0) {
+      st.natsInPerTransfer = (v1.in_msgs - v0.in_msgs) / (st.deliveredRate * secs);
+      st.natsOutPerTransfer = (v1.out_msgs - v0.out_msgs) / (st.deliveredRate * secs);
+      per += `; NATS messages per transfer: in ${f1(st.natsInPerTransfer)}, out ${f1(st.natsOutPerTransfer)}`;
+    }
+    console.log(per);
     if (st.errorSamples.length) console.log('  error samples: ' + st.errorSamples.join(' | '));
     if (lostSamples.length) console.log('  lost samples: ' + lostSamples.join(' | '));
     if (o.keepGoing) continue;
@@ -345,7 +372,7 @@ async function main() {
   if (o.json) {
     const steps = results.map((s) => ({
       rate: s.rate, sentRate: s.sentRate, deliveredRate: s.deliveredRate, p50: s.p50, p95: s.p95, p99: s.p99,
-      max: s.max, answerP99: s.answerP99, errors: s.errors + s.streamErrors, lost: s.lost, busy: s.busy, busyP99: s.busyP99, clientCpu: s.clientCpu,
+      max: s.max, answerP99: s.answerP99, cpuMsPerTransfer: s.cpuMsPerTransfer, natsInPerTransfer: s.natsInPerTransfer, natsOutPerTransfer: s.natsOutPerTransfer, errors: s.errors + s.streamErrors, lost: s.lost, busy: s.busy, busyP99: s.busyP99, clientCpu: s.clientCpu,
       procs: s.procs.map((q) => ({ name: q.name, cpu: q.cpu, rssMiB: q.rssMax / 1024 })),
     }));
     fs.writeFileSync(o.json, JSON.stringify({

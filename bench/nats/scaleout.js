@@ -5,13 +5,15 @@
 //   a) one nats-server; 1 api, 1 commands, 1 projector
 //   b) the same with 2 command-handler instances (the scaling figure: b / a, same invocation)
 //   c) a 3-node nats-server cluster (routes on loopback, R3 streams by `bank sync`); 1/1/1 roles
+//   d) one nats-server; 4 command handlers (the handler count case: CPU per transfer should stay
+//      flat with 1 (a), 2 (b) and 4 (d) handlers; this machine has 2 cores, so no speed-up)
 // a) and b) run alternately (a1 b1 a2 b2, --repeat) since the machine is shared and noisy; the
 // scaling figure is the sum of b's highest sustained rates over the sum of a's.
 // Each set-up prints the stepped-rate table (per-process CPU% and peak RSS) and its highest
 // sustained rate; set-up a) is also profiled (perf record -g on the command handler) at a fixed
 // rate. Figures only: it never fails on them. Every process is killed and every temp dir deleted.
 //
-// usage: scaleout.js --bank BIN [--rates 100,200,...] [--step-seconds 8] [--only a,b,c] [--perf 0|1]
+// usage: scaleout.js --bank BIN [--rates 100,200,...] [--step-seconds 8] [--only a,b,c,d] [--perf 0|1]
 //                    [--repeat N] (a and b alternate N times, default 2; the ratio uses all runs)
 'use strict';
 const { spawn, spawnSync, execFileSync } = require('node:child_process');
@@ -142,7 +144,7 @@ async function startNats(dir, n) {
       await sleep(200);
     }
   }
-  return { url: 'nats://' + nodes.map((x) => `127.0.0.1:${x.port}`).join(','), nodes };
+  return { url: 'nats://' + nodes.map((x) => `127.0.0.1:${x.port}`).join(','), nodes, varz: `http://127.0.0.1:${nodes[0].http}/varz` };
 }
 
 function roleEnv(data, replicas) {
@@ -206,6 +208,7 @@ async function runLoad(o, api, pids, rates, stepSeconds, jsonFile, quiet) {
     '--users', String(o.users),
     '--json', jsonFile,
   ];
+  if (o.varz && !quiet) args.push('--varz', o.varz);
   const child = track(spawn(process.execPath, args, { stdio: ['ignore', quiet ? 'ignore' : 'inherit', 'inherit'] }), 'loadgen');
   const { code } = await child.exitedP;
   if (code !== 0) console.log(`(the load generator exited with status ${code})`);
@@ -275,6 +278,7 @@ async function scenario(o, key, label, title, natsNodes, commandHandlers) {
     const t0 = Date.now();
     const nats = await startNats(dir, natsNodes);
     const replicas = natsNodes > 1 ? 3 : 1;
+    o.varz = natsNodes === 1 ? nats.varz : '';
     const sync = spawnSync(o.bank, ['sync', '--nats', nats.url], {
       env: { ...process.env, BANK_NATS_REPLICAS: String(replicas) },
       encoding: 'utf8',
@@ -314,6 +318,12 @@ async function scenario(o, key, label, title, natsNodes, commandHandlers) {
   return result;
 }
 
+// The CPU per transfer (all processes, nats-server included) of each step that was sustained.
+function cpuAt(r) {
+  const ok = (r.steps || []).filter((s) => s.errors + s.lost + s.busy === 0 && s.p99 <= 1000 && Number.isFinite(s.cpuMsPerTransfer));
+  return ok.length ? '; CPU per transfer ' + ok.map((s) => `${s.cpuMsPerTransfer.toFixed(2)} ms at ${s.rate}/s`).join(', ') : '';
+}
+
 async function main() {
   const o = parseArgs();
   const cpu = (/model name\s*:\s*(.*)/.exec(fs.readFileSync('/proc/cpuinfo', 'utf8')) || [])[1];
@@ -324,11 +334,13 @@ async function main() {
     a: ['one nats-server; api + commands + projector', 1, 1],
     b: ['one nats-server; api + 2 x commands + projector', 1, 2],
     c: ['3-node nats cluster, R3 streams; api + commands + projector', 3, 1],
+    d: ['one nats-server; api + 4 x commands + projector', 1, 4],
   };
   const plan = [];
   for (let r = 1; r <= o.repeat; r++) for (const k of ['a', 'b']) if (o.only.includes(k)) plan.push([k, r]);
   if (o.only.includes('c')) plan.push(['c', 1]);
-  const res = { a: [], b: [], c: [] };
+  if (o.only.includes('d')) plan.push(['d', 1]);
+  const res = { a: [], b: [], c: [], d: [] };
   for (const [k, r] of plan) {
     const [title, n, ch] = set[k];
     const label = k === 'c' || o.repeat === 1 ? k : `${k}${r}`;
@@ -336,12 +348,12 @@ async function main() {
   }
   console.log('\n=== summary ===');
   const sum = (xs, f) => xs.reduce((acc, x) => acc + (x ? f(x) : 0), 0);
-  for (const k of ['a', 'b', 'c']) {
+  for (const k of ['a', 'b', 'c', 'd']) {
     res[k].forEach((r, i) => {
       const label = k === 'c' || o.repeat === 1 ? k : `${k}${i + 1}`;
       console.log(
         `${label}) ${set[k][0]}: ` +
-          (r ? `highest sustained ${r.sustained}/s (p99 <= 1 s, no errors), p99 < 100 ms up to ${r.fast}/s` : 'no result'),
+          (r ? `highest sustained ${r.sustained}/s (p99 <= 1 s, no errors), p99 < 100 ms up to ${r.fast}/s` + cpuAt(r) : 'no result'),
       );
     });
   }

@@ -35,10 +35,11 @@ static status apply_stored(void *arg, const store_event *ev)
     return ST_OK;
 }
 
-static status load(store *s, const char *key, void *state, evolve_fn evolve)
+static status load(store *s, const char *key, void *state, evolve_fn evolve, bool local)
 {
     load_ctx ctx = {.state = state, .evolve = evolve, .key = key};
-    return store_read(s, aggregate_key(key), 0, apply_stored, &ctx);
+    return local ? store_read_local(s, aggregate_key(key), 0, apply_stored, &ctx)
+                 : store_read(s, aggregate_key(key), 0, apply_stored, &ctx);
 }
 
 static status evolve_user(void *state, const message *event)
@@ -58,16 +59,32 @@ static status evolve_transfer(void *state, const message *event)
 
 status aggregate_load_user(store *s, const char *username, user_state *out)
 {
-    return load(s, username, out, evolve_user);
+    return load(s, username, out, evolve_user, false);
 }
 
 status aggregate_load_bank_account(store *s, const char *iban, bank_account_state *out)
 {
-    return load(s, iban, out, evolve_bank_account);
+    return load(s, iban, out, evolve_bank_account, false);
 }
 
 status aggregate_load_transfer(store *s, const uuid *id, transfer_state *out)
 {
     char key[UUID_STR_LEN + 1];
-    return load(s, uuid_format(id, key), out, evolve_transfer);
+    return load(s, uuid_format(id, key), out, evolve_transfer, false);
+}
+
+status aggregate_load_user_local(store *s, const char *username, user_state *out)
+{
+    return load(s, username, out, evolve_user, true);
+}
+
+status aggregate_load_bank_account_local(store *s, const char *iban, bank_account_state *out)
+{
+    return load(s, iban, out, evolve_bank_account, true);
+}
+
+status aggregate_load_transfer_local(store *s, const uuid *id, transfer_state *out)
+{
+    char key[UUID_STR_LEN + 1];
+    return load(s, uuid_format(id, key), out, evolve_transfer, true);
 }

@@ -27,4 +27,11 @@ status aggregate_load_user(store *s, const char *username, user_state *out);
 status aggregate_load_bank_account(store *s, const char *iban, bank_account_state *out);
 status aggregate_load_transfer(store *s, const uuid *id, transfer_state *out);
 
+/* The same through store_read_local: what this instance's copy of the store holds, without the
+ * round trip that shows other processes' latest appends. For a command handler that owns the
+ * key's partition (bank/partitions.h). */
+status aggregate_load_user_local(store *s, const char *username, user_state *out);
+status aggregate_load_bank_account_local(store *s, const char *iban, bank_account_state *out);
+status aggregate_load_transfer_local(store *s, const uuid *id, transfer_state *out);
+
 #endif

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "bank/api_internal.h"
+#include "bank/command_router.h"
 #include "base/clock.h"
 #include "base/log.h"
 #include "domain/reasons.h"
@@ -170,7 +171,12 @@ void api_op_request(op *o, const char *subject, const message *m, op_step next)
         return;
     }
     o->next = next;
-    status st = bus_request(o->api->bus, subject, m, o->api->deadline_ms, on_bus_reply, o);
+    bool command =
+        !strcmp(subject, BUS_SUBJECT_BANK_COMMANDS) || !strcmp(subject, BUS_SUBJECT_USER_COMMANDS);
+    status st =
+        command && o->api->partitioned_commands
+            ? command_router_request(o->api->bus, subject, m, o->api->deadline_ms, on_bus_reply, o)
+            : bus_request(o->api->bus, subject, m, o->api->deadline_ms, on_bus_reply, o);
     if (st != ST_OK) {
         o->st = st;
         message_clear(&o->reply);
@@ -361,6 +367,7 @@ status bank_api_new(bus *b, const char *sdl, size_t sdl_len, const bank_api_conf
     if (!api) return status_set(ST_NOMEM, "out of memory starting the API");
     api->bus = b;
     api->deadline_ms = c.deadline_ms > 0 ? c.deadline_ms : BUS_DEFAULT_DEADLINE_MS;
+    api->partitioned_commands = c.partitioned_commands;
     api->password = c.password;
     if (c.login)
         api->limits = *c.login;

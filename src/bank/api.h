@@ -42,6 +42,9 @@ typedef struct bank_api_config {
     bool private_mode;
     const employee_keys *employees; /* the employees' key hashes (copied); NULL: none */
     password_options password;      /* how new users' passwords are hashed */
+    /* Commands go to the subject of their aggregate's partition, so they reach the command handler
+     * that owns it (bank/command_router.h; with the nats bus). false: the plain subjects. */
+    bool partitioned_commands;
 } bank_api_config;
 
 /* Builds the schema from `sdl` (the text of graphql/bank.graphql), registers the resolvers and

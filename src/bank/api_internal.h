@@ -133,6 +133,7 @@ struct bank_api {
     gql_schema *schema;
     http_server *srv;
     int64_t deadline_ms;
+    bool partitioned_commands; /* bank_api_config.partitioned_commands */
     password_options password;
     bus_subscription *tx_sub;
 

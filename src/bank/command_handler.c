@@ -43,7 +43,8 @@ typedef struct job {
     command_done_fn done;
     void *ctx;
     bool payer_checked; /* a MoneyTransfer whose credentials checked out at its payer's account */
-    uint8_t conflicts;  /* batches it was in that met a conflict */
+    bool owned_only;   /* decided only while its partition is ours (command_handler_submit_owned) */
+    uint8_t conflicts; /* batches it was in that met a conflict */
     job_outcome outcome;
     reason_code code; /* OUTCOME_REFUSED: the reason's code */
     msg_text text;    /* OUTCOME_REFUSED: the reason; OUTCOME_APPEND: additional info, if any */
@@ -79,7 +80,9 @@ struct entry {
     msg_iban key;      /* username, IBAN or transfer id text: all fit */
     list_node waiting; /* jobs not decided yet, in arrival order */
     batch *in_flight;
-    bool stale; /* the state cannot be trusted (an append failed): reload before deciding */
+    bool stale;     /* the state cannot be trusted (an append failed): reload before deciding */
+    bool local;     /* read from the store's local copy and not confirmed by an append since */
+    uint32_t epoch; /* its partition's epoch when it was read (partitions.h) */
     union {
         user_state user;
         bank_account_state bank;
@@ -105,6 +108,7 @@ struct command_handler {
     lane *lanes;
     int n_lanes;
     size_t max_commands, max_batch;
+    const partitions *parts;                       /* NULL: everything is ours (one process) */
     unsigned char set_key[TRANSFER_SET_KEY_BYTES]; /* for the bank accounts' transfer sets */
 
     atomic_size_t n_jobs; /* submitted and not answered yet */
@@ -145,6 +149,14 @@ uuid command_id(const message *c)
     default:
         return (uuid){{0}};
     }
+}
+
+static bool route(const message *c, aggregate_kind *kind, msg_iban key);
+
+bool command_key(const message *command, msg_iban key)
+{
+    aggregate_kind kind;
+    return route(command, &kind, key) && key[0];
 }
 
 /* Which aggregate a command is for, and its key. False for a record that is not a command. */
@@ -304,22 +316,29 @@ static void state_destroy(entry *e)
     if (e->kind == AGG_BANK) bank_account_state_destroy(&e->s.bank);
 }
 
-static status state_load(command_handler *h, entry *e)
+/* Reads the entry's aggregate: from the store's local copy when `local` (see
+ * command_handler_config.parts), else fresh. */
+static status state_load(command_handler *h, entry *e, bool local)
 {
     const bank_stores *st = &h->stores;
+    e->local = local;
+    e->epoch = partitions_epoch(h->parts, partitions_of(e->key));
     switch (e->kind) {
     case AGG_USER:
         user_state_init(&e->s.user);
-        return aggregate_load_user(st->user, e->key, &e->s.user);
+        return local ? aggregate_load_user_local(st->user, e->key, &e->s.user)
+                     : aggregate_load_user(st->user, e->key, &e->s.user);
     case AGG_BANK:
         bank_account_state_init(&e->s.bank, h->set_key);
-        return aggregate_load_bank_account(st->bank, e->key, &e->s.bank);
+        return local ? aggregate_load_bank_account_local(st->bank, e->key, &e->s.bank)
+                     : aggregate_load_bank_account(st->bank, e->key, &e->s.bank);
     case AGG_TRANSFER: {
         transfer_state_init(&e->s.transfer);
         uuid id;
         if (uuid_parse(e->key, &id) != ST_OK)
             return status_set(ST_INVALID, "'%s' is not a transfer id", e->key);
-        return aggregate_load_transfer(st->transfer, &id, &e->s.transfer);
+        return local ? aggregate_load_transfer_local(st->transfer, &id, &e->s.transfer)
+                     : aggregate_load_transfer(st->transfer, &id, &e->s.transfer);
     }
     }
     return status_set(ST_INTERNAL, "unknown aggregate kind");
@@ -364,6 +383,14 @@ static void entry_rest(lane *l, entry *e)
     list_push_front(&l->idle, &e->idle);
 }
 
+static status entry_reload(lane *l, entry *e);
+
+/* True when the key's partition is this process's: its aggregates may be read locally. */
+static bool key_owned(const command_handler *h, const char *key)
+{
+    return h->parts && partitions_owned(h->parts, partitions_of(key));
+}
+
 /* The cached aggregate, restored from its store when missing. */
 static status cache_get(lane *l, aggregate_kind kind, const char *key, entry **out)
 {
@@ -373,6 +400,16 @@ static status cache_get(lane *l, aggregate_kind kind, const char *key, entry **o
     if (found) {
         entry *e = hmap_entry(found, entry, node);
         if (list_linked(&e->idle)) entry_rest(l, e); /* most recently used now */
+        /* Cached in an earlier epoch of its partition (another owner may have written since), or
+         * its lease lapsed without the keeper having noticed yet (this process was paused). */
+        const partitions *parts = l->h->parts;
+        int p = parts ? partitions_of(key) : 0;
+        if (parts && !entry_busy(e) &&
+            (e->epoch != partitions_epoch(parts, p) ||
+             (partitions_held(parts, p) && !partitions_owned(parts, p)))) {
+            e->stale = true; /* read fresh */
+            TRY(entry_reload(l, e));
+        }
         *out = e;
         return ST_OK;
     }
@@ -383,7 +420,7 @@ static status cache_get(lane *l, aggregate_kind kind, const char *key, entry **o
     list_init(&e->idle);
     list_init(&e->dirty);
     list_init(&e->waiting);
-    status st = state_load(l->h, e);
+    status st = state_load(l->h, e, key_owned(l->h, key));
     if (st != ST_OK) {
         state_destroy(e);
         free(e);
@@ -404,7 +441,8 @@ static status entry_reload(lane *l, entry *e)
     assert(!e->in_flight);
     state_destroy(e);
     memset(&e->s, 0, entry_size(e->kind) - offsetof(entry, s));
-    status st = state_load(l->h, e);
+    /* Fresh after a conflict or a failure; local when only the epoch changed and it is ours. */
+    status st = state_load(l->h, e, !e->stale && key_owned(l->h, e->key));
     e->stale = st != ST_OK;
     return st;
 }
@@ -496,11 +534,33 @@ static void entry_flush(lane *l, entry *e)
     size_t n_jobs = 0;
     while (!list_empty(&e->waiting) && n_jobs < h->max_batch && b->n_events < STORE_BATCH_MAX) {
         job *j = list_entry(list_first(&e->waiting), job, link);
+        if (j->owned_only && !key_owned(h, e->key)) {
+            /* Sent to the owner, which we no longer are (a request that waited while this
+             * process was paused): deciding it now could contradict what the owner decided
+             * meanwhile. Nothing is done; the sender sends it again, to the owner. */
+            list_remove(&j->link);
+            job_fail(h, j, COMMAND_NOT_OWNER_REASON);
+            continue;
+        }
         decision d;
         decide(e, &j->command, &d);
         if (d.kind != DECISION_APPEND) {
             list_remove(&j->link);
             if (b->n_events == 0) { /* decided on durable state only */
+                if (d.kind == DECISION_REJECTED && e->local) {
+                    /* A local copy may lag: refuse only on the state read fresh. */
+                    list_push_front(&e->waiting, &j->link);
+                    e->stale = true;
+                    if (entry_reload(l, e) != ST_OK) {
+                        msg_text why;
+                        text_copy_truncated(why, sizeof why, status_message());
+                        LOG_ERROR("commands", "cannot restore '%s': %s", e->key, why);
+                        entry_fail_waiting(l, e, why);
+                        break;
+                    }
+                    b->first_order = state_order(e);
+                    continue;
+                }
                 if (d.kind == DECISION_REJECTED)
                     job_refuse(h, j, d.code, d.reason);
                 else
@@ -597,6 +657,7 @@ static void take_appended(lane *l, batch *b)
     e->in_flight = NULL;
     atomic_fetch_sub(&h->n_in_flight, 1);
     if (b->st == ST_OK) {
+        e->local = false; /* the store checked the state this batch was decided on */
         atomic_fetch_add(&h->appends, 1);
         atomic_fetch_add(&h->appended_events, b->n_events);
         uint_fast64_t big = atomic_load(&h->largest_batch);
@@ -670,6 +731,15 @@ static const char *payer_check(lane *l, const money_transfer_command *c, reason_
         return reason;
     }
     *code = payer_refusal(c, &e->s.bank);
+    if (*code && e->local && !entry_busy(e)) {
+        e->stale = true; /* a local copy may lag: refuse only on the state read fresh */
+        if (entry_reload(l, e) != ST_OK) {
+            *code = REASON_CODE_NONE;
+            text_copy_truncated(reason, sizeof(msg_text), status_message());
+            return reason;
+        }
+        *code = payer_refusal(c, &e->s.bank);
+    }
     if (!e->s.bank.exists && !entry_busy(e) && !list_linked(&e->dirty)) entry_evict(l, e);
     return *code ? strcpy(reason, reason_text(*code)) : NULL;
 }
@@ -764,6 +834,7 @@ status command_handler_new(const bank_stores *stores, const command_handler_conf
     h->n_lanes = c.workers;
     h->max_commands = c.max_commands;
     h->max_batch = c.max_batch;
+    h->parts = c.parts;
     fresh_set_key(h->set_key);
     mutex_init(&h->mu);
     pthread_cond_init(&h->drained, NULL);
@@ -832,8 +903,23 @@ static status enqueue(command_handler *h, job *j)
     return workers_submit(h->pool, key_hash(kind, key), j);
 }
 
+static status submit(command_handler *h, const message *command, command_done_fn done, void *ctx,
+                     bool owned_only);
+
 status command_handler_submit(command_handler *h, const message *command, command_done_fn done,
                               void *ctx)
+{
+    return submit(h, command, done, ctx, false);
+}
+
+status command_handler_submit_owned(command_handler *h, const message *command,
+                                    command_done_fn done, void *ctx)
+{
+    return submit(h, command, done, ctx, h->parts != NULL);
+}
+
+static status submit(command_handler *h, const message *command, command_done_fn done, void *ctx,
+                     bool owned_only)
 {
     aggregate_kind kind;
     msg_iban key;
@@ -854,6 +940,7 @@ status command_handler_submit(command_handler *h, const message *command, comman
     j->command = *command;
     j->done = done;
     j->ctx = ctx;
+    j->owned_only = owned_only;
     list_init(&j->link);
     if (command->type == MSG_MONEY_TRANSFER_COMMAND) {
         /* As a person typed them: the payer check must find the account the transfer names. */

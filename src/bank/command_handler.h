@@ -36,6 +36,7 @@
 #include <stdint.h>
 
 #include "bank/aggregates.h"
+#include "bank/partitions.h"
 #include "base/status.h"
 #include "domain/messages.h"
 #include "domain/reasons.h"
@@ -50,6 +51,14 @@ typedef struct command_handler_config {
     size_t cache_entries; /* aggregates kept in memory over all workers; 0: 16384 */
     size_t max_commands;  /* commands in the handler at once; 0: 16384 */
     size_t max_batch;     /* most commands of one aggregate decided into one append; 0: 256 */
+    /* The partitions this process owns (must outlive the handler); NULL: one process owns
+     * everything (bank run). An aggregate of an owned partition missing from the cache is read
+     * from the store's local copy (store_read_local: no read barrier; a new transfer id is a
+     * known-empty aggregate); others are read fresh. A refusal decided on a state read locally
+     * and not yet confirmed by an append is decided again on the state read fresh, so a local
+     * copy that lags can cost a conflict or a second read, never a wrong answer. Entries cached
+     * in an earlier epoch of their partition (before it was acquired or lost) are read again. */
+    const partitions *parts;
 } command_handler_config;
 
 /* Counters for /metrics: gauges are a moment's truth, totals count since the start. */
@@ -86,8 +95,25 @@ void command_handler_free(command_handler *h);
 status command_handler_submit(command_handler *h, const message *command, command_done_fn done,
                               void *ctx);
 
+/* The reason a command sent to its partition's owner fails with when this process is no longer
+ * the owner at the moment it would decide it (not a domain reason: an unknown outcome). */
+#define COMMAND_NOT_OWNER_REASON                                                                   \
+    "the command reached a handler that no longer owns its partition; nothing was done, try again"
+
+/* command_handler_submit for a command sent to this process as the owner of its aggregate's
+ * partition (a partition subject, or a saga step routed here as owned): when the partition is
+ * not ours any more when its turn comes to be decided, it fails with COMMAND_NOT_OWNER_REASON and
+ * nothing is done, so a request that waited (a paused process) cannot contradict what the new
+ * owner decided meanwhile. Without partitions (config.parts NULL) the same as submit. */
+status command_handler_submit_owned(command_handler *h, const message *command,
+                                    command_done_fn done, void *ctx);
+
 /* Fills `out` with the handler's counters. Any thread. */
 void command_handler_stats_get(command_handler *h, command_handler_stats *out);
+
+/* The aggregate key a command is decided at (username, IBAN, transfer id text) into `key`; false
+ * for a record that is not a command or has no key. */
+bool command_key(const message *command, msg_iban key);
 
 /* The id field of a command (every command starts with one). */
 uuid command_id(const message *command);

@@ -5,11 +5,16 @@
 #include <string.h>
 
 #include "base/log.h"
+#include "base/mutex.h"
 
 struct command_service {
     command_handler *handler;
     saga_runner *runner;
+    bus *bus;
     bus_subscription *user_sub, *bank_sub;
+    mutex mu; /* guards the partition subscriptions and `stopped` */
+    bus_subscription *part_sub[PARTITIONS_COUNT];
+    bool stopped;
     size_t max_transfers;
     atomic_size_t transfers;                         /* admitted and not answered */
     atomic_uint_fast64_t refused_door, refused_full; /* answered busy at once */
@@ -67,9 +72,24 @@ static void on_decided(void *ctx, const message *command, const message *feedbac
     call_end(c, feedback);
 }
 
+static void take_command(command_service *svc, const message *request, bus_reply *reply,
+                         bool owned_only);
+
+/* The plain subjects: any handler decides (reading fresh what it does not own). */
 static void on_command(void *ctx, const message *request, bus_reply *reply)
 {
-    command_service *svc = ctx;
+    take_command(ctx, request, reply, false);
+}
+
+/* A partition's subject: decided only while the partition is still ours. */
+static void on_partition_command(void *ctx, const message *request, bus_reply *reply)
+{
+    take_command(ctx, request, reply, true);
+}
+
+static void take_command(command_service *svc, const message *request, bus_reply *reply,
+                         bool owned_only)
+{
     call *c = malloc(sizeof *c);
     if (!c) {
         message f;
@@ -90,13 +110,40 @@ static void on_command(void *ctx, const message *request, bus_reply *reply)
         }
         c->counted = true;
     }
-    status st = command_handler_submit(svc->handler, request, on_decided, c);
+    status st = owned_only ? command_handler_submit_owned(svc->handler, request, on_decided, c)
+                           : command_handler_submit(svc->handler, request, on_decided, c);
     if (st == ST_BUSY) {
         atomic_fetch_add(&svc->refused_full, 1);
         answer_failed(c, REASON_CODE_BUSY, COMMAND_BUSY_REASON);
     } else if (st != ST_OK) {
         answer_failed(c, REASON_CODE_NONE, status_message());
     }
+}
+
+/* The lease keeper's thread: serve the partition's subject while it is ours. */
+static void on_partition_acquired(void *ctx, int partition)
+{
+    command_service *s = ctx;
+    char subject[PARTITIONS_SUBJECT_MAX];
+    partitions_subject(partition, subject);
+    mutex_lock(&s->mu);
+    if (!s->stopped && !s->part_sub[partition] &&
+        bus_serve(s->bus, subject, "command-handler", on_partition_command, s,
+                  &s->part_sub[partition]) != ST_OK) {
+        s->part_sub[partition] = NULL;
+        LOG_ERROR("commands", "cannot serve %s: %s", subject, status_message());
+    }
+    mutex_unlock(&s->mu);
+}
+
+static void on_partition_lost(void *ctx, int partition)
+{
+    command_service *s = ctx;
+    mutex_lock(&s->mu);
+    bus_subscription *sub = s->part_sub[partition];
+    s->part_sub[partition] = NULL;
+    mutex_unlock(&s->mu);
+    bus_unsubscribe(sub);
 }
 
 status command_service_new(bus *b, command_handler *h, saga_runner *r,
@@ -106,14 +153,23 @@ status command_service_new(bus *b, command_handler *h, saga_runner *r,
     if (!s) return status_set(ST_NOMEM, "out of memory starting the command service");
     s->handler = h;
     s->runner = r;
+    s->bus = b;
+    mutex_init(&s->mu);
     s->max_transfers = cfg && cfg->max_transfers ? cfg->max_transfers : 1024;
     status st =
         bus_serve(b, BUS_SUBJECT_USER_COMMANDS, "command-handler", on_command, s, &s->user_sub);
     if (st == ST_OK)
         st =
             bus_serve(b, BUS_SUBJECT_BANK_COMMANDS, "command-handler", on_command, s, &s->bank_sub);
+    if (st == ST_OK && cfg && cfg->parts) {
+        partitions_listener l = {
+            .ctx = s, .acquired = on_partition_acquired, .lost = on_partition_lost};
+        st = partitions_listen(cfg->parts, &l);
+    }
     if (st != ST_OK) {
         bus_unsubscribe(s->user_sub);
+        bus_unsubscribe(s->bank_sub);
+        mutex_destroy(&s->mu);
         free(s);
         return st;
     }
@@ -127,12 +183,21 @@ void command_service_stop(command_service *s)
     bus_unsubscribe(s->user_sub);
     bus_unsubscribe(s->bank_sub);
     s->user_sub = s->bank_sub = NULL;
+    bus_subscription *subs[PARTITIONS_COUNT];
+    mutex_lock(&s->mu);
+    s->stopped = true;
+    memcpy(subs, s->part_sub, sizeof subs);
+    memset(s->part_sub, 0, sizeof s->part_sub);
+    mutex_unlock(&s->mu);
+    for (int i = 0; i < PARTITIONS_COUNT; i++)
+        bus_unsubscribe(subs[i]);
 }
 
 void command_service_free(command_service *s)
 {
     if (!s) return;
     command_service_stop(s);
+    mutex_destroy(&s->mu);
     free(s);
 }
 

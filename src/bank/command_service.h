@@ -15,6 +15,7 @@
 #define BANK_COMMAND_SERVICE_H
 
 #include "bank/command_handler.h"
+#include "bank/partitions.h"
 #include "bank/saga_runner.h"
 #include "base/buf.h"
 #include "bus/bus.h"
@@ -23,6 +24,11 @@ typedef struct command_service command_service;
 
 typedef struct command_service_config {
     size_t max_transfers; /* transfers admitted and not answered; 0: 1024 */
+    /* Partitioned mode (must outlive the service; NULL: none): the service also serves the
+     * subject of each partition while this process owns it (partitions_subject), so commands
+     * routed by partition reach their owner (bank/command_router.h). It listens to the table:
+     * call command_service_new before the lease keeper starts. */
+    partitions *parts;
 } command_service_config;
 
 /* Starts serving BUS_SUBJECT_USER_COMMANDS and BUS_SUBJECT_BANK_COMMANDS in queue group

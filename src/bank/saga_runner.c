@@ -43,6 +43,8 @@ struct saga_runner {
     command_handler *handler;
     bank_stores stores;
     saga_lease lease; /* ops NULL: one process */
+    status (*send)(void *send_ctx, const message *command, command_done_fn done, void *ctx);
+    void *send_ctx;
     int64_t stale_ms, renew_ms;
     unsigned char set_key[TRANSFER_SET_KEY_BYTES];
     timers *timers; /* retries, the stale check, lease renewals */
@@ -169,8 +171,10 @@ static void on_step_done(void *ctx, const message *command, const message *feedb
 
 static void send_step(instance *in)
 {
-    if (command_handler_submit(in->runner->handler, &in->cmd, on_step_done, in) != ST_OK)
-        schedule_retry(in); /* busy or stopping: try again later */
+    saga_runner *r = in->runner;
+    status st = r->send ? r->send(r->send_ctx, &in->cmd, on_step_done, in)
+                        : command_handler_submit(r->handler, &in->cmd, on_step_done, in);
+    if (st != ST_OK) schedule_retry(in); /* busy or stopping: try again later */
 }
 
 /* A new saga instance for transfer `id`, registered as running here; NULL on failure. */
@@ -205,8 +209,8 @@ status saga_runner_start(saga_runner *r, const transfer_started_event *started, 
     instance *in = instance_new(r, &started->id, end, ctx);
     if (!in) return status_set(ST_NOMEM, "out of memory starting a saga");
     /* A transfer stored a moment ago cannot look stale anywhere yet: the lease is free. */
-    if (!lease_acquire(r, &started->id))
-        LOG_WARN("saga", "the lease of a new transfer was taken; running it all the same");
+    if (!lease_acquire(r, &started->id)) /* e.g. its partition is being handed over */
+        LOG_DEBUG("saga", "a new transfer's lease is not ours; running it all the same");
     saga_begin(&in->s, started);
     assert(uuid_equal(&in->s.start.id, &started->id));
     drive(in);
@@ -329,6 +333,10 @@ status saga_runner_new(command_handler *handler, const bank_stores *stores,
     r->handler = handler;
     r->stores = *stores;
     if (cfg && cfg->lease) r->lease = *cfg->lease;
+    if (cfg && cfg->send) {
+        r->send = cfg->send;
+        r->send_ctx = cfg->send_ctx;
+    }
     r->stale_ms = cfg && cfg->stale_ms > 0 ? cfg->stale_ms : 10000;
     r->renew_ms = cfg && cfg->renew_ms > 0 ? cfg->renew_ms : 3000;
     fresh_set_key(r->set_key);

@@ -37,6 +37,11 @@ typedef struct saga_runner_config {
     const saga_lease *lease; /* NULL: one process, no lease needed */
     int64_t stale_ms;        /* take over transfers started this long ago; 0: 10000 */
     int64_t renew_ms;        /* how often held leases are renewed; 0: 3000 */
+    /* Where steps go (must outlive the runner): NULL sends them to the handler; the partitioned
+     * mode sends each to the owner of its aggregate (command_router_send). Same contract as
+     * command_handler_submit. */
+    status (*send)(void *send_ctx, const message *command, command_done_fn done, void *ctx);
+    void *send_ctx;
 } saga_runner_config;
 
 /* The transfer ended: completed, or failed with `reason` (valid during the call). Also called,

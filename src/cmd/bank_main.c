@@ -14,6 +14,7 @@
 
 #include "bank/api.h"
 #include "bank/command_handler.h"
+#include "bank/command_router.h"
 #include "bank/command_service.h"
 #include "bank/company.h"
 #include "bank/employee.h"
@@ -29,7 +30,7 @@
 #include "http/gql_executor.h"
 #include "store/store.h"
 #if BANK_WITH_NATS
-#include "bank/lease_nats.h"
+#include "bank/partition_nats.h"
 #include "bank/sync.h"
 #endif
 
@@ -57,6 +58,7 @@ typedef struct options {
     const char *store_token_file;
     int64_t workers;
     int64_t max_transfers;
+    int64_t partition_ttl_ms; /* the partition leases' TTL (nats bus) */
     bool password_fast;
     int64_t deadline_ms;
     int64_t password_workers;
@@ -82,8 +84,10 @@ typedef struct bank {
     command_handler *handler;
     saga_runner *runner;
 #if BANK_WITH_NATS
-    lease_nats *leases; /* with a nats bus: sagas owned by one instance at a time */
+    partition_nats *keeper; /* with a nats bus: this process's partition leases */
 #endif
+    partitions *parts; /* with a nats bus: the partitions this process owns; NULL: all */
+    command_router *router;
     saga_lease lease;
     command_service *commands;
     projector *projector;
@@ -216,23 +220,41 @@ static void *ready_main(void *arg)
     return NULL;
 }
 
+/* The partitioned mode (a nats bus): whether this process runs with partition leases. */
+static bool partitioned(const bank *b)
+{
+    return BANK_WITH_NATS && !strncmp(b->opt.bus, "nats://", 7);
+}
+
 static status start_commands(bank *b)
 {
-    command_handler_config hc = {.workers = (int)b->opt.workers};
+    /* Partition leases on NATS (docs/architecture.md, "Throughput"); one process owns all. */
+    if (partitioned(b)) TRY(partitions_new(b->opt.partition_ttl_ms / 2, &b->parts));
+    command_handler_config hc = {.workers = (int)b->opt.workers, .parts = b->parts};
     TRY(command_handler_new(&b->s, &hc, &b->handler));
-    command_service_config sc = {.max_transfers = (size_t)b->opt.max_transfers};
+    TRY(command_router_new(b->bus, b->handler, b->parts, &b->router));
+    command_service_config sc = {.max_transfers = (size_t)b->opt.max_transfers, .parts = b->parts};
     saga_runner_config rc = {0};
-#if BANK_WITH_NATS
-    if (!strncmp(b->opt.bus, "nats://", 7)) {
-        TRY(lease_nats_open(b->opt.bus, 15000, &b->lease, &b->leases));
+    if (b->parts) {
+        command_router_saga_lease(b->parts, &b->lease);
         rc.lease = &b->lease;
+        rc.send = command_router_send;
+        rc.send_ctx = b->router;
     }
-#endif
     TRY(saga_runner_new(b->handler, &b->s, &rc, &b->runner));
     size_t resumed = 0;
-    TRY(saga_runner_recover(b->runner, &resumed));
+    if (b->parts) {
+        /* The sagas to resume are those of the partitions this process owns: leases first. */
+        TRY(command_service_new(b->bus, b->handler, b->runner, &sc, &b->commands));
+#if BANK_WITH_NATS
+        TRY(partition_nats_start(b->opt.bus, b->opt.partition_ttl_ms, b->parts, &b->keeper));
+#endif
+        TRY(saga_runner_recover(b->runner, &resumed));
+    } else {
+        TRY(saga_runner_recover(b->runner, &resumed));
+        TRY(command_service_new(b->bus, b->handler, b->runner, &sc, &b->commands));
+    }
     if (resumed) LOG_INFO(MODULE, "resumed %zu transfers that were still running", resumed);
-    TRY(command_service_new(b->bus, b->handler, b->runner, &sc, &b->commands));
     password_options pw = {.fast = b->opt.password_fast};
     return company_account_init(b->handler, b->runner, &b->s, &pw);
 }
@@ -289,6 +311,7 @@ static status start_api(bank *b, char *web, char *ide)
                           .private_mode = b->opt.private_mode,
                           .employees = &b->opt.employees,
                           .password = {.fast = b->opt.password_fast}};
+    ac.partitioned_commands = partitioned(b);
     TRY(bank_api_new(b->bus, bank_graphql_schema, bank_graphql_schema_len, &ac, &b->api));
     gql_executor_config ec = {.schema = bank_api_schema(b->api),
                               .context = bank_api_context(b->api)};
@@ -337,6 +360,9 @@ static status start(bank *b, char *web, char *ide)
     TRY(codec_init());
     TRY(password_library_init());
     TRY(bus_open(b->opt.bus, &b->bus));
+    /* A command handler that owns partitions reads what it appended from its cache: its appends
+     * need not write the local index themselves (the indexer does, in batches). */
+    if ((b->opt.roles & ROLE_COMMANDS) && partitioned(b)) b->opt.nats.store.own_writes_lazy = true;
     if (b->opt.roles & (ROLE_COMMANDS | ROLE_PROJECTOR)) TRY(open_stores(b));
     if (b->opt.roles & ROLE_PROJECTOR) {
         char db[PATH_MAX];
@@ -355,14 +381,18 @@ static void stop(bank *b)
     http_server_free(b->srv);
     gql_executor_free(b->executor);
     command_service_stop(b->commands);
+#if BANK_WITH_NATS
+    partition_nats_free(b->keeper); /* the others take our partitions at their next round */
+#endif
     projector_free(b->projector);
     saga_runner_stop(b->runner);      /* no more steps sent from the runner's own thread */
+    command_router_stop(b->router);   /* steps of sagas answered now go nowhere: they resume */
     command_handler_free(b->handler); /* decides what was queued; answers go through the service */
+    command_router_drain(b->router);  /* steps sent to other owners are answered (or time out) */
     saga_runner_free(b->runner);
     command_service_free(b->commands);
-#if BANK_WITH_NATS
-    lease_nats_close(b->leases);
-#endif
+    command_router_free(b->router);
+    partitions_free(b->parts);
     bank_api_free(b->api);
     bus_close(b->bus);
     for (int i = 0; i < 3; i++)
@@ -400,6 +430,7 @@ static int serve(const char *command, int argc, char **argv, int roles)
                       .listen = "127.0.0.1:8888",
                       .workers = 4,
                       .max_transfers = 1024,
+                      .partition_ttl_ms = 6000,
                       .deadline_ms = 2000,
                       .password_workers = 2,
                       .max_connections = 10000,
@@ -445,6 +476,10 @@ static int serve(const char *command, int argc, char **argv, int roles)
         {"--max-transfers", "BANK_MAX_TRANSFERS", CONFIG_INT, &b.opt.max_transfers, "N",
          "money transfers in progress at once; more are answered `the bank is busy, try again`", 1,
          1 << 20},
+        {"--partition-ttl-ms", "BANK_PARTITION_TTL_MS", CONFIG_INT, &b.opt.partition_ttl_ms, "MS",
+         "with a nats bus: the command handlers' partition leases expire this long after their "
+         "holder stopped renewing them (renewed every third of it)",
+         600, 600000},
         {"--password-fast", "BANK_PWHASH_FAST", CONFIG_BOOL, &b.opt.password_fast, NULL,
          "hash new passwords at libsodium's minimum cost (tests and development only)", 0, 0},
         {"--deadline-ms", "BANK_DEADLINE_MS", CONFIG_INT, &b.opt.deadline_ms, "MS",

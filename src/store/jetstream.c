@@ -477,6 +477,7 @@ static void job_answer(js_store *s, js_job *job)
  * read-your-writes rests on the indexer: wait for it to have them. */
 static void index_own(js_store *s, const jsindex_own *own, size_t n)
 {
+    if (s->opt.own_writes_lazy) return; /* the indexer's batches will have them */
     uint64_t last = 0;
     for (size_t i = 0; i < n; i++)
         if (own[i].seqs[own[i].n - 1] > last) last = own[i].seqs[own[i].n - 1];
@@ -837,6 +838,14 @@ static status js_read(store *base, store_bytes key, uint32_t from_order, store_e
     return jsindex_read(s->ix, key, from_order, cb, ctx);
 }
 
+static status js_read_local(store *base, store_bytes key, uint32_t from_order, store_event_cb cb,
+                            void *ctx)
+{
+    js_store *s = (js_store *)base;
+    TRY(jsindex_usable(s->ix));
+    return jsindex_read(s->ix, key, from_order, cb, ctx);
+}
+
 static status js_count(store *base, store_bytes key, uint32_t *count)
 {
     js_store *s = (js_store *)base;
@@ -1190,6 +1199,7 @@ static const store_ops JS_OPS = {
     .append_async = js_append_async,
     .read = js_read,
     .count = js_count,
+    .read_local = js_read_local,
     .head = js_head,
     .subscribe = js_subscribe,
     .subscription_close = js_subscription_close,

@@ -167,6 +167,16 @@ status store_read(store *s, store_bytes key, uint32_t from_order, store_event_cb
     return s->ops->read(s, key, from_order, cb, ctx);
 }
 
+status store_read_local(store *s, store_bytes key, uint32_t from_order, store_event_cb cb,
+                        void *ctx)
+{
+    TRY(check_store(s, "store_read_local"));
+    TRY(check_key(key));
+    if (!cb) return status_set(ST_INVALID, "store_read_local needs a callback");
+    return s->ops->read_local ? s->ops->read_local(s, key, from_order, cb, ctx)
+                              : s->ops->read(s, key, from_order, cb, ctx);
+}
+
 status store_count(store *s, store_bytes key, uint32_t *count)
 {
     TRY(check_store(s, "store_count"));

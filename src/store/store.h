@@ -72,6 +72,11 @@ typedef struct store_jetstream_options {
                                   [120000] */
     bool local_reads;          /* reads and counts from the local index alone, without the round
                                   trip that shows other processes' appends [false] */
+    bool own_writes_lazy;      /* appends answer without writing their events into the local
+                                  index first: the indexer adds them a moment later, in batches.
+                                  store_read (its barrier waits for the indexer) still shows them;
+                                  store_read_local may not yet. For a command handler, whose cache
+                                  holds what it appended [false] */
 } store_jetstream_options;
 
 /* How a client of a remote store proves who it is and checks whom it talks to, and how the
@@ -123,6 +128,13 @@ status store_append_async(store *s, store_bytes key, uint32_t expected_order,
 /* Calls `cb` for each event of `key` with order >= `from_order`, in order, on the calling thread.
  * A key with no events is not an error (no call). */
 status store_read(store *s, store_bytes key, uint32_t from_order, store_event_cb cb, void *ctx);
+
+/* store_read without what makes other processes' latest appends visible (the jetstream adapter's
+ * read barrier, a round trip to the server): what this instance's copy holds now. For a caller
+ * that is the only writer of the key (a command handler owning its partition), whose appends the
+ * store checks anyway (a stale read only costs a conflict). The other adapters: store_read. */
+status store_read_local(store *s, store_bytes key, uint32_t from_order, store_event_cb cb,
+                        void *ctx);
 
 /* The number of events `key` holds (0 if none). */
 status store_count(store *s, store_bytes key, uint32_t *count);

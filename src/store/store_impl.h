@@ -13,6 +13,9 @@ typedef struct store_ops {
                            const store_bytes *values, size_t n, store_append_cb cb, void *ctx);
     status (*read)(store *s, store_bytes key, uint32_t from_order, store_event_cb cb, void *ctx);
     status (*count)(store *s, store_bytes key, uint32_t *count);
+    /* Optional (NULL: read): store_read_local. */
+    status (*read_local)(store *s, store_bytes key, uint32_t from_order, store_event_cb cb,
+                         void *ctx);
     status (*head)(store *s, uint64_t *position);
     status (*subscribe)(store *s, uint64_t from_position, store_event_cb cb, void *ctx,
                         store_subscription **out);

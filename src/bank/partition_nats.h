@@ -1,0 +1,40 @@
+/* The partition lease keeper of a command handler process on NATS (bank/partitions.h): it keeps
+ * this process's share of the PARTITIONS_COUNT partitions in a JetStream KV bucket
+ * (PARTITION_BUCKET, memory storage, TTL `ttl_ms`).
+ *
+ * Every ttl/3 it: writes its heartbeat key "m.<instance id>" (expires with the TTL when the
+ * process dies or stops); lists the live members (the heartbeat keys); picks the partitions it
+ * should own by rendezvous hashing over them (each partition goes to the member with the highest
+ * hash of (member, partition), so a member joining or leaving moves only its share); renews the
+ * leases "p.<n>" it holds and should keep (a compare-and-set on the revision it last wrote: one
+ * that fails means somebody else took it, and the partition is lost), releases those another member
+ * should own (lost here first, then deleted), and takes those it should own that are free
+ * (create-if-absent; a lease still holding its own id, e.g. after a missed renewal, is taken back);
+ * one it should own that another still holds is tried again every 250 ms until it is free.
+ * A partition not renewed within ttl/2 counts as lost (partitions_owned), whatever the keeper is
+ * doing.
+ *
+ * Threads: its own timer thread; the table's listeners run there. */
+#ifndef BANK_PARTITION_NATS_H
+#define BANK_PARTITION_NATS_H
+
+#include <stdint.h>
+
+#include "bank/partitions.h"
+#include "base/status.h"
+
+#define PARTITION_BUCKET "BANK_PARTITIONS"
+
+typedef struct partition_nats partition_nats;
+
+/* Opens the bucket on `servers` and starts keeping leases into `table` (which must outlive the
+ * keeper; its grace period should be ttl_ms/2). The first round runs before this returns, so a
+ * lone handler owns every free partition once it is started. Caller frees. */
+status partition_nats_start(const char *servers, int64_t ttl_ms, partitions *table,
+                            partition_nats **out);
+
+/* Stops the keeper: every partition is marked lost and its lease deleted (so the other members
+ * take them at their next round instead of after the TTL), the heartbeat too. NULL is fine. */
+void partition_nats_free(partition_nats *k);
+
+#endif
