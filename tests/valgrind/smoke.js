@@ -249,7 +249,10 @@ async function smokeBank(dataDir, extraArgs, extraEnv = {}) {
     else if (mode === 'bank-nats') {
       nats = await nativeNats(dataDir);
       await smokeBank(path.join(dataDir, 'bank'), ['--bus', nats.url, '--store', nats.url],
-        { BANK_NATS_INDEX_DIR: path.join(dataDir, 'nats-index') });
+        // Partition leases: under valgrind a round of 64 lease renewals can outlast the default
+        // grace (TTL/2), and a handler that lost its partitions refuses their commands; a longer
+        // TTL keeps this a memory check, not a timing one.
+        { BANK_NATS_INDEX_DIR: path.join(dataDir, 'nats-index'), BANK_PARTITION_TTL_MS: '60000' });
     } else {
       trio = await nativeBkesTrio();
       await smokeBank(dataDir, ['--store', trio.url]);
