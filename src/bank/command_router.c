@@ -20,11 +20,20 @@ typedef struct routed {
     void *ctx;
 } routed;
 
+/* The owner's answer to a command that reached it after it lost the partition: nothing was done. */
+static bool not_owner(const message *reply)
+{
+    return reply && reply->type == MSG_COMMAND_FAILED &&
+           strcmp(reply->u.command_failed.reason, COMMAND_NOT_OWNER_REASON) == 0;
+}
+
 static void on_routed_reply(void *arg, status st, const message *reply)
 {
     routed *r = arg;
-    if (st == ST_UNAVAILABLE && r->plain_subject) {
-        /* Nobody owns the partition right now: any handler will do. */
+    if ((st == ST_UNAVAILABLE || (st == ST_OK && not_owner(reply))) && r->plain_subject) {
+        /* Nobody owns the partition right now, or the handler it reached had just lost it (a
+         * hand-over, a lease round that came too late; what Kafka's clients retry as "not the
+         * leader"): any handler will do, reading fresh. The user never sees the hand-over. */
         const char *subject = r->plain_subject;
         r->plain_subject = NULL;
         st = bus_request(r->b, subject, &r->command, r->deadline_ms, on_routed_reply, r);

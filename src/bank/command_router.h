@@ -17,9 +17,10 @@
 #include "bank/saga_runner.h"
 #include "bus/bus.h"
 
-/* A bus request for `command` on its partition's subject, then (no responders) on `plain_subject`
- * (BUS_SUBJECT_USER_COMMANDS or BUS_SUBJECT_BANK_COMMANDS). The bus_request contract: `cb` exactly
- * once unless this returns non-OK. */
+/* A bus request for `command` on its partition's subject, then (no responders, or an answer that
+ * the handler no longer owns the partition: COMMAND_NOT_OWNER_REASON, nothing done) on
+ * `plain_subject` (BUS_SUBJECT_USER_COMMANDS or BUS_SUBJECT_BANK_COMMANDS). The bus_request
+ * contract: `cb` exactly once unless this returns non-OK. */
 status command_router_request(bus *b, const char *plain_subject, const message *command,
                               int64_t deadline_ms, bus_reply_cb cb, void *ctx);
 
