@@ -417,6 +417,20 @@ async function waitFor(fn, what) {
   }
 }
 
+// Waits until something accepts connections on 127.0.0.1:`port` (a server started by the test);
+// no deadline, as waitFor.
+async function waitPort(port) {
+  const listening = () =>
+    new Promise((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => {
+        s.end();
+        resolve(true);
+      });
+      s.on('error', () => resolve(false));
+    });
+  await waitFor(listening, `a server listening on ${port}`);
+}
+
 // One metric value from the Prometheus text of /metrics.
 async function metric(url, name) {
   const text = await (await fetch(url + '/metrics')).text();
@@ -452,6 +466,7 @@ async function streamTransactions(bank, client, args = {}, fields = TX_FIELDS) {
 
 module.exports = {
   BIN_DIR,
+  waitPort,
   startRole,
   freePort,
   natsServerBin,

@@ -12,7 +12,6 @@ const assert = require('node:assert');
 const { spawn } = require('node:child_process');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
-const net = require('node:net');
 const path = require('node:path');
 const h = require('../bank/helpers');
 
@@ -27,20 +26,6 @@ let natsUrl;
 let api;
 let projector;
 const handlers = []; // every command handler started, live or not
-
-async function waitPort(port) {
-  await h.waitFor(
-    () =>
-      new Promise((resolve) => {
-        const s = net.connect(port, '127.0.0.1', () => {
-          s.end();
-          resolve(true);
-        });
-        s.on('error', () => resolve(false));
-      }),
-    `nats-server on ${port}`,
-  );
-}
 
 async function startHandler() {
   const r = await h.startRole(dir, 'commands', natsUrl, { env: ENV });
@@ -176,7 +161,7 @@ before(async () => {
   const port = await freePort();
   fs.writeFileSync(path.join(dir, 'nats.conf'), `listen: 127.0.0.1:${port}\nmax_payload: 2MB\njetstream { store_dir: "${path.join(dir, 'js')}" }\n`);
   nats = h.track(spawn(natsServerBin(), ['-c', path.join(dir, 'nats.conf')], { stdio: 'ignore' }));
-  await waitPort(port);
+  await h.waitPort(port);
   natsUrl = `nats://127.0.0.1:${port}`;
   // The first handler creates the streams; the second one joins and takes half the partitions.
   await startHandler();

@@ -11,7 +11,6 @@ const { test, before, after } = require('node:test');
 const assert = require('node:assert');
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
-const net = require('node:net');
 const path = require('node:path');
 const h = require('../bank/helpers');
 
@@ -24,21 +23,6 @@ const roles = [];
 let api1;
 let api2;
 
-async function waitPort(port) {
-  await h.eventually(
-    () =>
-      new Promise((resolve) => {
-        const s = net.connect(port, '127.0.0.1', () => {
-          s.end();
-          resolve(true);
-        });
-        s.on('error', () => resolve(false));
-      }),
-    `nats-server on ${port}`,
-    LONG,
-  );
-}
-
 before(async () => {
   dir = h.tempDir();
   const port = await h.freePort();
@@ -47,7 +31,7 @@ before(async () => {
     `listen: 127.0.0.1:${port}\nmax_payload: 2MB\njetstream { store_dir: "${path.join(dir, 'js')}" }\n`,
   );
   nats = h.track(spawn(h.natsServerBin(), ['-c', path.join(dir, 'nats.conf')], { stdio: 'ignore' }));
-  await waitPort(port);
+  await h.waitPort(port);
   natsUrl = `nats://127.0.0.1:${port}`;
   // The command handler first: it creates the streams. The APIs before the projectors: they
   // receive every transaction the projectors publish, from the bank's first on.

@@ -7,29 +7,11 @@ const assert = require('node:assert');
 const { spawn } = require('node:child_process');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
-const net = require('node:net');
 const path = require('node:path');
 const h = require('../bank/helpers');
 
 // Shared with the bank tests: free ports and the nats-server binary; h.track kills children at exit.
 const { freePort, natsServerBin } = h;
-
-async function waitPort(port, ms = 20000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const ok = await new Promise((resolve) => {
-      const s = net.connect(port, '127.0.0.1', () => {
-        s.end();
-        resolve(true);
-      });
-      s.on('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > end) throw new Error(`nothing listens on ${port}`);
-    await h.sleep(50);
-  }
-}
-
 
 let dir;
 let nats;
@@ -49,7 +31,7 @@ before(async () => {
   );
   nats = spawn(natsServerBin(), ['-c', path.join(dir, 'nats.conf')], { stdio: 'ignore' });
   h.track(nats);
-  await waitPort(port);
+  await h.waitPort(port);
   natsUrl = `nats://127.0.0.1:${port}`;
   // The command handlers first: one of them creates the streams and the company account.
   commands1 = await h.startRole(dir, 'commands', natsUrl);
