@@ -3,7 +3,9 @@
 // meanwhile: /healthz latency (every 50 ms), a login (get_account of an existing user, every
 // 1.1 s), transfers by another user (money_transfer, 10/s: p50/p99/max), the bank's peak RSS,
 // and what the server refused (the /metrics counters that moved). Figures only: never fails on
-// them. Attackers connect from other loopback addresses (127.0.x.y) than the users (127.0.0.1).
+// them. Attackers connect from other loopback addresses (127.0.x.y, x >= 10) than the legitimate
+// clients: the health checker (127.0.0.1), alice who logs in (127.0.0.2), bob who pays
+// (127.0.0.3), as different machines would.
 //
 // usage: attacks.js BANK_BINARY [attack ...]      (default: all, in the order below; each attack
 //        runs in a child process, `attacks.js --attack NAME PORT VICTIM_IBAN`)
@@ -17,6 +19,7 @@ const { spawn, execFileSync } = require('node:child_process');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const net = require('node:net');
+const http = require('node:http');
 const os = require('node:os');
 const path = require('node:path');
 
@@ -69,13 +72,31 @@ async function startBank(bin) {
   };
 }
 
-async function gql(url, query, variables) {
-  const res = await fetch(url + '/api', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ query, variables }),
+// The legitimate clients of the probes, each from its own address with its own kept-alive
+// connections, as a health checker and two users would be (the attackers use 127.0.x.y, x >= 1).
+const HEALTH_CHECKER = '127.0.0.1';
+const ALICE = '127.0.0.2';
+const BOB = '127.0.0.3';
+const agents = new Map();
+function request(url, { method = 'GET', body, from = HEALTH_CHECKER } = {}) {
+  if (!agents.has(from)) agents.set(from, new http.Agent({ keepAlive: true, localAddress: from }));
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method, agent: agents.get(from) }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => (text += d));
+      res.on('end', () => resolve({ status: res.statusCode, text }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    if (body) req.setHeader('content-type', 'application/json');
+    req.end(body);
   });
-  const j = await res.json();
+}
+
+async function gql(url, query, variables, from) {
+  const body = JSON.stringify({ query, variables });
+  const j = JSON.parse((await request(url + '/api', { method: 'POST', body, from })).text);
   if (j.errors) throw new Error(JSON.stringify(j.errors));
   return j.data;
 }
@@ -129,9 +150,10 @@ async function probe(bank, users, ms) {
   const logins = [];
   const transfers = [];
   let failures = 0;
-  const why = new Map(); // failure message -> count
+  const start = now();
+  const why = new Map(); // "probe: failure message" -> { n, first, last } (seconds into the attack)
   let rss = 0;
-  const loop = async (every, fn) => {
+  const loop = async (name, every, fn) => {
     while (now() < end) {
       const t = now();
       try {
@@ -139,28 +161,29 @@ async function probe(bank, users, ms) {
       } catch (e) {
         failures++;
         const m = String((e && e.cause && e.cause.code) || (e && e.message) || e).slice(0, 80);
-        why.set(m, (why.get(m) || 0) + 1);
+        const at = Math.round((now() - start) / 100) / 10;
+        const w = why.get(`${name}: ${m}`) || { n: 0, first: at };
+        why.set(`${name}: ${m}`, { n: w.n + 1, first: w.first, last: at });
       }
       const left = every - (now() - t);
       if (left > 0) await sleep(left);
     }
   };
   await Promise.all([
-    loop(50, async () => {
+    loop('healthz', 50, async () => {
       const t = now();
-      const r = await fetch(bank.url + '/healthz');
-      await r.text();
+      const r = await request(bank.url + '/healthz');
       if (r.status !== 200) throw new Error('healthz ' + r.status);
       health.push(now() - t);
     }),
     // Once every 1.1 s: the login limit per address is 60 at once, then 60 a minute.
-    loop(1100, async () => {
+    loop('login', 1100, async () => {
       const t = now();
-      const r = await gql(bank.url, LOGIN, { u: users.alice.user, p: 'secret-alice' });
+      const r = await gql(bank.url, LOGIN, { u: users.alice.user, p: 'secret-alice' }, ALICE);
       if (r.get_account.reason) throw new Error('login refused: ' + r.get_account.reason);
       logins.push(now() - t);
     }),
-    loop(100, async () => {
+    loop('transfer', 100, async () => {
       const t = now();
       const r = await gql(bank.url, TRANSFER, {
         amount: 1,
@@ -169,11 +192,11 @@ async function probe(bank, users, ms) {
         from: users.bob.iban,
         to: users.carol.iban,
         token: users.bob.token,
-      });
+      }, BOB);
       if (!r.money_transfer.success) throw new Error(r.money_transfer.reason);
       transfers.push(now() - t);
     }),
-    loop(100, async () => {
+    loop('rss', 100, async () => {
       rss = Math.max(rss, rssMiB(bank.pid));
     }),
   ]);
@@ -446,7 +469,7 @@ async function main() {
       );
       console.log(`${''.padEnd(19)}   (${note}; ${p.health.length} healthz, ${p.logins.length} logins, ${p.transfers.length} transfers)`);
       if (p.failures)
-        console.log(`${''.padEnd(19)}   failures: ${[...p.why].map(([m, n]) => `${n} x ${m}`).join('; ')}`);
+        console.log(`${''.padEnd(19)}   failures: ${[...p.why].map(([m, w]) => `${w.n} x ${m} (${w.first}-${w.last} s)`).join('; ')}`);
     }
   } finally {
     firewall.remove();

@@ -11,17 +11,25 @@
 
 #include "base/hmap.h"
 
+/* Refusals of one address within a window of heavy_ms: `heavy` of them make it heavy. */
+typedef struct refusals {
+    uint32_t n;
+    int64_t since;
+} refusals;
+
 typedef struct entry {
     http_addr addr;
     uint32_t count;      /* 0: empty slot */
     int64_t heavy_until; /* the address counts as heavy before this time (ms) */
+    refusals refused;
 } entry;
 
-/* An address that was heavy and holds nothing now. */
+/* An address that holds nothing now and was heavy, or was refused, lately. */
 typedef struct recent {
     hmap_node node;
     http_addr addr;
     int64_t heavy_until;
+    refusals refused;
 } recent;
 
 struct http_budget {
@@ -78,15 +86,11 @@ static int64_t recent_until(const http_budget *b, const http_addr *a)
     return r ? r->heavy_until : 0;
 }
 
-/* Remembers that `a`, which holds nothing now, is heavy until `until`. */
-static void recent_remember(http_budget *b, const http_addr *a, int64_t until)
+/* The record of `a`, which holds nothing now: found, or made in the oldest place of the ring. */
+static recent *recent_get(http_budget *b, const http_addr *a)
 {
-    if (!b->cfg.recent_max) return;
     recent *r = recent_find(b, a);
-    if (r) {
-        if (until > r->heavy_until) r->heavy_until = until;
-        return;
-    }
+    if (r) return r;
     r = &b->ring[b->ring_next];
     if (b->ring_used == b->cfg.recent_max)
         hmap_remove(&b->recent_map, &r->node); /* the oldest is forgotten */
@@ -94,8 +98,41 @@ static void recent_remember(http_budget *b, const http_addr *a, int64_t until)
         b->ring_used++;
     b->ring_next = (b->ring_next + 1) % b->cfg.recent_max;
     r->addr = *a;
-    r->heavy_until = until;
+    r->heavy_until = 0;
+    r->refused = (refusals){0, 0};
     hmap_insert(&b->recent_map, &r->node, hash_bytes(a->b, sizeof a->b, 0));
+    return r;
+}
+
+/* Remembers that `a`, which holds nothing now, is heavy until `until`. */
+static void recent_remember(http_budget *b, const http_addr *a, int64_t until)
+{
+    if (!b->cfg.recent_max) return;
+    recent *r = recent_get(b, a);
+    if (until > r->heavy_until) r->heavy_until = until;
+}
+
+/* Counts a refusal in `f`; true when it makes the address heavy (the `heavy`-th in a window). */
+static bool count_refusal(const http_budget *b, refusals *f, int64_t now)
+{
+    if (!b->cfg.heavy) return false;
+    if (!f->n || now - f->since > b->cfg.heavy_ms) *f = (refusals){0, now};
+    return ++f->n >= b->cfg.heavy;
+}
+
+/* An address that keeps knocking while refused is as heavy as one that holds many connections:
+ * addresses that never got in (the server was full before they came) would otherwise look light
+ * and take the reserved places, three each. */
+static http_admission refuse(http_budget *b, entry *e, const http_addr *a, int64_t now,
+                             http_admission why)
+{
+    if (e->count) {
+        if (count_refusal(b, &e->refused, now)) e->heavy_until = now + b->cfg.heavy_ms;
+    } else if (b->cfg.recent_max) {
+        recent *r = recent_get(b, a);
+        if (count_refusal(b, &r->refused, now)) r->heavy_until = now + b->cfg.heavy_ms;
+    }
+    return why;
 }
 
 /* The slot holding `a`, or the empty slot where it would go. */
@@ -154,17 +191,19 @@ static void note_heavy(const http_budget *b, entry *e, int64_t now)
 
 http_admission http_budget_admit(http_budget *b, const http_addr *a, int64_t now_ms)
 {
-    if (b->open >= b->cfg.max_total) return HTTP_REFUSE_TOTAL;
     size_t i = find(b, a);
     entry *e = &b->slots[i];
     size_t held = e->count;
-    if (b->cfg.max_per_address && held >= b->cfg.max_per_address) return HTTP_REFUSE_ADDRESS;
+    if (b->open >= b->cfg.max_total) return refuse(b, e, a, now_ms, HTTP_REFUSE_TOTAL);
+    if (b->cfg.max_per_address && held >= b->cfg.max_per_address)
+        return refuse(b, e, a, now_ms, HTTP_REFUSE_ADDRESS);
     if (b->open >= b->cfg.max_total - b->cfg.reserved &&
         (held >= b->cfg.light || (held ? e->heavy_until : recent_until(b, a)) > now_ms))
-        return HTTP_REFUSE_TOTAL;
+        return refuse(b, e, a, now_ms, HTTP_REFUSE_TOTAL);
     if (!held) {
         e->addr = *a;
         e->heavy_until = recent_until(b, a);
+        e->refused = (refusals){0, 0};
     }
     e->count++;
     b->open++;

@@ -13,8 +13,11 @@
  * a health probe or a new user still gets in when a few addresses have taken everything else.
  * An address is heavy while it holds `heavy` connections or more, and stays so for `heavy_ms`
  * after: a flood whose sockets were all just closed (by a deadline) holds none for a moment, but
- * it cannot take the reserve then. The budget remembers up to `recent_max` addresses that were
- * heavy and hold nothing now (the oldest is forgotten first), so its memory stays bounded. */
+ * it cannot take the reserve then. It is heavy too once refused `heavy` times within `heavy_ms`
+ * (and for `heavy_ms` after): flood addresses that came when the server was already full never
+ * held many, and would otherwise take the reserve, `light - 1` places each. The budget remembers
+ * up to `recent_max` addresses that hold nothing now and were heavy or refused lately (the
+ * oldest is forgotten first), so its memory stays bounded. */
 #ifndef HTTP_HTTP_BUDGET_H
 #define HTTP_HTTP_BUDGET_H
 

@@ -166,6 +166,12 @@ void http_ws_mask_forget(http_ws_mask_table *t, int fd);
 /* The WebSocket half's report (http_ws.c): closes the socket with 1002. */
 void http_ws_unmasked(void *conn);
 
+/* ---- the libwebsockets calls this program overrides (http_lws_overrides.c) ---- */
+
+/* Starts a turn of the calling thread's loop: it may accept ACCEPT_BURST connections in it
+ * (threads that never call this accept without limit). */
+void http_lws_overrides_new_turn(void);
+
 /* ---- connection budget and deadlines (http_limits.c) ---- */
 
 /* Fills the budget fields of srv from cfg (defaults, RLIMIT_NOFILE raised or the budget lowered

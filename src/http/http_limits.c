@@ -44,14 +44,20 @@ static http_link *first_link(list_node *phase)
     return n ? list_entry(n, http_link, in_phase) : NULL;
 }
 
-/* Raises the soft RLIMIT_NOFILE towards what `want` connections need; returns how many
- * connections fit under the limit in the end. */
+/* Sets the soft RLIMIT_NOFILE to what `want` connections need (raised as far as the hard limit
+ * allows); returns how many connections fit under the limit in the end. A limit above the need is
+ * lowered to it: libwebsockets sizes its descriptor table by the limit, and Debian's build
+ * (with _DEBUG) scans the whole table on every close, a quarter of the loop under a connection
+ * flood with a limit of 20,000. */
 static size_t fit_fd_limit(size_t want)
 {
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return want;
     rlim_t need = (rlim_t)want + FD_HEADROOM;
-    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > need) {
+        struct rlimit nl = {need, rl.rlim_max};
+        if (setrlimit(RLIMIT_NOFILE, &nl) == 0) rl.rlim_cur = need;
+    } else if (rl.rlim_cur < need) {
         rlim_t raised = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > need ? need : rl.rlim_max;
         struct rlimit nl = {raised, rl.rlim_max};
         if (setrlimit(RLIMIT_NOFILE, &nl) == 0) rl.rlim_cur = raised;

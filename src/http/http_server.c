@@ -1142,8 +1142,9 @@ status http_server_run(http_server *srv)
     if (srv->admin_vhost) LOG_INFO(MOD, "admin listener on port %d", srv->admin_port);
     http_ws_mask_attach(srv->mask);
     while (!atomic_load(&srv->stopping)) {
+        http_lws_overrides_new_turn();
         if (srv->loop)
-            ev_run(srv->loop, 0); /* until http_server_stop breaks it (EVENT_WAIT_CANCELLED) */
+            ev_run(srv->loop, EVRUN_ONCE); /* http_server_stop breaks it (EVENT_WAIT_CANCELLED) */
         else if (lws_service(srv->ctx, 0) < 0)
             break;
     }

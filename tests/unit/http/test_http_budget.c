@@ -177,6 +177,52 @@ static void test_recently_heavy(void **state)
     http_budget_free(b);
 }
 
+/* An address refused `heavy` times within heavy_ms is heavy as if it had held that many: one that
+ * came when the server was already full (so it never held many) cannot take the reserve either. */
+static void test_refused_knocking_is_heavy(void **state)
+{
+    (void)state;
+    http_budget *b;
+    http_budget_config cfg = {.max_total = 10,
+                              .max_per_address = 6,
+                              .reserved = 4,
+                              .light = 2,
+                              .heavy = 3,
+                              .heavy_ms = 1000,
+                              .recent_max = 8};
+    assert_int_equal(http_budget_new(&cfg, &b), ST_OK);
+    http_addr big = v4("10.0.0.1"), late = v4("10.0.0.2"), knock = v4("10.0.0.3");
+    http_addr probe = v4("10.0.0.9"), slow = v4("10.0.0.10");
+    for (int i = 0; i < 6; i++)
+        assert_int_equal(http_budget_admit(b, &big, 100), HTTP_ADMIT);
+    /* In the reserve: `late` is light for its first connection, then refused three times. */
+    assert_int_equal(http_budget_admit(b, &late, 200), HTTP_ADMIT);
+    assert_int_equal(http_budget_admit(b, &late, 200), HTTP_ADMIT);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(http_budget_admit(b, &late, 200), HTTP_REFUSE_TOTAL);
+    http_budget_release(b, &late, 300);
+    http_budget_release(b, &late, 300);
+    assert_int_equal(http_budget_held(b, &late), 0);
+    assert_int_equal(http_budget_admit(b, &late, 400), HTTP_REFUSE_TOTAL); /* heavy till 1200 */
+    assert_int_equal(http_budget_admit(b, &probe, 400), HTTP_ADMIT);
+    /* Full: `knock`, holding nothing, is refused three times and is heavy after. */
+    for (uint8_t filler = 20; filler < 23; filler++)
+        assert_int_equal(http_budget_admit(b, &(http_addr){{filler}}, 500), HTTP_ADMIT);
+    assert_int_equal(http_budget_open(b), 10);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(http_budget_admit(b, &knock, 500), HTTP_REFUSE_TOTAL);
+    http_budget_release(b, &probe, 600);
+    assert_int_equal(http_budget_admit(b, &knock, 600), HTTP_REFUSE_TOTAL); /* 9 open */
+    /* Refusals further apart than heavy_ms do not add up. */
+    assert_int_equal(http_budget_admit(b, &slow, 600), HTTP_ADMIT); /* 10 open */
+    assert_int_equal(http_budget_admit(b, &slow, 600), HTTP_REFUSE_TOTAL);
+    assert_int_equal(http_budget_admit(b, &slow, 700), HTTP_REFUSE_TOTAL);
+    assert_int_equal(http_budget_admit(b, &slow, 1800), HTTP_REFUSE_TOTAL); /* a new window */
+    http_budget_release(b, &slow, 1800);
+    assert_int_equal(http_budget_admit(b, &slow, 1800), HTTP_ADMIT); /* 10 open again */
+    http_budget_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -184,6 +230,7 @@ int main(void)
         cmocka_unit_test(test_caps_and_reserve),
         cmocka_unit_test(test_churn),
         cmocka_unit_test(test_recently_heavy),
+        cmocka_unit_test(test_refused_knocking_is_heavy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,7 @@
 /* Unit tests of the server object without clients: the cross-thread job queue (http_post) is
  * bounded, runs jobs on the loop thread in order, refuses after a stop, and runs what is left at
- * free; the config is validated. */
+ * free; the config is validated; lws's timer list, inserted from the tail (http_lws_overrides.c), keeps
+ * lws's order. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +13,8 @@
 #include <cmocka.h>
 
 #include "http/http_server.h"
+
+#include <libwebsockets.h>
 
 static status no_prepare(void *ctx, const http_request *req, http_op_type *type, json_t **errors)
 {
@@ -153,12 +156,64 @@ static void test_config_is_validated(void **state)
     http_server_free(NULL);
 }
 
+typedef struct timer_item {
+    lws_dll2_t node;
+    int64_t at;
+    int id; /* insertion order */
+} timer_item;
+
+static int by_time(const lws_dll2_t *a, const lws_dll2_t *b)
+{
+    const timer_item *x = lws_container_of(a, timer_item, node);
+    const timer_item *y = lws_container_of(b, timer_item, node);
+    return x->at < y->at ? -1 : x->at > y->at;
+}
+
+/* lws puts a new element before the first that does not compare lower: ascending times, and
+ * among equal times the newest first. Ours must give exactly that order, from any position. */
+static void test_timer_list_keeps_lws_order(void **state)
+{
+    enum { N = 400 };
+    static timer_item items[N];
+    lws_dll2_owner_t own;
+    memset(&own, 0, sizeof own);
+    uint32_t r = 12345;
+    for (int i = 0; i < N; i++) {
+        r = r * 1103515245u + 12345u;
+        memset(&items[i].node, 0, sizeof items[i].node);
+        items[i].id = i;
+        /* mostly later than everything so far (the common case), some earlier, many equal */
+        items[i].at = i % 5 == 0 ? (int64_t)(r >> 24) % 50 : 1000 + i / 3;
+        lws_dll2_add_sorted(&items[i].node, &own, by_time);
+    }
+    assert_int_equal(own.count, N);
+    int seen = 0;
+    const timer_item *prev = NULL;
+    for (lws_dll2_t *p = own.head; p; p = p->next, seen++) {
+        const timer_item *t = lws_container_of(p, timer_item, node);
+        assert_ptr_equal(p->owner, &own);
+        if (prev) {
+            assert_true(prev->at <= t->at);
+            if (prev->at == t->at) assert_true(prev->id > t->id);
+            assert_ptr_equal(p->prev, &prev->node);
+        }
+        prev = t;
+    }
+    assert_int_equal(seen, N);
+    assert_ptr_equal(own.tail, &prev->node);
+    /* and removal still works on what was inserted */
+    for (int i = 0; i < N; i += 2)
+        lws_dll2_remove(&items[i].node);
+    assert_int_equal(own.count, N / 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_queue_bound_and_free_runs_leftovers),
         cmocka_unit_test(test_jobs_run_on_the_loop_thread_in_order),
         cmocka_unit_test(test_config_is_validated),
+        cmocka_unit_test(test_timer_list_keeps_lws_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
