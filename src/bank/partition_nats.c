@@ -8,6 +8,7 @@
 #include "base/clock.h"
 #include "base/hmap.h"
 #include "base/log.h"
+#include "base/mutex.h"
 #include "base/timer.h"
 #include "base/uuid.h"
 
@@ -16,6 +17,8 @@
 #define MEMBER_PREFIX "m."
 /* How soon a member looks again for a partition it should own that another still holds. */
 #define RETRY_SOON_MS 250
+/* How often the log sums the rounds up. */
+#define SUMMARY_EVERY_MS 30000
 
 struct partition_nats {
     partitions *table;
@@ -29,6 +32,12 @@ struct partition_nats {
     /* Only the keeper's thread touches what follows. */
     char members[MEMBERS_MAX][UUID_STR_LEN + 1];
     int n_members;
+    /* The rounds since the last summary line. */
+    int64_t window_start_ms, window_renew_max_ms, window_renew_sum_ms, window_round_max_ms,
+        window_round_sum_ms;
+    int window_rounds;
+    mutex mu; /* guards `stats` */
+    partition_nats_stats stats;
 };
 
 static void add_member(void *ctx, const char *key)
@@ -103,11 +112,58 @@ static void take_due(void *ctx)
     if (missing) timer_start(k->timers, &k->take, RETRY_SOON_MS, take_due, k);
 }
 
+/* Records a round's figures; logs the summary when due, and warns of slow renewals. */
+static void round_done(partition_nats *k, int64_t start_ms, int64_t renew_ms, int renewed)
+{
+    int64_t now = clock_mono_ms();
+    int64_t round_ms = now - start_ms;
+    mutex_lock(&k->mu);
+    k->stats.rounds++;
+    k->stats.last_round_ms = round_ms;
+    k->stats.last_renew_ms = renew_ms;
+    k->stats.last_renewed = renewed;
+    if (round_ms > k->stats.max_round_ms) k->stats.max_round_ms = round_ms;
+    if (renew_ms > k->stats.max_renew_ms) k->stats.max_renew_ms = renew_ms;
+    mutex_unlock(&k->mu);
+    if (renew_ms > k->ttl_ms / 6)
+        LOG_WARN(MOD,
+                 "renewing %d partition leases took %lld ms (TTL %lld ms: a lease not renewed "
+                 "within %lld ms is lost)",
+                 renewed, (long long)renew_ms, (long long)k->ttl_ms, (long long)k->ttl_ms / 2);
+    k->window_rounds++;
+    k->window_renew_sum_ms += renew_ms;
+    if (renew_ms > k->window_renew_max_ms) k->window_renew_max_ms = renew_ms;
+    if (round_ms > k->window_round_max_ms) k->window_round_max_ms = round_ms;
+    k->window_round_sum_ms += round_ms;
+    if (now - k->window_start_ms < SUMMARY_EVERY_MS) return;
+    LOG_INFO(
+        MOD,
+        "lease rounds in the last %lld s: %d; renewing %d leases took %lld ms at most (mean "
+        "%lld ms); whole rounds %lld ms at most (mean %lld ms)",
+        (long long)(now - k->window_start_ms) / 1000, k->window_rounds, renewed,
+        (long long)k->window_renew_max_ms, (long long)(k->window_renew_sum_ms / k->window_rounds),
+        (long long)k->window_round_max_ms, (long long)(k->window_round_sum_ms / k->window_rounds));
+    k->window_start_ms = now;
+    k->window_rounds = 0;
+    k->window_renew_max_ms = k->window_renew_sum_ms = 0;
+    k->window_round_max_ms = k->window_round_sum_ms = 0;
+}
+
+void partition_nats_stats_get(partition_nats *k, partition_nats_stats *out)
+{
+    mutex_lock(&k->mu);
+    *out = k->stats;
+    mutex_unlock(&k->mu);
+}
+
 static void round_due(void *ctx)
 {
     partition_nats *k = ctx;
+    int64_t start = clock_mono_ms(), renew_ms = 0;
+    int renewed = 0;
     if (kv_lease_put(k->kv, k->member_key, k->me) != ST_OK)
         LOG_WARN(MOD, "cannot write this member's heartbeat: %s", status_message());
+    renew_ms += clock_mono_ms() - start;
     k->n_members = 0;
     if (kv_lease_keys(k->kv, MEMBER_PREFIX, add_member, k) != ST_OK) {
         LOG_WARN(MOD, "cannot list the members: %s", status_message());
@@ -137,9 +193,13 @@ static void round_due(void *ctx)
                 continue;
             }
             uint64_t rev = 0;
-            if (kv_lease_update(k->kv, key, k->me, k->rev[p], &rev)) {
+            int64_t sent = clock_mono_ms();
+            bool done = kv_lease_update(k->kv, key, k->me, k->rev[p], &rev);
+            renew_ms += clock_mono_ms() - sent;
+            if (done) {
                 k->rev[p] = rev;
                 partitions_set_renewed(k->table, p);
+                renewed++;
             } else {
                 partitions_set_lost(k->table, p);
                 lost++;
@@ -152,8 +212,11 @@ static void round_due(void *ctx)
         }
     }
     if (taken || released || lost)
-        LOG_INFO(MOD, "%d members; took %d partitions, released %d, lost %d; owning %d",
-                 k->n_members, taken, released, lost, partitions_owned_count(k->table));
+        LOG_INFO(MOD,
+                 "%d members; took %d partitions, released %d, lost %d; owning %d (round %lld ms)",
+                 k->n_members, taken, released, lost, partitions_owned_count(k->table),
+                 (long long)(clock_mono_ms() - start));
+    round_done(k, start, renew_ms, renewed);
     timer_start(k->timers, &k->round, k->ttl_ms / 3, round_due, k);
     bool missing = false;
     for (int p = 0; p < PARTITIONS_COUNT && !missing; p++)
@@ -174,10 +237,13 @@ status partition_nats_start(const char *servers, int64_t ttl_ms, partitions *tab
     snprintf(k->member_key, sizeof k->member_key, MEMBER_PREFIX "%s", k->me);
     timer_init(&k->round);
     timer_init(&k->take);
+    mutex_init(&k->mu);
+    k->window_start_ms = clock_mono_ms();
     status st = kv_lease_open(servers, PARTITION_BUCKET, ttl_ms, &k->kv);
     if (st == ST_OK) st = timers_new("partitions", &k->timers);
     if (st != ST_OK) {
         kv_lease_close(k->kv);
+        mutex_destroy(&k->mu);
         free(k);
         return st;
     }
@@ -200,5 +266,6 @@ void partition_nats_free(partition_nats *k)
     kv_lease_delete(k->kv, k->member_key);
     timers_free(k->timers);
     kv_lease_close(k->kv);
+    mutex_destroy(&k->mu);
     free(k);
 }

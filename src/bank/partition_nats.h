@@ -14,6 +14,10 @@
  * A partition not renewed within ttl/2 counts as lost (partitions_owned), whatever the keeper is
  * doing.
  *
+ * Each round's duration is measured (partition_nats_stats_get); the log says every
+ * SUMMARY_EVERY_MS how long the rounds took, and warns of a round whose renewals took longer than
+ * ttl/6.
+ *
  * Threads: its own timer thread; the table's listeners run there. */
 #ifndef BANK_PARTITION_NATS_H
 #define BANK_PARTITION_NATS_H
@@ -32,6 +36,17 @@ typedef struct partition_nats partition_nats;
  * lone handler owns every free partition once it is started. Caller frees. */
 status partition_nats_start(const char *servers, int64_t ttl_ms, partitions *table,
                             partition_nats **out);
+
+/* How the lease rounds went, for the log, tests and benchmarks. */
+typedef struct partition_nats_stats {
+    uint64_t rounds;                     /* full rounds run */
+    int64_t last_round_ms, max_round_ms; /* a whole round (renewals, members, takes, releases) */
+    int64_t last_renew_ms, max_renew_ms; /* its renewals of the leases held, with the heartbeat */
+    int last_renewed;                    /* the leases the last round renewed */
+} partition_nats_stats;
+
+/* A copy of the figures now. Any thread. */
+void partition_nats_stats_get(partition_nats *k, partition_nats_stats *out);
 
 /* Stops the keeper: every partition is marked lost and its lease deleted (so the other members
  * take them at their next round instead of after the TTL), the heartbeat too. NULL is fine. */
