@@ -32,6 +32,7 @@ struct partition_nats {
     /* Only the keeper's thread touches what follows. */
     char members[MEMBERS_MAX][UUID_STR_LEN + 1];
     int n_members;
+    kv_lease_write batch[PARTITIONS_COUNT + 1]; /* the leases and the heartbeat */
     /* The rounds since the last summary line. */
     int64_t window_start_ms, window_renew_max_ms, window_renew_sum_ms, window_round_max_ms,
         window_round_sum_ms;
@@ -67,35 +68,121 @@ static void lease_key(int partition, char out[16])
     snprintf(out, 16, "p.%d", partition);
 }
 
-/* Takes a partition this member should own, if free (or still ours). */
+/* After a create that was refused: takes the partition if its key holds no lease (a delete
+ * marker, which a create does not write over) or still our own (a renewal missed); one that
+ * another member holds stays theirs. */
 static void try_take(partition_nats *k, int p)
 {
     char key[16];
     lease_key(p, key);
-    uint64_t rev = 0;
-    bool got = kv_lease_create(k->kv, key, k->me, &rev);
-    if (!got) {
-        char holder[UUID_STR_LEN + 1];
-        uint64_t last = 0;
-        if (kv_lease_get(k->kv, key, holder, sizeof holder, &last) && !strcmp(holder, k->me))
-            got = kv_lease_update(k->kv, key, k->me, last, &rev);
-    }
+    char holder[UUID_STR_LEN + 1];
+    uint64_t last = 0, rev = 0;
+    bool got;
+    if (!kv_lease_get(k->kv, key, holder, sizeof holder, &last))
+        got = kv_lease_create(k->kv, key, k->me, &rev);
+    else if (!strcmp(holder, k->me))
+        got = kv_lease_update(k->kv, key, k->me, last, &rev);
+    else
+        return;
     if (!got) return;
     k->rev[p] = rev;
     partitions_set_acquired(k->table, p);
 }
 
-/* Tries the partitions this member should own and does not hold yet (by the member list of the
- * last round); true when some are still missing. */
-static bool take_missing(partition_nats *k)
+/* How long a batch of lease writes waits for its answers. */
+static int64_t batch_wait_ms(const partition_nats *k)
 {
-    bool missing = false;
+    return k->ttl_ms / 3;
+}
+
+/* Renews, in one batch with this member's heartbeat, every lease it holds (a compare-and-set on
+ * the revision it last wrote). A lease counts as renewed only when the server confirmed it, from
+ * the moment the batch was sent; one refused (someone else wrote it) or unanswered is lost.
+ * Returns how many were renewed. */
+static int renew(partition_nats *k, int *lost)
+{
+    kv_lease_write *w = k->batch;
+    int part[PARTITIONS_COUNT + 1];
+    size_t n = 0;
+    w[n] = (kv_lease_write){.op = KV_LEASE_PUT};
+    snprintf(w[n].key, sizeof w[n].key, "%s", k->member_key);
+    part[n++] = -1;
     for (int p = 0; p < PARTITIONS_COUNT; p++) {
-        if (partitions_held(k->table, p) || !should_own(k, p)) continue;
-        try_take(k, p);
-        missing |= !partitions_held(k->table, p);
+        if (!partitions_held(k->table, p)) continue;
+        w[n] = (kv_lease_write){.op = KV_LEASE_UPDATE, .last = k->rev[p]};
+        lease_key(p, w[n].key);
+        part[n++] = p;
     }
-    return missing;
+    int64_t sent = clock_mono_ms();
+    if (kv_lease_write_many(k->kv, k->me, w, n, batch_wait_ms(k)) != ST_OK) {
+        /* A bad batch (a bug): nothing was sent; the leases lapse at the grace period. */
+        LOG_ERROR(MOD, "cannot renew the partition leases: %s", status_message());
+        return 0;
+    }
+    int renewed = 0;
+    for (size_t i = 0; i < n; i++) {
+        int p = part[i];
+        if (p < 0) {
+            if (!w[i].done) LOG_WARN(MOD, "this member's heartbeat was not written");
+        } else if (w[i].done) {
+            k->rev[p] = w[i].rev;
+            partitions_set_renewed_at(k->table, p, sent);
+            renewed++;
+        } else {
+            partitions_set_lost(k->table, p);
+            (*lost)++;
+        }
+    }
+    return renewed;
+}
+
+/* In one batch: deletes the leases this member holds and another should own (when `release`;
+ * lost here first, and only if the lease is still the one it wrote, so that one another member
+ * took meanwhile stays theirs), and creates those it should own that are free. A create refused
+ * is tried again on its own (try_take). */
+static void rebalance(partition_nats *k, bool release, int *taken, int *released)
+{
+    kv_lease_write *w = k->batch;
+    int part[PARTITIONS_COUNT];
+    size_t n = 0;
+    for (int p = 0; p < PARTITIONS_COUNT; p++) {
+        bool held = partitions_held(k->table, p), want = should_own(k, p);
+        if (held && !want && release) {
+            partitions_set_lost(k->table, p); /* stop serving before letting go */
+            w[n] = (kv_lease_write){.op = KV_LEASE_DELETE, .last = k->rev[p]};
+            (*released)++;
+        } else if (!held && want) {
+            w[n] = (kv_lease_write){.op = KV_LEASE_CREATE};
+        } else {
+            continue;
+        }
+        lease_key(p, w[n].key);
+        part[n++] = p;
+    }
+    if (n == 0) return;
+    if (kv_lease_write_many(k->kv, k->me, w, n, batch_wait_ms(k)) != ST_OK) {
+        LOG_ERROR(MOD, "cannot take or release partition leases: %s", status_message());
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int p = part[i];
+        if (w[i].op != KV_LEASE_CREATE) continue; /* a delete that failed: not ours any more */
+        if (w[i].done) {
+            k->rev[p] = w[i].rev;
+            partitions_set_acquired(k->table, p);
+        } else {
+            try_take(k, p);
+        }
+        *taken += partitions_held(k->table, p);
+    }
+}
+
+/* True when a partition this member should own (by the last member list) is not held. */
+static bool some_missing(const partition_nats *k)
+{
+    for (int p = 0; p < PARTITIONS_COUNT; p++)
+        if (!partitions_held(k->table, p) && should_own(k, p)) return true;
+    return false;
 }
 
 /* Between rounds, while a partition this member should own is still held by another (which lets
@@ -103,13 +190,12 @@ static bool take_missing(partition_nats *k)
 static void take_due(void *ctx)
 {
     partition_nats *k = ctx;
-    int before = partitions_owned_count(k->table);
-    bool missing = take_missing(k);
-    int after = partitions_owned_count(k->table);
-    if (after > before)
-        LOG_INFO(MOD, "took %d partitions released by another member; owning %d", after - before,
-                 after);
-    if (missing) timer_start(k->timers, &k->take, RETRY_SOON_MS, take_due, k);
+    int taken = 0, released = 0;
+    rebalance(k, false, &taken, &released);
+    if (taken)
+        LOG_INFO(MOD, "took %d partitions released by another member; owning %d", taken,
+                 partitions_owned_count(k->table));
+    if (some_missing(k)) timer_start(k->timers, &k->take, RETRY_SOON_MS, take_due, k);
 }
 
 /* Records a round's figures; logs the summary when due, and warns of slow renewals. */
@@ -156,14 +242,9 @@ void partition_nats_stats_get(partition_nats *k, partition_nats_stats *out)
     mutex_unlock(&k->mu);
 }
 
-static void round_due(void *ctx)
+/* Lists the live members (the heartbeat keys), this one included. */
+static void list_members(partition_nats *k)
 {
-    partition_nats *k = ctx;
-    int64_t start = clock_mono_ms(), renew_ms = 0;
-    int renewed = 0;
-    if (kv_lease_put(k->kv, k->member_key, k->me) != ST_OK)
-        LOG_WARN(MOD, "cannot write this member's heartbeat: %s", status_message());
-    renew_ms += clock_mono_ms() - start;
     k->n_members = 0;
     if (kv_lease_keys(k->kv, MEMBER_PREFIX, add_member, k) != ST_OK) {
         LOG_WARN(MOD, "cannot list the members: %s", status_message());
@@ -174,54 +255,38 @@ static void round_due(void *ctx)
         listed_me |= !strcmp(k->members[i], k->me);
     if (!listed_me && k->n_members < MEMBERS_MAX)
         memcpy(k->members[k->n_members++], k->me, sizeof k->me);
+}
+
+/* A round: the renewals first (they keep what this member serves), in one batch; then the member
+ * list, and the releases and takes it calls for, in another. */
+static void round_due(void *ctx)
+{
+    partition_nats *k = ctx;
+    int64_t start = clock_mono_ms();
     int taken = 0, released = 0, lost = 0;
     for (int p = 0; p < PARTITIONS_COUNT; p++) {
-        bool want = should_own(k, p);
-        char key[16];
-        lease_key(p, key);
         if (partitions_held(k->table, p) && !partitions_owned(k->table, p)) {
             /* Not renewed in time (this process was paused, or the server slow): whatever it
              * did meanwhile, its cache is no longer authoritative. */
             partitions_set_lost(k->table, p);
             lost++;
         }
-        if (partitions_held(k->table, p)) {
-            if (!want) {
-                partitions_set_lost(k->table, p); /* stop serving before letting go */
-                kv_lease_delete(k->kv, key);
-                released++;
-                continue;
-            }
-            uint64_t rev = 0;
-            int64_t sent = clock_mono_ms();
-            bool done = kv_lease_update(k->kv, key, k->me, k->rev[p], &rev);
-            renew_ms += clock_mono_ms() - sent;
-            if (done) {
-                k->rev[p] = rev;
-                partitions_set_renewed(k->table, p);
-                renewed++;
-            } else {
-                partitions_set_lost(k->table, p);
-                lost++;
-            }
-            continue;
-        }
-        if (want) {
-            try_take(k, p);
-            taken += partitions_held(k->table, p);
-        }
     }
+    int renewed = renew(k, &lost);
+    int64_t renew_ms = clock_mono_ms() - start;
+    list_members(k);
+    rebalance(k, true, &taken, &released);
     if (taken || released || lost)
         LOG_INFO(MOD,
-                 "%d members; took %d partitions, released %d, lost %d; owning %d (round %lld ms)",
+                 "%d members; took %d partitions, released %d, lost %d; owning %d (round %lld "
+                 "ms)",
                  k->n_members, taken, released, lost, partitions_owned_count(k->table),
                  (long long)(clock_mono_ms() - start));
     round_done(k, start, renew_ms, renewed);
-    timer_start(k->timers, &k->round, k->ttl_ms / 3, round_due, k);
-    bool missing = false;
-    for (int p = 0; p < PARTITIONS_COUNT && !missing; p++)
-        missing = !partitions_held(k->table, p) && should_own(k, p);
-    if (missing) timer_start(k->timers, &k->take, RETRY_SOON_MS, take_due, k);
+    /* At a fixed rate: a slow round does not push the next renewal further away. */
+    int64_t next = start + k->ttl_ms / 3 - clock_mono_ms();
+    timer_start(k->timers, &k->round, next > 0 ? next : 0, round_due, k);
+    if (some_missing(k)) timer_start(k->timers, &k->take, RETRY_SOON_MS, take_due, k);
 }
 
 status partition_nats_start(const char *servers, int64_t ttl_ms, partitions *table,
@@ -256,14 +321,19 @@ void partition_nats_free(partition_nats *k)
 {
     if (!k) return;
     timers_stop(k->timers);
+    /* One batch: every lease still the one this member wrote, and the heartbeat. */
+    kv_lease_write *w = k->batch;
+    size_t n = 0;
     for (int p = 0; p < PARTITIONS_COUNT; p++) {
         if (!partitions_held(k->table, p)) continue;
         partitions_set_lost(k->table, p);
-        char key[16];
-        lease_key(p, key);
-        kv_lease_delete(k->kv, key);
+        w[n] = (kv_lease_write){.op = KV_LEASE_DELETE, .last = k->rev[p]};
+        lease_key(p, w[n++].key);
     }
-    kv_lease_delete(k->kv, k->member_key);
+    w[n] = (kv_lease_write){.op = KV_LEASE_DELETE};
+    snprintf(w[n++].key, sizeof w[0].key, "%s", k->member_key);
+    if (kv_lease_write_many(k->kv, k->me, w, n, batch_wait_ms(k)) != ST_OK)
+        LOG_WARN(MOD, "cannot delete the partition leases (they expire): %s", status_message());
     timers_free(k->timers);
     kv_lease_close(k->kv);
     mutex_destroy(&k->mu);

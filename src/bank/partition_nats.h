@@ -2,15 +2,21 @@
  * this process's share of the PARTITIONS_COUNT partitions in a JetStream KV bucket
  * (PARTITION_BUCKET, memory storage, TTL `ttl_ms`).
  *
- * Every ttl/3 it: writes its heartbeat key "m.<instance id>" (expires with the TTL when the
- * process dies or stops); lists the live members (the heartbeat keys); picks the partitions it
- * should own by rendezvous hashing over them (each partition goes to the member with the highest
- * hash of (member, partition), so a member joining or leaving moves only its share); renews the
- * leases "p.<n>" it holds and should keep (a compare-and-set on the revision it last wrote: one
- * that fails means somebody else took it, and the partition is lost), releases those another member
- * should own (lost here first, then deleted), and takes those it should own that are free
- * (create-if-absent; a lease still holding its own id, e.g. after a missed renewal, is taken back);
- * one it should own that another still holds is tried again every 250 ms until it is free.
+ * Every ttl/3 (at a fixed rate: a slow round does not push the next one back) it:
+ *  1. renews, in one batch with its heartbeat key "m.<instance id>" (which expires with the TTL
+ *     when the process dies or stops), every lease "p.<n>" it holds: a compare-and-set on the
+ *     revision it last wrote, all sent at once and then answered (bank/lease_nats.h
+ *     kv_lease_write_many: one round trip, not one per lease). A lease counts as renewed from
+ *     the moment the batch left, and only once the server confirmed it; one refused (somebody
+ *     else wrote it) or unanswered within ttl/3 is lost;
+ *  2. lists the live members (the heartbeat keys) and picks the partitions it should own by
+ *     rendezvous hashing over them (each partition goes to the member with the highest hash of
+ *     (member, partition), so a member joining or leaving moves only its share);
+ *  3. in a second batch, releases those another member should own (lost here first, then
+ *     deleted if the lease is still the one it wrote) and takes those it should own that are free
+ *     (create-if-absent); a create refused is looked at on its own: a deleted lease is taken, a
+ *     lease still holding its own id (after a missed renewal) is taken back, another member's is
+ *     tried again every 250 ms until it is free.
  * A partition not renewed within ttl/2 counts as lost (partitions_owned), whatever the keeper is
  * doing.
  *
