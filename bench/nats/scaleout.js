@@ -302,6 +302,9 @@ async function scenario(o, key, label, title, natsNodes, commandHandlers) {
       if (r.proc.exitCode !== null || r.proc.signalCode !== null) console.log(`!! ${r.name} exited during the run:\n${r.log().slice(-2000)}`);
       const warn = r.log().split('\n').filter((l) => /\b(WARN|ERROR|warn|error)\b/.test(l));
       if (warn.length) console.log(`${r.name} logged ${warn.length} warnings/errors, e.g.:\n  ${warn.slice(0, 3).join('\n  ')}`);
+      // The partition lease rounds of a command handler (its summary every 30 s, its slow renewals).
+      const rounds = r.log().split('\n').filter((l) => /lease rounds in the last|renewing \d+ partition leases took/.test(l));
+      if (rounds.length) console.log(`${r.name} lease rounds:\n  ${rounds.slice(-4).join('\n  ')}`);
     }
     if (o.perf && key === 'a' && !o.profiled && result) {
       o.profiled = true;
