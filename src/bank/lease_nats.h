@@ -47,10 +47,9 @@ status kv_lease_keys(kv_lease *l, const char *prefix, void (*fn)(void *ctx, cons
 typedef enum kv_lease_op {
     KV_LEASE_CREATE, /* write the value only if the key holds no message at all (never written,
                         or expired; a deleted key holds its delete marker: use kv_lease_create) */
-    KV_LEASE_UPDATE, /* write the value only if the key's last revision is `last` */
+    KV_LEASE_UPDATE, /* write the value only if the key's last revision is `last` (0: CREATE) */
     KV_LEASE_PUT,    /* write the value whatever the key holds */
-    KV_LEASE_DELETE, /* delete the key, only if its last revision is `last` (0: whatever it holds)
-                      */
+    KV_LEASE_DELETE, /* delete the key if its last revision is `last` (0: whatever it holds) */
 } kv_lease_op;
 
 /* One write of a batch: the caller fills the first three fields; kv_lease_write_many the others. */
