@@ -167,11 +167,18 @@ async function startRole(o, dir, role, natsUrl, replicas, name) {
   if (role === 'api') args.push('--listen', '127.0.0.1:0');
   const proc = track(spawn(o.bank, args, { env: roleEnv(data, replicas), stdio: ['ignore', 'pipe', 'pipe'] }), name);
   let output = '';
+  let partial = '';
+  const rounds = [];
   const ready = role === 'api' ? /http: listening on [^\s:]+:(\d+)/ : /bank: running/;
   const m = await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`bank ${role} did not start:\n${output}`)), 90000);
     const onData = (chunk) => {
       if (output.length < 65536) output += chunk;
+      // The lease keeper's lines, kept past the cap (a flood of warnings can fill it first).
+      partial += chunk;
+      const lines = partial.split('\n');
+      partial = lines.pop();
+      for (const l of lines) if (/ partitions: /.test(l) && rounds.push(l) > 200) rounds.shift();
       const found = ready.exec(output);
       if (found) {
         clearTimeout(timer);
@@ -185,7 +192,7 @@ async function startRole(o, dir, role, natsUrl, replicas, name) {
       reject(new Error(`bank ${role} exited (${code} ${signal}) before it ran:\n${output}`));
     });
   });
-  const r = { name, role, proc, pid: proc.pid, log: () => output };
+  const r = { name, role, proc, pid: proc.pid, log: () => output, rounds: () => rounds };
   if (role === 'api') {
     r.url = `http://127.0.0.1:${m[1]}`;
     await waitHttp(r.url + '/healthz', 90000);
@@ -302,6 +309,14 @@ async function scenario(o, key, label, title, natsNodes, commandHandlers) {
       if (r.proc.exitCode !== null || r.proc.signalCode !== null) console.log(`!! ${r.name} exited during the run:\n${r.log().slice(-2000)}`);
       const warn = r.log().split('\n').filter((l) => /\b(WARN|ERROR|warn|error)\b/.test(l));
       if (warn.length) console.log(`${r.name} logged ${warn.length} warnings/errors, e.g.:\n  ${warn.slice(0, 3).join('\n  ')}`);
+      // The partition lease rounds of a command handler: the rounds that lost partitions, its summary
+      // every 30 s and its slow renewals.
+      const rounds = r.rounds().filter((l) => /lease rounds in the last|renewing \d+ partition leases took/.test(l));
+      const losses = r.rounds().filter((l) => /, lost [1-9]/.test(l));
+      if (rounds.length || losses.length) {
+        const eg = losses.length ? `, e.g. ${losses[0].replace(/^.* partitions: /, '')}` : '';
+        console.log(`${r.name} lease rounds: ${losses.length} that lost partitions${eg}` + rounds.slice(-4).map((l) => '\n  ' + l).join(''));
+      }
     }
     if (o.perf && key === 'a' && !o.profiled && result) {
       o.profiled = true;

@@ -2,17 +2,27 @@
  * this process's share of the PARTITIONS_COUNT partitions in a JetStream KV bucket
  * (PARTITION_BUCKET, memory storage, TTL `ttl_ms`).
  *
- * Every ttl/3 it: writes its heartbeat key "m.<instance id>" (expires with the TTL when the
- * process dies or stops); lists the live members (the heartbeat keys); picks the partitions it
- * should own by rendezvous hashing over them (each partition goes to the member with the highest
- * hash of (member, partition), so a member joining or leaving moves only its share); renews the
- * leases "p.<n>" it holds and should keep (a compare-and-set on the revision it last wrote: one
- * that fails means somebody else took it, and the partition is lost), releases those another member
- * should own (lost here first, then deleted), and takes those it should own that are free
- * (create-if-absent; a lease still holding its own id, e.g. after a missed renewal, is taken back);
- * one it should own that another still holds is tried again every 250 ms until it is free.
+ * Every ttl/3 (at a fixed rate: a slow round does not push the next one back) it:
+ *  1. renews, in one batch with its heartbeat key "m.<instance id>" (which expires with the TTL
+ *     when the process dies or stops), every lease "p.<n>" it holds: a compare-and-set on the
+ *     revision it last wrote, all sent at once and then answered (bank/lease_nats.h
+ *     kv_lease_write_many: one round trip, not one per lease). A lease counts as renewed from
+ *     the moment the batch left, and only once the server confirmed it; one refused (somebody
+ *     else wrote it) or unanswered within ttl/3 is lost;
+ *  2. lists the live members (the heartbeat keys) and picks the partitions it should own by
+ *     rendezvous hashing over them (each partition goes to the member with the highest hash of
+ *     (member, partition), so a member joining or leaving moves only its share);
+ *  3. in a second batch, releases those another member should own (lost here first, then
+ *     deleted if the lease is still the one it wrote) and takes those it should own that are free
+ *     (create-if-absent); a create refused is looked at on its own: a deleted lease is taken, a
+ *     lease still holding its own id (after a missed renewal) is taken back, another member's is
+ *     tried again every 250 ms until it is free.
  * A partition not renewed within ttl/2 counts as lost (partitions_owned), whatever the keeper is
  * doing.
+ *
+ * Each round's duration is measured (partition_nats_stats_get); the log says every
+ * SUMMARY_EVERY_MS how long the rounds took, and warns of a round whose renewals took longer than
+ * ttl/6.
  *
  * Threads: its own timer thread; the table's listeners run there. */
 #ifndef BANK_PARTITION_NATS_H
@@ -32,6 +42,17 @@ typedef struct partition_nats partition_nats;
  * lone handler owns every free partition once it is started. Caller frees. */
 status partition_nats_start(const char *servers, int64_t ttl_ms, partitions *table,
                             partition_nats **out);
+
+/* How the lease rounds went, for the log, tests and benchmarks. */
+typedef struct partition_nats_stats {
+    uint64_t rounds;                     /* full rounds run */
+    int64_t last_round_ms, max_round_ms; /* a whole round (renewals, members, takes, releases) */
+    int64_t last_renew_ms, max_renew_ms; /* its renewals of the leases held, with the heartbeat */
+    int last_renewed;                    /* the leases the last round renewed */
+} partition_nats_stats;
+
+/* A copy of the figures now. Any thread. */
+void partition_nats_stats_get(partition_nats *k, partition_nats_stats *out);
 
 /* Stops the keeper: every partition is marked lost and its lease deleted (so the other members
  * take them at their next round instead of after the TTL), the heartbeat too. NULL is fine. */

@@ -96,6 +96,11 @@ void partitions_set_renewed(partitions *p, int partition)
     atomic_store(&p->renewed_ms[partition], clock_mono_ms());
 }
 
+void partitions_set_renewed_at(partitions *p, int partition, int64_t sent_ms)
+{
+    atomic_store(&p->renewed_ms[partition], sent_ms);
+}
+
 void partitions_set_lost(partitions *p, int partition)
 {
     atomic_store(&p->held[partition], false);

@@ -68,6 +68,10 @@ status partitions_listen(partitions *p, const partitions_listener *l);
 /* The lease keeper's side. */
 void partitions_set_acquired(partitions *p, int partition);
 void partitions_set_renewed(partitions *p, int partition);
+/* As partitions_set_renewed, for a renewal sent at `sent_ms` (clock_mono_ms): the grace period
+ * counts from when the write left, not from when its answer came (the lease's TTL at the server
+ * started in between). */
+void partitions_set_renewed_at(partitions *p, int partition, int64_t sent_ms);
 void partitions_set_lost(partitions *p, int partition);
 /* True when the table says owned (whatever the grace period). */
 bool partitions_held(const partitions *p, int partition);
