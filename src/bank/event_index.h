@@ -66,8 +66,7 @@ void event_index_free(event_index *x);
  * (rm_transfer.row; 0: none). Rules of `tx`'s account that it triggers become alerts; when
  * `publish`, they are also kept for event_index_take_alerts. ST_IO when SQLite fails. */
 status event_index_apply(event_index *x, const message *m, uint32_t order, int64_t at_ms,
-                         const transaction_happened_event *tx, int64_t transfer_row,
-                         bool publish);
+                         const transaction_happened_event *tx, int64_t transfer_row, bool publish);
 
 /* The alerts to publish since the last call (or event_index_forget_alerts), in the order they
  * were derived; valid until the next apply. */

@@ -184,6 +184,8 @@ static status transfer_of(projector *p, const uuid *id, transfer_started_event *
     *found = ts.exists;
     *row = 0;
     if (!ts.exists) {
+        /* The transaction then has no description nor counterparty, and its event no transfer
+         * row (transfer_history does not list it). */
         char text[UUID_STR_LEN + 1];
         LOG_ERROR("projector", "transfer %s of a money event is not in the transfer store",
                   uuid_format(id, text));

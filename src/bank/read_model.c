@@ -524,7 +524,7 @@ enum reader_stmt {
 /* An account's transactions, newest first: its money events in bank_events (the account's
  * orders follow the bank store's, and so do the transaction ids), each with its transaction. */
 #define TX_OF_IBAN                                                                                 \
-    "SELECT t.id, t.iban, t.new_balance, t.changed_by, t.from_to, t.description, t.at,"           \
+    "SELECT t.id, t.iban, t.new_balance, t.changed_by, t.from_to, t.description, t.at,"            \
     " t.transfer FROM bank_events e JOIN transactions t ON t.id = e.tx_id"                         \
     " WHERE e.iban=?1 AND e.tx_id IS NOT NULL ORDER BY e.ord DESC"
 

@@ -81,8 +81,7 @@ status read_model_balance(read_model *rm, const char *iban, int64_t *balance);
 
 /* Stores a started transfer, or resets the one of that id to `started` (it keeps its row);
  * `*row` (when not NULL) is its row. */
-status read_model_put_transfer(read_model *rm, const transfer_started_event *started,
-                               int64_t *row);
+status read_model_put_transfer(read_model *rm, const transfer_started_event *started, int64_t *row);
 status read_model_end_transfer(read_model *rm, const uuid *id, bool completed, const char *reason);
 /* The transfer `id` (ST_NOT_FOUND if not projected yet). */
 status read_model_transfer(read_model *rm, const uuid *id, rm_transfer *out);

@@ -1,8 +1,8 @@
 /* Unit tests of the read model on a real SQLite file: a file of an older layout (no `at` and
  * `transfer`; layout 3, before the fewer B-trees) is emptied for a rebuild and remembers what was
- * published; a newer layout is refused; a transfer keeps its row when stored again; the filtered history (issue 12) gives the newest max_items matches of an account of
- * 100,000 transactions, exactly the ones the domain's filter keeps; the WAL is checkpointed as
- * it grows. */
+ * published; a newer layout is refused; a transfer keeps its row when stored again; the filtered
+ * history (issue 12) gives the newest max_items matches of an account of 100,000 transactions,
+ * exactly the ones the domain's filter keeps; the WAL is checkpointed as it grows. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -289,10 +289,9 @@ static void layout_3_is_rebuilt(void **state)
     assert_int_equal(sql_int(t.path, "SELECT count(*) FROM sqlite_master WHERE name IN"
                                      " ('transactions_by_iban', 'bank_events_by_time')"),
                      0);
-    assert_int_equal(
-        sql_int(t.path, "SELECT count(*) FROM pragma_table_info('bank_events')"
-                        " WHERE name='transfer_row'"),
-        1);
+    assert_int_equal(sql_int(t.path, "SELECT count(*) FROM pragma_table_info('bank_events')"
+                                     " WHERE name='transfer_row'"),
+                     1);
     tmp_remove(&t);
 }
 
