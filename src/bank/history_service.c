@@ -16,22 +16,13 @@
 
 #define HIDDEN "(hidden)"
 
-enum stmt {
-    H_SEEK,
-    H_INDEXED,
-    H_SNAPSHOT,
-    H_TXS_BEFORE,
-    H_BY_TRANSFER,
-    H_RULES,
-    H_ALERTS,
-    H_COUNT
-};
+enum stmt { H_SEEK, H_LAST, H_SNAPSHOT, H_TXS_BEFORE, H_BY_TRANSFER, H_RULES, H_ALERTS, H_COUNT };
 
 static const char *const sql[H_COUNT] = {
     /* The first indexed event of an account from an order on (events_at's binary search). */
     [H_SEEK] = "SELECT ord, at_max FROM bank_events WHERE iban=?1 AND ord >= ?2"
                " ORDER BY ord LIMIT 1",
-    [H_INDEXED] = "SELECT coalesce(max(ord) + 1, 0) FROM bank_events WHERE iban=?1",
+    [H_LAST] = "SELECT ord, at_max FROM bank_events WHERE iban=?1 ORDER BY ord DESC LIMIT 1",
     [H_SNAPSHOT] = "SELECT ord, balance, owners, rules FROM account_snapshots"
                    " WHERE iban=?1 AND ord <= ?2 ORDER BY ord DESC LIMIT 1",
     [H_TXS_BEFORE] = "SELECT t.id, t.iban, t.new_balance, t.changed_by, t.from_to, t.description,"
@@ -223,14 +214,6 @@ static status fold_store(history_service *s, fold *f)
     return st;
 }
 
-static status int_of(history_service *s, sqlite3_stmt *st, int64_t dflt, int64_t *out)
-{
-    int rc = sqlite3_step(st);
-    *out = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : dflt;
-    reset(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? ST_OK : db_error(s, "reading the index");
-}
-
 /* The first indexed event of `iban` at an order >= `from`: its order and at_max (*ord -1: none). */
 static status seek(history_service *s, const char *iban, int64_t from, int64_t *ord,
                    int64_t *at_max)
@@ -254,12 +237,20 @@ static status seek(history_service *s, const char *iban, int64_t from, int64_t *
 static status events_at(history_service *s, const char *iban, int64_t at, uint32_t *events,
                         bool *exact)
 {
-    int64_t n;
-    sqlite3_stmt *st = s->stmt[H_INDEXED];
+    /* The last indexed event: how many there are, and whether the instant is after it (`now`:
+     * one lookup). Then the smallest `lo` in [0, n] whose first event from `lo` on came after
+     * `at` (n: none). */
+    int64_t ord = -1, at_max = 0;
+    sqlite3_stmt *st = s->stmt[H_LAST];
     sqlite3_bind_text(st, 1, iban, -1, SQLITE_STATIC);
-    TRY(int_of(s, st, 0, &n));
-    /* The smallest `lo` in [0, n] whose first event from `lo` on came after `at` (n: none). */
-    int64_t lo = 0, hi = n, ord, at_max;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        ord = sqlite3_column_int64(st, 0);
+        at_max = sqlite3_column_int64(st, 1);
+    }
+    reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return db_error(s, "reading the index");
+    int64_t n = ord + 1, lo = at_max <= at ? n : 0, hi = n;
     while (lo < hi) {
         int64_t mid = lo + (hi - lo) / 2;
         TRY(seek(s, iban, mid, &ord, &at_max));
