@@ -82,7 +82,7 @@ static const char *const writer_sql[W_COUNT] = {
         "INSERT OR REPLACE INTO owners(iban, username, token, seq) VALUES(?1, ?2, ?3, ?4)",
     [W_REMOVE_OWNER] = "DELETE FROM owners WHERE iban=?1 AND username=?2",
     [W_BALANCE] = "SELECT balance FROM accounts WHERE iban=?1",
-    /* An upsert, not INSERT OR REPLACE: the transfer keeps its row (see transfer_row). */
+    /* An upsert, not INSERT OR REPLACE: the transfer keeps its row (bank_events refers to it). */
     [W_PUT_TRANSFER] =
         "INSERT INTO transfers(id, amount, from_iban, to_iban, description, username, state,"
         " reason) VALUES(?1, ?2, ?3, ?4, ?5, ?6, 'started', NULL) ON CONFLICT(id) DO UPDATE SET"
