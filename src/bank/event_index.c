@@ -25,7 +25,7 @@ enum stmt {
 
 static const char *const sql[S_COUNT] = {
     [S_LAST] = "SELECT at_max FROM bank_events WHERE iban=?1 ORDER BY ord DESC LIMIT 1",
-    [S_PUT] = "INSERT OR REPLACE INTO bank_events(iban, ord, at, at_max, tx_id, transfer)"
+    [S_PUT] = "INSERT OR REPLACE INTO bank_events(iban, ord, at, at_max, tx_id, transfer_row)"
               " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
     [S_OWNERS] = "SELECT username FROM owners WHERE iban=?1 ORDER BY seq",
     [S_SNAPSHOT] = "INSERT OR REPLACE INTO account_snapshots(iban, ord, balance, owners, rules)"
@@ -246,25 +246,21 @@ void event_index_forget_alerts(event_index *x)
 
 /* ---- the index and the snapshots ---- */
 
-/* The account and transfer of a bank event; false for an event that is not a bank account's. */
-static bool event_key(const message *m, const char **iban, char transfer[UUID_STR_LEN + 1])
+/* The account of a bank event; false for an event that is not a bank account's. */
+static bool event_iban(const message *m, const char **iban)
 {
-    transfer[0] = '\0';
     switch (m->type) {
     case MSG_BANK_ACCOUNT_CREATED_EVENT:
         *iban = m->u.bank_account_created.iban;
         return true;
     case MSG_MONEY_CREDITED_EVENT:
         *iban = m->u.money_credited.iban;
-        uuid_format(&m->u.money_credited.id, transfer);
         return true;
     case MSG_MONEY_DEBITED_EVENT:
         *iban = m->u.money_debited.iban;
-        uuid_format(&m->u.money_debited.id, transfer);
         return true;
     case MSG_MONEY_RETURNED_EVENT:
         *iban = m->u.money_returned.iban;
-        uuid_format(&m->u.money_returned.id, transfer);
         return true;
     case MSG_USER_ADDED_TO_BANK_ACCOUNT_EVENT:
         *iban = m->u.user_added_to_bank_account.iban;
@@ -310,11 +306,10 @@ static status snapshot(event_index *x, const char *iban, uint32_t events)
 }
 
 status event_index_apply(event_index *x, const message *m, uint32_t order, int64_t at_ms,
-                         const transaction_happened_event *tx, bool publish)
+                         const transaction_happened_event *tx, int64_t transfer_row, bool publish)
 {
     const char *iban;
-    char transfer[UUID_STR_LEN + 1];
-    if (!event_key(m, &iban, transfer)) return ST_OK;
+    if (!event_iban(m, &iban)) return ST_OK;
     if (m->type == MSG_ALERTS_SETTINGS_UPDATED_EVENT)
         TRY(put_rules(x, &m->u.alerts_settings_updated));
     /* The running maximum of the store times: `at_max` never decreases along the orders, so the
@@ -333,7 +328,7 @@ status event_index_apply(event_index *x, const message *m, uint32_t order, int64
     sqlite3_bind_int64(s, 3, at_ms);
     sqlite3_bind_int64(s, 4, at_max);
     if (tx) sqlite3_bind_int64(s, 5, tx->transaction_id);
-    sqlite3_bind_text(s, 6, transfer, -1, SQLITE_STATIC);
+    if (transfer_row > 0) sqlite3_bind_int64(s, 6, transfer_row);
     TRY(run(x, s, "indexing an event"));
     if ((order + 1) % EVENT_INDEX_SNAPSHOT_EVERY == 0) TRY(snapshot(x, iban, order + 1));
     if (tx) TRY(derive_alerts(x, tx, m->type == MSG_MONEY_RETURNED_EVENT, publish));

@@ -2,8 +2,9 @@
  * same transaction per batch (so a restart continues exactly where the last commit ended):
  *
  *  bank_events        every bank account event: (iban, order) -> its store time, the running
- *                     maximum of those times (the index by time: which events the account had at
- *                     an instant), the transaction it made and its transfer id;
+ *                     maximum of those times (which events the account had at an instant), the
+ *                     transaction it made and its transfer's row; also the index by which an
+ *                     account's transactions are listed (read_model.c);
  *  account_snapshots  every EVENT_INDEX_SNAPSHOT_EVERY events of an account, its balance, owners
  *                     and number of alert rules after them (time travel and the audit trail fold
  *                     at most that many events from the store on top of one);
@@ -29,14 +30,18 @@
 /* A snapshot after every this many events of an account. */
 #define EVENT_INDEX_SNAPSHOT_EVERY 256
 
-/* The tables (created with the read model's layout; read_model.h LAYOUT 3). */
+/* The tables (created with the read model's layout; read_model.c LAYOUT_VERSION 4). A money
+ * event refers to its transfer by the transfer's row in the read model (`transfer_row`): the
+ * rows are numbered as the transfers are projected, so the index by transfer grows at its end
+ * like the others instead of taking a random page per event (a commit writes every page it
+ * changed). The events an account had at an instant need no index by time: `at_max` never
+ * decreases along the orders (a binary search over them, history_service.c). */
 #define EVENT_INDEX_SCHEMA_SQL                                                                     \
     "CREATE TABLE IF NOT EXISTS bank_events(iban TEXT NOT NULL, ord INTEGER NOT NULL,"             \
-    "  at INTEGER NOT NULL, at_max INTEGER NOT NULL, tx_id INTEGER, transfer TEXT NOT NULL,"       \
+    "  at INTEGER NOT NULL, at_max INTEGER NOT NULL, tx_id INTEGER, transfer_row INTEGER,"         \
     "  PRIMARY KEY(iban, ord)) WITHOUT ROWID;"                                                     \
-    "CREATE INDEX IF NOT EXISTS bank_events_by_time ON bank_events(iban, at_max, ord);"            \
-    "CREATE INDEX IF NOT EXISTS bank_events_by_transfer ON bank_events(transfer)"                  \
-    "  WHERE transfer != '';"                                                                      \
+    "CREATE INDEX IF NOT EXISTS bank_events_by_transfer ON bank_events(transfer_row)"              \
+    "  WHERE transfer_row IS NOT NULL;"                                                            \
     "CREATE TABLE IF NOT EXISTS account_snapshots(iban TEXT NOT NULL, ord INTEGER NOT NULL,"       \
     "  balance INTEGER NOT NULL, owners TEXT NOT NULL, rules INTEGER NOT NULL,"                    \
     "  PRIMARY KEY(iban, ord)) WITHOUT ROWID;"                                                     \
@@ -57,10 +62,11 @@ void event_index_free(event_index *x);
 
 /* Records one bank store event, inside the projector's batch transaction, after the read model
  * applied it: `m` decoded, `order` and `at_ms` as the store gave them, `tx` the transaction a
- * money event made (NULL otherwise). Rules of `tx`'s account that it triggers become alerts;
- * when `publish`, they are also kept for event_index_take_alerts. ST_IO when SQLite fails. */
+ * money event made (NULL otherwise), `transfer_row` the row of its transfer in the read model
+ * (rm_transfer.row; 0: none). Rules of `tx`'s account that it triggers become alerts; when
+ * `publish`, they are also kept for event_index_take_alerts. ST_IO when SQLite fails. */
 status event_index_apply(event_index *x, const message *m, uint32_t order, int64_t at_ms,
-                         const transaction_happened_event *tx, bool publish);
+                         const transaction_happened_event *tx, int64_t transfer_row, bool publish);
 
 /* The alerts to publish since the last call (or event_index_forget_alerts), in the order they
  * were derived; valid until the next apply. */

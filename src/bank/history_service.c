@@ -16,28 +16,20 @@
 
 #define HIDDEN "(hidden)"
 
-enum stmt {
-    H_BOUND,
-    H_INDEXED,
-    H_SNAPSHOT,
-    H_TXS_BEFORE,
-    H_BY_TRANSFER,
-    H_RULES,
-    H_ALERTS,
-    H_COUNT
-};
+enum stmt { H_SEEK, H_LAST, H_SNAPSHOT, H_TXS_BEFORE, H_BY_TRANSFER, H_RULES, H_ALERTS, H_COUNT };
 
 static const char *const sql[H_COUNT] = {
-    /* The first event stored after the instant: the events before it are the account then. */
-    [H_BOUND] = "SELECT ord FROM bank_events WHERE iban=?1 AND at_max > ?2"
-                " ORDER BY at_max, ord LIMIT 1",
-    [H_INDEXED] = "SELECT coalesce(max(ord) + 1, 0) FROM bank_events WHERE iban=?1",
+    /* The first indexed event of an account from an order on (events_at's binary search). */
+    [H_SEEK] = "SELECT ord, at_max FROM bank_events WHERE iban=?1 AND ord >= ?2"
+               " ORDER BY ord LIMIT 1",
+    [H_LAST] = "SELECT ord, at_max FROM bank_events WHERE iban=?1 ORDER BY ord DESC LIMIT 1",
     [H_SNAPSHOT] = "SELECT ord, balance, owners, rules FROM account_snapshots"
                    " WHERE iban=?1 AND ord <= ?2 ORDER BY ord DESC LIMIT 1",
     [H_TXS_BEFORE] = "SELECT t.id, t.iban, t.new_balance, t.changed_by, t.from_to, t.description,"
                      " t.at, t.transfer FROM bank_events e JOIN transactions t ON t.id = e.tx_id"
                      " WHERE e.iban=?1 AND e.ord < ?2 AND e.tx_id IS NOT NULL ORDER BY e.ord DESC",
-    [H_BY_TRANSFER] = "SELECT iban, ord FROM bank_events WHERE transfer=?1 ORDER BY iban, ord",
+    [H_BY_TRANSFER] = "SELECT e.iban, e.ord FROM transfers t JOIN bank_events e"
+                      " ON e.transfer_row = t.row WHERE t.id=?1 ORDER BY e.iban, e.ord",
     [H_RULES] = "SELECT rules FROM alert_rules WHERE iban=?1",
     [H_ALERTS] = "SELECT a.id, a.kind, a.message, t.id, t.iban, t.new_balance, t.changed_by,"
                  " t.from_to, t.description, t.at, t.transfer FROM alerts a"
@@ -222,32 +214,55 @@ static status fold_store(history_service *s, fold *f)
     return st;
 }
 
-static status int_of(history_service *s, sqlite3_stmt *st, int64_t dflt, int64_t *out)
+/* The first indexed event of `iban` at an order >= `from`: its order and at_max (*ord -1: none). */
+static status seek(history_service *s, const char *iban, int64_t from, int64_t *ord,
+                   int64_t *at_max)
 {
+    sqlite3_stmt *st = s->stmt[H_SEEK];
+    sqlite3_bind_text(st, 1, iban, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, from);
     int rc = sqlite3_step(st);
-    *out = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : dflt;
+    *ord = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+    *at_max = rc == SQLITE_ROW ? sqlite3_column_int64(st, 1) : 0;
     reset(st);
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? ST_OK : db_error(s, "reading the index");
 }
 
-/* How many events `iban` had at `at`: *events from the index by time; *exact false when no
- * indexed event came after `at` (the store may hold newer events the projector has not indexed
- * yet: the fold then reads on while they were stored by `at`). */
+/* How many events `iban` had at `at`: the order of its first indexed event stored after `at`;
+ * *exact false when no indexed event came after `at` (the store may hold newer events the
+ * projector has not indexed yet: the fold then reads on while they were stored by `at`).
+ * at_max (the running maximum of the store times) never decreases along the orders, so that
+ * event is found by a binary search over the orders, a few index seeks (17 for 100,000 events)
+ * instead of an index by time that every event would write. */
 static status events_at(history_service *s, const char *iban, int64_t at, uint32_t *events,
                         bool *exact)
 {
-    int64_t v;
-    sqlite3_stmt *st = s->stmt[H_BOUND];
+    /* The last indexed event: how many there are, and whether the instant is after it (`now`:
+     * one lookup). Then the smallest `lo` in [0, n] whose first event from `lo` on came after
+     * `at` (n: none). */
+    int64_t ord = -1, at_max = 0;
+    sqlite3_stmt *st = s->stmt[H_LAST];
     sqlite3_bind_text(st, 1, iban, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, at);
-    TRY(int_of(s, st, -1, &v));
-    *exact = v >= 0;
-    if (v < 0) {
-        st = s->stmt[H_INDEXED];
-        sqlite3_bind_text(st, 1, iban, -1, SQLITE_STATIC);
-        TRY(int_of(s, st, 0, &v));
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        ord = sqlite3_column_int64(st, 0);
+        at_max = sqlite3_column_int64(st, 1);
     }
-    *events = (uint32_t)v;
+    reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return db_error(s, "reading the index");
+    int64_t n = ord + 1, lo = at_max <= at ? n : 0, hi = n;
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        TRY(seek(s, iban, mid, &ord, &at_max));
+        if (ord < 0 || at_max > at)
+            hi = mid;
+        else
+            lo = ord + 1; /* the events from mid up to ord were all there at `at` */
+    }
+    ord = -1;
+    if (lo < n) TRY(seek(s, iban, lo, &ord, &at_max));
+    *exact = ord >= 0;
+    *events = (uint32_t)(ord >= 0 ? ord : n);
     return ST_OK;
 }
 
@@ -382,7 +397,7 @@ static status transfer_history(history_service *s, const transfer_history_query 
     if (st == ST_OK && !started) st = status_set(ST_NOT_FOUND, "transfer does not exist");
     /* its money events, found through the index */
     sqlite3_stmt *by = s->stmt[H_BY_TRANSFER];
-    sqlite3_bind_text(by, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(by, 1, q->transfer.bytes, sizeof q->transfer.bytes, SQLITE_STATIC);
     int rc = SQLITE_DONE;
     while (st == ST_OK && (rc = sqlite3_step(by)) == SQLITE_ROW) {
         collect_ctx one = {.first_only = true};

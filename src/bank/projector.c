@@ -146,7 +146,10 @@ static status apply_queued_transfers(projector *p, bool *more)
     return ST_OK;
 }
 
-static status transfer_of(projector *p, const uuid *id, transfer_started_event *out, bool *found)
+/* The transfer of a money event into *out and its row in the read model into *row (*found false
+ * and *row 0 when the transfer store does not have it either). */
+static status transfer_of(projector *p, const uuid *id, transfer_started_event *out, bool *found,
+                          int64_t *row)
 {
     rm_transfer t;
     status st = read_model_transfer(p->rm, id, &t);
@@ -163,6 +166,7 @@ static status transfer_of(projector *p, const uuid *id, transfer_started_event *
         memcpy(out->description, t.description, sizeof out->description);
         memcpy(out->username, t.username, sizeof out->username);
         *found = true;
+        *row = t.row;
         return ST_OK;
     }
     if (st != ST_NOT_FOUND) return st;
@@ -178,14 +182,20 @@ static status transfer_of(projector *p, const uuid *id, transfer_started_event *
         if (ts.exists) break;
     }
     *found = ts.exists;
-    if (ts.exists) {
-        *out = ts.start;
-    } else {
+    *row = 0;
+    if (!ts.exists) {
+        /* The transaction then has no description nor counterparty, and its event no transfer
+         * row (transfer_history does not list it). */
         char text[UUID_STR_LEN + 1];
         LOG_ERROR("projector", "transfer %s of a money event is not in the transfer store",
                   uuid_format(id, text));
+        return ST_OK;
     }
-    return ST_OK;
+    /* Projected now, so that the money event has its transfer's row (bank_events refers to it by
+     * that); the transfer store's subscription applies the same TransferStarted again later (it
+     * keeps its row), then the transfer's end. */
+    *out = ts.start;
+    return read_model_put_transfer(p->rm, &ts.start, row);
 }
 
 static status apply_money(projector *p, const item *it, const message *m, const char *iban,
@@ -195,7 +205,8 @@ static status apply_money(projector *p, const item *it, const message *m, const 
     TRY(read_model_balance(p->rm, iban, &balance));
     transfer_started_event transfer;
     bool found = false;
-    TRY(transfer_of(p, id, &transfer, &found));
+    int64_t row = 0;
+    TRY(transfer_of(p, id, &transfer, &found, &row));
     transaction_happened_event th;
     TRY(projection_transaction(m, found ? &transfer : NULL, balance, it->timestamp_ms, &th));
     rm_transaction t = {.new_balance = th.new_balance, .changed_by = th.changed_by, .at = th.at};
@@ -206,7 +217,7 @@ static status apply_money(projector *p, const item *it, const message *m, const 
     TRY(read_model_add_transaction(p->rm, &t));
     th.transaction_id = t.id;
     if (it->position > p->published_until) p->published[p->n_published++] = th;
-    return event_index_apply(p->index, m, it->order, it->timestamp_ms, &th,
+    return event_index_apply(p->index, m, it->order, it->timestamp_ms, &th, row,
                              it->position > p->published_until);
 }
 
@@ -249,7 +260,7 @@ static status apply(projector *p, const item *it)
         st = apply_money(p, it, &m, m.u.money_returned.iban, &m.u.money_returned.id);
         break;
     case MSG_TRANSFER_STARTED_EVENT:
-        st = read_model_put_transfer(p->rm, &m.u.transfer_started);
+        st = read_model_put_transfer(p->rm, &m.u.transfer_started, NULL);
         break;
     case MSG_TRANSFER_COMPLETED_EVENT:
         st = read_model_end_transfer(p->rm, &m.u.transfer_completed.id, true, NULL);
@@ -268,7 +279,7 @@ static status apply(projector *p, const item *it)
     bool money = m.type == MSG_MONEY_CREDITED_EVENT || m.type == MSG_MONEY_DEBITED_EVENT ||
                  m.type == MSG_MONEY_RETURNED_EVENT; /* indexed by apply_money */
     if (st == ST_OK && it->store == STORE_BANK && !money)
-        st = event_index_apply(p->index, &m, it->order, it->timestamp_ms, NULL, false);
+        st = event_index_apply(p->index, &m, it->order, it->timestamp_ms, NULL, 0, false);
     message_clear(&m);
     return st;
 }

@@ -29,6 +29,7 @@ typedef struct rm_transfer {
     msg_username username;
     char state[12]; /* "started", "complete", "failed" */
     msg_text reason;
+    int64_t row; /* its number in the read model (bank_events refers to it by that) */
 } rm_transfer;
 
 /* A recorded transaction (what TransactionHappened carries); `id` is assigned by
@@ -45,7 +46,7 @@ typedef struct rm_transaction {
 } rm_transaction;
 
 /* Opens (creating if needed) the read model database at `path`. Caller frees with read_model_close.
- * A file of an older layout (before transactions had `at` and `transfer`) is emptied and so
+ * A file of an older layout (an older LAYOUT_VERSION, read_model.c) is emptied and so
  * rebuilt from the stores by the projector (read_model_published_until); a file of a newer
  * layout is refused (ST_INVALID). */
 status read_model_open(const char *path, read_model **out);
@@ -78,7 +79,9 @@ status read_model_remove_owner(read_model *rm, const char *iban, const char *use
 /* The balance of `iban` (ST_NOT_FOUND for an unknown account). */
 status read_model_balance(read_model *rm, const char *iban, int64_t *balance);
 
-status read_model_put_transfer(read_model *rm, const transfer_started_event *started);
+/* Stores a started transfer, or resets the one of that id to `started` (it keeps its row);
+ * `*row` (when not NULL) is its row. */
+status read_model_put_transfer(read_model *rm, const transfer_started_event *started, int64_t *row);
 status read_model_end_transfer(read_model *rm, const uuid *id, bool completed, const char *reason);
 /* The transfer `id` (ST_NOT_FOUND if not projected yet). */
 status read_model_transfer(read_model *rm, const uuid *id, rm_transfer *out);

@@ -1,8 +1,8 @@
-/* Unit tests of the read model on a real SQLite file: a file of the older layout (no `at` and
- * `transfer`) is emptied for a rebuild and remembers what was published; a newer layout is
- * refused; the filtered history (issue 12) gives the newest max_items matches of an account of
- * 100,000 transactions, exactly the ones the domain's filter keeps; the WAL is checkpointed as
- * it grows. */
+/* Unit tests of the read model on a real SQLite file: a file of an older layout (no `at` and
+ * `transfer`; layout 3, before the fewer B-trees) is emptied for a rebuild and remembers what was
+ * published; a newer layout is refused; a transfer keeps its row when stored again; the filtered
+ * history (issue 12) gives the newest max_items matches of an account of 100,000 transactions,
+ * exactly the ones the domain's filter keeps; the WAL is checkpointed as it grows. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bank/event_index.h"
 #include "bank/read_model.h"
 
 #define A "NL80OPEN0123456789"
@@ -67,6 +68,25 @@ static int64_t sql_int(const char *path, const char *text)
     return v;
 }
 
+/* Adds `tx` as the projector does: the transaction, then its money event in the event index
+ * (through which an account's transactions are listed) at the account's `order`. */
+static void add_indexed(read_model *rm, event_index *ix, rm_transaction *tx, uint32_t order)
+{
+    assert_int_equal(read_model_add_transaction(rm, tx), ST_OK);
+    message m;
+    memset(&m, 0, sizeof m);
+    m.type = tx->changed_by < 0 ? MSG_MONEY_DEBITED_EVENT : MSG_MONEY_CREDITED_EVENT;
+    strcpy(m.u.money_credited.iban, tx->iban); /* the same layout in both */
+    transaction_happened_event th;
+    memset(&th, 0, sizeof th);
+    th.transaction_id = tx->id;
+    strcpy(th.iban, tx->iban);
+    th.new_balance = tx->new_balance;
+    th.changed_by = tx->changed_by;
+    th.at = tx->at;
+    assert_int_equal(event_index_apply(ix, &m, order, tx->at, &th, 0, false), ST_OK);
+}
+
 /* The layout written before this version (user_version 0). */
 static const char *const old_layout =
     "PRAGMA journal_mode=WAL;"
@@ -112,12 +132,15 @@ static void older_layout_is_rebuilt(void **state)
     strcpy(tx.from_to, "cash");
     strcpy(tx.description, "again");
     strcpy(tx.transfer, "00112233-4455-4677-8899-aabbccddeeff");
-    assert_int_equal(read_model_add_transaction(rm, &tx), ST_OK);
+    event_index *ix;
+    assert_int_equal(event_index_new(rm, &ix), ST_OK);
+    add_indexed(rm, ix, &tx, 1);
+    event_index_free(ix);
     assert_int_equal(tx.id, 1); /* the same ids as before: numbered again from 1 */
     assert_int_equal(read_model_set_checkpoint(rm, "bank", 3), ST_OK);
     assert_int_equal(read_model_commit(rm), ST_OK);
     read_model_close(rm);
-    assert_int_equal(sql_int(t.path, "PRAGMA user_version"), 3);
+    assert_int_equal(sql_int(t.path, "PRAGMA user_version"), 4);
 
     /* Opened again (a restart in the middle of the rebuild): nothing is dropped any more. */
     assert_int_equal(read_model_open(t.path, &rm), ST_OK);
@@ -152,10 +175,10 @@ static void new_file_and_newer_layout(void **state)
     assert_int_equal(read_model_published_until(rm, &published), ST_OK);
     assert_true(published == 0); /* a new file published nothing before */
     read_model_close(rm);
-    assert_int_equal(sql_int(t.path, "PRAGMA user_version"), 3);
-    sql(t.path, "PRAGMA user_version=4");
+    assert_int_equal(sql_int(t.path, "PRAGMA user_version"), 4);
+    sql(t.path, "PRAGMA user_version=5");
     assert_int_equal(read_model_open(t.path, &rm), ST_INVALID);
-    assert_non_null(strstr(status_message(), "newer than this program's 3"));
+    assert_non_null(strstr(status_message(), "newer than this program's 4"));
     tmp_remove(&t);
 }
 
@@ -183,7 +206,92 @@ static void layout_2_gets_the_event_index_by_a_rebuild(void **state)
     read_model_close(rm);
     assert_int_equal(sql_int(t.path, "SELECT count(*) FROM bank_events"), 0);
     assert_int_equal(sql_int(t.path, "SELECT count(*) FROM accounts"), 0);
-    assert_int_equal(sql_int(t.path, "PRAGMA user_version"), 3);
+    assert_int_equal(sql_int(t.path, "PRAGMA user_version"), 4);
+    tmp_remove(&t);
+}
+
+/* Layout 3 as it was written (issue 15's index by time, by transfer id, and of transactions by
+ * iban), with a little data: a file of it is emptied and gets layout 4, like any older one. */
+static const char *const layout_3 =
+    "PRAGMA journal_mode=WAL;"
+    "CREATE TABLE checkpoints(store TEXT PRIMARY KEY, position INTEGER NOT NULL);"
+    "CREATE TABLE users(username TEXT PRIMARY KEY, password TEXT NOT NULL);"
+    "CREATE TABLE accounts(iban TEXT PRIMARY KEY, creator_token TEXT NOT NULL,"
+    "  balance INTEGER NOT NULL, last_tx INTEGER);"
+    "CREATE TABLE owners(iban TEXT NOT NULL, username TEXT NOT NULL,"
+    "  token TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY(iban, username));"
+    "CREATE INDEX owners_by_user ON owners(username, seq);"
+    "CREATE TABLE transfers(id BLOB PRIMARY KEY, amount INTEGER NOT NULL,"
+    "  from_iban TEXT NOT NULL, to_iban TEXT NOT NULL, description TEXT NOT NULL,"
+    "  username TEXT NOT NULL, state TEXT NOT NULL, reason TEXT);"
+    "CREATE TABLE transactions(id INTEGER PRIMARY KEY, iban TEXT NOT NULL,"
+    "  new_balance INTEGER NOT NULL, changed_by INTEGER NOT NULL, from_to TEXT NOT NULL,"
+    "  description TEXT NOT NULL, at INTEGER NOT NULL, transfer TEXT NOT NULL);"
+    "CREATE INDEX transactions_by_iban ON transactions(iban, id);"
+    "CREATE TABLE bank_events(iban TEXT NOT NULL, ord INTEGER NOT NULL,"
+    "  at INTEGER NOT NULL, at_max INTEGER NOT NULL, tx_id INTEGER, transfer TEXT NOT NULL,"
+    "  PRIMARY KEY(iban, ord)) WITHOUT ROWID;"
+    "CREATE INDEX bank_events_by_time ON bank_events(iban, at_max, ord);"
+    "CREATE INDEX bank_events_by_transfer ON bank_events(transfer) WHERE transfer != '';"
+    "CREATE TABLE account_snapshots(iban TEXT NOT NULL, ord INTEGER NOT NULL,"
+    "  balance INTEGER NOT NULL, owners TEXT NOT NULL, rules INTEGER NOT NULL,"
+    "  PRIMARY KEY(iban, ord)) WITHOUT ROWID;"
+    "CREATE TABLE alert_rules(iban TEXT PRIMARY KEY, rules TEXT NOT NULL);"
+    "CREATE TABLE alerts(iban TEXT NOT NULL, id INTEGER NOT NULL,"
+    "  kind TEXT NOT NULL, message TEXT NOT NULL, tx_id INTEGER NOT NULL,"
+    "  PRIMARY KEY(iban, id)) WITHOUT ROWID;"
+    "INSERT INTO checkpoints VALUES('user', 5), ('bank', 42), ('transfer', 17);"
+    "INSERT INTO accounts VALUES('" A "', 't', 100, 1);"
+    "INSERT INTO transactions VALUES(1, '" A "', 100, 100, 'cash', 'old', 1764840600123,"
+    "  '00112233-4455-4677-8899-aabbccddeeff');"
+    "INSERT INTO bank_events VALUES('" A "', 1, 1764840600123, 1764840600123, 1,"
+    "  '00112233-4455-4677-8899-aabbccddeeff');"
+    "PRAGMA user_version=3;";
+
+static void layout_3_is_rebuilt(void **state)
+{
+    tmp t;
+    tmp_init(&t);
+    sql(t.path, layout_3);
+    read_model *rm;
+    assert_int_equal(read_model_open(t.path, &rm), ST_OK);
+    uint64_t published = 0, position = 1;
+    assert_int_equal(read_model_published_until(rm, &published), ST_OK);
+    assert_true(published == 42);
+    assert_int_equal(read_model_checkpoint(rm, "bank", &position), ST_OK);
+    assert_true(position == 0); /* followed again from the start */
+    /* A transfer stored again (the projector may store it before the transfer store's
+     * subscription does) keeps its row, by which its money events refer to it. */
+    transfer_started_event ts;
+    memset(&ts, 0, sizeof ts);
+    assert_int_equal(uuid_parse("00112233-4455-4677-8899-aabbccddeeff", &ts.id), ST_OK);
+    ts.amount = 5;
+    strcpy(ts.from, A);
+    strcpy(ts.to, B);
+    int64_t row = 0, again = 0;
+    assert_int_equal(read_model_begin(rm), ST_OK);
+    assert_int_equal(read_model_put_transfer(rm, &ts, &row), ST_OK);
+    assert_int_equal(read_model_end_transfer(rm, &ts.id, true, NULL), ST_OK);
+    ts.id.bytes[0] ^= 1;
+    assert_int_equal(read_model_put_transfer(rm, &ts, NULL), ST_OK);
+    ts.id.bytes[0] ^= 1;
+    assert_int_equal(read_model_put_transfer(rm, &ts, &again), ST_OK);
+    rm_transfer got;
+    assert_int_equal(read_model_transfer(rm, &ts.id, &got), ST_OK);
+    assert_int_equal(read_model_commit(rm), ST_OK);
+    assert_true(row == 1 && again == 1 && got.row == 1);
+    assert_string_equal(got.state, "started");
+    read_model_close(rm);
+    assert_int_equal(sql_int(t.path, "PRAGMA user_version"), 4);
+    assert_int_equal(sql_int(t.path, "SELECT count(*) FROM bank_events"), 0);
+    assert_int_equal(sql_int(t.path, "SELECT count(*) FROM transactions"), 0);
+    assert_int_equal(sql_int(t.path, "SELECT count(*) FROM transfers"), 2);
+    assert_int_equal(sql_int(t.path, "SELECT count(*) FROM sqlite_master WHERE name IN"
+                                     " ('transactions_by_iban', 'bank_events_by_time')"),
+                     0);
+    assert_int_equal(sql_int(t.path, "SELECT count(*) FROM pragma_table_info('bank_events')"
+                                     " WHERE name='transfer_row'"),
+                     1);
     tmp_remove(&t);
 }
 
@@ -270,12 +378,16 @@ static void filtered_history_gives_max_items_matches(void **state)
     assert_int_equal(read_model_begin(rm), ST_OK);
     assert_int_equal(read_model_create_account(rm, A, "t", "alice", 1), ST_OK);
     assert_int_equal(read_model_create_account(rm, B, "t", "bob", 2), ST_OK);
+    event_index *ix;
+    assert_int_equal(event_index_new(rm, &ix), ST_OK);
+    uint32_t orders[2] = {1, 1}; /* order 0 is each account's creation */
     for (int k = 1; k <= BIG; k++) {
         rm_transaction tx;
         big_row(k, &tx);
-        assert_int_equal(read_model_add_transaction(rm, &tx), ST_OK);
+        add_indexed(rm, ix, &tx, orders[strcmp(tx.iban, A) != 0]++);
         assert_int_equal(tx.id, k);
     }
+    event_index_free(ix);
     assert_int_equal(read_model_commit(rm), ST_OK);
     read_model_close(rm);
 
@@ -347,7 +459,7 @@ static int64_t file_size(const char *path, const char *suffix)
 
 /* The writer's WAL is copied into the database as it grows (by the checkpointer thread, and by
  * the writer between batches to complete it), so the WAL stays bounded and the file holds the
- * data: 40,000 transactions (about 16 MiB of pages) in batches of 500. */
+ * data: 80,000 transactions (about 24 MiB of pages, past CHECKPOINT_FRAMES) in batches of 500. */
 static void wal_is_checkpointed_as_it_grows(void **state)
 {
     tmp t;
@@ -362,7 +474,7 @@ static void wal_is_checkpointed_as_it_grows(void **state)
     strcpy(tx.from_to, B);
     memset(tx.description, 'd', 200);
     strcpy(tx.transfer, "00112233-4455-4677-8899-aabbccddeeff");
-    for (int batch = 0; batch < 80; batch++) {
+    for (int batch = 0; batch < 160; batch++) {
         assert_int_equal(read_model_begin(rm), ST_OK);
         for (int i = 0; i < 500; i++)
             assert_int_equal(read_model_add_transaction(rm, &tx), ST_OK);
@@ -379,9 +491,9 @@ static void wal_is_checkpointed_as_it_grows(void **state)
     }
     int64_t wal = file_size(t.path, "-wal");
     read_model_close(rm);
-    assert_true(db > 4 << 20);       /* most of the 40,000 transactions, not only in the WAL */
+    assert_true(db > 4 << 20);       /* most of the 80,000 transactions, not only in the WAL */
     assert_true(wal < 32768 * 4120); /* WAL_HARD_FRAMES pages of 4 KiB with their headers */
-    assert_int_equal(sql_int(t.path, "SELECT count(*) FROM transactions"), 40000);
+    assert_int_equal(sql_int(t.path, "SELECT count(*) FROM transactions"), 80000);
     tmp_remove(&t);
 }
 
@@ -392,6 +504,7 @@ int main(void)
         cmocka_unit_test(new_file_and_newer_layout),
         cmocka_unit_test(not_found_has_its_code),
         cmocka_unit_test(layout_2_gets_the_event_index_by_a_rebuild),
+        cmocka_unit_test(layout_3_is_rebuilt),
         cmocka_unit_test(filtered_history_gives_max_items_matches),
         cmocka_unit_test(wal_is_checkpointed_as_it_grows),
     };
