@@ -1,7 +1,7 @@
 /* Unit tests of the server object without clients: the cross-thread job queue (http_post) is
  * bounded, runs jobs on the loop thread in order, refuses after a stop, and runs what is left at
- * free; the config is validated; lws's timer list, inserted from the tail (http_lws_overrides.c), keeps
- * lws's order. */
+ * free; the config is validated; lws's timer list, inserted from the tail (http_lws_overrides.c),
+ * keeps lws's order. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
