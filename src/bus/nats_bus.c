@@ -43,6 +43,7 @@
 #define ENCODED_MAX (MSG_QUERY_RESULT_MAX + 64 * 1024)
 #define PENDING_MAX 65536
 #define HDR_ERROR "Bank-Error"
+#define DRAIN_MS 5000 /* at most, to hand the requests already received on a subject we leave */
 
 typedef struct core {
     atomic_int refs;
@@ -513,7 +514,12 @@ static void nats_unsubscribe(bus_subscription *base)
     pthread_mutex_lock(&s->mu);
     bool from_cb = s->in_cb && pthread_equal(s->cb_thread, pthread_self());
     pthread_mutex_unlock(&s->mu);
-    natsSubscription_Unsubscribe(s->ns);
+    /* A served subject is drained: the requests already on their way to this process are still
+     * handled (a command handler that lets a partition go answers them, or hands them on), where
+     * an unsubscribe would drop them and leave each requester waiting for its deadline. A
+     * subscription to published messages just ends. */
+    if (!s->handle || natsSubscription_DrainTimeout(s->ns, DRAIN_MS) != NATS_OK)
+        natsSubscription_Unsubscribe(s->ns);
     pthread_mutex_lock(&s->mu);
     int64_t deadline = clock_mono_ms() + 10000;
     while (!from_cb && (!s->complete || s->in_cb) && clock_mono_ms() < deadline) {
