@@ -34,8 +34,8 @@
 
 typedef struct partitions partitions;
 
-/* Told when a partition is acquired or lost (on the lease keeper's thread; quick, no blocking on
- * the keeper). */
+/* Told when a partition is acquired or lost (on the lease keeper's thread; quick: the command
+ * service's subscribe and drain of the partition's subject take about one round trip to NATS). */
 typedef struct partitions_listener {
     void *ctx;
     void (*acquired)(void *ctx, int partition);

@@ -516,9 +516,12 @@ static void nats_unsubscribe(bus_subscription *base)
     pthread_mutex_unlock(&s->mu);
     /* A served subject is drained: the requests already on their way to this process are still
      * handled (a command handler that lets a partition go answers them, or hands them on), where
-     * an unsubscribe would drop them and leave each requester waiting for its deadline. A
-     * subscription to published messages just ends. */
-    if (!s->handle || natsSubscription_DrainTimeout(s->ns, DRAIN_MS) != NATS_OK)
+     * an unsubscribe would drop them and leave each requester waiting for its deadline; the wait
+     * below then lasts about one round trip to the server. Not while the connection is down (the
+     * drain would wait out DRAIN_MS for the server's confirmation, and those requesters have lost
+     * their way back anyway). A subscription to published messages just ends. */
+    bool drain = s->handle && natsConnection_Status(b->core->nc) == NATS_CONN_STATUS_CONNECTED;
+    if (!drain || natsSubscription_DrainTimeout(s->ns, DRAIN_MS) != NATS_OK)
         natsSubscription_Unsubscribe(s->ns);
     pthread_mutex_lock(&s->mu);
     int64_t deadline = clock_mono_ms() + 10000;

@@ -137,7 +137,10 @@ typedef struct http_config {
     void *app_metrics_arg;
 
     /* Budgets against starvation and amplification (docs/http.md); 0 takes the default. */
-    size_t max_connections;             /* open at once; 0: 10000, lowered to fit RLIMIT_NOFILE */
+    /* Open at once; 0: 10000, lowered to fit RLIMIT_NOFILE. The process's soft RLIMIT_NOFILE is
+     * set to this + 256 (raised as far as the hard limit allows, or lowered: lws scans a table
+     * of that size on every close), so one server per process. */
+    size_t max_connections;
     size_t max_connections_per_address; /* per client address (IPv4; IPv6 /64); 0: 256 */
     size_t reserved_connections; /* of max_connections, kept for clients holding no connection
                                     yet (a health probe, a new user); 0: 64 */

@@ -392,6 +392,78 @@ static void close_answers_pending_requests(void **state)
     assert_int_equal(w.calls, 1);
 }
 
+/* Answers like echo_handler; the first request waits in the callback until `gate_open`, so the
+ * ones after it wait in the subscription's queue. */
+static atomic_bool gate_open;
+static atomic_int gated_calls;
+static void gated_handler(void *ctx, const message *req, bus_reply *reply)
+{
+    if (atomic_fetch_add(&gated_calls, 1) == 0)
+        while (!atomic_load(&gate_open))
+            clock_sleep_ms(1);
+    echo_handler(ctx, req, reply);
+}
+
+typedef struct unsubscriber {
+    bus_subscription *sub;
+    atomic_bool done;
+} unsubscriber;
+
+static void *unsubscribe_thread(void *arg)
+{
+    unsubscriber *u = arg;
+    bus_unsubscribe(u->sub);
+    atomic_store(&u->done, true);
+    return NULL;
+}
+
+/* Leaving a served subject answers the requests already received (a command handler letting a
+ * partition go), instead of dropping them to wait for their requesters' deadlines. */
+static void unsubscribe_answers_requests_already_received(void **state)
+{
+    (void)state;
+    bus *srv = open_bus(), *client = open_bus();
+    atomic_int n = 0;
+    atomic_store(&gate_open, false);
+    atomic_store(&gated_calls, 0);
+    bus_subscription *s = NULL, *marks = NULL;
+    assert_int_equal(bus_serve(srv, "bank.test.leave", "g", gated_handler, &n, &s), ST_OK);
+    inbox marked = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    assert_int_equal(bus_subscribe(srv, "bank.test.mark", on_transaction, &marked, &marks), ST_OK);
+    waiter w[3];
+    const char *who[3] = {"first", "second", "third"};
+    for (int i = 0; i < 3; i++) {
+        waiter_init(&w[i]);
+        message q = find_user(who[i]);
+        assert_int_equal(bus_request(client, "bank.test.leave", &q, 20000, on_reply, &w[i]), ST_OK);
+    }
+    /* Sent after the requests on the same connection: once it reached the server's bus, so have
+     * they (the first in the callback, two in the queue). */
+    message m = {.type = MSG_TRANSACTION_HAPPENED_EVENT};
+    m.u.transaction_happened.transaction_id = 1;
+    MSG_SET(m.u.transaction_happened.iban, "NL66OPEN0000000001");
+    MSG_SET(m.u.transaction_happened.from_to, "cash");
+    assert_int_equal(bus_publish(client, "bank.test.mark", &m), ST_OK);
+    while (inbox_count(&marked) < 1 || atomic_load(&gated_calls) < 1)
+        clock_sleep_ms(1);
+    unsubscriber u = {.sub = s};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, unsubscribe_thread, &u), 0);
+    clock_sleep_ms(50); /* let the unsubscribe begin while the first request is in the callback */
+    atomic_store(&gate_open, true);
+    pthread_join(t, NULL);
+    assert_true(atomic_load(&u.done));
+    for (int i = 0; i < 3; i++) {
+        assert_true(wait_calls(&w[i], 1));
+        assert_int_equal(w[i].st, ST_OK);
+        assert_string_equal(w[i].reply.u.query_failed.reason, who[i]);
+    }
+    assert_int_equal(atomic_load(&n), 3);
+    bus_unsubscribe(marks);
+    bus_close(client);
+    bus_close(srv);
+}
+
 static void bad_urls_and_no_server(void **state)
 {
     (void)state;
@@ -474,6 +546,7 @@ int main(void)
         cmocka_unit_test(answer_over_max_payload_is_an_error),
         cmocka_unit_test(unsubscribe_from_own_callback),
         cmocka_unit_test(close_answers_pending_requests),
+        cmocka_unit_test(unsubscribe_answers_requests_already_received),
         cmocka_unit_test(bad_urls_and_no_server),
         cmocka_unit_test(figures),
         cmocka_unit_test(server_restart_is_survived),
