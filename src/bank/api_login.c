@@ -472,6 +472,7 @@ status api_passwords_start(bank_api *api, int threads)
     workers_config cfg = {.name = "password",
                           .threads = threads,
                           .capacity = (size_t)threads, /* pw_dispatch hands out one per thread */
+                          .background = true,
                           .run = password_run,
                           .ctx = api};
     TRY(workers_new(&cfg, &api->passwords));

@@ -860,6 +860,7 @@ status command_handler_new(const bank_stores *stores, const command_handler_conf
                          .capacity = 2 * c.max_commands + 16,
                          .max_batch = 64,
                          .ordered = true,
+                         .background = true,
                          .run = lane_run,
                          .ctx = h};
     if (st == ST_OK) st = workers_new(&wc, &h->pool);

@@ -10,6 +10,7 @@
 #include "base/bqueue.h"
 #include "base/clock.h"
 #include "base/log.h"
+#include "base/priority.h"
 #include "codec/codec.h"
 #include "domain/projection.h"
 
@@ -364,6 +365,7 @@ static void *apply_main(void *arg)
     void *bell;
     size_t rung;
     int64_t last_commit_ms = 0;
+    priority_background(); /* behind the threads that serve clients (base/priority.h) */
     for (;;) {
         /* Once the doorbell is closed (stopping): what is still queued is applied, then the thread
          * ends. */

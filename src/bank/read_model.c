@@ -257,8 +257,12 @@ static status start_checkpointer(read_model *rm, const char *path)
     /* A connection only knows the database is in WAL mode once it has read it; until then its
      * checkpoints do nothing. */
     TRY(exec(rm->cdb, "SELECT count(*) FROM sqlite_master", "reading the layout"));
-    workers_config cc = {
-        .name = "rm-ckpt", .threads = 1, .capacity = 1, .run = checkpointer_run, .ctx = rm};
+    workers_config cc = {.name = "rm-ckpt",
+                         .threads = 1,
+                         .capacity = 1,
+                         .background = true,
+                         .run = checkpointer_run,
+                         .ctx = rm};
     TRY(workers_new(&cc, &rm->ckpt));
     sqlite3_wal_hook(rm->db, writer_wal_hook, rm);
     return ST_OK;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "base/bqueue.h"
+#include "base/priority.h"
 
 typedef struct lane {
     workers *w;
@@ -24,6 +25,7 @@ static void *lane_main(void *arg)
 {
     lane *l = arg;
     workers *w = l->w;
+    if (w->cfg.background) priority_background();
     size_t max = w->cfg.max_batch;
     void *stack_items[64];
     void **items = max <= 64 ? stack_items : malloc(max * sizeof *items);

@@ -31,6 +31,7 @@ typedef struct workers_config {
     size_t capacity;  /* items waiting per queue; 0: 1024 */
     size_t max_batch; /* most items per call of run; 0: 1 */
     bool ordered;     /* one queue per thread, chosen by key (see above) */
+    bool background;  /* its threads run at the background's priority (base/priority.h) */
     workers_fn run;
     void *ctx; /* passed to run */
 } workers_config;

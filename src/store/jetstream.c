@@ -1147,6 +1147,7 @@ static status open_store(js_store *s, const char *hosts, const store_options *op
                          .capacity = APPENDS_MAX,
                          .max_batch = LANE_BATCH,
                          .ordered = true,
+                         .background = true,
                          .run = lane_run,
                          .ctx = s};
     return workers_new(&wc, &s->lanes);

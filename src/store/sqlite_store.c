@@ -914,8 +914,12 @@ static status sq_subscribe(store *base, uint64_t from_position, store_event_cb c
                         "SELECT position, key, ord, ts, value FROM events WHERE position>=?1 "
                         "ORDER BY position LIMIT ?2",
                         &sub->page);
-    workers_config wc = {
-        .name = "store-sub", .threads = 1, .capacity = 1, .run = sub_run, .ctx = sub};
+    workers_config wc = {.name = "store-sub",
+                         .threads = 1,
+                         .capacity = 1,
+                         .background = true,
+                         .run = sub_run,
+                         .ctx = sub};
     if (st == ST_OK) st = workers_new(&wc, &sub->thread);
     if (st == ST_OK) {
         mutex_lock(&s->mu);
@@ -1124,14 +1128,19 @@ status store_sqlite_open(const char *dir, const char *name, store **out)
     /* A connection only knows the database is in WAL mode once it has read it; until then its
      * checkpoints do nothing. */
     if (st == ST_OK) st = db_exec(s->cdb, s->dir, "SELECT count(*) FROM sqlite_master");
-    workers_config cc = {
-        .name = "store-ckpt", .threads = 1, .capacity = 1, .run = checkpointer_run, .ctx = s};
+    workers_config cc = {.name = "store-ckpt",
+                         .threads = 1,
+                         .capacity = 1,
+                         .background = true,
+                         .run = checkpointer_run,
+                         .ctx = s};
     if (st == ST_OK) st = workers_new(&cc, &s->ckpt);
     /* The writer's queue holds every append the gate admits: a submit is never refused. */
     workers_config wc = {.name = "store-writer",
                          .threads = 1,
                          .capacity = QUEUE_MAX_APPENDS,
                          .max_batch = GROUP_MAX,
+                         .background = true,
                          .run = writer_run,
                          .ctx = s};
     if (st == ST_OK) st = workers_new(&wc, &s->writer);

@@ -12,12 +12,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "base/bqueue.h"
 #include "base/hmap.h"
 #include "base/list.h"
 #include "base/clock.h"
 #include "base/mutex.h"
+#include "base/priority.h"
 #include "base/timer.h"
 #include "base/workers.h"
 
@@ -391,6 +395,38 @@ static void workers_refuse_bad_config(void **state)
     assert_null(w);
 }
 
+static int thread_nice(void)
+{
+    return getpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid));
+}
+
+static void run_note_nice(void *arg, void **items, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        *(int *)items[i] = thread_nice();
+    (void)arg;
+}
+
+/* Background workers run at the background's nice (from the creator's, at most 19); the others at
+ * their creator's, which is not changed. */
+static void background_workers_yield_the_cpu(void **state)
+{
+    (void)state;
+    int mine = thread_nice();
+    int seen[2] = {-100, -100};
+    for (int bg = 0; bg < 2; bg++) {
+        workers *w;
+        workers_config cfg = {.threads = 1, .background = bg, .run = run_note_nice};
+        assert_int_equal(workers_new(&cfg, &w), ST_OK);
+        assert_int_equal(workers_submit(w, 0, &seen[bg]), ST_OK);
+        workers_free(w); /* runs what is queued first */
+    }
+    int want = mine + PRIORITY_BACKGROUND_NICE > 19 ? 19 : mine + PRIORITY_BACKGROUND_NICE;
+    assert_int_equal(seen[0], mine);
+    assert_int_equal(seen[1], want);
+    assert_int_equal(thread_nice(), mine);
+}
+
 /* ---- timers ---- */
 
 typedef struct fired {
@@ -641,6 +677,7 @@ int main(void)
         cmocka_unit_test(ordered_workers_keep_key_order),
         cmocka_unit_test(shared_workers_refuse_when_full),
         cmocka_unit_test(workers_refuse_bad_config),
+        cmocka_unit_test(background_workers_yield_the_cpu),
         cmocka_unit_test(timers_run_in_due_order),
         cmocka_unit_test(timers_cancel_and_restart),
         cmocka_unit_test(timers_heap_keeps_order),

@@ -1,0 +1,18 @@
+#include "base/priority.h"
+
+#include <errno.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+void priority_background(void)
+{
+    /* On Linux, PRIO_PROCESS with a thread id sets that thread's nice only. */
+    id_t tid = (id_t)syscall(SYS_gettid);
+    errno = 0;
+    int now = getpriority(PRIO_PROCESS, tid);
+    if (now == -1 && errno) return;
+    int want = now + PRIORITY_BACKGROUND_NICE;
+    if (want > 19) want = 19;
+    (void)setpriority(PRIO_PROCESS, tid, want);
+}

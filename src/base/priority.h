@@ -1,0 +1,22 @@
+/* Scheduling priority of a thread: the threads that serve clients (the HTTP loop, the bus's
+ * intake) keep the process's priority; the threads doing the work behind them (stores, command
+ * workers, projector, password hashing) run in the background, at nice +PRIORITY_BACKGROUND_NICE
+ * from the process's. When the CPU is short (overload), the loop still reads each request at once
+ * and the command service's door answers a refused one within milliseconds, instead of both
+ * waiting their turn among a dozen busy workers while the requests pile up unread in the sockets;
+ * the admitted work goes on with what is left, which is nearly all of it (the loop's share is
+ * small). When the CPU is not short, nice changes nothing.
+ *
+ * Nice weighs threads against the others of their scheduling group: with Linux's autogroup
+ * (a session: a program started by a shell or a service manager) or a service's cgroup, that is
+ * the bank's own threads, not other programs on the machine. */
+#ifndef BASE_PRIORITY_H
+#define BASE_PRIORITY_H
+
+#define PRIORITY_BACKGROUND_NICE 10
+
+/* Lowers the calling thread's priority to the background's. A thread it starts inherits it.
+ * Best effort: logs nothing and changes nothing where the system refuses. */
+void priority_background(void);
+
+#endif
