@@ -108,6 +108,7 @@ struct http_server {
      * and one periodic sweep serves them all (lws's per-connection timers are a sorted list:
      * inserting costs O(connections), quadratic under a connection flood). */
     list_node ws_awaiting_init, ws_keepalive, ws_closing;
+    list_node ws_unflushed; /* sockets with messages queued since the last flush */
     lws_sorted_usec_list_t ws_sweep;
     http_ws_mask_table *mask; /* unmasked client frames (http_ws_mask.c) */
 
@@ -127,6 +128,8 @@ struct http_server {
     size_t json_cap;
     char *ws_scratch; /* frame composition buffer of the WebSocket half (loop thread) */
     size_t ws_scratch_cap;
+    unsigned char *ws_out; /* frames of one flush, after LWS_PRE bytes of headroom */
+    size_t ws_out_cap;
 
     http_metrics m;
 };
@@ -141,6 +144,11 @@ size_t http_ws_conn_size(void);
 void http_ws_init(http_server *srv);
 void http_ws_start(http_server *srv);
 void http_ws_stop(http_server *srv);
+/* The most bytes of WebSocket frames written by one call, and lws's tx_packet_size for the
+ * WebSocket protocols (else it sends 4 KiB per POLLOUT). */
+#define HTTP_WS_TX_PACKET (64 * 1024)
+/* Writes what each WebSocket queued during this turn of the loop (see http_ws.c, "sending"). */
+void http_ws_flush(http_server *srv);
 
 /* Records one GraphQL answer in the metrics (HTTP or WS). */
 void http_metrics_graphql_answer(http_server *srv, const json_t *response);

@@ -977,8 +977,8 @@ static int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user
 
 static const struct lws_protocols protocols_template[HTTP_N_PROTOCOLS] = {
     {"http", cb_http, sizeof(http_conn), 0, 0, NULL, 0},
-    {"graphql-transport-ws", http_ws_callback, 0, 0, 1, NULL, 0},
-    {"graphql-ws", http_ws_callback, 0, 0, 2, NULL, 0},
+    {"graphql-transport-ws", http_ws_callback, 0, 0, 1, NULL, HTTP_WS_TX_PACKET},
+    {"graphql-ws", http_ws_callback, 0, 0, 2, NULL, HTTP_WS_TX_PACKET},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
@@ -1147,6 +1147,7 @@ status http_server_run(http_server *srv)
             ev_run(srv->loop, EVRUN_ONCE); /* http_server_stop breaks it (EVENT_WAIT_CANCELLED) */
         else if (lws_service(srv->ctx, 0) < 0)
             break;
+        http_ws_flush(srv);
     }
     run_jobs(srv);
     return ST_OK;
@@ -1210,6 +1211,7 @@ void http_server_free(http_server *srv)
     free(srv->ide_root);
     free(srv->not_ready_message);
     free(srv->ws_scratch);
+    free(srv->ws_out);
     free(srv->out);
     free(srv->json);
     free(srv);

@@ -26,14 +26,16 @@ enum {
     CLOSE_TOO_MANY_INITS = 4429,
 };
 
-#define WRITES_PER_CALLBACK 32
+#define FLUSH_BYTES (256 * 1024)     /* most bytes of frames written by one call (one at least) */
+#define FLUSH_SOON_BYTES (64 * 1024) /* a socket's queue this large is written without waiting, */
+#define FLUSH_SOON_MESSAGES 256      /* or this long */
 
 typedef enum ws_kind { WS_MODERN = 1, WS_LEGACY = 2 } ws_kind;
 
 typedef struct ws_msg {
     struct ws_msg *next;
     size_t len;
-    unsigned char data[]; /* LWS_PRE bytes of headroom, then len bytes of text */
+    unsigned char data[]; /* len bytes of text */
 } ws_msg;
 
 typedef struct ws_conn ws_conn;
@@ -60,6 +62,7 @@ struct ws_conn {
     buf rx;
     ws_msg *q_head, *q_tail;
     size_t q_bytes, q_count;
+    list_node unflushed; /* on srv->ws_unflushed while it queued since the last flush */
     ws_op *ops;
     size_t n_ops; /* operations in `ops` */
     json_t *init_payload;
@@ -75,10 +78,23 @@ size_t http_ws_conn_size(void)
     return sizeof(ws_conn);
 }
 
-/* ---- sending ------------------------------------------------------------------------------ */
+/* ---- sending ------------------------------------------------------------------------------ *
+ *
+ * A message is queued on its socket, and the queues are written at the end of each turn of the
+ * loop (http_ws_flush), every message of a socket framed here and handed to lws in one write:
+ * one system call for the `next` and `complete` of a mutation, for the answers and transactions
+ * of one turn, instead of one per message (on loopback a send also runs the receiver's side of
+ * TCP: under overload a third of the loop thread's time was in send, at two per answer). The
+ * frames are complete text frames (FIN, unmasked, no extension is offered), written as raw bytes
+ * (LWS_WRITE_HTTP: lws sends them as they are, buffering what the socket does not take and
+ * asking for WRITEABLE). lws sends at most the protocol's tx_packet_size per call and keeps the
+ * rest for the next POLLOUT, one such packet per turn: the protocols' is HTTP_WS_TX_PACKET, the
+ * most one flush writes. A socket lws still holds bytes for waits for WRITEABLE; one whose queue
+ * passes ws_queue_messages or ws_queue_bytes is a slow reader and closed. */
 
 static void queue_free(ws_conn *w)
 {
+    if (list_linked(&w->unflushed)) list_remove(&w->unflushed);
     ws_msg *m = w->q_head;
     while (m) {
         ws_msg *n = m->next;
@@ -121,11 +137,16 @@ static ws_conn *timed_due(list_node *list, int64_t now)
     return w;
 }
 
-/* Marks the socket for closing with `code`: pending messages are dropped, the close happens in
- * the socket's own next callback (WRITEABLE or TIMER, whichever comes first). */
+static int flush_conn(ws_conn *w);
+
+/* Marks the socket for closing with `code`: the messages queued before it are written if the
+ * socket takes them now (an `error` sent just before, say), except for a slow reader or a failed
+ * write; what is left is dropped. The close happens in the socket's own next callback (WRITEABLE
+ * or TIMER, whichever comes first). */
 static void conn_fail(ws_conn *w, int code, const char *reason)
 {
     if (w->closing) return;
+    if (code != CLOSE_SLOW_READER && code != 1011) flush_conn(w);
     w->closing = true;
     w->close_code = code;
     snprintf(w->close_reason, sizeof(w->close_reason), "%s", reason);
@@ -136,35 +157,95 @@ static void conn_fail(ws_conn *w, int code, const char *reason)
     timed_set(w, &w->srv->ws_closing, WS_CLOSE_GRACE_MS);
 }
 
-/* Sends `len` bytes of text that sit after LWS_PRE bytes of headroom: written at once when nothing
- * is queued and the socket takes it (saves a poll round per message, which matters in a fan-out),
- * else queued; on queue overflow the socket is closed as a slow reader. */
+/* The frame header of a server's text message of `len` bytes (RFC 6455 5.2): its length. */
+static size_t frame_head(unsigned char *h, size_t len)
+{
+    h[0] = 0x81; /* FIN + text */
+    if (len < 126) {
+        h[1] = (unsigned char)len;
+        return 2;
+    }
+    if (len <= 0xffff) {
+        h[1] = 126;
+        h[2] = (unsigned char)(len >> 8);
+        h[3] = (unsigned char)len;
+        return 4;
+    }
+    h[1] = 127;
+    for (int i = 0; i < 8; i++)
+        h[2 + i] = (unsigned char)((uint64_t)len >> (56 - 8 * i));
+    return 10;
+}
+
+/* Writes queued messages of `w` (up to FLUSH_BYTES of them, one at least) in one call, unless lws
+ * still holds bytes of an earlier write; asks for WRITEABLE while any remain. -1 when the write
+ * failed (the socket is then closing). */
+static int flush_conn(ws_conn *w)
+{
+    http_server *srv = w->srv;
+    if (list_linked(&w->unflushed)) list_remove(&w->unflushed);
+    if (!w->q_head || w->closing) return 0;
+    if (lws_partial_buffered(w->wsi)) {
+        lws_callback_on_writable(w->wsi);
+        return 0;
+    }
+    size_t n = 0, count = 0;
+    ws_msg *m = w->q_head;
+    while (m && (n == 0 || n + 10 + m->len <= FLUSH_BYTES)) {
+        size_t need = LWS_PRE + n + 10 + m->len; /* one message may be larger than FLUSH_BYTES */
+        if (need > srv->ws_out_cap) {
+            size_t cap = need > LWS_PRE + FLUSH_BYTES ? need : LWS_PRE + FLUSH_BYTES;
+            unsigned char *grown = realloc(srv->ws_out, cap);
+            if (!grown) break;
+            srv->ws_out = grown;
+            srv->ws_out_cap = cap;
+        }
+        unsigned char *at = srv->ws_out + LWS_PRE + n;
+        size_t hl = frame_head(at, m->len);
+        memcpy(at + hl, m->data, m->len);
+        n += hl + m->len;
+        count++;
+        ws_msg *next = m->next;
+        w->q_bytes -= m->len;
+        w->q_count--;
+        free(m);
+        m = next;
+    }
+    if (count == 0) {
+        conn_fail(w, 1011, "Out of memory");
+        return -1;
+    }
+    w->q_head = m;
+    if (!m) w->q_tail = NULL;
+    if (lws_write(w->wsi, srv->ws_out + LWS_PRE, n, LWS_WRITE_HTTP) < (int)n) {
+        conn_fail(w, 1011, "Write failed");
+        return -1;
+    }
+    srv->m.ws_messages_out += count;
+    if (w->q_head) lws_callback_on_writable(w->wsi);
+    return 0;
+}
+
+/* Queues `len` bytes of text that sit after LWS_PRE bytes of headroom, to be written at the end of
+ * this turn of the loop (see "sending" above); on queue overflow the socket is closed as a slow
+ * reader. */
 static void send_raw(ws_conn *w, unsigned char *framed, size_t len)
 {
     http_server *srv = w->srv;
-    const char *text = (const char *)framed + LWS_PRE;
     if (w->closing) return;
-    if (!w->q_head && !lws_partial_buffered(w->wsi)) {
-        if (lws_write(w->wsi, framed + LWS_PRE, len, LWS_WRITE_TEXT) < (int)len) {
-            conn_fail(w, 1011, "Write failed");
-            return;
-        }
-        srv->m.ws_messages_out++;
-        return;
-    }
     if (w->q_count + 1 > srv->ws_queue_messages || w->q_bytes + len > srv->ws_queue_bytes) {
         srv->m.ws_slow_closed++;
         conn_fail(w, CLOSE_SLOW_READER, "Send queue limit reached: the client reads too slowly");
         return;
     }
-    ws_msg *m = malloc(sizeof(*m) + LWS_PRE + len);
+    ws_msg *m = malloc(sizeof(*m) + len);
     if (!m) {
         conn_fail(w, 1011, "Out of memory");
         return;
     }
     m->next = NULL;
     m->len = len;
-    memcpy(m->data + LWS_PRE, text, len);
+    memcpy(m->data, framed + LWS_PRE, len);
     if (w->q_tail)
         w->q_tail->next = m;
     else
@@ -172,7 +253,14 @@ static void send_raw(ws_conn *w, unsigned char *framed, size_t len)
     w->q_tail = m;
     w->q_bytes += len;
     w->q_count++;
-    lws_callback_on_writable(w->wsi);
+    if (!list_linked(&w->unflushed)) list_push_back(&srv->ws_unflushed, &w->unflushed);
+    if (w->q_bytes >= FLUSH_SOON_BYTES || w->q_count >= FLUSH_SOON_MESSAGES) flush_conn(w);
+}
+
+void http_ws_flush(http_server *srv)
+{
+    for (list_node *n; (n = list_first(&srv->ws_unflushed));)
+        flush_conn(list_entry(n, ws_conn, unflushed)); /* takes it off the list */
 }
 
 #define COMPOSE_FAILED ((size_t)-1)
@@ -233,23 +321,6 @@ static void send_msg(ws_conn *w, const char *type, const char *id_json, json_t *
         return;
     }
     send_raw(w, (unsigned char *)srv->ws_scratch, n);
-}
-
-static int write_some(ws_conn *w)
-{
-    for (int i = 0; i < WRITES_PER_CALLBACK && w->q_head; i++) {
-        if (lws_partial_buffered(w->wsi)) break;
-        ws_msg *m = w->q_head;
-        if (lws_write(w->wsi, m->data + LWS_PRE, m->len, LWS_WRITE_TEXT) < (int)m->len) return -1;
-        w->q_head = m->next;
-        if (!w->q_head) w->q_tail = NULL;
-        w->q_bytes -= m->len;
-        w->q_count--;
-        w->srv->m.ws_messages_out++;
-        free(m);
-    }
-    if (w->q_head) lws_callback_on_writable(w->wsi);
-    return 0;
 }
 
 /* Closes from a WRITEABLE or RECEIVE callback. A socket that never initialised (and has nothing
@@ -714,6 +785,7 @@ int http_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
         w->wsi = wsi;
         w->kind = lws_get_protocol(wsi)->id == 2 ? WS_LEGACY : WS_MODERN;
         w->established = true;
+        list_init(&w->unflushed);
         buf_init(&w->rx, srv->body_limit);
         {
             char auth[1024];
@@ -748,7 +820,7 @@ int http_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
     case LWS_CALLBACK_SERVER_WRITEABLE:
         if (!w->established) return 0;
         if (w->closing) return close_now(w);
-        return write_some(w);
+        return flush_conn(w);
     case LWS_CALLBACK_CLOSED:
         if (w) conn_closed(w);
         return 0;
@@ -788,6 +860,7 @@ void http_ws_init(http_server *srv)
     list_init(&srv->ws_awaiting_init);
     list_init(&srv->ws_keepalive);
     list_init(&srv->ws_closing);
+    list_init(&srv->ws_unflushed);
 }
 
 void http_ws_start(http_server *srv)
