@@ -169,6 +169,7 @@ static void on_reply_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg
 {
     (void)nc;
     (void)sub;
+    nats_conn_name_thread("bus-replies");
     nats_bus *b = closure;
     const char *subject = natsMsg_GetSubject(msg);
     size_t ilen = strlen(b->inbox);
@@ -366,6 +367,7 @@ static void on_request_msg(natsConnection *nc, natsSubscription *ns, natsMsg *ms
 {
     (void)nc;
     (void)ns;
+    nats_conn_name_thread("bus-serve");
     nats_sub *s = closure;
     nats_bus *b = (nats_bus *)s->base.owner;
     if (!sub_enter(s)) {
@@ -402,6 +404,7 @@ static void on_published_msg(natsConnection *nc, natsSubscription *ns, natsMsg *
 {
     (void)nc;
     (void)ns;
+    nats_conn_name_thread("bus-sub");
     nats_sub *s = closure;
     if (!sub_enter(s)) {
         natsMsg_Destroy(msg);

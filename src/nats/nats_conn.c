@@ -315,3 +315,13 @@ bool nats_conn_was_refused(natsConnection *nc)
     const char *text = NULL; /* libnats needs somewhere to put it; only the code counts */
     return natsConnection_GetLastError(nc, &text) == NATS_NOT_PERMITTED;
 }
+
+void nats_conn_name_thread(const char *name)
+{
+    static _Thread_local bool named;
+    if (named) return;
+    named = true;
+    char short_name[16];
+    snprintf(short_name, sizeof short_name, "%s", name);
+    pthread_setname_np(pthread_self(), short_name);
+}

@@ -75,4 +75,8 @@ bool nats_conn_was_refused(natsConnection *nc);
  * thread's message. NATS_OK gives ST_OK and records nothing. */
 status nats_conn_status(natsStatus s, const char *what);
 
+/* Names the calling thread `name` (at most 15 characters are kept) the first time it is called on
+ * that thread, for top -H and perf: libnats' delivery threads are otherwise all "bank". */
+void nats_conn_name_thread(const char *name);
+
 #endif

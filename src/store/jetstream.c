@@ -38,13 +38,14 @@
  * counts come from it. An append writes its own events into the index before it answers (right
  * behind the key's earlier events, which the expectation proved are there), so a writer reads its
  * own writes. Another instance's writes reach this index a moment later (one push delivery). A
- * subscription delivers an event only once the index holds it, so a subscriber can read what it
- * was told about.
+ * subscription follows the index rather than the stream (its own thread reads the events the
+ * indexer committed, in batches): a subscriber can read what it was told about, and the server
+ * sends each event to a process once, whatever the number of subscriptions.
  *
  * Threads: callbacks run on libnats' reply thread of the store's connection or on a lane. At most
  * APPENDS_MAX appends (APPEND_BYTES_MAX bytes) are held at once; store_append_async waits for
- * room, except on those threads (an append callback), where it fails with ST_BUSY. The indexer and
- * each subscription run on libnats delivery threads.
+ * room, except on those threads (an append callback), where it fails with ST_BUSY. The indexer runs
+ * on a libnats delivery thread, each subscription on a thread of its own.
  *
  * Lock rule: s->mu guards the in-flight map, the busy keys and their waiting appends, the
  * subscription list and the counters; it is never held while calling out of this file. A job
@@ -52,6 +53,7 @@
  * in flight, then the reply thread or a lane. */
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,7 +80,7 @@
 #define APPEND_BYTES_MAX (256u * 1024 * 1024) /* and their bytes (one larger append still fits) */
 #define LANES_MAX 64
 #define LANE_BATCH 64 /* appends a lane takes at once */
-#define SUB_PENDING_BYTES (64 * 1024 * 1024)
+#define SUB_BATCH 256 /* events a subscription copies out of the index at once */
 #define WHY_MAX 320
 #define RETRY_PAUSE_MAX_MS 100
 #define KNOWN_MAX 16384 /* keys whose count and last sequence are remembered */
@@ -143,21 +145,31 @@ typedef struct js_known {
     unsigned char key[];
 } js_known;
 
+/* One event of a subscription's batch, copied out of the index: its key and value sit in the
+ * batch's bytes. */
+typedef struct sub_row {
+    uint64_t seq;
+    uint32_t order;
+    int64_t timestamp_ms;
+    size_t key_at, key_len, value_at, value_len;
+} sub_row;
+
 typedef struct js_sub {
     store_subscription base;
     js_store *s;
-    natsSubscription *ns;
     store_event_cb cb;
     void *ctx;
-    uint64_t next_seq; /* the lowest position still to deliver (its delivery thread only) */
-    list_node link;    /* in s->subs, under s->mu */
-    mutex mu;          /* guards what follows */
-    pthread_cond_t cv;
-    bool stopped;  /* the callback asked to stop, or it is being closed */
-    bool complete; /* libnats' on-complete callback ran: no more calls */
-    pthread_t cb_thread;
-    bool in_cb;
-    bool free_on_leave; /* closed from its own callback: freed by the on-complete callback */
+    pthread_t thread;
+    atomic_bool stop; /* it is being closed, or the callback asked to stop */
+    list_node link;   /* in s->subs while open, under s->mu */
+    bool detached;    /* under s->mu: closed from its own callback; its thread frees it */
+
+    /* Its thread's: */
+    uint64_t next_seq; /* the lowest position still to deliver */
+    sub_row rows[SUB_BATCH];
+    size_t n_rows;
+    unsigned char *bytes;
+    size_t bytes_len, bytes_cap;
 } js_sub;
 
 struct js_store {
@@ -170,11 +182,13 @@ struct js_store {
     store_gate gate;
     workers *lanes;
 
-    mutex mu;       /* guards what follows */
-    hmap inflight;  /* published messages waiting for their acknowledgement -> js_job */
-    hmap busy;      /* keys with an append running -> that js_job */
-    hmap known;     /* keys this store appended to -> js_known (at most KNOWN_MAX) */
-    list_node subs; /* open subscriptions, closed by store close */
+    mutex mu;          /* guards what follows */
+    hmap inflight;     /* published messages waiting for their acknowledgement -> js_job */
+    hmap busy;         /* keys with an append running -> that js_job */
+    hmap known;        /* keys this store appended to -> js_known (at most KNOWN_MAX) */
+    list_node subs;    /* open subscriptions, closed by store close */
+    int detached_subs; /* subscriptions closed from their own callback, still ending */
+    pthread_cond_t detached_cv;
     store_jetstream_stats stats;
 };
 
@@ -527,6 +541,7 @@ static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void
     (void)js;
     js_store *s = closure;
     answering_thread = true;
+    nats_conn_name_thread("js-acks");
     mutex_lock(&s->mu);
     hmap_node *n = hmap_find(&s->inflight, msg_hash(msg), inflight_eq, msg);
     if (n != NULL) hmap_remove(&s->inflight, n);
@@ -868,103 +883,101 @@ static status js_head(store *base, uint64_t *position)
 
 /* ---- subscriptions ---- */
 
+/* A subscription follows the index, not the stream: its thread waits until the indexer has
+ * committed the next sequence, copies a batch of events out of the file and delivers them. So the
+ * server sends each event to this process once (to the indexer), and whatever a subscriber is told
+ * about it can read at once. */
+
+static status sub_collect(void *ctx, const store_event *e)
+{
+    js_sub *sub = ctx;
+    size_t need = sub->bytes_len + e->key.len + e->value.len;
+    if (need > sub->bytes_cap) {
+        size_t cap = sub->bytes_cap ? sub->bytes_cap : 64 * 1024;
+        while (cap < need)
+            cap *= 2;
+        unsigned char *b = realloc(sub->bytes, cap);
+        if (b == NULL) return status_set(ST_NOMEM, "out of memory");
+        sub->bytes = b;
+        sub->bytes_cap = cap;
+    }
+    sub_row *r = &sub->rows[sub->n_rows++];
+    *r = (sub_row){.seq = e->position,
+                   .order = e->order,
+                   .timestamp_ms = e->timestamp_ms,
+                   .key_at = sub->bytes_len,
+                   .key_len = e->key.len,
+                   .value_at = sub->bytes_len + e->key.len,
+                   .value_len = e->value.len};
+    if (e->key.len) memcpy(sub->bytes + r->key_at, e->key.data, e->key.len);
+    if (e->value.len) memcpy(sub->bytes + r->value_at, e->value.data, e->value.len);
+    sub->bytes_len = need;
+    return ST_OK;
+}
+
+/* Delivers the next batch (up to what the index holds); false once the subscription ends. */
+static bool sub_step(js_sub *sub)
+{
+    js_store *s = sub->s;
+    uint64_t held = 0;
+    status st = jsindex_wait_or_stop(s->ix, sub->next_seq, &sub->stop, &held);
+    if (st == ST_OK) {
+        sub->n_rows = 0;
+        sub->bytes_len = 0;
+        st = jsindex_scan(s->ix, sub->next_seq, held, SUB_BATCH, sub_collect, sub);
+    }
+    if (st != ST_OK) {
+        if (!atomic_load(&sub->stop))
+            LOG_ERROR(MOD, "%s: a subscription ends at %" PRIu64 ": %s", s->st.stream,
+                      sub->next_seq, status_message());
+        return false;
+    }
+    /* A full batch may stop short of `held`; otherwise everything up to it was read (a sequence
+     * without a row is a message of no key of this store). */
+    uint64_t next = sub->n_rows == SUB_BATCH ? sub->rows[SUB_BATCH - 1].seq + 1 : held + 1;
+    for (size_t i = 0; i < sub->n_rows; i++) {
+        const sub_row *r = &sub->rows[i];
+        store_event e = {.position = r->seq,
+                         .key = {sub->bytes + r->key_at, r->key_len},
+                         .order = r->order,
+                         .timestamp_ms = r->timestamp_ms,
+                         .value = {sub->bytes + r->value_at, r->value_len}};
+        sub->next_seq = r->seq + 1;
+        if (atomic_load(&sub->stop) || sub->cb(sub->ctx, &e) != ST_OK) {
+            atomic_store(&sub->stop, true);
+            return false;
+        }
+    }
+    sub->next_seq = next;
+    return !atomic_load(&sub->stop);
+}
+
 static void sub_free(js_sub *sub)
 {
-    mutex_destroy(&sub->mu);
-    pthread_cond_destroy(&sub->cv);
+    free(sub->bytes);
     free(sub);
 }
 
-static void sub_set_stopped(js_sub *sub)
-{
-    mutex_lock(&sub->mu);
-    sub->stopped = true;
-    mutex_unlock(&sub->mu);
-}
+/* The subscription whose thread this is (NULL on other threads). */
+static _Thread_local js_sub *current_sub;
 
-/* The order of the event at `seq`: our header, else (a message someone else published) the index.
- * ST_OK with *order set, or the reason there is none. */
-static status sub_order_of(js_store *s, natsMsg *msg, uint64_t seq, uint32_t *order)
+static void *sub_main(void *arg)
 {
-    uint64_t o = 0;
-    if (js_msg_header_u64(msg, JS_HDR_ORDER, &o) && o <= UINT32_MAX) {
-        *order = (uint32_t)o;
-        return ST_OK;
-    }
-    TRY(jsindex_wait(s->ix, seq, s->opt.append_timeout_ms));
-    return jsindex_order_of(s->ix, seq, order);
-}
-
-/* Delivers one message to the subscriber (its delivery thread). */
-static void sub_deliver(js_sub *sub, natsMsg *msg, const jsMsgMetaData *md)
-{
+    js_sub *sub = arg;
     js_store *s = sub->s;
-    uint64_t seq = md->Sequence.Stream;
-    if (seq < sub->next_seq) return; /* already delivered */
-    unsigned char key[STORE_KEY_MAX];
-    size_t key_len = 0;
-    if (!js_stream_key_of(&s->st, natsMsg_GetSubject(msg), key, &key_len)) {
-        LOG_WARN(MOD, "%s: subscription skips message %" PRIu64 " on '%s': not a key of this store",
-                 s->st.stream, seq, natsMsg_GetSubject(msg));
-        sub->next_seq = seq + 1;
-        return;
+    current_sub = sub;
+    char name[JS_NAME_MAX + 8];
+    snprintf(name, sizeof name, "sub-%s", s->st.name);
+    nats_conn_name_thread(name);
+    while (sub_step(sub)) {
     }
-    uint32_t order = 0;
-    if (sub_order_of(s, msg, seq, &order) != ST_OK) {
-        LOG_ERROR(MOD, "%s: subscription ends: no order for message %" PRIu64 ": %s", s->st.stream,
-                  seq, status_message());
-        sub_set_stopped(sub);
-        return;
-    }
-    /* An event a subscriber sees is readable through this store: let the index reach it first
-     * (it usually has; both are pushed by the same server). */
-    if (jsindex_wait(s->ix, seq, s->opt.append_timeout_ms) != ST_OK)
-        LOG_WARN(MOD, "%s: delivering %" PRIu64 " before the index has it: %s", s->st.stream, seq,
-                 status_message());
-    store_event e = {
-        .position = seq,
-        .key = {key, key_len},
-        .order = order,
-        .timestamp_ms = js_msg_time_ms(msg, md),
-        .value = {natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg)},
-    };
-    sub->next_seq = seq + 1;
-    if (sub->cb(sub->ctx, &e) != ST_OK) sub_set_stopped(sub);
-}
-
-static void on_sub_msg(natsConnection *nc, natsSubscription *ns, natsMsg *msg, void *closure)
-{
-    js_sub *sub = closure;
-    mutex_lock(&sub->mu);
-    bool stopped = sub->stopped;
-    if (!stopped) {
-        sub->in_cb = true;
-        sub->cb_thread = pthread_self();
-    }
-    mutex_unlock(&sub->mu);
-    jsMsgMetaData *md = NULL;
-    if (!stopped && natsMsg_GetMetaData(&md, msg) == NATS_OK) sub_deliver(sub, msg, md);
-    jsMsgMetaData_Destroy(md);
-    natsMsg_Destroy(msg);
-    if (stopped) return;
-    mutex_lock(&sub->mu);
-    sub->in_cb = false;
-    mutex_unlock(&sub->mu);
-    pthread_cond_broadcast(&sub->cv);
-}
-
-static void on_sub_complete(void *closure)
-{
-    js_sub *sub = closure;
-    mutex_lock(&sub->mu);
-    sub->complete = true;
-    bool free_now = sub->free_on_leave; /* closed from its own callback, which has returned */
-    mutex_unlock(&sub->mu);
-    if (free_now) {
-        sub_free(sub);
-        return;
-    }
-    pthread_cond_broadcast(&sub->cv);
+    /* Closed from its own callback: nobody joins this thread; store close waits for it. */
+    mutex_lock(&s->mu);
+    bool detached = sub->detached;
+    if (detached && --s->detached_subs == 0) pthread_cond_broadcast(&s->detached_cv);
+    mutex_unlock(&s->mu);
+    if (detached) sub_free(sub);
+    return NULL;
 }
 
 static status js_subscribe(store *base, uint64_t from_position, store_event_cb cb, void *ctx,
@@ -978,58 +991,44 @@ static status js_subscribe(store *base, uint64_t from_position, store_event_cb c
     sub->cb = cb;
     sub->ctx = ctx;
     sub->next_seq = from_position ? from_position : 1;
+    atomic_init(&sub->stop, false);
     list_init(&sub->link);
-    mutex_init(&sub->mu);
-    clock_cond_init(&sub->cv);
-    status st = js_stream_follow(&s->st, sub->next_seq, on_sub_msg, on_sub_complete, sub,
-                                 SUB_PENDING_BYTES, &sub->ns);
-    if (st != ST_OK) {
-        sub_free(sub);
-        return st;
-    }
+    /* In the list before the thread runs: a close from its first callback finds it there. */
     mutex_lock(&s->mu);
     list_push_back(&s->subs, &sub->link);
     mutex_unlock(&s->mu);
+    int rc = pthread_create(&sub->thread, NULL, sub_main, sub);
+    if (rc != 0) {
+        mutex_lock(&s->mu);
+        list_remove(&sub->link);
+        mutex_unlock(&s->mu);
+        sub_free(sub);
+        return status_set(ST_NOMEM, "cannot start a subscription thread: %s", strerror(rc));
+    }
     *out = &sub->base;
     return ST_OK;
-}
-
-/* Stops delivery and waits until the callback has returned for good. Returns true when the
- * caller must not free the subscription: called from the callback itself (or libnats did not
- * confirm the end within 10 s), it is left to libnats' on-complete callback, which runs after the
- * last message callback returned. */
-static bool sub_stop(js_sub *sub)
-{
-    mutex_lock(&sub->mu);
-    sub->stopped = true;
-    bool from_cb = sub->in_cb && pthread_equal(sub->cb_thread, pthread_self());
-    sub->free_on_leave = from_cb;
-    mutex_unlock(&sub->mu);
-    natsSubscription_Unsubscribe(sub->ns);
-    if (from_cb) return true;
-    mutex_lock(&sub->mu);
-    int64_t deadline = clock_mono_ms() + 10000;
-    while ((!sub->complete || sub->in_cb) && clock_mono_ms() < deadline)
-        mutex_cond_wait_ms(&sub->cv, &sub->mu, 100);
-    bool pending = !sub->complete || sub->in_cb;
-    if (pending) sub->free_on_leave = true;
-    mutex_unlock(&sub->mu);
-    if (pending)
-        LOG_WARN(MOD, "%s: a subscription did not end within 10 s; it is freed when it does",
-                 sub->s->st.stream);
-    return pending;
 }
 
 static void js_subscription_close(store_subscription *base)
 {
     js_sub *sub = (js_sub *)base;
     js_store *s = sub->s;
+    atomic_store(&sub->stop, true);
+    jsindex_wake(s->ix);
+    bool own_thread = current_sub == sub;
     mutex_lock(&s->mu);
     list_remove(&sub->link);
+    if (own_thread) {
+        sub->detached = true;
+        s->detached_subs++;
+    }
     mutex_unlock(&s->mu);
-    bool keep = sub_stop(sub);
-    natsSubscription_Destroy(sub->ns);
-    if (!keep) sub_free(sub);
+    if (own_thread) {
+        pthread_detach(sub->thread);
+        return;
+    }
+    pthread_join(sub->thread, NULL);
+    sub_free(sub);
 }
 
 /* ---- open and close ---- */
@@ -1047,6 +1046,7 @@ static void js_free(js_store *s)
     hmap_destroy(&s->busy);
     hmap_destroy(&s->known);
     store_gate_destroy(&s->gate);
+    pthread_cond_destroy(&s->detached_cv);
     mutex_destroy(&s->mu);
     free(s);
 }
@@ -1071,6 +1071,10 @@ static void js_close(store *base)
         if (n == NULL) break;
         js_subscription_close(&list_entry(n, js_sub, link)->base);
     }
+    mutex_lock(&s->mu);
+    while (s->detached_subs > 0)
+        mutex_cond_wait(&s->detached_cv, &s->mu);
+    mutex_unlock(&s->mu);
     js_free(s);
 }
 
@@ -1162,6 +1166,7 @@ status store_jetstream_open(const char *servers, const char *name, const store_o
     s->base.ops = &JS_OPS;
     mutex_init(&s->mu);
     list_init(&s->subs);
+    clock_cond_init(&s->detached_cv);
     store_gate_init(&s->gate, APPENDS_MAX, APPEND_BYTES_MAX);
     status st = hmap_init(&s->inflight, 256);
     if (st == ST_OK) st = hmap_init(&s->busy, 256);

@@ -23,6 +23,7 @@
 #include "base/list.h"
 #include "base/log.h"
 #include "base/mutex.h"
+#include "nats/nats_conn.h"
 
 #define MOD "jetstream"
 #define READERS_KEPT 8
@@ -41,7 +42,7 @@ static const char SCHEMA[] =
 /* A read connection with its prepared statements. */
 typedef struct reader {
     sqlite3 *db;
-    sqlite3_stmt *count, *seq_of, *order_of, *read, *meta;
+    sqlite3_stmt *count, *seq_of, *order_of, *read, *meta, *scan;
     list_node idle_link; /* in ix->idle while not in use */
 } reader;
 
@@ -53,6 +54,7 @@ struct jsindex {
     sqlite3 *wdb;
     sqlite3_stmt *w_has_seq, *w_last_ord, *w_insert, *w_set_last;
     natsSubscription *indexer;
+    char thread_name[JS_NAME_MAX + 8]; /* "ix-<store>", for top -H and perf */
     bool in_txn;
     uint64_t txn_last;
     int txn_count;
@@ -131,6 +133,7 @@ static void reader_free(reader *r)
     sqlite3_finalize(r->order_of);
     sqlite3_finalize(r->read);
     sqlite3_finalize(r->meta);
+    sqlite3_finalize(r->scan);
     sqlite3_close(r->db);
     free(r);
 }
@@ -153,6 +156,11 @@ static status reader_new(jsindex *ix, reader **out)
                      "SELECT ord, seq, ts, value FROM events WHERE key=?1 AND ord>=?2 ORDER BY ord",
                      &r->read);
     if (st == ST_OK) st = prepare(r->db, ix->path, "SELECT name, value FROM meta", &r->meta);
+    if (st == ST_OK)
+        st = prepare(r->db, ix->path,
+                     "SELECT key, ord, seq, ts, value FROM events WHERE seq>=?1 AND seq<=?2"
+                     " ORDER BY seq LIMIT ?3",
+                     &r->scan);
     if (st != ST_OK) {
         reader_free(r);
         return st;
@@ -461,6 +469,34 @@ status jsindex_read(jsindex *ix, store_bytes key, uint32_t from_order, store_eve
     return st;
 }
 
+status jsindex_scan(jsindex *ix, uint64_t from_seq, uint64_t to_seq, size_t max, store_event_cb cb,
+                    void *ctx)
+{
+    reader *r = NULL;
+    TRY(reader_get(ix, &r));
+    sqlite3_stmt *s = r->scan;
+    sqlite3_bind_int64(s, 1, (sqlite3_int64)from_seq);
+    sqlite3_bind_int64(s, 2, (sqlite3_int64)(to_seq > INT64_MAX ? INT64_MAX : to_seq));
+    sqlite3_bind_int64(s, 3, (sqlite3_int64)max);
+    status st = ST_OK;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        store_event e = {
+            .position = (uint64_t)sqlite3_column_int64(s, 2),
+            .key = {sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0)},
+            .order = (uint32_t)sqlite3_column_int64(s, 1),
+            .timestamp_ms = sqlite3_column_int64(s, 3),
+            .value = {sqlite3_column_blob(s, 4), (size_t)sqlite3_column_bytes(s, 4)},
+        };
+        st = cb(ctx, &e);
+        if (st != ST_OK) break;
+    }
+    if (st == ST_OK && rc != SQLITE_DONE) st = db_error(r->db, ix->path, "scan events");
+    sqlite3_reset(s);
+    reader_put(ix, r);
+    return st;
+}
+
 /* ---- the indexer ---- */
 
 /* Records the indexer's failure (the first one counts) and wakes every waiter. */
@@ -523,6 +559,7 @@ static void on_index_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg
 {
     jsindex *ix = closure;
     jsMsgMetaData *md = NULL;
+    nats_conn_name_thread(ix->thread_name);
     mutex_lock(&ix->mu);
     bool failed = ix->failure != ST_OK;
     mutex_unlock(&ix->mu);
@@ -606,6 +643,33 @@ status jsindex_wait(jsindex *ix, uint64_t seq, int64_t timeout_ms)
     return st;
 }
 
+status jsindex_wait_or_stop(jsindex *ix, uint64_t seq, const atomic_bool *stop, uint64_t *highest)
+{
+    mutex_lock(&ix->mu);
+    while (ix->indexed_seq < seq && ix->failure == ST_OK && !ix->complete && !atomic_load(stop))
+        mutex_cond_wait(&ix->indexed_cv, &ix->mu);
+    status st = ST_OK;
+    *highest = ix->indexed_seq;
+    if (atomic_load(stop))
+        st = status_set(ST_CLOSED, "the subscription is closing");
+    else if (ix->indexed_seq >= seq)
+        st = ST_OK;
+    else if (ix->failure != ST_OK)
+        st = status_set(ix->failure, "%s", ix->failure_text);
+    else
+        st = status_set(ST_CLOSED, "the store is closing");
+    mutex_unlock(&ix->mu);
+    return st;
+}
+
+void jsindex_wake(jsindex *ix)
+{
+    /* Under the lock: a waiter is either before its look at the flag or inside the wait. */
+    mutex_lock(&ix->mu);
+    pthread_cond_broadcast(&ix->indexed_cv);
+    mutex_unlock(&ix->mu);
+}
+
 /* Empties an index built from another stream; sets indexed_seq from the file. */
 static status index_check_origin(jsindex *ix, const jsStreamInfo *si)
 {
@@ -666,6 +730,7 @@ status jsindex_open(const js_stream *st, const char *path, const jsStreamInfo *s
     jsindex *ix = NULL;
     TRY(file_open(path, &ix));
     ix->st = st;
+    snprintf(ix->thread_name, sizeof ix->thread_name, "ix-%s", st->name);
     status s = index_check_origin(ix, si);
     if (s == ST_OK)
         s = js_stream_follow(st, ix->indexed_seq + 1, on_index_msg, on_index_complete, ix,

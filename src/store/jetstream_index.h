@@ -9,6 +9,8 @@
 #ifndef STORE_JETSTREAM_INDEX_H
 #define STORE_JETSTREAM_INDEX_H
 
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,6 +44,23 @@ status jsindex_wait(jsindex *ix, uint64_t seq, int64_t timeout_ms)
 
 /* True when the index holds every event up to stream sequence `seq` already (no wait). */
 bool jsindex_holds(jsindex *ix, uint64_t seq);
+
+/* Waits until the index holds stream sequence `seq` or *stop is true (then ST_CLOSED), with no
+ * time limit; the indexer's failure, or ST_CLOSED once it ended. *highest gets the last sequence
+ * the index holds (every event up to it is in the file). Whoever sets *stop calls jsindex_wake. */
+status jsindex_wait_or_stop(jsindex *ix, uint64_t seq, const atomic_bool *stop, uint64_t *highest)
+    __attribute__((warn_unused_result));
+
+/* Wakes every jsindex_wait_or_stop so that it looks at its stop flag again. */
+void jsindex_wake(jsindex *ix);
+
+/* Calls `cb` for the events at stream sequences from_seq..to_seq, in sequence order, at most `max`
+ * of them, on this thread; the event's position is its stream sequence. Only a range the index
+ * holds (to_seq <= what jsindex_wait_or_stop reported) is complete: a sequence without an event
+ * there is a message of no key of this store. The callback runs inside a read of the file: it
+ * must be quick (copy what it needs). */
+status jsindex_scan(jsindex *ix, uint64_t from_seq, uint64_t to_seq, size_t max, store_event_cb cb,
+                    void *ctx) __attribute__((warn_unused_result));
 
 /* Events this process just appended: `n` events of `key` at orders first_order.. and stream
  * sequences seqs[0..n-1], all with `timestamp_ms`. */

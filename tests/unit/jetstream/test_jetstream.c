@@ -317,6 +317,82 @@ static void subscription_closed_from_its_callback(void **state)
     store_close(s);
 }
 
+/* Subscriptions follow the local index, not the stream: however many a process opens, the server
+ * keeps one consumer for it (the indexer's) and sends it each event once. Each subscription still
+ * gets every event from its position in order, with the positions, orders and values stored, past
+ * a message of no key of this store, in the backlog and live. */
+static uint32_t stream_consumers(raw *r, const char *stream)
+{
+    jsStreamInfo *si = NULL;
+    jsErrCode jerr = 0;
+    assert_int_equal(js_GetStreamInfo(&si, r->js, stream, NULL, &jerr), NATS_OK);
+    uint32_t n = (uint32_t)si->State.Consumers;
+    jsStreamInfo_Destroy(si);
+    return n;
+}
+
+static void subscriptions_add_no_consumer(void **state)
+{
+    (void)state;
+    char name[32], stream[48], bad[96];
+    new_name(name, sizeof name, "onecons");
+    snprintf(stream, sizeof stream, "BANK_ONECONS%d", stream_counter);
+    snprintf(bad, sizeof bad, "bank.%s.events.zz", name);
+    store *s = open_named(name, "onecons");
+    enum { BACKLOG = 600, LIVE = 300, KEYS = 5 };
+    uint32_t orders[KEYS] = {0};
+    for (int i = 0; i < BACKLOG; i++) {
+        char key[8];
+        snprintf(key, sizeof key, "k%d", i % KEYS);
+        append_one(s, key, orders[i % KEYS]++, "backlog");
+        if (i == 300) {
+            raw r;
+            raw_open(&r);
+            jsPubAck *ack = NULL;
+            jsErrCode jerr = 0;
+            assert_int_equal(js_Publish(&ack, r.js, bad, "junk", 4, NULL, &jerr), NATS_OK);
+            jsPubAck_Destroy(ack);
+            raw_close(&r);
+        }
+    }
+    collector all, late;
+    collector_init(&all);
+    collector_init(&late);
+    store_subscription *a = NULL, *b = NULL;
+    assert_int_equal(store_subscribe(s, 1, collector_cb, &all, &a), ST_OK);
+    assert_int_equal(store_subscribe(s, 400, collector_cb, &late, &b), ST_OK);
+    for (int i = 0; i < LIVE; i++) {
+        char key[8];
+        snprintf(key, sizeof key, "k%d", i % KEYS);
+        append_one(s, key, orders[i % KEYS]++, "live");
+    }
+    assert_true(collector_wait(&all, BACKLOG + LIVE));
+    assert_true(collector_wait(&late, BACKLOG + LIVE + 2 - 400));
+    raw r;
+    raw_open(&r);
+    assert_int_equal(stream_consumers(&r, stream), 1);
+    raw_close(&r);
+    store_subscription_close(a);
+    store_subscription_close(b);
+    assert_int_equal(all.n, BACKLOG + LIVE);
+    uint32_t seen[KEYS] = {0};
+    for (size_t i = 0; i < all.n; i++) {
+        /* Position 302 is the foreign message: skipped. */
+        uint64_t want = i < 301 ? i + 1 : i + 2;
+        assert_int_equal(all.events[i].position, want);
+        int k = all.events[i].key[1] - '0';
+        assert_int_equal(all.events[i].order, seen[k]++);
+        assert_string_equal(all.events[i].value, i < BACKLOG ? "backlog" : "live");
+    }
+    assert_int_equal(late.events[0].position, 400);
+    assert_int_equal(late.events[late.n - 1].position, BACKLOG + LIVE + 1);
+    for (size_t i = 1; i < late.n; i++)
+        assert_int_equal(late.events[i].position, late.events[i - 1].position + 1);
+    collector_free(&all);
+    collector_free(&late);
+    store_close(s);
+}
+
 /* ---- retries ---- */
 
 typedef struct answers {
@@ -740,6 +816,7 @@ int main(void)
         cmocka_unit_test(stale_index_catches_up),
         cmocka_unit_test(subscriber_reads_what_it_is_told),
         cmocka_unit_test(subscription_closed_from_its_callback),
+        cmocka_unit_test(subscriptions_add_no_consumer),
         cmocka_unit_test(read_sees_other_instances_appends),
         cmocka_unit_test(retried_publish_is_not_stored_twice),
         cmocka_unit_test(server_dedups_same_msg_id_before_checking_expectation),
