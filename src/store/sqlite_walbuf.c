@@ -20,11 +20,13 @@ typedef struct wal_file {
     const char *name;      /* a main database file: the name SQLite opened it by (see `dbs`) */
     struct wal_file *link; /* a main database <-> the WAL file of the same connection */
     struct wal_file *next; /* in `dbs` (a main database file) */
-    unsigned char *buf;    /* BUF_CAP bytes, allocated at the first gathered write */
-    size_t len;            /* bytes in buf, to be written at `off` */
+    bool commit_next;   /* the last write was the header of a commit frame: its page comes next */
+    unsigned char *buf; /* BUF_CAP bytes, allocated at the first gathered write */
+    size_t len;         /* bytes in buf, to be written at `off` */
     sqlite3_int64 off;
 } wal_file;
 
+#define WAL_FRAME_HEADER 24
 #define FILE_SIZE ((sizeof(wal_file) + 7) & ~(size_t)7)
 
 static sqlite3_vfs vfs;
@@ -88,11 +90,16 @@ static int w_read(sqlite3_file *f, void *p, int amt, sqlite3_int64 off)
     return rc != SQLITE_OK ? rc : w->real->pMethods->xRead(w->real, p, amt, off);
 }
 
-static int w_write(sqlite3_file *f, const void *p, int amt, sqlite3_int64 off)
+/* A WAL frame header (24 bytes) whose "database size after commit" (bytes 4-7) is not zero
+ * ends a transaction (SQLite's wal.c). */
+static bool is_commit_header(const void *p, int amt)
 {
-    wal_file *w = (wal_file *)f;
-    if (!w->wal) return w->real->pMethods->xWrite(w->real, p, amt, off);
-    atomic_fetch_add_explicit(&n_writes, 1, memory_order_relaxed);
+    const unsigned char *b = p;
+    return amt == WAL_FRAME_HEADER && (b[4] | b[5] | b[6] | b[7]);
+}
+
+static int gather(wal_file *w, const void *p, int amt, sqlite3_int64 off)
+{
     if (w->len && off == w->off + (sqlite3_int64)w->len && w->len + (size_t)amt <= BUF_CAP) {
         memcpy(w->buf + w->len, p, (size_t)amt);
         w->len += (size_t)amt;
@@ -106,6 +113,20 @@ static int w_write(sqlite3_file *f, const void *p, int amt, sqlite3_int64 off)
     w->off = off;
     w->len = (size_t)amt;
     return SQLITE_OK;
+}
+
+/* A commit frame's page is written at once with what was gathered before it: so a failed write
+ * fails the commit (its last xWrite), as without this VFS, whatever the synchronous setting. */
+static int w_write(sqlite3_file *f, const void *p, int amt, sqlite3_int64 off)
+{
+    wal_file *w = (wal_file *)f;
+    if (!w->wal) return w->real->pMethods->xWrite(w->real, p, amt, off);
+    atomic_fetch_add_explicit(&n_writes, 1, memory_order_relaxed);
+    bool ends_commit = w->commit_next;
+    w->commit_next = is_commit_header(p, amt);
+    int rc = gather(w, p, amt, off);
+    if (rc == SQLITE_OK && ends_commit) rc = flush(w);
+    return rc;
 }
 
 static int w_truncate(sqlite3_file *f, sqlite3_int64 size)

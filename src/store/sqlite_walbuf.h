@@ -3,14 +3,16 @@
  *
  * SQLite writes a WAL frame as two pwrite calls (its 24-byte header, then the page), so a group
  * commit of 100 pages is 200 system calls before its fsync. This VFS wraps the default one and,
- * for WAL files only, gathers consecutive writes of one file handle in a buffer (128 KiB) that goes
- * to the file in one pwrite when it is full, when a write is not contiguous, and before anything
- * else is done with that handle (a read, a sync, a size, a truncate, a file control, a close).
- * So a commit's frames are on disk before its fsync returns, as before: SQLite's durability and
- * recovery are unchanged (the frames other connections may read are those published in the
- * wal-index, which SQLite does after the sync). A write error shows at the next flush (at the
- * latest the commit's sync), and then fails that call, so SQLite rolls the transaction back.
- * Every other file (the database, the shared memory index) goes straight to the default VFS.
+ * for WAL files only, gathers consecutive writes of one file handle in a buffer (128 KiB) that
+ * goes to the file in one pwrite when it is full, when a write is not contiguous, with the page
+ * of a commit frame (so a failed write fails that commit's last xWrite, and with it the commit,
+ * as it would without this VFS, whatever the synchronous setting), and before anything else is
+ * done with that handle (a read, a sync, a size, a truncate, a file control, a close) or with the
+ * connection's wal-index (a barrier, an unlock: a rolled-back transaction's spilled frames never
+ * reach the file after the write lock is gone). So a commit's frames are in the file before its
+ * fsync and before other connections can see it: SQLite's durability, file format and recovery
+ * are unchanged. Every other file (the database, the shared memory index) goes straight to the
+ * default VFS.
  *
  * Threads: sqlite_walbuf_vfs from any thread (registration happens once); a file handle is used
  * by one connection at a time, as SQLite's own are. */

@@ -10,10 +10,14 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "store/sqlite_walbuf.h"
 #include "store_test_util.h"
@@ -153,6 +157,50 @@ static void a_rolled_back_spill_does_not_overwrite_a_later_commit(void **state)
     sqlite3_close(other);
 }
 
+/* A commit whose frames cannot be written fails, and nothing of it is seen, also with
+ * synchronous=NORMAL (no sync that would report the failed write): the child may not write past
+ * 1000 bytes of a file (RLIMIT_FSIZE), so its small transaction, gathered whole, fails at the
+ * commit frame. Without the flush at the commit frame the failure came only at the wal-index
+ * barrier, after SQLite had decided the commit, and COMMIT answered OK. */
+static void a_failed_write_fails_the_commit(void **state)
+{
+    (void)state;
+    char path[512];
+    sqlite3 *db = fresh(path, sizeof path, "NORMAL");
+    exec(db, "BEGIN");
+    insert_rows(db, 1, 3);
+    exec(db, "COMMIT");
+    sqlite3_close(db); /* the last connection: the WAL is copied and removed */
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        signal(SIGXFSZ, SIG_IGN);
+        sqlite3 *c = NULL;
+        if (sqlite3_open_v2(path, &c, SQLITE_OPEN_READWRITE, sqlite_walbuf_vfs()) != SQLITE_OK)
+            _exit(2);
+        sqlite3_exec(c, "PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint=0; BEGIN", NULL, NULL,
+                     NULL);
+        sqlite3_exec(c,
+                     "INSERT INTO t SELECT 100 + value, randomblob(3000) FROM "
+                     "(SELECT 1 AS value UNION ALL SELECT 2 UNION ALL SELECT 3)",
+                     NULL, NULL, NULL);
+        /* The transaction's shared memory is mapped already; its WAL, empty, may take 1000
+         * bytes: the WAL header and the first frame's header, not its page. */
+        struct rlimit lim = {.rlim_cur = 1000, .rlim_max = 1000};
+        if (setrlimit(RLIMIT_FSIZE, &lim) != 0) _exit(3);
+        int rc = sqlite3_exec(c, "COMMIT", NULL, NULL, NULL);
+        _exit(rc == SQLITE_OK ? 1 : 0);
+    }
+    int wstatus = 0;
+    assert_int_equal(waitpid(child, &wstatus, 0), child);
+    assert_true(WIFEXITED(wstatus));
+    assert_int_equal(WEXITSTATUS(wstatus), 0); /* 1: COMMIT answered OK */
+    sqlite3 *plain = open_db(path, NULL);
+    assert_int_equal(int_of(plain, "SELECT count(length(v)) FROM t"), 3);
+    integrity_ok(plain);
+    sqlite3_close(plain);
+}
+
 int main(void)
 {
     root = temp_dir_new("walbuf");
@@ -160,6 +208,7 @@ int main(void)
         cmocka_unit_test(a_commit_is_a_few_writes),
         cmocka_unit_test(another_connection_sees_a_normal_commit),
         cmocka_unit_test(a_rolled_back_spill_does_not_overwrite_a_later_commit),
+        cmocka_unit_test(a_failed_write_fails_the_commit),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     temp_dir_remove(root);
