@@ -1,9 +1,9 @@
 /* sqlite_walbuf: a commit's WAL frames reach the file in few writes, and every other connection
  * (of this process or with SQLite's own VFS) sees exactly what was committed, with
  * synchronous=FULL or NORMAL, after a rollback of a transaction that spilled into the WAL too.
- * (The last two fail, with "disk I/O error" and a corrupt B-tree, when the gathered frames are
- * flushed only at the WAL's own sync, read, size and close; either of the two flushes on the
- * wal-index, at the barrier or at the unlock, is enough for them: both are kept.) */
+ * (The middle two fail, with "disk I/O error" and a corrupt B-tree, when the gathered frames are
+ * flushed only at the WAL's own sync, read, size and close; the flushes at a commit frame, at the
+ * wal-index barrier and at its unlock each cover some of their cases, and all are kept.) */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
