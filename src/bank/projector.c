@@ -9,8 +9,10 @@
 #include "bank/read_model.h"
 #include "base/bqueue.h"
 #include "base/clock.h"
+#include "base/hmap.h"
 #include "base/log.h"
 #include "base/priority.h"
+#include "base/uuid.h"
 #include "codec/codec.h"
 #include "domain/projection.h"
 
@@ -24,6 +26,7 @@
 #define BATCH_PACE_MS 5
 #define TRANSFER_LOOKUPS 100 /* tries to read a money event's transfer (see transfer_of) */
 #define TRANSFER_LOOKUP_PAUSE_MS 20
+#define RECENT_TRANSFERS 4096 /* slots of the transfers just projected (a power of 2) */
 
 enum { STORE_USER, STORE_BANK, STORE_TRANSFER, N_STORES };
 static const char *const store_names[N_STORES] = {"user", "bank", "transfer"};
@@ -36,6 +39,14 @@ typedef struct item {
     void *value;
     size_t len;
 } item;
+
+/* A transfer just projected, as transfer_of gives it: a money event usually comes a few
+ * milliseconds after its transfer, and finds it here instead of in the read model's id index. */
+typedef struct recent_transfer {
+    bool used;
+    int64_t row;
+    transfer_started_event t; /* without the token */
+} recent_transfer;
 
 typedef struct follower {
     struct projector *p;
@@ -81,6 +92,9 @@ struct projector {
     /* After a rebuild of an older read model: the transactions of bank positions up to here were
      * published before it, so they are not published again. */
     uint64_t published_until;
+    /* The transfers the read model holds (committed or in the open batch), by a hash of their id;
+     * a later one takes the slot. Emptied when a batch is rolled back. Apply thread only. */
+    recent_transfer *recent;
 };
 
 /* ---- following the stores ---- */
@@ -149,9 +163,31 @@ static status apply_queued_transfers(projector *p, bool *more)
 
 /* The transfer of a money event into *out and its row in the read model into *row (*found false
  * and *row 0 when the transfer store does not have it either). */
+static recent_transfer *recent_slot(projector *p, const uuid *id)
+{
+    return &p->recent[hash_bytes(id->bytes, sizeof id->bytes, 0) & (RECENT_TRANSFERS - 1)];
+}
+
+/* Called once the read model holds `t` at `row` (in the open batch). */
+static void remember_transfer(projector *p, const transfer_started_event *t, int64_t row)
+{
+    recent_transfer *r = recent_slot(p, &t->id);
+    r->used = true;
+    r->row = row;
+    r->t = *t;
+    memset(r->t.token, 0, sizeof r->t.token);
+}
+
 static status transfer_of(projector *p, const uuid *id, transfer_started_event *out, bool *found,
                           int64_t *row)
 {
+    const recent_transfer *r = recent_slot(p, id);
+    if (r->used && uuid_equal(&r->t.id, id)) {
+        *out = r->t;
+        *found = true;
+        *row = r->row;
+        return ST_OK;
+    }
     rm_transfer t;
     status st = read_model_transfer(p->rm, id, &t);
     for (bool more = true; st == ST_NOT_FOUND && more;) {
@@ -196,7 +232,9 @@ static status transfer_of(projector *p, const uuid *id, transfer_started_event *
      * that); the transfer store's subscription applies the same TransferStarted again later (it
      * keeps its row), then the transfer's end. */
     *out = ts.start;
-    return read_model_put_transfer(p->rm, &ts.start, row);
+    TRY(read_model_put_transfer(p->rm, &ts.start, row));
+    remember_transfer(p, &ts.start, *row);
+    return ST_OK;
 }
 
 static status apply_money(projector *p, const item *it, const message *m, const char *iban,
@@ -260,9 +298,12 @@ static status apply(projector *p, const item *it)
     case MSG_MONEY_RETURNED_EVENT:
         st = apply_money(p, it, &m, m.u.money_returned.iban, &m.u.money_returned.id);
         break;
-    case MSG_TRANSFER_STARTED_EVENT:
-        st = read_model_put_transfer(p->rm, &m.u.transfer_started, NULL);
+    case MSG_TRANSFER_STARTED_EVENT: {
+        int64_t row = 0;
+        st = read_model_put_transfer(p->rm, &m.u.transfer_started, &row);
+        if (st == ST_OK) remember_transfer(p, &m.u.transfer_started, row);
         break;
+    }
     case MSG_TRANSFER_COMPLETED_EVENT:
         st = read_model_end_transfer(p->rm, &m.u.transfer_completed.id, true, NULL);
         break;
@@ -307,6 +348,7 @@ static status apply_batch(projector *p, uint64_t done[N_STORES])
     if (st == ST_OK) st = read_model_commit(p->rm);
     if (st != ST_OK) {
         read_model_rollback(p->rm);
+        memset(p->recent, 0, RECENT_TRANSFERS * sizeof *p->recent); /* rows of the batch gone */
         return st;
     }
     for (int s = 0; s < N_STORES; s++)
@@ -514,8 +556,9 @@ status projector_new(const bank_stores *stores, const char *db_path, bus *b, pro
     p->db_path = strdup(db_path);
     p->published = malloc((BATCH_MAX + BATCH_EXTRA) * sizeof *p->published);
     p->batch = malloc((BATCH_MAX + BATCH_EXTRA) * sizeof *p->batch);
+    p->recent = calloc(RECENT_TRANSFERS, sizeof *p->recent);
     pthread_mutex_init(&p->mu, NULL);
-    status st = p->db_path && p->published && p->batch
+    status st = p->db_path && p->published && p->batch && p->recent
                     ? bqueue_new(1, &p->doorbell)
                     : status_set(ST_NOMEM, "out of memory starting the projector");
     for (int s = 0; s < N_STORES && st == ST_OK; s++)
@@ -606,6 +649,7 @@ void projector_free(projector *p)
     read_model_close(p->rm);
     pthread_mutex_destroy(&p->mu);
     free(p->published);
+    free(p->recent);
     free(p->db_path);
     free(p);
 }

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -710,6 +711,12 @@ int main(int argc, char **argv)
     /* Everything the bank creates (data directory, event stores, read model) is private to its
      * user: directories 0700, files 0600. */
     umask(077);
+    /* glibc gives the top of a thread's heap back to the kernel (madvise) once 128 KiB of it are
+     * free, and takes it again at the next allocation (page faults): the projector's SQLite
+     * statements did that on every transfer (15% of its CPU at 4,000 transfers/s). Keeping up to
+     * 8 MiB per arena ends that; blocks from 1 MiB up are still mmap'd and given back on free. */
+    mallopt(M_TRIM_THRESHOLD, 8 << 20);
+    mallopt(M_MMAP_THRESHOLD, 1 << 20);
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         printf("usage: bank COMMAND [options]\n\ncommands:\n"
                "  run        the whole bank in one process (stores, commands, saga, projector, "

@@ -40,6 +40,7 @@
 #include "base/log.h"
 #include "base/mutex.h"
 #include "base/workers.h"
+#include "store/sqlite_walbuf.h"
 #include "store/store_gate.h"
 #include "store/store_impl.h"
 
@@ -209,7 +210,7 @@ static status db_open(const char *path, const char *dir, sqlite3 **out)
     int rc = sqlite3_open_v2(path, &db,
                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |
                                  SQLITE_OPEN_EXRESCODE,
-                             NULL);
+                             sqlite_walbuf_vfs()); /* a group commit's frames in few writes */
     if (rc != SQLITE_OK) {
         status st = db_fail(db, rc, dir, "opening events.db");
         sqlite3_close(db);
