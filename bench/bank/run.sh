@@ -24,7 +24,10 @@ fi
 data=$(mktemp -d "${BENCH_DIR:-/tmp}/bank-bench.XXXXXX")
 log="$data.log"
 # The load generator makes its users from one address, 20 at once: no login limits per address.
-"$bank_bin" run --data "$data" --listen 127.0.0.1:0 ${BANK_EXTRA_ARGS---login-address-burst 0 --login-address-in-progress 0} >"$log" 2>&1 &
+# The bank in its own session, so its own scheduling group (autogroup), as a service has: the nice
+# of its background threads (docs/architecture.md, "Priorities") weighs them against its own loop,
+# not against the load generator.
+setsid "$bank_bin" run --data "$data" --listen 127.0.0.1:0 ${BANK_EXTRA_ARGS---login-address-burst 0 --login-address-in-progress 0} >"$log" 2>&1 &
 pid=$!
 cleanup() {
   if kill -0 "$pid" 2>/dev/null; then

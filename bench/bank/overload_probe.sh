@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Where a request waits under overload: `bank run` at 3,000/s for 10 s, then RATE/s (default
+# 8,000, twice what it sustains here) for 10 s, with the busy answers counted (loadgen.js
+# --keep-going). During the second step it samples the bytes waiting in the sockets (Recv-Q on
+# the bank's side: requests the loop has not read yet; on the client's: answers the load
+# generator has not read) and each thread's CPU and run-queue wait (/proc/PID/task/*/schedstat:
+# the time a thread was ready to run but had no CPU) over 7 s. Figures only: it never fails on
+# them.
+#
+# usage: bench/bank/overload_probe.sh [BANK_BIN ...]   (default build/bin/bank; several binaries
+#        run one after the other, for a comparison in one invocation)
+# env:   RATE (default 8000), BANK_EXTRA_ARGS (more `bank run` flags)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$PWD
+rate=${RATE:-8000}
+[ $# -gt 0 ] || set -- build/bin/bank
+
+probe() {
+  local bin=$1 data log pid port lg
+  data=$(mktemp -d /tmp/overload-probe.XXXXXX)
+  log=$data.log
+  # Its own session, so its own scheduling group (autogroup), as a service has: the nice of its
+  # background threads then weighs them against its own loop, not against the load generator.
+  setsid "$bin" run --data "$data" --listen 127.0.0.1:0 --login-address-burst 0 \
+    --login-address-in-progress 0 ${BANK_EXTRA_ARGS:-} >"$log" 2>&1 &
+  pid=$!
+  trap "kill -TERM $pid 2>/dev/null; rm -rf $data $log $data.*" RETURN
+  port=""
+  for _ in $(seq 1 200); do
+    port=$(sed -n 's/.*http: listening on [^ ]*:\([0-9][0-9]*\).*/\1/p' "$log" | head -1)
+    [ -n "$port" ] && break
+    sleep 0.05
+  done
+  [ -n "$port" ] || { cat "$log"; return 1; }
+  until curl -sf "http://127.0.0.1:$port/healthz" >/dev/null; do sleep 0.05; done
+  echo "== $bin (pid $pid), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+  node "$root/bench/bank/loadgen.js" --url "http://127.0.0.1:$port" --pid "$pid" \
+    --rates "3000,$rate" --step-seconds 10 --keep-going >"$data.out" 2>&1 &
+  lg=$!
+  until grep -q target "$data.out"; do kill -0 $lg 2>/dev/null || break; sleep 0.2; done
+  sleep 12 # into the second step
+  threads() { for t in /proc/$pid/task/*; do echo "$(basename "$t") $(cat "$t/comm") $(awk '{print $14+$15}' "$t/stat") $(cat "$t/schedstat")"; done | sort; }
+  threads >"$data.t0"
+  for _ in 1 2 3; do
+    ss -tn "( sport = :$port )" | awk 'NR>1{r+=$2; n++} END{printf "bank sockets %d: unread requests %d bytes", n, r}'
+    ss -tn "( dport = :$port )" | awk 'NR>1{r+=$2} END{printf "; client: unread answers %d bytes\n", r}'
+    sleep 0.3
+  done >"$data.ss"
+  sleep 6
+  threads >"$data.t1"
+  wait $lg || true
+  grep -v "^  lost samples" "$data.out"
+  cat "$data.ss"
+  echo "threads over 7 s of the second step (CPU, time ready but waiting for a CPU, in % of 7 s):"
+  join "$data.t0" "$data.t1" | awk '{printf "  %-16s CPU %4.0f%%  run-queue wait %4.0f%%\n", $2, ($8-$3)/7, ($10-$5)/7e7}' |
+    sort -k3 -n -r | head -8
+}
+
+for b in "$@"; do probe "$b"; done
