@@ -1,12 +1,21 @@
 #include "base/priority.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+static atomic_bool enabled;
+
+void priority_set_enabled(bool on)
+{
+    atomic_store(&enabled, on);
+}
+
 void priority_background(void)
 {
+    if (!atomic_load(&enabled)) return;
     /* On Linux, PRIO_PROCESS with a thread id sets that thread's nice only. */
     id_t tid = (id_t)syscall(SYS_gettid);
     errno = 0;

@@ -23,9 +23,10 @@
 #include "bank/projector.h"
 #include "bank/saga_runner.h"
 #include "base/host_port.h"
+#include "base/log.h"
+#include "base/priority.h"
 #include "cmd/config.h"
 #include "cmd/nats_flags.h"
-#include "base/log.h"
 #include "codec/codec.h"
 #include "domain/password.h"
 #include "http/gql_executor.h"
@@ -360,6 +361,8 @@ static status start(bank *b, char *web, char *ide)
 {
     TRY(codec_init());
     TRY(password_library_init());
+    /* The workers yield the CPU to the HTTP loop where there is one (base/priority.h). */
+    priority_set_enabled(b->opt.roles & ROLE_API);
     TRY(bus_open(b->opt.bus, &b->bus));
     /* A command handler that owns partitions reads what it appended from its cache: its appends
      * need not write the local index themselves (the indexer does, in batches). */

@@ -414,6 +414,7 @@ static void background_workers_yield_the_cpu(void **state)
     (void)state;
     int mine = thread_nice();
     int seen[2] = {-100, -100};
+    priority_set_enabled(true);
     for (int bg = 0; bg < 2; bg++) {
         workers *w;
         workers_config cfg = {.threads = 1, .background = bg, .run = run_note_nice};
@@ -425,6 +426,7 @@ static void background_workers_yield_the_cpu(void **state)
     assert_int_equal(seen[0], mine);
     assert_int_equal(seen[1], want);
     assert_int_equal(thread_nice(), mine);
+    priority_set_enabled(false);
 }
 
 /* ---- timers ---- */
