@@ -161,8 +161,6 @@ static status apply_queued_transfers(projector *p, bool *more)
     return ST_OK;
 }
 
-/* The transfer of a money event into *out and its row in the read model into *row (*found false
- * and *row 0 when the transfer store does not have it either). */
 static recent_transfer *recent_slot(projector *p, const uuid *id)
 {
     return &p->recent[hash_bytes(id->bytes, sizeof id->bytes, 0) & (RECENT_TRANSFERS - 1)];
@@ -178,6 +176,8 @@ static void remember_transfer(projector *p, const transfer_started_event *t, int
     memset(r->t.token, 0, sizeof r->t.token);
 }
 
+/* The transfer of a money event into *out and its row in the read model into *row (*found false
+ * and *row 0 when the transfer store does not have it either). */
 static status transfer_of(projector *p, const uuid *id, transfer_started_event *out, bool *found,
                           int64_t *row)
 {

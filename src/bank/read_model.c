@@ -5,10 +5,10 @@
 #include <string.h>
 
 #include "bank/event_index.h"
-#include "store/sqlite_walbuf.h"
 #include "base/log.h"
 #include "base/mutex.h"
 #include "base/workers.h"
+#include "store/sqlite_walbuf.h"
 
 /* PRAGMA user_version of the layout below. 0 is a file from before versions were written (no
  * `at` and `transfer` in transactions): it is rebuilt from the stores (see read_model_open).

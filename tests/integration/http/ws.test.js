@@ -79,6 +79,35 @@ test('many subscriptions on one socket, each completed by the client', async () 
   await c.dispose();
 });
 
+// The server frames its messages itself and writes a socket's messages of one loop turn in one
+// write (docs/http.md, "Writes"): every length form of RFC 6455 (7-bit, 16-bit, 64-bit), a message
+// larger than one write, and several at once arrive whole and in order.
+test('messages of every frame length arrive whole and in order', async () => {
+  const c = client();
+  const got = [];
+  const unsubscribe = c.subscribe(
+    { query: 'subscription { events }' },
+    { next: (v) => got.push(v.data.events.text), error: (e) => assert.fail(e), complete: () => {} },
+  );
+  for (let t = 0; t < 1000 && (await metric(srv.url, 'graphql_subscriptions_active')) !== 1; t++)
+    await sleep(10);
+  const texts = [10, 300, 70000, 300000, 5].map((n, i) => String(i).repeat(n));
+  const publish = (text) =>
+    fetch(srv.url + '/api', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: 'mutation($t: String!) { publish(text: $t) }', variables: { t: text } }),
+    }).then((r) => r.json());
+  for (const t of texts) await publish(t); // in order, one by one
+  await Promise.all(texts.map(publish)); // and at once: several in one turn of the loop
+  for (let t = 0; t < 1000 && got.length < 2 * texts.length; t++) await sleep(10);
+  assert.strictEqual(got.length, 2 * texts.length);
+  assert.deepStrictEqual(got.slice(0, texts.length), texts);
+  assert.deepStrictEqual([...got.slice(texts.length)].sort(), [...texts].sort());
+  unsubscribe();
+  await c.dispose();
+});
+
 test('errors: validation errors arrive as an `error` message', async () => {
   const c = client();
   await assert.rejects(collect(c, { query: '{ nope }' }), (errs) => {
