@@ -37,9 +37,13 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 async function startBank(bin) {
   const data = fs.mkdtempSync(path.join(os.tmpdir(), 'bank-attacks-'));
   const extra = (process.env.BANK_ARGS || '').split(' ').filter(Boolean);
+  // Its own session (setsid), so its own scheduling group (autogroup) as a service has, apart
+  // from the attackers: its background workers (nice +10) yield to its HTTP loop, not to them.
   const proc = spawn(bin, ['run', '--data', data, '--listen', '127.0.0.1:0', ...extra], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
   });
+  process.on('exit', () => proc.exitCode === null && proc.kill('SIGKILL'));
   let log = '';
   const port = await new Promise((resolve, reject) => {
     const onData = (d) => {
