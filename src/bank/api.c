@@ -133,6 +133,7 @@ void api_op_free(op *o)
     json_decref(o->found);
     json_decref(o->extra);
     free(o->command);
+    if (o->transfer) o->api->transfers--;
     free(o);
 }
 
@@ -291,6 +292,20 @@ status bank_api_metrics(void *arg, buf *out)
                     "# TYPE bank_stream_transactions_dropped_total counter\n"
                     "bank_stream_transactions_dropped_total %llu\n",
                     s[0], s[1], s[2]));
+    TRY(buf_appendf(out,
+                    "# HELP bank_api_transfers_in_flight money_transfer calls of this API sent "
+                    "and not answered yet.\n"
+                    "# TYPE bank_api_transfers_in_flight gauge\n"
+                    "bank_api_transfers_in_flight %zu\n"
+                    "# HELP bank_api_transfers_max money_transfer calls this API sends at once.\n"
+                    "# TYPE bank_api_transfers_max gauge\n"
+                    "bank_api_transfers_max %zu\n"
+                    "# HELP bank_api_transfers_refused_busy_total money_transfer calls answered "
+                    "busy by this API at once, nothing sent.\n"
+                    "# TYPE bank_api_transfers_refused_busy_total counter\n"
+                    "bank_api_transfers_refused_busy_total %llu\n",
+                    api->transfers, api->max_transfers,
+                    (unsigned long long)api->counters.transfers_busy));
     unsigned long long c[] = {api->counters.refused_address_rate,
                               api->counters.refused_username,
                               api->counters.refused_address_busy,
@@ -368,6 +383,7 @@ status bank_api_new(bus *b, const char *sdl, size_t sdl_len, const bank_api_conf
     api->bus = b;
     api->deadline_ms = c.deadline_ms > 0 ? c.deadline_ms : BUS_DEFAULT_DEADLINE_MS;
     api->partitioned_commands = c.partitioned_commands;
+    api->max_transfers = c.max_transfers ? c.max_transfers : 1024;
     api->password = c.password;
     if (c.login)
         api->limits = *c.login;

@@ -45,6 +45,10 @@ typedef struct bank_api_config {
     /* Commands go to the subject of their aggregate's partition, so they reach the command handler
      * that owns it (bank/command_router.h; with the nats bus). false: the plain subjects. */
     bool partitioned_commands;
+    /* money_transfer calls sent and not answered yet; one more is answered at once with the busy
+     * reason, on the loop thread, before anything is sent (the command service's door does the
+     * same for all the APIs together, a bus hop and a loop turn later). 0: 1024. */
+    size_t max_transfers;
 } bank_api_config;
 
 /* Builds the schema from `sdl` (the text of graphql/bank.graphql), registers the resolvers and

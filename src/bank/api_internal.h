@@ -103,6 +103,7 @@ struct op {
     char refusal[160];   /* api_login_check: why the login was refused; "" when it was not */
     json_t *extra;       /* what a resolver keeps between its steps (api_op_free decrefs it) */
     message *command;    /* a message kept for a later step (api_op_free frees it) */
+    bool transfer;       /* a money_transfer counted in api->transfers until it is freed */
     void *alert_sub;     /* the stream_alerts subscriber whose token this op checks */
 };
 
@@ -133,7 +134,8 @@ struct bank_api {
     gql_schema *schema;
     http_server *srv;
     int64_t deadline_ms;
-    bool partitioned_commands; /* bank_api_config.partitioned_commands */
+    bool partitioned_commands;       /* bank_api_config.partitioned_commands */
+    size_t transfers, max_transfers; /* money_transfer calls in flight (loop thread), the cap */
     password_options password;
     bus_subscription *tx_sub;
 
@@ -161,6 +163,7 @@ struct bank_api {
     struct {
         uint64_t refused_address_rate, refused_username, refused_address_busy, refused_busy;
         uint64_t password_work, abandoned, wrong_password, private_refused;
+        uint64_t transfers_busy; /* money_transfer answered busy at max_transfers */
     } counters;
 
     /* subscribers */

@@ -76,7 +76,15 @@ gql_result api_resolve_money_transfer(json_t *parent, json_t *args, void *contex
         transfer_result(o, false, REASON_AMOUNT_TOO_LARGE);
     else if (!normalize_parties(t, reason))
         transfer_result(o, false, reason);
-    else
+    else if (o->api->transfers >= o->api->max_transfers) {
+        /* Past what this API sends at once: refused here, in this turn of the loop, rather
+         * than a bus hop and a loop turn later at the command service's door. */
+        o->api->counters.transfers_busy++;
+        transfer_result(o, false, REASON_BUSY);
+    } else {
+        o->transfer = true;
+        o->api->transfers++;
         api_op_request(o, BUS_SUBJECT_BANK_COMMANDS, &m, transfer_answered);
+    }
     return gql_later(p);
 }

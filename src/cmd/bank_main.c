@@ -314,6 +314,7 @@ static status start_api(bank *b, char *web, char *ide)
                           .employees = &b->opt.employees,
                           .password = {.fast = b->opt.password_fast}};
     ac.partitioned_commands = partitioned(b);
+    ac.max_transfers = (size_t)b->opt.max_transfers;
     TRY(bank_api_new(b->bus, bank_graphql_schema, bank_graphql_schema_len, &ac, &b->api));
     gql_executor_config ec = {.schema = bank_api_schema(b->api),
                               .context = bank_api_context(b->api)};
@@ -478,8 +479,9 @@ static int serve(const char *command, int argc, char **argv, int roles)
         {"--workers", "BANK_WORKERS", CONFIG_INT, &b.opt.workers, "N", "command handler threads", 1,
          256},
         {"--max-transfers", "BANK_MAX_TRANSFERS", CONFIG_INT, &b.opt.max_transfers, "N",
-         "money transfers in progress at once; more are answered `the bank is busy, try again`", 1,
-         1 << 20},
+         "money transfers in progress at once (in the command handler, and sent by each API); more "
+         "are answered `the bank is busy, try again`",
+         1, 1 << 20},
         {"--partition-ttl-ms", "BANK_PARTITION_TTL_MS", CONFIG_INT, &b.opt.partition_ttl_ms, "MS",
          "with a nats bus: the command handlers' partition leases expire this long after their "
          "holder stopped renewing them (renewed every third of it)",

@@ -78,10 +78,6 @@
  * wait for its deadline; nothing of it was done, so it may be sent again. Not a refusal of the
  * domain: a saga step answered so is sent again later. */
 #define REASON_BUSY "the bank is busy, try again"
-/* Beyond the seed: the bank is at capacity and refuses a command at once instead of letting it
- * wait for its deadline; nothing of it was done, so it may be sent again. Not a refusal of the
- * domain: a saga step answered so is sent again later. */
-#define REASON_BUSY "the bank is busy, try again"
 
 /* The code of each reason above. The numbers travel on the wire (CommandFailed.code,
  * QueryFailed.code): never renumber or reuse one, add new ones at the end of their range.

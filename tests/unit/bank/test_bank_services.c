@@ -17,10 +17,12 @@
 #include <string.h>
 
 #include "bank/command_handler.h"
+#include "bank/command_service.h"
 #include "bank/fresh.h"
 #include "bank/saga_runner.h"
 #include "base/buf.h"
 #include "base/clock.h"
+#include "bus/bus.h"
 #include "codec/codec.h"
 #include "domain/domain.h"
 
@@ -530,6 +532,81 @@ static void handler_refuses_beyond_its_bound(void **state)
     env_close(&e);
 }
 
+/* A transfer's answer through the bus (the command service's, after its saga). */
+static void on_service_answer(void *ctx, status st, const message *reply)
+{
+    outcome *o = ctx;
+    if (st != ST_OK)
+        track_done(o, false, status_name(st));
+    else if (reply->type == MSG_COMMAND_FAILED)
+        track_done(o, false, reply->u.command_failed.reason);
+    else
+        track_done(o, true, "");
+}
+
+/* The command service's door: with one transfer admitted at a time, transfers sent together on
+ * the bus beyond it are answered busy at once, and store nothing; the admitted one completes.
+ * (Through the API, each API's own door refuses first: tests/integration/bank/capacity.test.js.) */
+static void service_refuses_transfers_beyond_its_door(void **state)
+{
+    env e;
+    env_open(&e, 1);
+    msg_iban a, b;
+    msg_token ta, tb;
+    open_account(&e, "ann", a, ta);
+    open_account(&e, "bob", b, tb);
+    deposit(&e, "ann", ta, a, 100000);
+    bus *local;
+    assert_int_equal(bus_open("local:", &local), ST_OK);
+    command_service *svc;
+    command_service_config cfg = {.max_transfers = 1};
+    assert_int_equal(command_service_new(local, e.h[0], e.r[0], &cfg, &svc), ST_OK);
+    enum { N = 20 };
+    static message cmd[N];
+    static outcome o[N];
+    for (int i = 0; i < N; i++) {
+        cmd[i] = transfer_cmd("ann", ta, 100 + i, a, b);
+        track_start();
+        assert_int_equal(
+            bus_request(local, BUS_SUBJECT_BANK_COMMANDS, &cmd[i], 30000, on_service_answer, &o[i]),
+            ST_OK);
+    }
+    track_wait();
+    int64_t moved = 0;
+    int busy = 0;
+    for (int i = 0; i < N; i++) {
+        transfer_state t;
+        transfer_state_init(&t);
+        assert_int_equal(aggregate_load_transfer(e.s.transfer, &cmd[i].u.money_transfer.id, &t),
+                         ST_OK);
+        if (o[i].ok) {
+            assert_true(t.exists);
+            assert_int_equal(t.status, TRANSFER_STATUS_COMPLETE);
+            moved += cmd[i].u.money_transfer.amount;
+        } else {
+            assert_string_equal(o[i].text, COMMAND_BUSY_REASON);
+            assert_false(t.exists);
+            busy++;
+        }
+    }
+    assert_true(o[0].ok); /* the first finds the door open */
+    assert_true(busy > 0);
+    assert_int_equal(balance_of(&e, a), 100000 - moved);
+    assert_int_equal(balance_of(&e, b), moved);
+    buf m;
+    buf_init(&m, 1 << 16);
+    assert_int_equal(command_service_metrics(svc, &m), ST_OK);
+    char line[96];
+    snprintf(line, sizeof line, "bank_commands_refused_busy_total{at=\"transfers_in_flight\"} %d\n",
+             busy);
+    assert_non_null(strstr(m.data, line));
+    buf_free(&m);
+    command_service_stop(svc);
+    env_close(&e);
+    command_service_free(svc);
+    bus_close(local);
+}
+
 /* A lease that only the instance whose ctx says so may take (the other one "runs elsewhere"). */
 static bool lease_acquire_if(void *ctx, const uuid *id)
 {
@@ -587,6 +664,7 @@ int main(void)
         cmocka_unit_test(hot_account_is_batched_and_never_overdrawn),
         cmocka_unit_test(failed_append_fails_exactly_its_commands),
         cmocka_unit_test(handler_refuses_beyond_its_bound),
+        cmocka_unit_test(service_refuses_transfers_beyond_its_door),
         cmocka_unit_test(stale_transfers_are_taken_over),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
