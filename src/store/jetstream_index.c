@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <sqlite3.h>
 
@@ -24,11 +25,13 @@
 #include "base/log.h"
 #include "base/mutex.h"
 #include "nats/nats_conn.h"
+#include "store/sqlite_walbuf.h"
 
 #define MOD "jetstream"
 #define READERS_KEPT 8
 #define INDEX_BATCH 512
 #define INDEXER_PENDING_BYTES (256 * 1024 * 1024)
+#define INDEX_LINGER_DEFAULT_US 2000
 
 static const char SCHEMA[] =
     "PRAGMA journal_mode=WAL;"
@@ -55,7 +58,10 @@ struct jsindex {
     sqlite3_stmt *w_has_seq, *w_last_ord, *w_insert, *w_set_last;
     natsSubscription *indexer;
     char thread_name[JS_NAME_MAX + 8]; /* "ix-<store>", for top -H and perf */
+    int64_t linger_ns;                 /* at most one commit per this while events keep coming */
+    int64_t last_commit_ns;            /* clock_mono_ns of the last commit */
     bool in_txn;
+    bool txn_reached_end; /* the transaction holds a message the server sent with none pending */
     uint64_t txn_last;
     int txn_count;
 
@@ -106,8 +112,10 @@ static status mkdirs(const char *path)
 static status open_db(const char *path, sqlite3 **out)
 {
     sqlite3 *db = NULL;
-    int rc = sqlite3_open_v2(
-        path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    /* sqlite_walbuf: a commit's WAL frames in one write, not two per page. */
+    int rc =
+        sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        sqlite_walbuf_vfs());
     if (rc != SQLITE_OK) {
         status st = db_error(db, path, "open");
         sqlite3_close(db);
@@ -516,8 +524,11 @@ static void indexer_fail(jsindex *ix, status st)
 static void indexer_commit(jsindex *ix)
 {
     status st = index_commit(ix, ix->txn_last);
+    bool reached_end = ix->txn_reached_end;
     ix->in_txn = false;
+    ix->txn_reached_end = false;
     ix->txn_count = 0;
+    ix->last_commit_ns = clock_mono_ns();
     if (st != ST_OK) {
         index_rollback(ix);
         indexer_fail(ix, st);
@@ -525,14 +536,29 @@ static void indexer_commit(jsindex *ix)
     }
     mutex_lock(&ix->mu);
     if (ix->txn_last > ix->indexed_seq) ix->indexed_seq = ix->txn_last;
+    if (reached_end) ix->caught_up = true;
     mutex_unlock(&ix->mu);
     pthread_cond_broadcast(&ix->indexed_cv);
+}
+
+/* Before a new transaction, waits out the rest of the linger since the last commit: the messages
+ * arriving meanwhile queue up in libnats without waking this thread (it signals only an empty
+ * queue), and go into the same transaction. So a busy stream costs one wake-up and one commit per
+ * linger instead of one per event; a quiet one is indexed at once. */
+static void indexer_linger(jsindex *ix)
+{
+    int64_t left = ix->last_commit_ns + ix->linger_ns - clock_mono_ns();
+    if (left <= 0) return;
+    struct timespec ts = {.tv_sec = left / 1000000000, .tv_nsec = left % 1000000000};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
 }
 
 /* Adds one delivered message inside the indexer's transaction. */
 static status indexer_add(jsindex *ix, natsMsg *msg, const jsMsgMetaData *md)
 {
     if (!ix->in_txn) {
+        indexer_linger(ix);
         TRY(index_begin(ix));
         ix->in_txn = true;
     }
@@ -568,23 +594,20 @@ static void on_index_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg
         natsMsg_Destroy(msg);
         return;
     }
-    bool last_pending = md->NumPending == 0;
     status st = indexer_add(ix, msg, md);
     if (st == ST_OK) {
         if (md->Sequence.Stream > ix->txn_last) ix->txn_last = md->Sequence.Stream;
+        if (md->NumPending == 0) ix->txn_reached_end = true;
         ix->txn_count++;
+        /* Commit when nothing more has arrived. Not at NumPending == 0: a stream that keeps up
+         * sends every message with none pending behind it, and each would be a commit of one. */
         int local_pending = 0;
         natsSubscription_GetPending(sub, &local_pending, NULL);
-        if (last_pending || local_pending == 0 || ix->txn_count >= INDEX_BATCH) indexer_commit(ix);
-        if (last_pending) {
-            mutex_lock(&ix->mu);
-            ix->caught_up = true;
-            mutex_unlock(&ix->mu);
-            pthread_cond_broadcast(&ix->indexed_cv);
-        }
+        if (local_pending == 0 || ix->txn_count >= INDEX_BATCH) indexer_commit(ix);
     } else {
         if (ix->in_txn) index_rollback(ix);
         ix->in_txn = false;
+        ix->txn_reached_end = false;
         indexer_fail(ix, st);
     }
     jsMsgMetaData_Destroy(md);
@@ -725,11 +748,15 @@ static void indexer_stop(jsindex *ix)
 }
 
 status jsindex_open(const js_stream *st, const char *path, const jsStreamInfo *si,
-                    int64_t sync_timeout_ms, jsindex **out)
+                    int64_t sync_timeout_ms, int64_t linger_us, jsindex **out)
 {
     jsindex *ix = NULL;
     TRY(file_open(path, &ix));
     ix->st = st;
+    ix->linger_ns = (linger_us == 0  ? INDEX_LINGER_DEFAULT_US
+                     : linger_us < 0 ? 0
+                                     : linger_us) *
+                    1000;
     snprintf(ix->thread_name, sizeof ix->thread_name, "ix-%s", st->name);
     status s = index_check_origin(ix, si);
     if (s == ST_OK)
