@@ -33,13 +33,18 @@
 #define INDEXER_PENDING_BYTES (256 * 1024 * 1024)
 #define INDEX_LINGER_DEFAULT_US 2000
 
+/* The file's layout (PRAGMA user_version). 1: the events in stream order (the sequence is the
+ * rowid: appended at the table's end, a subscription's scan reads consecutive pages) and a narrow
+ * index by (key, order) taking the one random page per event; before it (0) the events were
+ * ordered by key, so each event's whole row went to a random page. A file of another layout is
+ * emptied and rebuilt from the stream: it is a cache. */
+#define INDEX_LAYOUT 1
+
 static const char SCHEMA[] =
-    "PRAGMA journal_mode=WAL;"
-    "PRAGMA synchronous=NORMAL;"
     "CREATE TABLE IF NOT EXISTS meta(name TEXT PRIMARY KEY, value INTEGER NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS events(key BLOB NOT NULL, ord INTEGER NOT NULL,"
-    " seq INTEGER NOT NULL UNIQUE, ts INTEGER NOT NULL, value BLOB NOT NULL,"
-    " PRIMARY KEY(key, ord)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS events(seq INTEGER PRIMARY KEY, key BLOB NOT NULL,"
+    " ord INTEGER NOT NULL, ts INTEGER NOT NULL, value BLOB NOT NULL);"
+    "CREATE UNIQUE INDEX IF NOT EXISTS events_by_key ON events(key, ord);"
     "INSERT OR IGNORE INTO meta VALUES('stream_created', 0), ('last_seq', 0);";
 
 /* A read connection with its prepared statements. */
@@ -204,6 +209,38 @@ static void reader_put(jsindex *ix, reader *r)
 
 static void file_close(jsindex *ix);
 
+/* Creates the tables, or empties a file of another layout and creates them anew. */
+static status file_layout(sqlite3 *db, const char *path)
+{
+    if (sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL, NULL, NULL) !=
+        SQLITE_OK)
+        return db_error(db, path, "configure");
+    sqlite3_stmt *q = NULL;
+    TRY(prepare(db, path, "PRAGMA user_version", &q));
+    int layout = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int(q, 0) : -1;
+    sqlite3_finalize(q);
+    if (layout < 0) return db_error(db, path, "read the layout");
+    char sql[1024];
+    if (layout == INDEX_LAYOUT) {
+        snprintf(sql, sizeof sql, "%s", SCHEMA);
+    } else {
+        if (layout != 0 || sqlite3_exec(db, "SELECT 1 FROM events LIMIT 0", NULL, NULL, NULL) ==
+                               SQLITE_OK) /* not a new file */
+            LOG_INFO(MOD, "%s has the index layout %d, not %d: rebuilding it from the stream", path,
+                     layout, INDEX_LAYOUT);
+        snprintf(sql, sizeof sql,
+                 "BEGIN IMMEDIATE; DROP TABLE IF EXISTS events; DROP TABLE IF EXISTS meta; %s"
+                 " PRAGMA user_version=%d; COMMIT;",
+                 SCHEMA, INDEX_LAYOUT);
+    }
+    if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+        status st = db_error(db, path, "create the tables");
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        return st;
+    }
+    return ST_OK;
+}
+
 /* Opens the SQLite file and prepares every connection's statements (no indexer yet). */
 static status file_open(const char *path, jsindex **out)
 {
@@ -220,8 +257,7 @@ static status file_open(const char *path, jsindex **out)
     clock_cond_init(&ix->indexed_cv);
     list_init(&ix->idle);
     status st = open_db(path, &ix->wdb);
-    if (st == ST_OK && sqlite3_exec(ix->wdb, SCHEMA, NULL, NULL, NULL) != SQLITE_OK)
-        st = db_error(ix->wdb, path, "create schema");
+    if (st == ST_OK) st = file_layout(ix->wdb, path);
     if (st == ST_OK)
         st = prepare(ix->wdb, path, "SELECT ord FROM events WHERE seq=?1", &ix->w_has_seq);
     if (st == ST_OK)
