@@ -32,7 +32,6 @@ bool nats_flags_finish(nats_flags *f, const char *data_dir)
                                          .append_timeout_ms = f->append_timeout_ms,
                                          .heartbeat_ms = f->heartbeat_ms,
                                          .sync_timeout_ms = f->sync_timeout_ms,
-                                         .index_linger_us = f->index_linger_us,
                                          .local_reads = f->read_barrier == 0};
 #if BANK_WITH_NATS
     nats_conn_options o = {.user = f->conn.user,

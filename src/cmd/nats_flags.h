@@ -22,7 +22,7 @@ typedef struct nats_flags {
     /* Parsed: */
     const char *index_dir;
     int64_t replicas, append_workers, publish_wait_ms, append_timeout_ms, heartbeat_ms,
-        sync_timeout_ms, index_linger_us, read_barrier;
+        sync_timeout_ms, read_barrier;
     nats_flags_conn conn;
     /* Filled by nats_flags_finish: */
     char index_dir_buf[4096];
@@ -91,15 +91,6 @@ void nats_flags_init(nats_flags *f);
          "120000)",                                                                                \
          0,                                                                                        \
          86400000},                                                                                \
-        {"--nats-index-linger-us",                                                                 \
-         "BANK_NATS_INDEX_LINGER_US",                                                              \
-         CONFIG_INT,                                                                               \
-         &(f)->index_linger_us,                                                                    \
-         "US",                                                                                     \
-         "jetstream store: the local index commits at most once per US while events keep coming "  \
-         "(0: 2000; -1: at once)",                                                                 \
-         -1,                                                                                       \
-         1000000},                                                                                 \
     {                                                                                              \
         "--nats-read-barrier", "BANK_NATS_READ_BARRIER", CONFIG_INT, &(f)->read_barrier, "0|1",    \
             "jetstream store: 1: reads see every acknowledged append (a round trip each); 0: "     \

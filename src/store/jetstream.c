@@ -1143,8 +1143,7 @@ static status open_store(js_store *s, const char *hosts, const store_options *op
     status st = ST_OK;
     if (snprintf(path, sizeof path, "%s/%s.db", s->opt.index_dir, s->st.stream) >= (int)sizeof path)
         st = status_set(ST_INVALID, "the jetstream index directory is too long");
-    if (st == ST_OK)
-        st = jsindex_open(&s->st, path, si, s->opt.sync_timeout_ms, s->opt.index_linger_us, &s->ix);
+    if (st == ST_OK) st = jsindex_open(&s->st, path, si, s->opt.sync_timeout_ms, &s->ix);
     jsStreamInfo_Destroy(si);
     TRY(st);
     workers_config wc = {.name = "js-append",

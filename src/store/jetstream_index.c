@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include <sqlite3.h>
 
@@ -31,7 +30,6 @@
 #define READERS_KEPT 8
 #define INDEX_BATCH 512
 #define INDEXER_PENDING_BYTES (256 * 1024 * 1024)
-#define INDEX_LINGER_DEFAULT_US 2000
 
 /* The file's layout (PRAGMA user_version). 1: the events in stream order (the sequence is the
  * rowid: appended at the table's end, a subscription's scan reads consecutive pages) and a narrow
@@ -63,8 +61,6 @@ struct jsindex {
     sqlite3_stmt *w_has_seq, *w_last_ord, *w_insert, *w_set_last;
     natsSubscription *indexer;
     char thread_name[JS_NAME_MAX + 8]; /* "ix-<store>", for top -H and perf */
-    int64_t linger_ns;                 /* at most one commit per this while events keep coming */
-    int64_t last_commit_ns;            /* clock_mono_ns of the last commit */
     bool in_txn;
     bool txn_reached_end; /* the transaction holds a message the server sent with none pending */
     uint64_t txn_last;
@@ -564,7 +560,6 @@ static void indexer_commit(jsindex *ix)
     ix->in_txn = false;
     ix->txn_reached_end = false;
     ix->txn_count = 0;
-    ix->last_commit_ns = clock_mono_ns();
     if (st != ST_OK) {
         index_rollback(ix);
         indexer_fail(ix, st);
@@ -577,24 +572,10 @@ static void indexer_commit(jsindex *ix)
     pthread_cond_broadcast(&ix->indexed_cv);
 }
 
-/* Before a new transaction, waits out the rest of the linger since the last commit: the messages
- * arriving meanwhile queue up in libnats without waking this thread (it signals only an empty
- * queue), and go into the same transaction. So a busy stream costs one wake-up and one commit per
- * linger instead of one per event; a quiet one is indexed at once. */
-static void indexer_linger(jsindex *ix)
-{
-    int64_t left = ix->last_commit_ns + ix->linger_ns - clock_mono_ns();
-    if (left <= 0) return;
-    struct timespec ts = {.tv_sec = left / 1000000000, .tv_nsec = left % 1000000000};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
-
 /* Adds one delivered message inside the indexer's transaction. */
 static status indexer_add(jsindex *ix, natsMsg *msg, const jsMsgMetaData *md)
 {
     if (!ix->in_txn) {
-        indexer_linger(ix);
         TRY(index_begin(ix));
         ix->in_txn = true;
     }
@@ -784,15 +765,11 @@ static void indexer_stop(jsindex *ix)
 }
 
 status jsindex_open(const js_stream *st, const char *path, const jsStreamInfo *si,
-                    int64_t sync_timeout_ms, int64_t linger_us, jsindex **out)
+                    int64_t sync_timeout_ms, jsindex **out)
 {
     jsindex *ix = NULL;
     TRY(file_open(path, &ix));
     ix->st = st;
-    ix->linger_ns = (linger_us == 0  ? INDEX_LINGER_DEFAULT_US
-                     : linger_us < 0 ? 0
-                                     : linger_us) *
-                    1000;
     snprintf(ix->thread_name, sizeof ix->thread_name, "ix-%s", st->name);
     status s = index_check_origin(ix, si);
     if (s == ST_OK)

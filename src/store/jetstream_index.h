@@ -24,13 +24,11 @@ typedef struct jsindex jsindex;
 /* Opens (creating the file and its directory if needed) the index at `path` for the stream `st`
  * described by `si`; an index built from another stream (another creation time, or ahead of it)
  * is emptied. Then starts the indexer after the last indexed sequence and waits up to
- * `sync_timeout_ms` until the index holds what the stream held. The indexer commits at most once
- * per `linger_us` while events keep coming (0: 2000 µs; negative: as soon as nothing more has
- * arrived). Caller owns the result (jsindex_close); `st` must outlive it. ST_IO when the file
- * cannot be opened or is not an index, ST_TIMEOUT when the stream could not be followed in time. */
+ * `sync_timeout_ms` until the index holds what the stream held. Caller owns the result
+ * (jsindex_close); `st` must outlive it. ST_IO when the file cannot be opened or is not an index,
+ * ST_TIMEOUT when the stream could not be followed in time. */
 status jsindex_open(const js_stream *st, const char *path, const jsStreamInfo *si,
-                    int64_t sync_timeout_ms, int64_t linger_us, jsindex **out)
-    __attribute__((warn_unused_result));
+                    int64_t sync_timeout_ms, jsindex **out) __attribute__((warn_unused_result));
 
 /* Stops the indexer and closes the file. No other call may be running. NULL is ignored. */
 void jsindex_close(jsindex *ix);

@@ -77,9 +77,6 @@ typedef struct store_jetstream_options {
                                   store_read (its barrier waits for the indexer) still shows them;
                                   store_read_local may not yet. For a command handler, whose cache
                                   holds what it appended [false] */
-    int64_t index_linger_us;   /* the indexer commits at most once per this while events keep
-                                  coming, gathering what arrives meanwhile; negative: at once
-                                  [2000] */
 } store_jetstream_options;
 
 /* How a client of a remote store proves who it is and checks whom it talks to, and how the
