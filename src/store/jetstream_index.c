@@ -24,19 +24,25 @@
 #include "base/log.h"
 #include "base/mutex.h"
 #include "nats/nats_conn.h"
+#include "store/sqlite_walbuf.h"
 
 #define MOD "jetstream"
 #define READERS_KEPT 8
 #define INDEX_BATCH 512
 #define INDEXER_PENDING_BYTES (256 * 1024 * 1024)
 
+/* The file's layout (PRAGMA user_version). 1: the events in stream order (the sequence is the
+ * rowid: appended at the table's end, a subscription's scan reads consecutive pages) and a narrow
+ * index by (key, order) taking the one random page per event; before it (0) the events were
+ * ordered by key, so each event's whole row went to a random page. A file of another layout is
+ * emptied and rebuilt from the stream: it is a cache. */
+#define INDEX_LAYOUT 1
+
 static const char SCHEMA[] =
-    "PRAGMA journal_mode=WAL;"
-    "PRAGMA synchronous=NORMAL;"
     "CREATE TABLE IF NOT EXISTS meta(name TEXT PRIMARY KEY, value INTEGER NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS events(key BLOB NOT NULL, ord INTEGER NOT NULL,"
-    " seq INTEGER NOT NULL UNIQUE, ts INTEGER NOT NULL, value BLOB NOT NULL,"
-    " PRIMARY KEY(key, ord)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS events(seq INTEGER PRIMARY KEY, key BLOB NOT NULL,"
+    " ord INTEGER NOT NULL, ts INTEGER NOT NULL, value BLOB NOT NULL);"
+    "CREATE UNIQUE INDEX IF NOT EXISTS events_by_key ON events(key, ord);"
     "INSERT OR IGNORE INTO meta VALUES('stream_created', 0), ('last_seq', 0);";
 
 /* A read connection with its prepared statements. */
@@ -56,6 +62,7 @@ struct jsindex {
     natsSubscription *indexer;
     char thread_name[JS_NAME_MAX + 8]; /* "ix-<store>", for top -H and perf */
     bool in_txn;
+    bool txn_reached_end; /* the transaction holds a message the server sent with none pending */
     uint64_t txn_last;
     int txn_count;
 
@@ -106,8 +113,10 @@ static status mkdirs(const char *path)
 static status open_db(const char *path, sqlite3 **out)
 {
     sqlite3 *db = NULL;
-    int rc = sqlite3_open_v2(
-        path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    /* sqlite_walbuf: a commit's WAL frames in one write, not two per page. */
+    int rc =
+        sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        sqlite_walbuf_vfs());
     if (rc != SQLITE_OK) {
         status st = db_error(db, path, "open");
         sqlite3_close(db);
@@ -196,6 +205,38 @@ static void reader_put(jsindex *ix, reader *r)
 
 static void file_close(jsindex *ix);
 
+/* Creates the tables, or empties a file of another layout and creates them anew. */
+static status file_layout(sqlite3 *db, const char *path)
+{
+    if (sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL, NULL, NULL) !=
+        SQLITE_OK)
+        return db_error(db, path, "configure");
+    sqlite3_stmt *q = NULL;
+    TRY(prepare(db, path, "PRAGMA user_version", &q));
+    int layout = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int(q, 0) : -1;
+    sqlite3_finalize(q);
+    if (layout < 0) return db_error(db, path, "read the layout");
+    char sql[1024];
+    if (layout == INDEX_LAYOUT) {
+        snprintf(sql, sizeof sql, "%s", SCHEMA);
+    } else {
+        if (layout != 0 || sqlite3_exec(db, "SELECT 1 FROM events LIMIT 0", NULL, NULL, NULL) ==
+                               SQLITE_OK) /* not a new file */
+            LOG_INFO(MOD, "%s has the index layout %d, not %d: rebuilding it from the stream", path,
+                     layout, INDEX_LAYOUT);
+        snprintf(sql, sizeof sql,
+                 "BEGIN IMMEDIATE; DROP TABLE IF EXISTS events; DROP TABLE IF EXISTS meta; %s"
+                 " PRAGMA user_version=%d; COMMIT;",
+                 SCHEMA, INDEX_LAYOUT);
+    }
+    if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+        status st = db_error(db, path, "create the tables");
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        return st;
+    }
+    return ST_OK;
+}
+
 /* Opens the SQLite file and prepares every connection's statements (no indexer yet). */
 static status file_open(const char *path, jsindex **out)
 {
@@ -212,8 +253,7 @@ static status file_open(const char *path, jsindex **out)
     clock_cond_init(&ix->indexed_cv);
     list_init(&ix->idle);
     status st = open_db(path, &ix->wdb);
-    if (st == ST_OK && sqlite3_exec(ix->wdb, SCHEMA, NULL, NULL, NULL) != SQLITE_OK)
-        st = db_error(ix->wdb, path, "create schema");
+    if (st == ST_OK) st = file_layout(ix->wdb, path);
     if (st == ST_OK)
         st = prepare(ix->wdb, path, "SELECT ord FROM events WHERE seq=?1", &ix->w_has_seq);
     if (st == ST_OK)
@@ -516,7 +556,9 @@ static void indexer_fail(jsindex *ix, status st)
 static void indexer_commit(jsindex *ix)
 {
     status st = index_commit(ix, ix->txn_last);
+    bool reached_end = ix->txn_reached_end;
     ix->in_txn = false;
+    ix->txn_reached_end = false;
     ix->txn_count = 0;
     if (st != ST_OK) {
         index_rollback(ix);
@@ -525,6 +567,7 @@ static void indexer_commit(jsindex *ix)
     }
     mutex_lock(&ix->mu);
     if (ix->txn_last > ix->indexed_seq) ix->indexed_seq = ix->txn_last;
+    if (reached_end) ix->caught_up = true;
     mutex_unlock(&ix->mu);
     pthread_cond_broadcast(&ix->indexed_cv);
 }
@@ -568,23 +611,20 @@ static void on_index_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg
         natsMsg_Destroy(msg);
         return;
     }
-    bool last_pending = md->NumPending == 0;
     status st = indexer_add(ix, msg, md);
     if (st == ST_OK) {
         if (md->Sequence.Stream > ix->txn_last) ix->txn_last = md->Sequence.Stream;
+        if (md->NumPending == 0) ix->txn_reached_end = true;
         ix->txn_count++;
+        /* Commit when nothing more has arrived. Not at NumPending == 0: a stream that keeps up
+         * sends every message with none pending behind it, and each would be a commit of one. */
         int local_pending = 0;
         natsSubscription_GetPending(sub, &local_pending, NULL);
-        if (last_pending || local_pending == 0 || ix->txn_count >= INDEX_BATCH) indexer_commit(ix);
-        if (last_pending) {
-            mutex_lock(&ix->mu);
-            ix->caught_up = true;
-            mutex_unlock(&ix->mu);
-            pthread_cond_broadcast(&ix->indexed_cv);
-        }
+        if (local_pending == 0 || ix->txn_count >= INDEX_BATCH) indexer_commit(ix);
     } else {
         if (ix->in_txn) index_rollback(ix);
         ix->in_txn = false;
+        ix->txn_reached_end = false;
         indexer_fail(ix, st);
     }
     jsMsgMetaData_Destroy(md);

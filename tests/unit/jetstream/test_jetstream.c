@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <nats/nats.h>
+#include <sqlite3.h>
 
 #include "../store/store_test_util.h"
 #include "base/clock.h"
@@ -603,6 +604,41 @@ static void index_rebuilds_from_the_stream(void **state)
     store_close(s);
 }
 
+/* An index file of another layout (an older version's) is not trusted, even when it claims to
+ * hold the whole stream: it is emptied and rebuilt, so reads show the stream, not the file. */
+static void index_of_another_layout_is_rebuilt(void **state)
+{
+    (void)state;
+    char name[32], path[700];
+    new_name(name, sizeof name, "layout");
+    store *s = open_named(name, "layout");
+    append_one(s, "key-0", 0, "v0");
+    append_one(s, "key-0", 1, "v1");
+    store_close(s);
+
+    /* The same file, marked as layout 0, with a value no event has. */
+    snprintf(path, sizeof path, "%s/layout/BANK_%s.db", server.dir, name);
+    for (char *c = path + strlen(path) - strlen(name) - 3; *c != '.'; c++)
+        if (*c >= 'a' && *c <= 'z') *c = (char)(*c - 32);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "UPDATE events SET value='stale'; PRAGMA user_version=0;",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_changes(db), 2);
+    sqlite3_close(db);
+
+    s = open_named(name, "layout");
+    collector got;
+    collector_init(&got);
+    assert_int_equal(store_read(s, tb("key-0"), 0, collector_cb, &got), ST_OK);
+    assert_int_equal(got.n, 2);
+    assert_string_equal(got.events[0].value, "v0");
+    assert_string_equal(got.events[1].value, "v1");
+    collector_free(&got);
+    store_close(s);
+}
+
 /* Messages published by someone else: one without the adapter's headers on a valid key subject
  * (counted, delivered with the order the index gives it), one on a subject that is not hex
  * (skipped by the index and the subscriptions). */
@@ -822,6 +858,7 @@ int main(void)
         cmocka_unit_test(server_dedups_same_msg_id_before_checking_expectation),
         cmocka_unit_test(full_stream_fails_fast),
         cmocka_unit_test(index_rebuilds_from_the_stream),
+        cmocka_unit_test(index_of_another_layout_is_rebuilt),
         cmocka_unit_test(foreign_messages),
         cmocka_unit_test(figures),
         cmocka_unit_test(server_restart_is_survived),
