@@ -42,9 +42,14 @@ export function connectionState(): ConnectionState {
   return connection;
 }
 
-/** Calls `l` on every connection state change; returns the unsubscribe function. */
+/**
+ * Calls `l` with the state now, then on every change; returns the unsubscribe function. A view
+ * subscribes in an effect, after its first render: without the call now, a change in between (the
+ * socket connecting while a slow machine rendered) was never heard, and the view stayed offline.
+ */
 export function onConnectionState(l: Listener<ConnectionState>): () => void {
   stateListeners.add(l);
+  l(connection);
   return () => stateListeners.delete(l);
 }
 
@@ -81,9 +86,11 @@ export function getEmployeeKey(): string | null {
   return employeeKey;
 }
 
-/** Calls `l` whenever the employee key changes; returns the unsubscribe function. */
+/** Calls `l` with the employee key now, then whenever it changes (as onConnectionState); returns
+ * the unsubscribe function. */
 export function onEmployeeKey(l: Listener<string | null>): () => void {
   keyListeners.add(l);
+  l(employeeKey);
   return () => keyListeners.delete(l);
 }
 
