@@ -2,7 +2,7 @@
  * intake) keep the process's priority; the threads doing the work behind them (stores, command
  * workers, projector, password hashing) run in the background, at nice +PRIORITY_BACKGROUND_NICE
  * from the process's. When the CPU is short (overload), the loop still reads each request at once
- * and the command service's door answers a refused one within milliseconds, instead of both
+ * and the API's admission door answers a refused one in the same turn, instead of both
  * waiting their turn among a dozen busy workers while the requests pile up unread in the sockets;
  * the admitted work goes on with what is left, which is nearly all of it (the loop's share is
  * small). When the CPU is not short, nice changes nothing.

@@ -26,9 +26,8 @@ enum {
     CLOSE_TOO_MANY_INITS = 4429,
 };
 
-#define FLUSH_BYTES (256 * 1024)     /* most bytes of frames written by one call (one at least) */
-#define FLUSH_SOON_BYTES (64 * 1024) /* a socket's queue this large is written without waiting, */
-#define FLUSH_SOON_MESSAGES 256      /* or this long */
+#define FLUSH_SOON_BYTES HTTP_WS_TX_PACKET /* a socket's queue this large is written at once, */
+#define FLUSH_SOON_MESSAGES 256            /* or this long */
 
 typedef enum ws_kind { WS_MODERN = 1, WS_LEGACY = 2 } ws_kind;
 
@@ -177,7 +176,8 @@ static size_t frame_head(unsigned char *h, size_t len)
     return 10;
 }
 
-/* Writes queued messages of `w` (up to FLUSH_BYTES of them, one at least) in one call, unless lws
+/* Writes queued messages of `w` (up to HTTP_WS_TX_PACKET of them, one at least) in one call, which
+ * lws sends whole when the socket takes it, instead of keeping a copy of the rest; unless lws
  * still holds bytes of an earlier write; asks for WRITEABLE while any remain. -1 when the write
  * failed (the socket is then closing). */
 static int flush_conn(ws_conn *w)
@@ -191,10 +191,10 @@ static int flush_conn(ws_conn *w)
     }
     size_t n = 0, count = 0;
     ws_msg *m = w->q_head;
-    while (m && (n == 0 || n + 10 + m->len <= FLUSH_BYTES)) {
-        size_t need = LWS_PRE + n + 10 + m->len; /* one message may be larger than FLUSH_BYTES */
+    while (m && (n == 0 || n + 10 + m->len <= HTTP_WS_TX_PACKET)) {
+        size_t need = LWS_PRE + n + 10 + m->len; /* one message may be larger than a packet */
         if (need > srv->ws_out_cap) {
-            size_t cap = need > LWS_PRE + FLUSH_BYTES ? need : LWS_PRE + FLUSH_BYTES;
+            size_t cap = need > LWS_PRE + HTTP_WS_TX_PACKET ? need : LWS_PRE + HTTP_WS_TX_PACKET;
             unsigned char *grown = realloc(srv->ws_out, cap);
             if (!grown) break;
             srv->ws_out = grown;

@@ -162,7 +162,8 @@ static status reader_new(jsindex *ix, reader **out)
         st = prepare(r->db, ix->path, "SELECT ord FROM events WHERE seq=?1", &r->order_of);
     if (st == ST_OK)
         st = prepare(r->db, ix->path,
-                     "SELECT ord, seq, ts, value FROM events WHERE key=?1 AND ord>=?2 ORDER BY ord",
+                     "SELECT key, ord, seq, ts, value FROM events WHERE key=?1 AND ord>=?2"
+                     " ORDER BY ord",
                      &r->read);
     if (st == ST_OK) st = prepare(r->db, ix->path, "SELECT name, value FROM meta", &r->meta);
     if (st == ST_OK)
@@ -482,42 +483,11 @@ status jsindex_order_of(jsindex *ix, uint64_t seq, uint32_t *order)
     return st;
 }
 
-status jsindex_read(jsindex *ix, store_bytes key, uint32_t from_order, store_event_cb cb, void *ctx)
+/* Calls `cb` for each row of `s` (columns: key, ord, seq, ts, value) until it stops or the rows
+ * end, then resets `s` and gives the reader back. `what` names the read in an error. */
+static status deliver_rows(jsindex *ix, reader *r, sqlite3_stmt *s, const char *what,
+                           store_event_cb cb, void *ctx)
 {
-    reader *r = NULL;
-    TRY(reader_get(ix, &r));
-    sqlite3_stmt *s = r->read;
-    sqlite3_bind_blob(s, 1, key.data, (int)key.len, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, from_order);
-    status st = ST_OK;
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        store_event e = {
-            .position = (uint64_t)sqlite3_column_int64(s, 1),
-            .key = key,
-            .order = (uint32_t)sqlite3_column_int64(s, 0),
-            .timestamp_ms = sqlite3_column_int64(s, 2),
-            .value = {sqlite3_column_blob(s, 3), (size_t)sqlite3_column_bytes(s, 3)},
-        };
-        st = cb(ctx, &e);
-        if (st != ST_OK) break;
-    }
-    if (st == ST_OK && rc != SQLITE_DONE) st = db_error(r->db, ix->path, "read key");
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    reader_put(ix, r);
-    return st;
-}
-
-status jsindex_scan(jsindex *ix, uint64_t from_seq, uint64_t to_seq, size_t max, store_event_cb cb,
-                    void *ctx)
-{
-    reader *r = NULL;
-    TRY(reader_get(ix, &r));
-    sqlite3_stmt *s = r->scan;
-    sqlite3_bind_int64(s, 1, (sqlite3_int64)from_seq);
-    sqlite3_bind_int64(s, 2, (sqlite3_int64)(to_seq > INT64_MAX ? INT64_MAX : to_seq));
-    sqlite3_bind_int64(s, 3, (sqlite3_int64)max);
     status st = ST_OK;
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -531,10 +501,31 @@ status jsindex_scan(jsindex *ix, uint64_t from_seq, uint64_t to_seq, size_t max,
         st = cb(ctx, &e);
         if (st != ST_OK) break;
     }
-    if (st == ST_OK && rc != SQLITE_DONE) st = db_error(r->db, ix->path, "scan events");
+    if (st == ST_OK && rc != SQLITE_DONE) st = db_error(r->db, ix->path, what);
     sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
     reader_put(ix, r);
     return st;
+}
+
+status jsindex_read(jsindex *ix, store_bytes key, uint32_t from_order, store_event_cb cb, void *ctx)
+{
+    reader *r = NULL;
+    TRY(reader_get(ix, &r));
+    sqlite3_bind_blob(r->read, 1, key.data, (int)key.len, SQLITE_STATIC);
+    sqlite3_bind_int64(r->read, 2, from_order);
+    return deliver_rows(ix, r, r->read, "read key", cb, ctx);
+}
+
+status jsindex_scan(jsindex *ix, uint64_t from_seq, uint64_t to_seq, size_t max, store_event_cb cb,
+                    void *ctx)
+{
+    reader *r = NULL;
+    TRY(reader_get(ix, &r));
+    sqlite3_bind_int64(r->scan, 1, (sqlite3_int64)from_seq);
+    sqlite3_bind_int64(r->scan, 2, (sqlite3_int64)(to_seq > INT64_MAX ? INT64_MAX : to_seq));
+    sqlite3_bind_int64(r->scan, 3, (sqlite3_int64)max);
+    return deliver_rows(ix, r, r->scan, "scan events", cb, ctx);
 }
 
 /* ---- the indexer ---- */
