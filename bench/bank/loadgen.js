@@ -28,6 +28,7 @@
 const fs = require('node:fs');
 const path = require('node:path');
 const crypto = require('node:crypto');
+const { monitorEventLoopDelay } = require('node:perf_hooks');
 
 const SOURCE_DIR = process.env.SOURCE_DIR || path.join(__dirname, '../..');
 const WebSocket = require(path.join(SOURCE_DIR, 'tests/node_modules/ws'));
@@ -272,6 +273,8 @@ async function main() {
     const p0 = o.pids.map((p) => procStat(p.pid));
     st.procs = o.pids.map((p) => ({ name: p.name, cpu: NaN, rssMax: 0 }));
     const c0 = process.cpuUsage();
+    const lag = monitorEventLoopDelay({ resolution: 1 });
+    lag.enable();
     const start = now();
     const end = start + o.stepSeconds * 1000;
     let lastRss = 0;
@@ -291,6 +294,9 @@ async function main() {
     const sendEnd = now();
     const p1 = o.pids.map((p) => procStat(p.pid));
     const c1 = process.cpuUsage(c0);
+    lag.disable();
+    st.clientLagP99 = lag.percentile(99) / 1e6;
+    st.clientLagMax = lag.max / 1e6;
     const v1 = await varz(o);
     // Wait for stragglers.
     const drainEnd = now() + o.drainMs;
@@ -345,12 +351,13 @@ async function main() {
       ].join(' '),
     );
     st.cpuMsPerTransfer = st.procs.reduce((a, q) => a + (Number.isFinite(q.cpu) ? q.cpu : 0), 0) * 10 / st.deliveredRate;
-    let per = `  CPU per delivered transfer (listed processes): ${f1(st.cpuMsPerTransfer * 1000 / 1000)} ms`;
+    let per = `  CPU per delivered transfer (listed processes): ${Number.isFinite(st.cpuMsPerTransfer) ? st.cpuMsPerTransfer.toFixed(3) : "-"} ms`;
     if (v0 && v1 && st.delivered > 0) {
       st.natsInPerTransfer = (v1.in_msgs - v0.in_msgs) / (st.deliveredRate * secs);
       st.natsOutPerTransfer = (v1.out_msgs - v0.out_msgs) / (st.deliveredRate * secs);
       per += `; NATS messages per transfer: in ${f1(st.natsInPerTransfer)}, out ${f1(st.natsOutPerTransfer)}`;
     }
+    per += `; client event-loop lag p99 ${f1(st.clientLagP99)} ms, max ${f1(st.clientLagMax)} ms`;
     console.log(per);
     if (st.errorSamples.length) console.log('  error samples: ' + st.errorSamples.join(' | '));
     if (lostSamples.length) console.log('  lost samples: ' + lostSamples.join(' | '));

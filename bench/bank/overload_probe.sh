@@ -4,8 +4,10 @@
 # --keep-going). During the second step it samples the bytes waiting in the sockets (Recv-Q on
 # the bank's side: requests the loop has not read yet; on the client's: answers the load
 # generator has not read) and each thread's CPU and run-queue wait (/proc/PID/task/*/schedstat:
-# the time a thread was ready to run but had no CPU) over 7 s. Figures only: it never fails on
-# them.
+# the time a thread was ready to run but had no CPU) over 7 s, and runs probe.js beside the load
+# generator for 6 s: a light client's answer times (busy answers, a trivial query) with its own
+# event-loop lag, apart from the load generator's, and the bank's own loop lag from /metrics
+# (http_loop_lag_seconds) over the 7 s. Figures only: it never fails on them.
 #
 # usage: bench/bank/overload_probe.sh [BANK_BIN ...]   (default build/bin/bank; several binaries
 #        run one after the other, for a comparison in one invocation)
@@ -17,7 +19,7 @@ rate=${RATE:-8000}
 [ $# -gt 0 ] || set -- build/bin/bank
 
 probe() {
-  local bin=$1 data log pid port lg
+  local bin=$1 data log pid port lg pr
   data=$(mktemp -d /tmp/overload-probe.XXXXXX)
   log=$data.log
   # Its own session, so its own scheduling group (autogroup), as a service has: the nice of its
@@ -39,9 +41,14 @@ probe() {
     --rates "3000,$rate" --step-seconds 10 --keep-going >"$data.out" 2>&1 &
   lg=$!
   until grep -q target "$data.out"; do kill -0 $lg 2>/dev/null || break; sleep 0.2; done
+  # A light client of its own (probe.js): set up during the first step, measuring 2-8 s into the
+  # second: the bank's answers without the load generator's own lag.
+  node "$root/bench/bank/probe.js" --url "http://127.0.0.1:$port" --wait-ms 12000 --seconds 6 >"$data.probe" 2>&1 &
+  pr=$!
   sleep 12 # into the second step
   threads() { for t in /proc/$pid/task/*; do echo "$(basename "$t") $(cat "$t/comm") $(awk '{print $14+$15}' "$t/stat") $(cat "$t/schedstat")"; done | sort; }
   threads >"$data.t0"
+  curl -s "http://127.0.0.1:$port/metrics" | grep '^http_loop_lag_seconds_bucket' >"$data.lag0"
   for _ in 1 2 3; do
     ss -tn "( sport = :$port )" | awk 'NR>1{r+=$2; n++} END{printf "bank sockets %d: unread requests %d bytes", n, r}'
     ss -tn "( dport = :$port )" | awk 'NR>1{r+=$2} END{printf "; client: unread answers %d bytes\n", r}'
@@ -49,9 +56,18 @@ probe() {
   done >"$data.ss"
   sleep 6
   threads >"$data.t1"
+  curl -s "http://127.0.0.1:$port/metrics" | grep '^http_loop_lag_seconds_bucket' >"$data.lag1"
   wait $lg || true
+  wait $pr || true
   grep -v "^  lost samples" "$data.out"
+  cat "$data.probe"
   cat "$data.ss"
+  # The bank's own view (http_loop_lag_seconds, sampled every 10 ms): the bucket bound under which
+  # half, 99% and all of the step's samples fell.
+  paste "$data.lag0" "$data.lag1" | awk '{ match($1, /le="[^"]*"/); le = substr($1, RSTART + 4, RLENGTH - 5);
+      b[NR] = le; c[NR] = $4 - $2 } END { n = c[NR];
+      for (i = 1; i <= NR; i++) { if (!p50 && c[i] >= n * 0.5) p50 = b[i]; if (!p99 && c[i] >= n * 0.99) p99 = b[i]; if (!all && c[i] >= n) all = b[i] }
+      printf "the loop lag over 7 s (%d samples): half <= %s s, 99%% <= %s s, all <= %s s\n", n, p50, p99, all }'
   echo "threads over 7 s of the second step (CPU, time ready but waiting for a CPU, in % of 7 s):"
   join "$data.t0" "$data.t1" | awk '{printf "  %-16s CPU %4.0f%%  run-queue wait %4.0f%%\n", $2, ($8-$3)/7, ($10-$5)/7e7}' |
     sort -k3 -n -r | head -8
