@@ -82,31 +82,49 @@ void api_on_transaction(void *ctx, const message *m)
     free(t);
 }
 
-/* Runs what other threads handed in: the ops' next steps, then the published transactions. */
+/* Moves up to `max` nodes from the front of `from` to the back of `to`; returns how many. */
+static size_t take_front(list_node *to, list_node *from, size_t max)
+{
+    size_t n = 0;
+    for (list_node *x; n < max && (x = list_pop_front(from)); n++)
+        list_push_back(to, x);
+    return n;
+}
+
+/* Runs what other threads handed in: the ops' next steps, then the published transactions, at
+ * most API_DRAIN_BUDGET of each per call. With more waiting it posts itself again, and the loop
+ * reads its sockets in between: a burst of results (a group commit of a thousand transfers) does
+ * not hold the requests behind it, the busy answers at the door among them, for the whole burst.
+ * Returns whether more waits. */
+static bool drain_some(bank_api *api)
+{
+    list_node ops, txs;
+    list_init(&ops);
+    list_init(&txs);
+    mutex_lock(&api->mu);
+    api->wake_posted = false;
+    take_front(&ops, &api->inbox, API_DRAIN_BUDGET);
+    api->n_published -= take_front(&txs, &api->published, API_DRAIN_BUDGET);
+    if (!list_empty(&api->inbox) || !list_empty(&api->published)) wake_locked(api);
+    mutex_unlock(&api->mu);
+    for (list_node *n; (n = list_pop_front(&ops));) {
+        op *o = list_entry(n, op, link);
+        o->next(o);
+    }
+    for (list_node *n; (n = list_pop_front(&txs));) {
+        tx_item *t = list_entry(n, tx_item, link);
+        api_fan_out(api, &t->tx);
+        free(t);
+    }
+    mutex_lock(&api->mu); /* what waits now, those steps' own hand-ins included */
+    bool more = !list_empty(&api->inbox) || !list_empty(&api->published);
+    mutex_unlock(&api->mu);
+    return more;
+}
+
 static void drain(void *arg)
 {
-    bank_api *api = arg;
-    for (;;) {
-        list_node ops, txs;
-        list_init(&ops);
-        list_init(&txs);
-        mutex_lock(&api->mu);
-        api->wake_posted = false;
-        list_splice_back(&ops, &api->inbox);
-        list_splice_back(&txs, &api->published);
-        api->n_published = 0;
-        mutex_unlock(&api->mu);
-        if (list_empty(&ops) && list_empty(&txs)) return;
-        for (list_node *n; (n = list_pop_front(&ops));) {
-            op *o = list_entry(n, op, link);
-            o->next(o);
-        }
-        for (list_node *n; (n = list_pop_front(&txs));) {
-            tx_item *t = list_entry(n, tx_item, link);
-            api_fan_out(api, &t->tx);
-            free(t);
-        }
-    }
+    drain_some(arg);
 }
 
 /* ---- ops ---- */
@@ -455,7 +473,8 @@ void bank_api_free(bank_api *api)
     for (timer *t; api->pauses && (t = timers_pop(api->pauses));)
         api_inbox_push(t->ctx); /* paused ops go on at once, to end */
     timers_free(api->pauses);
-    drain(api); /* completes (into nothing) what arrived after the loop ended */
+    while (drain_some(api)) {
+    } /* completes (into nothing) what arrived after the loop ended */
     api_subscribers_end(api);
     api_alert_subscribers_end(api);
     assert(list_empty(&api->lanes)); /* every login ended: its password work was done or failed */

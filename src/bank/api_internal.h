@@ -37,6 +37,8 @@
 /* Published transactions waiting for the loop thread at most; past it one is dropped (and counted):
  * memory stays bounded when the loop cannot keep up. */
 #define API_STREAM_BACKLOG_MAX 16384
+/* Op steps, and published transactions, the loop runs per job before it reads its sockets again. */
+#define API_DRAIN_BUDGET 128
 
 typedef struct op op;
 typedef void (*op_step)(op *o);

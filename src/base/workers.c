@@ -25,7 +25,10 @@ static void *lane_main(void *arg)
 {
     lane *l = arg;
     workers *w = l->w;
-    if (w->cfg.background) priority_background();
+    if (w->cfg.background)
+        priority_background();
+    else
+        priority_behind_loop(); /* the bus's intake: the process's nice, but behind the loop */
     size_t max = w->cfg.max_batch;
     void *stack_items[64];
     void **items = max <= 64 ? stack_items : malloc(max * sizeof *items);

@@ -40,15 +40,25 @@ typedef enum link_phase {
 typedef struct http_link http_link;
 typedef struct http_ws_mask_table http_ws_mask_table;
 
+/* A Prometheus histogram over latency_bounds (seconds; http_server.c), the last bucket +Inf. */
+typedef struct http_histogram {
+    uint64_t bucket[HTTP_LATENCY_BUCKETS + 1];
+    double sum;
+    uint64_t count;
+} http_histogram;
+
+/* The loop's lag is sampled this often (as node's monitorEventLoopDelay): a ready socket or job
+ * waits about as long for the loop, the busy answers at the door among them. */
+#define HTTP_LAG_SAMPLE_US 10000
+
 typedef struct http_metrics {
     uint64_t requests_graphql; /* GraphQL over HTTP requests answered */
     uint64_t requests_static;  /* static files, IDE, health, metrics, others */
     uint64_t responses_4xx;
     uint64_t responses_5xx;
-    uint64_t graphql_errors; /* GraphQL responses (HTTP or WS) that carried `errors` */
-    uint64_t latency_bucket[HTTP_LATENCY_BUCKETS + 1];
-    double latency_sum;
-    uint64_t latency_count;
+    uint64_t graphql_errors;   /* GraphQL responses (HTTP or WS) that carried `errors` */
+    http_histogram latency;    /* GraphQL over HTTP: request read to answer written */
+    http_histogram loop_lag;   /* how late the loop ran a timer due every HTTP_LAG_SAMPLE_US */
     uint64_t ws_open;          /* open WebSocket connections now */
     uint64_t ws_total;         /* accepted since start */
     uint64_t ws_refused;       /* upgrades refused (path, origin, sub-protocol) */
@@ -110,7 +120,9 @@ struct http_server {
     list_node ws_awaiting_init, ws_keepalive, ws_closing;
     list_node ws_unflushed; /* sockets with messages queued since the last flush */
     lws_sorted_usec_list_t ws_sweep;
-    http_ws_mask_table *mask; /* unmasked client frames (http_ws_mask.c) */
+    lws_sorted_usec_list_t lag; /* the loop lag's sampling timer */
+    int64_t lag_due_ns;         /* when it is due (clock_mono_ns) */
+    http_ws_mask_table *mask;   /* unmasked client frames (http_ws_mask.c) */
 
     atomic_bool ready, stopping;
 

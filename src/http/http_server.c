@@ -97,15 +97,48 @@ const char *http_hdr(struct lws *wsi, enum lws_token_indexes h, char *out, size_
     return out;
 }
 
+static void histogram_add(http_histogram *h, double seconds)
+{
+    size_t i = 0;
+    while (i < HTTP_LATENCY_BUCKETS && seconds > latency_bounds[i])
+        i++;
+    h->bucket[i]++;
+    h->sum += seconds;
+    h->count++;
+}
+
+/* Appends `h` in Prometheus' text format, after its HELP and TYPE lines. */
+static status histogram_append(buf *b, const char *name, const char *help, const http_histogram *h)
+{
+    status st = buf_appendf(b, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+    uint64_t cum = 0;
+    for (size_t i = 0; st == ST_OK && i <= HTTP_LATENCY_BUCKETS; i++) {
+        cum += h->bucket[i];
+        if (i < HTTP_LATENCY_BUCKETS)
+            st = buf_appendf(b, "%s_bucket{le=\"%g\"} %llu\n", name, latency_bounds[i],
+                             (unsigned long long)cum);
+        else
+            st = buf_appendf(b, "%s_bucket{le=\"+Inf\"} %llu\n%s_sum %.6f\n%s_count %llu\n", name,
+                             (unsigned long long)cum, name, h->sum, name,
+                             (unsigned long long)h->count);
+    }
+    return st;
+}
+
 static void metrics_latency(http_server *srv, int64_t t0)
 {
-    double s = (double)(clock_mono_ns() - t0) / 1e9;
-    size_t i = 0;
-    while (i < HTTP_LATENCY_BUCKETS && s > latency_bounds[i])
-        i++;
-    srv->m.latency_bucket[i]++;
-    srv->m.latency_sum += s;
-    srv->m.latency_count++;
+    histogram_add(&srv->m.latency, (double)(clock_mono_ns() - t0) / 1e9);
+}
+
+/* The loop lag's sampler: how late it runs is how long anything ready waited for the loop. */
+static void lag_sample(lws_sorted_usec_list_t *sul)
+{
+    http_server *srv = lws_container_of(sul, http_server, lag);
+    int64_t now = clock_mono_ns();
+    int64_t late = now - srv->lag_due_ns;
+    histogram_add(&srv->m.loop_lag, late > 0 ? (double)late / 1e9 : 0);
+    srv->lag_due_ns = now + (int64_t)HTTP_LAG_SAMPLE_US * 1000;
+    lws_sul_schedule(srv->ctx, 0, &srv->lag, lag_sample, HTTP_LAG_SAMPLE_US);
 }
 
 void http_metrics_graphql_answer(http_server *srv, const json_t *response)
@@ -508,25 +541,21 @@ static int serve_metrics(http_conn *c)
         "graphql_errors_total %llu\n"
         "# HELP http_request_body_too_large_total Requests or messages refused for their size.\n"
         "# TYPE http_request_body_too_large_total counter\n"
-        "http_request_body_too_large_total %llu\n"
-        "# HELP http_request_duration_seconds GraphQL over HTTP latency.\n"
-        "# TYPE http_request_duration_seconds histogram\n",
+        "http_request_body_too_large_total %llu\n",
         (unsigned long long)m->requests_graphql, (unsigned long long)m->requests_static,
         (unsigned long long)m->responses_4xx, (unsigned long long)m->responses_5xx,
         (unsigned long long)m->graphql_errors, (unsigned long long)m->body_too_large);
-    uint64_t cum = 0;
-    for (size_t i = 0; st == ST_OK && i < HTTP_LATENCY_BUCKETS; i++) {
-        cum += m->latency_bucket[i];
-        st = buf_appendf(&b, "http_request_duration_seconds_bucket{le=\"%g\"} %llu\n",
-                         latency_bounds[i], (unsigned long long)cum);
-    }
-    cum += m->latency_bucket[HTTP_LATENCY_BUCKETS];
+    if (st == ST_OK)
+        st = histogram_append(&b, "http_request_duration_seconds", "GraphQL over HTTP latency.",
+                              &m->latency);
+    if (st == ST_OK)
+        st = histogram_append(&b, "http_loop_lag_seconds",
+                              "How late the event loop ran a timer due every 10 ms: how long a "
+                              "ready request waits for the loop.",
+                              &m->loop_lag);
     if (st == ST_OK)
         st = buf_appendf(
             &b,
-            "http_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n"
-            "http_request_duration_seconds_sum %.6f\n"
-            "http_request_duration_seconds_count %llu\n"
             "# HELP websocket_connections_open Open WebSocket connections.\n"
             "# TYPE websocket_connections_open gauge\n"
             "websocket_connections_open %llu\n"
@@ -556,7 +585,6 @@ static int serve_metrics(http_conn *c)
             "full.\n"
             "# TYPE http_post_rejected_total counter\n"
             "http_post_rejected_total %llu\n",
-            (unsigned long long)cum, m->latency_sum, (unsigned long long)m->latency_count,
             (unsigned long long)m->ws_open, (unsigned long long)m->ws_total,
             (unsigned long long)m->ws_refused, (unsigned long long)m->subscriptions,
             (unsigned long long)m->ws_operations, (unsigned long long)m->ws_messages_out,
@@ -877,22 +905,33 @@ static int refuse_upgrade(http_server *srv, struct lws *wsi, unsigned code, cons
     return r;
 }
 
-static void run_jobs(http_server *srv)
+/* Runs the jobs other threads posted. In a turn of the loop (`all` false) only those queued
+ * when it starts: a job that posts more (a drain with work left) lets the loop read its sockets
+ * before they run, so one turn stays short under any rate of results; the loop is woken again
+ * for them. At the end (`all` true), everything. */
+static void run_jobs(http_server *srv, bool all)
 {
-    for (;;) {
+    pthread_mutex_lock(&srv->q_lock);
+    size_t budget = all ? SIZE_MAX : srv->q_len;
+    pthread_mutex_unlock(&srv->q_lock);
+    while (budget) {
         http_job batch[64];
         size_t n = 0;
         pthread_mutex_lock(&srv->q_lock);
-        while (n < 64 && srv->q_len) {
+        while (n < 64 && n < budget && srv->q_len) {
             batch[n++] = srv->q[srv->q_head];
             srv->q_head = (srv->q_head + 1) % srv->q_cap;
             srv->q_len--;
         }
         pthread_mutex_unlock(&srv->q_lock);
         if (!n) return;
+        budget -= n;
         for (size_t i = 0; i < n; i++)
             batch[i].fn(batch[i].arg);
     }
+    pthread_mutex_lock(&srv->q_lock);
+    if (srv->q_len && srv->wake_ctx) lws_cancel_service(srv->wake_ctx); /* the ones left */
+    pthread_mutex_unlock(&srv->q_lock);
 }
 
 static int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -965,7 +1004,7 @@ static int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user
         srv->m.ws_refused++;
         return 1;
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
-        if (srv) run_jobs(srv);
+        if (srv) run_jobs(srv, false);
         if (srv && srv->loop && atomic_load(&srv->stopping)) ev_break(srv->loop, EVBREAK_ALL);
         return 0;
     default:
@@ -1121,6 +1160,8 @@ status http_server_new(const http_config *cfg, const http_executor *exec, http_s
     }
     http_limits_start(srv);
     http_ws_start(srv);
+    srv->lag_due_ns = clock_mono_ns() + (int64_t)HTTP_LAG_SAMPLE_US * 1000;
+    lws_sul_schedule(srv->ctx, 0, &srv->lag, lag_sample, HTTP_LAG_SAMPLE_US);
     srv->wake_ctx = srv->ctx;
     *out = srv;
     return ST_OK;
@@ -1149,7 +1190,7 @@ status http_server_run(http_server *srv)
             break;
         http_ws_flush(srv);
     }
-    run_jobs(srv);
+    run_jobs(srv, true);
     return ST_OK;
 }
 
@@ -1194,6 +1235,7 @@ void http_server_free(http_server *srv)
     pthread_mutex_unlock(&srv->q_lock);
     if (srv->ctx) {
         lws_sul_cancel(&srv->sweep);
+        lws_sul_cancel(&srv->lag);
         http_ws_stop(srv);
         lws_context_destroy(srv->ctx);
     }
@@ -1202,7 +1244,7 @@ void http_server_free(http_server *srv)
     srv->loop = NULL;
     http_limits_free(srv);
     http_ws_mask_free(srv->mask);
-    if (srv->q) run_jobs(srv);
+    if (srv->q) run_jobs(srv, true);
     pthread_mutex_destroy(&srv->q_lock);
     free(srv->q);
     http_origins_free(&srv->origins);

@@ -371,6 +371,16 @@ test('/metrics is Prometheus text with the transport metrics', async () => {
   const count = Number(/http_request_duration_seconds_count (\d+)/.exec(text)[1]);
   const inf = Number(/http_request_duration_seconds_bucket\{le="\+Inf"\} (\d+)/.exec(text)[1]);
   assert.strictEqual(count, inf);
+  // The loop's lag is sampled every 10 ms while the server runs: more samples a moment later,
+  // every one in the +Inf bucket, the buckets cumulative.
+  const lag = (t) => Number(/http_loop_lag_seconds_count (\d+)/.exec(t)[1]);
+  await new Promise((r) => setTimeout(r, 300));
+  const later = await (await fetch(srv.url + '/metrics')).text();
+  assert.ok(lag(later) >= lag(text) + 5, `loop lag samples ${lag(text)} -> ${lag(later)}`);
+  const buckets = [...later.matchAll(/http_loop_lag_seconds_bucket\{le="[^"]+"\} (\d+)/g)].map((x) => Number(x[1]));
+  assert.strictEqual(buckets.length, 13);
+  for (let i = 1; i < buckets.length; i++) assert.ok(buckets[i] >= buckets[i - 1]);
+  assert.strictEqual(buckets[buckets.length - 1], lag(later));
 });
 
 test('static files, index.html for UI routes, 404 for missing files', async () => {

@@ -1,7 +1,7 @@
 /* Unit tests of the server object without clients: the cross-thread job queue (http_post) is
- * bounded, runs jobs on the loop thread in order, refuses after a stop, and runs what is left at
- * free; the config is validated; lws's timer list, inserted from the tail (http_lws_overrides.c),
- * keeps lws's order. */
+ * bounded, runs jobs on the loop thread in order (those a job posts in a later turn), refuses after
+ * a stop, and runs what is left at free; the config is validated; lws's timer list, inserted from
+ * the tail (http_lws_overrides.c), keeps lws's order. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -135,6 +135,38 @@ static void test_jobs_run_on_the_loop_thread_in_order(void **state)
     http_server_free(srv);
 }
 
+/* Jobs that post jobs: a turn of the loop runs only what was queued when it began, and what a job
+ * posts runs in a later turn. Posted behind others, a job wakes nobody (the queue was not empty):
+ * the loop must wake itself for what it left, or the chains below would stall. */
+#define CHAINS 100
+#define LINKS 50
+
+static http_server *chain_srv;
+static atomic_int links_run;
+
+static void chain_job(void *arg)
+{
+    intptr_t left = (intptr_t)arg;
+    atomic_fetch_add(&links_run, 1);
+    if (left > 1) assert_int_equal(http_post(chain_srv, chain_job, (void *)(left - 1)), ST_OK);
+}
+
+static void test_jobs_posted_by_jobs_run_in_later_turns(void **state)
+{
+    (void)state;
+    chain_srv = new_server(256);
+    atomic_store(&links_run, 0);
+    for (int i = 0; i < CHAINS; i++)
+        assert_int_equal(http_post(chain_srv, chain_job, (void *)(intptr_t)LINKS), ST_OK);
+    pthread_create(&loop_thread, NULL, run_loop, chain_srv);
+    while (atomic_load(&links_run) < CHAINS * LINKS)
+        sched_yield(); /* a lost wake-up hangs here (ctest's timeout fails it) */
+    http_server_stop(chain_srv);
+    pthread_join(loop_thread, NULL);
+    assert_int_equal(atomic_load(&links_run), CHAINS * LINKS);
+    http_server_free(chain_srv);
+}
+
 static void test_config_is_validated(void **state)
 {
     (void)state;
@@ -212,6 +244,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_queue_bound_and_free_runs_leftovers),
         cmocka_unit_test(test_jobs_run_on_the_loop_thread_in_order),
+        cmocka_unit_test(test_jobs_posted_by_jobs_run_in_later_turns),
         cmocka_unit_test(test_config_is_validated),
         cmocka_unit_test(test_timer_list_keeps_lws_order),
     };

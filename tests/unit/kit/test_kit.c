@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -400,32 +401,47 @@ static int thread_nice(void)
     return getpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid));
 }
 
+typedef struct seen_priority {
+    int nice, policy;
+} seen_priority;
+
 static void run_note_nice(void *arg, void **items, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        *(int *)items[i] = thread_nice();
+        *(seen_priority *)items[i] = (seen_priority){thread_nice(), sched_getscheduler(0)};
     (void)arg;
 }
 
 /* Background workers run at the background's nice (from the creator's, at most 19); the others at
- * their creator's, which is not changed. */
+ * their creator's, which is not changed; both as SCHED_BATCH (they do not preempt the loop that
+ * wakes them). Off (a process without the loop), both keep the creator's. */
 static void background_workers_yield_the_cpu(void **state)
 {
     (void)state;
     int mine = thread_nice();
-    int seen[2] = {-100, -100};
-    priority_set_enabled(true);
-    for (int bg = 0; bg < 2; bg++) {
-        workers *w;
-        workers_config cfg = {.threads = 1, .background = bg, .run = run_note_nice};
-        assert_int_equal(workers_new(&cfg, &w), ST_OK);
-        assert_int_equal(workers_submit(w, 0, &seen[bg]), ST_OK);
-        workers_free(w); /* runs what is queued first */
+    int my_policy = sched_getscheduler(0);
+    seen_priority seen[2][2];
+    for (int on = 0; on < 2; on++) {
+        priority_set_enabled(on);
+        for (int bg = 0; bg < 2; bg++) {
+            workers *w;
+            workers_config cfg = {.threads = 1, .background = bg, .run = run_note_nice};
+            assert_int_equal(workers_new(&cfg, &w), ST_OK);
+            assert_int_equal(workers_submit(w, 0, &seen[on][bg]), ST_OK);
+            workers_free(w); /* runs what is queued first */
+        }
     }
     int want = mine + PRIORITY_BACKGROUND_NICE > 19 ? 19 : mine + PRIORITY_BACKGROUND_NICE;
-    assert_int_equal(seen[0], mine);
-    assert_int_equal(seen[1], want);
+    assert_int_equal(seen[1][0].nice, mine);
+    assert_int_equal(seen[1][0].policy, SCHED_BATCH);
+    assert_int_equal(seen[1][1].nice, want);
+    assert_int_equal(seen[1][1].policy, SCHED_BATCH);
+    for (int bg = 0; bg < 2; bg++) {
+        assert_int_equal(seen[0][bg].nice, mine);
+        assert_int_equal(seen[0][bg].policy, my_policy);
+    }
     assert_int_equal(thread_nice(), mine);
+    assert_int_equal(sched_getscheduler(0), my_policy);
     priority_set_enabled(false);
 }
 
