@@ -26,12 +26,10 @@
 // of the server, deltas over the step).
 'use strict';
 const fs = require('node:fs');
-const path = require('node:path');
 const crypto = require('node:crypto');
 const { monitorEventLoopDelay } = require('node:perf_hooks');
 
-const SOURCE_DIR = process.env.SOURCE_DIR || path.join(__dirname, '../..');
-const WebSocket = require(path.join(SOURCE_DIR, 'tests/node_modules/ws'));
+const { WebSocket, BUSY_REASON, MUTATION, post } = require('./bank_client.js');
 
 function parseArgs() {
   const o = {
@@ -96,17 +94,6 @@ async function varz(o) {
   }
 }
 
-async function post(url, query, variables) {
-  const res = await fetch(url + '/api', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ query, variables }),
-  });
-  const j = await res.json();
-  if (j.errors) throw new Error(JSON.stringify(j.errors));
-  return j.data;
-}
-
 // One graphql-transport-ws connection, spoken directly on `ws` (no per-message client overhead).
 function connect(wsUrl, onNext, onComplete) {
   return new Promise((resolve, reject) => {
@@ -146,13 +133,6 @@ function percentile(sorted, p) {
   if (!sorted.length) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 }
-
-// What the bank answers when it refuses a transfer at the door because it is at capacity.
-const BUSY_REASON = 'the bank is busy, try again';
-
-const MUTATION =
-  'mutation($uuid: String!, $username: String!, $token: String!, $amount: Int!, $from: String!, $to: String!, $descr: String!) ' +
-  '{ money_transfer(uuid: $uuid, username: $username, token: $token, amount: $amount, from: $from, to: $to, descr: $descr) { success reason } }';
 
 async function main() {
   const o = parseArgs();

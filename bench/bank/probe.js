@@ -13,17 +13,10 @@
 // Prints one line per kind: count, p50, p99, max (ms), and its own event-loop lag.
 'use strict';
 const fs = require('node:fs');
-const path = require('node:path');
 const crypto = require('node:crypto');
 const { monitorEventLoopDelay } = require('node:perf_hooks');
 
-const SOURCE_DIR = process.env.SOURCE_DIR || path.join(__dirname, '../..');
-const WebSocket = require(path.join(SOURCE_DIR, 'tests/node_modules/ws'));
-
-const BUSY_REASON = 'the bank is busy, try again';
-const MUTATION =
-  'mutation($uuid: String!, $username: String!, $token: String!, $amount: Int!, $from: String!, $to: String!, $descr: String!) ' +
-  '{ money_transfer(uuid: $uuid, username: $username, token: $token, amount: $amount, from: $from, to: $to, descr: $descr) { success reason } }';
+const { WebSocket, BUSY_REASON, MUTATION, post } = require('./bank_client.js');
 
 function args() {
   const o = { url: 'http://127.0.0.1:8888', seconds: 10, everyMs: 5, waitMs: 0, json: '' };
@@ -44,17 +37,6 @@ function args() {
 }
 
 const now = () => Number(process.hrtime.bigint()) / 1e6;
-
-async function post(url, query, variables) {
-  const res = await fetch(url + '/api', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ query, variables }),
-  });
-  const j = await res.json();
-  if (j.errors) throw new Error(JSON.stringify(j.errors));
-  return j.data;
-}
 
 function summary(xs) {
   const s = xs.slice().sort((a, b) => a - b);
