@@ -473,8 +473,9 @@ void bank_api_free(bank_api *api)
     for (timer *t; api->pauses && (t = timers_pop(api->pauses));)
         api_inbox_push(t->ctx); /* paused ops go on at once, to end */
     timers_free(api->pauses);
-    while (drain_some(api)) {
-    } /* completes (into nothing) what arrived after the loop ended */
+    /* Completes (into nothing) what arrived after the loop ended. */
+    while (drain_some(api))
+        continue;
     api_subscribers_end(api);
     api_alert_subscribers_end(api);
     assert(list_empty(&api->lanes)); /* every login ended: its password work was done or failed */
