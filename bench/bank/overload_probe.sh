@@ -46,9 +46,12 @@ probe() {
   node "$root/bench/bank/probe.js" --url "http://127.0.0.1:$port" --wait-ms 12000 --seconds 6 >"$data.probe" 2>&1 &
   pr=$!
   sleep 12 # into the second step
+  # The loop lag's buckets; none from a bank built before the metric (a comparison with an older
+  # binary must not stop the script, which runs under pipefail).
+  lag_buckets() { curl -s "http://127.0.0.1:$port/metrics" | grep '^http_loop_lag_seconds_bucket' || true; }
   threads() { for t in /proc/$pid/task/*; do echo "$(basename "$t") $(cat "$t/comm") $(awk '{print $14+$15}' "$t/stat") $(cat "$t/schedstat")"; done | sort; }
   threads >"$data.t0"
-  curl -s "http://127.0.0.1:$port/metrics" | grep '^http_loop_lag_seconds_bucket' >"$data.lag0"
+  lag_buckets >"$data.lag0"
   for _ in 1 2 3; do
     ss -tn "( sport = :$port )" | awk 'NR>1{r+=$2; n++} END{printf "bank sockets %d: unread requests %d bytes", n, r}'
     ss -tn "( dport = :$port )" | awk 'NR>1{r+=$2} END{printf "; client: unread answers %d bytes\n", r}'
@@ -56,7 +59,7 @@ probe() {
   done >"$data.ss"
   sleep 6
   threads >"$data.t1"
-  curl -s "http://127.0.0.1:$port/metrics" | grep '^http_loop_lag_seconds_bucket' >"$data.lag1"
+  lag_buckets >"$data.lag1"
   wait $lg || true
   wait $pr || true
   grep -v "^  lost samples" "$data.out"
@@ -64,10 +67,13 @@ probe() {
   cat "$data.ss"
   # The bank's own view (http_loop_lag_seconds, sampled every 10 ms): the bucket bound under which
   # half, 99% and all of the step's samples fell.
-  paste "$data.lag0" "$data.lag1" | awk '{ match($1, /le="[^"]*"/); le = substr($1, RSTART + 4, RLENGTH - 5);
+  if [ ! -s "$data.lag1" ]; then
+    echo "the loop lag: no http_loop_lag_seconds in this bank's /metrics"
+  else paste "$data.lag0" "$data.lag1" | awk '{ match($1, /le="[^"]*"/); le = substr($1, RSTART + 4, RLENGTH - 5);
       b[NR] = le; c[NR] = $4 - $2 } END { n = c[NR];
       for (i = 1; i <= NR; i++) { if (!p50 && c[i] >= n * 0.5) p50 = b[i]; if (!p99 && c[i] >= n * 0.99) p99 = b[i]; if (!all && c[i] >= n) all = b[i] }
       printf "the loop lag over 7 s (%d samples): half <= %s s, 99%% <= %s s, all <= %s s\n", n, p50, p99, all }'
+  fi
   echo "threads over 7 s of the second step (CPU, time ready but waiting for a CPU, in % of 7 s):"
   join "$data.t0" "$data.t1" | awk '{printf "  %-16s CPU %4.0f%%  run-queue wait %4.0f%%\n", $2, ($8-$3)/7, ($10-$5)/7e7}' |
     sort -k3 -n -r | head -8
