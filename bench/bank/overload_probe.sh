@@ -11,7 +11,8 @@
 #
 # usage: bench/bank/overload_probe.sh [BANK_BIN ...]   (default build/bin/bank; several binaries
 #        run one after the other, for a comparison in one invocation)
-# env:   RATE (default 8000), BANK_EXTRA_ARGS (more `bank run` flags)
+# env:   RATE (default 8000), BANK_EXTRA_ARGS (more `bank run` flags), PROBE_PREFIX (a command
+#        the probe runs under, e.g. `chrt -f 1`: a light client with a clock the load cannot stall)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -43,7 +44,7 @@ probe() {
   until grep -q target "$data.out"; do kill -0 $lg 2>/dev/null || break; sleep 0.2; done
   # A light client of its own (probe.js): set up during the first step, measuring 2-8 s into the
   # second: the bank's answers without the load generator's own lag.
-  node "$root/bench/bank/probe.js" --url "http://127.0.0.1:$port" --wait-ms 12000 --seconds 6 >"$data.probe" 2>&1 &
+  ${PROBE_PREFIX:-} node "$root/bench/bank/probe.js" --url "http://127.0.0.1:$port" --wait-ms 12000 --seconds 6 >"$data.probe" 2>&1 &
   pr=$!
   sleep 12 # into the second step
   # The loop lag's buckets; none from a bank built before the metric (a comparison with an older

@@ -346,9 +346,9 @@ static json_t *coerce_variables(gql_execution *e, json_t *inputs)
     for (ast_var_def *vd = e->op->vars; vd; vd = vd->next) {
         char err[400], msg[1200], tname[256];
         json_t *given = inputs ? json_object_get(inputs, vd->name) : NULL;
-        gql_print_type(vd->type, tname, sizeof tname);
         const gql_typedef *t = gql_named(e->s, vd->type);
         if (!t || !gql_is_input_type(t)) {
+            gql_print_type(vd->type, tname, sizeof tname);
             snprintf(msg, sizeof msg,
                      "Variable \"$%s\" expected value of type \"%s\" which cannot be used as an "
                      "input type.",
@@ -364,6 +364,7 @@ static json_t *coerce_variables(gql_execution *e, json_t *inputs)
                                                sizeof err, &missing, &where);
                 if (v) json_object_set_new(out, vd->name, v);
             } else if (vd->type->kind == AT_NON_NULL) {
+                gql_print_type(vd->type, tname, sizeof tname);
                 snprintf(msg, sizeof msg,
                          "Variable \"$%s\" of required type \"%s\" was not provided.", vd->name,
                          tname);
@@ -372,6 +373,7 @@ static json_t *coerce_variables(gql_execution *e, json_t *inputs)
             continue;
         }
         if (json_is_null(given) && vd->type->kind == AT_NON_NULL) {
+            gql_print_type(vd->type, tname, sizeof tname);
             snprintf(msg, sizeof msg, "Variable \"$%s\" of non-null type \"%s\" must not be null.",
                      vd->name, tname);
             add_error(e, msg, &vd->loc, NULL);
@@ -815,8 +817,12 @@ void gql_execution_cancel(gql_execution *exec)
 
 /* ---- Cost ---- */
 
+/* One estimate: of an execution (its variables coerced), or, with e NULL, the bound of any: a
+ * size or an @include/@skip condition given by a variable counts as the largest it can be. */
 typedef struct costing {
     gql_execution *e;
+    const gql_schema *s;
+    const gql_document *doc;
     const gql_limits *lim;
     unsigned long long visits; /* selections walked; the walk stops at COST_MAX_VISITS */
 } costing;
@@ -858,6 +864,10 @@ static bool list_size_arg(const costing *c, const gql_fielddef *def, const ast_s
         const ast_value *v = d->default_value;
         for (const ast_argument *a = f->args; a; a = a->next)
             if (!strcmp(a->name, d->name)) v = a->value;
+        if (v && v->kind == AV_VARIABLE && !c->e) {
+            *size = c->lim->max_list_size; /* a bound: the most a size counts */
+            return true;
+        }
         if (v && v->kind == AV_VARIABLE) {
             /* Coerced variables hold their defaults; an absent one leaves the argument's. */
             json_t *given = c->e->vars ? json_object_get(c->e->vars, v->s) : NULL;
@@ -880,10 +890,24 @@ static bool list_size_arg(const costing *c, const gql_fielddef *def, const ast_s
 static unsigned long long cost_of_selections(costing *c, const gql_typedef *parent,
                                              const ast_selection *sel, unsigned depth);
 
+/* @skip/@include applied; for a bound, only those with a literal condition. */
+static bool cost_includes(const costing *c, const ast_directive *dirs)
+{
+    if (c->e) return should_include(c->e, dirs);
+    for (const ast_directive *d = dirs; d; d = d->next)
+        for (const ast_argument *a = d->args; a; a = a->next) {
+            if (strcmp(a->name, "if") || a->value->kind != AV_BOOLEAN) continue;
+            bool v = a->value->s[0] == 't';
+            if ((!strcmp(d->name, "skip") && v) || (!strcmp(d->name, "include") && !v))
+                return false;
+        }
+    return true;
+}
+
 static unsigned long long cost_of_field(costing *c, const gql_typedef *parent,
                                         const ast_selection *f, unsigned depth)
 {
-    const gql_schema *s = c->e->s;
+    const gql_schema *s = c->s;
     const gql_fielddef *def = NULL;
     if (!strcmp(f->name, "__typename")) return 1;
     if (parent == s->roots[0] && !strcmp(f->name, "__schema"))
@@ -920,7 +944,7 @@ static unsigned long long cost_of_selections(costing *c, const gql_typedef *pare
     if (depth > 256) return COST_SATURATED; /* validation keeps documents far shallower */
     for (const ast_selection *x = sel; x && sum != COST_SATURATED; x = x->next) {
         if (++c->visits > COST_MAX_VISITS) return COST_SATURATED;
-        if (!should_include(c->e, x->directives)) continue;
+        if (!cost_includes(c, x->directives)) continue;
         if (x->kind == SEL_FIELD) {
             sum = sat_add(sum, cost_of_field(c, parent, x, depth));
             continue;
@@ -928,12 +952,12 @@ static unsigned long long cost_of_selections(costing *c, const gql_typedef *pare
         const char *cond = x->type_cond;
         const ast_selection *inner = x->sel;
         if (x->kind == SEL_SPREAD) {
-            const ast_fragment *fr = gql_find_fragment(c->e->doc, x->name);
+            const ast_fragment *fr = gql_find_fragment(c->doc, x->name);
             if (!fr) continue;
             cond = fr->type_cond;
             inner = fr->sel;
         }
-        const gql_typedef *t = cond ? gql_schema_type(c->e->s, cond) : parent;
+        const gql_typedef *t = cond ? gql_schema_type(c->s, cond) : parent;
         if (t) sum = sat_add(sum, cost_of_selections(c, t, inner, depth + 1));
     }
     return sum;
@@ -954,7 +978,7 @@ status gql_check_cost(const gql_request *req, const gql_limits *limits, unsigned
         exec_free(e);
         return status_set(ST_INVALID, "the request has errors");
     }
-    costing c = {e, limits, 0};
+    costing c = {e, e->s, e->doc, limits, 0};
     *cost = cost_of_selections(&c, e->root_type, e->op->sel, 0);
     exec_free(e);
     if (*cost <= limits->max_cost) return ST_OK;
@@ -963,6 +987,20 @@ status gql_check_cost(const gql_request *req, const gql_limits *limits, unsigned
              limits->max_cost);
     *errors = json_pack("[{s:s}]", "message", msg);
     return status_set(ST_LIMIT, "%s", msg);
+}
+
+unsigned long long gql_cost_bound(const gql_schema *schema, const gql_document *doc,
+                                  const gql_limits *limits)
+{
+    costing c = {NULL, schema, doc, gql_limits_or_default(limits), 0};
+    unsigned long long most = 0;
+    for (const ast_operation *op = doc->ops; op; op = op->next) {
+        const gql_typedef *root = schema->roots[op->op];
+        if (!root) continue;
+        unsigned long long cost = cost_of_selections(&c, root, op->sel, 0);
+        if (cost > most) most = cost;
+    }
+    return most;
 }
 
 /* ---- Pending handles ---- */

@@ -167,6 +167,10 @@ status gql_validate(const gql_schema *schema, const gql_document *doc, const gql
 status gql_prepare(const gql_schema *schema, const char *text, size_t len, const gql_limits *limits,
                    bool use_cache, gql_document **doc, json_t **response);
 
+/* For a document from gql_prepare: gql_cost_bound (below) under the limits it was prepared with,
+ * computed once with its validation; ULLONG_MAX for any other document. */
+unsigned long long gql_document_cost_bound(const gql_document *doc);
+
 /* Frees this thread's prepared-document cache (call before the thread ends, e.g. at shutdown,
  * so leak checkers stay quiet). */
 void gql_cache_clear(void);
@@ -227,6 +231,13 @@ void gql_execution_cancel(gql_execution *exec);
  * a new json array (caller frees), NULL on ST_OK. */
 status gql_check_cost(const gql_request *req, const gql_limits *limits, unsigned long long *cost,
                       json_t **errors) __attribute__((warn_unused_result));
+
+/* The most gql_check_cost can estimate for any operation of `doc` with any variables: a size
+ * argument given by a variable counts as limits->max_list_size, and a selection under @skip or
+ * @include with a variable condition counts. A request whose document's bound is within
+ * max_cost needs no check (saturating; `limits` NULL = defaults). */
+unsigned long long gql_cost_bound(const gql_schema *schema, const gql_document *doc,
+                                  const gql_limits *limits);
 
 /* ---- Subscriptions ---- */
 

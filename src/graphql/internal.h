@@ -190,6 +190,8 @@ struct gql_document {
     unsigned n_ops, n_frags;
     size_t text_len;
     bool validated;
+    /* gql_cost_bound under the limits gql_prepare validated it with; ULLONG_MAX: not known */
+    unsigned long long cost_bound;
 };
 
 /* Parses any GraphQL document into a new document (refs = 1). On failure: status, *line, *col

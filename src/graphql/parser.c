@@ -1,5 +1,6 @@
 /* Recursive-descent parser for GraphQL documents (executable and SDL), following the October
  * 2021 specification; error messages follow graphql-js. Tokens come from lexer.c. */
+#include <limits.h>
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -570,6 +571,7 @@ status gql_parse_internal(const char *text, size_t len, const gql_limits *limits
     gql_arena_init(&doc->arena);
     doc->refs = 1;
     doc->text_len = len;
+    doc->cost_bound = ULLONG_MAX;
     /* volatile: these are read after longjmp. */
     parser *volatile ps = calloc(1, sizeof *ps);
     if (!ps) {

@@ -103,6 +103,11 @@ void gql_cache_clear(void)
     c->ready = false;
 }
 
+unsigned long long gql_document_cost_bound(const gql_document *doc)
+{
+    return doc->cost_bound;
+}
+
 status gql_prepare(const gql_schema *schema, const char *text, size_t len, const gql_limits *limits,
                    bool use_cache, gql_document **doc, json_t **response)
 {
@@ -125,6 +130,7 @@ status gql_prepare(const gql_schema *schema, const char *text, size_t len, const
         *response = json_pack("{s:o}", "errors", errors);
         return st;
     }
+    (*doc)->cost_bound = gql_cost_bound(schema, *doc, &lim);
     if (c) cache_put(c, &key, *doc);
     return ST_OK;
 }

@@ -84,6 +84,13 @@ static status get_document(gql_executor *ge, const http_request *req, gql_docume
     return ST_INVALID;
 }
 
+static http_op_type op_type(gql_operation_type t)
+{
+    return t == GQL_OP_QUERY      ? HTTP_OP_QUERY
+           : t == GQL_OP_MUTATION ? HTTP_OP_MUTATION
+                                  : HTTP_OP_SUBSCRIPTION;
+}
+
 static status ge_prepare(void *ctx, const http_request *req, http_op_type *type, json_t **errors)
 {
     gql_executor *ge = ctx;
@@ -98,8 +105,14 @@ static status ge_prepare(void *ctx, const http_request *req, http_op_type *type,
         if (!*errors) *errors = json_pack("[{s:s}]", "message", status_message());
         return ST_INVALID;
     }
-    /* The cost needs the variables: a request error there is left for execute to answer, as
-     * before (graphql-ws sends it as a result, not as a protocol error). */
+    /* The cost needs the variables, unless no variables can make it too high (the usual
+     * document: a few fields, sizes within the limit). A request error found while costing is
+     * left for execute to answer (graphql-ws sends it as a result, not as a protocol error). */
+    if (gql_document_cost_bound(doc) <= ge->cfg.limits.max_cost) {
+        gql_document_free(doc);
+        *type = op_type(t);
+        return ST_OK;
+    }
     gql_request greq = {.schema = ge->cfg.schema,
                         .document = doc,
                         .operation_name = req->operation_name,
@@ -115,9 +128,7 @@ static status ge_prepare(void *ctx, const http_request *req, http_op_type *type,
     }
     json_decref(cost_errors);
     if (st != ST_OK && st != ST_INVALID) return st;
-    *type = t == GQL_OP_QUERY      ? HTTP_OP_QUERY
-            : t == GQL_OP_MUTATION ? HTTP_OP_MUTATION
-                                   : HTTP_OP_SUBSCRIPTION;
+    *type = op_type(t);
     return ST_OK;
 }
 

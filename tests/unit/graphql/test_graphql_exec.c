@@ -1,5 +1,6 @@
 /* Execution tests: resolvers with arguments and info, asynchronous (pending) fields, serial
  * mutations, cancellation, subscriptions, limits, output coercion. */
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -424,6 +425,9 @@ static void test_cost(void **state)
         status st = gql_check_cost(&req, &lim, &cost, &errors);
         if (st != ST_OK || cost != cases[i].cost)
             fail_msg("%s: status %d, cost %llu, want %llu", cases[i].q, st, cost, cases[i].cost);
+        if (gql_document_cost_bound(doc) < cost)
+            fail_msg("%s: bound %llu below the cost %llu", cases[i].q, gql_document_cost_bound(doc),
+                     cost);
         assert_null(errors);
         json_decref(v);
         gql_document_free(doc);
@@ -448,6 +452,40 @@ static void test_cost(void **state)
     assert_string_equal(json_string_value(json_object_get(json_array_get(errors, 0), "message")),
                         "Variable \"$n\" of required type \"Int!\" was not provided.");
     json_decref(errors);
+    gql_document_free(doc);
+}
+
+/* The bound of any variables: what a variable could ask for, the largest of the operations. */
+static void test_cost_bound(void **state)
+{
+    fixture *f = *state;
+    struct {
+        const char *q;
+        unsigned long long bound;
+    } cases[] = {
+        {"{ items(first: 3) { id name } }", 9},
+        {"query ($n: Int) { items(first: $n) { id } }", 2000},
+        {"query ($n: Int = 4) { items(first: $n) { id } }", 2000},
+        {"{ itemsDefault { id } }", 10},
+        {"{ items(first: 100) @skip(if: true) { id } hello }", 1},
+        {"query ($s: Boolean!) { items(first: 100) @include(if: $s) { id } }", 200},
+        {"query ($s: Boolean!) { items(first: 100) @skip(if: $s) { id } }", 200},
+        {"query A { hello } query B { items(first: 5) { id } }", 10},
+        {"{ ...F ...F } fragment F on Query { items(first: 2) { id } }", 8},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        gql_document *doc = prepare(f, cases[i].q);
+        if (gql_document_cost_bound(doc) != cases[i].bound)
+            fail_msg("%s: bound %llu, want %llu", cases[i].q, gql_document_cost_bound(doc),
+                     cases[i].bound);
+        assert_int_equal(gql_cost_bound(f->schema, doc, NULL), cases[i].bound);
+        gql_document_free(doc);
+    }
+    /* Not from gql_prepare: unknown. */
+    gql_document *doc;
+    json_t *errors = NULL;
+    assert_int_equal(gql_parse("{ hello }", 9, NULL, &doc, &errors), ST_OK);
+    assert_true(gql_document_cost_bound(doc) == ULLONG_MAX);
     gql_document_free(doc);
 }
 
@@ -730,6 +768,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cancel_from_resolver, setup, teardown),
         cmocka_unit_test_setup_teardown(test_null_variables, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cache, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cost_bound, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cost, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nul_in_strings, setup, teardown),
         cmocka_unit_test(test_pathological_documents),
