@@ -722,6 +722,11 @@ int main(int argc, char **argv)
      * 8 MiB per arena ends that; blocks from 1 MiB up are still mmap'd and given back on free. */
     mallopt(M_TRIM_THRESHOLD, 8 << 20);
     mallopt(M_MMAP_THRESHOLD, 1 << 20);
+    /* An arena for every thread: glibc makes at most 8 per core (16 here) and `bank run` has 27
+     * threads, so some workers shared the loop's arena, and one preempted at nice +10 while it
+     * held the arena's lock stopped the loop (at twice the capacity, 50-84 waits over 0.5 ms in
+     * 3 s, up to 3 ms each; with an arena each, 0-10; docs/benchmarks.md). */
+    mallopt(M_ARENA_MAX, 64);
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         printf("usage: bank COMMAND [options]\n\ncommands:\n"
                "  run        the whole bank in one process (stores, commands, saga, projector, "
