@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 
 #include "base/clock.h"
+#include "base/hmap.h"
 #include "base/log.h"
 
 #define MOD "http.ws"
@@ -41,7 +42,8 @@ typedef struct ws_conn ws_conn;
 
 typedef struct ws_op {
     struct ws_op *prev, *next;
-    bool linked; /* in conn->ops */
+    hmap_node by_id; /* in conn->by_id while linked */
+    bool linked;     /* in conn->ops */
     ws_conn *conn;
     char *id;      /* as the client sent it */
     char *id_json; /* the same, JSON-encoded (with quotes), for building frames */
@@ -64,6 +66,7 @@ struct ws_conn {
     list_node unflushed; /* on srv->ws_unflushed while it queued since the last flush */
     ws_op *ops;
     size_t n_ops; /* operations in `ops` */
+    hmap by_id;   /* the same, by id: a message finds its operation in one lookup */
     json_t *init_payload;
     char *authorization; /* the upgrade request's Authorization header, or NULL */
     char peer[64];       /* the client's IP address */
@@ -350,11 +353,15 @@ static int close_now(ws_conn *w)
 
 /* ---- operations --------------------------------------------------------------------------- */
 
+static bool op_has_id(const hmap_node *n, const void *id)
+{
+    return strcmp(hmap_entry(n, ws_op, by_id)->id, id) == 0;
+}
+
 static ws_op *op_find(ws_conn *w, const char *id)
 {
-    for (ws_op *op = w->ops; op; op = op->next)
-        if (strcmp(op->id, id) == 0) return op;
-    return NULL;
+    hmap_node *n = hmap_find(&w->by_id, hash_str(id, 0), op_has_id, id);
+    return n ? hmap_entry(n, ws_op, by_id) : NULL;
 }
 
 static void op_unlink(ws_op *op)
@@ -363,6 +370,7 @@ static void op_unlink(ws_op *op)
     if (!op->linked) return;
     op->linked = false;
     w->n_ops--;
+    hmap_remove(&w->by_id, &op->by_id);
     if (op->prev)
         op->prev->next = op->next;
     else if (w->ops == op)
@@ -541,6 +549,7 @@ static void op_start(ws_conn *w, const char *id, json_t *payload)
     op->next = w->ops;
     if (w->ops) w->ops->prev = op;
     w->ops = op;
+    hmap_insert(&w->by_id, &op->by_id, hash_str(op->id, 0));
     op->linked = true;
     w->n_ops++;
     op->in_start = true;
@@ -758,6 +767,7 @@ static void conn_closed(ws_conn *w)
     http_ws_mask_forget(w->srv->mask, lws_get_socket_fd(w->wsi));
     while (w->ops)
         op_stop(w->ops);
+    hmap_destroy(&w->by_id);
     queue_free(w);
     buf_free(&w->rx);
     json_decref(w->init_payload);
@@ -784,6 +794,10 @@ int http_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
         w->srv = srv;
         w->wsi = wsi;
         w->kind = lws_get_protocol(wsi)->id == 2 ? WS_LEGACY : WS_MODERN;
+        if (hmap_init(&w->by_id, 8) != ST_OK) {
+            hmap_destroy(&w->by_id);
+            return -1; /* out of memory: lws closes the socket */
+        }
         w->established = true;
         list_init(&w->unflushed);
         buf_init(&w->rx, srv->body_limit);
