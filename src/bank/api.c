@@ -1,6 +1,7 @@
 /* The bank's GraphQL API: the op machinery shared by every resolver, the counters and the life
  * cycle (see api_internal.h for the files and what each does). */
 #include <assert.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,12 +22,31 @@ typedef struct tx_item {
 
 static void drain(void *arg);
 
-static void wake_locked(bank_api *api)
+/* A drain is posted to the loop after unlocking `mu`: http_post takes the loop's queue lock and
+ * may wake the loop with a system call, and the loop takes `mu` to drain (inside `mu`, the loop
+ * waited for a worker that posted, at nice +10, to run again). Under `mu` the caller takes the
+ * wake (the server to post to, NULL when a drain is queued already or the loop has ended); after
+ * unlocking it posts, counted in `posting` so that a detach (bank_api_attach NULL, bank_api_free)
+ * waits for it. */
+static http_server *wake_take_locked(bank_api *api)
 {
     mutex_assert_held(&api->mu);
-    if (api->wake_posted || !api->srv) return;
-    if (http_post(api->srv, drain, api) == ST_OK) api->wake_posted = true;
-    /* If the post fails the items wait in the inbox: the next wake or bank_api_free runs them. */
+    if (api->wake_posted || !api->srv) return NULL;
+    api->wake_posted = true;
+    atomic_fetch_add(&api->posting, 1);
+    return api->srv;
+}
+
+static void wake_post(bank_api *api, http_server *srv)
+{
+    if (!srv) return;
+    if (http_post(srv, drain, api) != ST_OK) {
+        /* The items wait in the inbox: the next wake or bank_api_free runs them. */
+        mutex_lock(&api->mu);
+        api->wake_posted = false;
+        mutex_unlock(&api->mu);
+    }
+    atomic_fetch_sub(&api->posting, 1);
 }
 
 void api_inbox_push(op *o)
@@ -34,8 +54,9 @@ void api_inbox_push(op *o)
     bank_api *api = o->api;
     mutex_lock(&api->mu);
     list_push_back(&api->inbox, &o->link);
-    wake_locked(api);
+    http_server *wake = wake_take_locked(api);
     mutex_unlock(&api->mu);
+    wake_post(api, wake);
 }
 
 typedef enum tx_fate { TX_TAKEN, TX_DUPLICATE, TX_DROPPED } tx_fate;
@@ -67,14 +88,16 @@ void api_on_transaction(void *ctx, const message *m)
         return;
     }
     t->tx = m->u.transaction_happened;
+    http_server *wake = NULL;
     mutex_lock(&api->mu);
     tx_fate fate = take_transaction_locked(api, t->tx.transaction_id);
     if (fate == TX_TAKEN) {
         list_push_back(&api->published, &t->link);
         api->n_published++;
-        wake_locked(api);
+        wake = wake_take_locked(api);
     }
     mutex_unlock(&api->mu);
+    wake_post(api, wake);
     if (fate == TX_TAKEN) return;
     if (fate == TX_DROPPED)
         LOG_WARN("api", "%d transactions wait for the stream already: transaction %d dropped",
@@ -101,12 +124,14 @@ static bool drain_some(bank_api *api)
     list_node ops, txs;
     list_init(&ops);
     list_init(&txs);
+    http_server *wake = NULL;
     mutex_lock(&api->mu);
     api->wake_posted = false;
     take_front(&ops, &api->inbox, API_DRAIN_BUDGET);
     api->n_published -= take_front(&txs, &api->published, API_DRAIN_BUDGET);
-    if (!list_empty(&api->inbox) || !list_empty(&api->published)) wake_locked(api);
+    if (!list_empty(&api->inbox) || !list_empty(&api->published)) wake = wake_take_locked(api);
     mutex_unlock(&api->mu);
+    wake_post(api, wake);
     for (list_node *n; (n = list_pop_front(&ops));) {
         op *o = list_entry(n, op, link);
         o->next(o);
@@ -452,11 +477,20 @@ void *bank_api_context(bank_api *api)
     return api;
 }
 
+/* Returns once no thread posts to the server it took before `srv` changed (a post takes the
+ * server under `mu` and posts after unlocking it; the server may be freed next). */
+static void wait_for_posts(bank_api *api)
+{
+    while (atomic_load(&api->posting))
+        sched_yield();
+}
+
 void bank_api_attach(bank_api *api, http_server *srv)
 {
     mutex_lock(&api->mu);
     api->srv = srv;
     mutex_unlock(&api->mu);
+    wait_for_posts(api);
 }
 
 void bank_api_free(bank_api *api)
@@ -468,6 +502,7 @@ void bank_api_free(bank_api *api)
     api->stopping = true;
     api->srv = NULL; /* no more wake-ups: the loop has ended */
     mutex_unlock(&api->mu);
+    wait_for_posts(api);
     api_passwords_stop(api); /* work already handed out still ends in the inbox */
     if (api->pauses) timers_stop(api->pauses);
     for (timer *t; api->pauses && (t = timers_pop(api->pauses));)

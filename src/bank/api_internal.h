@@ -17,6 +17,7 @@
 #define BANK_API_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include "bank/api.h"
@@ -152,6 +153,7 @@ struct bank_api {
     timers *pauses;   /* paused ops wait here (api_op_later), then go to the inbox */
     bool wake_posted; /* a drain is queued on the loop */
     bool stopping;
+    atomic_int posting; /* threads posting a drain after unlocking mu (see api.c) */
 
     workers *passwords; /* hashing and checking passwords, off the loop thread */
     int n_pw_threads;

@@ -127,9 +127,13 @@ struct http_server {
     atomic_bool ready, stopping;
 
     /* http_post queue: a bounded ring guarded by a mutex (many producers, the loop consumes). The
-     * same lock guards wake_ctx, the context other threads may wake (NULL once freeing). */
+     * same lock guards wake_ctx, the context other threads may wake (NULL once freeing); a thread
+     * that took it under the lock wakes the loop after unlocking (a system call that, inside the
+     * lock, made the woken loop wait for the lock), counted in `wakers` meanwhile, and
+     * http_server_free waits for none before destroying the context. */
     pthread_mutex_t q_lock;
     struct lws_context *wake_ctx;
+    atomic_int wakers;
     http_job *q;
     size_t q_cap, q_head, q_len;
 

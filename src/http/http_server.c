@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <ev.h>
+#include <sched.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -909,6 +910,22 @@ static int refuse_upgrade(http_server *srv, struct lws *wsi, unsigned code, cons
  * when it starts: a job that posts more (a drain with work left) lets the loop read its sockets
  * before they run, so one turn stays short under any rate of results; the loop is woken again
  * for them. At the end (`all` true), everything. */
+/* Under q_lock: the context to wake, or NULL (none, or being freed); then wake_unlocked. */
+static struct lws_context *wake_take_locked(http_server *srv)
+{
+    if (!srv->wake_ctx) return NULL;
+    atomic_fetch_add(&srv->wakers, 1);
+    return srv->wake_ctx;
+}
+
+/* After unlocking q_lock: wakes the loop through what wake_take_locked gave. */
+static void wake_unlocked(http_server *srv, struct lws_context *ctx)
+{
+    if (!ctx) return;
+    lws_cancel_service(ctx);
+    atomic_fetch_sub(&srv->wakers, 1);
+}
+
 static void run_jobs(http_server *srv, bool all)
 {
     pthread_mutex_lock(&srv->q_lock);
@@ -930,8 +947,9 @@ static void run_jobs(http_server *srv, bool all)
             batch[i].fn(batch[i].arg);
     }
     pthread_mutex_lock(&srv->q_lock);
-    if (srv->q_len && srv->wake_ctx) lws_cancel_service(srv->wake_ctx); /* the ones left */
+    struct lws_context *wake = srv->q_len ? wake_take_locked(srv) : NULL; /* the ones left */
     pthread_mutex_unlock(&srv->q_lock);
+    wake_unlocked(srv, wake);
 }
 
 static int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -1199,8 +1217,9 @@ void http_server_stop(http_server *srv)
     /* Under the lock: http_server_free may be destroying the context on another thread. */
     pthread_mutex_lock(&srv->q_lock);
     atomic_store(&srv->stopping, true);
-    if (srv->wake_ctx) lws_cancel_service(srv->wake_ctx);
+    struct lws_context *wake = wake_take_locked(srv);
     pthread_mutex_unlock(&srv->q_lock);
+    wake_unlocked(srv, wake);
 }
 
 void http_server_set_ready(http_server *srv, bool ready)
@@ -1221,8 +1240,9 @@ status http_post(http_server *srv, void (*fn)(void *arg), void *arg)
     srv->q[(srv->q_head + srv->q_len) % srv->q_cap] = (http_job){fn, arg};
     srv->q_len++;
     /* One wake-up per batch: the loop drains everything queued before it runs. */
-    if (was_empty && srv->wake_ctx) lws_cancel_service(srv->wake_ctx);
+    struct lws_context *wake = was_empty ? wake_take_locked(srv) : NULL;
     pthread_mutex_unlock(&srv->q_lock);
+    wake_unlocked(srv, wake);
     return ST_OK;
 }
 
@@ -1233,6 +1253,8 @@ void http_server_free(http_server *srv)
     atomic_store(&srv->stopping, true);
     srv->wake_ctx = NULL; /* no more wake-ups from other threads */
     pthread_mutex_unlock(&srv->q_lock);
+    while (atomic_load(&srv->wakers)) /* those that took it before: a system call each */
+        sched_yield();
     if (srv->ctx) {
         lws_sul_cancel(&srv->sweep);
         lws_sul_cancel(&srv->lag);
