@@ -11,12 +11,18 @@
 #
 # usage: bench/bank/overload_probe.sh [BANK_BIN ...]   (default build/bin/bank; several binaries
 #        run one after the other, for a comparison in one invocation)
-# env:   RATE (default 8000), BANK_EXTRA_ARGS (more `bank run` flags), PROBE_PREFIX (a command
-#        the probe runs under, e.g. `chrt -f 1`: a light client with a clock the load cannot stall)
+# env:   RATE (default 8000), BANK_EXTRA_ARGS (more `bank run` flags), PROBE_PREFIX (the command
+#        the probe runs under; default `chrt -f 1` where allowed (root): a light client at a
+#        real-time priority, whose clock the load cannot stall; "" for the usual priority)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
 rate=${RATE:-8000}
+if [ -z "${PROBE_PREFIX+set}" ]; then
+  PROBE_PREFIX=""
+  chrt -f 1 true 2>/dev/null && PROBE_PREFIX="chrt -f 1"
+fi
+echo "the probe runs under: ${PROBE_PREFIX:-the usual priority}"
 [ $# -gt 0 ] || set -- build/bin/bank
 
 probe() {
@@ -44,7 +50,7 @@ probe() {
   until grep -q target "$data.out"; do kill -0 $lg 2>/dev/null || break; sleep 0.2; done
   # A light client of its own (probe.js): set up during the first step, measuring 2-8 s into the
   # second: the bank's answers without the load generator's own lag.
-  ${PROBE_PREFIX:-} node "$root/bench/bank/probe.js" --url "http://127.0.0.1:$port" --wait-ms 12000 --seconds 6 >"$data.probe" 2>&1 &
+  $PROBE_PREFIX node "$root/bench/bank/probe.js" --url "http://127.0.0.1:$port" --wait-ms 12000 --seconds 6 >"$data.probe" 2>&1 &
   pr=$!
   sleep 12 # into the second step
   # The loop lag's buckets; none from a bank built before the metric (a comparison with an older
