@@ -4,8 +4,8 @@
 
 #include <errno.h>
 #include <ev.h>
-#include <sched.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -906,10 +906,6 @@ static int refuse_upgrade(http_server *srv, struct lws *wsi, unsigned code, cons
     return r;
 }
 
-/* Runs the jobs other threads posted. In a turn of the loop (`all` false) only those queued
- * when it starts: a job that posts more (a drain with work left) lets the loop read its sockets
- * before they run, so one turn stays short under any rate of results; the loop is woken again
- * for them. At the end (`all` true), everything. */
 /* Under q_lock: the context to wake, or NULL (none, or being freed); then wake_unlocked. */
 static struct lws_context *wake_take_locked(http_server *srv)
 {
@@ -926,6 +922,10 @@ static void wake_unlocked(http_server *srv, struct lws_context *ctx)
     atomic_fetch_sub(&srv->wakers, 1);
 }
 
+/* Runs the jobs other threads posted. In a turn of the loop (`all` false) only those queued
+ * when it starts: a job that posts more (a drain with work left) lets the loop read its sockets
+ * before they run, so one turn stays short under any rate of results; the loop is woken again
+ * for them. At the end (`all` true), everything. */
 static void run_jobs(http_server *srv, bool all)
 {
     pthread_mutex_lock(&srv->q_lock);
