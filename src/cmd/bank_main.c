@@ -206,10 +206,6 @@ static void *signal_main(void *arg)
     sigaddset(&sigs, SIGINT);
     int sig;
     sigwait(&sigs, &sig);
-    /* The main thread cancels this one once the loop has ended, which it may do while the stop
-     * below still wakes the loop (a write): that must run to its end. */
-    int was;
-    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &was);
     LOG_INFO(MODULE, "%s received, stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     http_server_stop(b->srv);
     return NULL;

@@ -914,12 +914,18 @@ static struct lws_context *wake_take_locked(http_server *srv)
     return srv->wake_ctx;
 }
 
-/* After unlocking q_lock: wakes the loop through what wake_take_locked gave. */
+/* After unlocking q_lock: wakes the loop through what wake_take_locked gave. The wake is a write
+ * (a cancellation point): a caller cancelled inside it would leave itself counted in `wakers`
+ * and http_server_free waiting for ever, so it runs with cancellation off (a signal thread that
+ * stops the server is cancelled once the loop has ended, which may be before its wake ends). */
 static void wake_unlocked(http_server *srv, struct lws_context *ctx)
 {
     if (!ctx) return;
+    int was;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &was);
     lws_cancel_service(ctx);
     atomic_fetch_sub(&srv->wakers, 1);
+    pthread_setcancelstate(was, NULL);
 }
 
 /* Runs the jobs other threads posted. In a turn of the loop (`all` false) only those queued

@@ -46,6 +46,9 @@ test('many aliases of a big list: refused by the estimated cost, before running'
   assert.deepStrictEqual(r.body, { errors: [{ message: 'the query is too costly: estimated 6000, the limit is 5000' }] });
   r = await post(q(2), { n: 2000 });
   assert.strictEqual(r.body.data.a1.length, 2000);
+  // Its bound (3 x 1000 x 2, whatever $n) is over the limit, so the exact cost decides: 3 x 10 x 2.
+  r = await post(q(3), { n: 10 });
+  assert.strictEqual(r.body.data.a2.length, 10);
   assert.strictEqual(await metricLabel(srv.url, 'graphql_requests_refused_total', 'limit="cost"'), before + 3);
   // A compliant request under the limit runs.
   r = await post(aliased(2, 10));

@@ -167,6 +167,36 @@ static void test_jobs_posted_by_jobs_run_in_later_turns(void **state)
     http_server_free(chain_srv);
 }
 
+/* A poster cancelled while it wakes the loop (a thread with a cancel pending: the wake's write is
+ * a cancellation point) still finishes the post: counted in the server's wakes in flight until
+ * then, it would leave http_server_free waiting for ever. */
+static atomic_int posted_before_cancel;
+
+static void *post_cancelled(void *arg)
+{
+    pthread_cancel(pthread_self()); /* pending from here: acted on at the next cancellation point */
+    assert_int_equal(http_post(arg, count_job, NULL), ST_OK); /* the queue was empty: it wakes */
+    atomic_store(&posted_before_cancel, 1);
+    pthread_testcancel();
+    return NULL;
+}
+
+static void test_a_cancelled_poster_finishes_its_wake(void **state)
+{
+    (void)state;
+    http_server *srv = new_server(8);
+    atomic_store(&counted, 0);
+    atomic_store(&posted_before_cancel, 0);
+    pthread_t t;
+    pthread_create(&t, NULL, post_cancelled, srv);
+    void *res = NULL;
+    pthread_join(t, &res);
+    assert_ptr_equal(res, PTHREAD_CANCELED);
+    assert_int_equal(atomic_load(&posted_before_cancel), 1);
+    http_server_free(srv); /* hangs (ctest's timeout) if the wake was left counted */
+    assert_int_equal(atomic_load(&counted), 1);
+}
+
 static void test_config_is_validated(void **state)
 {
     (void)state;
@@ -245,6 +275,7 @@ int main(void)
         cmocka_unit_test(test_queue_bound_and_free_runs_leftovers),
         cmocka_unit_test(test_jobs_run_on_the_loop_thread_in_order),
         cmocka_unit_test(test_jobs_posted_by_jobs_run_in_later_turns),
+        cmocka_unit_test(test_a_cancelled_poster_finishes_its_wake),
         cmocka_unit_test(test_config_is_validated),
         cmocka_unit_test(test_timer_list_keeps_lws_order),
     };
