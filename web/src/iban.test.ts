@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { checkIban, formatIban, IBAN_LENGTHS, ibanMod97, normaliseIban } from './iban';
+import serverIban from '../../src/domain/iban.c?raw';
+import { checkIban, describeBban, formatIban, IBAN_LENGTHS, IBAN_REGISTRY, ibanMod97, normaliseIban } from './iban';
 
 describe('checkIban', () => {
   it('accepts valid IBANs however they are typed', () => {
@@ -28,10 +29,39 @@ describe('checkIban', () => {
     expect(checkIban('cash').state).toBe('invalid');
   });
 
+  it('flags a character of the wrong kind as soon as it is typed, as the server would refuse it', () => {
+    const nl = 'NL IBANs have 4 letters and 10 digits after the check digits';
+    expect(checkIban('NL61OP3N')).toMatchObject({ state: 'invalid', message: `Character 7 ("3") should be a letter: ${nl}` });
+    expect(checkIban('NL61OPEN030579782x')).toMatchObject({ state: 'invalid', message: `Character 18 ("X") should be a digit: ${nl}` });
+    expect(checkIban('NL61OPEN03057978').state).toBe('incomplete');
+    expect(checkIban('GB82WEST12345698765432').state).toBe('valid');
+    expect(checkIban('GB82WEST1234569876543X').message).toMatch(/^Character 22 \("X"\) should be a digit: GB IBANs have 4 letters and 14 digits/);
+    expect(checkIban('HN88CABF00000000000250005469').state).toBe('valid');
+  });
+
+  it('refuses check digits 00, 01 and 99, as the server does', () => {
+    expect(checkIban('NL00OPEN0000000000').state).toBe('invalid');
+    expect(checkIban('NL99OPEN0000000000').state).toBe('invalid');
+  });
+
   it('normalises, groups and computes mod 97', () => {
     expect(normaliseIban(' nl61\u00a0open 0305 ')).toBe('NL61OPEN0305');
     expect(formatIban('NL61OPEN0305797828')).toBe('NL61 OPEN 0305 7978 28');
     expect(ibanMod97('NL61OPEN0305797828')).toBe(1);
     expect(IBAN_LENGTHS.NL).toBe(18);
+    expect(describeBban('4a10n')).toBe('4 letters and 10 digits');
+    expect(describeBban('3n3n8n2n')).toBe('16 digits');
+    expect(describeBban('4a2n2n12n3n3a')).toBe('4 letters, 19 digits and 3 letters');
+  });
+
+  it('has the same registry as the server', () => {
+    const server = Object.fromEntries(
+      [...serverIban.matchAll(/\{"([A-Z]{2})", (\d+), "([0-9anc]+)"\}/g)].map(([, c, l, b]) => [c, [Number(l), b]]),
+    );
+    expect(Object.keys(server).length).toBeGreaterThan(80);
+    expect(IBAN_REGISTRY).toEqual(server);
+    for (const [country, [length, bban]] of Object.entries(IBAN_REGISTRY)) {
+      expect(4 + [...bban.matchAll(/(\d+)[nac]/g)].reduce((n, m) => n + Number(m[1]), 0), country).toBe(length);
+    }
   });
 });
