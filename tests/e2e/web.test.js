@@ -190,6 +190,8 @@ test('a new user logs in with the keyboard alone, lands on the account, and depo
   await pageA.click('#deposit-10000');
   await pageA.locator('#transfer-outcomes [data-state="completed"]').nth(1).waitFor({ timeout: WAIT });
   await pageA.locator('#balance', { hasText: '€200,00' }).waitFor({ timeout: WAIT });
+  // The balance and the list are two subscriptions: wait for the list's second row too.
+  await box(pageA, 'deposit by re-graph').nth(1).waitFor({ timeout: WAIT });
   assert.equal(await box(pageA, 'deposit by re-graph').count(), 2);
   assert.equal(await pageA.locator('#transactions-empty').count(), 0);
 });
@@ -288,7 +290,11 @@ test('transactions show their time and link to their transfer', async () => {
   const at = await time.getAttribute('datetime');
   assert.match(at, ISO_TIME);
   assert.ok(Math.abs(Date.now() - Date.parse(at)) < 10 * 60 * 1000, `the time ${at} is not now`);
-  assert.match(await time.innerText(), /^\d{1,2} [A-Z][a-z]{2} \d{4}, \d{2}:\d{2}:\d{2}$/);
+  // "4 Dec 2026, 10:30:05": CLDR shortens September to "Sept", so three or four letters.
+  const shown = await time.innerText();
+  assert.match(shown, /^\d{1,2} [A-Z][a-z]{2,3} \d{4}, \d{2}:\d{2}:\d{2}$/);
+  const expected = await pageA.evaluate((iso) => new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeStyle: 'medium' }).format(new Date(iso)), at);
+  assert.equal(shown, expected, 'the transaction\'s own time, in the browser\'s zone');
   await debit.locator('.transfer-link').click();
   await pageA.locator('#transfer-view').waitFor({ timeout: WAIT });
   assert.match(new URL(pageA.url()).pathname, /^\/transfer\/[0-9a-f-]{36}$/);
@@ -381,6 +387,7 @@ test('a transfer that never reached the bank says so plainly and keeps the form'
   await pageA.click('#transfer-button');
   await pageA.locator('#transfer-outcomes [data-state="completed"]', { hasText: `Transfer of €2,00 to ${ibanB} completed.` }).waitFor({ timeout: WAIT });
   await pageA.locator('#balance', { hasText: '€215,66' }).waitFor({ timeout: WAIT });
+  await box(pageA, 'e2e lost').first().waitFor({ timeout: WAIT });
   assert.equal(await box(pageA, 'e2e lost').count(), 1);
   assertNoConsoleErrors(pageA, /Failed to load resource|ERR_CONNECTION_RESET/);
   pageA.consoleErrors.length = 0;

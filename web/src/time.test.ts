@@ -16,7 +16,8 @@ describe('formatTime', () => {
 });
 
 describe('the as-of control', () => {
-  const now = Date.parse('2026-12-04T12:00:00Z');
+  // Local noon: the inputs below are local times, whatever the machine's zone.
+  const now = new Date(2026, 11, 4, 12, 0).getTime();
 
   it('reads local time as an instant, seconds and milliseconds optional', () => {
     const local = new Date(2026, 11, 4, 10, 30, 5);

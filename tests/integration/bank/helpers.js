@@ -32,8 +32,10 @@ process.on('exit', () => {
   for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
 });
 
-// A free TCP port on loopback.
-function freePort() {
+// A free TCP port on loopback, never one this process was given before: the kernel may hand out
+// a port again as soon as its probe socket is closed, and a test asks for several in a row.
+const givenPorts = new Set();
+function probePort() {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.on('error', reject);
@@ -42,6 +44,15 @@ function freePort() {
       srv.close(() => resolve(port));
     });
   });
+}
+async function freePort() {
+  for (;;) {
+    const port = await probePort();
+    if (!givenPorts.has(port)) {
+      givenPorts.add(port);
+      return port;
+    }
+  }
 }
 
 // Debian's nats-server (scripts/install-deps.sh installs it), or NATS_SERVER_BIN.

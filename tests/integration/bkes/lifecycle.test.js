@@ -95,7 +95,9 @@ test('SIGTERM: appends in flight finish, streams end with UNAVAILABLE, exit 0, n
       }
     }
   });
+  // A second of appends, and at least 50 acknowledged whatever the machine's speed.
   await new Promise((r) => setTimeout(r, 1000));
+  while ([...acked.values()].reduce((n, v) => n + v, 0) < 50) await new Promise((r) => setTimeout(r, 20));
   srv.proc.kill('SIGTERM');
   const end = await streamEnd;
   const exit = await srv.exited;
@@ -151,7 +153,9 @@ test('crash: every append acknowledged before kill -9 is served after restart', 
       acked.set(w, ++order);
     }
   });
+  // 0.7 s of appends, and at least 50 acknowledged whatever the machine's speed.
   await new Promise((r) => setTimeout(r, 700));
+  while ([...acked.values()].reduce((n, v) => n + v, 0) < 50) await new Promise((r) => setTimeout(r, 20));
   killed = true;
   srv.proc.kill('SIGKILL');
   const exit = await srv.exited;

@@ -50,6 +50,19 @@ static int free_port(void)
     return port;
 }
 
+/* A free port that none of the first `nodes` nodes of `c` (nor this node's client port) was given:
+ * the kernel may hand out a port again as soon as its probe socket is closed. */
+static int unused_port(const nts_cluster *c, int nodes)
+{
+    for (;;) {
+        int port = free_port();
+        bool used = port == c->nodes[nodes].port;
+        for (int i = 0; i < nodes && !used; i++)
+            used = port == c->nodes[i].port || port == c->nodes[i].cluster_port;
+        if (!used || port < 0) return port;
+    }
+}
+
 static void sleep_ms(int ms)
 {
     struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
@@ -169,8 +182,8 @@ bool nts_start(nts_cluster *c, int n)
     size_t off = 0;
     for (int i = 0; i < n; i++) {
         nts_node *nd = &c->nodes[i];
-        nd->port = free_port();
-        nd->cluster_port = n > 1 ? free_port() : 0;
+        nd->port = unused_port(c, i);
+        nd->cluster_port = n > 1 ? unused_port(c, i) : 0;
         snprintf(nd->conf, sizeof nd->conf, "%s/n%d.conf", c->dir, i + 1);
         snprintf(nd->url, sizeof nd->url, "127.0.0.1:%d", nd->port);
         off += (size_t)snprintf(c->servers + off, sizeof c->servers - off, "%s%s", i ? "," : "",
