@@ -62,7 +62,7 @@ status kv_lease_open(const char *servers, const char *bucket, int64_t ttl_ms, kv
     }
     l->prefix_len = (size_t)np;
     status st = bqueue_new(KV_LEASE_BATCH_MAX, &l->answers);
-    if (st == ST_OK) st = nats_conn_connect(servers, client, true, &l->nc);
+    if (st == ST_OK) st = nats_conn_connect(servers, client, NATS_CONN_SEND_ASAP, &l->nc);
     if (st == ST_OK)
         st = nats_conn_status(natsConnection_JetStream(&l->js, l->nc, NULL), "opening JetStream");
     if (st == ST_OK) {

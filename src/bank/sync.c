@@ -285,7 +285,7 @@ status bank_sync(const sync_options *opt)
     kvStore *kv = NULL;
     status st =
         schemas ? load_schemas(opt->schemas_dir, schemas) : status_set(ST_NOMEM, "out of memory");
-    if (st == ST_OK) st = nats_conn_connect(opt->servers, "bank-sync", false, &nc);
+    if (st == ST_OK) st = nats_conn_connect(opt->servers, "bank-sync", 0, &nc);
     if (st == ST_OK) {
         jsOptions jo;
         jsOptions_Init(&jo);

@@ -5,10 +5,17 @@
 
 status bus_open(const char *url, bus **out)
 {
+    return bus_open_with(url, NULL, out);
+}
+
+status bus_open_with(const char *url, const bus_options *opts, bus **out)
+{
     if (!strcmp(url, "local:") || !strcmp(url, "local")) return bus_local_open(out);
 #if BANK_WITH_NATS
-    if (!strncmp(url, "nats://", 7)) return bus_nats_open(url + 7, out);
+    static const bus_options defaults = {0};
+    if (!strncmp(url, "nats://", 7)) return bus_nats_open(url + 7, opts ? opts : &defaults, out);
 #else
+    (void)opts;
     if (!strncmp(url, "nats://", 7))
         return status_set(ST_INVALID,
                           "this build has no nats bus adapter (built with BANK_WITH_NATS=OFF)");

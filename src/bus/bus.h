@@ -51,6 +51,18 @@ typedef void (*bus_message_cb)(void *ctx, const message *m);
  * Caller owns the result (bus_close). */
 status bus_open(const char *url, bus **out);
 
+/* How a bus delivers (bus_open_with). Zeroed: the defaults. */
+typedef struct bus_options {
+    /* nats: 0 gives each served subject and each subscription a thread of its own, so a handler
+     * that waits (a store read) holds up only its own subject. N > 0 makes them all share N
+     * threads, which wake far less often per message; then no handler or callback may wait for
+     * another delivery of the bus. The local bus ignores it. */
+    int delivery_threads;
+} bus_options;
+
+/* bus_open with `opts` (NULL: the defaults). */
+status bus_open_with(const char *url, const bus_options *opts, bus **out);
+
 /* Stops serving, answers pending requests with ST_CLOSED, joins the bus threads, frees. */
 void bus_close(bus *b);
 

@@ -33,6 +33,6 @@ struct bus_subscription {
 };
 
 status bus_local_open(bus **out);
-status bus_nats_open(const char *servers, bus **out);
+status bus_nats_open(const char *servers, const bus_options *opts, bus **out);
 
 #endif

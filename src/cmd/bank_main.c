@@ -359,13 +359,28 @@ static status start_api(bank *b, char *web, char *ide)
     return ST_OK;
 }
 
+/* Command worker threads by default: one per CPU this process may run on, at most 4. On two
+ * cores, 2 spent 1-13% less CPU per transfer than 4 at 5,000/s and had the lower p99 in four
+ * pairs of four (fewer threads waking behind the loop; docs/benchmarks.md). */
+static int default_workers(void)
+{
+    cpu_set_t cpus;
+    int n = sched_getaffinity(0, sizeof cpus, &cpus) == 0 ? CPU_COUNT(&cpus) : 4;
+    return n < 1 ? 1 : n > 4 ? 4 : n;
+}
+
 static status start(bank *b, char *web, char *ide)
 {
     TRY(codec_init());
     TRY(password_library_init());
     /* The workers yield the CPU to the HTTP loop where there is one (base/priority.h). */
     priority_set_enabled(b->opt.roles & ROLE_API);
-    TRY(bus_open(b->opt.bus, &b->bus));
+    /* The API's answers and fan-out and the command service's door never wait: their bus
+     * subscriptions share a few delivery threads. A projector's queries read stores (history):
+     * each of its subjects keeps a thread. */
+    bus_options bus_opts = {.delivery_threads =
+                                (b->opt.roles & ROLE_PROJECTOR) ? 0 : default_workers()};
+    TRY(bus_open_with(b->opt.bus, &bus_opts, &b->bus));
     /* A command handler that owns partitions reads what it appended from its cache: its appends
      * need not write the local index themselves (the indexer does, in batches). */
     if ((b->opt.roles & ROLE_COMMANDS) && partitioned(b)) b->opt.nats.store.own_writes_lazy = true;
@@ -425,16 +440,6 @@ static int parse_roles(const char *text)
         if (*p == ',') p++;
     }
     return roles;
-}
-
-/* Command worker threads by default: one per CPU this process may run on, at most 4. On two
- * cores, 2 spent 1-13% less CPU per transfer than 4 at 5,000/s and had the lower p99 in four
- * pairs of four (fewer threads waking behind the loop; docs/benchmarks.md). */
-static int default_workers(void)
-{
-    cpu_set_t cpus;
-    int n = sched_getaffinity(0, sizeof cpus, &cpus) == 0 ? CPU_COUNT(&cpus) : 4;
-    return n < 1 ? 1 : n > 4 ? 4 : n;
 }
 
 static int serve(const char *command, int argc, char **argv, int roles)

@@ -182,7 +182,7 @@ static void on_reconnected(natsConnection *nc, void *closure)
 }
 
 static status build_options(const char *servers, const nats_conn_options *opts,
-                            const char *client_name, bool send_asap, natsOptions *o)
+                            const char *client_name, unsigned flags, natsOptions *o)
 {
     char *urls[NATS_CONN_SERVERS_MAX] = {0};
     int n = 0;
@@ -194,7 +194,11 @@ static status build_options(const char *servers, const nats_conn_options *opts,
     TRY(st);
     if (client_name != NULL)
         TRY(nats_conn_status(natsOptions_SetName(o, client_name), "NATS name"));
-    TRY(nats_conn_status(natsOptions_SetSendAsap(o, send_asap), "NATS options"));
+    TRY(nats_conn_status(natsOptions_SetSendAsap(o, (flags & NATS_CONN_SEND_ASAP) != 0),
+                         "NATS options"));
+    TRY(nats_conn_status(
+        natsOptions_UseGlobalMessageDelivery(o, (flags & NATS_CONN_SHARED_DELIVERY) != 0),
+        "NATS options"));
     TRY(nats_conn_status(natsOptions_SetMaxReconnect(o, -1), "NATS options"));
     TRY(nats_conn_status(natsOptions_SetReconnectWait(o, 250), "NATS options"));
     TRY(nats_conn_status(natsOptions_SetTimeout(o, 2000), "NATS options"));
@@ -208,13 +212,13 @@ static status build_options(const char *servers, const nats_conn_options *opts,
 }
 
 status nats_conn_connect_with(const char *servers, const nats_conn_options *opts,
-                              const char *client_name, bool send_asap, natsConnection **out)
+                              const char *client_name, unsigned flags, natsConnection **out)
 {
     *out = NULL;
     if (servers == NULL) return status_set(ST_INVALID, "no NATS server list");
     natsOptions *o = NULL;
     status st = nats_conn_status(natsOptions_Create(&o), "NATS options");
-    if (st == ST_OK) st = build_options(servers, opts, client_name, send_asap, o);
+    if (st == ST_OK) st = build_options(servers, opts, client_name, flags, o);
     if (st == ST_OK) {
         natsStatus s = natsConnection_Connect(out, o);
         if (s != NATS_OK) {
@@ -265,7 +269,7 @@ status nats_conn_set_defaults(const nats_conn_options *opts)
     return st;
 }
 
-status nats_conn_connect(const char *servers, const char *client_name, bool send_asap,
+status nats_conn_connect(const char *servers, const char *client_name, unsigned flags,
                          natsConnection **out)
 {
     defaults *d = malloc(sizeof *d);
@@ -284,10 +288,16 @@ status nats_conn_connect(const char *servers, const char *client_name, bool send
                            .cert_file = d->cert_file,
                            .key_file = d->key_file,
                            .inbox_prefix = d->inbox_prefix};
-    status st = nats_conn_connect_with(servers, &o, client_name, send_asap, out);
+    status st = nats_conn_connect_with(servers, &o, client_name, flags, out);
     explicit_bzero(d, sizeof *d);
     free(d);
     return st;
+}
+
+status nats_conn_set_delivery_threads(int threads)
+{
+    return nats_conn_status(nats_SetMessageDeliveryPoolSize(threads < 1 ? 1 : threads),
+                            "NATS delivery threads");
 }
 
 const char *nats_conn_inbox_prefix(void)

@@ -40,20 +40,36 @@ typedef struct nats_conn_options {
  * without wildcards (the defaults are then unchanged). */
 status nats_conn_set_defaults(const nats_conn_options *opts) __attribute__((warn_unused_result));
 
+/* How a connection sends and delivers (nats_conn_connect's `flags`, or-ed). */
+enum {
+    /* Every publish leaves at once, without libnats' flusher thread in between (for connections
+     * whose publishes are latency: requests, answers, appends). */
+    NATS_CONN_SEND_ASAP = 1,
+    /* The connection's subscriptions deliver on libnats' shared pool of delivery threads
+     * (nats_conn_set_delivery_threads) instead of a thread each. A pool thread runs the callbacks
+     * of many subscriptions one after the other, so none of them may wait for another delivery
+     * (a request's reply or a JetStream acknowledgement are not deliveries of the pool: libnats
+     * keeps a thread for those). */
+    NATS_CONN_SHARED_DELIVERY = 2,
+};
+
 /* Connects to the servers of `servers` ("nats://h1:4222,h2:4222", "h1:4222,h2:4222", with or
  * without a "nats://" prefix on each entry; a trailing "/..." path is not accepted here) with
- * `opts` (NULL: no credentials, no TLS). `client_name` shows in the server's monitoring.
- * `send_asap` makes every publish leave at once (for connections that answer requests). The
- * connection reconnects forever on its own. Caller owns the result (natsConnection_Destroy).
- * ST_INVALID for a bad list or bad options, ST_UNAVAILABLE when no server answers, ST_IO for
- * credential or TLS files that cannot be used. */
+ * `opts` (NULL: no credentials, no TLS). `client_name` shows in the server's monitoring. `flags`:
+ * NATS_CONN_*, or 0. The connection reconnects forever on its own. Caller owns the result
+ * (natsConnection_Destroy). ST_INVALID for a bad list or bad options, ST_UNAVAILABLE when no
+ * server answers, ST_IO for credential or TLS files that cannot be used. */
 status nats_conn_connect_with(const char *servers, const nats_conn_options *opts,
-                              const char *client_name, bool send_asap, natsConnection **out)
+                              const char *client_name, unsigned flags, natsConnection **out)
     __attribute__((warn_unused_result));
 
 /* nats_conn_connect_with the process defaults (nats_conn_set_defaults). */
-status nats_conn_connect(const char *servers, const char *client_name, bool send_asap,
+status nats_conn_connect(const char *servers, const char *client_name, unsigned flags,
                          natsConnection **out) __attribute__((warn_unused_result));
+
+/* The number of threads of the process's shared delivery pool (NATS_CONN_SHARED_DELIVERY), at
+ * least 1. The pool never shrinks: a smaller number than the current one changes nothing. */
+status nats_conn_set_delivery_threads(int threads) __attribute__((warn_unused_result));
 
 /* The reply-subject prefix of the process defaults, or "_INBOX". Valid until the next
  * nats_conn_set_defaults. */

@@ -1125,8 +1125,8 @@ static status open_store(js_store *s, const char *hosts, const store_options *op
     snprintf(client, sizeof client, "bank-store-%s", s->st.name);
     const struct nats_conn_options *nopts = opts ? opts->nats : NULL;
     /* Every publish leaves at once (no flusher thread in between): appends are latency. */
-    TRY(nopts ? nats_conn_connect_with(hosts, nopts, client, true, &s->nc)
-              : nats_conn_connect(hosts, client, true, &s->nc));
+    TRY(nopts ? nats_conn_connect_with(hosts, nopts, client, NATS_CONN_SEND_ASAP, &s->nc)
+              : nats_conn_connect(hosts, client, NATS_CONN_SEND_ASAP, &s->nc));
     jsOptions jo;
     jsOptions_Init(&jo);
     jo.Wait = s->opt.publish_wait_ms;

@@ -131,6 +131,67 @@ static void request_reply_shared_by_two_servers(void **state)
     bus_close(server_b);
 }
 
+/* Answers like echo_handler and records the thread it ran on. */
+enum { POOL_SUBJECTS = 66, POOL_THREADS = 2 };
+static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_t pool_seen[POOL_SUBJECTS];
+static int pool_seen_n;
+static void pool_handler(void *ctx, const message *req, bus_reply *reply)
+{
+    pthread_mutex_lock(&pool_mu);
+    bool known = false;
+    for (int i = 0; i < pool_seen_n && !known; i++)
+        known = pthread_equal(pool_seen[i], pthread_self());
+    if (!known && pool_seen_n < POOL_SUBJECTS) pool_seen[pool_seen_n++] = pthread_self();
+    pthread_mutex_unlock(&pool_mu);
+    echo_handler(ctx, req, reply);
+}
+
+/* A bus opened with delivery threads serves many subjects on that many threads (a command
+ * handler's 64 partitions and two plain subjects), and its requests and answers still match. */
+static void many_subjects_share_the_delivery_threads(void **state)
+{
+    (void)state;
+    char url[600];
+    snprintf(url, sizeof url, "nats://%s", server.servers);
+    bus_options opts = {.delivery_threads = POOL_THREADS};
+    bus *srv = NULL, *client = NULL;
+    assert_int_equal(bus_open_with(url, &opts, &srv), ST_OK);
+    assert_int_equal(bus_open_with(url, &opts, &client), ST_OK);
+    atomic_int served = 0;
+    bus_subscription *subs[POOL_SUBJECTS];
+    for (int i = 0; i < POOL_SUBJECTS; i++) {
+        char subject[64];
+        snprintf(subject, sizeof subject, "bank.test.pool.%d", i);
+        assert_int_equal(bus_serve(srv, subject, "g", pool_handler, &served, &subs[i]), ST_OK);
+    }
+    enum { ROUNDS = 3, N = POOL_SUBJECTS * ROUNDS };
+    static waiter w[N];
+    static message q[N];
+    for (int i = 0; i < N; i++) {
+        char name[32], subject[64];
+        snprintf(name, sizeof name, "user-%d", i);
+        snprintf(subject, sizeof subject, "bank.test.pool.%d", i % POOL_SUBJECTS);
+        waiter_init(&w[i]);
+        q[i] = find_user(name);
+        assert_int_equal(bus_request(client, subject, &q[i], 5000, on_reply, &w[i]), ST_OK);
+    }
+    for (int i = 0; i < N; i++) {
+        assert_true(wait_calls(&w[i], 1));
+        assert_int_equal(w[i].st, ST_OK);
+        assert_string_equal(w[i].reply.u.query_failed.reason, q[i].u.find_user.username);
+    }
+    assert_int_equal(atomic_load(&served), N);
+    pthread_mutex_lock(&pool_mu);
+    printf("# %d subjects served on %d threads\n", POOL_SUBJECTS, pool_seen_n);
+    assert_true(pool_seen_n >= 1 && pool_seen_n <= POOL_THREADS);
+    pthread_mutex_unlock(&pool_mu);
+    for (int i = 0; i < POOL_SUBJECTS; i++)
+        bus_unsubscribe(subs[i]);
+    bus_close(client);
+    bus_close(srv);
+}
+
 /* Keeps the reply handle; the test answers after the deadline. */
 static bus_reply *_Atomic kept;
 static void keeping_handler(void *ctx, const message *req, bus_reply *reply)
@@ -538,6 +599,7 @@ int main(void)
     }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(request_reply_shared_by_two_servers),
+        cmocka_unit_test(many_subjects_share_the_delivery_threads),
         cmocka_unit_test(deadline_gives_timeout_and_late_answer_is_ignored),
         cmocka_unit_test(no_server_is_unavailable),
         cmocka_unit_test(publish_fans_out_to_every_subscriber),

@@ -21,7 +21,7 @@ static void expect_connect_with(const char *servers, const nats_conn_options *o,
                                 const char *text)
 {
     natsConnection *nc = (natsConnection *)1;
-    status st = nats_conn_connect_with(servers, o, "test", false, &nc);
+    status st = nats_conn_connect_with(servers, o, "test", 0, &nc);
     if (st != want)
         fail_msg("'%s': got %s (%s), want %s", servers, status_name(st), status_message(),
                  status_name(want));
@@ -74,7 +74,7 @@ static void credentials_and_tls(void **state)
     o = (nats_conn_options){.cert_file = "/nonexistent/cert.pem"};
     assert_int_equal(nats_conn_set_defaults(&o), ST_OK);
     natsConnection *nc = NULL;
-    assert_int_equal(nats_conn_connect("127.0.0.1:1", "test", false, &nc), ST_INVALID);
+    assert_int_equal(nats_conn_connect("127.0.0.1:1", "test", 0, &nc), ST_INVALID);
     assert_non_null(strstr(status_message(), "NATS_CERT and NATS_KEY"));
     assert_int_equal(nats_conn_set_defaults(NULL), ST_OK);
     assert_string_equal(nats_conn_inbox_prefix(), "_INBOX");
