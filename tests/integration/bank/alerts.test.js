@@ -7,7 +7,7 @@
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const path = require('node:path');
-const { spawn, spawnSync } = require('node:child_process');
+const { spawnSync } = require('node:child_process');
 const h = require('./helpers');
 
 const NATS = process.env.BANK_E2E_TOPOLOGY === 'nats';
@@ -214,7 +214,7 @@ async function startTwoProjectors() {
   const dir = h.tempDir();
   const port = await h.freePort();
   const nats = `nats://127.0.0.1:${port}`;
-  const server = h.track(spawn(h.natsServerBin(), ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', path.join(dir, 'js')], { stdio: 'ignore' }));
+  const server = await h.startNatsServer(['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', path.join(dir, 'js')], port);
   let synced;
   for (let i = 0; i < 100; i++) {
     synced = spawnSync(path.join(h.BIN_DIR, 'bank'), ['sync', '--nats', nats], { encoding: 'utf8' });

@@ -67,6 +67,29 @@ function natsServerBin() {
   }
 }
 
+// Starts nats-server with `args` (its log on stderr) and resolves once it says that it listens on
+// `port`: a connection that succeeds would prove nothing, another test's server may hold the port
+// (ours then exits, and this rejects with its log).
+function startNatsServer(args, port) {
+  const proc = track(spawn(natsServerBin(), args, { stdio: ['ignore', 'ignore', 'pipe'] }));
+  let log = '';
+  const want = `Listening for client connections on 127.0.0.1:${port}`;
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`nats-server did not listen on ${port} in 20 s:\n${log}`)), 20000);
+    proc.stderr.on('data', (d) => {
+      if (log.length < 65536) log += d;
+      if (log.includes(want)) {
+        clearTimeout(timer);
+        resolve(proc);
+      }
+    });
+    proc.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`nats-server exited (${code ?? signal}) before listening on ${port}:\n${log}`));
+    });
+  });
+}
+
 // Child processes killed when this test process exits, whatever happens to the script.
 const children = [];
 process.on('exit', () => {
@@ -135,8 +158,7 @@ async function startSplitBank(opts = {}) {
   const dir = tempDir();
   const natsPort = await freePort();
   const nats = `nats://127.0.0.1:${natsPort}`;
-  const server = track(spawn(natsServerBin(), ['-js', '-a', '127.0.0.1', '-p', String(natsPort), '-sd', path.join(dir, 'js')],
-    { stdio: 'ignore' }));
+  const server = await startNatsServer(['-js', '-a', '127.0.0.1', '-p', String(natsPort), '-sd', path.join(dir, 'js')], natsPort);
   let synced;
   for (let i = 0; i < 100; i++) {
     synced = spawnSync(path.join(BIN_DIR, 'bank'), ['sync', '--nats', nats], { encoding: 'utf8' });
@@ -480,6 +502,7 @@ module.exports = {
   waitPort,
   startRole,
   freePort,
+  startNatsServer,
   natsServerBin,
   track,
   sleep,

@@ -9,13 +9,12 @@
 'use strict';
 const { test, before, after } = require('node:test');
 const assert = require('node:assert');
-const { spawn } = require('node:child_process');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
 const h = require('../bank/helpers');
 
-const { freePort, natsServerBin } = h;
+const { freePort } = h;
 // Short leases, so that a dead handler's partitions move within seconds (renewed every second).
 const TTL_MS = 3000;
 const ENV = { BANK_PARTITION_TTL_MS: String(TTL_MS) };
@@ -160,8 +159,7 @@ before(async () => {
   dir = h.tempDir();
   const port = await freePort();
   fs.writeFileSync(path.join(dir, 'nats.conf'), `listen: 127.0.0.1:${port}\nmax_payload: 2MB\njetstream { store_dir: "${path.join(dir, 'js')}" }\n`);
-  nats = h.track(spawn(natsServerBin(), ['-c', path.join(dir, 'nats.conf')], { stdio: 'ignore' }));
-  await h.waitPort(port);
+  nats = await h.startNatsServer(['-c', path.join(dir, 'nats.conf')], port);
   natsUrl = `nats://127.0.0.1:${port}`;
   // The first handler creates the streams; the second one joins and takes half the partitions.
   await startHandler();

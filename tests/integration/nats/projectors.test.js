@@ -9,7 +9,6 @@
 'use strict';
 const { test, before, after } = require('node:test');
 const assert = require('node:assert');
-const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 const h = require('../bank/helpers');
@@ -30,8 +29,7 @@ before(async () => {
     path.join(dir, 'nats.conf'),
     `listen: 127.0.0.1:${port}\nmax_payload: 2MB\njetstream { store_dir: "${path.join(dir, 'js')}" }\n`,
   );
-  nats = h.track(spawn(h.natsServerBin(), ['-c', path.join(dir, 'nats.conf')], { stdio: 'ignore' }));
-  await h.waitPort(port);
+  nats = await h.startNatsServer(['-c', path.join(dir, 'nats.conf')], port);
   natsUrl = `nats://127.0.0.1:${port}`;
   // The command handler first: it creates the streams. The APIs before the projectors: they
   // receive every transaction the projectors publish, from the bank's first on.

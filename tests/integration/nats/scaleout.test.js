@@ -4,14 +4,13 @@
 'use strict';
 const { test, before, after } = require('node:test');
 const assert = require('node:assert');
-const { spawn } = require('node:child_process');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
 const h = require('../bank/helpers');
 
 // Shared with the bank tests: free ports and the nats-server binary; h.track kills children at exit.
-const { freePort, natsServerBin } = h;
+const { freePort } = h;
 
 let dir;
 let nats;
@@ -29,9 +28,7 @@ before(async () => {
     path.join(dir, 'nats.conf'),
     `listen: 127.0.0.1:${port}\nmax_payload: 2MB\njetstream { store_dir: "${path.join(dir, 'js')}" }\n`,
   );
-  nats = spawn(natsServerBin(), ['-c', path.join(dir, 'nats.conf')], { stdio: 'ignore' });
-  h.track(nats);
-  await h.waitPort(port);
+  nats = await h.startNatsServer(['-c', path.join(dir, 'nats.conf')], port);
   natsUrl = `nats://127.0.0.1:${port}`;
   // The command handlers first: one of them creates the streams and the company account.
   commands1 = await h.startRole(dir, 'commands', natsUrl);

@@ -108,16 +108,17 @@ static bool spawn(nts_cluster *c, int i)
         return false;
     }
     nts_node *nd = &c->nodes[i];
-    char log[600];
-    snprintf(log, sizeof log, "%s/n%d.log", c->dir, i + 1);
+    snprintf(nd->log, sizeof nd->log, "%s/n%d.log", c->dir, i + 1);
+    struct stat st;
+    nd->log_from = stat(nd->log, &st) == 0 ? (long)st.st_size : 0;
     pid_t pid = fork();
     if (pid < 0) return false;
     if (pid == 0) {
         /* The server dies with the test, even when the test crashes or aborts. */
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() == 1) _exit(127);
-        FILE *out = freopen(log, "a", stdout);
-        FILE *err = freopen(log, "a", stderr);
+        FILE *out = freopen(nd->log, "a", stdout);
+        FILE *err = freopen(nd->log, "a", stderr);
         (void)out;
         (void)err;
         execl(bin, bin, "-c", nd->conf, (char *)NULL);
@@ -127,17 +128,28 @@ static bool spawn(nts_cluster *c, int i)
     return true;
 }
 
-/* Waits until the node accepts TCP connections. */
+/* True once the node's log, since its last start, says it listens on its port. */
+static bool says_listening(const nts_node *nd)
+{
+    char want[128];
+    snprintf(want, sizeof want, "Listening for client connections on %s", nd->url);
+    FILE *f = fopen(nd->log, "r");
+    if (f == NULL) return false;
+    bool found = false;
+    char line[1024];
+    if (fseek(f, nd->log_from, SEEK_SET) == 0)
+        while (!found && fgets(line, sizeof line, f) != NULL)
+            found = strstr(line, want) != NULL;
+    fclose(f);
+    return found;
+}
+
+/* Waits until the node listens on its port: its own log says so. (A connection that succeeds
+ * proves nothing: another test's server may hold the port, and ours then exits.) */
 static bool wait_listening(nts_node *nd, int timeout_ms)
 {
     for (int waited = 0; waited < timeout_ms; waited += 20) {
-        int fd = socket(AF_INET, SOCK_STREAM, 0);
-        struct sockaddr_in a = {.sin_family = AF_INET,
-                                .sin_port = htons((uint16_t)nd->port),
-                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-        int rc = connect(fd, (struct sockaddr *)&a, sizeof a);
-        close(fd);
-        if (rc == 0) return true;
+        if (says_listening(nd)) return true;
         int status = 0;
         if (waitpid(nd->pid, &status, WNOHANG) == nd->pid) {
             nd->pid = 0;
@@ -179,29 +191,38 @@ bool nts_start(nts_cluster *c, int n)
     if (dir == NULL) return false;
     snprintf(c->dir, sizeof c->dir, "%s", dir);
     free(dir);
-    size_t off = 0;
-    for (int i = 0; i < n; i++) {
-        nts_node *nd = &c->nodes[i];
-        nd->port = unused_port(c, i);
-        nd->cluster_port = n > 1 ? unused_port(c, i) : 0;
-        snprintf(nd->conf, sizeof nd->conf, "%s/n%d.conf", c->dir, i + 1);
-        snprintf(nd->url, sizeof nd->url, "127.0.0.1:%d", nd->port);
-        off += (size_t)snprintf(c->servers + off, sizeof c->servers - off, "%s%s", i ? "," : "",
-                                nd->url);
-    }
-    for (int i = 0; i < n; i++) {
-        if (!write_conf(c, i) || !spawn(c, i)) {
-            nts_stop(c);
-            return false;
+    /* A port found free may be taken by another test before the server binds it: then that
+     * server exits, and the cluster starts again on other ports. */
+    bool listening = false;
+    for (int attempt = 0; attempt < 5 && !listening; attempt++) {
+        for (int i = 0; i < n; i++)
+            nts_stop_node(c, i, true);
+        for (int i = 0; i < n; i++)
+            c->nodes[i].port = c->nodes[i].cluster_port = 0;
+        size_t off = 0;
+        for (int i = 0; i < n; i++) {
+            nts_node *nd = &c->nodes[i];
+            nd->port = unused_port(c, i);
+            nd->cluster_port = n > 1 ? unused_port(c, i) : 0;
+            snprintf(nd->conf, sizeof nd->conf, "%s/n%d.conf", c->dir, i + 1);
+            snprintf(nd->url, sizeof nd->url, "127.0.0.1:%d", nd->port);
+            off += (size_t)snprintf(c->servers + off, sizeof c->servers - off, "%s%s", i ? "," : "",
+                                    nd->url);
         }
-    }
-    for (int i = 0; i < n; i++) {
-        if (!wait_listening(&c->nodes[i], 10000)) {
-            fprintf(stderr, "nats-server n%d did not start (see %s/n%d.log)\n", i + 1, c->dir,
-                    i + 1);
-            nts_stop(c);
-            return false;
+        for (int i = 0; i < n; i++) {
+            if (!write_conf(c, i) || !spawn(c, i)) {
+                nts_stop(c);
+                return false;
+            }
         }
+        listening = true;
+        for (int i = 0; i < n && listening; i++)
+            listening = wait_listening(&c->nodes[i], 10000);
+    }
+    if (!listening) {
+        fprintf(stderr, "nats-server did not start (see the logs in %s)\n", c->dir);
+        nts_stop(c);
+        return false;
     }
     if (!wait_jetstream(c->nodes[0].url, 30000)) {
         fprintf(stderr, "JetStream did not become ready on %s\n", c->nodes[0].url);

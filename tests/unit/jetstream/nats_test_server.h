@@ -16,7 +16,9 @@ typedef struct nts_node {
     int port;  /* client port */
     int cluster_port;
     char conf[512];
-    char url[64]; /* "127.0.0.1:PORT" */
+    char url[64];  /* "127.0.0.1:PORT" */
+    char log[600]; /* its output */
+    long log_from; /* the log's size when it was last started */
 } nts_node;
 
 typedef struct nts_cluster {
