@@ -44,18 +44,31 @@ class BankServer {
   }
 
   async start() {
-    if (!this.port) {
+    if (this.port) return this.launch();
+    // A port found free may be taken by another test before the bank binds it: then the bank
+    // exits, and it starts again on another port.
+    for (let attempt = 1; ; attempt++) {
       this.port = await freePort();
       this.base = `http://127.0.0.1:${this.port}`;
+      try {
+        return await this.launch();
+      } catch (e) {
+        if (attempt === 3 || this.child.exitCode === null) throw e;
+      }
     }
+  }
+
+  async launch() {
     const listen = `127.0.0.1:${this.port}`;
     const extra = (process.env.BANK_RUN_ARGS || '').split(' ').filter(Boolean);
     const [cmd, args] = DEV
       ? [process.execPath, [path.join(SOURCE_DIR, 'web', 'dev', 'server.mjs'), 'run', '--data', this.dataDir, '--listen', listen, '--static', path.join(SOURCE_DIR, 'web', 'dist'), ...this.args]]
       : [path.resolve(process.env.BIN_DIR || '', 'bank'), ['run', '--data', this.dataDir, '--listen', listen, ...extra, ...this.args]];
     this.child = spawn(cmd, args, { cwd: SOURCE_DIR, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.launchLog = ''; // this launch's output only: the test of "listening on" below
     const keep = (d) => {
       this.log = (this.log + d.toString()).slice(-20000);
+      this.launchLog = (this.launchLog + d.toString()).slice(-20000);
     };
     this.child.stdout.on('data', keep);
     this.child.stderr.on('data', keep);
@@ -63,8 +76,15 @@ class BankServer {
   }
 
   async waitHealthy() {
+    // The bank's own log must say that it listens on the port: /healthz alone could be answered
+    // by another test's server on it.
+    const mine = `listening on 127.0.0.1:${this.port}`;
     for (let i = 0; i < 600; i++) {
       if (this.child.exitCode !== null) throw new Error(`server exited with ${this.child.exitCode}:\n${this.log}`);
+      if (!DEV && !this.launchLog.includes(mine)) {
+        await new Promise((r) => setTimeout(r, 100));
+        continue;
+      }
       try {
         const r = await fetch(`${this.base}/healthz`);
         if (r.status === 200) return;
