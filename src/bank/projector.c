@@ -20,6 +20,7 @@
 #define BATCH_MAX 512       /* events taken from the queues per read model transaction */
 /* Transfer store events a batch may take besides, to find the transfer of a money event. */
 #define BATCH_EXTRA 512
+#define PUBLISH_CHUNK 128 /* transactions handed to bus_publish_many at once */
 /* A batch is committed at most this often unless it is full: each commit writes every page it
  * changed to the WAL, so one event per commit (the projector keeping up at a moderate rate) cost
  * several pages per event; waiting a few milliseconds lets the events of that time share them. */
@@ -89,6 +90,7 @@ struct projector {
     uint64_t batch_last[N_STORES]; /* the last position of each store applied in the batch */
     transaction_happened_event *published; /* per batch, before publishing */
     size_t n_published;
+    message *outbox; /* PUBLISH_CHUNK: the messages of one bus_publish_many */
     /* After a rebuild of an older read model: the transactions of bank positions up to here were
      * published before it, so they are not published again. */
     uint64_t published_until;
@@ -353,10 +355,13 @@ static status apply_batch(projector *p, uint64_t done[N_STORES])
     }
     for (int s = 0; s < N_STORES; s++)
         if (last[s]) done[s] = last[s];
-    for (size_t i = 0; p->bus && i < p->n_published; i++) {
-        message m = {.type = MSG_TRANSACTION_HAPPENED_EVENT};
-        m.u.transaction_happened = p->published[i];
-        bus_publish(p->bus, BUS_SUBJECT_TRANSACTIONS, &m);
+    /* A batch's transactions leave together: on NATS a few messages instead of one each. */
+    for (size_t i = 0; p->bus && i < p->n_published; i += PUBLISH_CHUNK) {
+        size_t chunk = p->n_published - i < PUBLISH_CHUNK ? p->n_published - i : PUBLISH_CHUNK;
+        for (size_t j = 0; j < chunk; j++)
+            p->outbox[j] = (message){.type = MSG_TRANSACTION_HAPPENED_EVENT,
+                                     .u.transaction_happened = p->published[i + j]};
+        bus_publish_many(p->bus, BUS_SUBJECT_TRANSACTIONS, p->outbox, chunk);
     }
     size_t n_alerts;
     const alert_triggered_event *alerts = event_index_take_alerts(p->index, &n_alerts);
@@ -555,10 +560,11 @@ status projector_new(const bank_stores *stores, const char *db_path, bus *b, pro
     p->bus = b;
     p->db_path = strdup(db_path);
     p->published = malloc((BATCH_MAX + BATCH_EXTRA) * sizeof *p->published);
+    p->outbox = malloc(PUBLISH_CHUNK * sizeof *p->outbox);
     p->batch = malloc((BATCH_MAX + BATCH_EXTRA) * sizeof *p->batch);
     p->recent = calloc(RECENT_TRANSFERS, sizeof *p->recent);
     pthread_mutex_init(&p->mu, NULL);
-    status st = p->db_path && p->published && p->batch && p->recent
+    status st = p->db_path && p->published && p->outbox && p->batch && p->recent
                     ? bqueue_new(1, &p->doorbell)
                     : status_set(ST_NOMEM, "out of memory starting the projector");
     for (int s = 0; s < N_STORES && st == ST_OK; s++)
@@ -649,6 +655,7 @@ void projector_free(projector *p)
     read_model_close(p->rm);
     pthread_mutex_destroy(&p->mu);
     free(p->published);
+    free(p->outbox);
     free(p->recent);
     free(p->db_path);
     free(p);

@@ -51,6 +51,14 @@ status bus_publish(bus *b, const char *subject, const message *m)
     return b->ops->publish(b, subject, m);
 }
 
+status bus_publish_many(bus *b, const char *subject, const message *ms, size_t n)
+{
+    if (b->ops->publish_many) return b->ops->publish_many(b, subject, ms, n);
+    for (size_t i = 0; i < n; i++)
+        TRY(b->ops->publish(b, subject, &ms[i]));
+    return ST_OK;
+}
+
 status bus_subscribe(bus *b, const char *subject, bus_message_cb cb, void *ctx,
                      bus_subscription **out)
 {

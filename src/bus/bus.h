@@ -77,6 +77,16 @@ status bus_request(bus *b, const char *subject, const message *request, int64_t 
 status bus_serve(bus *b, const char *subject, const char *queue_group, bus_handler_cb cb, void *ctx,
                  bus_subscription **out);
 
+/* Publishes `ms[0..n)` to `subject`, in order: the same as n bus_publish calls for every
+ * subscriber, but the nats adapter sends them as few NATS messages (one up to BUS_BATCH_BYTES of
+ * encoded messages), so a projector's batch of transactions costs the server, the network and each
+ * subscriber one message instead of hundreds. A message that cannot be encoded fails the call
+ * before anything of it is sent. */
+status bus_publish_many(bus *b, const char *subject, const message *ms, size_t n);
+
+/* The most encoded bytes the nats adapter puts in one NATS message of bus_publish_many. */
+#define BUS_BATCH_BYTES (256 * 1024)
+
 /* Answers a served request and frees `reply`. Any thread. A request whose deadline passed is
  * answered into nothing. */
 void bus_answer(bus_reply *reply, const message *answer);

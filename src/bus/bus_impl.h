@@ -11,6 +11,8 @@ typedef struct bus_ops {
     status (*serve)(bus *b, const char *subject, const char *queue_group, bus_handler_cb cb,
                     void *ctx, bus_subscription **out);
     status (*publish)(bus *b, const char *subject, const message *m);
+    /* NULL: bus_publish_many calls publish for each. */
+    status (*publish_many)(bus *b, const char *subject, const message *ms, size_t n);
     status (*subscribe)(bus *b, const char *subject, bus_message_cb cb, void *ctx,
                         bus_subscription **out);
     void (*unsubscribe)(bus_subscription *sub);

@@ -13,7 +13,10 @@
  * subjects: with a thread each, nearly every command woke a thread of its own). A request that
  * cannot be decoded is answered with an empty message carrying a "Bank-Error" header (ST_INVALID
  * for the requester) and is never handed to the handler.
- * Publish/subscribe: plain subjects, at most once, no persistence.
+ * Publish/subscribe: plain subjects, at most once, no persistence. bus_publish_many sends up to
+ * BUS_BATCH_BYTES of messages as one NATS message with a "Bank-Batch" header (the subscriber hands
+ * them on one by one); a subscriber built before it would drop such a message as undecodable, so
+ * the API instances are upgraded before the projectors (docs/operations.md).
  * The connection uses SendAsap: answers leave at once instead of waiting for the flusher (~1 ms).
  *
  * Lifetime: the connection lives in a reference-counted core; bus_reply handles hold a reference,
@@ -45,6 +48,9 @@
 #define ENCODED_MAX (MSG_QUERY_RESULT_MAX + 64 * 1024)
 #define PENDING_MAX 65536
 #define HDR_ERROR "Bank-Error"
+/* On a message of bus_publish_many: how many messages it holds. Its data is each encoded message
+ * after its length (4 bytes, big-endian). */
+#define HDR_BATCH "Bank-Batch"
 #define DRAIN_MS 5000 /* at most, to hand the requests already received on a subject we leave */
 
 typedef struct core {
@@ -410,6 +416,40 @@ static void on_request_msg(natsConnection *nc, natsSubscription *ns, natsMsg *ms
     natsMsg_Destroy(msg);
 }
 
+/* The length before a message in the data of a batch (HDR_BATCH). */
+static uint32_t frame_length(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static void deliver_one(nats_sub *s, const char *subject, const char *data, size_t len)
+{
+    message m;
+    if (codec_decode(data, len, &m) == ST_OK) {
+        s->deliver(s->ctx, &m);
+        message_clear(&m);
+    } else {
+        LOG_WARN(MOD, "dropping an undecodable message on %s: %s", subject, status_message());
+    }
+}
+
+/* The messages of a bus_publish_many, one by one; a frame that overruns the data ends it. */
+static void deliver_batch(nats_sub *s, natsMsg *msg)
+{
+    const unsigned char *data = (const unsigned char *)natsMsg_GetData(msg);
+    size_t len = (size_t)natsMsg_GetDataLength(msg), at = 0;
+    while (at < len) {
+        if (len - at < 4 || frame_length(data + at) > len - at - 4) {
+            LOG_WARN(MOD, "dropping the rest of a batch on %s: a message overruns it",
+                     natsMsg_GetSubject(msg));
+            return;
+        }
+        size_t n = frame_length(data + at);
+        deliver_one(s, natsMsg_GetSubject(msg), (const char *)data + at + 4, n);
+        at += 4 + n;
+    }
+}
+
 static void on_published_msg(natsConnection *nc, natsSubscription *ns, natsMsg *msg, void *closure)
 {
     (void)nc;
@@ -420,15 +460,12 @@ static void on_published_msg(natsConnection *nc, natsSubscription *ns, natsMsg *
         natsMsg_Destroy(msg);
         return;
     }
-    message m;
-    status st = codec_decode(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &m);
-    if (st == ST_OK) {
-        s->deliver(s->ctx, &m);
-        message_clear(&m);
-    } else {
-        LOG_WARN(MOD, "dropping an undecodable message on %s: %s", natsMsg_GetSubject(msg),
-                 status_message());
-    }
+    const char *batch = NULL;
+    if (natsMsgHeader_Get(msg, HDR_BATCH, &batch) == NATS_OK && batch != NULL)
+        deliver_batch(s, msg);
+    else
+        deliver_one(s, natsMsg_GetSubject(msg), natsMsg_GetData(msg),
+                    (size_t)natsMsg_GetDataLength(msg));
     sub_leave(s);
     natsMsg_Destroy(msg);
 }
@@ -514,6 +551,57 @@ static status nats_publish(bus *base, const char *subject, const message *m)
     natsStatus ns = natsConnection_Publish(b->core->nc, subject, data.data, (int)data.len);
     buf_free(&data);
     return nats_conn_status(ns, "publishing");
+}
+
+static status send_batch(nats_bus *b, const char *subject, const char *data, size_t len,
+                         size_t count)
+{
+    char text[24];
+    snprintf(text, sizeof text, "%zu", count);
+    natsMsg *m = NULL;
+    natsStatus ns = natsMsg_Create(&m, subject, NULL, data, (int)len);
+    if (ns == NATS_OK) ns = natsMsgHeader_Set(m, HDR_BATCH, text);
+    if (ns == NATS_OK) ns = natsConnection_PublishMsg(b->core->nc, m);
+    natsMsg_Destroy(m);
+    return nats_conn_status(ns, "publishing");
+}
+
+static status nats_publish_many(bus *base, const char *subject, const message *ms, size_t n)
+{
+    nats_bus *b = (nats_bus *)base;
+    if (n == 1) return nats_publish(base, subject, &ms[0]); /* what every subscriber reads */
+    TRY(check_subject(subject));
+    /* Everything is encoded before anything is sent. */
+    buf frames;
+    buf_init(&frames, n * (ENCODED_MAX + 4));
+    status st = ST_OK;
+    for (size_t i = 0; i < n && st == ST_OK; i++) {
+        buf one;
+        st = encode(&ms[i], &one);
+        if (st != ST_OK) break;
+        unsigned char len[4] = {(unsigned char)(one.len >> 24), (unsigned char)(one.len >> 16),
+                                (unsigned char)(one.len >> 8), (unsigned char)one.len};
+        st = buf_append(&frames, len, sizeof len);
+        if (st == ST_OK) st = buf_append(&frames, one.data, one.len);
+        buf_free(&one);
+    }
+    /* Then sent as NATS messages of up to BUS_BATCH_BYTES (a larger message goes alone). */
+    const unsigned char *data = (const unsigned char *)frames.data;
+    size_t start = 0, at = 0, count = 0;
+    while (st == ST_OK && at < frames.len) {
+        size_t next = at + 4 + frame_length(data + at);
+        if (count > 0 && next - start > BUS_BATCH_BYTES) {
+            st = send_batch(b, subject, frames.data + start, at - start, count);
+            start = at;
+            count = 0;
+        }
+        at = next;
+        count++;
+    }
+    if (st == ST_OK && count > 0)
+        st = send_batch(b, subject, frames.data + start, at - start, count);
+    buf_free(&frames);
+    return st;
 }
 
 /* Ends a subscription; waits for its callback unless called from it. Frees it. */
@@ -671,6 +759,7 @@ static const bus_ops NATS_OPS = {
     .request = nats_request,
     .serve = nats_serve,
     .publish = nats_publish,
+    .publish_many = nats_publish_many,
     .subscribe = nats_subscribe,
     .unsubscribe = nats_unsubscribe,
     .close = nats_close,

@@ -16,8 +16,10 @@
 
 #include <nats/nats.h>
 
+#include "base/buf.h"
 #include "base/clock.h"
 #include "bus/bus.h"
+#include "codec/codec.h"
 #include "nats_test_server.h"
 
 static nts_cluster server;
@@ -302,6 +304,122 @@ static void publish_fans_out_to_every_subscriber(void **state)
         assert_int_equal(in1.ids[i], i + 1);
         assert_int_equal(in2.ids[i], i + 1);
     }
+    bus_unsubscribe(s1);
+    bus_unsubscribe(s2);
+    bus_close(api1);
+    bus_close(api2);
+    bus_close(projector);
+}
+
+/* Counts transactions and checks that their ids come 1, 2, 3, ... */
+typedef struct many_inbox {
+    pthread_mutex_t mu;
+    int n;
+    bool in_order;
+} many_inbox;
+
+static void on_many(void *ctx, const message *m)
+{
+    many_inbox *in = ctx;
+    pthread_mutex_lock(&in->mu);
+    in->n++;
+    if (m->type != MSG_TRANSACTION_HAPPENED_EVENT ||
+        m->u.transaction_happened.transaction_id != in->n)
+        in->in_order = false;
+    pthread_mutex_unlock(&in->mu);
+}
+
+static int many_count(many_inbox *in)
+{
+    pthread_mutex_lock(&in->mu);
+    int n = in->n;
+    pthread_mutex_unlock(&in->mu);
+    return n;
+}
+
+static bool wait_many(many_inbox *in, int n)
+{
+    int64_t deadline = clock_mono_ms() + 30000;
+    while (many_count(in) < n && clock_mono_ms() < deadline)
+        clock_sleep_ms(2);
+    return many_count(in) == n;
+}
+
+static message transaction(int id)
+{
+    message m = {.type = MSG_TRANSACTION_HAPPENED_EVENT};
+    m.u.transaction_happened.transaction_id = id;
+    MSG_SET(m.u.transaction_happened.iban, "NL66OPEN0000000001");
+    m.u.transaction_happened.new_balance = 100 * id;
+    m.u.transaction_happened.changed_by = 100;
+    MSG_SET(m.u.transaction_happened.from_to, "cash");
+    MSG_SET(m.u.transaction_happened.description, "a deposit described at some length");
+    return m;
+}
+
+/* bus_publish_many: thousands of transactions (more than one NATS message holds) reach every
+ * subscriber once and in order; one alone goes as a plain message; a batch whose last message
+ * overruns its data hands on the messages before it and drops the rest. */
+static void publish_many_reaches_every_subscriber_in_order(void **state)
+{
+    (void)state;
+    bus *api1 = open_bus(), *api2 = open_bus(), *projector = open_bus();
+    many_inbox in1 = {.mu = PTHREAD_MUTEX_INITIALIZER, .in_order = true};
+    many_inbox in2 = {.mu = PTHREAD_MUTEX_INITIALIZER, .in_order = true};
+    bus_subscription *s1 = NULL, *s2 = NULL;
+    assert_int_equal(bus_subscribe(api1, BUS_SUBJECT_TRANSACTIONS, on_many, &in1, &s1), ST_OK);
+    assert_int_equal(bus_subscribe(api2, BUS_SUBJECT_TRANSACTIONS, on_many, &in2, &s2), ST_OK);
+    enum { N = 4000 };
+    static message ms[N];
+    for (int i = 0; i < N; i++)
+        ms[i] = transaction(i + 1);
+    buf one;
+    buf_init(&one, 4096);
+    assert_int_equal(codec_encode(&ms[0], &one), ST_OK);
+    printf("# %d transactions of %zu bytes: more than the %d bytes of a batch\n", N, one.len,
+           BUS_BATCH_BYTES);
+    assert_true(N * (one.len + 4) > BUS_BATCH_BYTES);
+    buf_free(&one);
+    assert_int_equal(bus_publish_many(projector, BUS_SUBJECT_TRANSACTIONS, ms, N), ST_OK);
+    assert_true(wait_many(&in1, N));
+    assert_true(wait_many(&in2, N));
+    message alone = transaction(N + 1);
+    assert_int_equal(bus_publish_many(projector, BUS_SUBJECT_TRANSACTIONS, &alone, 1), ST_OK);
+    assert_true(wait_many(&in1, N + 1));
+    assert_true(wait_many(&in2, N + 1));
+
+    /* A forged batch: a good message, then a length that runs past the end. */
+    message good = transaction(N + 2);
+    buf data;
+    buf_init(&data, 8192);
+    assert_int_equal(buf_append(&data, "\0\0\0\0", 4), ST_OK);
+    assert_int_equal(codec_encode(&good, &data), ST_OK);
+    size_t len = data.len - 4;
+    unsigned char *p = (unsigned char *)data.data;
+    p[0] = (unsigned char)(len >> 24), p[1] = (unsigned char)(len >> 16);
+    p[2] = (unsigned char)(len >> 8), p[3] = (unsigned char)len;
+    assert_int_equal(buf_append(&data, "\0\0\0\x63xyz", 7), ST_OK);
+    char url[600];
+    snprintf(url, sizeof url, "nats://%s", server.nodes[0].url);
+    natsConnection *nc = NULL;
+    assert_int_equal(natsConnection_ConnectTo(&nc, url), NATS_OK);
+    natsMsg *forged = NULL;
+    assert_int_equal(
+        natsMsg_Create(&forged, BUS_SUBJECT_TRANSACTIONS, NULL, data.data, (int)data.len), NATS_OK);
+    assert_int_equal(natsMsgHeader_Set(forged, "Bank-Batch", "2"), NATS_OK);
+    assert_int_equal(natsConnection_PublishMsg(nc, forged), NATS_OK);
+    natsMsg_Destroy(forged);
+    assert_true(wait_many(&in1, N + 2));
+    assert_true(wait_many(&in2, N + 2));
+    /* And after it (from another connection, so only once it arrived) a plain one, next. */
+    message after = transaction(N + 3);
+    assert_int_equal(bus_publish(projector, BUS_SUBJECT_TRANSACTIONS, &after), ST_OK);
+    assert_true(wait_many(&in1, N + 3));
+    assert_true(wait_many(&in2, N + 3));
+    assert_true(in1.in_order);
+    assert_true(in2.in_order);
+    buf_free(&data);
+    natsConnection_Destroy(nc);
     bus_unsubscribe(s1);
     bus_unsubscribe(s2);
     bus_close(api1);
@@ -603,6 +721,7 @@ int main(void)
         cmocka_unit_test(deadline_gives_timeout_and_late_answer_is_ignored),
         cmocka_unit_test(no_server_is_unavailable),
         cmocka_unit_test(publish_fans_out_to_every_subscriber),
+        cmocka_unit_test(publish_many_reaches_every_subscriber_in_order),
         cmocka_unit_test(undecodable_request_is_refused),
         cmocka_unit_test(unencodable_answer_is_an_error),
         cmocka_unit_test(answer_over_max_payload_is_an_error),
