@@ -1,16 +1,33 @@
 /* libFuzzer target for codec_decode: any input must decode or be refused with ST_INVALID, never
  * crash or leak; whatever decodes must encode again, and that encoding must decode to the same
- * message and re-encode to the same bytes. */
+ * message and re-encode to the same bytes. The input is also read as a batch of frames
+ * (codec/frames.h, what the nats bus receives from bus_publish_many): every frame must lie inside
+ * the input and decode or be refused. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "codec/codec.h"
+#include "codec/frames.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+static void walk_frames(const uint8_t *data, size_t size)
+{
+    size_t at = 0, len = 0;
+    const void *frame = NULL;
+    while (codec_frame_next(data, size, &at, &frame, &len) == CODEC_FRAME_OK) {
+        if ((const uint8_t *)frame < data || (const uint8_t *)frame + len > data + size ||
+            at > size)
+            abort();
+        message m;
+        if (codec_decode(frame, len, &m) == ST_OK) message_clear(&m);
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    walk_frames(data, size);
     message m;
     status st = codec_decode(data, size, &m);
     if (st != ST_OK) {

@@ -41,6 +41,7 @@
 #include "base/timer.h"
 #include "bus/bus_impl.h"
 #include "codec/codec.h"
+#include "codec/frames.h"
 #include "nats/nats_conn.h"
 
 #define MOD "nats-bus"
@@ -48,8 +49,8 @@
 #define ENCODED_MAX (MSG_QUERY_RESULT_MAX + 64 * 1024)
 #define PENDING_MAX 65536
 #define HDR_ERROR "Bank-Error"
-/* On a message of bus_publish_many: how many messages it holds. Its data is each encoded message
- * after its length (4 bytes, big-endian). */
+/* On a message of bus_publish_many: how many messages it holds. Its data are their encodings as
+ * codec frames (codec/frames.h). */
 #define HDR_BATCH "Bank-Batch"
 #define DRAIN_MS 5000 /* at most, to hand the requests already received on a subject we leave */
 
@@ -416,12 +417,6 @@ static void on_request_msg(natsConnection *nc, natsSubscription *ns, natsMsg *ms
     natsMsg_Destroy(msg);
 }
 
-/* The length before a message in the data of a batch (HDR_BATCH). */
-static uint32_t frame_length(const unsigned char *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 static void deliver_one(nats_sub *s, const char *subject, const char *data, size_t len)
 {
     message m;
@@ -436,18 +431,16 @@ static void deliver_one(nats_sub *s, const char *subject, const char *data, size
 /* The messages of a bus_publish_many, one by one; a frame that overruns the data ends it. */
 static void deliver_batch(nats_sub *s, natsMsg *msg)
 {
-    const unsigned char *data = (const unsigned char *)natsMsg_GetData(msg);
+    const char *data = natsMsg_GetData(msg);
     size_t len = (size_t)natsMsg_GetDataLength(msg), at = 0;
-    while (at < len) {
-        if (len - at < 4 || frame_length(data + at) > len - at - 4) {
-            LOG_WARN(MOD, "dropping the rest of a batch on %s: a message overruns it",
-                     natsMsg_GetSubject(msg));
-            return;
-        }
-        size_t n = frame_length(data + at);
-        deliver_one(s, natsMsg_GetSubject(msg), (const char *)data + at + 4, n);
-        at += 4 + n;
-    }
+    const void *frame = NULL;
+    size_t n = 0;
+    codec_frame_step step;
+    while ((step = codec_frame_next(data, len, &at, &frame, &n)) == CODEC_FRAME_OK)
+        deliver_one(s, natsMsg_GetSubject(msg), frame, n);
+    if (step == CODEC_FRAME_OVERRUN)
+        LOG_WARN(MOD, "dropping the rest of a batch on %s: a message overruns it",
+                 natsMsg_GetSubject(msg));
 }
 
 static void on_published_msg(natsConnection *nc, natsSubscription *ns, natsMsg *msg, void *closure)
@@ -573,30 +566,25 @@ static status nats_publish_many(bus *base, const char *subject, const message *m
     TRY(check_subject(subject));
     /* Everything is encoded before anything is sent. */
     buf frames;
-    buf_init(&frames, n * (ENCODED_MAX + 4));
+    buf_init(&frames, n * (ENCODED_MAX + CODEC_FRAME_HEADER));
     status st = ST_OK;
     for (size_t i = 0; i < n && st == ST_OK; i++) {
         buf one;
         st = encode(&ms[i], &one);
         if (st != ST_OK) break;
-        unsigned char len[4] = {(unsigned char)(one.len >> 24), (unsigned char)(one.len >> 16),
-                                (unsigned char)(one.len >> 8), (unsigned char)one.len};
-        st = buf_append(&frames, len, sizeof len);
-        if (st == ST_OK) st = buf_append(&frames, one.data, one.len);
+        st = codec_frame_append(&frames, one.data, one.len);
         buf_free(&one);
     }
     /* Then sent as NATS messages of up to BUS_BATCH_BYTES (a larger message goes alone). */
-    const unsigned char *data = (const unsigned char *)frames.data;
-    size_t start = 0, at = 0, count = 0;
-    while (st == ST_OK && at < frames.len) {
-        size_t next = at + 4 + frame_length(data + at);
+    size_t start = 0, at = 0, count = 0, len = 0;
+    const void *frame = NULL;
+    for (size_t next = 0; st == ST_OK; at = next, count++) {
+        if (codec_frame_next(frames.data, frames.len, &next, &frame, &len) != CODEC_FRAME_OK) break;
         if (count > 0 && next - start > BUS_BATCH_BYTES) {
             st = send_batch(b, subject, frames.data + start, at - start, count);
             start = at;
             count = 0;
         }
-        at = next;
-        count++;
     }
     if (st == ST_OK && count > 0)
         st = send_batch(b, subject, frames.data + start, at - start, count);
