@@ -16,6 +16,7 @@
 #include "codec/codec.h"
 #include "codec/codec_internal.h"
 #include "codec/fingerprint.h"
+#include "codec/frames.h"
 #include "samples.h"
 
 /* The fingerprints of schemas/NAME.avsc, pinned: a change here changes the wire format, so the old
@@ -1469,6 +1470,43 @@ static void concurrent_encode_and_decode(void **state)
     assert_int_equal(bad, 0);
 }
 
+/* codec/frames: messages walked back as they were appended; a length that runs past the end, or
+ * a header cut short, ends the walk without reading past the data. */
+static void frames_walk_back_what_was_appended(void **state)
+{
+    (void)state;
+    buf b;
+    buf_init(&b, 1 << 16);
+    assert_int_equal(codec_frame_append(&b, "first", 5), ST_OK);
+    assert_int_equal(codec_frame_append(&b, "", 0), ST_OK);
+    assert_int_equal(codec_frame_append(&b, "third!", 6), ST_OK);
+    assert_int_equal(b.len, 3 * CODEC_FRAME_HEADER + 11);
+    size_t at = 0, len = 0;
+    const void *frame = NULL;
+    assert_int_equal(codec_frame_next(b.data, b.len, &at, &frame, &len), CODEC_FRAME_OK);
+    assert_int_equal(len, 5);
+    assert_memory_equal(frame, "first", 5);
+    assert_int_equal(codec_frame_next(b.data, b.len, &at, &frame, &len), CODEC_FRAME_OK);
+    assert_int_equal(len, 0);
+    assert_int_equal(codec_frame_next(b.data, b.len, &at, &frame, &len), CODEC_FRAME_OK);
+    assert_memory_equal(frame, "third!", 6);
+    assert_int_equal(codec_frame_next(b.data, b.len, &at, &frame, &len), CODEC_FRAME_END);
+    assert_int_equal(at, b.len);
+    /* The last frame one byte short, then a header cut short. */
+    at = 0;
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(codec_frame_next(b.data, b.len - 1, &at, &frame, &len), CODEC_FRAME_OK);
+    assert_int_equal(codec_frame_next(b.data, b.len - 1, &at, &frame, &len), CODEC_FRAME_OVERRUN);
+    at = 0;
+    assert_int_equal(codec_frame_next(b.data, 3, &at, &frame, &len), CODEC_FRAME_OVERRUN);
+    /* A length of 4 GiB - 1 over a few bytes. */
+    const unsigned char huge[] = {0xff, 0xff, 0xff, 0xff, 'x'};
+    at = 0;
+    assert_int_equal(codec_frame_next(huge, sizeof huge, &at, &frame, &len), CODEC_FRAME_OVERRUN);
+    assert_int_equal(at, 0);
+    buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1492,6 +1530,7 @@ int main(void)
         cmocka_unit_test(startup_checks_refuse_broken_schema_files),
         cmocka_unit_test(random_mutations_are_safe),
         cmocka_unit_test(concurrent_encode_and_decode),
+        cmocka_unit_test(frames_walk_back_what_was_appended),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
