@@ -31,11 +31,13 @@ describe('checkIban', () => {
 
   it('flags a character of the wrong kind as soon as it is typed, as the server would refuse it', () => {
     const nl = 'NL IBANs have 4 letters and 10 digits after the check digits';
-    expect(checkIban('NL61OP3N')).toMatchObject({ state: 'invalid', message: `Character 7 ("3") should be a letter: ${nl}` });
-    expect(checkIban('NL61OPEN030579782x')).toMatchObject({ state: 'invalid', message: `Character 18 ("X") should be a digit: ${nl}` });
+    expect(checkIban('NL61OP3N')).toMatchObject({ state: 'invalid', message: `"3" in OP3N should be a letter: ${nl}` });
+    expect(checkIban('nl61 op3n')).toMatchObject({ state: 'invalid', message: `"3" in OP3N should be a letter: ${nl}` });
+    expect(checkIban('NL61OPEN030579782x')).toMatchObject({ state: 'invalid', message: `"X" in 2X should be a digit: ${nl}` });
+    expect(checkIban('NL61 OPEN 0305 7978 2x')).toMatchObject({ state: 'invalid', message: `"X" in 2X should be a digit: ${nl}` });
     expect(checkIban('NL61OPEN03057978').state).toBe('incomplete');
     expect(checkIban('GB82WEST12345698765432').state).toBe('valid');
-    expect(checkIban('GB82WEST1234569876543X').message).toMatch(/^Character 22 \("X"\) should be a digit: GB IBANs have 4 letters and 14 digits/);
+    expect(checkIban('GB82WEST1234569876543X').message).toMatch(/^"X" in 3X should be a digit: GB IBANs have 4 letters and 14 digits/);
     expect(checkIban('HN88CABF00000000000250005469').state).toBe('valid');
   });
 

@@ -121,12 +121,14 @@ export function checkIban(text: string): IbanCheck {
   const [length, bban] = entry;
   if (!/^\d{0,2}$/.test(iban.slice(2, 4))) return r('invalid', 'The 3rd and 4th characters of an IBAN are its check digits');
   // Each character after the check digits as soon as it is typed: a letter where the country has a
-  // digit is a mistake whatever follows.
+  // digit is a mistake whatever follows. It is named with its group of four as IBANs are printed,
+  // which does not depend on where the person typed spaces.
   const kinds = bbanKinds(bban);
   for (let i = 4; i < Math.min(iban.length, length); i++) {
     const kind = kinds[i - 4] as Kind;
     if (!fits(iban[i] as string, kind)) {
-      return r('invalid', `Character ${i + 1} ("${iban[i]}") should be a ${KIND_WORDS[kind][0]}: ${country} IBANs have ${describeBban(bban)} after the check digits`);
+      const group = iban.slice(i - (i % 4), i - (i % 4) + 4);
+      return r('invalid', `"${iban[i]}" in ${group} should be a ${KIND_WORDS[kind][0]}: ${country} IBANs have ${describeBban(bban)} after the check digits`);
     }
   }
   if (iban.length < length) {
