@@ -44,7 +44,18 @@ class BankServer {
   }
 
   async start() {
-    if (this.port) return this.launch();
+    if (this.port) {
+      // A restart keeps the port (the open pages point at it). Should something else hold it
+      // for a moment (a client's connection given that local port), the bank exits: try again.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await this.launch();
+        } catch (e) {
+          if (attempt === 10 || this.child.exitCode === null) throw e;
+          await new Promise((r) => setTimeout(r, 500));
+        }
+      }
+    }
     // A port found free may be taken by another test before the bank binds it: then the bank
     // exits, and it starts again on another port.
     for (let attempt = 1; ; attempt++) {
