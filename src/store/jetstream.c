@@ -21,6 +21,15 @@
  * the sequence the previous one got (it waits in `waiting` meanwhile). Within a batch, event i+1
  * is published when event i is acknowledged (its expectation is event i's sequence).
  *
+ * Pipelined batches: a chain of acknowledgements caps one key at one event per round trip (a hot
+ * account). So the later events of a batch leave at once, right behind the first, each expecting
+ * the stream's last message to be its predecessor (Nats-Expected-Last-Msg-Id, the predecessor's
+ * Nats-Msg-Id): the server stores event i+1 only directly after event i, so no other event can
+ * land between them. Publishes hold s->pub_mu, so nothing of this process leaves between them;
+ * another process's message can, and then the rest are refused and go the chained way (an event
+ * sent ahead whose answer is not "stored" is published again, with the same message id). A job
+ * is answered only when none of its messages is in flight.
+ *
  * The common path has no hand-off of our own: the caller's thread checks the expectation against
  * the index and publishes; the reply thread takes the acknowledgement, writes the index, answers
  * the callback and starts the key's next append. Everything that may wait goes to a lane (the
@@ -86,6 +95,26 @@
 #define KNOWN_MAX 16384 /* keys whose count and last sequence are remembered */
 
 typedef struct js_store js_store;
+typedef struct js_job js_job;
+
+/* What became of an event sent ahead of its predecessor's acknowledgement. */
+typedef enum ahead_state {
+    AHEAD_NONE,      /* not sent ahead */
+    AHEAD_IN_FLIGHT, /* waiting for its answer */
+    AHEAD_STORED,    /* acknowledged (`seq`) */
+    AHEAD_REFUSED,   /* answered with an error: not stored */
+    AHEAD_UNKNOWN,   /* no answer: may be stored (a new try with its message id says) */
+} ahead_state;
+
+/* An event of a batch sent ahead (see "Pipelined batches"). */
+typedef struct js_ahead {
+    hmap_node node; /* in s->ahead while in flight */
+    const natsMsg *sent;
+    js_job *job;
+    uint32_t index;    /* in the batch */
+    ahead_state state; /* under s->mu */
+    uint64_t seq;
+} js_ahead;
 
 /* What a job needs next from a lane. */
 typedef enum js_phase {
@@ -94,7 +123,7 @@ typedef enum js_phase {
 } js_phase;
 
 /* One append, from store_append_async to its answer. */
-typedef struct js_job {
+struct js_job {
     js_store *s;
     uint64_t key_hash; /* the busy map's hash; its high half picks the lane */
     size_t bytes;      /* what it holds of the gate: the whole allocation */
@@ -131,7 +160,13 @@ typedef struct js_job {
     natsStatus ack_status;
     jsErrCode ack_err;
     uint64_t ack_seq;
-} js_job;
+
+    /* Events sent ahead (batches of two or more: n entries, the first unused), under s->mu: */
+    js_ahead *ahead;
+    size_t ahead_in_flight;
+    bool chain_parked;    /* the chain waits for the answer of ahead[stored] */
+    bool answer_deferred; /* answered once ahead_in_flight is 0 */
+};
 
 /* What this store last appended to a key: its count and last sequence. A remembered count can only
  * be too low (another process appended since), never too high, and the server checks every
@@ -182,8 +217,11 @@ struct js_store {
     store_gate gate;
     workers *lanes;
 
+    mutex pub_mu; /* held around each publish, and a batch's publishes sent at once */
+
     mutex mu;          /* guards what follows */
     hmap inflight;     /* published messages waiting for their acknowledgement -> js_job */
+    hmap ahead;        /* events sent ahead waiting for their answer -> js_ahead */
     hmap busy;         /* keys with an append running -> that js_job */
     hmap known;        /* keys this store appended to -> js_known (at most KNOWN_MAX) */
     list_node subs;    /* open subscriptions, closed by store close */
@@ -344,22 +382,43 @@ static status count_synced(js_store *s, store_bytes key, uint64_t *last, uint32_
 
 /* ---- publishing one event ---- */
 
+static void msg_id_of(const js_job *job, size_t index, char out[64])
+{
+    snprintf(out, 64, "%s:%" PRIu32, job->nonce, job->expected + (uint32_t)index);
+}
+
+/* The message of the batch's event `index`: its value, its order and the append's time. */
+static natsStatus msg_build(const js_job *job, size_t index, natsMsg **out)
+{
+    char order_text[16], time_text[24];
+    snprintf(order_text, sizeof order_text, "%" PRIu32, job->expected + (uint32_t)index);
+    snprintf(time_text, sizeof time_text, "%" PRId64, job->time_ms);
+    store_bytes v = job->values[index];
+    natsStatus ns = natsMsg_Create(out, job->subject, NULL, v.data, (int)v.len);
+    if (ns == NATS_OK) ns = natsMsgHeader_Set(*out, JS_HDR_ORDER, order_text);
+    if (ns == NATS_OK) ns = natsMsgHeader_Set(*out, JS_HDR_TIME, time_text);
+    if (ns != NATS_OK) {
+        natsMsg_Destroy(*out);
+        *out = NULL;
+    }
+    return ns;
+}
+
+static int64_t max_wait_ms(const js_store *s, const js_job *job)
+{
+    int64_t left = job->deadline - clock_mono_ms();
+    return left < s->opt.publish_wait_ms ? (left > 50 ? left : 50) : s->opt.publish_wait_ms;
+}
+
 /* Sends the job's current event (its message is built on the first try and kept for retries).
  * NATS_OK: in flight, its acknowledgement (or a timeout) comes to on_ack. Otherwise the message
- * was not sent (the job holds it again). */
-static natsStatus job_publish(js_store *s, js_job *job)
+ * was not sent (the job holds it again). The caller holds s->pub_mu. */
+static natsStatus job_publish_held(js_store *s, js_job *job)
 {
-    uint32_t order = job->expected + (uint32_t)job->stored;
     char msg_id[64];
-    snprintf(msg_id, sizeof msg_id, "%s:%" PRIu32, job->nonce, order);
+    msg_id_of(job, job->stored, msg_id);
     if (job->msg == NULL) {
-        char order_text[16], time_text[24];
-        snprintf(order_text, sizeof order_text, "%" PRIu32, order);
-        snprintf(time_text, sizeof time_text, "%" PRId64, job->time_ms);
-        store_bytes v = job->values[job->stored];
-        natsStatus ns = natsMsg_Create(&job->msg, job->subject, NULL, v.data, (int)v.len);
-        if (ns == NATS_OK) ns = natsMsgHeader_Set(job->msg, JS_HDR_ORDER, order_text);
-        if (ns == NATS_OK) ns = natsMsgHeader_Set(job->msg, JS_HDR_TIME, time_text);
+        natsStatus ns = msg_build(job, job->stored, &job->msg);
         if (ns != NATS_OK) return ns;
     }
     jsPubOptions po;
@@ -370,8 +429,7 @@ static natsStatus job_publish(js_store *s, js_job *job)
         po.ExpectNoMessage = true;
     else
         po.ExpectLastSubjectSeq = job->expect_seq;
-    int64_t left = job->deadline - clock_mono_ms();
-    po.MaxWait = left < s->opt.publish_wait_ms ? (left > 50 ? left : 50) : s->opt.publish_wait_ms;
+    po.MaxWait = max_wait_ms(s, job);
 
     natsMsg *m = job->msg;
     job->msg = NULL;
@@ -398,6 +456,46 @@ static natsStatus job_publish(js_store *s, js_job *job)
     return ns;
 }
 
+static natsStatus job_publish(js_store *s, js_job *job)
+{
+    mutex_lock(&s->pub_mu);
+    natsStatus ns = job_publish_held(s, job);
+    mutex_unlock(&s->pub_mu);
+    return ns;
+}
+
+/* Sends event `a->index` ahead of its predecessor's acknowledgement (the caller holds s->pub_mu
+ * and has marked it in flight). False when it could not be sent: it is then refused. */
+static bool ahead_send_held(js_store *s, js_job *job, js_ahead *a)
+{
+    char msg_id[64], last_id[64];
+    msg_id_of(job, a->index, msg_id);
+    msg_id_of(job, a->index - 1, last_id);
+    natsMsg *m = NULL;
+    natsStatus ns = msg_build(job, a->index, &m);
+    jsPubOptions po;
+    jsPubOptions_Init(&po);
+    po.MsgId = msg_id;
+    po.ExpectStream = s->st.stream;
+    po.ExpectLastMsgId = last_id;
+    po.MaxWait = max_wait_ms(s, job);
+    if (ns == NATS_OK) {
+        a->sent = m;
+        mutex_lock(&s->mu);
+        hmap_insert(&s->ahead, &a->node, msg_hash(m));
+        s->stats.publishes++;
+        s->stats.sent_ahead++;
+        mutex_unlock(&s->mu);
+        ns = js_PublishMsgAsync(s->js, &m, &po);
+        if (ns == NATS_OK) return true;
+        mutex_lock(&s->mu);
+        hmap_remove(&s->ahead, &a->node);
+        mutex_unlock(&s->mu);
+    }
+    natsMsg_Destroy(m);
+    return false;
+}
+
 /* Publishes the job's current event; one that could not be sent goes to its lane to be judged. */
 static void job_send(js_store *s, js_job *job)
 {
@@ -409,8 +507,51 @@ static void job_send(js_store *s, js_job *job)
     to_lane(s, job, PHASE_ACKED);
 }
 
+static bool job_advance(js_store *s, js_job *job);
+static void job_complete(js_store *s, js_job *job);
+
+/* Sends the job's current event and the rest of its batch right behind it (see "Pipelined
+ * batches"). */
+static void job_send_batch(js_store *s, js_job *job)
+{
+    size_t first = job->stored + 1;
+    if (job->ahead == NULL || first >= job->n) {
+        job_send(s, job);
+        return;
+    }
+    mutex_lock(&s->mu); /* in flight before the chain's answer can look at them */
+    for (size_t i = first; i < job->n; i++)
+        job->ahead[i].state = AHEAD_IN_FLIGHT;
+    job->ahead_in_flight = job->n - first;
+    mutex_unlock(&s->mu);
+    mutex_lock(&s->pub_mu);
+    natsStatus ns = job_publish_held(s, job);
+    size_t sent = first;
+    while (ns == NATS_OK && sent < job->n && ahead_send_held(s, job, &job->ahead[sent]))
+        sent++;
+    mutex_unlock(&s->pub_mu);
+    bool resume = false;
+    if (sent < job->n) { /* the rest could not be sent: the chain publishes them */
+        mutex_lock(&s->mu);
+        for (size_t i = sent; i < job->n; i++)
+            job->ahead[i].state = AHEAD_REFUSED;
+        job->ahead_in_flight -= job->n - sent;
+        resume = job->chain_parked && job->stored >= sent;
+        if (resume) job->chain_parked = false;
+        mutex_unlock(&s->mu);
+    }
+    if (ns != NATS_OK) {
+        job->ack_status = ns;
+        job->ack_err = 0;
+        job->ack_seq = 0;
+        to_lane(s, job, PHASE_ACKED);
+    } else if (resume && job_advance(s, job)) {
+        job_complete(s, job);
+    }
+}
+
 /* Prepares the publishing of an append whose expectation held (`expect_seq` is its key's last
- * sequence) and sends its first event. */
+ * sequence) and sends its events. */
 static void job_go(js_store *s, js_job *job)
 {
     unsigned char nonce[16];
@@ -419,7 +560,7 @@ static void job_go(js_store *s, js_job *job)
         snprintf(job->nonce + 2 * i, 3, "%02x", nonce[i]);
     job->time_ms = clock_wall_ms();
     job->deadline = clock_mono_ms() + s->opt.append_timeout_ms;
-    job_send(s, job);
+    job_send_batch(s, job);
 }
 
 /* Starts an append that has its key's turn, on the calling thread when the index shows the key
@@ -515,22 +656,107 @@ static jsindex_own own_of(const js_job *job)
     return (jsindex_own){job->key, job->expected, job->seqs, job->time_ms, job->values, job->n};
 }
 
-/* An acknowledged event: the next one goes out, or the append is complete (true). */
-static bool job_stored(js_store *s, js_job *job, uint64_t seq)
+/* The chain's next step once the events before `stored` are stored: takes the events sent ahead
+ * that were stored, then publishes the next event, or parks until the answer of the one sent ahead
+ * comes (its answer resumes the chain). True when the whole batch is stored (its answer is set). */
+static bool job_advance(js_store *s, js_job *job)
 {
-    natsMsg_Destroy(job->msg);
-    job->msg = NULL;
-    job->seqs[job->stored++] = seq;
-    job->expect_seq = seq;
-    job->attempt = 0;
-    job->unknown_outcome = false;
-    if (job->stored < job->n) {
+    for (;;) {
+        mutex_lock(&s->mu);
+        if (job->stored == job->n) {
+            mutex_unlock(&s->mu);
+            break;
+        }
+        js_ahead *a = job->ahead != NULL ? &job->ahead[job->stored] : NULL;
+        ahead_state st = a != NULL ? a->state : AHEAD_NONE;
+        if (st == AHEAD_IN_FLIGHT) {
+            job->chain_parked = true;
+            mutex_unlock(&s->mu);
+            return false;
+        }
+        if (st == AHEAD_STORED) {
+            job->seqs[job->stored++] = a->seq;
+            job->expect_seq = a->seq;
+            mutex_unlock(&s->mu);
+            continue;
+        }
+        mutex_unlock(&s->mu);
+        /* Not sent ahead, or not stored that way: the chained publish (the same message id, so
+         * an event sent ahead that landed after all is answered "duplicate"). */
+        job->attempt = 0;
+        job->unknown_outcome = st == AHEAD_UNKNOWN;
         job_send(s, job);
         return false;
     }
     job->result = ST_OK;
     job->current = job->expected + (uint32_t)job->n;
     return true;
+}
+
+/* An acknowledged event: the next one goes out, or the append is complete (true). */
+static bool job_stored(js_store *s, js_job *job, uint64_t seq)
+{
+    natsMsg_Destroy(job->msg);
+    job->msg = NULL;
+    mutex_lock(&s->mu);
+    job->seqs[job->stored++] = seq;
+    mutex_unlock(&s->mu);
+    job->expect_seq = seq;
+    job->attempt = 0;
+    job->unknown_outcome = false;
+    return job_advance(s, job);
+}
+
+/* True when the job may be answered now; else the answer of its last event sent ahead gives it. */
+static bool answer_now(js_store *s, js_job *job)
+{
+    mutex_lock(&s->mu);
+    bool now = job->ahead_in_flight == 0;
+    if (!now) job->answer_deferred = true;
+    mutex_unlock(&s->mu);
+    return now;
+}
+
+/* A stored append: into the index, then answered. */
+static void job_complete(js_store *s, js_job *job)
+{
+    jsindex_own own = own_of(job);
+    index_own(s, &own, 1);
+    if (answer_now(s, job)) job_answer(s, job);
+}
+
+static bool ahead_eq(const hmap_node *node, const void *key)
+{
+    return hmap_entry(node, js_ahead, node)->sent == key;
+}
+
+/* The answer to an event sent ahead (libnats' reply thread). */
+static void ahead_answered(js_store *s, js_ahead *a, natsMsg *msg, const jsPubAck *pa,
+                           const jsPubAckErr *pae)
+{
+    js_job *job = a->job;
+    natsMsg_Destroy(msg);
+    /* An error answer means it was not stored; no answer (a timeout) leaves it open. */
+    ahead_state st = AHEAD_UNKNOWN;
+    if (pa != NULL)
+        st = AHEAD_STORED;
+    else if (pae->ErrCode != 0 || pae->Err == NATS_NO_RESPONDERS)
+        st = AHEAD_REFUSED;
+    mutex_lock(&s->mu);
+    a->state = st;
+    if (pa != NULL) {
+        a->seq = pa->Sequence;
+        s->stats.stored_ahead++;
+    }
+    job->ahead_in_flight--;
+    bool resume = job->chain_parked && job->stored == a->index;
+    if (resume) job->chain_parked = false;
+    bool answer = job->answer_deferred && job->ahead_in_flight == 0;
+    mutex_unlock(&s->mu);
+    if (resume && job_advance(s, job))
+        job_complete(s, job);
+    else if (answer)
+        job_answer(s, job);
 }
 
 /* libnats' reply thread: an acknowledgement, a JetStream error, or a timeout of one publish. A
@@ -545,9 +771,15 @@ static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void
     mutex_lock(&s->mu);
     hmap_node *n = hmap_find(&s->inflight, msg_hash(msg), inflight_eq, msg);
     if (n != NULL) hmap_remove(&s->inflight, n);
+    hmap_node *ahead = n == NULL ? hmap_find(&s->ahead, msg_hash(msg), ahead_eq, msg) : NULL;
+    if (ahead != NULL) hmap_remove(&s->ahead, ahead);
     s->stats.in_flight = hmap_count(&s->inflight);
     if (pa != NULL && pa->Duplicate) s->stats.duplicates++;
     mutex_unlock(&s->mu);
+    if (ahead != NULL) {
+        ahead_answered(s, hmap_entry(ahead, js_ahead, node), msg, pa, pae);
+        return;
+    }
     if (n == NULL) { /* not one of ours: cannot happen, every publish is registered first */
         natsMsg_Destroy(msg);
         return;
@@ -561,10 +793,7 @@ static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void
         to_lane(s, job, PHASE_ACKED);
         return;
     }
-    if (!job_stored(s, job, pa->Sequence)) return;
-    jsindex_own own = own_of(job);
-    index_own(s, &own, 1);
-    job_answer(s, job);
+    if (job_stored(s, job, pa->Sequence)) job_complete(s, job);
 }
 
 /* ---- the lanes: what may wait ---- */
@@ -784,15 +1013,19 @@ static void lane_run(void *ctx, void **items, size_t n)
     }
     index_own(s, own, n_own);
     list_node *node;
-    while ((node = list_pop_front(&done)) != NULL)
-        job_answer(s, list_entry(node, js_job, link));
+    while ((node = list_pop_front(&done)) != NULL) {
+        js_job *job = list_entry(node, js_job, link);
+        if (answer_now(s, job)) job_answer(s, job);
+    }
 }
 
 static status js_append_async(store *base, store_bytes key, uint32_t expected_order,
                               const store_bytes *values, size_t n, store_append_cb cb, void *ctx)
 {
     js_store *s = (js_store *)base;
-    size_t total = sizeof(js_job) + n * (sizeof(store_bytes) + sizeof(uint64_t)) + key.len;
+    size_t ahead = n >= 2 ? n : 0; /* a batch's events may be sent ahead */
+    size_t total = sizeof(js_job) + n * (sizeof(store_bytes) + sizeof(uint64_t)) +
+                   ahead * sizeof(js_ahead) + key.len;
     for (size_t i = 0; i < n; i++)
         total += values[i].len;
     TRY(store_gate_enter(&s->gate, total, !answering_thread, s->st.stream));
@@ -807,7 +1040,10 @@ static status js_append_async(store *base, store_bytes key, uint32_t expected_or
     list_init(&job->link);
     job->values = (store_bytes *)(job + 1);
     job->seqs = (uint64_t *)(job->values + n);
-    unsigned char *p = (unsigned char *)(job->seqs + n);
+    job->ahead = ahead ? (js_ahead *)(job->seqs + n) : NULL;
+    for (size_t i = 0; i < ahead; i++)
+        job->ahead[i] = (js_ahead){.job = job, .index = (uint32_t)i};
+    unsigned char *p = ahead ? (unsigned char *)(job->ahead + n) : (unsigned char *)(job->seqs + n);
     memcpy(p, key.data, key.len);
     job->key = (store_bytes){p, key.len};
     job->key_hash = hash_bytes(key.data, key.len, 0);
@@ -1038,15 +1274,18 @@ static void js_free(js_store *s)
     jsindex_close(s->ix);
     jsCtx_Destroy(s->js);
     if (s->nc) natsConnection_Destroy(s->nc);
-    assert(hmap_count(&s->inflight) == 0 && hmap_count(&s->busy) == 0);
+    assert(hmap_count(&s->inflight) == 0 && hmap_count(&s->ahead) == 0 &&
+           hmap_count(&s->busy) == 0);
     mutex_lock(&s->mu);
     known_clear_locked(s);
     mutex_unlock(&s->mu);
     hmap_destroy(&s->inflight);
+    hmap_destroy(&s->ahead);
     hmap_destroy(&s->busy);
     hmap_destroy(&s->known);
     store_gate_destroy(&s->gate);
     pthread_cond_destroy(&s->detached_cv);
+    mutex_destroy(&s->pub_mu);
     mutex_destroy(&s->mu);
     free(s);
 }
@@ -1165,10 +1404,12 @@ status store_jetstream_open(const char *servers, const char *name, const store_o
     if (s == NULL) return status_set(ST_NOMEM, "out of memory");
     s->base.ops = &JS_OPS;
     mutex_init(&s->mu);
+    mutex_init(&s->pub_mu);
     list_init(&s->subs);
     clock_cond_init(&s->detached_cv);
     store_gate_init(&s->gate, APPENDS_MAX, APPEND_BYTES_MAX);
     status st = hmap_init(&s->inflight, 256);
+    if (st == ST_OK) st = hmap_init(&s->ahead, 256);
     if (st == ST_OK) st = hmap_init(&s->busy, 256);
     if (st == ST_OK) st = hmap_init(&s->known, 1024);
     char *hosts = NULL;

@@ -16,6 +16,8 @@ typedef struct store_jetstream_stats {
     uint64_t publishes;     /* messages sent (first tries and retries) */
     uint64_t retries;       /* publishes of an event sent again (no answer, or refused for now) */
     uint64_t duplicates;    /* acknowledgements that said "duplicate": an earlier try had landed */
+    uint64_t sent_ahead;    /* a batch's later events sent before their predecessor's answer */
+    uint64_t stored_ahead;  /* of those, the ones stored that way (the rest went chained) */
     uint64_t index_writes;  /* transactions writing appended events into the index (the rest were
                                there already, from the indexer) */
     uint64_t in_flight;     /* publishes waiting for their acknowledgement right now */

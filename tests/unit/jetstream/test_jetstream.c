@@ -169,6 +169,174 @@ static void two_instances_exactly_one_wins_each_order(void **state)
     store_close(b);
 }
 
+/* ---- batches sent at once (see "Pipelined batches" in jetstream.c) ---- */
+
+#define RACE_BATCH 4
+
+static void *batch_race_main(void *arg)
+{
+    racer *r = arg;
+    for (int i = 0; i < r->rounds; i++) {
+        char text[RACE_BATCH][32];
+        store_bytes v[RACE_BATCH];
+        for (int j = 0; j < RACE_BATCH; j++) {
+            snprintf(text[j], sizeof text[j], "%s-%d-%d", r->tag, i, j);
+            v[j] = tb(text[j]);
+        }
+        pthread_barrier_wait(r->start);
+        r->current[i] = 0;
+        r->results[i] = store_append(r->s, tb("contested"), (uint32_t)(i * RACE_BATCH), v,
+                                     RACE_BATCH, NULL, &r->current[i]);
+        pthread_barrier_wait(r->done);
+    }
+    return NULL;
+}
+
+/* A batch's later events leave before the first is acknowledged: two batches of 40 on one key go
+ * out in two bursts, every event stored once, in order, at consecutive positions. */
+static void batch_events_leave_together(void **state)
+{
+    (void)state;
+    char name[32];
+    new_name(name, sizeof name, "burst");
+    store *s = open_named(name, "burst");
+    enum { N = 40 };
+    char text[2 * N][16];
+    store_bytes v[2 * N];
+    for (int i = 0; i < 2 * N; i++) {
+        snprintf(text[i], sizeof text[i], "e%d", i);
+        v[i] = tb(text[i]);
+    }
+    assert_int_equal(store_append(s, tb("hot"), 0, v, N, NULL, NULL), ST_OK);
+    assert_int_equal(store_append(s, tb("hot"), N, v + N, N, NULL, NULL), ST_OK);
+    store_jetstream_stats stats;
+    assert_int_equal(store_jetstream_stats_get(s, &stats), ST_OK);
+    printf("# two batches of %d: %llu publishes, %llu sent ahead, %llu stored that way\n", N,
+           (unsigned long long)stats.publishes, (unsigned long long)stats.sent_ahead,
+           (unsigned long long)stats.stored_ahead);
+    assert_int_equal(stats.sent_ahead, 2 * (N - 1));
+    assert_int_equal(stats.stored_ahead, 2 * (N - 1));
+    assert_int_equal(stats.publishes, 2 * N);
+    assert_int_equal(stats.events, 2 * N);
+    collector c;
+    collector_init(&c);
+    assert_int_equal(store_read(s, tb("hot"), 0, collector_cb, &c), ST_OK);
+    assert_int_equal(c.n, 2 * N);
+    for (int i = 0; i < 2 * N; i++) {
+        assert_int_equal(c.events[i].order, (uint32_t)i);
+        assert_string_equal(c.events[i].value, text[i]);
+        if (i > 0) assert_int_equal(c.events[i].position, c.events[i - 1].position + 1);
+    }
+    collector_free(&c);
+    store_close(s);
+}
+
+/* An event sent ahead that the server refuses (here: larger than the stream's max_msg_size) is
+ * published again the chained way; when that fails too, the append fails with what was stored
+ * before it, the events behind it are not stored, and the key goes on from there. */
+static void refused_event_sent_ahead_fails_alone(void **state)
+{
+    (void)state;
+    char name[32], stream[48], subjects[96];
+    new_name(name, sizeof name, "ahead");
+    snprintf(stream, sizeof stream, "BANK_AHEAD%d", stream_counter);
+    snprintf(subjects, sizeof subjects, "bank.%s.events.>", name);
+    raw r;
+    raw_open(&r);
+    jsStreamConfig cfg;
+    jsStreamConfig_Init(&cfg);
+    cfg.Name = stream;
+    const char *subj[] = {subjects};
+    cfg.Subjects = subj;
+    cfg.SubjectsLen = 1;
+    cfg.Storage = js_FileStorage;
+    cfg.MaxMsgSize = 1000;
+    jsStreamInfo *si = NULL;
+    jsErrCode jerr = 0;
+    assert_int_equal(js_AddStream(&si, r.js, &cfg, NULL, &jerr), NATS_OK);
+    jsStreamInfo_Destroy(si);
+    store *s = open_named(name, "ahead");
+    char big[2000];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    store_bytes v[4] = {tb("a"), tb("b"), tb(big), tb("d")};
+    uint32_t cur = 0;
+    status st = store_append(s, tb("k"), 0, v, 4, NULL, &cur);
+    assert_int_equal(st, ST_LIMIT);
+    printf("# refused in the middle: %s\n", status_message());
+    assert_non_null(strstr(status_message(), "2 of the 4 events"));
+    store_jetstream_stats stats;
+    assert_int_equal(store_jetstream_stats_get(s, &stats), ST_OK);
+    assert_int_equal(stats.sent_ahead, 3);
+    assert_int_equal(stats.stored_ahead, 1);
+    assert_int_equal(stats.events, 0); /* a failed append counts none */
+    uint32_t n = 0;
+    assert_int_equal(store_count(s, tb("k"), &n), ST_OK);
+    assert_int_equal(n, 2);
+    store_bytes more[2] = {tb("c"), tb("d")};
+    assert_int_equal(store_append(s, tb("k"), 2, more, 2, NULL, NULL), ST_OK);
+    collector c;
+    collector_init(&c);
+    assert_int_equal(store_read(s, tb("k"), 0, collector_cb, &c), ST_OK);
+    assert_int_equal(c.n, 4);
+    const char *want[] = {"a", "b", "c", "d"};
+    for (int i = 0; i < 4; i++)
+        assert_string_equal(c.events[i].value, want[i]);
+    collector_free(&c);
+    assert_int_equal(stream_msgs(&r, stream), 4);
+    raw_close(&r);
+    store_close(s);
+}
+
+/* Two instances race batches for the same orders of one key: each round exactly one batch wins
+ * whole, the loser's events (sent ahead of a refused first one) are none of them stored, and the
+ * key holds the winners' batches one after the other. */
+static void racing_batches_never_mix(void **state)
+{
+    (void)state;
+    char name[32];
+    new_name(name, sizeof name, "brace");
+    store *a = open_named(name, "brace-a");
+    store *b = open_named(name, "brace-b");
+    enum { ROUNDS = 25 };
+    pthread_barrier_t start, done;
+    pthread_barrier_init(&start, NULL, 2);
+    pthread_barrier_init(&done, NULL, 2);
+    status ra[ROUNDS], rb[ROUNDS];
+    uint32_t ca[ROUNDS], cb[ROUNDS];
+    racer x = {a, "A", &start, &done, ROUNDS, ra, ca}, y = {b, "B", &start, &done, ROUNDS, rb, cb};
+    pthread_t tx, ty;
+    pthread_create(&tx, NULL, batch_race_main, &x);
+    pthread_create(&ty, NULL, batch_race_main, &y);
+    pthread_join(tx, NULL);
+    pthread_join(ty, NULL);
+    for (int i = 0; i < ROUNDS; i++) {
+        bool a_won = ra[i] == ST_OK, b_won = rb[i] == ST_OK;
+        if (a_won == b_won)
+            fail_msg("round %d: A %s, B %s (exactly one must win)", i, status_name(ra[i]),
+                     status_name(rb[i]));
+        assert_int_equal(a_won ? rb[i] : ra[i], ST_CONFLICT);
+        /* The count the loser is told: the winner's batch may still be landing. */
+        uint32_t cur = a_won ? cb[i] : ca[i];
+        assert_in_range(cur, (uint32_t)i * RACE_BATCH + 1, (uint32_t)(i + 1) * RACE_BATCH);
+    }
+    collector c;
+    collector_init(&c);
+    assert_int_equal(store_read(b, tb("contested"), 0, collector_cb, &c), ST_OK);
+    assert_int_equal(c.n, ROUNDS * RACE_BATCH);
+    for (int i = 0; i < ROUNDS; i++)
+        for (int j = 0; j < RACE_BATCH; j++) {
+            char want[32];
+            snprintf(want, sizeof want, "%s-%d-%d", ra[i] == ST_OK ? "A" : "B", i, j);
+            assert_string_equal(c.events[i * RACE_BATCH + j].value, want);
+        }
+    collector_free(&c);
+    pthread_barrier_destroy(&start);
+    pthread_barrier_destroy(&done);
+    store_close(a);
+    store_close(b);
+}
+
 /* An instance whose index has not seen the other's appends yet still appends at the right order,
  * and one that expects too much gets the real count. */
 static void stale_index_catches_up(void **state)
@@ -849,6 +1017,9 @@ int main(void)
     }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(two_instances_exactly_one_wins_each_order),
+        cmocka_unit_test(batch_events_leave_together),
+        cmocka_unit_test(refused_event_sent_ahead_fails_alone),
+        cmocka_unit_test(racing_batches_never_mix),
         cmocka_unit_test(stale_index_catches_up),
         cmocka_unit_test(subscriber_reads_what_it_is_told),
         cmocka_unit_test(subscription_closed_from_its_callback),
