@@ -11,7 +11,8 @@
 # RSS per process). Everything on loopback, in temp dirs deleted at the end; ~6-9 minutes.
 # Figures only: it never fails on them.
 #
-# usage: bench/nats/run.sh [--rates 100,200,... --step-seconds 8 --only a,b,c,d --repeat 2 --perf 0|1 --users 100]
+# usage: bench/nats/run.sh [--rates 100,200,... --step-seconds 8 --only a,b,c,d --repeat 2 --perf 0|1 --users 100
+#                          --hot 0..1]  (--hot 1: every transfer pays the company account)
 # env:   BUILD_DIR (default build, the shared RelWithDebInfo tree), BANK_BIN (a bank binary to use)
 set -euo pipefail
 cd "$(dirname "$0")/../.."

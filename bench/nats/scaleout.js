@@ -15,6 +15,8 @@
 //
 // usage: scaleout.js --bank BIN [--rates 100,200,...] [--step-seconds 8] [--only a,b,c,d] [--perf 0|1]
 //                    [--repeat N] (a and b alternate N times, default 2; the ratio uses all runs)
+//                    [--hot SHARE] (that share, 0..1, of the transfers pays the company account:
+//                    the hot-account case, one aggregate taking every credit)
 'use strict';
 const { spawn, spawnSync, execFileSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -34,6 +36,7 @@ function parseArgs() {
     perf: true,
     repeat: 2, // a and b run alternately this many times each (a b a b ... c): the machine is noisy
     users: 100,
+    hot: 0,
   };
   const a = process.argv.slice(2);
   for (let i = 0; i < a.length; i += 2) {
@@ -46,6 +49,7 @@ function parseArgs() {
       case '--perf': o.perf = v === '1'; break;
       case '--repeat': o.repeat = Math.max(1, Number(v)); break;
       case '--users': o.users = Number(v); break;
+      case '--hot': o.hot = Number(v); break;
       default:
         console.error('unknown option ' + a[i]);
         process.exit(2);
@@ -216,6 +220,7 @@ async function runLoad(o, api, pids, rates, stepSeconds, jsonFile, quiet) {
     '--json', jsonFile,
   ];
   if (o.varz && !quiet) args.push('--varz', o.varz);
+  if (o.hot > 0) args.push('--hot', String(o.hot));
   const child = track(spawn(process.execPath, args, { stdio: ['ignore', quiet ? 'ignore' : 'inherit', 'inherit'] }), 'loadgen');
   const { code } = await child.exitedP;
   if (code !== 0) console.log(`(the load generator exited with status ${code})`);
