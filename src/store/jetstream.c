@@ -509,35 +509,41 @@ static void job_send(js_store *s, js_job *job)
 
 static bool job_advance(js_store *s, js_job *job);
 static void job_complete(js_store *s, js_job *job);
+static void job_answer(js_store *s, js_job *job);
 
 /* Sends the job's current event and the rest of its batch right behind it (see "Pipelined
  * batches"). */
 static void job_send_batch(js_store *s, js_job *job)
 {
-    size_t first = job->stored + 1;
-    if (job->ahead == NULL || first >= job->n) {
+    size_t first = job->stored + 1, n = job->n;
+    if (job->ahead == NULL || first >= n) {
         job_send(s, job);
         return;
     }
     mutex_lock(&s->mu); /* in flight before the chain's answer can look at them */
-    for (size_t i = first; i < job->n; i++)
+    for (size_t i = first; i < n; i++)
         job->ahead[i].state = AHEAD_IN_FLIGHT;
-    job->ahead_in_flight = job->n - first;
+    job->ahead_in_flight = n - first;
     mutex_unlock(&s->mu);
+    /* Once every message is sent, the answers may complete and free the job: only an event not
+     * sent yet (still marked in flight) keeps it here. */
     mutex_lock(&s->pub_mu);
     natsStatus ns = job_publish_held(s, job);
     size_t sent = first;
-    while (ns == NATS_OK && sent < job->n && ahead_send_held(s, job, &job->ahead[sent]))
+    while (ns == NATS_OK && sent < n && ahead_send_held(s, job, &job->ahead[sent]))
         sent++;
     mutex_unlock(&s->pub_mu);
-    bool resume = false;
-    if (sent < job->n) { /* the rest could not be sent: the chain publishes them */
+    if (ns == NATS_OK && sent == n) return;
+    bool resume = false, answer = false;
+    if (sent < n) { /* the rest could not be sent: the chain publishes them */
         mutex_lock(&s->mu);
-        for (size_t i = sent; i < job->n; i++)
+        for (size_t i = sent; i < n; i++)
             job->ahead[i].state = AHEAD_REFUSED;
-        job->ahead_in_flight -= job->n - sent;
+        job->ahead_in_flight -= n - sent;
         resume = job->chain_parked && job->stored >= sent;
         if (resume) job->chain_parked = false;
+        /* The chain may have failed meanwhile, its answer waiting for these. */
+        answer = job->answer_deferred && job->ahead_in_flight == 0;
         mutex_unlock(&s->mu);
     }
     if (ns != NATS_OK) {
@@ -547,6 +553,8 @@ static void job_send_batch(js_store *s, js_job *job)
         to_lane(s, job, PHASE_ACKED);
     } else if (resume && job_advance(s, job)) {
         job_complete(s, job);
+    } else if (answer) {
+        job_answer(s, job);
     }
 }
 
