@@ -19,6 +19,7 @@
 #include "../store/store_test_util.h"
 #include "base/clock.h"
 #include "nats_test_server.h"
+#include "store/jetstream_store.h"
 #include "store/store.h"
 
 #define KEYS 10
@@ -192,6 +193,28 @@ static void killing_the_leader_loses_no_acknowledged_append(void **state)
     assert_true(total >= (size_t)n && total <= (size_t)n + (size_t)a->failures);
     for (int k = 0; k < KEYS; k++)
         collector_free(&keys[k]);
+
+    /* On the R3 stream (two of three nodes up) a batch's events leave at once too: each is
+     * stored directly after its predecessor, checked by every replica. */
+    enum { BATCH = 20 };
+    char text[BATCH][16];
+    store_bytes v[BATCH];
+    for (int i = 0; i < BATCH; i++) {
+        snprintf(text[i], sizeof text[i], "b%d", i);
+        v[i] = tb(text[i]);
+    }
+    assert_int_equal(store_append(check, tb("batch"), 0, v, BATCH, NULL, NULL), ST_OK);
+    store_jetstream_stats stats;
+    assert_int_equal(store_jetstream_stats_get(check, &stats), ST_OK);
+    assert_int_equal(stats.sent_ahead, BATCH - 1);
+    assert_int_equal(stats.stored_ahead, BATCH - 1);
+    collector b;
+    collector_init(&b);
+    assert_int_equal(store_read(check, tb("batch"), 0, collector_cb, &b), ST_OK);
+    assert_int_equal(b.n, BATCH);
+    for (int i = 0; i < BATCH; i++)
+        assert_string_equal(b.events[i].value, text[i]);
+    collector_free(&b);
     store_close(check);
     free(a);
     nts_stop(&c);
