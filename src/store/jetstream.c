@@ -93,6 +93,7 @@
 #define WHY_MAX 320
 #define RETRY_PAUSE_MAX_MS 100
 #define KNOWN_MAX 16384 /* keys whose count and last sequence are remembered */
+#define BURSTS_MAX 3    /* a batch's rest is sent at once this often at most, then chained */
 
 typedef struct js_store js_store;
 typedef struct js_job js_job;
@@ -165,6 +166,7 @@ struct js_job {
     js_ahead *ahead;
     size_t ahead_in_flight;
     bool chain_parked;    /* the chain waits for the answer of ahead[stored] */
+    int bursts;           /* times the batch's rest was sent at once (the chain's owner's) */
     bool answer_deferred; /* answered once ahead_in_flight is 0 */
 };
 
@@ -520,6 +522,7 @@ static void job_send_batch(js_store *s, js_job *job)
         job_send(s, job);
         return;
     }
+    job->bursts++;
     mutex_lock(&s->mu); /* in flight before the chain's answer can look at them */
     for (size_t i = first; i < n; i++)
         job->ahead[i].state = AHEAD_IN_FLIGHT;
@@ -688,12 +691,19 @@ static bool job_advance(js_store *s, js_job *job)
             mutex_unlock(&s->mu);
             continue;
         }
+        /* Not sent ahead, or not stored that way (another process's message came between): sent
+         * again with the same message id (one that landed after all is answered "duplicate"),
+         * with the rest of the batch right behind it once none of them is in flight any more. */
+        bool burst = job->ahead != NULL && job->bursts < BURSTS_MAX;
+        for (size_t i = job->stored + 1; burst && i < job->n; i++)
+            burst = job->ahead[i].state != AHEAD_IN_FLIGHT;
         mutex_unlock(&s->mu);
-        /* Not sent ahead, or not stored that way: the chained publish (the same message id, so
-         * an event sent ahead that landed after all is answered "duplicate"). */
         job->attempt = 0;
         job->unknown_outcome = st == AHEAD_UNKNOWN;
-        job_send(s, job);
+        if (burst)
+            job_send_batch(s, job);
+        else
+            job_send(s, job);
         return false;
     }
     job->result = ST_OK;
