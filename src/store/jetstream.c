@@ -26,9 +26,10 @@
  * the stream's last message to be its predecessor (Nats-Expected-Last-Msg-Id, the predecessor's
  * Nats-Msg-Id): the server stores event i+1 only directly after event i, so no other event can
  * land between them. Publishes hold s->pub_mu, so nothing of this process leaves between them;
- * another process's message can, and then the rest are refused and go the chained way (an event
- * sent ahead whose answer is not "stored" is published again, with the same message id). A job
- * is answered only when none of its messages is in flight.
+ * another process's message can, and then the rest are refused: once none of them is in flight
+ * they are sent again the same way (BURSTS_MAX times at most, then chained), with the same message
+ * ids, so one that landed after all is answered "duplicate". A job is answered only when none of
+ * its messages is in flight.
  *
  * The common path has no hand-off of our own: the caller's thread checks the expectation against
  * the index and publishes; the reply thread takes the acknowledgement, writes the index, answers
