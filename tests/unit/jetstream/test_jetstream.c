@@ -87,29 +87,56 @@ static uint64_t stream_msgs(raw *r, const char *stream)
 
 /* ---- two instances, one key ---- */
 
+#define RACE_BATCH 4 /* events per round in the batch race (at most) */
+
 typedef struct racer {
     store *s;
     const char *tag;
     pthread_barrier_t *start, *done;
-    int rounds;
+    int rounds, batch;
     status *results; /* per round */
     uint32_t *current;
 } racer;
 
+/* Each round appends `batch` events ("A-3", or "A-3-0".. for batches) at order round * batch. */
 static void *race_main(void *arg)
 {
     racer *r = arg;
     for (int i = 0; i < r->rounds; i++) {
-        char value[32];
-        snprintf(value, sizeof value, "%s-%d", r->tag, i);
-        store_bytes v = tb(value);
+        char text[RACE_BATCH][32];
+        store_bytes v[RACE_BATCH];
+        for (int j = 0; j < r->batch; j++) {
+            if (r->batch == 1)
+                snprintf(text[j], sizeof text[j], "%s-%d", r->tag, i);
+            else
+                snprintf(text[j], sizeof text[j], "%s-%d-%d", r->tag, i, j);
+            v[j] = tb(text[j]);
+        }
         pthread_barrier_wait(r->start);
         r->current[i] = 0;
-        r->results[i] =
-            store_append(r->s, tb("contested"), (uint32_t)i, &v, 1, NULL, &r->current[i]);
+        r->results[i] = store_append(r->s, tb("contested"), (uint32_t)(i * r->batch), v,
+                                     (size_t)r->batch, NULL, &r->current[i]);
         pthread_barrier_wait(r->done);
     }
     return NULL;
+}
+
+/* A and B append at the same orders of one key, round after round, starting together. */
+static void race(store *a, store *b, int rounds, int batch, status *ra, status *rb, uint32_t *ca,
+                 uint32_t *cb)
+{
+    pthread_barrier_t start, done;
+    pthread_barrier_init(&start, NULL, 2);
+    pthread_barrier_init(&done, NULL, 2);
+    racer x = {a, "A", &start, &done, rounds, batch, ra, ca};
+    racer y = {b, "B", &start, &done, rounds, batch, rb, cb};
+    pthread_t tx, ty;
+    pthread_create(&tx, NULL, race_main, &x);
+    pthread_create(&ty, NULL, race_main, &y);
+    pthread_join(tx, NULL);
+    pthread_join(ty, NULL);
+    pthread_barrier_destroy(&start);
+    pthread_barrier_destroy(&done);
 }
 
 static void two_instances_exactly_one_wins_each_order(void **state)
@@ -120,17 +147,9 @@ static void two_instances_exactly_one_wins_each_order(void **state)
     store *a = open_named(name, "race-a");
     store *b = open_named(name, "race-b");
     enum { ROUNDS = 40 };
-    pthread_barrier_t start, done;
-    pthread_barrier_init(&start, NULL, 2);
-    pthread_barrier_init(&done, NULL, 2);
     status ra[ROUNDS], rb[ROUNDS];
     uint32_t ca[ROUNDS], cb[ROUNDS];
-    racer x = {a, "A", &start, &done, ROUNDS, ra, ca}, y = {b, "B", &start, &done, ROUNDS, rb, cb};
-    pthread_t tx, ty;
-    pthread_create(&tx, NULL, race_main, &x);
-    pthread_create(&ty, NULL, race_main, &y);
-    pthread_join(tx, NULL);
-    pthread_join(ty, NULL);
+    race(a, b, ROUNDS, 1, ra, rb, ca, cb);
     int wins_a = 0;
     for (int i = 0; i < ROUNDS; i++) {
         bool a_won = ra[i] == ST_OK, b_won = rb[i] == ST_OK;
@@ -163,34 +182,11 @@ static void two_instances_exactly_one_wins_each_order(void **state)
     }
     collector_free(&ka);
     collector_free(&kb);
-    pthread_barrier_destroy(&start);
-    pthread_barrier_destroy(&done);
     store_close(a);
     store_close(b);
 }
 
 /* ---- batches sent at once (see "Pipelined batches" in jetstream.c) ---- */
-
-#define RACE_BATCH 4
-
-static void *batch_race_main(void *arg)
-{
-    racer *r = arg;
-    for (int i = 0; i < r->rounds; i++) {
-        char text[RACE_BATCH][32];
-        store_bytes v[RACE_BATCH];
-        for (int j = 0; j < RACE_BATCH; j++) {
-            snprintf(text[j], sizeof text[j], "%s-%d-%d", r->tag, i, j);
-            v[j] = tb(text[j]);
-        }
-        pthread_barrier_wait(r->start);
-        r->current[i] = 0;
-        r->results[i] = store_append(r->s, tb("contested"), (uint32_t)(i * RACE_BATCH), v,
-                                     RACE_BATCH, NULL, &r->current[i]);
-        pthread_barrier_wait(r->done);
-    }
-    return NULL;
-}
 
 /* A batch's later events leave before the first is acknowledged: two batches of 40 on one key go
  * out in two bursts, every event stored once, in order, at consecutive positions. */
@@ -299,17 +295,9 @@ static void racing_batches_never_mix(void **state)
     store *a = open_named(name, "brace-a");
     store *b = open_named(name, "brace-b");
     enum { ROUNDS = 25 };
-    pthread_barrier_t start, done;
-    pthread_barrier_init(&start, NULL, 2);
-    pthread_barrier_init(&done, NULL, 2);
     status ra[ROUNDS], rb[ROUNDS];
     uint32_t ca[ROUNDS], cb[ROUNDS];
-    racer x = {a, "A", &start, &done, ROUNDS, ra, ca}, y = {b, "B", &start, &done, ROUNDS, rb, cb};
-    pthread_t tx, ty;
-    pthread_create(&tx, NULL, batch_race_main, &x);
-    pthread_create(&ty, NULL, batch_race_main, &y);
-    pthread_join(tx, NULL);
-    pthread_join(ty, NULL);
+    race(a, b, ROUNDS, RACE_BATCH, ra, rb, ca, cb);
     for (int i = 0; i < ROUNDS; i++) {
         bool a_won = ra[i] == ST_OK, b_won = rb[i] == ST_OK;
         if (a_won == b_won)
@@ -331,8 +319,6 @@ static void racing_batches_never_mix(void **state)
             assert_string_equal(c.events[i * RACE_BATCH + j].value, want);
         }
     collector_free(&c);
-    pthread_barrier_destroy(&start);
-    pthread_barrier_destroy(&done);
     store_close(a);
     store_close(b);
 }
