@@ -18,8 +18,9 @@
  * each message at once); their acknowledgements come back on libnats' reply thread. So any number
  * of appends (up to APPENDS_MAX) are in flight at once, and no thread waits for a round trip. The
  * appends of one key go one at a time, in the order they were made: the next one's expectation is
- * the sequence the previous one got (it waits in `waiting` meanwhile). Within a batch, event i+1
- * is published when event i is acknowledged (its expectation is event i's sequence).
+ * the sequence the previous one got (it waits in `waiting` meanwhile). Within a batch, the chained
+ * way publishes event i+1 when event i is acknowledged (its expectation is event i's sequence);
+ * the events normally leave at once instead (below).
  *
  * Pipelined batches: a chain of acknowledgements caps one key at one event per round trip (a hot
  * account). So the later events of a batch leave at once, right behind the first, each expecting
