@@ -597,9 +597,12 @@ status projector_new(const bank_stores *stores, const char *db_path, bus *b, pro
         projector_free(p);
         return status_set(st, "%s", why);
     }
+    pthread_mutex_lock(&p->mu); /* its thread may have applied a batch already */
+    uint64_t from[N_STORES];
+    memcpy(from, p->applied, sizeof from);
+    pthread_mutex_unlock(&p->mu);
     LOG_INFO("projector", "following the stores from positions user %llu, bank %llu, transfer %llu",
-             (unsigned long long)p->applied[0], (unsigned long long)p->applied[1],
-             (unsigned long long)p->applied[2]);
+             (unsigned long long)from[0], (unsigned long long)from[1], (unsigned long long)from[2]);
     *out = p;
     return ST_OK;
 }

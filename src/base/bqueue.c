@@ -2,6 +2,8 @@
 
 #include <assert.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 
@@ -15,6 +17,9 @@ struct bqueue {
     unsigned waiting_pushers; /* threads in bqueue_push_wait */
     unsigned waiting_poppers; /* threads asleep in bqueue_pop */
     bool closed;
+    /* Pushers between unlocking and waking a consumer: another component's thread may still be
+     * there when the owner, having been answered, closes and frees the queue; free waits. */
+    atomic_uint waking;
 };
 
 status bqueue_new(size_t capacity, bqueue **out)
@@ -40,6 +45,8 @@ status bqueue_new(size_t capacity, bqueue **out)
 void bqueue_free(bqueue *q)
 {
     if (!q) return;
+    while (atomic_load_explicit(&q->waking, memory_order_acquire) > 0)
+        sched_yield();
     pthread_mutex_destroy(&q->mu);
     pthread_cond_destroy(&q->not_empty);
     pthread_cond_destroy(&q->not_full);
@@ -57,7 +64,16 @@ static bool put_locked(bqueue *q, void *item)
     assert(q->count < q->capacity);
     q->ring[(q->head + q->count) % q->capacity] = item;
     q->count++;
-    return q->waiting_poppers > 0;
+    bool wake = q->waiting_poppers > 0;
+    if (wake) atomic_fetch_add_explicit(&q->waking, 1, memory_order_relaxed);
+    return wake;
+}
+
+/* After unlocking: wakes the consumer that put_locked saw asleep. */
+static void wake_popper(bqueue *q)
+{
+    pthread_cond_signal(&q->not_empty);
+    atomic_fetch_sub_explicit(&q->waking, 1, memory_order_release);
 }
 
 status bqueue_push(bqueue *q, void *item)
@@ -67,7 +83,7 @@ status bqueue_push(bqueue *q, void *item)
     status st = q->closed ? ST_CLOSED : q->count == q->capacity ? ST_BUSY : ST_OK;
     if (st == ST_OK) wake = put_locked(q, item);
     pthread_mutex_unlock(&q->mu);
-    if (wake) pthread_cond_signal(&q->not_empty);
+    if (wake) wake_popper(q);
     return st;
 }
 
@@ -92,7 +108,7 @@ status bqueue_push_wait(bqueue *q, void *item, int64_t timeout_ms)
     if (q->closed) st = ST_CLOSED;
     bool wake = st == ST_OK && put_locked(q, item);
     pthread_mutex_unlock(&q->mu);
-    if (wake) pthread_cond_signal(&q->not_empty);
+    if (wake) wake_popper(q);
     return st;
 }
 

@@ -229,7 +229,9 @@ static void group_commit_groups(void **state)
     print_message("group commit: %llu appends in %llu transactions, largest group %llu\n",
                   (unsigned long long)total, (unsigned long long)st.transactions,
                   (unsigned long long)st.largest_group);
-    assert_true(st.transactions * 4 <= total);
+    /* Grouped: without group commit it would be one transaction per append. (About 30 appends
+     * per transaction here normally, 4-5 under ThreadSanitizer's slowdown.) */
+    assert_true(st.transactions * 2 <= total);
     assert_true(st.largest_group >= 2);
     for (int i = 0; i < GROUP_THREADS; i++) {
         char key[16];
