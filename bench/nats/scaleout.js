@@ -49,7 +49,13 @@ function parseArgs() {
       case '--perf': o.perf = v === '1'; break;
       case '--repeat': o.repeat = Math.max(1, Number(v)); break;
       case '--users': o.users = Number(v); break;
-      case '--hot': o.hot = Number(v); break;
+      case '--hot':
+        o.hot = Number(v);
+        if (!(o.hot >= 0 && o.hot <= 1)) {
+          console.error(`--hot takes a share from 0 to 1, not "${v}"`);
+          process.exit(2);
+        }
+        break;
       default:
         console.error('unknown option ' + a[i]);
         process.exit(2);

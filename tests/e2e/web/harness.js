@@ -44,27 +44,21 @@ class BankServer {
   }
 
   async start() {
-    if (this.port) {
-      // A restart keeps the port (the open pages point at it). Should something else hold it
-      // for a moment (a client's connection given that local port), the bank exits: try again.
-      for (let attempt = 1; ; attempt++) {
-        try {
-          return await this.launch();
-        } catch (e) {
-          if (attempt === 10 || this.child.exitCode === null) throw e;
-          await new Promise((r) => setTimeout(r, 500));
-        }
-      }
-    }
-    // A port found free may be taken by another test before the bank binds it: then the bank
-    // exits, and it starts again on another port.
+    // A restart keeps the port (the open pages point at it): should something hold it for a
+    // moment (a client's connection given that local port), the bank exits and starts on it
+    // again. A first start takes a port found free, which another test may take before the bank
+    // binds it: then it starts on another port.
+    const restart = Boolean(this.port);
     for (let attempt = 1; ; attempt++) {
-      this.port = await freePort();
-      this.base = `http://127.0.0.1:${this.port}`;
+      if (!restart) {
+        this.port = await freePort();
+        this.base = `http://127.0.0.1:${this.port}`;
+      }
       try {
         return await this.launch();
       } catch (e) {
-        if (attempt === 3 || this.child.exitCode === null) throw e;
+        if (attempt === (restart ? 10 : 3) || this.child.exitCode === null) throw e;
+        if (restart) await new Promise((r) => setTimeout(r, 500));
       }
     }
   }

@@ -1,6 +1,7 @@
 #include "nats_test_server.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
 #include <netinet/in.h>
@@ -293,10 +294,37 @@ void nts_stop_node(nts_cluster *c, int i, bool hard)
     nd->pid = 0;
 }
 
+/* True when every thread of `pid` is stopped (state T in /proc/PID/task/TID/stat). */
+static bool all_threads_stopped(pid_t pid)
+{
+    char dir[64];
+    snprintf(dir, sizeof dir, "/proc/%d/task", (int)pid);
+    DIR *d = opendir(dir);
+    if (d == NULL) return false;
+    bool stopped = true;
+    for (struct dirent *e; stopped && (e = readdir(d)) != NULL;) {
+        if (e->d_name[0] == '.') continue;
+        char path[400], line[256];
+        if (snprintf(path, sizeof path, "%s/%s/stat", dir, e->d_name) >= (int)sizeof path) continue;
+        FILE *f = fopen(path, "r");
+        if (f == NULL) continue; /* the thread ended */
+        const char *end = fgets(line, sizeof line, f) ? strrchr(line, ')') : NULL;
+        fclose(f);
+        stopped = end != NULL && (end[2] == 'T' || end[2] == 't');
+    }
+    closedir(d);
+    return stopped;
+}
+
 void nts_pause_node(nts_cluster *c, int i, bool paused)
 {
     nts_node *nd = &c->nodes[i];
-    if (nd->pid > 0) kill(nd->pid, paused ? SIGSTOP : SIGCONT);
+    if (nd->pid <= 0) return;
+    kill(nd->pid, paused ? SIGSTOP : SIGCONT);
+    /* kill returns before the threads stop: one still running could answer what the caller sends
+     * next. Wait until every one of them is stopped (at most 5 s). */
+    for (int waited = 0; paused && waited < 5000 && !all_threads_stopped(nd->pid); waited++)
+        usleep(1000);
 }
 
 bool nts_restart_node(nts_cluster *c, int i)

@@ -41,8 +41,8 @@ bool nts_start_from_conf(nts_cluster *c, const char *conf_path);
 /* Stops node `i` (SIGKILL when `hard`, else SIGTERM) and waits for it. */
 void nts_stop_node(nts_cluster *c, int i, bool hard);
 
-/* Stops node `i` from running (SIGSTOP: a stalled server; its sockets stay open and fill up) or
- * lets it run again (SIGCONT). */
+/* Stops node `i` from running (SIGSTOP: a stalled server; its sockets stay open and fill up;
+ * returns once every thread of it is stopped) or lets it run again (SIGCONT). */
 void nts_pause_node(nts_cluster *c, int i, bool paused);
 
 /* Starts node `i` again with its config and data. */

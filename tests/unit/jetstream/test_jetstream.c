@@ -85,6 +85,25 @@ static uint64_t stream_msgs(raw *r, const char *stream)
     return n;
 }
 
+/* Creates store `name`'s stream BANK_<NAME><counter> before the adapter does, with the limits set
+ * in `cfg` (the rest is filled in here); its name goes to `stream`. */
+static void raw_add_stream(raw *r, jsStreamConfig *cfg, const char *name, const char *prefix,
+                           char stream[48])
+{
+    char subjects[96];
+    snprintf(stream, 48, "BANK_%s%d", prefix, stream_counter);
+    snprintf(subjects, sizeof subjects, "bank.%s.events.>", name);
+    const char *subj[] = {subjects};
+    cfg->Name = stream;
+    cfg->Subjects = subj;
+    cfg->SubjectsLen = 1;
+    cfg->Storage = js_FileStorage;
+    jsStreamInfo *si = NULL;
+    jsErrCode jerr = 0;
+    assert_int_equal(js_AddStream(&si, r->js, cfg, NULL, &jerr), NATS_OK);
+    jsStreamInfo_Destroy(si);
+}
+
 /* ---- two instances, one key ---- */
 
 #define RACE_BATCH 4 /* events per round in the batch race (at most) */
@@ -233,24 +252,14 @@ static void batch_events_leave_together(void **state)
 static void refused_event_sent_ahead_fails_alone(void **state)
 {
     (void)state;
-    char name[32], stream[48], subjects[96];
+    char name[32], stream[48];
     new_name(name, sizeof name, "ahead");
-    snprintf(stream, sizeof stream, "BANK_AHEAD%d", stream_counter);
-    snprintf(subjects, sizeof subjects, "bank.%s.events.>", name);
     raw r;
     raw_open(&r);
     jsStreamConfig cfg;
     jsStreamConfig_Init(&cfg);
-    cfg.Name = stream;
-    const char *subj[] = {subjects};
-    cfg.Subjects = subj;
-    cfg.SubjectsLen = 1;
-    cfg.Storage = js_FileStorage;
     cfg.MaxMsgSize = 1000;
-    jsStreamInfo *si = NULL;
-    jsErrCode jerr = 0;
-    assert_int_equal(js_AddStream(&si, r.js, &cfg, NULL, &jerr), NATS_OK);
-    jsStreamInfo_Destroy(si);
+    raw_add_stream(&r, &cfg, name, "AHEAD", stream);
     store *s = open_named(name, "ahead");
     char big[2000];
     memset(big, 'x', sizeof big - 1);
@@ -740,24 +749,15 @@ static void server_dedups_same_msg_id_before_checking_expectation(void **state)
 static void full_stream_fails_fast(void **state)
 {
     (void)state;
-    char name[32], stream[48], subjects[64];
+    char name[32], stream[48];
     new_name(name, sizeof name, "full");
-    snprintf(stream, sizeof stream, "BANK_FULL%d", stream_counter);
-    snprintf(subjects, sizeof subjects, "bank.%s.events.>", name);
     raw r;
     raw_open(&r);
     jsStreamConfig cfg;
     jsStreamConfig_Init(&cfg);
-    const char *subj[] = {subjects};
-    cfg.Name = stream;
-    cfg.Subjects = subj;
-    cfg.SubjectsLen = 1;
     cfg.MaxMsgs = 3;
     cfg.Discard = js_DiscardNew;
-    jsStreamInfo *si = NULL;
-    jsErrCode jerr = 0;
-    assert_int_equal(js_AddStream(&si, r.js, &cfg, NULL, &jerr), NATS_OK);
-    jsStreamInfo_Destroy(si);
+    raw_add_stream(&r, &cfg, name, "FULL", stream);
     raw_close(&r);
     store *s = open_named(name, "full");
     for (uint32_t i = 0; i < 3; i++)
