@@ -5,10 +5,13 @@
 // the transfer uuid put in `descr`). Rates step up until p99 passes 1 s or errors appear.
 // Prints one line per step and a summary; never fails on figures.
 //
-// --url may list several API endpoints (the senders are spread over them, the subscription is on
-// the first: bench/nats/run.sh uses that for the split roles), --pids NAME=PID,... reports the CPU%
-// and peak RSS of each process per step (--pid PID is the same for one `bank` process), and --json
-// FILE writes the steps and the summary.
+// --url may list several API endpoints: the senders are spread over them and each has a
+// subscription of its own; a transfer counts as delivered once every subscription has its credit
+// (its latency is the last one's), and a credit that a subscription receives twice is counted as a
+// duplicate, a failure like an error (bench/nats/run.sh uses that for the split roles, and its
+// set-up e for two APIs behind two projectors: each subscriber must get each transaction once).
+// --pids NAME=PID,... reports the CPU% and peak RSS of each process per step (--pid PID is the same
+// for one `bank` process), and --json FILE writes the steps and the summary.
 //
 // --hot SHARE sends that share (0..1) of the transfers to one account, --hot-iban (default the
 // company account NL66OPEN0000000000, which every client may pay): the hot-account case. Refusals
@@ -138,7 +141,6 @@ async function main() {
   const o = parseArgs();
   const urls = o.url.split(',');
   o.url = urls[0];
-  const wsUrl = o.url.replace(/^http/, 'ws') + '/ws';
   if (!o.pids.length && o.pid) o.pids = [{ name: 'bank', pid: o.pid }];
   const run = crypto.randomBytes(3).toString('hex');
 
@@ -170,31 +172,49 @@ async function main() {
   );
   console.log(`setup: ${o.users} users with a deposit each in ${((now() - t0) / 1000).toFixed(1)} s`);
 
-  // In-flight transfers by uuid: { sent, answered, delivered, failed }.
+  // In-flight transfers by descr: { sent, answered, delivered, got (subscriptions that have its
+  // credit), step }.
   const flight = new Map();
   let step = null; // the current step's counters
 
-  const sub = await connect(wsUrl, (id, payload) => {
-    const tx = payload.data && payload.data.stream_transactions;
-    if (!tx) {
-      if (step) step.streamErrors++;
-      return;
-    }
-    const key = tx.descr;
-    const f = flight.get(key);
-    if (!f || f.delivered) return;
-    f.delivered = now();
-    f.step.latencies.push(f.delivered - f.sent);
-    f.step.delivered++;
-    if (f.answered) flight.delete(key);
-  });
-  sub.send(
-    JSON.stringify({
-      id: 's',
-      type: 'subscribe',
-      payload: { query: `subscription { stream_transactions(direction: CREDIT, descr_includes: "${run}:") { descr } }` },
-    }),
-  );
+  // One subscription per API. copies[i][n]: how many credits of transfer n subscription i got.
+  const subs = [];
+  const copies = urls.map(() => new Uint8Array(1 << 16));
+  for (let i = 0; i < urls.length; i++) {
+    const sub = await connect(urls[i].replace(/^http/, 'ws') + '/ws', (id, payload) => {
+      const tx = payload.data && payload.data.stream_transactions;
+      if (!tx) {
+        if (step) step.streamErrors++;
+        return;
+      }
+      const n = Number(tx.descr.slice(run.length + 1));
+      if (n >= copies[i].length) {
+        const grown = new Uint8Array(Math.max(n + 1, copies[i].length * 2));
+        grown.set(copies[i]);
+        copies[i] = grown;
+      }
+      if (copies[i][n] < 255) copies[i][n]++;
+      if (copies[i][n] > 1) {
+        if (step) step.duplicates++;
+        return;
+      }
+      const key = tx.descr;
+      const f = flight.get(key);
+      if (!f || f.delivered || ++f.got < subs.length) return;
+      f.delivered = now();
+      f.step.latencies.push(f.delivered - f.sent);
+      f.step.delivered++;
+      if (f.answered) flight.delete(key);
+    });
+    sub.send(
+      JSON.stringify({
+        id: 's',
+        type: 'subscribe',
+        payload: { query: `subscription { stream_transactions(direction: CREDIT, descr_includes: "${run}:") { descr } }` },
+      }),
+    );
+    subs.push(sub);
+  }
   const senders = [];
   for (let i = 0; i < o.connections; i++) {
     senders.push(
@@ -231,7 +251,7 @@ async function main() {
     const descr = `${run}:${seq}`; // the uuid is in the flight map under this key
     const uuid = crypto.randomUUID();
     seq++;
-    flight.set(descr, { sent: now(), answered: 0, delivered: 0, step: st });
+    flight.set(descr, { sent: now(), answered: 0, delivered: 0, got: 0, step: st });
     const msg = {
       id: descr,
       type: 'subscribe',
@@ -247,7 +267,7 @@ async function main() {
       o.pids.map((p) => `  ${p.name} CPU%/RSS MiB`).join(''),
   );
   for (const rate of o.rates) {
-    const st = { rate, sent: 0, delivered: 0, errors: 0, busy: 0, streamErrors: 0, latencies: [], answerLatencies: [], busyLatencies: [], errorSamples: [], rssMax: 0 };
+    const st = { rate, sent: 0, delivered: 0, errors: 0, busy: 0, streamErrors: 0, duplicates: 0, latencies: [], answerLatencies: [], busyLatencies: [], errorSamples: [], rssMax: 0 };
     step = st;
     const v0 = await varz(o);
     const p0 = o.pids.map((p) => procStat(p.pid));
@@ -286,7 +306,7 @@ async function main() {
     for (const [k, f] of flight) {
       if (f.step === st) {
         lost++;
-        if (lostSamples.length < 3) lostSamples.push(`${k}: ${f.answered ? 'answered' : 'no answer'}, ${f.delivered ? 'delivered' : 'no credit on the stream'}`);
+        if (lostSamples.length < 3) lostSamples.push(`${k}: ${f.answered ? 'answered' : 'no answer'}, ${f.delivered ? 'delivered' : `its credit on ${f.got} of ${subs.length} subscriptions`}`);
         flight.delete(k);
       }
     }
@@ -337,13 +357,14 @@ async function main() {
       st.natsOutPerTransfer = (v1.out_msgs - v0.out_msgs) / (st.deliveredRate * secs);
       per += `; NATS messages per transfer: in ${f1(st.natsInPerTransfer)}, out ${f1(st.natsOutPerTransfer)}`;
     }
+    if (subs.length > 1 || st.duplicates) per += `; ${subs.length} subscriptions, ${st.duplicates} duplicate credits`;
     per += `; client event-loop lag p99 ${f1(st.clientLagP99)} ms, max ${f1(st.clientLagMax)} ms`;
     console.log(per);
     if (st.errorSamples.length) console.log('  error samples: ' + st.errorSamples.join(' | '));
     if (lostSamples.length) console.log('  lost samples: ' + lostSamples.join(' | '));
     if (o.keepGoing) continue;
-    if (!(st.p99 <= 1000) || st.errors + st.streamErrors + st.busy + lost > 0) {
-      console.log(`stopping: ${st.p99 > 1000 ? 'p99 passed 1 s' : 'errors or lost transfers'} at ${rate}/s`);
+    if (!(st.p99 <= 1000) || st.errors + st.streamErrors + st.busy + lost + st.duplicates > 0) {
+      console.log(`stopping: ${st.p99 > 1000 ? 'p99 passed 1 s' : 'errors, duplicates or lost transfers'} at ${rate}/s`);
       break;
     }
     if (st.sentRate < rate * 0.95) {
@@ -351,7 +372,7 @@ async function main() {
       break;
     }
   }
-  const ok = (s) => s.errors + s.streamErrors + s.busy + s.lost === 0 && s.deliveredRate >= s.rate * 0.95;
+  const ok = (s) => s.errors + s.streamErrors + s.busy + s.lost + s.duplicates === 0 && s.deliveredRate >= s.rate * 0.95;
   const sustained = results.filter((s) => ok(s) && s.p99 <= 1000).map((s) => s.rate);
   const fast = results.filter((s) => ok(s) && s.p99 < 100).map((s) => s.rate);
   console.log(`highest sustained rate (no errors, p99 <= 1 s): ${sustained.length ? Math.max(...sustained) : 0}/s`);
@@ -359,7 +380,7 @@ async function main() {
   if (o.json) {
     const steps = results.map((s) => ({
       rate: s.rate, sentRate: s.sentRate, deliveredRate: s.deliveredRate, p50: s.p50, p95: s.p95, p99: s.p99,
-      max: s.max, answerP99: s.answerP99, cpuMsPerTransfer: s.cpuMsPerTransfer, natsInPerTransfer: s.natsInPerTransfer, natsOutPerTransfer: s.natsOutPerTransfer, errors: s.errors + s.streamErrors, lost: s.lost, busy: s.busy, busyP99: s.busyP99, clientCpu: s.clientCpu,
+      max: s.max, answerP99: s.answerP99, cpuMsPerTransfer: s.cpuMsPerTransfer, natsInPerTransfer: s.natsInPerTransfer, natsOutPerTransfer: s.natsOutPerTransfer, errors: s.errors + s.streamErrors, lost: s.lost, duplicates: s.duplicates, sent: s.sent, busy: s.busy, busyP99: s.busyP99, clientCpu: s.clientCpu,
       procs: s.procs.map((q) => ({ name: q.name, cpu: q.cpu, rssMiB: q.rssMax / 1024 })),
     }));
     fs.writeFileSync(o.json, JSON.stringify({
@@ -370,8 +391,7 @@ async function main() {
     }, null, 1));
   }
   closing = true;
-  sub.close();
-  for (const s of senders) s.close();
+  for (const s of [...subs, ...senders]) s.close();
 }
 
 main().catch((e) => {

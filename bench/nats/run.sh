@@ -7,11 +7,13 @@
 #      alternate twice, a1 b1 a2 b2, as the machine is noisy),
 #   c) a 3-node nats-server cluster on loopback with R3 streams (`bank sync`), 1/1/1 roles,
 #   d) one nats-server with 4 command handlers (only with --only ...,d),
+#   e) one nats-server with 2 APIs, 1 command handler and 2 projectors (only with --only ...,e:
+#      each subscriber must get each transaction once),
 # with the stepped-rate transfer workload of bench/bank (bench/bank/loadgen.js, reporting CPU and
 # RSS per process). Everything on loopback, in temp dirs deleted at the end; ~6-9 minutes.
 # Figures only: it never fails on them.
 #
-# usage: bench/nats/run.sh [--rates 100,200,... --step-seconds 8 --only a,b,c,d --repeat 2 --perf 0|1 --users 100
+# usage: bench/nats/run.sh [--rates 100,200,... --step-seconds 8 --only a,b,c,d,e --repeat 2 --perf 0|1 --users 100
 #                          --hot 0..1]  (--hot 1: every transfer pays the company account)
 # env:   BUILD_DIR (default build, the shared RelWithDebInfo tree), BANK_BIN (a bank binary to use)
 set -euo pipefail

@@ -7,13 +7,16 @@
 //   c) a 3-node nats-server cluster (routes on loopback, R3 streams by `bank sync`); 1/1/1 roles
 //   d) one nats-server; 4 command handlers (the handler count case: CPU per transfer should stay
 //      flat with 1 (a), 2 (b) and 4 (d) handlers; this machine has 2 cores, so no speed-up)
+//   e) one nats-server; 2 APIs, 1 command handler, 2 projectors (each projector publishes every
+//      transaction): the load generator sends through both APIs and subscribes on each, and
+//      counts the credits a subscriber gets twice (duplicates) or not at all (missing)
 // a) and b) run alternately (a1 b1 a2 b2, --repeat) since the machine is shared and noisy; the
 // scaling figure is the sum of b's highest sustained rates over the sum of a's.
 // Each set-up prints the stepped-rate table (per-process CPU% and peak RSS) and its highest
 // sustained rate; set-up a) is also profiled (perf record -g on the command handler) at a fixed
 // rate. Figures only: it never fails on them. Every process is killed and every temp dir deleted.
 //
-// usage: scaleout.js --bank BIN [--rates 100,200,...] [--step-seconds 8] [--only a,b,c,d] [--perf 0|1]
+// usage: scaleout.js --bank BIN [--rates 100,200,...] [--step-seconds 8] [--only a,b,c,d,e] [--perf 0|1]
 //                    [--repeat N] (a and b alternate N times, default 2; the ratio uses all runs)
 //                    [--hot SHARE] (that share, 0..1, of the transfers pays the company account:
 //                    the hot-account case, one aggregate taking every credit)
@@ -287,7 +290,7 @@ async function profile(o, dir, api, target, rate) {
   for (const l of dl.slice(0, 6)) console.log('  ' + l.trim().replace(/\s+/g, ' '));
 }
 
-async function scenario(o, key, label, title, natsNodes, commandHandlers) {
+async function scenario(o, key, label, title, { nodes: natsNodes, handlers: commandHandlers, projectors = 1, apis = 1 }) {
   console.log(`\n=== ${label}) ${title} ===`);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `bank-nats-bench-${key}-`));
   dirs.add(dir);
@@ -307,9 +310,11 @@ async function scenario(o, key, label, title, natsNodes, commandHandlers) {
     if (summary.length) console.log('sync: ' + summary[0].trim());
     const roles = [];
     for (let i = 1; i <= commandHandlers; i++) roles.push(await startRole(o, dir, 'commands', nats.url, replicas, `commands${commandHandlers > 1 ? i : ''}`));
-    roles.push(await startRole(o, dir, 'projector', nats.url, replicas, 'projector'));
-    const api = await startRole(o, dir, 'api', nats.url, replicas, 'api');
-    roles.push(api);
+    for (let i = 1; i <= projectors; i++) roles.push(await startRole(o, dir, 'projector', nats.url, replicas, `projector${projectors > 1 ? i : ''}`));
+    const apiRoles = [];
+    for (let i = 1; i <= apis; i++) apiRoles.push(await startRole(o, dir, 'api', nats.url, replicas, `api${apis > 1 ? i : ''}`));
+    roles.push(...apiRoles);
+    const api = { url: apiRoles.map((r) => r.url).join(',') }; // the load generator's --url
     const pids = [...roles, ...nats.nodes.map((x) => ({ name: natsNodes > 1 ? `nats-${x.name}` : 'nats', pid: x.proc.pid }))];
     console.log(`started in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${pids.map((p) => `${p.name} (pid ${p.pid})`).join(', ')}`);
     console.log(`load average before: ${loadavg()}`);
@@ -346,8 +351,16 @@ async function scenario(o, key, label, title, natsNodes, commandHandlers) {
 
 // The CPU per transfer (all processes, nats-server included) of each step that was sustained.
 function cpuAt(r) {
-  const ok = (r.steps || []).filter((s) => s.errors + s.lost + s.busy === 0 && s.p99 <= 1000 && Number.isFinite(s.cpuMsPerTransfer));
+  const ok = (r.steps || []).filter((s) => s.errors + s.lost + s.busy + s.duplicates === 0 && s.p99 <= 1000 && Number.isFinite(s.cpuMsPerTransfer));
   return ok.length ? '; CPU per transfer ' + ok.map((s) => `${s.cpuMsPerTransfer.toFixed(2)} ms at ${s.rate}/s`).join(', ') : '';
+}
+
+// Exactly once to each subscriber, over every step: the credits received twice, and the transfers
+// that did not reach every subscription (lost: answered or not, no credit on some subscription).
+function onceEach(r) {
+  const steps = r.steps || [];
+  const n = (f) => steps.reduce((acc, s) => acc + (s[f] || 0), 0);
+  return `; ${n('duplicates')} duplicate credits and ${n('lost')} missing over ${n('sent')} transfers`;
 }
 
 async function main() {
@@ -357,29 +370,29 @@ async function main() {
   console.log(`machine: ${os.cpus().length} cores, ${cpu}, load average ${loadavg()}`);
   console.log(`bank: ${o.bank}; ${ver}; rates ${o.rates.join(',')}/s, ${o.stepSeconds} s per step, ${o.users} users`);
   const set = {
-    a: ['one nats-server; api + commands + projector', 1, 1],
-    b: ['one nats-server; api + 2 x commands + projector', 1, 2],
-    c: ['3-node nats cluster, R3 streams; api + commands + projector', 3, 1],
-    d: ['one nats-server; api + 4 x commands + projector', 1, 4],
+    a: ['one nats-server; api + commands + projector', { nodes: 1, handlers: 1 }],
+    b: ['one nats-server; api + 2 x commands + projector', { nodes: 1, handlers: 2 }],
+    c: ['3-node nats cluster, R3 streams; api + commands + projector', { nodes: 3, handlers: 1 }],
+    d: ['one nats-server; api + 4 x commands + projector', { nodes: 1, handlers: 4 }],
+    e: ['one nats-server; 2 x api + commands + 2 x projector', { nodes: 1, handlers: 1, projectors: 2, apis: 2 }],
   };
   const plan = [];
   for (let r = 1; r <= o.repeat; r++) for (const k of ['a', 'b']) if (o.only.includes(k)) plan.push([k, r]);
-  if (o.only.includes('c')) plan.push(['c', 1]);
-  if (o.only.includes('d')) plan.push(['d', 1]);
-  const res = { a: [], b: [], c: [], d: [] };
+  for (const k of ['c', 'd', 'e']) if (o.only.includes(k)) plan.push([k, 1]);
+  const res = { a: [], b: [], c: [], d: [], e: [] };
   for (const [k, r] of plan) {
-    const [title, n, ch] = set[k];
-    const label = k === 'c' || o.repeat === 1 ? k : `${k}${r}`;
-    res[k].push(await scenario(o, k, label, title, n, ch));
+    const [title, shape] = set[k];
+    const label = !'ab'.includes(k) || o.repeat === 1 ? k : `${k}${r}`;
+    res[k].push(await scenario(o, k, label, title, shape));
   }
   console.log('\n=== summary ===');
   const sum = (xs, f) => xs.reduce((acc, x) => acc + (x ? f(x) : 0), 0);
-  for (const k of ['a', 'b', 'c', 'd']) {
+  for (const k of Object.keys(set)) {
     res[k].forEach((r, i) => {
-      const label = k === 'c' || o.repeat === 1 ? k : `${k}${i + 1}`;
+      const label = !'ab'.includes(k) || o.repeat === 1 ? k : `${k}${i + 1}`;
       console.log(
         `${label}) ${set[k][0]}: ` +
-          (r ? `highest sustained ${r.sustained}/s (p99 <= 1 s, no errors), p99 < 100 ms up to ${r.fast}/s` + cpuAt(r) : 'no result'),
+          (r ? `highest sustained ${r.sustained}/s (p99 <= 1 s, no errors), p99 < 100 ms up to ${r.fast}/s` + cpuAt(r) + (k === 'e' ? onceEach(r) : '') : 'no result'),
       );
     });
   }
