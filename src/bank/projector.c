@@ -78,9 +78,10 @@ struct projector {
      * the apply thread that some queue has events. */
     bqueue *queue[N_STORES];
     bqueue *doorbell;
-    pthread_mutex_t mu; /* guards applied and stopping */
+    pthread_mutex_t mu; /* guards applied, the counters and stopping */
     bool stopping;
-    uint64_t applied[N_STORES]; /* guarded by mu */
+    uint64_t applied[N_STORES];                               /* guarded by mu */
+    uint64_t batches, events_applied, transactions_published; /* guarded by mu */
     uint64_t initial_head[N_STORES];
     pthread_t thread;
     bool thread_started;
@@ -443,6 +444,11 @@ static void *apply_main(void *arg)
         pthread_mutex_lock(&p->mu);
         for (int s = 0; s < N_STORES; s++)
             if (done[s]) p->applied[s] = done[s];
+        if (st == ST_OK) {
+            p->batches++;
+            p->events_applied += n;
+            p->transactions_published += p->n_published;
+        }
         pthread_mutex_unlock(&p->mu);
     }
     return NULL;
@@ -615,6 +621,21 @@ bool projector_caught_up(projector *p)
         if (p->applied[s] < p->initial_head[s]) ok = false;
     pthread_mutex_unlock(&p->mu);
     return ok;
+}
+
+void projector_stats_get(projector *p, projector_stats *out)
+{
+    pthread_mutex_lock(&p->mu);
+    for (int s = 0; s < N_STORES; s++) {
+        out->stores[s].name = store_names[s];
+        out->stores[s].applied = p->applied[s];
+        out->stores[s].queued = bqueue_depth(p->queue[s]);
+    }
+    out->batches = p->batches;
+    out->events_applied = p->events_applied;
+    out->transactions_published = p->transactions_published;
+    pthread_mutex_unlock(&p->mu);
+    out->caught_up = projector_caught_up(p);
 }
 
 status projector_wait_caught_up(projector *p, int64_t timeout_ms)

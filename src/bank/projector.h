@@ -14,6 +14,8 @@
 #define BANK_PROJECTOR_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "bank/aggregates.h"
 #include "bus/bus.h"
@@ -28,6 +30,20 @@ status projector_new(const bank_stores *stores, const char *db_path, bus *b, pro
 /* True once every store has been applied up to the newest event it had when the projector
  * started (W1: the API reports ready only then). */
 bool projector_caught_up(projector *p);
+
+/* Where the projector stands, for /metrics: per store (user, bank, transfer) the last position
+ * applied and the events received but not applied yet; the batches, events and transactions so
+ * far. Any thread. */
+typedef struct projector_stats {
+    struct {
+        const char *name;
+        uint64_t applied;
+        size_t queued;
+    } stores[3];
+    uint64_t batches, events_applied, transactions_published;
+    bool caught_up;
+} projector_stats;
+void projector_stats_get(projector *p, projector_stats *out);
 
 /* Waits (at most timeout_ms) until projector_caught_up; ST_TIMEOUT otherwise. */
 status projector_wait_caught_up(projector *p, int64_t timeout_ms);

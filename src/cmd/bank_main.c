@@ -28,6 +28,7 @@
 #include "base/priority.h"
 #include "cmd/config.h"
 #include "cmd/nats_flags.h"
+#include "cmd/role_metrics.h"
 #include "codec/codec.h"
 #include "domain/password.h"
 #include "http/gql_executor.h"
@@ -292,12 +293,66 @@ static status load_employee_keys(options *o)
     return ST_OK;
 }
 
-/* /metrics: the API's counters, then the command path's when it runs in this process. */
+/* /metrics: the counters of each role this process runs, and of its stores. */
 static status app_metrics(void *arg, buf *out)
 {
     bank *b = arg;
-    TRY(bank_api_metrics(b->api, out));
-    return b->commands ? command_service_metrics(b->commands, out) : ST_OK;
+    if (b->api) TRY(bank_api_metrics(b->api, out));
+    if (b->commands) TRY(command_service_metrics(b->commands, out));
+    TRY(role_metrics_stores(out, b->stores, store_names));
+    TRY(role_metrics_projector(out, b->projector));
+    partition_nats_stats lease, *figures = NULL;
+#if BANK_WITH_NATS
+    if (b->keeper) {
+        partition_nats_stats_get(b->keeper, &lease);
+        figures = &lease;
+    }
+#endif
+    return role_metrics_partitions(out, b->parts, figures);
+}
+
+/* The roles behind the API that `roles` has, for the log: "commands", "commands, projector". */
+static const char *roles_text(int roles)
+{
+    bool c = roles & ROLE_COMMANDS, p = roles & ROLE_PROJECTOR;
+    return c && p ? "commands, projector" : c ? "commands" : p ? "projector" : "no role";
+}
+
+/* The GraphQL side of a process without the API: every request is answered with this error. */
+static status no_graphql(void *ctx, const http_request *req, http_op_type *type, json_t **errors)
+{
+    (void)ctx, (void)req, (void)type;
+    *errors = json_pack("[{s:s}]", "message",
+                        "this process runs no GraphQL API (no api role): it serves /healthz "
+                        "and /metrics only");
+    return *errors ? ST_INVALID : status_set(ST_NOMEM, "out of memory");
+}
+
+static status no_graphql_execute(void *ctx, const http_request *req, http_done_fn done,
+                                 void *done_arg, http_cancel **cancel)
+{
+    (void)ctx, (void)req, (void)done, (void)done_arg, (void)cancel;
+    return status_set(ST_INVALID, "this process runs no GraphQL API");
+}
+
+/* A process without the API role (`bank commands`, `bank projector`) with --admin-listen: an
+ * HTTP listener for operators, /healthz (503 until a projector has caught up) and /metrics. */
+static status start_admin_only(bank *b)
+{
+    http_config hc;
+    http_config_defaults(&hc);
+    char host[256];
+    if (!host_port_split(b->opt.admin_listen, host, sizeof host, &hc.port))
+        return status_set(ST_INVALID, "--admin-listen must be HOST:PORT, not '%s'",
+                          b->opt.admin_listen);
+    hc.host = *host ? host : NULL;
+    hc.app_metrics = app_metrics;
+    hc.app_metrics_arg = b;
+    hc.hide_ide = true;
+    hc.not_ready_message = "this process runs no GraphQL API";
+    hc.epoll = !b->opt.poll;
+    http_executor exec = {.prepare = no_graphql, .execute = no_graphql_execute};
+    return http_server_new(&hc, &exec, &b->srv);
 }
 
 static status start_api(bank *b, char *web, char *ide)
@@ -391,7 +446,10 @@ static status start(bank *b, char *web, char *ide)
         TRY(projector_new(&b->s, db, b->bus, &b->projector));
     }
     if (b->opt.roles & ROLE_COMMANDS) TRY(start_commands(b));
-    if (b->opt.roles & ROLE_API) TRY(start_api(b, web, ide));
+    if (b->opt.roles & ROLE_API)
+        TRY(start_api(b, web, ide));
+    else if (b->opt.admin_listen)
+        TRY(start_admin_only(b));
     return ST_OK;
 }
 
@@ -548,7 +606,9 @@ static int serve(const char *command, int argc, char **argv, int roles)
         {"--max-cost", "BANK_MAX_COST", CONFIG_INT, &b.opt.max_cost, "N",
          "largest estimated cost of a GraphQL operation", 0, 1LL << 40},
         {"--admin-listen", "BANK_ADMIN_LISTEN", CONFIG_STRING, &b.opt.admin_listen, "HOST:PORT",
-         "serve /metrics and /ide here only, not on --listen (bind a private address)", 0, 0},
+         "serve /metrics and /ide here only, not on --listen (bind a private address); without "
+         "the api role: /healthz and /metrics of the commands or projector role here",
+         0, 0},
         {"--no-metrics", "BANK_NO_METRICS", CONFIG_BOOL, &b.opt.no_metrics, NULL,
          "no /metrics on --listen", 0, 0},
         {"--no-ide", "BANK_NO_IDE", CONFIG_BOOL, &b.opt.no_ide, NULL,
@@ -624,16 +684,18 @@ static int serve(const char *command, int argc, char **argv, int roles)
         pthread_t sig_thread, ready_thread;
         pthread_create(&sig_thread, NULL, signal_main, &b);
         pthread_create(&ready_thread, NULL, ready_main, &b);
-        LOG_INFO(MODULE, "serving on http://%s/ (GraphQL at /api and /ws, GraphiQL at /ide)",
-                 b.opt.listen);
+        if (b.api)
+            LOG_INFO(MODULE, "serving on http://%s/ (GraphQL at /api and /ws, GraphiQL at /ide)",
+                     b.opt.listen);
+        else
+            LOG_INFO(MODULE, "running (%s); /healthz and /metrics on http://%s/",
+                     roles_text(b.opt.roles), b.opt.admin_listen);
         http_server_run(b.srv);
         pthread_join(ready_thread, NULL);
         pthread_cancel(sig_thread); /* sigwait is a cancellation point */
         pthread_join(sig_thread, NULL);
     } else {
-        LOG_INFO(MODULE, "running (%s%s) until SIGTERM or SIGINT",
-                 b.opt.roles & ROLE_COMMANDS ? "commands " : "",
-                 b.opt.roles & ROLE_PROJECTOR ? "projector" : "");
+        LOG_INFO(MODULE, "running (%s) until SIGTERM or SIGINT", roles_text(b.opt.roles));
         int sig;
         sigwait(&sigs, &sig);
         LOG_INFO(MODULE, "%s received, stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");

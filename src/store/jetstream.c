@@ -1458,6 +1458,7 @@ status store_jetstream_stats_get(store *base, store_jetstream_stats *out)
     mutex_lock(&s->mu);
     *out = s->stats;
     mutex_unlock(&s->mu);
+    jsindex_progress(s->ix, &out->indexed, &out->index_pending);
     return ST_OK;
 }
 

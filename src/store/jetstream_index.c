@@ -78,6 +78,7 @@ struct jsindex {
     pthread_cond_t indexed_cv; /* indexed_seq grew, or the indexer failed or ended */
     uint64_t indexed_seq;      /* every event up to here is in the file */
     bool caught_up;            /* the indexer saw NumPending == 0 at least once */
+    uint64_t stream_pending;   /* the server's NumPending with the last delivery: how far behind */
     status failure;            /* the indexer stopped following the stream */
     char failure_text[256];
     bool complete; /* libnats' on-complete callback ran: no more deliveries */
@@ -606,6 +607,9 @@ static void on_index_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg
     if (st == ST_OK) {
         if (md->Sequence.Stream > ix->txn_last) ix->txn_last = md->Sequence.Stream;
         if (md->NumPending == 0) ix->txn_reached_end = true;
+        mutex_lock(&ix->mu);
+        ix->stream_pending = md->NumPending;
+        mutex_unlock(&ix->mu);
         ix->txn_count++;
         /* Commit when nothing more has arrived. Not at NumPending == 0: a stream that keeps up
          * sends every message with none pending behind it, and each would be a commit of one. */
@@ -691,6 +695,14 @@ status jsindex_wait_or_stop(jsindex *ix, uint64_t seq, const atomic_bool *stop, 
         st = status_set(ST_CLOSED, "the store is closing");
     mutex_unlock(&ix->mu);
     return st;
+}
+
+void jsindex_progress(jsindex *ix, uint64_t *indexed_seq, uint64_t *stream_pending)
+{
+    mutex_lock(&ix->mu);
+    *indexed_seq = ix->indexed_seq;
+    *stream_pending = ix->stream_pending;
+    mutex_unlock(&ix->mu);
 }
 
 void jsindex_wake(jsindex *ix)

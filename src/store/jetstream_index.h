@@ -51,6 +51,10 @@ bool jsindex_holds(jsindex *ix, uint64_t seq);
 status jsindex_wait_or_stop(jsindex *ix, uint64_t seq, const atomic_bool *stop, uint64_t *highest)
     __attribute__((warn_unused_result));
 
+/* Where the index stands: the last stream sequence it holds, and how many messages the server
+ * still had after the last one it delivered (its NumPending then). Any thread. */
+void jsindex_progress(jsindex *ix, uint64_t *indexed_seq, uint64_t *stream_pending);
+
 /* Wakes every jsindex_wait_or_stop so that it looks at its stop flag again. */
 void jsindex_wake(jsindex *ix);
 

@@ -22,6 +22,8 @@ typedef struct store_jetstream_stats {
                                there already, from the indexer) */
     uint64_t in_flight;     /* publishes waiting for their acknowledgement right now */
     uint64_t max_in_flight; /* the most at once so far */
+    uint64_t indexed;       /* the last stream sequence the local index holds */
+    uint64_t index_pending; /* messages the server still had after the indexer's last delivery */
 } store_jetstream_stats;
 
 /* Copies the counters of a store opened with the jetstream adapter (any thread). ST_INVALID if

@@ -136,6 +136,14 @@ test('past capacity: transfers are refused with the busy reason, nothing acknowl
       assert.strictEqual(await h.metric(bank.url, 'bank_api_transfers_max'), 4);
       assert.strictEqual(await h.metric(bank.url, 'bank_transfers_in_flight'), 0);
       assert.strictEqual(await h.metric(bank.url, 'bank_transfers_admitted_max'), 4);
+      // The stores and the projector of the one process are on the same /metrics: a debit and a
+      // credit in the bank store for each transfer that went through, in fewer group commits.
+      const events = await h.metric(bank.url, 'bank_store_events_total{store="bank"}');
+      const commits = await h.metric(bank.url, 'bank_store_transactions_total{store="bank"}');
+      assert.ok(events >= 2 * ok.length, `${events} bank events for ${ok.length} transfers`);
+      assert.ok(commits >= 1 && commits <= (await h.metric(bank.url, 'bank_store_appends_total{store="bank"}')));
+      assert.strictEqual(await h.metric(bank.url, 'bank_projector_caught_up'), 1);
+      assert.ok((await h.metric(bank.url, 'bank_projector_transactions_published_total')) >= 2 * ok.length);
     }
     // The bank is serviceable again at once.
     const again = await h.transfer(bank.url, transferOf(users[0], users[1], 1, `${tag} after`));

@@ -31,9 +31,11 @@ before(async () => {
   nats = await h.startNatsServer(['-c', path.join(dir, 'nats.conf')], port);
   natsUrl = `nats://127.0.0.1:${port}`;
   // The command handlers first: one of them creates the streams and the company account.
-  commands1 = await h.startRole(dir, 'commands', natsUrl);
-  commands2 = await h.startRole(dir, 'commands', natsUrl);
-  projector = await h.startRole(dir, 'projector', natsUrl);
+  // The roles behind the API serve /healthz and /metrics on their --admin-listen.
+  const admin = { extra: ['--admin-listen', '127.0.0.1:0'] };
+  commands1 = await h.startRole(dir, 'commands', natsUrl, admin);
+  commands2 = await h.startRole(dir, 'commands', natsUrl, admin);
+  projector = await h.startRole(dir, 'projector', natsUrl, admin);
   api1 = await h.startRole(dir, 'api', natsUrl);
   api2 = await h.startRole(dir, 'api', natsUrl);
 });
@@ -104,6 +106,63 @@ test('concurrent transfers through both APIs keep every euro', async () => {
     return sum;
   }, 'all transfers in the read model');
   assert.strictEqual(total, 40000);
+});
+
+// The admin listener of a role without the API, from its log.
+function adminUrl(role) {
+  const m = /http: listening on ([^\s:]+):(\d+)/.exec(role.log());
+  assert.ok(m, `no admin listener in the log of ${role.role}:\n${role.log()}`);
+  return `http://${m[1]}:${m[2]}`;
+}
+
+// /metrics of a role as { 'name{labels}': value }.
+async function metrics(role) {
+  const r = await fetch(adminUrl(role) + '/metrics');
+  assert.strictEqual(r.status, 200);
+  const out = {};
+  for (const line of (await r.text()).split('\n')) {
+    const m = /^([a-z_]+(?:\{[^}]*\})?) (\S+)$/.exec(line);
+    if (m) out[m[1]] = Number(m[2]);
+  }
+  return out;
+}
+
+test('the command handlers and the projector show their work on their own /metrics', async () => {
+  for (const role of [commands1, commands2, projector]) {
+    assert.strictEqual((await fetch(adminUrl(role) + '/healthz')).status, 200, role.role);
+    // No GraphQL there: a clear error, not a hang or a crash.
+    const r = await fetch(adminUrl(role) + '/api', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: '{ __typename }' }),
+    });
+    const body = await r.json();
+    assert.match(body.errors[0].message, /runs no GraphQL API/);
+  }
+  // The 64 partitions are split between the two handlers (once the lease rounds have settled).
+  const [m1, m2] = await h.eventually(async () => {
+    const both = [await metrics(commands1), await metrics(commands2)];
+    return both[0].bank_partitions_owned + both[1].bank_partitions_owned === 64 ? both : null;
+  }, 'the partitions split between the handlers');
+  assert.ok(m1.bank_partition_lease_rounds_total > 0 && m2.bank_partition_lease_rounds_total > 0);
+  // The test above stored 4 deposits and 40 transfers (a debit and a credit each) in the bank
+  // store, through one handler or the other.
+  const events = (m) => m['bank_store_events_total{store="bank"}'];
+  assert.ok(events(m1) + events(m2) >= 84, `bank events stored: ${events(m1)} + ${events(m2)}`);
+  assert.ok(m1.bank_commands_submitted_total + m2.bank_commands_submitted_total > 0);
+  for (const m of [m1, m2]) {
+    assert.strictEqual(m['bank_store_publishes_in_flight{store="bank"}'], 0);
+    assert.ok(Number.isFinite(m['bank_store_index_behind{store="transfer"}']));
+  }
+  // The projector has applied what the handlers' indexes hold, and published every transaction.
+  const p = await h.eventually(async () => {
+    const [mp, mc] = [await metrics(projector), await metrics(commands1)];
+    const at = 'bank_projector_applied_position{store="bank"}';
+    return mp[at] > 0 && mp[at] === mc['bank_store_indexed_position{store="bank"}'] ? mp : null;
+  }, 'the projector at the handlers\' position of the bank store');
+  assert.strictEqual(p.bank_projector_caught_up, 1);
+  assert.ok(p.bank_projector_transactions_published_total >= 84, String(p.bank_projector_transactions_published_total));
+  assert.ok(p.bank_projector_events_applied_total >= p.bank_projector_transactions_published_total);
 });
 
 test('commands go on when one command handler is killed', async () => {
