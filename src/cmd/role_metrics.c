@@ -11,7 +11,8 @@
 #define HEAD(name, type, help)                                                                     \
     TRY(buf_appendf(out, "# HELP " name " " help "\n# TYPE " name " " type "\n"))
 
-/* One family of per-store lines, `value(i)` for store i of those that have the adapter. */
+/* One family of per-store lines: `value`, an expression of i_, for each store i_ that `have` marks.
+ */
 #define PER_STORE(name, type, help, have, value)                                                   \
     do {                                                                                           \
         HEAD(name, type, help);                                                                    \
@@ -19,76 +20,73 @@
             if (have[i_]) LINE(name "{store=\"%s\"} %" PRIu64, names[i_], (uint64_t)(value));      \
     } while (0)
 
-static status sqlite_lines(buf *out, store *const stores[3], const char *const names[3], bool *any)
-{
-    store_sqlite_stats st[3];
-    bool have[3];
-    for (int i = 0; i < 3; i++)
-        *any |= have[i] = stores[i] && store_sqlite_stats_get(stores[i], &st[i]) == ST_OK;
-    if (!*any) return ST_OK;
-    PER_STORE("bank_store_appends_total", "counter", "Appends stored.", have, st[i_].appends);
-    PER_STORE("bank_store_events_total", "counter", "Events stored.", have, st[i_].events);
-    PER_STORE("bank_store_conflicts_total", "counter",
-              "Appends refused because the key had moved on (optimistic concurrency).", have,
-              st[i_].conflicts);
-    PER_STORE("bank_store_failures_total", "counter", "Appends that failed.", have,
-              st[i_].failures);
-    PER_STORE("bank_store_transactions_total", "counter",
-              "Write transactions committed (one fsync each; a group commit answers several "
-              "appends).",
-              have, st[i_].transactions);
-    PER_STORE("bank_store_queued", "gauge", "Appends waiting for the store's writer now.", have,
-              st[i_].queued);
-    return ST_OK;
-}
-
-#if BANK_WITH_NATS
-static status jetstream_lines(buf *out, store *const stores[3], const char *const names[3])
-{
-    store_jetstream_stats st[3];
-    bool have[3], any = false;
-    for (int i = 0; i < 3; i++)
-        any |= have[i] = stores[i] && store_jetstream_stats_get(stores[i], &st[i]) == ST_OK;
-    if (!any) return ST_OK;
-    PER_STORE("bank_store_appends_total", "counter", "Appends stored by this process.", have,
-              st[i_].appends);
-    PER_STORE("bank_store_events_total", "counter", "Events stored by this process.", have,
-              st[i_].events);
-    PER_STORE("bank_store_conflicts_total", "counter",
-              "Appends refused because another writer had moved the key on (optimistic "
-              "concurrency).",
-              have, st[i_].conflicts);
-    PER_STORE("bank_store_failures_total", "counter", "Appends that failed.", have,
-              st[i_].failures);
-    PER_STORE("bank_store_publishes_total", "counter",
-              "JetStream publishes (first tries and retries).", have, st[i_].publishes);
-    PER_STORE("bank_store_publish_retries_total", "counter",
-              "Events published again (no answer, or refused for now, e.g. a leader election).",
-              have, st[i_].retries);
-    PER_STORE("bank_store_sent_ahead_total", "counter",
-              "Events of a batch sent before their predecessor's acknowledgement.", have,
-              st[i_].sent_ahead);
-    PER_STORE("bank_store_stored_ahead_total", "counter",
-              "Of those, the ones stored that way (the rest went again).", have,
-              st[i_].stored_ahead);
-    PER_STORE("bank_store_publishes_in_flight", "gauge",
-              "Publishes waiting for their acknowledgement now.", have, st[i_].in_flight);
-    PER_STORE("bank_store_indexed_position", "gauge",
-              "The last stream sequence the local index holds.", have, st[i_].indexed);
-    PER_STORE("bank_store_index_behind", "gauge",
-              "Messages the server still had after the local index's last delivery (how far "
-              "the index is behind the stream).",
-              have, st[i_].index_pending);
-    return ST_OK;
-}
-#endif
-
 status role_metrics_stores(buf *out, store *const stores[3], const char *const names[3])
 {
-    bool sqlite = false; /* a process's stores share one adapter: one family of lines */
-    TRY(sqlite_lines(out, stores, names, &sqlite));
+    /* A process's stores share one adapter; each family is written once. */
+    struct {
+        uint64_t appends, events, conflicts, failures;
+    } c[3];
+    bool have[3], any = false, sqlite[3] = {0}, jetstream[3] = {0};
+    store_sqlite_stats sq[3];
 #if BANK_WITH_NATS
-    if (!sqlite) TRY(jetstream_lines(out, stores, names));
+    store_jetstream_stats js[3];
+#endif
+    for (int i = 0; i < 3; i++) {
+        have[i] = false;
+        if (stores[i] && store_sqlite_stats_get(stores[i], &sq[i]) == ST_OK) {
+            have[i] = sqlite[i] = true;
+            c[i].appends = sq[i].appends, c[i].events = sq[i].events;
+            c[i].conflicts = sq[i].conflicts, c[i].failures = sq[i].failures;
+        }
+#if BANK_WITH_NATS
+        else if (stores[i] && store_jetstream_stats_get(stores[i], &js[i]) == ST_OK) {
+            have[i] = jetstream[i] = true;
+            c[i].appends = js[i].appends, c[i].events = js[i].events;
+            c[i].conflicts = js[i].conflicts, c[i].failures = js[i].failures;
+        }
+#endif
+        any |= have[i];
+    }
+    if (!any) return ST_OK;
+    PER_STORE("bank_store_appends_total", "counter", "Appends stored by this process.", have,
+              c[i_].appends);
+    PER_STORE("bank_store_events_total", "counter", "Events stored by this process.", have,
+              c[i_].events);
+    PER_STORE("bank_store_conflicts_total", "counter",
+              "Appends refused because the key had moved on (optimistic concurrency).", have,
+              c[i_].conflicts);
+    PER_STORE("bank_store_failures_total", "counter", "Appends that failed.", have, c[i_].failures);
+    if (sqlite[0] || sqlite[1] || sqlite[2]) {
+        PER_STORE("bank_store_transactions_total", "counter",
+                  "Write transactions committed (one fsync each; a group commit answers several "
+                  "appends).",
+                  sqlite, sq[i_].transactions);
+        PER_STORE("bank_store_queued", "gauge", "Appends waiting for the store's writer now.",
+                  sqlite, sq[i_].queued);
+    }
+#if BANK_WITH_NATS
+    if (jetstream[0] || jetstream[1] || jetstream[2]) {
+        PER_STORE("bank_store_publishes_total", "counter",
+                  "JetStream publishes (first tries and retries).", jetstream, js[i_].publishes);
+        PER_STORE("bank_store_publish_retries_total", "counter",
+                  "Events published again (no answer, or refused for now, e.g. a leader "
+                  "election).",
+                  jetstream, js[i_].retries);
+        PER_STORE("bank_store_sent_ahead_total", "counter",
+                  "Events of a batch sent before their predecessor's acknowledgement.", jetstream,
+                  js[i_].sent_ahead);
+        PER_STORE("bank_store_stored_ahead_total", "counter",
+                  "Of those, the ones stored that way (the rest went again).", jetstream,
+                  js[i_].stored_ahead);
+        PER_STORE("bank_store_publishes_in_flight", "gauge",
+                  "Publishes waiting for their acknowledgement now.", jetstream, js[i_].in_flight);
+        PER_STORE("bank_store_indexed_position", "gauge",
+                  "The last stream sequence the local index holds.", jetstream, js[i_].indexed);
+        PER_STORE("bank_store_index_behind", "gauge",
+                  "Messages the server still had after the local index's last delivery (how far "
+                  "the index is behind the stream).",
+                  jetstream, js[i_].index_pending);
+    }
 #endif
     return ST_OK;
 }
