@@ -351,15 +351,16 @@ async function main() {
       ].join(' '),
     );
     st.cpuMsPerTransfer = st.procs.reduce((a, q) => a + (Number.isFinite(q.cpu) ? q.cpu : 0), 0) * 10 / st.deliveredRate;
-    let per = `  CPU per delivered transfer (listed processes): ${Number.isFinite(st.cpuMsPerTransfer) ? st.cpuMsPerTransfer.toFixed(3) : "-"} ms`;
+    const parts = [];
+    if (o.pids.length) parts.push(`CPU per delivered transfer (listed processes): ${Number.isFinite(st.cpuMsPerTransfer) ? st.cpuMsPerTransfer.toFixed(3) : '-'} ms`);
     if (v0 && v1 && st.delivered > 0) {
       st.natsInPerTransfer = (v1.in_msgs - v0.in_msgs) / (st.deliveredRate * secs);
       st.natsOutPerTransfer = (v1.out_msgs - v0.out_msgs) / (st.deliveredRate * secs);
-      per += `; NATS messages per transfer: in ${f1(st.natsInPerTransfer)}, out ${f1(st.natsOutPerTransfer)}`;
+      parts.push(`NATS messages per transfer: in ${f1(st.natsInPerTransfer)}, out ${f1(st.natsOutPerTransfer)}`);
     }
-    if (subs.length > 1 || st.duplicates) per += `; ${subs.length} subscriptions, ${st.duplicates} duplicate credits`;
-    per += `; client event-loop lag p99 ${f1(st.clientLagP99)} ms, max ${f1(st.clientLagMax)} ms`;
-    console.log(per);
+    if (subs.length > 1 || st.duplicates) parts.push(`${subs.length} subscriptions, ${st.duplicates} duplicate credits`);
+    parts.push(`client event-loop lag p99 ${f1(st.clientLagP99)} ms, max ${f1(st.clientLagMax)} ms`);
+    console.log('  ' + parts.join('; '));
     if (st.errorSamples.length) console.log('  error samples: ' + st.errorSamples.join(' | '));
     if (lostSamples.length) console.log('  lost samples: ' + lostSamples.join(' | '));
     if (o.keepGoing) continue;
