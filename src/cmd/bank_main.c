@@ -424,8 +424,23 @@ static int default_workers(void)
     return n < 1 ? 1 : n > 4 ? 4 : n;
 }
 
+/* The listen addresses are checked before any role starts: a typo must not first start a command
+ * handler (which takes partitions) and then stop it. */
+static status check_addresses(const bank *b)
+{
+    char host[256];
+    int port;
+    if ((b->opt.roles & ROLE_API) && !host_port_split(b->opt.listen, host, sizeof host, &port))
+        return status_set(ST_INVALID, "--listen must be HOST:PORT, not '%s'", b->opt.listen);
+    if (b->opt.admin_listen && !host_port_split(b->opt.admin_listen, host, sizeof host, &port))
+        return status_set(ST_INVALID, "--admin-listen must be HOST:PORT, not '%s'",
+                          b->opt.admin_listen);
+    return ST_OK;
+}
+
 static status start(bank *b, char *web, char *ide)
 {
+    TRY(check_addresses(b));
     TRY(codec_init());
     TRY(password_library_init());
     /* The workers yield the CPU to the HTTP loop where there is one (base/priority.h). */

@@ -5,6 +5,7 @@
 const { test, before, after } = require('node:test');
 const assert = require('node:assert');
 const crypto = require('node:crypto');
+const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 const h = require('../bank/helpers');
@@ -163,6 +164,29 @@ test('the command handlers and the projector show their work on their own /metri
   assert.strictEqual(p.bank_projector_caught_up, 1);
   assert.ok(p.bank_projector_transactions_published_total >= 84, String(p.bank_projector_transactions_published_total));
   assert.ok(p.bank_projector_events_applied_total >= p.bank_projector_transactions_published_total);
+});
+
+test('a mistyped --admin-listen stops a command handler before it starts anything', async () => {
+  // On a server of its own, empty: a handler that got as far as starting would create the
+  // streams, take all 64 partitions and fund the company account, and log each.
+  const data = fs.mkdtempSync(path.join(dir, 'typo-'));
+  const port = await freePort();
+  const server = await h.startNatsServer(['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', path.join(data, 'js')], port);
+  try {
+    const url = `nats://127.0.0.1:${port}`;
+    const r = spawnSync(path.join(h.BIN_DIR, 'bank'), ['commands', '--bus', url, '--store', url, '--data', data, '--admin-listen', '9091'], {
+      encoding: 'utf8',
+      timeout: 60000,
+      env: { ...process.env, BANK_NATS_INDEX_DIR: path.join(data, 'nats-index') },
+    });
+    const lines = (r.stdout + r.stderr).split('\n').filter(Boolean);
+    assert.strictEqual(r.status, 1, lines.join('\n'));
+    assert.match(lines[0], /ERROR bank: cannot start: --admin-listen must be HOST:PORT, not '9091'/);
+    assert.deepStrictEqual(lines.slice(1).map((l) => l.replace(/^.*INFO +/, '')), ['bank: stopped']);
+  } finally {
+    server.kill('SIGTERM');
+    await new Promise((resolve) => server.on('exit', resolve));
+  }
 });
 
 test('commands go on when one command handler is killed', async () => {
