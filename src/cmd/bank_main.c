@@ -98,6 +98,11 @@ typedef struct bank {
     bank_api *api;
     gql_executor *executor;
     http_server *srv;
+    /* --listen and --admin-listen split (check_addresses): host "" means every interface. */
+    struct {
+        char host[256];
+        int port;
+    } listen, admin;
 } bank;
 
 static const char *const store_names[3] = {"user", "bank", "transfer"};
@@ -341,11 +346,8 @@ static status start_admin_only(bank *b)
 {
     http_config hc;
     http_config_defaults(&hc);
-    char host[256];
-    if (!host_port_split(b->opt.admin_listen, host, sizeof host, &hc.port))
-        return status_set(ST_INVALID, "--admin-listen must be HOST:PORT, not '%s'",
-                          b->opt.admin_listen);
-    hc.host = *host ? host : NULL;
+    hc.host = *b->admin.host ? b->admin.host : NULL;
+    hc.port = b->admin.port;
     hc.app_metrics = app_metrics;
     hc.app_metrics_arg = b;
     hc.hide_ide = true;
@@ -379,12 +381,8 @@ static status start_api(bank *b, char *web, char *ide)
     TRY(gql_executor_new(&ec, &b->executor, &exec));
     http_config hc;
     http_config_defaults(&hc);
-    char host[256];
-    int port;
-    if (!host_port_split(b->opt.listen, host, sizeof host, &port))
-        return status_set(ST_INVALID, "--listen must be HOST:PORT, not '%s'", b->opt.listen);
-    hc.host = *host ? host : NULL;
-    hc.port = port;
+    hc.host = *b->listen.host ? b->listen.host : NULL;
+    hc.port = b->listen.port;
     hc.static_root = web;
     hc.ide_root = ide;
     hc.cors_origins = b->opt.cors;
@@ -401,13 +399,10 @@ static status start_api(bank *b, char *web, char *ide)
     hc.hide_metrics = b->opt.no_metrics;
     hc.hide_ide = b->opt.no_ide;
     hc.epoll = !b->opt.poll;
-    char admin_host[256];
     if (b->opt.admin_listen) {
         hc.admin_listen = true;
-        if (!host_port_split(b->opt.admin_listen, admin_host, sizeof admin_host, &hc.admin_port))
-            return status_set(ST_INVALID, "--admin-listen must be HOST:PORT, not '%s'",
-                              b->opt.admin_listen);
-        hc.admin_host = *admin_host ? admin_host : NULL;
+        hc.admin_host = *b->admin.host ? b->admin.host : NULL;
+        hc.admin_port = b->admin.port;
     }
     TRY(http_server_new(&hc, &exec, &b->srv));
     bank_api_attach(b->api, b->srv);
@@ -424,15 +419,15 @@ static int default_workers(void)
     return n < 1 ? 1 : n > 4 ? 4 : n;
 }
 
-/* The listen addresses are checked before any role starts: a typo must not first start a command
+/* Splits the listen addresses before any role starts: a typo must not first start a command
  * handler (which takes partitions) and then stop it. */
-static status check_addresses(const bank *b)
+static status check_addresses(bank *b)
 {
-    char host[256];
-    int port;
-    if ((b->opt.roles & ROLE_API) && !host_port_split(b->opt.listen, host, sizeof host, &port))
+    if ((b->opt.roles & ROLE_API) &&
+        !host_port_split(b->opt.listen, b->listen.host, sizeof b->listen.host, &b->listen.port))
         return status_set(ST_INVALID, "--listen must be HOST:PORT, not '%s'", b->opt.listen);
-    if (b->opt.admin_listen && !host_port_split(b->opt.admin_listen, host, sizeof host, &port))
+    if (b->opt.admin_listen &&
+        !host_port_split(b->opt.admin_listen, b->admin.host, sizeof b->admin.host, &b->admin.port))
         return status_set(ST_INVALID, "--admin-listen must be HOST:PORT, not '%s'",
                           b->opt.admin_listen);
     return ST_OK;
