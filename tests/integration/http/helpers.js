@@ -91,10 +91,18 @@ async function metricLabel(url, name, labels) {
 }
 
 // Polls `fn` until it returns a truthy value (no time limit: the ctest timeout is the guard).
+// Every 10 s it says on stderr what it still waits for, so that a hang names its condition.
 async function until(fn, pauseMs = 20) {
+  const start = Date.now();
+  let said = start;
   for (;;) {
     const v = await fn();
     if (v) return v;
+    if (Date.now() - said >= 10000) {
+      said = Date.now();
+      const what = fn.toString().replace(/\s+/g, ' ').slice(0, 300);
+      console.error(`until: still waiting after ${Math.round((said - start) / 1000)} s for ${what}`);
+    }
     await sleep(pauseMs);
   }
 }
