@@ -188,6 +188,7 @@ async function main() {
         return;
       }
       const n = Number(tx.descr.slice(run.length + 1));
+      if (!Number.isInteger(n) || n < 0) return; // not one of this run's transfers
       if (n >= copies[i].length) {
         const grown = new Uint8Array(Math.max(n + 1, copies[i].length * 2));
         grown.set(copies[i]);

@@ -626,16 +626,17 @@ bool projector_caught_up(projector *p)
 void projector_stats_get(projector *p, projector_stats *out)
 {
     pthread_mutex_lock(&p->mu);
+    out->caught_up = true;
     for (int s = 0; s < N_STORES; s++) {
         out->stores[s].name = store_names[s];
         out->stores[s].applied = p->applied[s];
         out->stores[s].queued = bqueue_depth(p->queue[s]);
+        if (p->applied[s] < p->initial_head[s]) out->caught_up = false;
     }
     out->batches = p->batches;
     out->events_applied = p->events_applied;
     out->transactions_published = p->transactions_published;
     pthread_mutex_unlock(&p->mu);
-    out->caught_up = projector_caught_up(p);
 }
 
 status projector_wait_caught_up(projector *p, int64_t timeout_ms)

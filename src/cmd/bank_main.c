@@ -340,19 +340,30 @@ static status no_graphql_execute(void *ctx, const http_request *req, http_done_f
     return status_set(ST_INVALID, "this process runs no GraphQL API");
 }
 
+/* What every listener of this process shares: its /metrics and the operator's budgets. */
+static void http_config_of(bank *b, http_config *hc)
+{
+    http_config_defaults(hc);
+    hc->app_metrics = app_metrics;
+    hc->app_metrics_arg = b;
+    hc->max_connections = (size_t)b->opt.max_connections;
+    hc->max_connections_per_address = (size_t)b->opt.max_per_address;
+    hc->header_timeout_ms = b->opt.header_timeout_ms;
+    hc->body_timeout_ms = b->opt.body_timeout_ms;
+    hc->max_response_bytes = (size_t)b->opt.max_response_bytes;
+    hc->epoll = !b->opt.poll;
+}
+
 /* A process without the API role (`bank commands`, `bank projector`) with --admin-listen: an
  * HTTP listener for operators, /healthz (503 until a projector has caught up) and /metrics. */
 static status start_admin_only(bank *b)
 {
     http_config hc;
-    http_config_defaults(&hc);
+    http_config_of(b, &hc);
     hc.host = *b->admin.host ? b->admin.host : NULL;
     hc.port = b->admin.port;
-    hc.app_metrics = app_metrics;
-    hc.app_metrics_arg = b;
     hc.hide_ide = true;
     hc.not_ready_message = "this process runs no GraphQL API";
-    hc.epoll = !b->opt.poll;
     http_executor exec = {.prepare = no_graphql, .execute = no_graphql_execute};
     return http_server_new(&hc, &exec, &b->srv);
 }
@@ -380,25 +391,17 @@ static status start_api(bank *b, char *web, char *ide)
     http_executor exec;
     TRY(gql_executor_new(&ec, &b->executor, &exec));
     http_config hc;
-    http_config_defaults(&hc);
+    http_config_of(b, &hc);
     hc.host = *b->listen.host ? b->listen.host : NULL;
     hc.port = b->listen.port;
     hc.static_root = web;
     hc.ide_root = ide;
     hc.cors_origins = b->opt.cors;
-    hc.app_metrics = app_metrics;
-    hc.app_metrics_arg = b;
     hc.not_ready_message = "the bank is starting: its read model is catching up; try again in a "
                            "moment";
-    hc.max_connections = (size_t)b->opt.max_connections;
-    hc.max_connections_per_address = (size_t)b->opt.max_per_address;
-    hc.header_timeout_ms = b->opt.header_timeout_ms;
-    hc.body_timeout_ms = b->opt.body_timeout_ms;
     hc.ws_max_operations = (size_t)b->opt.ws_operations;
-    hc.max_response_bytes = (size_t)b->opt.max_response_bytes;
     hc.hide_metrics = b->opt.no_metrics;
     hc.hide_ide = b->opt.no_ide;
-    hc.epoll = !b->opt.poll;
     if (b->opt.admin_listen) {
         hc.admin_listen = true;
         hc.admin_host = *b->admin.host ? b->admin.host : NULL;

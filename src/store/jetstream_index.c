@@ -64,6 +64,7 @@ struct jsindex {
     bool in_txn;
     bool txn_reached_end; /* the transaction holds a message the server sent with none pending */
     uint64_t txn_last;
+    uint64_t txn_pending; /* the server's NumPending with txn_last's message */
     int txn_count;
 
     mutex own_mu; /* guards the appenders' connection */
@@ -78,7 +79,8 @@ struct jsindex {
     pthread_cond_t indexed_cv; /* indexed_seq grew, or the indexer failed or ended */
     uint64_t indexed_seq;      /* every event up to here is in the file */
     bool caught_up;            /* the indexer saw NumPending == 0 at least once */
-    uint64_t stream_pending;   /* the server's NumPending with the last delivery: how far behind */
+    uint64_t stream_pending;   /* the server's NumPending with indexed_seq's message: how far
+                                  the index is behind the stream */
     status failure;            /* the indexer stopped following the stream */
     char failure_text[256];
     bool complete; /* libnats' on-complete callback ran: no more deliveries */
@@ -559,6 +561,7 @@ static void indexer_commit(jsindex *ix)
     }
     mutex_lock(&ix->mu);
     if (ix->txn_last > ix->indexed_seq) ix->indexed_seq = ix->txn_last;
+    ix->stream_pending = ix->txn_pending;
     if (reached_end) ix->caught_up = true;
     mutex_unlock(&ix->mu);
     pthread_cond_broadcast(&ix->indexed_cv);
@@ -607,9 +610,7 @@ static void on_index_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg
     if (st == ST_OK) {
         if (md->Sequence.Stream > ix->txn_last) ix->txn_last = md->Sequence.Stream;
         if (md->NumPending == 0) ix->txn_reached_end = true;
-        mutex_lock(&ix->mu);
-        ix->stream_pending = md->NumPending;
-        mutex_unlock(&ix->mu);
+        ix->txn_pending = md->NumPending;
         ix->txn_count++;
         /* Commit when nothing more has arrived. Not at NumPending == 0: a stream that keeps up
          * sends every message with none pending behind it, and each would be a commit of one. */

@@ -52,7 +52,7 @@ status jsindex_wait_or_stop(jsindex *ix, uint64_t seq, const atomic_bool *stop, 
     __attribute__((warn_unused_result));
 
 /* Where the index stands: the last stream sequence it holds, and how many messages the server
- * still had after the last one it delivered (its NumPending then). Any thread. */
+ * still had after that one when it delivered it (its NumPending then). Any thread. */
 void jsindex_progress(jsindex *ix, uint64_t *indexed_seq, uint64_t *stream_pending);
 
 /* Wakes every jsindex_wait_or_stop so that it looks at its stop flag again. */

@@ -34,7 +34,8 @@ before(async () => {
   // The command handlers first: one of them creates the streams and the company account.
   // The roles behind the API serve /healthz and /metrics on their --admin-listen.
   const admin = { extra: ['--admin-listen', '127.0.0.1:0'] };
-  commands1 = await h.startRole(dir, 'commands', natsUrl, admin);
+  // The operator's connection budget holds there too (checked below).
+  commands1 = await h.startRole(dir, 'commands', natsUrl, { extra: [...admin.extra, '--max-connections-per-address', '8'] });
   commands2 = await h.startRole(dir, 'commands', natsUrl, admin);
   projector = await h.startRole(dir, 'projector', natsUrl, admin);
   api1 = await h.startRole(dir, 'api', natsUrl);
@@ -164,6 +165,25 @@ test('the command handlers and the projector show their work on their own /metri
   assert.strictEqual(p.bank_projector_caught_up, 1);
   assert.ok(p.bank_projector_transactions_published_total >= 84, String(p.bank_projector_transactions_published_total));
   assert.ok(p.bank_projector_events_applied_total >= p.bank_projector_transactions_published_total);
+});
+
+test("the admin listener keeps the operator's connection budget", async () => {
+  const net = require('node:net');
+  const url = new URL(adminUrl(commands1));
+  const refused = async () => (await metrics(commands1))['http_connections_refused_total{reason="address"}'] || 0;
+  const before = await refused();
+  // 9 silent connections from one address against --max-connections-per-address 8: one refused.
+  const socks = [];
+  try {
+    for (let i = 0; i < 9; i++) {
+      const s = net.connect({ host: url.hostname, port: Number(url.port), localAddress: '127.0.0.3' });
+      s.on('error', () => {});
+      socks.push(s);
+    }
+    await h.eventually(async () => ((await refused()) === before + 1 ? true : null), 'one connection refused');
+  } finally {
+    for (const s of socks) s.destroy();
+  }
 });
 
 test('a mistyped --admin-listen stops a command handler before it starts anything', async () => {
